@@ -1,0 +1,385 @@
+/*
+ * weft_native.c - the small native shim under Weft's TAP datapath.
+ *
+ * Why this exists: Node.js cannot do these things from JS at all, or not
+ * without a syscall (and an N-API/libuv crossing) per packet:
+ *   - TUNSETIFF: creating a multi-queue TAP needs an ioctl() on /dev/net/tun.
+ *   - Batched I/O: rxBatch/txBatch do up to 64 read()/write() calls per
+ *     JS->native crossing, straight into a caller-owned packet arena.
+ *   - poll(): a worker thread blocks on its queue fds (plus an eventfd the
+ *     control thread can signal) instead of spinning or going through libuv.
+ *   - CPU affinity: sched_setaffinity() on the calling *thread*, so each
+ *     worker_thread pins itself.
+ *
+ * Rules: never crash the process. Every argument is validated (types, ranges,
+ * buffer bounds) and every failure becomes a JS exception whose .code is the
+ * errno name (EINVAL for bad arguments) and whose message is
+ * "call(detail): step: strerror". No global state, so the addon is safe to
+ * load in several worker_threads at once.
+ */
+#define _GNU_SOURCE
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define MAX_QUEUES 16
+#define MAX_BATCH 256
+#define MAX_WAIT_FDS 512
+
+/* Throw Error(message) with .code = errno name. Always returns NULL so
+ * callers can write `return throw_errno(...)`. */
+static napi_value throw_errno(napi_env env, int err, const char *fmt, ...) {
+  char msg[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if ((size_t)n < sizeof msg)
+    snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(err));
+  const char *code = strerrorname_np(err);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, code ? code : "EUNKNOWN", msg);
+  return NULL;
+}
+
+/* Argument-validation failure: EINVAL + what was wrong. */
+#define BAD_ARG(call, what) throw_errno(env, EINVAL, "%s: %s", call, what)
+
+/* Integer argument in [lo, hi]; rejects non-numbers, NaN and fractions. */
+static bool arg_int(napi_env env, napi_value v, int64_t lo, int64_t hi,
+                    const char *call, const char *name, int64_t *out) {
+  napi_valuetype t;
+  double d;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number ||
+      napi_get_value_double(env, v, &d) != napi_ok || !(d >= (double)lo) ||
+      d > (double)hi || d != (double)(int64_t)d) {
+    throw_errno(env, EINVAL, "%s: %s must be an integer in [%lld, %lld]", call,
+                name, (long long)lo, (long long)hi);
+    return false;
+  }
+  *out = (int64_t)d;
+  return true;
+}
+
+/* Typed array of exactly the given element type; yields data + element count.
+ * A detached buffer yields len 0, which every bounds check then rejects. */
+static bool arg_typed(napi_env env, napi_value v, napi_typedarray_type want,
+                      const char *call, const char *name, void **data,
+                      size_t *len) {
+  bool is = false;
+  napi_typedarray_type t;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &t, len, data, NULL, NULL) != napi_ok ||
+      t != want) {
+    throw_errno(env, EINVAL, "%s: %s has the wrong type", call, name);
+    return false;
+  }
+  if (*data == NULL) *len = 0;
+  return true;
+}
+
+/* Fetch n arguments: N-API fills missing ones with undefined (which then
+ * fails its type check) and ignores extras. */
+#define ARGS(n)                                                        \
+  size_t argc = (n);                                                   \
+  napi_value argv[n];                                                  \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) \
+    return NULL;
+
+static napi_value make_int(napi_env env, int64_t v) {
+  napi_value r;
+  napi_create_int64(env, v, &r);
+  return r;
+}
+
+/* tapOpen(name, queues) -> { name, fds } */
+static napi_value tap_open(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char name[IFNAMSIZ];
+  size_t nlen = 0;
+  napi_valuetype t;
+  int64_t queues;
+  if (napi_typeof(env, argv[0], &t) != napi_ok || t != napi_string)
+    return BAD_ARG("tapOpen", "name must be a string");
+  /* Measure first: copying into a short buffer would silently truncate. */
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &nlen) != napi_ok ||
+      nlen == 0 || nlen >= IFNAMSIZ ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok ||
+      strlen(name) != nlen)
+    return BAD_ARG("tapOpen", "name must be 1..15 bytes without NUL");
+  if (!arg_int(env, argv[1], 1, MAX_QUEUES, "tapOpen", "queues", &queues))
+    return NULL;
+
+  int fds[MAX_QUEUES];
+  int opened = 0, err = 0;
+  const char *step = NULL;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, name, nlen);
+  for (; opened < queues; opened++) {
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { err = errno; step = "open /dev/net/tun"; break; }
+    /* After the first ioctl ifr_name holds the real name ("weft%d" is
+     * expanded by the kernel), so later queues attach to the same device. */
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+      err = errno; step = "TUNSETIFF";
+      close(fd);
+      break;
+    }
+    fds[opened] = fd;
+  }
+  if (err) { /* closing every queue fd destroys a non-persistent device */
+    for (int i = 0; i < opened; i++) close(fds[i]);
+    return throw_errno(env, err, "tapOpen(%s): %s", name, step);
+  }
+
+  napi_value res, jname, jfds;
+  bool ok = true;
+  ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+  ok &= napi_create_object(env, &res) == napi_ok;
+  ok &= napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &jname) == napi_ok;
+  ok &= napi_create_array_with_length(env, (size_t)queues, &jfds) == napi_ok;
+  for (int i = 0; ok && i < opened; i++)
+    ok &= napi_set_element(env, jfds, (uint32_t)i, make_int(env, fds[i])) == napi_ok;
+  ok = ok && napi_set_named_property(env, res, "name", jname) == napi_ok &&
+       napi_set_named_property(env, res, "fds", jfds) == napi_ok;
+  if (!ok) { /* JS never saw the fds, so nobody else could close them */
+    for (int i = 0; i < opened; i++) close(fds[i]);
+    return throw_errno(env, ENOMEM, "tapOpen(%s): building result", ifr.ifr_name);
+  }
+  return res;
+}
+
+/* rxBatch(fd, arena, firstSlot, maxFrames, slotSize, headroom, lens) -> n */
+static napi_value rx_batch(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  int64_t fd, first, max, slot, head;
+  uint8_t *arena;
+  int32_t *lens;
+  size_t alen, llen;
+  if (!arg_int(env, argv[0], 0, INT32_MAX, "rxBatch", "fd", &fd) ||
+      !arg_typed(env, argv[1], napi_uint8_array, "rxBatch", "arena",
+                 (void **)&arena, &alen) ||
+      !arg_int(env, argv[2], 0, INT32_MAX, "rxBatch", "firstSlot", &first) ||
+      !arg_int(env, argv[3], 1, MAX_BATCH, "rxBatch", "maxFrames", &max) ||
+      !arg_int(env, argv[4], 1, INT32_MAX, "rxBatch", "slotSize", &slot) ||
+      !arg_int(env, argv[5], 0, slot - 1, "rxBatch", "headroom", &head) ||
+      !arg_typed(env, argv[6], napi_int32_array, "rxBatch", "lens",
+                 (void **)&lens, &llen))
+    return NULL;
+  /* All slots we might touch must lie inside arena and lens; int64 math
+   * cannot overflow with these ranges (2^31 * 2^31 < 2^63). */
+  if ((first + max) * slot > (int64_t)alen)
+    return BAD_ARG("rxBatch", "slots extend beyond the arena");
+  if (first + max > (int64_t)llen)
+    return BAD_ARG("rxBatch", "slots extend beyond lens");
+
+  int64_t n = 0;
+  size_t cap = (size_t)(slot - head);
+  while (n < max) {
+    uint8_t *p = arena + (first + n) * slot + head;
+    ssize_t r = read((int)fd, p, cap);
+    if (r < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) break;
+      if (n > 0) break; /* report what we got; the error recurs next call */
+      return throw_errno(env, err, "rxBatch(fd %d): read", (int)fd);
+    }
+    /* TAP truncates frames longer than cap; clamp anyway so lens can never
+     * point outside the slot. */
+    lens[first + n] = (int32_t)((size_t)r > cap ? cap : (size_t)r);
+    n++;
+  }
+  return make_int(env, n);
+}
+
+/*
+ * txBatch(fd, arena, desc, first, n[, stats]) -> consumed
+ * desc is an Int32Array of (byteOffset, length) pairs; frames first..first+n-1
+ * (n <= 64) are written with one write() each. All descriptors are copied and
+ * bounds-checked before anything is written (desc may be shared memory that
+ * another thread changes under us). Return value = frames consumed: written OR
+ * dropped because write() failed with a per-frame error (EIO when the TAP is
+ * down, EINVAL for a runt frame, ...). Each such failure adds 1 to stats[0]
+ * if the optional Float64Array `stats` is given. EAGAIN (queue full) stops
+ * the batch: frames from the return value on were not consumed. EBADF/EFAULT
+ * throw (nothing can ever succeed on that fd), unless frames were consumed
+ * already, in which case the count is returned and the error recurs.
+ */
+static napi_value tx_batch(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  int64_t fd, first, n;
+  uint8_t *arena;
+  int32_t *desc;
+  double *stats = NULL;
+  size_t alen, dlen, slen = 0;
+  napi_valuetype t;
+  if (!arg_int(env, argv[0], 0, INT32_MAX, "txBatch", "fd", &fd) ||
+      !arg_typed(env, argv[1], napi_uint8_array, "txBatch", "arena",
+                 (void **)&arena, &alen) ||
+      !arg_typed(env, argv[2], napi_int32_array, "txBatch", "desc",
+                 (void **)&desc, &dlen) ||
+      !arg_int(env, argv[3], 0, INT32_MAX, "txBatch", "first", &first) ||
+      !arg_int(env, argv[4], 0, MAX_BATCH, "txBatch", "n", &n))
+    return NULL;
+  if (napi_typeof(env, argv[5], &t) != napi_ok) return NULL;
+  if (t != napi_undefined) {
+    if (!arg_typed(env, argv[5], napi_float64_array, "txBatch", "stats",
+                   (void **)&stats, &slen))
+      return NULL;
+    if (slen < 1) return BAD_ARG("txBatch", "stats must have length >= 1");
+  }
+  if ((first + n) * 2 > (int64_t)dlen)
+    return BAD_ARG("txBatch", "frames extend beyond desc");
+  int32_t d[2 * MAX_BATCH];
+  for (int64_t i = 0; i < n; i++) {
+    d[2 * i] = desc[2 * (first + i)];
+    d[2 * i + 1] = desc[2 * (first + i) + 1];
+    if (d[2 * i] < 0 || d[2 * i + 1] < 0 ||
+        (int64_t)d[2 * i] + d[2 * i + 1] > (int64_t)alen)
+      return throw_errno(env, EINVAL, "txBatch: desc[%lld] lies outside the arena",
+                         (long long)(first + i));
+  }
+
+  int64_t done = 0, failed = 0;
+  while (done < n) {
+    ssize_t r = write((int)fd, arena + d[2 * done], (size_t)d[2 * done + 1]);
+    if (r < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) break;
+      if (err == EBADF || err == EFAULT) {
+        if (done > 0) break;
+        return throw_errno(env, err, "txBatch(fd %d): write", (int)fd);
+      }
+      failed++;
+    }
+    done++; /* a TAP write is all-or-nothing, so r >= 0 means sent */
+  }
+  if (stats) stats[0] += (double)failed;
+  return make_int(env, done);
+}
+
+/* wait(fds, n, timeoutMs, ready) -> count ready. Negative fds are ignored
+ * (as poll() does). timeoutMs -1 blocks until an fd is ready. */
+static napi_value wait_fds(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int64_t n, timeout;
+  int32_t *fds, *ready;
+  size_t flen, rlen;
+  if (!arg_typed(env, argv[0], napi_int32_array, "wait", "fds", (void **)&fds,
+                 &flen) ||
+      !arg_int(env, argv[1], 0, MAX_WAIT_FDS, "wait", "n", &n) ||
+      !arg_int(env, argv[2], -1, INT32_MAX, "wait", "timeoutMs", &timeout) ||
+      !arg_typed(env, argv[3], napi_int32_array, "wait", "ready",
+                 (void **)&ready, &rlen))
+    return NULL;
+  if ((size_t)n > flen || (size_t)n > rlen)
+    return BAD_ARG("wait", "n exceeds fds or ready length");
+
+  struct pollfd p[MAX_WAIT_FDS];
+  for (int64_t i = 0; i < n; i++) {
+    p[i].fd = fds[i];
+    p[i].events = POLLIN;
+    p[i].revents = 0;
+  }
+  /* On EINTR every revents is still 0, so it reports "nothing ready". */
+  if (poll(p, (nfds_t)n, (int)timeout) < 0 && errno != EINTR)
+    return throw_errno(env, errno, "wait: poll");
+  /* POLLNVAL counts as ready so the caller's next read reports EBADF
+   * instead of spinning on a closed fd. */
+  int64_t count = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int on = (p[i].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) != 0;
+    ready[i] = on;
+    count += on;
+  }
+  return make_int(env, count);
+}
+
+/* pin(cpu): tid 0 = the calling thread, not the whole process. */
+static napi_value pin(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t cpu;
+  if (!arg_int(env, argv[0], 0, CPU_SETSIZE - 1, "pin", "cpu", &cpu))
+    return NULL;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET((int)cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) < 0)
+    return throw_errno(env, errno, "pin(%d): sched_setaffinity", (int)cpu);
+  return NULL;
+}
+
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  if (!arg_int(env, argv[0], 0, INT32_MAX, "close", "fd", &fd)) return NULL;
+  /* Linux releases the fd even when close() reports EINTR: never retry. */
+  if (close((int)fd) < 0 && errno != EINTR)
+    return throw_errno(env, errno, "close(%d)", (int)fd);
+  return NULL;
+}
+
+static napi_value efd_create(napi_env env, napi_callback_info info) {
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "eventfdCreate: eventfd");
+  return make_int(env, fd);
+}
+
+/* Signal: add 1. EAGAIN means the counter is saturated, i.e. already
+ * signalled, so it is not an error. Drain: read resets the counter to 0;
+ * EAGAIN means it was already 0. */
+static napi_value efd_io(napi_env env, napi_callback_info info, bool signal) {
+  ARGS(1);
+  const char *call = signal ? "eventfdSignal" : "eventfdDrain";
+  int64_t fd;
+  uint64_t v = 1;
+  if (!arg_int(env, argv[0], 0, INT32_MAX, call, "fd", &fd)) return NULL;
+  for (;;) {
+    ssize_t r = signal ? write((int)fd, &v, sizeof v) : read((int)fd, &v, sizeof v);
+    if (r >= 0 || errno == EAGAIN) return NULL;
+    if (errno != EINTR)
+      return throw_errno(env, errno, "%s(%d): %s", call, (int)fd,
+                         signal ? "write" : "read");
+  }
+}
+static napi_value efd_signal(napi_env env, napi_callback_info info) { return efd_io(env, info, true); }
+static napi_value efd_drain(napi_env env, napi_callback_info info) { return efd_io(env, info, false); }
+
+NAPI_MODULE_INIT() {
+  static const struct { const char *name; napi_callback fn; } fns[] = {
+      {"tapOpen", tap_open},          {"rxBatch", rx_batch},
+      {"txBatch", tx_batch},          {"wait", wait_fds},
+      {"pin", pin},                   {"close", close_fd},
+      {"eventfdCreate", efd_create},  {"eventfdSignal", efd_signal},
+      {"eventfdDrain", efd_drain},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn,
+                             NULL, &f) != napi_ok ||
+        napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
+      return NULL;
+  }
+  return exports;
+}

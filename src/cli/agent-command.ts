@@ -1,0 +1,56 @@
+// weft agent: load and validate the config, start the agent, stop cleanly on SIGTERM/SIGINT.
+import { parse, UsageError } from './args.js';
+import { loadConfig, ConfigError } from '../control/config.js';
+import { Agent } from '../control/agent.js';
+
+const USAGE = `Usage: weft agent --config FILE
+
+Runs a Weft node in the current network namespace: creates the TAP ports the config
+names (moving their kernel sides into their namespaces), starts one pinned worker per
+queue and serves the API on the config's Unix socket (default /run/weft/<node>.sock).
+SIGTERM or SIGINT stops the workers and removes the TAPs.
+
+Options:
+  -c, --config FILE   node configuration (YAML)
+  -h, --help          show this help
+`;
+
+export async function runAgentCommand(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parse(argv, { config: { type: 'string', short: 'c' } }, USAGE);
+  } catch (e) {
+    process.stderr.write(`weft agent: ${(e as UsageError).message}`);
+    return 2;
+  }
+  if (args.values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!args.values.config) {
+    process.stderr.write(`weft agent: --config is required\n\n${USAGE}`);
+    return 2;
+  }
+  let cfg;
+  try {
+    cfg = loadConfig(args.values.config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`weft agent: config error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const agent = new Agent(cfg);
+  await agent.start();
+  process.stdout.write(`weft agent ${cfg.node}: ${cfg.ports.length} ports, ${cfg.workers} workers, API ${cfg.api}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string): void => {
+      process.stdout.write(`weft agent ${cfg.node}: ${sig}, stopping\n`);
+      void agent.stop().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}

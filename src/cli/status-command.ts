@@ -1,0 +1,87 @@
+// weft status: ask an agent for its status and print it for people (or as JSON).
+import { parse, UsageError } from './args.js';
+import { apiGet } from '../control/api.js';
+import type { Status } from '../control/status.js';
+import { readdirSync } from 'node:fs';
+
+const USAGE = `Usage: weft status [--api SOCKET] [--node NAME] [--json]
+
+Shows the agent's health, its ports (name, MAC, addresses, MTU, queues) and workers
+(CPU, frames received / sent / dropped, and drop reasons by name).
+
+Options:
+  --api SOCKET   the agent's API socket (default /run/weft/<node>.sock)
+  --node NAME    node name, used for the default socket (default: the only agent running)
+  --json         print the raw JSON
+  -h, --help     show this help
+`;
+
+
+
+function defaultSocket(node?: string): string {
+  if (node) return `/run/weft/${node}.sock`;
+  let socks: string[] = [];
+  try {
+    socks = readdirSync('/run/weft').filter((f) => f.endsWith('.sock'));
+  } catch {
+    // No agent has run here.
+  }
+  if (socks.length === 1) return `/run/weft/${socks[0]}`;
+  if (socks.length === 0) throw new Error('no agent socket in /run/weft (is weft agent running? pass --api)');
+  throw new Error(`several agents in /run/weft (${socks.join(', ')}): pass --node or --api`);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+export function formatStatus(s: Status): string {
+  const out: string[] = [];
+  out.push(`Node:     ${s.node}`);
+  out.push(`Health:   ${s.health}`);
+  out.push(`Uptime:   ${s.uptimeSec}s`);
+  out.push('');
+  out.push('Ports:');
+  out.push(table([['NAME', 'KIND', 'MAC', 'MTU', 'QUEUES', 'NETNS', 'ADDRESSES'],
+    ...s.ports.map((p) => [p.name, p.kind, p.mac, String(p.mtu), String(p.queues), p.netns ?? '-', p.addresses.join(', ')])]));
+  out.push('');
+  out.push('Workers:');
+  out.push(table([['WORKER', 'CPU', 'STATE', 'RX', 'TX', 'DROPS'],
+    ...s.workers.map((w) => [String(w.index), String(w.cpu), w.alive ? 'running' : 'dead', String(w.rx), String(w.tx), String(w.drops)])]));
+  const reasons = new Map<string, number[]>();
+  s.workers.forEach((w, i) => {
+    for (const [k, v] of Object.entries(w.dropReasons)) {
+      if (!reasons.has(k)) reasons.set(k, s.workers.map(() => 0));
+      reasons.get(k)![i] = v;
+    }
+  });
+  out.push('');
+  if (reasons.size === 0) out.push('Drops:    none');
+  else {
+    out.push('Drop reasons:');
+    out.push(table([['REASON', ...s.workers.map((w) => `W${w.index}`)], ...[...reasons].map(([k, v]) => [k, ...v.map(String)])]));
+  }
+  out.push('');
+  out.push('Tables:');
+  out.push(table([['TABLE', 'SIZE', 'CAPACITY', 'REFUSED'], ...Object.entries(s.tables).map(([k, t]) => [k, String(t.size), String(t.capacity), String(t.full)])]));
+  return out.join('\n') + '\n';
+}
+
+export async function runStatusCommand(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parse(argv, { api: { type: 'string' }, node: { type: 'string' }, json: { type: 'boolean' } }, USAGE);
+  } catch (e) {
+    process.stderr.write(`weft status: ${(e as UsageError).message}`);
+    return 2;
+  }
+  if (args.values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const sock = args.values.api ?? defaultSocket(args.values.node);
+  const s = (await apiGet(sock, '/v1/status')) as Status;
+  process.stdout.write(args.values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
+  return 0;
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// The weft command: one entry point, one small module per subcommand.
+import { runAgentCommand } from './agent-command.js';
+import { runStatusCommand } from './status-command.js';
+
+const HELP = `weft — a userspace network dataplane
+
+Usage: weft <command> [options]
+
+Commands:
+  agent --config FILE     run the node agent (TAP ports, workers, API socket)
+  status [--api SOCKET]   show agent health, ports, workers and drop reasons
+
+Run "weft <command> --help" for the options of a command.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'agent':
+      return runAgentCommand(rest);
+    case 'status':
+      return runStatusCommand(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(HELP);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`weft: unknown command "${cmd}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: Error) => {
+    process.stderr.write(`weft: ${e.message}\n`);
+    process.exitCode = 1;
+  },
+);

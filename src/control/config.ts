@@ -1,0 +1,196 @@
+// Node configuration: YAML in, validated plain objects out. Every error names the field.
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { Address, Prefix, parseAddress, parsePrefix } from './addr.js';
+
+export type PortKind = 'uplink' | 'host' | 'endpoint';
+
+export interface PortConfig {
+  name: string;
+  kind: PortKind;
+  mtu: number;
+  /** Namespace the TAP's kernel side moves to (created if missing); absent: stays with the agent. */
+  netns?: string;
+  /** Name of the kernel side once moved (endpoints default to eth0). */
+  ifname: string;
+  /** Bridge in `netns` to enslave the kernel side to. */
+  bridge?: string;
+  /** Endpoint addresses (kernel side, host routes via the gateway). */
+  ipv4?: Address;
+  ipv6?: Address;
+  /** The dataplane's own addresses on this link (uplink/host): local + connected routes. */
+  addresses: Prefix[];
+  /** Addresses configured on the kernel side (uplink/host). */
+  peerAddresses: Prefix[];
+}
+
+export interface RouteConfig {
+  prefix: Prefix;
+  via?: Address;
+  port?: string;
+  type: 'via' | 'connected' | 'blackhole' | 'unreachable';
+}
+
+export interface NodeConfig {
+  node: string;
+  api: string;
+  workers: number;
+  cpus: number[];
+  gateway: { ipv4?: Address; ipv6?: Address };
+  ports: PortConfig[];
+  routes: RouteConfig[];
+  tables: { routes: number; neighbours: number };
+}
+
+export class ConfigError extends Error {}
+
+type Obj = Record<string, unknown>;
+
+const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
+const NETNS = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+function fail(where: string, msg: string): never {
+  throw new ConfigError(`${where}: ${msg}`);
+}
+
+function obj(v: unknown, where: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, 'must be a mapping');
+  return v as Obj;
+}
+
+function only(o: Obj, where: string, allowed: string[]): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${where}.${k}`, `unknown field (expected one of: ${allowed.join(', ')})`);
+}
+
+function str(v: unknown, where: string, re?: RegExp): string {
+  if (typeof v !== 'string' || v === '') fail(where, 'must be a non-empty string');
+  if (re && !re.test(v)) fail(where, `"${v}" is not a valid name`);
+  return v;
+}
+
+function int(v: unknown, where: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(where, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function address(v: unknown, where: string, family?: 4 | 6): Address {
+  const a = parseAddress(str(v, where));
+  if (!a || (family && a.family !== family)) fail(where, `"${String(v)}" is not an IPv${family ?? '4 or IPv6'} address`);
+  return a;
+}
+
+function prefix(v: unknown, where: string, allowHostBits: boolean): Prefix {
+  const p = parsePrefix(str(v, where), { allowHostBits });
+  if (typeof p === 'string') fail(where, p);
+  return p;
+}
+
+function list(v: unknown, where: string): unknown[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) fail(where, 'must be a list');
+  return v;
+}
+
+function parsePort(v: unknown, where: string, defaultMtu: number): PortConfig {
+  const o = obj(v, where);
+  only(o, where, ['name', 'kind', 'mtu', 'netns', 'ifname', 'bridge', 'ipv4', 'ipv6', 'addresses', 'peerAddresses']);
+  const kind = str(o.kind, `${where}.kind`);
+  if (kind !== 'uplink' && kind !== 'host' && kind !== 'endpoint') fail(`${where}.kind`, `"${kind}" is not one of uplink, host, endpoint`);
+  const port: PortConfig = {
+    name: str(o.name, `${where}.name`, NAME),
+    kind,
+    mtu: o.mtu === undefined ? defaultMtu : int(o.mtu, `${where}.mtu`, 1280, 9000),
+    netns: o.netns === undefined ? undefined : str(o.netns, `${where}.netns`, NETNS),
+    ifname: o.ifname === undefined ? (kind === 'endpoint' ? 'eth0' : str(o.name, `${where}.name`)) : str(o.ifname, `${where}.ifname`, NAME),
+    bridge: o.bridge === undefined ? undefined : str(o.bridge, `${where}.bridge`, NAME),
+    ipv4: o.ipv4 === undefined ? undefined : address(o.ipv4, `${where}.ipv4`, 4),
+    ipv6: o.ipv6 === undefined ? undefined : address(o.ipv6, `${where}.ipv6`, 6),
+    addresses: list(o.addresses, `${where}.addresses`).map((a, i) => prefix(a, `${where}.addresses[${i}]`, true)),
+    peerAddresses: list(o.peerAddresses, `${where}.peerAddresses`).map((a, i) => prefix(a, `${where}.peerAddresses[${i}]`, true)),
+  };
+  if (kind === 'endpoint') {
+    if (!port.netns) fail(`${where}.netns`, 'an endpoint port needs the namespace its kernel side moves to');
+    if (!port.ipv4 && !port.ipv6) fail(where, 'an endpoint port needs ipv4 and/or ipv6');
+    if (port.addresses.length || port.peerAddresses.length) fail(where, 'endpoint ports take ipv4/ipv6, not addresses/peerAddresses');
+  } else if (port.ipv4 || port.ipv6) {
+    fail(where, `${kind} ports take addresses/peerAddresses, not ipv4/ipv6`);
+  }
+  if (port.bridge && !port.netns) fail(`${where}.bridge`, 'needs netns (the namespace holding the bridge)');
+  return port;
+}
+
+function parseRoute(v: unknown, where: string, ports: PortConfig[]): RouteConfig {
+  const o = obj(v, where);
+  only(o, where, ['prefix', 'via', 'port', 'type']);
+  const r: RouteConfig = {
+    prefix: prefix(o.prefix, `${where}.prefix`, false),
+    via: o.via === undefined ? undefined : address(o.via, `${where}.via`),
+    port: o.port === undefined ? undefined : str(o.port, `${where}.port`),
+    type: 'via',
+  };
+  const type = o.type === undefined ? (r.via ? 'via' : 'connected') : str(o.type, `${where}.type`);
+  if (type !== 'via' && type !== 'connected' && type !== 'blackhole' && type !== 'unreachable') fail(`${where}.type`, `"${type}" is not one of via, connected, blackhole, unreachable`);
+  r.type = type;
+  if (r.via && r.via.family !== r.prefix.family) fail(`${where}.via`, 'address family differs from the prefix');
+  if ((type === 'via' || type === 'connected') && !r.port) fail(`${where}.port`, `a ${type} route needs the port it leaves through`);
+  if (type === 'via' && !r.via) fail(`${where}.via`, 'a via route needs a next hop');
+  if (r.port && !ports.some((p) => p.name === r.port)) fail(`${where}.port`, `no port named "${r.port}"`);
+  return r;
+}
+
+export function parseConfig(doc: unknown, source: string): NodeConfig {
+  const o = obj(doc ?? {}, source);
+  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables']);
+  const node = str(o.node, `${source}: node`, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/);
+  const workers = o.workers === undefined ? cpus().length : int(o.workers, `${source}: workers`, 1, 16);
+  const cpuList = list(o.cpus, `${source}: cpus`).map((c, i) => int(c, `${source}: cpus[${i}]`, 0, 1023));
+  const mtu = o.mtu === undefined ? 1500 : int(o.mtu, `${source}: mtu`, 1280, 9000);
+  const gw = o.gateway === undefined ? {} : obj(o.gateway, `${source}: gateway`);
+  only(gw, `${source}: gateway`, ['ipv4', 'ipv6']);
+  const gateway = {
+    ipv4: gw.ipv4 === undefined ? undefined : address(gw.ipv4, `${source}: gateway.ipv4`, 4),
+    ipv6: gw.ipv6 === undefined ? undefined : address(gw.ipv6, `${source}: gateway.ipv6`, 6),
+  };
+  const ports = list(o.ports, `${source}: ports`).map((p, i) => parsePort(p, `${source}: ports[${i}]`, mtu));
+  const seen = new Set<string>();
+  for (const [i, p] of ports.entries()) {
+    if (seen.has(p.name)) fail(`${source}: ports[${i}].name`, `duplicate port name "${p.name}"`);
+    seen.add(p.name);
+    if (p.kind === 'endpoint' && ((p.ipv4 && !gateway.ipv4) || (p.ipv6 && !gateway.ipv6))) {
+      fail(`${source}: gateway`, `endpoint port "${p.name}" needs a gateway address of each family it uses`);
+    }
+  }
+  const routes = list(o.routes, `${source}: routes`).map((r, i) => parseRoute(r, `${source}: routes[${i}]`, ports));
+  const t = o.tables === undefined ? {} : obj(o.tables, `${source}: tables`);
+  only(t, `${source}: tables`, ['routes', 'neighbours']);
+  return {
+    node,
+    api: o.api === undefined ? `/run/weft/${node}.sock` : str(o.api, `${source}: api`),
+    workers,
+    cpus: cpuList,
+    gateway,
+    ports,
+    routes,
+    tables: {
+      routes: t.routes === undefined ? 4096 : int(t.routes, `${source}: tables.routes`, 16, 1 << 20),
+      neighbours: t.neighbours === undefined ? 4096 : int(t.neighbours, `${source}: tables.neighbours`, 16, 1 << 20),
+    },
+  };
+}
+
+export function loadConfig(path: string): NodeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return parseConfig(doc, path);
+}

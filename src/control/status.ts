@@ -1,0 +1,91 @@
+// The agent's status as plain JSON: ports, workers, counters, table usage.
+import type { Agent } from './agent.js';
+import { formatMac } from '../wire/ethernet.js';
+import { formatAddress, formatPrefix } from './addr.js';
+import { isDrop } from '../datapath/counters.js';
+import { routeTypeName } from './routes.js';
+import { ROUTE_TYPE, ROUTE_PORT } from '../tables/layout.js';
+
+export interface WorkerStatus {
+  index: number;
+  cpu: number;
+  alive: boolean;
+  rx: number;
+  tx: number;
+  drops: number;
+  dropReasons: Record<string, number>;
+  counters: Record<string, number>;
+}
+
+export interface Status {
+  node: string;
+  health: 'ok' | 'degraded';
+  uptimeSec: number;
+  ports: Array<{ name: string; kind: string; tap: string; netns: string | null; mac: string; addresses: string[]; mtu: number; queues: number }>;
+  workers: WorkerStatus[];
+  totals: Record<string, number>;
+  tables: Record<string, { size: number; capacity: number; full: number }>;
+  routes: Array<{ prefix: string; type: string; port: string | null }>;
+}
+
+function nonZero(o: Record<string, number>, pick: (k: string) => boolean): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== 0 && pick(k)));
+}
+
+export function buildStatus(agent: Agent): Status {
+  const cfg = agent.cfg;
+  const counters = agent.counters.read();
+  const workers: WorkerStatus[] = agent.workers.map((w) => {
+    const c = counters.perWorker[w.index];
+    const dropReasons = nonZero(c, isDrop);
+    return {
+      index: w.index,
+      cpu: w.cpu,
+      alive: w.alive,
+      rx: c.rxFrames,
+      tx: c.txFrames,
+      drops: Object.values(dropReasons).reduce((a, b) => a + b, 0),
+      dropReasons,
+      counters: nonZero(c, (k) => !isDrop(k)),
+    };
+  });
+  const ports = cfg.ports.map((p, i) => {
+    const rt = agent.portRuntime[i];
+    const own = p.kind === 'endpoint'
+      ? [cfg.gateway.ipv4, cfg.gateway.ipv6].filter((a) => a !== undefined).map((a) => formatAddress(a!))
+      : p.addresses.map(formatPrefix);
+    const peer = p.kind === 'endpoint'
+      ? [p.ipv4, p.ipv6].filter((a) => a !== undefined).map((a) => `endpoint ${formatAddress(a!)}`)
+      : p.peerAddresses.map((a) => `peer ${formatPrefix(a)}`);
+    return {
+      name: p.name,
+      kind: p.kind,
+      tap: rt ? rt.tap : p.name,
+      netns: p.netns ?? null,
+      mac: rt ? formatMac(rt.mac) : '',
+      addresses: [...own, ...peer],
+      mtu: p.mtu,
+      queues: rt ? rt.fds.length : 0,
+    };
+  });
+  const rs = agent.routes.stats();
+  const ns = agent.neighbours.stats();
+  const routes = agent.routes.entries().map((e) => ({
+    prefix: formatPrefix({ family: e.family, bytes: e.addr, len: e.prefixLen }),
+    type: routeTypeName(e.value[ROUTE_TYPE]),
+    port: e.value[ROUTE_PORT] >= 0 ? cfg.ports[e.value[ROUTE_PORT]]?.name ?? null : null,
+  }));
+  return {
+    node: cfg.node,
+    health: workers.every((w) => w.alive) ? 'ok' : 'degraded',
+    uptimeSec: Math.round((Date.now() - agent.startedAt) / 1000),
+    ports,
+    workers,
+    totals: nonZero(counters.total, () => true),
+    tables: {
+      routes: { size: rs.size, capacity: rs.capacity, full: rs.full },
+      neighbours: { size: ns.size, capacity: ns.capacity, full: ns.full },
+    },
+    routes,
+  };
+}

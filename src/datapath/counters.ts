@@ -1,0 +1,71 @@
+// Per-worker counter names. Every drop has its own name so `weft status` can say why.
+// Every received frame ends in exactly one outcome: forwarded, consumed (answered or
+// learned by the router itself), pendingQueued, or one drop* counter. Other counters are
+// information. Index constants are plain numbers so the fast path increments a Float64Array slot.
+
+export const COUNTER_NAMES = [
+  'rxFrames',
+  'rxBytes',
+  'txFrames',
+  'txBytes',
+  'forwarded',
+  'consumed',
+  'arpReplied',
+  'ndpReplied',
+  'neighbourRequests',
+  'neighbourLearned',
+  'icmpErrorsSent',
+  'icmpErrorsRateLimited',
+  'echoReplied',
+  'pendingQueued',
+  'pendingSent',
+  // drops
+  'dropTruncatedEthernet',
+  'dropNotForUs',
+  'dropUnknownEthertype',
+  'dropVlanTagged',
+  'dropArpMalformed',
+  'dropNeighbourNotOurs',
+  'dropIpv4Truncated',
+  'dropIpv4BadVersion',
+  'dropIpv4BadHeaderLen',
+  'dropIpv4BadTotalLen',
+  'dropIpv4BadChecksum',
+  'dropIpv4Martian',
+  'dropIpv6Truncated',
+  'dropIpv6BadVersion',
+  'dropIpv6BadPayloadLen',
+  'dropIpv6BadExtHeader',
+  'dropIpv6TooManyExtHeaders',
+  'dropIpv6Martian',
+  'dropMulticastIgnored',
+  'dropL4Truncated',
+  'dropIcmpBadChecksum',
+  'dropIcmpUnhandled',
+  'dropNdpInvalid',
+  'dropLocalUnhandled',
+  'dropTtlExceeded',
+  'dropNoRoute',
+  'dropBlackhole',
+  'dropTooBig',
+  'dropFragmentationNeeded',
+  'dropPendingFull',
+  'dropPendingTimeout',
+  'dropTxFull',
+  'dropTxQueueFull',
+  'dropTxError',
+  'dropPortDown',
+] as const;
+
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+function indexOf(name: CounterName): number {
+  return COUNTER_NAMES.indexOf(name);
+}
+
+/** Counter indices, resolved once at load. */
+export const C = Object.freeze(Object.fromEntries(COUNTER_NAMES.map((n) => [n, indexOf(n)])) as Record<CounterName, number>);
+
+export function isDrop(name: string): boolean {
+  return name.startsWith('drop');
+}

@@ -1,0 +1,145 @@
+// IPv4: validate, deliver to the router itself (echo), or forward by longest prefix with
+// TTL decrement, MTU check and ICMP errors.
+import { Datapath } from './state.js';
+import { C } from './counters.js';
+import { sendIcmp4Error } from './icmp-errors.js';
+import { sendToNeighbour } from './output.js';
+import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
+import {
+  IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_CSUM, IPV4_DST, IPV4_SRC,
+  IPV4_TTL, IPV4_PROTO, IPPROTO_ICMP, ipv4Check, ipv4HeaderLen, ipv4TotalLen, ipv4DontFragment,
+  ipv4DecrementTtl, ipv4IsFragment, ipv4IsMulticastOrBroadcast,
+} from '../wire/ipv4.js';
+import {
+  ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_ECHO_REQUEST, ICMP_CODE_NET_UNREACH, ICMP_CODE_HOST_UNREACH,
+  ICMP_CODE_FRAG_NEEDED, ICMP_CODE_TTL_EXCEEDED,
+} from '../wire/icmp.js';
+import { checksum, update16 } from '../wire/checksum.js';
+import { get16, put16, copy } from '../wire/bytes.js';
+import {
+  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_LOCAL, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE,
+} from '../tables/layout.js';
+
+const nexthop = new Uint8Array(4);
+
+export function handleIpv4(dp: Datapath, port: number, off: number, len: number): void {
+  const b = dp.arena.bytes;
+  const ip = off + ETH_HLEN;
+  const verdict = ipv4Check(b, ip, len - ETH_HLEN);
+  if (verdict !== IPV4_OK) {
+    if (verdict === IPV4_TRUNCATED) dp.ctr[C.dropIpv4Truncated]++;
+    else if (verdict === IPV4_BAD_VERSION) dp.ctr[C.dropIpv4BadVersion]++;
+    else if (verdict === IPV4_BAD_HLEN) dp.ctr[C.dropIpv4BadHeaderLen]++;
+    else if (verdict === IPV4_BAD_TOTLEN) dp.ctr[C.dropIpv4BadTotalLen]++;
+    else dp.ctr[C.dropIpv4BadChecksum]++;
+    return;
+  }
+  if (ipv4IsMulticastOrBroadcast(b, ip + IPV4_SRC) || b[ip + IPV4_SRC] === 0 || b[ip + IPV4_SRC] === 127) {
+    dp.ctr[C.dropIpv4Martian]++;
+    return;
+  }
+  if (ipv4IsMulticastOrBroadcast(b, ip + IPV4_DST) || isGroup(b, off + ETH_DST)) {
+    dp.ctr[C.dropMulticastIgnored]++;
+    return;
+  }
+  const r = dp.route;
+  if (dp.routes.lookup(4, b, ip + IPV4_DST, r) < 0) {
+    dp.ctr[C.dropNoRoute]++;
+    sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_NET_UNREACH, 0);
+    return;
+  }
+  const type = r[ROUTE_TYPE];
+  if (type === ROUTE_LOCAL) {
+    deliverLocal4(dp, port, off, ip);
+    return;
+  }
+  if (b[ip + IPV4_TTL] <= 1) {
+    dp.ctr[C.dropTtlExceeded]++;
+    sendIcmp4Error(dp, port, off, ip, ICMP_TIME_EXCEEDED, ICMP_CODE_TTL_EXCEEDED, 0);
+    return;
+  }
+  if (type === ROUTE_BLACKHOLE) {
+    dp.ctr[C.dropBlackhole]++;
+    return;
+  }
+  if (type !== ROUTE_CONNECTED && type !== ROUTE_VIA) {
+    dp.ctr[C.dropNoRoute]++;
+    sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_HOST_UNREACH, 0);
+    return;
+  }
+  const out = r[ROUTE_PORT];
+  if (!dp.ports.active(out)) {
+    dp.ctr[C.dropPortDown]++;
+    return;
+  }
+  const total = ipv4TotalLen(b, ip);
+  const mtu = dp.ports.mtu(out);
+  if (total > mtu) {
+    if (ipv4DontFragment(b, ip)) {
+      dp.ctr[C.dropTooBig]++;
+      sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
+    } else {
+      dp.ctr[C.dropFragmentationNeeded]++;
+    }
+    return;
+  }
+  ipv4DecrementTtl(b, ip);
+  if (type === ROUTE_VIA) {
+    const w = r[ROUTE_NEXTHOP];
+    nexthop[0] = w >>> 24;
+    nexthop[1] = (w >>> 16) & 0xff;
+    nexthop[2] = (w >>> 8) & 0xff;
+    nexthop[3] = w & 0xff;
+    sendToNeighbour(dp, out, 4, nexthop, 0, off, ETH_HLEN + total);
+  } else {
+    sendToNeighbour(dp, out, 4, b, ip + IPV4_DST, off, ETH_HLEN + total);
+  }
+}
+
+/** Packets to the router's own addresses: answer echo requests, count the rest. */
+function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): void {
+  const b = dp.arena.bytes;
+  const hlen = ipv4HeaderLen(b, ip);
+  const total = ipv4TotalLen(b, ip);
+  const icmpLen = total - hlen;
+  const m = ip + hlen;
+  if (b[ip + IPV4_PROTO] !== IPPROTO_ICMP || ipv4IsFragment(b, ip)) {
+    dp.ctr[C.dropLocalUnhandled]++;
+    return;
+  }
+  if (icmpLen < 8) {
+    dp.ctr[C.dropL4Truncated]++;
+    return;
+  }
+  if (checksum(b, m, icmpLen) !== 0) {
+    dp.ctr[C.dropIcmpBadChecksum]++;
+    return;
+  }
+  if (b[m] !== ICMP_ECHO_REQUEST || b[m + 1] !== 0) {
+    dp.ctr[C.dropIcmpUnhandled]++;
+    return;
+  }
+  // Turn the request around in place: swap addresses, fresh TTL, type 8 → 0.
+  swap(b, off + ETH_DST, off + ETH_SRC, 6);
+  copy(b, off + ETH_SRC, dp.ports.bytes, dp.ports.macOff(port), 6);
+  swap(b, ip + IPV4_SRC, ip + IPV4_DST, 4);
+  b[ip + IPV4_TTL] = 64;
+  put16(b, ip + IPV4_CSUM, 0);
+  put16(b, ip + IPV4_CSUM, checksum(b, ip, hlen));
+  const old = get16(b, m);
+  b[m] = 0;
+  put16(b, m + 2, update16(get16(b, m + 2), old, get16(b, m)));
+  if (dp.tx.push(port, off, ETH_HLEN + total)) {
+    dp.ctr[C.consumed]++;
+    dp.ctr[C.echoReplied]++;
+  }
+  else dp.ctr[C.dropTxFull]++;
+}
+
+export function swap(b: Uint8Array, x: number, y: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const t = b[x + i];
+    b[x + i] = b[y + i];
+    b[y + i] = t;
+  }
+}

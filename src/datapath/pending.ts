@@ -1,0 +1,61 @@
+// Frames waiting for neighbour resolution, copied out of the RX batch into the arena's
+// pending slots. Bounded: when full the new frame is dropped (and counted by the caller).
+import { Arena, PENDING_SLOTS } from './arena.js';
+import { copy } from '../wire/bytes.js';
+
+/** How long a frame may wait for its neighbour before it is dropped. */
+export const PENDING_TIMEOUT_MS = 3000;
+/** How often an unanswered ARP request / neighbour solicitation is repeated. */
+export const SOLICIT_INTERVAL_MS = 1000;
+
+export class PendingQueue {
+  readonly used = new Uint8Array(PENDING_SLOTS);
+  readonly port = new Int32Array(PENDING_SLOTS);
+  readonly family = new Int32Array(PENDING_SLOTS);
+  readonly nexthop = new Uint8Array(PENDING_SLOTS * 16);
+  readonly len = new Int32Array(PENDING_SLOTS);
+  readonly deadline = new Float64Array(PENDING_SLOTS);
+  count = 0;
+  private readonly arena: Arena;
+
+  constructor(arena: Arena) {
+    this.arena = arena;
+  }
+
+  frameOff(i: number): number {
+    return this.arena.frameOff(this.arena.pendingBase + i);
+  }
+
+  /** Copies the frame in; returns false when every slot is taken. */
+  add(port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, now: number): boolean {
+    if (this.count === PENDING_SLOTS || len > this.arena.maxFrameLen()) return false;
+    let i = 0;
+    while (this.used[i] === 1) i++;
+    this.used[i] = 1;
+    this.port[i] = port;
+    this.family[i] = family;
+    copy(this.nexthop, i * 16, nh, nhOff, family === 4 ? 4 : 16);
+    this.len[i] = len;
+    this.deadline[i] = now + PENDING_TIMEOUT_MS;
+    copy(this.arena.bytes, this.frameOff(i), b, off, len);
+    this.count++;
+    return true;
+  }
+
+  /** True if another frame already waits for the same neighbour (so no new solicitation). */
+  waiting(port: number, family: number, nh: Uint8Array, nhOff: number): boolean {
+    const n = family === 4 ? 4 : 16;
+    for (let i = 0; i < PENDING_SLOTS; i++) {
+      if (this.used[i] === 0 || this.port[i] !== port || this.family[i] !== family) continue;
+      let same = true;
+      for (let k = 0; k < n; k++) if (this.nexthop[i * 16 + k] !== nh[nhOff + k]) { same = false; break; }
+      if (same) return true;
+    }
+    return false;
+  }
+
+  release(i: number): void {
+    this.used[i] = 0;
+    this.count--;
+  }
+}

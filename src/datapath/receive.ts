@@ -1,0 +1,29 @@
+// Entry point of the pipeline for one received frame: Ethernet checks and dispatch.
+import { Datapath } from './state.js';
+import { C } from './counters.js';
+import { handleArp } from './arp-responder.js';
+import { handleIpv4 } from './ipv4-path.js';
+import { handleIpv6 } from './ipv6-path.js';
+import { ETH_HLEN, ETH_DST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ethType, isGroup } from '../wire/ethernet.js';
+import { equal } from '../wire/bytes.js';
+
+/** Processes the frame at arena offset off (len bytes) received on port. Never throws. */
+export function receiveFrame(dp: Datapath, port: number, off: number, len: number): void {
+  const b = dp.arena.bytes;
+  dp.ctr[C.rxFrames]++;
+  dp.ctr[C.rxBytes] += len;
+  if (len < ETH_HLEN) {
+    dp.ctr[C.dropTruncatedEthernet]++;
+    return;
+  }
+  if (!isGroup(b, off + ETH_DST) && !equal(b, off + ETH_DST, dp.ports.bytes, dp.ports.macOff(port), 6)) {
+    dp.ctr[C.dropNotForUs]++;
+    return;
+  }
+  const type = ethType(b, off);
+  if (type === ETHERTYPE_IPV4) handleIpv4(dp, port, off, len);
+  else if (type === ETHERTYPE_IPV6) handleIpv6(dp, port, off, len);
+  else if (type === ETHERTYPE_ARP) handleArp(dp, port, off, len);
+  else if (type === ETHERTYPE_VLAN) dp.ctr[C.dropVlanTagged]++;
+  else dp.ctr[C.dropUnknownEthertype]++;
+}

@@ -1,0 +1,61 @@
+// Everything one worker's pipeline touches, allocated once when the worker starts.
+import { Arena } from './arena.js';
+import { TxQueues } from './tx.js';
+import { PortTable } from '../tables/port-table.js';
+import { PrefixTable } from '../tables/prefix.js';
+import { SharedHashMap } from '../tables/hashmap.js';
+import { NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS } from '../tables/layout.js';
+import { Ipv6Walk } from '../wire/ipv6.js';
+import { PendingQueue } from './pending.js';
+
+export interface DatapathTables {
+  ports: PortTable;
+  routes: PrefixTable;
+  neighbours: SharedHashMap;
+}
+
+/** ICMP errors per second a worker may send, with a burst (RFC 1812 §4.3.2.8 rate limiting). */
+export const ICMP_ERRORS_PER_SEC = 500;
+export const ICMP_ERROR_BURST = 100;
+
+export class Datapath {
+  readonly ports: PortTable;
+  readonly routes: PrefixTable;
+  readonly neighbours: SharedHashMap;
+  readonly ctr: Float64Array;
+  readonly arena: Arena;
+  readonly tx = new TxQueues();
+  readonly pending: PendingQueue;
+
+  // Scratch, reused for every packet.
+  readonly route = new Int32Array(ROUTE_VALUE_WORDS);
+  readonly neighKey = new Int32Array(NEIGH_KEY_WORDS);
+  readonly neighValue = new Int32Array(NEIGH_VALUE_WORDS);
+  readonly walk6 = new Ipv6Walk();
+
+  /** Monotonic milliseconds, refreshed once per batch. */
+  now = 0;
+  private icmpTokens = ICMP_ERROR_BURST;
+  private icmpRefill = 0;
+
+  constructor(tables: DatapathTables, counters: Float64Array, maxFrame: number) {
+    this.ports = tables.ports;
+    this.routes = tables.routes;
+    this.neighbours = tables.neighbours;
+    this.ctr = counters;
+    this.arena = new Arena(maxFrame);
+    this.pending = new PendingQueue(this.arena);
+  }
+
+  /** Token bucket for ICMP errors; false means: do not send this one. */
+  takeIcmpToken(): boolean {
+    if (this.now - this.icmpRefill >= 10) {
+      const add = ((this.now - this.icmpRefill) * ICMP_ERRORS_PER_SEC) / 1000;
+      this.icmpTokens = Math.min(ICMP_ERROR_BURST, this.icmpTokens + add);
+      this.icmpRefill = this.now;
+    }
+    if (this.icmpTokens < 1) return false;
+    this.icmpTokens -= 1;
+    return true;
+  }
+}

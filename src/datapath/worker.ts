@@ -1,0 +1,133 @@
+// A dataplane worker: owns one RX queue of every port, pinned to one CPU, and runs
+// rxBatch → pipeline → txBatch until told to stop. Talks to the control thread only
+// through shared memory; postMessage is used once at start and on a fatal error.
+import { workerData, parentPort } from 'node:worker_threads';
+import { loadNative } from '../native/tap.js';
+import { Datapath } from './state.js';
+import { BATCH, HEADROOM } from './arena.js';
+import { TX_PER_PORT } from './tx.js';
+import { C, COUNTER_NAMES } from './counters.js';
+import { receiveFrame } from './receive.js';
+import { servicePending } from './neighbours.js';
+import { PortTable, MAX_PORTS } from '../tables/port-table.js';
+import { PrefixTable } from '../tables/prefix.js';
+import { SharedHashMap } from '../tables/hashmap.js';
+import { CounterBlock } from '../tables/counters.js';
+
+export interface WorkerInit {
+  index: number;
+  queue: number;
+  cpu: number;
+  maxFrame: number;
+  portsSab: SharedArrayBuffer;
+  routesSab: SharedArrayBuffer;
+  neighboursSab: SharedArrayBuffer;
+  countersSab: SharedArrayBuffer;
+  /** Int32 control words: [0] = stop flag. */
+  controlSab: SharedArrayBuffer;
+  wakeFd: number;
+}
+
+/** Idle wait when nothing is parked / when frames wait for a neighbour. */
+const IDLE_WAIT_MS = 200;
+const PENDING_WAIT_MS = 10;
+
+const init = workerData as WorkerInit;
+const native = loadNative();
+const control = new Int32Array(init.controlSab);
+const ports = PortTable.attach(init.portsSab);
+const counters = CounterBlock.attach(init.countersSab, COUNTER_NAMES).row(init.index);
+const dp = new Datapath(
+  { ports, routes: PrefixTable.attach(init.routesSab), neighbours: SharedHashMap.attach(init.neighboursSab) },
+  counters,
+  init.maxFrame,
+);
+const arena = dp.arena;
+const tx = dp.tx;
+
+// This worker's view of the ports: indices and this queue's fd of each, plus the wake fd.
+const portIdx = new Int32Array(MAX_PORTS);
+const fds = new Int32Array(MAX_PORTS + 1);
+const ready = new Int32Array(MAX_PORTS + 1);
+let nports = 0;
+let seenGeneration = -1;
+const txStats = new Float64Array(1);
+
+function refreshPorts(): void {
+  seenGeneration = ports.generation();
+  nports = 0;
+  const limit = ports.limit();
+  for (let p = 0; p < limit; p++) {
+    if (!ports.active(p)) continue;
+    portIdx[nports] = p;
+    fds[nports] = ports.fd(p, init.queue);
+    nports++;
+  }
+  fds[nports] = init.wakeFd;
+}
+
+function flush(): void {
+  for (let k = 0; k < tx.dirtyCount; k++) {
+    const port = tx.dirty[k];
+    const n = tx.count[port];
+    tx.count[port] = 0;
+    const first = port * TX_PER_PORT;
+    let done = 0;
+    txStats[0] = 0;
+    try {
+      done = native.txBatch(ports.fd(port, init.queue), arena.bytes, tx.desc, first, n, txStats);
+    } catch {
+      dp.ctr[C.dropTxError] += n;
+      continue;
+    }
+    const failed = txStats[0];
+    let bytes = 0;
+    for (let i = 0; i < done; i++) bytes += tx.desc[(first + i) * 2 + 1];
+    dp.ctr[C.txFrames] += done - failed;
+    dp.ctr[C.txBytes] += bytes;
+    dp.ctr[C.dropTxError] += failed;
+    dp.ctr[C.dropTxQueueFull] += n - done;
+  }
+  tx.dirtyCount = 0;
+  arena.resetGen();
+}
+
+function run(): void {
+  try {
+    native.pin(init.cpu);
+  } catch (e) {
+    parentPort?.postMessage({ type: 'warn', message: `worker ${init.index}: cannot pin to CPU ${init.cpu}: ${(e as Error).message}` });
+  }
+  parentPort?.postMessage({ type: 'ready', index: init.index });
+  const bytes = arena.bytes;
+  const lens = arena.lens;
+  const slot = arena.slotSize;
+  while (Atomics.load(control, 0) === 0) {
+    if (ports.generation() !== seenGeneration) refreshPorts();
+    dp.now = performance.now();
+    let got = 0;
+    for (let i = 0; i < nports; i++) {
+      let n = 0;
+      try {
+        n = native.rxBatch(fds[i], bytes, 0, BATCH, slot, HEADROOM, lens);
+      } catch {
+        // The port went away under us (fd closed by the control thread): re-read the table.
+        seenGeneration = -1;
+        continue;
+      }
+      if (n === 0) continue;
+      const p = portIdx[i];
+      for (let j = 0; j < n; j++) receiveFrame(dp, p, j * slot + HEADROOM, lens[j]);
+      flush();
+      got += n;
+    }
+    servicePending(dp);
+    flush();
+    if (got === 0) {
+      const waitMs = dp.pending.count > 0 ? PENDING_WAIT_MS : IDLE_WAIT_MS;
+      if (native.wait(fds, nports + 1, waitMs, ready) > 0 && ready[nports] === 1) native.eventfdDrain(init.wakeFd);
+    }
+  }
+}
+
+run();

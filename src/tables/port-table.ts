@@ -1,0 +1,133 @@
+// The ports of a node, shared by the control thread (sole writer) and the workers.
+// Workers re-read their port list when `generation` changes; per-packet fields (MAC,
+// MTU, addresses) are read straight from the shared bytes.
+
+export const MAX_PORTS = 256;
+export const MAX_QUEUES = 16;
+
+export const PORT_KIND_UPLINK = 1;
+export const PORT_KIND_HOST = 2;
+export const PORT_KIND_ENDPOINT = 3;
+
+export const PORT_HAS_IPV4 = 1;
+export const PORT_HAS_IPV6 = 2;
+
+const HEADER_WORDS = 4; // generation, highest index + 1
+const PORT_WORDS = 64;
+
+// Word offsets inside one port record.
+const W_STATE = 0;
+const W_KIND = 1;
+const W_MTU = 2;
+const W_FLAGS = 3;
+const W_FDS = 32;
+// Byte offsets inside one port record.
+const B_MAC = 16;
+const B_IPV4 = 24;
+const B_IPV6 = 32;
+const B_IPV6_LL = 48;
+
+export interface PortSpec {
+  kind: number;
+  mtu: number;
+  mac: Uint8Array;
+  ipv4?: Uint8Array;
+  ipv6?: Uint8Array;
+  ipv6LinkLocal: Uint8Array;
+  fds: number[];
+}
+
+export class PortTable {
+  readonly sab: SharedArrayBuffer;
+  readonly words: Int32Array;
+  readonly bytes: Uint8Array;
+
+  private constructor(sab: SharedArrayBuffer) {
+    this.sab = sab;
+    this.words = new Int32Array(sab);
+    this.bytes = new Uint8Array(sab);
+  }
+
+  static create(): PortTable {
+    return new PortTable(new SharedArrayBuffer((HEADER_WORDS + MAX_PORTS * PORT_WORDS) * 4));
+  }
+
+  static attach(sab: SharedArrayBuffer): PortTable {
+    return new PortTable(sab);
+  }
+
+  generation(): number {
+    return Atomics.load(this.words, 0);
+  }
+
+  /** One past the highest index ever used: workers scan [0, limit). */
+  limit(): number {
+    return Atomics.load(this.words, 1);
+  }
+
+  /** Control thread only. */
+  set(index: number, spec: PortSpec): void {
+    if (index < 0 || index >= MAX_PORTS) throw new RangeError(`port index ${index} out of range`);
+    if (spec.fds.length > MAX_QUEUES) throw new RangeError(`at most ${MAX_QUEUES} queues`);
+    const w = HEADER_WORDS + index * PORT_WORDS;
+    Atomics.store(this.words, w + W_STATE, 0);
+    Atomics.add(this.words, 0, 1);
+    this.words[w + W_KIND] = spec.kind;
+    this.words[w + W_MTU] = spec.mtu;
+    this.words[w + W_FLAGS] = (spec.ipv4 ? PORT_HAS_IPV4 : 0) | (spec.ipv6 ? PORT_HAS_IPV6 : 0);
+    const b = w * 4;
+    this.bytes.set(spec.mac, b + B_MAC);
+    this.bytes.fill(0, b + B_IPV4, b + B_IPV6_LL + 16);
+    if (spec.ipv4) this.bytes.set(spec.ipv4, b + B_IPV4);
+    if (spec.ipv6) this.bytes.set(spec.ipv6, b + B_IPV6);
+    this.bytes.set(spec.ipv6LinkLocal, b + B_IPV6_LL);
+    for (let q = 0; q < MAX_QUEUES; q++) this.words[w + W_FDS + q] = q < spec.fds.length ? spec.fds[q] : -1;
+    if (index + 1 > this.words[1]) Atomics.store(this.words, 1, index + 1);
+    Atomics.store(this.words, w + W_STATE, 1);
+    Atomics.add(this.words, 0, 1);
+  }
+
+  /** Control thread only: the port stops being read or written by workers. */
+  remove(index: number): void {
+    const w = HEADER_WORDS + index * PORT_WORDS;
+    Atomics.store(this.words, w + W_STATE, 0);
+    Atomics.add(this.words, 0, 1);
+  }
+
+  active(index: number): boolean {
+    return Atomics.load(this.words, HEADER_WORDS + index * PORT_WORDS + W_STATE) === 1;
+  }
+
+  kind(index: number): number {
+    return this.words[HEADER_WORDS + index * PORT_WORDS + W_KIND];
+  }
+
+  mtu(index: number): number {
+    return this.words[HEADER_WORDS + index * PORT_WORDS + W_MTU];
+  }
+
+  flags(index: number): number {
+    return this.words[HEADER_WORDS + index * PORT_WORDS + W_FLAGS];
+  }
+
+  fd(index: number, queue: number): number {
+    return this.words[HEADER_WORDS + index * PORT_WORDS + W_FDS + queue];
+  }
+
+  /** Byte offsets into `bytes` of the port's MAC and addresses. */
+  macOff(index: number): number {
+    return (HEADER_WORDS + index * PORT_WORDS) * 4 + B_MAC;
+  }
+
+  ipv4Off(index: number): number {
+    return (HEADER_WORDS + index * PORT_WORDS) * 4 + B_IPV4;
+  }
+
+  ipv6Off(index: number): number {
+    return (HEADER_WORDS + index * PORT_WORDS) * 4 + B_IPV6;
+  }
+
+  ipv6LinkLocalOff(index: number): number {
+    return (HEADER_WORDS + index * PORT_WORDS) * 4 + B_IPV6_LL;
+  }
+}
