@@ -1,0 +1,84 @@
+// npm run bench -- [SCENARIO...]: builds its own topologies, prints every figure as
+// "BENCH <scenario> <metric> <value>", runs ../shared/bench/baselines.sh tapfwd in the same
+// invocation and prints the ratios. Scenarios: forward (default: all).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Topology, twoEndpoints, sleep, REPO } from '../netns-tests/harness.js';
+
+const SECS = Number(process.env.SECS ?? 5);
+const BASELINES = join(REPO, '..', 'shared', 'bench', 'baselines.sh');
+
+type Figures = Record<string, number>;
+
+function iperfTcp(t: Topology, client: string, server: string, dst: string): number {
+  t.spawn(server, ['iperf3', '-s', '-1']);
+  spawnSync('sleep', ['0.5']);
+  const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as { end: { sum_received: { bits_per_second: number } } };
+  return Math.round(j.end.sum_received.bits_per_second / 1e7) / 100;
+}
+
+function iperfUdp64(t: Topology, client: string, server: string, dst: string): number {
+  t.spawn(server, ['iperf3', '-s', '-1']);
+  spawnSync('sleep', ['0.5']);
+  const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-u', '-b', '0', '-l', '64', '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as { end: { sum: { packets: number; lost_packets: number; seconds: number } } };
+  const s = j.end.sum;
+  return Math.round((s.packets - s.lost_packets) / s.seconds);
+}
+
+async function forward(): Promise<Figures> {
+  const t = new Topology('bfw');
+  try {
+    const { ep1, ep2 } = await twoEndpoints(t);
+    await sleep(500);
+    return { tcp_gbps: iperfTcp(t, ep1, ep2, '198.19.1.20'), udp64_pps: iperfUdp64(t, ep1, ep2, '198.19.1.20') };
+  } finally {
+    await t.cleanup();
+  }
+}
+
+const SCENARIOS: Record<string, () => Promise<Figures>> = { forward };
+
+function baselines(which: string[]): Record<string, Figures> {
+  if (!existsSync(BASELINES)) {
+    console.log(`# ${BASELINES} not found: no ratios`);
+    return {};
+  }
+  const r = spawnSync('bash', [BASELINES, ...which], { encoding: 'utf8', env: { ...process.env, SECS: String(SECS) }, timeout: 600000 });
+  const out: Record<string, Figures> = {};
+  for (const line of r.stdout.split('\n')) {
+    process.stdout.write(line ? `${line}\n` : '');
+    const m = /^BASELINE (\S+) (\S+) (\S+)$/.exec(line);
+    if (m) (out[m[1]] ??= {})[m[2]] = Number(m[3]);
+  }
+  if (r.status !== 0) console.log(`# baselines.sh exited ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2).filter((a) => a !== '--');
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(`usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')}]...   (SECS=5 per measurement)`);
+    return;
+  }
+  const names = args.length ? args : Object.keys(SCENARIOS);
+  for (const n of names) if (!SCENARIOS[n]) throw new Error(`unknown scenario "${n}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
+  const results: Record<string, Figures> = {};
+  for (const n of names) {
+    console.log(`# scenario ${n} (${SECS} s per figure)`);
+    results[n] = await SCENARIOS[n]();
+    for (const [k, v] of Object.entries(results[n])) console.log(`BENCH ${n} ${k} ${v}`);
+  }
+  console.log('# baseline tapfwd (same invocation)');
+  const base = baselines(['tapfwd']).tapfwd ?? {};
+  for (const n of names) {
+    for (const [k, v] of Object.entries(results[n])) {
+      if (base[k]) console.log(`RATIO ${n}/tapfwd ${k} ${(v / base[k]).toFixed(2)}`);
+    }
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(`bench: ${e.message}`);
+  process.exitCode = 1;
+});
