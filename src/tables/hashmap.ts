@@ -10,6 +10,8 @@
  *    retry), read state+key+value, re-read seq, retry if it changed. Retries are
  *    bounded per lookup (READ_RETRIES); when exhausted the lookup reports a miss
  *    and bumps `readRetriesExhausted`. A lookup never blocks and never throws.
+ *    Probing uses plain loads (a present key's words never change, so it can't look
+ *    torn); only the matching slot is read under the seqlock.
  *  - Every write to a slot claims it with Atomics.compareExchange(seq, v, v+1)
  *    (v even), writes, then Atomics.store(seq, v+2).
  *  - Value updates of an existing key need only that slot's seqlock: the updater
@@ -20,13 +22,17 @@
  *    failure the op returns false and bumps `lockBusy`). Keys are therefore only
  *    placed by one writer at a time, so a key can never be inserted twice, and a
  *    present key never moves (no backward-shift deletion).
- *  - Every shared word is accessed with Atomics.* (sequentially consistent), so the
- *    seqlock is correct under the JS memory model on weakly-ordered CPUs too.
+ *  - Writers store every word with Atomics.store. Readers load seq with Atomics.load
+ *    and data with plain loads (Atomics.load is a ~10 ns builtin call in V8; see
+ *    NEED_LOAD_FENCE for why the re-check still can't pass the data loads). Under the
+ *    table lock, state/key words can only change by the lock holder, so lock holders
+ *    read them with plain loads too.
  *  - Probe chains stop at an EMPTY slot or after maxProbe slots. Invariant: every
  *    slot between a used key's home and its position is non-empty. Delete leaves a
  *    tombstone; a run of tombstones directly followed by EMPTY is turned back into
  *    EMPTY (keeps miss chains short), which preserves the invariant at every step.
  */
+import { hashWords } from './hash.js';
 
 const H_MAGIC = 0, H_KEYW = 1, H_VALW = 2, H_CAP = 3, H_SLOTS = 4, H_MAXPROBE = 5;
 const H_SIZE = 6, H_FULL = 7, H_LOCKBUSY = 8, H_RETRIES = 9, H_PROBE_EXH = 10;
@@ -38,10 +44,13 @@ const EMPTY = 0, USED = 1, TOMB = 2;
 const READ_RETRIES = 1000;
 const LOCK_SPINS = 1 << 20; // bounded so a dead/stalled writer can't hang others forever
 const SLOT_SPINS = 1 << 16;
+// The seqlock re-check must not be satisfied before the plain data loads. x86 (TSO)
+// never reorders loads with loads, and V8 keeps loads in program order around the
+// Atomics calls. Weakly ordered CPUs (arm64) need a load-load barrier: an atomic
+// read-modify-write (release semantics) on a private word gives one.
+const NEED_LOAD_FENCE = process.arch !== 'x64' && process.arch !== 'ia32';
 
-export interface HashMapOptions {
-  keyWords: number; valueWords: number; capacity: number; maxProbe?: number;
-}
+export interface HashMapOptions { keyWords: number; valueWords: number; capacity: number; maxProbe?: number }
 export interface HashMapStats {
   size: number; capacity: number; full: number; lockBusy: number;
   readRetriesExhausted: number; probeExhausted: number;
@@ -53,6 +62,10 @@ function slotCount(capacity: number): number {
   return s;
 }
 
+function checkInt(name: string, v: number, lo: number, hi: number): void {
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`SharedHashMap: ${name} must be ${lo}..${hi}`);
+}
+
 export class SharedHashMap {
   readonly keyWords: number;
   readonly valueWords: number;
@@ -62,7 +75,11 @@ export class SharedHashMap {
   readonly maxProbe: number;
   private readonly mask: number;
   private readonly w: Int32Array;
-  private seen = 0; // seq validated by locate(); per-instance scratch (one instance per thread)
+  // Per-instance scratch (each thread attaches its own instance).
+  private seen = 0;
+  private busy = false;
+  private readonly scratch: Int32Array;
+  private readonly fence = new Int32Array(new SharedArrayBuffer(64)); // private word for the load fence
 
   private constructor(readonly sab: SharedArrayBuffer, readonly byteOffset: number) {
     const hdr = new Int32Array(sab, byteOffset, HASHMAP_HEADER_WORDS);
@@ -72,6 +89,7 @@ export class SharedHashMap {
     this.stride = 2 + this.keyWords + this.valueWords;
     this.mask = this.slots - 1;
     this.w = new Int32Array(sab, byteOffset, HASHMAP_HEADER_WORDS + this.slots * this.stride);
+    this.scratch = new Int32Array(this.valueWords);
   }
 
   /** Bytes needed for a map with these options (for embedding in a larger SAB). */
@@ -80,47 +98,23 @@ export class SharedHashMap {
   }
 
   static create(o: HashMapOptions & { sab?: SharedArrayBuffer; byteOffset?: number }): SharedHashMap {
-    const { keyWords, valueWords, capacity } = o;
-    if (!Number.isInteger(keyWords) || keyWords < 1 || keyWords > 16) throw new RangeError('keyWords must be 1..16');
-    if (!Number.isInteger(valueWords) || valueWords < 0 || valueWords > 32) throw new RangeError('valueWords must be 0..32');
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 26) throw new RangeError('capacity must be 1..2^26');
-    const slots = slotCount(capacity);
-    const maxProbe = Math.min(o.maxProbe ?? 32, slots);
-    if (!Number.isInteger(maxProbe) || maxProbe < 1) throw new RangeError('maxProbe must be >= 1');
-    const off = o.byteOffset ?? 0;
-    if (off % 8 !== 0) throw new RangeError('byteOffset must be a multiple of 8');
+    const { keyWords, valueWords, capacity, maxProbe = 32, byteOffset: off = 0 } = o;
+    checkInt('keyWords', keyWords, 1, 16);
+    checkInt('valueWords', valueWords, 0, 32);
+    checkInt('capacity', capacity, 1, 1 << 26);
+    checkInt('maxProbe', maxProbe, 1, 1 << 30);
+    if (off % 8 !== 0) throw new RangeError('SharedHashMap: byteOffset must be a multiple of 8');
     const sab = o.sab ?? new SharedArrayBuffer(off + SharedHashMap.bytesFor(o));
-    const hdr = new Int32Array(sab, off, HASHMAP_HEADER_WORDS); // throws if sab too small
-    if (sab.byteLength < off + SharedHashMap.bytesFor(o)) throw new RangeError('sab too small');
+    if (sab.byteLength < off + SharedHashMap.bytesFor(o)) throw new RangeError('SharedHashMap: sab too small');
+    const hdr = new Int32Array(sab, off, HASHMAP_HEADER_WORDS);
     hdr[H_KEYW] = keyWords; hdr[H_VALW] = valueWords; hdr[H_CAP] = capacity;
-    hdr[H_SLOTS] = slots; hdr[H_MAXPROBE] = maxProbe;
+    hdr[H_SLOTS] = slotCount(capacity); hdr[H_MAXPROBE] = Math.min(maxProbe, hdr[H_SLOTS]!);
     Atomics.store(hdr, H_MAGIC, MAGIC); // publish last
     return new SharedHashMap(sab, off);
   }
 
   static attach(sab: SharedArrayBuffer, byteOffset = 0): SharedHashMap {
     return new SharedHashMap(sab, byteOffset);
-  }
-
-  /** murmur3-style 32-bit mix of the key words; no allocation. */
-  private hash(key: Int32Array, off: number): number {
-    let h = 0x9747b28c | 0;
-    for (let i = 0; i < this.keyWords; i++) {
-      let k = Math.imul(key[off + i]! | 0, 0xcc9e2d51);
-      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-      h ^= k;
-      h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
-    }
-    h ^= this.keyWords;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    return h ^ (h >>> 16);
-  }
-
-  private keyEq(base: number, key: Int32Array, off: number): boolean {
-    const w = this.w, kb = base + 2;
-    for (let i = 0; i < this.keyWords; i++) if (Atomics.load(w, kb + i) !== key[off + i]) return false;
-    return true;
   }
 
   // Bad offsets/short arrays are reported as "no" instead of throwing.
@@ -133,46 +127,50 @@ export class SharedHashMap {
 
   lookup(key: Int32Array, keyOff: number, out: Int32Array, outOff: number): boolean {
     if (this.badKey(key, keyOff) || this.badVal(out, outOff)) return false;
-    const w = this.w, stride = this.stride, vw = this.valueWords, mask = this.mask;
-    let idx = this.hash(key, keyOff) & mask;
-    let retries = 0;
-    for (let p = 0; p < this.maxProbe; p++) {
-      const base = HASHMAP_HEADER_WORDS + idx * stride;
-      for (;;) {
-        const s1 = Atomics.load(w, base);
-        const st = Atomics.load(w, base + 1);
-        if (st === EMPTY) return false; // chain ends (invariant: a present key never lies past an EMPTY)
-        if (st !== USED || !this.keyEq(base, key, keyOff)) break; // not ours (stable keys never look torn)
-        if ((s1 & 1) === 0) {
-          const vb = base + 2 + this.keyWords;
-          for (let i = 0; i < vw; i++) out[outOff + i] = Atomics.load(w, vb + i);
-          if (Atomics.load(w, base) === s1) return true;
-        }
-        if (++retries > READ_RETRIES) { Atomics.add(w, H_RETRIES, 1); return false; }
-      }
-      idx = (idx + 1) & mask;
-    }
+    const base = this.probe(key, keyOff);
+    if (base < 0) return false;
+    if (this.readSlot(base, key, keyOff, out, outOff)) return true;
+    if (this.busy) Atomics.add(this.w, H_RETRIES, 1);
     return false;
   }
 
-  /** Lock-free search: slot base of `key` with the even seq it was validated at in this.seen; -1 absent, -2 busy. */
-  private locate(key: Int32Array, keyOff: number): number {
+  /** Slot base of key's (unvalidated) match, or -1. Plain loads: only decides where to look. */
+  private probe(key: Int32Array, keyOff: number): number {
     const w = this.w, stride = this.stride, mask = this.mask;
-    let idx = this.hash(key, keyOff) & mask;
-    let retries = 0;
+    let idx = hashWords(key, keyOff, this.keyWords) & mask;
     for (let p = 0; p < this.maxProbe; p++) {
       const base = HASHMAP_HEADER_WORDS + idx * stride;
-      for (;;) {
-        const s1 = Atomics.load(w, base);
-        const st = Atomics.load(w, base + 1);
-        if (st === EMPTY) return -1;
-        if (st !== USED || !this.keyEq(base, key, keyOff)) break;
-        if ((s1 & 1) === 0 && Atomics.load(w, base) === s1) { this.seen = s1; return base; }
-        if (++retries > SLOT_SPINS) return -2;
-      }
+      const st = w[base + 1];
+      if (st === EMPTY) return -1; // chain ends (invariant: a present key never lies past an EMPTY)
+      if (st === USED && this.keyEq(base, key, keyOff)) return base;
       idx = (idx + 1) & mask;
     }
     return -1;
+  }
+
+  private keyEq(base: number, key: Int32Array, off: number): boolean {
+    const w = this.w, kb = base + 2;
+    for (let i = 0; i < this.keyWords; i++) if (w[kb + i] !== key[off + i]) return false;
+    return true;
+  }
+
+  /**
+   * Seqlock read of slot `base` (which probably holds key) into out. On success the
+   * validated even seq is left in this.seen; on failure this.busy says "retries ran out"
+   * (vs. "key deleted/replaced meanwhile").
+   */
+  private readSlot(base: number, key: Int32Array, keyOff: number, out: Int32Array, outOff: number): boolean {
+    const w = this.w, vb = base + 2 + this.keyWords, vw = this.valueWords;
+    for (let r = 0; r < READ_RETRIES; r++) {
+      const s1 = Atomics.load(w, base); // acquire: the plain loads below can't move above it
+      if (s1 & 1) continue; // writer inside: spin
+      if (w[base + 1] !== USED || !this.keyEq(base, key, keyOff)) { this.busy = false; return false; }
+      for (let i = 0; i < vw; i++) out[outOff + i] = w[vb + i]!;
+      if (NEED_LOAD_FENCE) Atomics.add(this.fence, 0, 1);
+      if (Atomics.load(w, base) === s1) { this.seen = s1; return true; }
+    }
+    this.busy = true;
+    return false;
   }
 
   private lockSlot(base: number): number {
@@ -189,13 +187,25 @@ export class SharedHashMap {
     for (let i = 0; i < this.valueWords; i++) Atomics.store(w, vb + i, value[valueOff + i]!);
   }
 
+  /** Claim slot, write (key and state too when newKey), release. False (lockBusy++) if the slot stays claimed. */
+  private writeSlot(base: number, newKey: boolean, key: Int32Array, keyOff: number, value: Int32Array, valueOff: number): boolean {
+    const w = this.w, v = this.lockSlot(base);
+    if (v === -1) { Atomics.add(w, H_LOCKBUSY, 1); return false; }
+    if (newKey) for (let i = 0; i < this.keyWords; i++) Atomics.store(w, base + 2 + i, key[keyOff + i]!);
+    this.writeValue(base, value, valueOff);
+    if (newKey) Atomics.store(w, base + 1, USED);
+    Atomics.store(w, base, (v + 2) | 0);
+    return true;
+  }
+
   /** 1 updated, 0 absent, -1 busy. Needs only the slot's seqlock. */
   private tryUpdate(key: Int32Array, keyOff: number, value: Int32Array, valueOff: number): number {
     const w = this.w;
     for (let a = 0; a < SLOT_SPINS; a++) {
-      const base = this.locate(key, keyOff);
-      if (base < 0) return base === -1 ? 0 : -1;
-      const v = this.seen;
+      const base = this.probe(key, keyOff);
+      if (base < 0) return 0;
+      if (!this.readSlot(base, key, keyOff, this.scratch, 0)) { if (this.busy) return -1; continue; }
+      const v = this.seen; // CAS from the seq we validated "used + key" at
       if (Atomics.compareExchange(w, base, v, (v + 1) | 0) !== v) continue; // slot changed: re-validate
       this.writeValue(base, value, valueOff);
       Atomics.store(w, base, (v + 2) | 0);
@@ -221,20 +231,6 @@ export class SharedHashMap {
   }
   private unlockTable(): void { Atomics.store(this.w, H_LOCK, 0); }
 
-  /** Under the table lock keys can't move, so plain (atomic) reads without seq validation suffice. */
-  private findLocked(key: Int32Array, keyOff: number): number {
-    const w = this.w, stride = this.stride, mask = this.mask;
-    let idx = this.hash(key, keyOff) & mask;
-    for (let p = 0; p < this.maxProbe; p++) {
-      const base = HASHMAP_HEADER_WORDS + idx * stride;
-      const st = Atomics.load(w, base + 1);
-      if (st === EMPTY) return -1;
-      if (st === USED && this.keyEq(base, key, keyOff)) return base;
-      idx = (idx + 1) & mask;
-    }
-    return -1;
-  }
-
   /** Insert or overwrite. False when full, probe-exhausted, lock busy, or bad input. */
   insert(key: Int32Array, keyOff: number, value: Int32Array, valueOff: number): boolean {
     if (this.badKey(key, keyOff) || this.badVal(value, valueOff)) return false;
@@ -247,19 +243,14 @@ export class SharedHashMap {
 
   private insertLocked(key: Int32Array, keyOff: number, value: Int32Array, valueOff: number): boolean {
     const w = this.w, stride = this.stride, mask = this.mask;
-    let idx = this.hash(key, keyOff) & mask;
+    let idx = hashWords(key, keyOff, this.keyWords) & mask;
     let free = -1;
     for (let p = 0; p < this.maxProbe; p++) {
       const base = HASHMAP_HEADER_WORDS + idx * stride;
-      const st = Atomics.load(w, base + 1);
+      const st = w[base + 1]; // stable: only the lock holder changes state/key
       if (st === USED) {
-        if (this.keyEq(base, key, keyOff)) { // appeared since our fast path: overwrite
-          const v = this.lockSlot(base);
-          if (v === -1) { Atomics.add(w, H_LOCKBUSY, 1); return false; }
-          this.writeValue(base, value, valueOff);
-          Atomics.store(w, base, (v + 2) | 0);
-          return true;
-        }
+        // Appeared since our fast path (or its slot was busy): overwrite.
+        if (this.keyEq(base, key, keyOff)) return this.writeSlot(base, false, key, keyOff, value, valueOff);
       } else {
         if (free < 0) free = base; // reuse first tombstone, but keep scanning for the key
         if (st === EMPTY) break;
@@ -268,13 +259,7 @@ export class SharedHashMap {
     }
     if (Atomics.load(w, H_SIZE) >= this.capacity) { Atomics.add(w, H_FULL, 1); return false; }
     if (free < 0) { Atomics.add(w, H_PROBE_EXH, 1); return false; }
-    const v = this.lockSlot(free);
-    if (v === -1) { Atomics.add(w, H_LOCKBUSY, 1); return false; }
-    const kb = free + 2;
-    for (let i = 0; i < this.keyWords; i++) Atomics.store(w, kb + i, key[keyOff + i]!);
-    this.writeValue(free, value, valueOff);
-    Atomics.store(w, free + 1, USED);
-    Atomics.store(w, free, (v + 2) | 0);
+    if (!this.writeSlot(free, true, key, keyOff, value, valueOff)) return false;
     Atomics.add(w, H_SIZE, 1);
     return true;
   }
@@ -289,7 +274,7 @@ export class SharedHashMap {
 
   private deleteLocked(key: Int32Array, keyOff: number): boolean {
     const w = this.w, stride = this.stride, mask = this.mask;
-    const base = this.findLocked(key, keyOff);
+    const base = this.probe(key, keyOff); // exact under the lock: keys can't change
     if (base < 0) return false;
     const v = this.lockSlot(base); // an updater may hold it briefly
     if (v === -1) { Atomics.add(w, H_LOCKBUSY, 1); return false; }
@@ -298,10 +283,10 @@ export class SharedHashMap {
     Atomics.sub(w, H_SIZE, 1);
     // Reclaim: tombstones immediately before an EMPTY can't be inside any live chain.
     let idx = (base - HASHMAP_HEADER_WORDS) / stride;
-    if (Atomics.load(w, HASHMAP_HEADER_WORDS + ((idx + 1) & mask) * stride + 1) !== EMPTY) return true;
+    if (w[HASHMAP_HEADER_WORDS + ((idx + 1) & mask) * stride + 1] !== EMPTY) return true;
     for (let n = 0; n < this.slots; n++) {
       const b = HASHMAP_HEADER_WORDS + idx * stride;
-      if (Atomics.load(w, b + 1) !== TOMB) break;
+      if (w[b + 1] !== TOMB) break;
       const sv = this.lockSlot(b);
       if (sv === -1) break; // harmless: it just stays a tombstone
       Atomics.store(w, b + 1, EMPTY);

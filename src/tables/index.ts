@@ -5,3 +5,4 @@ export { PrefixTable } from './prefix.js';
 export type { PrefixEntry } from './prefix.js';
 export { SpscRing } from './ring.js';
 export { CounterBlock } from './counters.js';
+export { hashWords } from './hash.js';

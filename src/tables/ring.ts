@@ -28,6 +28,12 @@ export class SpscRing {
   private readonly h: Int32Array;
   private readonly d8: Uint8Array;
   private readonly d32: Int32Array;
+  // Word views over the caller's last src (push) / dst (pop) buffer: packet pools are
+  // long-lived, so big 4-aligned copies go 4 bytes at a time without allocating per call.
+  private srcBuf: ArrayBufferLike | null = null;
+  private srcView: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  private dstBuf: ArrayBufferLike | null = null;
+  private dstView: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
   private constructor(readonly sab: SharedArrayBuffer) {
     this.h = new Int32Array(sab, 0, HEADER_BYTES / 4);
@@ -69,8 +75,14 @@ export class SpscRing {
     const w = wrap ? 0 : pos;
     d32[w >> 2] = len;
     d32[(w >> 2) + 1] = tag;
-    const dst = w + 8;
-    for (let i = 0; i < len; i++) d8[dst + i] = src[off + i]!;
+    const dst = w + 8, so = src.byteOffset + off;
+    let i = 0;
+    if (len >= 32 && (so & 3) === 0) {
+      const sv = this.srcWords(src), s4 = so >> 2, d4 = dst >> 2, n4 = len >> 2;
+      for (; i < n4; i++) d32[d4 + i] = sv[s4 + i]!;
+      i <<= 2;
+    }
+    for (; i < len; i++) d8[dst + i] = src[off + i]!;
     let nh = head + advance;
     if (nh >= 2 * cap) nh -= 2 * cap;
     Atomics.store(h, R_HEAD, nh); // publish record
@@ -104,14 +116,31 @@ export class SpscRing {
     const len = d32[p >> 2]!;
     if ((dstOff | 0) !== dstOff || dstOff < 0 || dstOff + len > dst.length) return -2;
     this.lastTag = d32[(p >> 2) + 1]! >>> 0;
-    const s = p + 8;
-    for (let i = 0; i < len; i++) dst[dstOff + i] = d8[s + i]!;
+    const s = p + 8, dO = dst.byteOffset + dstOff;
+    let i = 0;
+    if (len >= 32 && (dO & 3) === 0) {
+      const dv = this.dstWords(dst), s4 = s >> 2, d4 = dO >> 2, n4 = len >> 2;
+      for (; i < n4; i++) dv[d4 + i] = d32[s4 + i]!;
+      i <<= 2;
+    }
+    for (; i < len; i++) dst[dstOff + i] = d8[s + i]!;
     const tail = Atomics.load(this.h, R_TAIL);
     const pos = tail >= cap ? tail - cap : tail;
     let nt = tail + (p === pos ? 0 : cap - pos) + 8 + ((len + 7) & ~7);
     if (nt >= 2 * cap) nt -= 2 * cap;
     Atomics.store(this.h, R_TAIL, nt); // release the space to the producer
     return len;
+  }
+
+  private srcWords(a: Uint8Array): Int32Array<ArrayBufferLike> {
+    const b = a.buffer;
+    if (b !== this.srcBuf) { this.srcBuf = b; this.srcView = new Int32Array(b, 0, b.byteLength >> 2); }
+    return this.srcView;
+  }
+  private dstWords(a: Uint8Array): Int32Array<ArrayBufferLike> {
+    const b = a.buffer;
+    if (b !== this.dstBuf) { this.dstBuf = b; this.dstView = new Int32Array(b, 0, b.byteLength >> 2); }
+    return this.dstView;
   }
 
   stats(): { used: number; capacity: number; dropped: number } {

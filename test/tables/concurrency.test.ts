@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SharedHashMap, PrefixTable, HASHMAP_HEADER_WORDS } from '../../src/tables/index.js';
+import { SharedHashMap, PrefixTable, SpscRing, HASHMAP_HEADER_WORDS } from '../../src/tables/index.js';
 import { addrWord, keyTag, routeTag, scan } from './helpers.js';
 import type { ReaderData, ReaderResult } from './reader-worker.js';
 import type { WriterData, WriterResult } from './writer-worker.js';
+import { recLen, type RingData } from './ring-worker.js';
 
 const RUN_MS = 1500;
 
@@ -153,4 +154,28 @@ test('hashmap: 2 writer workers on overlapping keys keep the map invariants', { 
     key[0] = k; key[1] = ~k;
     assert.equal(m.lookup(key, 0, out, 0), s.used.includes(`${k},${~k}`));
   }
+});
+
+test('ring: a producer worker and the main-thread consumer move 200k records intact and in order', { timeout: 20000 }, async () => {
+  const COUNT = 200000;
+  const ring = SpscRing.create(4096); // small, so it wraps and fills constantly
+  const ctrl = new Int32Array(new SharedArrayBuffer(4));
+  const data: RingData = { sab: ring.sab, count: COUNT };
+  let got = 0, bad = 0, empty = 0;
+  const [r] = await withWorkers<{ fullRetries: number }>('./ring-worker.js', [data], ctrl, () => {
+    const dst = new Uint8Array(512), end = Date.now() + 15000;
+    while (got < COUNT && Date.now() < end) {
+      const off = got & 3, n = ring.pop(dst, off);
+      if (n < 0) { empty++; continue; }
+      let ok = n === recLen(got) && ring.lastTag === got;
+      for (let i = 0; i < n && ok; i++) if (dst[off + i] !== ((got + i) & 255)) ok = false;
+      if (!ok) bad++;
+      got++;
+    }
+  });
+  console.log(`ring: got=${got} bad=${bad} empty=${empty} producerFullRetries=${r!.fullRetries} stats=${JSON.stringify(ring.stats())}`);
+  assert.equal(got, COUNT);
+  assert.equal(bad, 0);
+  assert.equal(ring.stats().used, 0);
+  assert.equal(ring.stats().dropped, r!.fullRetries, 'every refused push was counted');
 });
