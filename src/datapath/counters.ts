@@ -22,6 +22,7 @@ export const COUNTER_NAMES = [
   // drops
   'dropTruncatedEthernet',
   'dropNotForUs',
+  'dropBadSourceMac',
   'dropUnknownEthertype',
   'dropVlanTagged',
   'dropArpMalformed',

@@ -21,7 +21,7 @@ export function sendIcmp4Error(dp: Datapath, inPort: number, off: number, ip: nu
   if (isGroup(b, off) || ipv4IsLaterFragment(b, ip) || ipv4IsMulticastOrBroadcast(b, ip + IPV4_SRC)) return;
   if (b[ip + IPV4_SRC] === 0) return;
   const hlen = ipv4HeaderLen(b, ip);
-  if (b[ip + IPV4_PROTO] === IPPROTO_ICMP && icmpIsError(b[ip + hlen])) return;
+  if (b[ip + IPV4_PROTO] === IPPROTO_ICMP && hlen < ipv4TotalLen(b, ip) && icmpIsError(b[ip + hlen])) return;
   if ((dp.ports.flags(inPort) & PORT_HAS_IPV4) === 0) return;
   if (!dp.takeIcmpToken()) {
     dp.ctr[C.icmpErrorsRateLimited]++;
@@ -53,7 +53,7 @@ export function sendIcmp4Error(dp: Datapath, inPort: number, off: number, ip: nu
 export function sendIcmp6Error(dp: Datapath, inPort: number, off: number, ip: number, l4Proto: number, l4Off: number, type: number, code: number, param: number): void {
   const b = dp.arena.bytes;
   if (isGroup(b, off) || ipv6IsMulticast(b, ip + IPV6_SRC) || ipv6IsUnspecified(b, ip + IPV6_SRC)) return;
-  if (l4Proto === IPPROTO_ICMPV6 && l4Off >= 0 && icmpv6IsError(b[l4Off])) return;
+  if (l4Proto === IPPROTO_ICMPV6 && l4Off >= 0 && l4Off < ip + IPV6_HLEN + ipv6PayloadLen(b, ip) && icmpv6IsError(b[l4Off])) return;
   if (!dp.takeIcmpToken()) {
     dp.ctr[C.icmpErrorsRateLimited]++;
     return;

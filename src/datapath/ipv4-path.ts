@@ -38,6 +38,12 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
     dp.ctr[C.dropIpv4Martian]++;
     return;
   }
+  const d0 = b[ip + IPV4_DST];
+  if (d0 === 0 || d0 === 127) {
+    // "This network" and loopback destinations must never be forwarded (RFC 1812 §5.3.7).
+    dp.ctr[C.dropIpv4Martian]++;
+    return;
+  }
   if (ipv4IsMulticastOrBroadcast(b, ip + IPV4_DST) || isGroup(b, off + ETH_DST)) {
     dp.ctr[C.dropMulticastIgnored]++;
     return;

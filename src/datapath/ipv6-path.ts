@@ -11,7 +11,8 @@ import { ETH_HLEN, ETH_DST, ETH_SRC } from '../wire/ethernet.js';
 import { IPPROTO_ICMPV6 } from '../wire/ipv4.js';
 import {
   IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IPV6_BAD_EXT_HEADER, IPV6_HLEN, IPV6_HOPS,
-  IPV6_SRC, IPV6_DST, ipv6Check, ipv6Walk, ipv6PayloadLen, ipv6IsMulticast, ipv6IsLinkLocal,
+  IPV6_SRC, IPV6_DST, ipv6Check, ipv6Walk, ipv6PayloadLen, ipv6IsMulticast, ipv6IsLinkLocal, ipv6IsUnspecified,
+  ipv6IsLoopback,
 } from '../wire/ipv6.js';
 import {
   ICMPV6_ECHO_REQUEST, ICMPV6_TIME_EXCEEDED, ICMPV6_PACKET_TOO_BIG, ICMPV6_DEST_UNREACH, ICMPV6_CODE_NO_ROUTE,
@@ -54,6 +55,11 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
     } else {
       dp.ctr[C.dropMulticastIgnored]++;
     }
+    return;
+  }
+  if (ipv6IsUnspecified(b, ip + IPV6_SRC) || ipv6IsLoopback(b, ip + IPV6_SRC) || ipv6IsLoopback(b, ip + IPV6_DST) || ipv6IsUnspecified(b, ip + IPV6_DST)) {
+    // RFC 4291 §2.5.2-3: never forwarded, never answered (NS from :: was handled above).
+    dp.ctr[C.dropIpv6Martian]++;
     return;
   }
   if (isLocal6(dp, port, b, ip + IPV6_DST)) {
@@ -138,7 +144,7 @@ function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: 
     handleNdp(dp, port, off, ip, m, icmpLen);
     return;
   }
-  if (type !== ICMPV6_ECHO_REQUEST || ipv6IsMulticast(b, ip + IPV6_DST)) {
+  if (type !== ICMPV6_ECHO_REQUEST || b[m + 1] !== 0 || ipv6IsMulticast(b, ip + IPV6_DST)) {
     dp.ctr[C.dropIcmpUnhandled]++;
     return;
   }

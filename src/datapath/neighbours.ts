@@ -155,7 +155,8 @@ export function servicePending(dp: Datapath): void {
     } else if (dp.now > q.deadline[i]) {
       q.release(i);
       dp.ctr[C.dropPendingTimeout]++;
-    } else if (resolicit) {
+    } else if (resolicit && q.firstFor(i)) {
+      // One request per neighbour per round, however many frames wait for it (RFC 1122 §2.3.2.1).
       solicit(dp, port, q.family[i], q.nexthop, i * 16);
     }
   }

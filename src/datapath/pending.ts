@@ -54,6 +54,18 @@ export class PendingQueue {
     return false;
   }
 
+  /** True if slot i is the first (lowest) slot waiting for its neighbour. */
+  firstFor(i: number): boolean {
+    const n = this.family[i] === 4 ? 4 : 16;
+    for (let j = 0; j < i; j++) {
+      if (this.used[j] === 0 || this.port[j] !== this.port[i] || this.family[j] !== this.family[i]) continue;
+      let same = true;
+      for (let k = 0; k < n; k++) if (this.nexthop[j * 16 + k] !== this.nexthop[i * 16 + k]) { same = false; break; }
+      if (same) return false;
+    }
+    return true;
+  }
+
   release(i: number): void {
     this.used[i] = 0;
     this.count--;

@@ -4,7 +4,7 @@ import { C } from './counters.js';
 import { handleArp } from './arp-responder.js';
 import { handleIpv4 } from './ipv4-path.js';
 import { handleIpv6 } from './ipv6-path.js';
-import { ETH_HLEN, ETH_DST, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ethType, isGroup } from '../wire/ethernet.js';
+import { ETH_HLEN, ETH_DST, ETH_SRC, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ethType, isGroup } from '../wire/ethernet.js';
 import { equal } from '../wire/bytes.js';
 
 /** Processes the frame at arena offset off (len bytes) received on port. Never throws. */
@@ -14,6 +14,11 @@ export function receiveFrame(dp: Datapath, port: number, off: number, len: numbe
   dp.ctr[C.rxBytes] += len;
   if (len < ETH_HLEN) {
     dp.ctr[C.dropTruncatedEthernet]++;
+    return;
+  }
+  if (isGroup(b, off + ETH_SRC)) {
+    // A broadcast or multicast source is forged or broken; replies to it would flood.
+    dp.ctr[C.dropBadSourceMac]++;
     return;
   }
   if (!isGroup(b, off + ETH_DST) && !equal(b, off + ETH_DST, dp.ports.bytes, dp.ports.macOff(port), 6)) {

@@ -124,6 +124,11 @@ export function ipv6IsLinkLocal(b: Uint8Array, addrOff: number): boolean {
   return b[addrOff] === 0xfe && (b[addrOff + 1] & 0xc0) === 0x80;
 }
 
+export function ipv6IsLoopback(b: Uint8Array, addrOff: number): boolean {
+  for (let i = 0; i < 15; i++) if (b[addrOff + i] !== 0) return false;
+  return b[addrOff + 15] === 1;
+}
+
 export function ipv6IsUnspecified(b: Uint8Array, addrOff: number): boolean {
   for (let i = 0; i < 16; i++) if (b[addrOff + i] !== 0) return false;
   return true;

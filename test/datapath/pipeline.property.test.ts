@@ -1,0 +1,1203 @@
+// Property tests of the router pipeline, in-process (no TAPs): random and mutated frames
+// must each end in exactly one outcome, and whatever the pipeline queues for transmission
+// must be a well-formed frame inside the arena.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  Harness, StepResult, TxDesc, OUTCOME_IDX, COUNTER_NAMES, C, PENDING_SLOTS, TX_PER_PORT, HEADROOM, NPORTS, MTUS,
+  EP1, EP2, UP, PORT_MACS, PORT_LL, BCAST, GW4, GW6, EP1_4, EP2_4, EP1_6, EP2_6, UP_4, UP_6, NH_4, NH_6, OUT_4, OUT_6,
+  BLACKHOLE_4, UNREACH_4, BLACKHOLE_6, UNREACH_6, EP1_MAC, EP2_MAC, NH_MAC,
+  ip, mac, eth, ipv4, icmp4, udp, tcp, ipv6, icmp6, extHeader, fragHeader, solicitedNode, multicastMac, arp, concat,
+  bytes, csum, hex, equalBytes,
+} from './harness.js';
+import { ipv4Check, IPV4_OK } from '../../src/wire/ipv4.js';
+
+const h = new Harness();
+const started = performance.now();
+const SCALE = Number(process.env.WEFT_PROP_SCALE ?? '1');
+const SEED = process.env.WEFT_PROP_SEED === undefined ? undefined : Number(process.env.WEFT_PROP_SEED);
+const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
+
+/** fc.assert, but the failure message carries the invariant that broke (node:test hides `cause`). */
+function assertProperty<T>(prop: fc.IProperty<[T]>, numRuns: number): void {
+  const d = fc.check(prop, SEED === undefined ? { numRuns: runs(numRuns) } : { numRuns: runs(numRuns), seed: SEED });
+  if (!d.failed) return;
+  const err = d.errorInstance as Error | undefined;
+  throw new Error(`property failed after ${d.numRuns} runs (seed ${d.seed}, path "${d.counterexamplePath}", shrunk ${d.numShrinks} times)\n` +
+    `counterexample: ${fc.stringify(d.counterexample)}\n${err?.message ?? String(err)}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading frames (independently of src/wire).
+
+const g16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
+const g32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+
+function pseudo6Sum(b: Uint8Array, ipOff: number, len: number): number {
+  let s = 58 + (len >>> 16) + (len & 0xffff);
+  for (let i = 0; i < 32; i += 2) s += (b[ipOff + 8 + i] << 8) | b[ipOff + 9 + i];
+  return s;
+}
+
+/** True if the ICMPv6 message at m (len bytes) of the IPv6 packet at ipOff verifies. */
+function icmp6Ok(b: Uint8Array, ipOff: number, m: number, len: number): boolean {
+  return csum(b, m, len, pseudo6Sum(b, ipOff, len)) === 0;
+}
+
+function isV4Multi(b: Uint8Array, o: number): boolean {
+  return (b[o] >= 224 && b[o] <= 239) || (b[o] === 255 && b[o + 1] === 255 && b[o + 2] === 255 && b[o + 3] === 255);
+}
+
+// ---------------------------------------------------------------------------------------
+// Invariants.
+
+interface Ctx {
+  step: StepResult;
+  /** The run's frames so far, for messages. */
+  history: string[];
+}
+
+function describe(r: StepResult): string {
+  const tx = r.tx.map((d) => `${d.port}@${d.off}+${d.len}`).join(' ');
+  return `\n  port ${r.port} len ${r.input.length} frame ${hex(r.input)}\n  counters ${JSON.stringify(Harness.named(r.delta))}\n  tx [${tx}] parked [${r.parked}] released [${r.released}]`;
+}
+
+class InvariantError extends Error {}
+
+function fail(c: Ctx, msg: string): never {
+  throw new InvariantError(`${msg}${describe(c.step)}${c.history.length > 1 ? `\n  run so far:\n    ${c.history.join('\n    ')}` : ''}`);
+}
+
+function check(c: Ctx, cond: boolean, msg: string): void {
+  if (!cond) fail(c, msg);
+}
+
+/** Structural checks on one queued descriptor; returns the arena slot it points into. */
+function checkDescriptor(c: Ctx, d: TxDesc): void {
+  const a = h.dp.arena;
+  const b = a.bytes;
+  check(c, d.port >= 0 && d.port < NPORTS && h.ports.active(d.port), `tx queued on port ${d.port}, not an active port`);
+  check(c, Number.isInteger(d.off) && Number.isInteger(d.len), `tx descriptor ${d.off}+${d.len} not integral`);
+  check(c, d.off >= 0 && d.off + d.len <= b.length, `tx descriptor ${d.off}+${d.len} outside the arena (${b.length} bytes)`);
+  check(c, d.len >= 14 && d.len <= a.maxFrameLen(), `tx descriptor length ${d.len} not in 14..${a.maxFrameLen()}`);
+  check(c, (d.off - HEADROOM) % a.slotSize === 0, `tx descriptor offset ${d.off} is not the frame start of a slot`);
+  const slot = h.slotOf(d.off);
+  check(c, slot === 0 || slot >= a.genBase, `tx descriptor points into RX slot ${slot}, which holds no frame`);
+  const o = d.off;
+  const type = g16(b, o + 12);
+  check(c, type === 0x0800 || type === 0x86dd || type === 0x0806, `tx frame with ethertype 0x${type.toString(16)}`);
+  check(c, equalBytes(b, o + 6, PORT_MACS[d.port], 0, 6), `tx frame on port ${d.port} has source MAC ${hex(b.subarray(o + 6, o + 12))}`);
+  if (type === 0x0800) {
+    const v = ipv4Check(b, o + 14, d.len - 14);
+    check(c, v === IPV4_OK, `tx IPv4 frame fails ipv4Check (verdict ${v}): ${hex(b.subarray(o, o + d.len))}`);
+    check(c, g16(b, o + 16) === d.len - 14, `tx IPv4 total length ${g16(b, o + 16)} != frame length ${d.len} - 14`);
+    check(c, b[o + 22] > 0, 'tx IPv4 frame with TTL 0');
+  } else if (type === 0x86dd) {
+    check(c, d.len >= 54 && b[o + 14] >>> 4 === 6, `tx IPv6 frame too short or not version 6: ${hex(b.subarray(o, o + Math.min(d.len, 64)))}`);
+    check(c, 40 + g16(b, o + 18) === d.len - 14, `tx IPv6 payload length ${g16(b, o + 18)} != frame length ${d.len} - 54`);
+    check(c, b[o + 21] > 0, 'tx IPv6 frame with hop limit 0');
+  } else {
+    check(c, d.len === 42 && g16(b, o + 14) === 1 && g16(b, o + 16) === 0x0800 && b[o + 18] === 6 && b[o + 19] === 4,
+      `tx ARP frame malformed: ${hex(b.subarray(o, o + d.len))}`);
+    const op = g16(b, o + 20);
+    check(c, op === 1 || op === 2, `tx ARP op ${op}`);
+  }
+}
+
+/** The frame as forwarded / parked must equal the input but for MACs and TTL/hop limit (+IPv4 checksum). */
+function checkForwardedBytes(c: Ctx, out: Uint8Array, o: number, len: number, outPort: number): void {
+  const input = c.step.input;
+  const type = g16(input, 12);
+  check(c, type === 0x0800 || type === 0x86dd, 'forwarded a frame that is neither IPv4 nor IPv6');
+  if (type === 0x0800) {
+    const total = g16(input, 16);
+    check(c, len === 14 + total, `forwarded IPv4 length ${len}, expected 14 + total length ${total}`);
+    check(c, total <= MTUS[outPort], `forwarded ${total} bytes onto port ${outPort} with MTU ${MTUS[outPort]}`);
+    check(c, input[22] > 1 && out[o + 22] === input[22] - 1, `forwarded IPv4 TTL ${out[o + 22]}, input TTL ${input[22]}`);
+    for (let i = 14; i < len; i++) {
+      if (i === 22 || i === 24 || i === 25) continue;
+      check(c, out[o + i] === input[i], `forwarded IPv4 frame differs from the input at byte ${i}`);
+    }
+  } else {
+    const total = 40 + g16(input, 18);
+    check(c, len === 14 + total, `forwarded IPv6 length ${len}, expected 14 + 40 + payload length`);
+    check(c, total <= MTUS[outPort], `forwarded ${total} bytes onto port ${outPort} with MTU ${MTUS[outPort]}`);
+    check(c, input[21] > 1 && out[o + 21] === input[21] - 1, `forwarded IPv6 hop limit ${out[o + 21]}, input ${input[21]}`);
+    for (let i = 14; i < len; i++) {
+      if (i === 21) continue;
+      check(c, out[o + i] === input[i], `forwarded IPv6 frame differs from the input at byte ${i}`);
+    }
+  }
+  check(c, equalBytes(out, o + 6, PORT_MACS[outPort], 0, 6), 'forwarded frame has the wrong source MAC');
+  check(c, g16(out, o + 12) === type, 'forwarded frame has another ethertype');
+}
+
+/** Where the route of the input's destination says the frame goes: port and next-hop bytes. */
+function expectedNextHop(c: Ctx): { port: number; family: 4 | 6; nh: Uint8Array } {
+  const input = c.step.input;
+  const family = g16(input, 12) === 0x0800 ? 4 : 6;
+  const dst = family === 4 ? input.subarray(30, 34) : input.subarray(38, 54);
+  const r = h.route(family, dst);
+  check(c, r !== null && (r.type === 2 || r.type === 3), `forwarded to ${hex(dst)} whose route is ${JSON.stringify(r)}`);
+  return { port: r!.port, family, nh: r!.type === 3 ? r!.nexthop : dst.slice() };
+}
+
+interface Kinds {
+  arpReply: number;
+  arpRequest: number;
+  ns: number;
+  na: number;
+  icmpError: number;
+}
+
+/** Classifies and checks a frame the router generated (gen slot). */
+function checkGenerated(c: Ctx, d: TxDesc, k: Kinds, rx: boolean): void {
+  const b = h.dp.arena.bytes;
+  const o = d.off;
+  const input = c.step.input;
+  const guard = h.slotGuard(h.slotOf(o), d.len);
+  check(c, guard < 0, `generated frame's slot was written outside the frame at arena offset ${guard}`);
+  const type = g16(b, o + 12);
+  if (type === 0x0806) {
+    if (g16(b, o + 20) === 2) {
+      k.arpReply++;
+      check(c, rx && d.port === c.step.port, 'ARP reply not sent back out of the ingress port');
+      check(c, g16(input, 12) === 0x0806 && g16(input, 20) === 1, 'ARP reply to something that is not an ARP request');
+      check(c, equalBytes(b, o + 22, PORT_MACS[d.port], 0, 6), 'ARP reply sender MAC is not the port MAC');
+      check(c, equalBytes(b, o + 28, input, 38, 4), 'ARP reply sender IP is not the requested IP');
+      check(c, equalBytes(b, o + 32, input, 22, 6) && equalBytes(b, o + 38, input, 28, 4), 'ARP reply target is not the requester');
+      check(c, equalBytes(b, o, input, 6, 6), 'ARP reply not addressed to the requester MAC');
+    } else {
+      k.arpRequest++;
+      check(c, equalBytes(b, o, BCAST, 0, 6), 'ARP request not broadcast');
+      check(c, equalBytes(b, o + 22, PORT_MACS[d.port], 0, 6), 'ARP request sender MAC is not the port MAC');
+      const spa = h.ports.bytes.subarray(h.ports.ipv4Off(d.port), h.ports.ipv4Off(d.port) + 4);
+      check(c, equalBytes(b, o + 28, spa, 0, 4), 'ARP request sender IP is not the port address');
+      check(c, isSolicited(d.port, 4, b.subarray(o + 38, o + 42)), `ARP request for ${hex(b.subarray(o + 38, o + 42))}, which no parked frame waits for`);
+    }
+    return;
+  }
+  if (type === 0x0800) {
+    const hl = (b[o + 14] & 15) * 4;
+    const total = g16(b, o + 16);
+    check(c, hl === 20 && b[o + 23] === 1, 'generated IPv4 frame is not a plain ICMP packet');
+    const m = o + 14 + hl;
+    check(c, csum(b, m, total - hl) === 0, `generated ICMP message has a bad checksum: ${hex(b.subarray(o, o + d.len))}`);
+    const t = b[m];
+    check(c, t === 3 || t === 11, `router generated ICMP type ${t}`);
+    k.icmpError++;
+    check(c, rx && d.port === c.step.port, 'ICMP error not sent back out of the ingress port');
+    check(c, g16(input, 12) === 0x0800, 'ICMPv4 error about a non-IPv4 frame');
+    check(c, equalBytes(b, o + 30, input, 26, 4), 'ICMP error not addressed to the offending packet\'s source');
+    check(c, equalBytes(b, o + 26, h.ports.bytes, h.ports.ipv4Off(d.port), 4), 'ICMP error source is not the port address');
+    check(c, equalBytes(b, o, input, 6, 6), 'ICMP error not sent to the offending frame\'s source MAC');
+    check(c, !isV4Multi(input, 26) && input[26] !== 0, 'ICMP error about a packet from a multicast/broadcast/zero source');
+    check(c, (g16(input, 20) & 0x1fff) === 0, 'ICMP error about a later fragment');
+    check(c, (input[0] & 1) === 0, 'ICMP error about a frame sent to a group MAC');
+    const ihl = (input[14] & 15) * 4;
+    const itotal = g16(input, 16);
+    const quote = Math.min(itotal, 576 - 28);
+    check(c, total === 28 + quote, `ICMP error quotes ${total - 28} bytes, expected ${quote}`);
+    check(c, equalBytes(b, m + 8, input, 14, quote), 'ICMP error quote differs from the offending packet');
+    check(c, !(input[23] === 1 && ihl < itotal && [3, 4, 5, 11, 12].includes(input[14 + ihl])), 'ICMP error about an ICMP error');
+    const code = b[m + 1];
+    if (t === 11) check(c, c.step.delta[C.dropTtlExceeded] === 1 && code === 0, 'time exceeded without dropTtlExceeded');
+    else if (code === 4) {
+      check(c, c.step.delta[C.dropTooBig] === 1, 'fragmentation needed without dropTooBig');
+      const r = expectedNextHop(c);
+      check(c, g16(b, m + 6) === MTUS[r.port], `fragmentation needed advertises MTU ${g16(b, m + 6)}, port ${r.port} has ${MTUS[r.port]}`);
+    } else check(c, c.step.delta[C.dropNoRoute] === 1 && (code === 0 || code === 1), `destination unreachable code ${code} without dropNoRoute`);
+    return;
+  }
+  // IPv6: NS, NA or an ICMPv6 error, never with extension headers.
+  check(c, b[o + 20] === 58, 'generated IPv6 frame is not ICMPv6');
+  const plen = g16(b, o + 18);
+  const m = o + 54;
+  check(c, icmp6Ok(b, o + 14, m, plen), `generated ICMPv6 message has a bad checksum: ${hex(b.subarray(o, o + d.len))}`);
+  const t = b[m];
+  if (t === 135) {
+    k.ns++;
+    check(c, plen === 32 && b[o + 21] === 255 && b[m + 24] === 1 && b[m + 25] === 1, 'malformed NS');
+    check(c, equalBytes(b, o + 22, PORT_LL[d.port], 0, 16), 'NS not from the port link-local address');
+    check(c, equalBytes(b, o + 38, solicitedNode(b.subarray(m + 8, m + 24)), 0, 16), 'NS not sent to the solicited-node group');
+    check(c, equalBytes(b, o, multicastMac(b.subarray(o + 38, o + 54)), 0, 6), 'NS Ethernet destination is not the group MAC');
+    check(c, equalBytes(b, m + 26, PORT_MACS[d.port], 0, 6), 'NS source link-layer option is not the port MAC');
+    check(c, isSolicited(d.port, 6, b.subarray(m + 8, m + 24)), 'NS for an address no parked frame waits for');
+  } else if (t === 136) {
+    k.na++;
+    check(c, rx && d.port === c.step.port, 'NA not sent back out of the ingress port');
+    check(c, plen === 32 && b[o + 21] === 255 && b[m + 24] === 2 && b[m + 25] === 1, 'malformed NA');
+    check(c, equalBytes(b, m + 26, PORT_MACS[d.port], 0, 6), 'NA target link-layer option is not the port MAC');
+    check(c, g16(input, 12) === 0x86dd, 'NA in answer to a non-IPv6 frame');
+    check(c, equalBytes(b, o + 22, b, m + 8, 16), 'NA source is not its target');
+    const target = b.subarray(m + 8, m + 24);
+    check(c, equalBytes(target, 0, GW6, 0, 16) || equalBytes(target, 0, UP_6, 0, 16) || equalBytes(target, 0, PORT_LL[d.port], 0, 16),
+      `NA for ${hex(target)}, which is not ours`);
+  } else {
+    check(c, t === 1 || t === 2 || t === 3, `router generated ICMPv6 type ${t}`);
+    k.icmpError++;
+    check(c, rx && d.port === c.step.port, 'ICMPv6 error not sent back out of the ingress port');
+    check(c, g16(input, 12) === 0x86dd, 'ICMPv6 error about a non-IPv6 frame');
+    check(c, equalBytes(b, o + 38, input, 22, 16), 'ICMPv6 error not addressed to the offending packet\'s source');
+    check(c, input[22] !== 0xff, 'ICMPv6 error to a multicast source');
+    check(c, (input[0] & 1) === 0, 'ICMPv6 error about a frame sent to a group MAC');
+    const quote = Math.min(40 + g16(input, 18), 1280 - 48);
+    check(c, plen === 8 + quote, `ICMPv6 error quotes ${plen - 8} bytes, expected ${quote}`);
+    check(c, equalBytes(b, m + 8, input, 14, quote), 'ICMPv6 error quote differs from the offending packet');
+    if (t === 3) check(c, c.step.delta[C.dropTtlExceeded] === 1, 'time exceeded without dropTtlExceeded');
+    else if (t === 2) {
+      check(c, c.step.delta[C.dropTooBig] === 1, 'packet too big without dropTooBig');
+      const r = expectedNextHop(c);
+      check(c, g32(b, m + 4) === MTUS[r.port], `packet too big advertises MTU ${g32(b, m + 4)}, port ${r.port} has ${MTUS[r.port]}`);
+    } else check(c, c.step.delta[C.dropNoRoute] === 1, 'destination unreachable without dropNoRoute');
+  }
+}
+
+/** Some parked frame waits for (port, family, addr). */
+function isSolicited(port: number, family: number, addr: Uint8Array): boolean {
+  const q = h.dp.pending;
+  const n = family === 4 ? 4 : 16;
+  for (let i = 0; i < PENDING_SLOTS; i++) {
+    if (q.used[i] === 1 && q.port[i] === port && q.family[i] === family && equalBytes(q.nexthop, i * 16, addr, 0, n)) return true;
+  }
+  return false;
+}
+
+function checkPendingQueue(c: Ctx): void {
+  const q = h.dp.pending;
+  let used = 0;
+  for (let i = 0; i < PENDING_SLOTS; i++) used += q.used[i];
+  check(c, q.count >= 0 && q.count <= PENDING_SLOTS, `pending count ${q.count} outside 0..${PENDING_SLOTS}`);
+  check(c, used === q.count, `pending count ${q.count} but ${used} slots used`);
+}
+
+function checkTxQueues(c: Ctx): void {
+  const tx = h.dp.tx;
+  const seen = new Set<number>();
+  for (let k = 0; k < tx.dirtyCount; k++) {
+    check(c, !seen.has(tx.dirty[k]), `port ${tx.dirty[k]} twice in the dirty list`);
+    seen.add(tx.dirty[k]);
+  }
+  for (let p = 0; p < NPORTS; p++) {
+    check(c, tx.count[p] >= 0 && tx.count[p] <= TX_PER_PORT, `tx count ${tx.count[p]} on port ${p}`);
+    check(c, tx.count[p] === 0 || seen.has(p), `port ${p} has queued frames but is not in the dirty list`);
+  }
+}
+
+/** Every invariant of one receiveFrame step. Returns the outcome's name. */
+function checkReceive(c: Ctx): string {
+  const r = c.step;
+  if (r.error !== undefined) fail(c, `receiveFrame threw: ${(r.error as Error)?.stack ?? String(r.error)}`);
+  const d = r.delta;
+  for (let i = 0; i < d.length; i++) {
+    check(c, Number.isInteger(d[i]) && d[i] >= 0, `counter ${COUNTER_NAMES[i]} moved by ${d[i]}`);
+  }
+  check(c, d[C.rxFrames] === 1, `rxFrames moved by ${d[C.rxFrames]}`);
+  check(c, d[C.rxBytes] === r.input.length, `rxBytes moved by ${d[C.rxBytes]}, frame has ${r.input.length}`);
+  const moved = OUTCOME_IDX.filter((i) => d[i] !== 0);
+  check(c, moved.length === 1, `${moved.length} outcome counters moved (${moved.map((i) => COUNTER_NAMES[i]).join(', ') || 'none'})`);
+  check(c, d[moved[0]] === 1, `outcome ${COUNTER_NAMES[moved[0]]} moved by ${d[moved[0]]}`);
+  const outcome = COUNTER_NAMES[moved[0]];
+  check(c, d[C.txFrames] === 0 && d[C.txBytes] === 0 && d[C.pendingSent] === 0, 'tx/pendingSent counters moved during receive');
+  const expectTx = d[C.forwarded] + d[C.echoReplied] + d[C.arpReplied] + d[C.ndpReplied] + d[C.neighbourRequests] + d[C.icmpErrorsSent];
+  check(c, r.tx.length === expectTx, `${r.tx.length} frames queued but the counters account for ${expectTx}`);
+  checkTxQueues(c);
+  checkPendingQueue(c);
+  check(c, r.released.length === 0, 'receiveFrame released pending slots');
+  const a = h.dp.arena;
+  const b = a.bytes;
+  const rxGuard = h.slotGuard(0, r.input.length);
+  check(c, rxGuard < 0, `RX slot written outside the frame at arena offset ${rxGuard} (frame at ${r.rxOff}, ${r.input.length} bytes)`);
+  const k: Kinds = { arpReply: 0, arpRequest: 0, ns: 0, na: 0, icmpError: 0 };
+  let rxDescs = 0;
+  for (const t of r.tx) {
+    checkDescriptor(c, t);
+    if (t.off === r.rxOff) {
+      rxDescs++;
+      check(c, t.len <= r.input.length, `frame queued from the RX slot is ${t.len} bytes, received ${r.input.length}`);
+      if (outcome === 'forwarded') {
+        checkForwardedBytes(c, b, t.off, t.len, t.port);
+        const e = expectedNextHop(c);
+        check(c, t.port === e.port, `forwarded out of port ${t.port}, route says ${e.port}`);
+        const m = h.neighbour(e.port, e.family, e.nh);
+        check(c, m !== null && equalBytes(b, t.off, m, 0, 6), `forwarded to MAC ${hex(b.subarray(t.off, t.off + 6))}, neighbour table says ${m && hex(m)}`);
+      } else if (outcome === 'consumed' && d[C.echoReplied] === 1) {
+        checkEchoReply(c, t);
+      } else {
+        fail(c, `frame queued from the RX slot with outcome ${outcome}`);
+      }
+    } else {
+      check(c, h.isGenerated(t.off), `frame queued from arena offset ${t.off}, neither the RX frame nor a generated slot`);
+      checkGenerated(c, t, k, true);
+    }
+  }
+  check(c, rxDescs === (outcome === 'forwarded' || d[C.echoReplied] === 1 ? 1 : 0), `${rxDescs} RX-slot frames queued for outcome ${outcome}`);
+  check(c, d[C.echoReplied] === 0 || outcome === 'consumed', 'echoReplied without consumed');
+  check(c, k.arpReply === d[C.arpReplied], `${k.arpReply} ARP replies queued, arpReplied moved by ${d[C.arpReplied]}`);
+  check(c, k.na === d[C.ndpReplied], `${k.na} NAs queued, ndpReplied moved by ${d[C.ndpReplied]}`);
+  check(c, k.arpRequest + k.ns === d[C.neighbourRequests], `${k.arpRequest + k.ns} solicitations queued, neighbourRequests moved by ${d[C.neighbourRequests]}`);
+  check(c, k.icmpError === d[C.icmpErrorsSent], `${k.icmpError} ICMP errors queued, icmpErrorsSent moved by ${d[C.icmpErrorsSent]}`);
+  check(c, k.arpReply + k.na === 0 || outcome === 'consumed', `ARP reply / NA queued with outcome ${outcome}`);
+  check(c, k.arpRequest + k.ns === 0 || outcome === 'pendingQueued', `solicitation queued with outcome ${outcome}`);
+  // Parking.
+  check(c, r.parked.length === (outcome === 'pendingQueued' ? 1 : 0), `${r.parked.length} frames parked with outcome ${outcome}`);
+  if (outcome === 'pendingQueued') {
+    const q = h.dp.pending;
+    const i = r.parked[0];
+    const e = expectedNextHop(c);
+    check(c, q.port[i] === e.port && q.family[i] === e.family && equalBytes(q.nexthop, i * 16, e.nh, 0, e.nh.length),
+      `parked for port ${q.port[i]} family ${q.family[i]} next hop ${hex(q.nexthop.subarray(i * 16, i * 16 + 16))}, route says ${e.port} ${hex(e.nh)}`);
+    check(c, q.len[i] >= 14 && q.len[i] <= a.maxFrameLen(), `parked frame length ${q.len[i]}`);
+    const po = q.frameOff(i);
+    checkForwardedBytes(c, b, po, q.len[i], e.port);
+    const v = g16(b, po + 12) === 0x0800 ? ipv4Check(b, po + 14, q.len[i] - 14) : IPV4_OK;
+    check(c, v === IPV4_OK, `parked IPv4 frame fails ipv4Check (${v})`);
+    const guard = h.slotGuard(h.slotOf(po), q.len[i]);
+    check(c, guard < 0, `pending slot written outside the parked frame at arena offset ${guard}`);
+    const solicited = k.arpRequest + k.ns === 1;
+    if (!solicited) {
+      // Only when another frame already waits for the same neighbour.
+      let other = false;
+      for (let j = 0; j < PENDING_SLOTS; j++) {
+        if (j !== i && q.used[j] === 1 && q.port[j] === e.port && q.family[j] === e.family && equalBytes(q.nexthop, j * 16, e.nh, 0, e.nh.length)) other = true;
+      }
+      check(c, other, 'frame parked without a solicitation and nothing else waits for that neighbour');
+    }
+    check(c, h.neighbour(e.port, e.family, e.nh) === null, 'frame parked although its neighbour is known');
+  }
+  return outcome;
+}
+
+function checkEchoReply(c: Ctx, t: TxDesc): void {
+  const b = h.dp.arena.bytes;
+  const input = c.step.input;
+  const o = t.off;
+  check(c, t.port === c.step.port, 'echo reply not sent out of the ingress port');
+  check(c, equalBytes(b, o, input, 6, 6), 'echo reply not sent to the requester MAC');
+  if (g16(input, 12) === 0x0800) {
+    const hl = (b[o + 14] & 15) * 4;
+    const total = g16(b, o + 16);
+    check(c, b[o + 23] === 1 && b[o + 14 + hl] === 0 && b[o + 15 + hl] === 0, 'IPv4 echo reply is not ICMP type 0 code 0');
+    check(c, csum(b, o + 14 + hl, total - hl) === 0, `IPv4 echo reply has a bad ICMP checksum: ${hex(b.subarray(o, o + t.len))}`);
+    check(c, equalBytes(b, o + 26, input, 30, 4) && equalBytes(b, o + 30, input, 26, 4), 'IPv4 echo reply addresses not swapped');
+  } else {
+    const plen = g16(b, o + 18);
+    // (The IPv4 path drops echo requests with a non-zero code; the IPv6 path echoes the code back.)
+    check(c, b[o + 20] === 58 && b[o + 54] === 129, 'IPv6 echo reply is not ICMPv6 type 129');
+    check(c, icmp6Ok(b, o + 14, o + 54, plen), `IPv6 echo reply has a bad checksum: ${hex(b.subarray(o, o + t.len))}`);
+    check(c, equalBytes(b, o + 22, input, 38, 16) && equalBytes(b, o + 38, input, 22, 16), 'IPv6 echo reply addresses not swapped');
+  }
+}
+
+/** servicePending: every released slot ends in exactly one outcome; sent frames go to the learned MAC. */
+function checkTick(c: Ctx): void {
+  const r = c.step;
+  if (r.error !== undefined) fail(c, `servicePending threw: ${(r.error as Error)?.stack ?? String(r.error)}`);
+  const d = r.delta;
+  for (let i = 0; i < d.length; i++) check(c, Number.isInteger(d[i]) && d[i] >= 0, `counter ${COUNTER_NAMES[i]} moved by ${d[i]}`);
+  const ends = d[C.pendingSent] + d[C.dropPendingTimeout] + d[C.dropPortDown] + d[C.dropTxFull];
+  check(c, ends === r.released.length, `${r.released.length} parked frames released, outcomes moved by ${ends}`);
+  for (const i of OUTCOME_IDX) {
+    if (i !== C.dropPendingTimeout && i !== C.dropPortDown && i !== C.dropTxFull) check(c, d[i] === 0, `servicePending moved ${COUNTER_NAMES[i]}`);
+  }
+  check(c, r.parked.length === 0, 'servicePending parked frames');
+  check(c, r.tx.length === d[C.pendingSent] + d[C.neighbourRequests], `${r.tx.length} frames queued, counters account for ${d[C.pendingSent] + d[C.neighbourRequests]}`);
+  checkTxQueues(c);
+  checkPendingQueue(c);
+  const q = h.dp.pending;
+  const b = h.dp.arena.bytes;
+  const k: Kinds = { arpReply: 0, arpRequest: 0, ns: 0, na: 0, icmpError: 0 };
+  let sent = 0;
+  for (const t of r.tx) {
+    checkDescriptor(c, t);
+    if (h.isPendingSlot(t.off)) {
+      sent++;
+      const i = h.slotOf(t.off) - h.dp.arena.pendingBase;
+      check(c, r.released.includes(i), 'a pending slot was sent but not released');
+      const fam = g16(b, t.off + 12) === 0x0800 ? 4 : 6;
+      const m = h.neighbour(t.port, fam, q.nexthop, i * 16);
+      check(c, m !== null && equalBytes(b, t.off, m, 0, 6), 'parked frame sent to a MAC the neighbour table does not hold');
+    } else {
+      check(c, h.isGenerated(t.off), `servicePending queued arena offset ${t.off}`);
+      checkGenerated(c, t, k, false);
+    }
+  }
+  check(c, sent === d[C.pendingSent], `${sent} parked frames queued, pendingSent moved by ${d[C.pendingSent]}`);
+  check(c, k.arpRequest + k.ns === d[C.neighbourRequests] && k.arpReply + k.na + k.icmpError === 0, 'servicePending generated something else than solicitations');
+}
+
+// ---------------------------------------------------------------------------------------
+// Running sequences of frames.
+
+interface Step {
+  frame: Uint8Array;
+  port: number;
+  /** Milliseconds the clock moves before servicePending runs after this frame. */
+  tick: number;
+}
+
+const outcomes = new Map<string, number>();
+let ticks = 0;
+
+/** One independent run: reset, then every frame through receiveFrame + servicePending, all checked. */
+function runSteps(steps: Step[]): string[] {
+  h.reset();
+  const history: string[] = [];
+  const result: string[] = [];
+  for (const s of steps) {
+    history.push(`port ${s.port} tick ${s.tick} ${hex(s.frame.subarray(0, h.dp.arena.maxFrameLen()))}`);
+    const c: Ctx = { step: h.inject(s.frame, s.port), history };
+    const o = checkReceive(c);
+    result.push(o);
+    outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
+    h.resetTx();
+    if (s.tick >= 0) {
+      ticks++;
+      const tc: Ctx = { step: h.tick(s.tick), history };
+      checkTick(tc);
+      h.repatternReleased(tc.step.released);
+      h.resetTx();
+    }
+  }
+  const bad = h.drainAndScan();
+  if (bad >= 0) {
+    throw new InvariantError(`arena byte ${bad} (slot ${h.slotOf(bad)}) was written outside any frame\n  run:\n    ${history.join('\n    ')}`);
+  }
+  return result;
+}
+
+const portArb = fc.integer({ min: 0, max: NPORTS - 1 });
+const tickArb = fc.constantFrom(-1, 0, 0, 5, 1100, 3500);
+
+// ---------------------------------------------------------------------------------------
+// Hand-built valid frames.
+
+interface Base {
+  name: string;
+  port: number;
+  frame: Uint8Array;
+}
+
+const U = 17;
+const T = 6;
+const PAY = bytes(64, 3);
+
+function v4(port: number, srcMac: Uint8Array, o: Parameters<typeof ipv4>[0], payload: Uint8Array): Uint8Array {
+  return eth(PORT_MACS[port], srcMac, 0x0800, ipv4(o, payload));
+}
+
+function v6(port: number, srcMac: Uint8Array, src: Uint8Array, dst: Uint8Array, next: number, hops: number, payload: Uint8Array, dstMac = PORT_MACS[port]): Uint8Array {
+  return eth(dstMac, srcMac, 0x86dd, ipv6(src, dst, next, hops, payload));
+}
+
+const echo4 = (src: Uint8Array, dst: Uint8Array): Uint8Array => icmp4(8, 0, 0x42420001, bytes(32, 5));
+const echo6 = (src: Uint8Array, dst: Uint8Array): Uint8Array => icmp6(src, dst, 128, 0, concat(Uint8Array.of(0x42, 0x42, 0, 1), bytes(32, 9)));
+const nsBody = (target: Uint8Array, sll?: Uint8Array): Uint8Array =>
+  concat(new Uint8Array(4), target, sll ? concat(Uint8Array.of(1, 1), sll) : new Uint8Array(0));
+const naBody = (target: Uint8Array, tll: Uint8Array, flags = 0x60): Uint8Array =>
+  concat(Uint8Array.of(flags, 0, 0, 0), target, Uint8Array.of(2, 1), tll);
+const ZERO6 = new Uint8Array(16);
+const ZERO_MAC = new Uint8Array(6);
+
+/** UDP inside HBH + dest-opts + routing (type 253, segments left 0) + fragment (first) headers. */
+function udp6WithExt(src: Uint8Array, dst: Uint8Array): Uint8Array {
+  const u = udp(src, dst, 5000, 53, PAY);
+  const frag = fragHeader(U, 0, true, 0xabcd);
+  const rh = extHeader(44, 24, (x) => {
+    x[2] = 253; // experimental routing type
+    x[3] = 0; // segments left
+  });
+  const dopt = extHeader(43, 8);
+  const hbh = extHeader(60, 16);
+  return concat(hbh, dopt, rh, frag, u);
+}
+
+/** UDP behind hop-by-hop + (n - 1) destination-options headers: 8 are allowed, 9 are too many. */
+function udp6Chain(src: Uint8Array, dst: Uint8Array, n: number): Uint8Array {
+  const hs: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) hs.push(extHeader(i === n - 1 ? U : 60, 8));
+  return concat(...hs, udp(src, dst, 7, 7, PAY));
+}
+
+const BASES: Base[] = [
+  { name: 'arp-request-gw', port: EP1, frame: eth(BCAST, EP1_MAC, 0x0806, arp(1, EP1_MAC, EP1_4, ZERO_MAC, GW4)) },
+  { name: 'arp-request-uplink', port: UP, frame: eth(BCAST, NH_MAC, 0x0806, arp(1, NH_MAC, NH_4, ZERO_MAC, UP_4)) },
+  { name: 'arp-reply-ep2', port: EP2, frame: eth(PORT_MACS[EP2], EP2_MAC, 0x0806, arp(2, EP2_MAC, EP2_4, PORT_MACS[EP2], GW4)) },
+  { name: 'echo4-gw', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: GW4, proto: 1 }, echo4(EP1_4, GW4)) },
+  { name: 'echo4-uplink-addr', port: UP, frame: v4(UP, NH_MAC, { src: OUT_4, dst: UP_4, proto: 1 }, echo4(OUT_4, UP_4)) },
+  { name: 'echo4-ep1-to-ep2', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: EP2_4, proto: 1 }, echo4(EP1_4, EP2_4)) },
+  { name: 'echo4-ep2-to-ep1', port: EP2, frame: v4(EP2, EP2_MAC, { src: EP2_4, dst: EP1_4, proto: 1 }, echo4(EP2_4, EP1_4)) },
+  { name: 'udp4-ep1-to-ep2', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: EP2_4, proto: U }, udp(EP1_4, EP2_4, 5000, 53, PAY)) },
+  { name: 'udp4-ep2-to-ep1', port: EP2, frame: v4(EP2, EP2_MAC, { src: EP2_4, dst: EP1_4, proto: U }, udp(EP2_4, EP1_4, 5000, 53, PAY)) },
+  { name: 'tcp4-ep1-to-out', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: OUT_4, proto: T, df: true }, tcp(EP1_4, OUT_4, 40000, 443, 0x02, new Uint8Array(0))) },
+  { name: 'tcp4-out-to-ep1', port: UP, frame: v4(UP, NH_MAC, { src: OUT_4, dst: EP1_4, proto: T, df: true }, tcp(OUT_4, EP1_4, 443, 40000, 0x12, PAY)) },
+  { name: 'udp4-options', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: OUT_4, proto: U, options: Uint8Array.of(0x94, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0, 0) }, udp(EP1_4, OUT_4, 1, 2, PAY)) },
+  { name: 'udp4-frag-first', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: OUT_4, proto: U, mf: true }, udp(EP1_4, OUT_4, 1, 2, PAY)) },
+  { name: 'udp4-frag-later', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: OUT_4, proto: U, fragOff: 185 }, PAY) },
+  { name: 'echo4-frag-to-gw', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: GW4, proto: 1, mf: true }, echo4(EP1_4, GW4)) },
+  { name: 'udp4-ttl1', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: OUT_4, proto: U, ttl: 1 }, udp(EP1_4, OUT_4, 33434, 33434, PAY)) },
+  { name: 'udp4-big-df-to-ep2', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: EP2_4, proto: U, df: true }, udp(EP1_4, EP2_4, 1, 2, bytes(1422, 1))) },
+  { name: 'udp4-big-nodf-to-ep2', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: EP2_4, proto: U }, udp(EP1_4, EP2_4, 1, 2, bytes(1422, 1))) },
+  { name: 'udp4-blackhole', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: BLACKHOLE_4, proto: U }, udp(EP1_4, BLACKHOLE_4, 1, 2, PAY)) },
+  { name: 'udp4-unreachable', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: UNREACH_4, proto: U }, udp(EP1_4, UNREACH_4, 1, 2, PAY)) },
+  { name: 'icmp4-error-ttl1', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: OUT_4, proto: 1, ttl: 1 }, icmp4(3, 3, 0, bytes(28, 2))) },
+  { name: 'echo6-gw', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, GW6, 58, 64, echo6(EP1_6, GW6)) },
+  { name: 'echo6-ll', port: EP1, frame: v6(EP1, EP1_MAC, ip('fe80::aa:ff:fe00:10'), PORT_LL[EP1], 58, 64, echo6(ip('fe80::aa:ff:fe00:10'), PORT_LL[EP1])) },
+  { name: 'echo6-ep1-to-ep2', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, EP2_6, 58, 64, echo6(EP1_6, EP2_6)) },
+  { name: 'ns-gw', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, solicitedNode(GW6), 58, 255, icmp6(EP1_6, solicitedNode(GW6), 135, 0, nsBody(GW6, EP1_MAC)), multicastMac(solicitedNode(GW6))) },
+  { name: 'ns-gw-unicast', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, GW6, 58, 255, icmp6(EP1_6, GW6, 135, 0, nsBody(GW6, EP1_MAC))) },
+  { name: 'ns-dad-gw', port: EP2, frame: v6(EP2, EP2_MAC, ZERO6, solicitedNode(GW6), 58, 255, icmp6(ZERO6, solicitedNode(GW6), 135, 0, nsBody(GW6)), multicastMac(solicitedNode(GW6))) },
+  { name: 'ns-uplink-ll', port: UP, frame: v6(UP, NH_MAC, NH_6, solicitedNode(PORT_LL[UP]), 58, 255, icmp6(NH_6, solicitedNode(PORT_LL[UP]), 135, 0, nsBody(PORT_LL[UP], NH_MAC)), multicastMac(solicitedNode(PORT_LL[UP]))) },
+  { name: 'na-ep2', port: EP2, frame: v6(EP2, EP2_MAC, EP2_6, GW6, 58, 255, icmp6(EP2_6, GW6, 136, 0, naBody(EP2_6, EP2_MAC))) },
+  { name: 'na-uplink-gw', port: UP, frame: v6(UP, NH_MAC, NH_6, UP_6, 58, 255, icmp6(NH_6, UP_6, 136, 0, naBody(NH_6, NH_MAC, 0xe0))) },
+  { name: 'udp6-ext-to-out', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, OUT_6, 0, 64, udp6WithExt(EP1_6, OUT_6)) },
+  { name: 'udp6-ext-to-ep1', port: EP2, frame: v6(EP2, EP2_MAC, EP2_6, EP1_6, 0, 64, udp6WithExt(EP2_6, EP1_6)) },
+  { name: 'udp6-ep2-to-ep1', port: EP2, frame: v6(EP2, EP2_MAC, EP2_6, EP1_6, U, 64, udp(EP2_6, EP1_6, 5000, 53, PAY)) },
+  { name: 'tcp6-out-to-ep1', port: UP, frame: v6(UP, NH_MAC, OUT_6, EP1_6, T, 64, tcp(OUT_6, EP1_6, 443, 40000, 0x12, PAY)) },
+  { name: 'udp6-8-ext-to-ep1', port: EP2, frame: v6(EP2, EP2_MAC, EP2_6, EP1_6, 0, 64, udp6Chain(EP2_6, EP1_6, 8)) },
+  { name: 'udp6-9-ext-to-ep1', port: EP2, frame: v6(EP2, EP2_MAC, EP2_6, EP1_6, 0, 64, udp6Chain(EP2_6, EP1_6, 9)) },
+  { name: 'udp6-frag-later', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, OUT_6, 44, 64, concat(fragHeader(U, 100, false, 7), PAY)) },
+  { name: 'udp6-hop1', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, OUT_6, U, 1, udp(EP1_6, OUT_6, 33434, 33434, PAY)) },
+  { name: 'udp6-big-to-ep2', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, EP2_6, U, 64, udp(EP1_6, EP2_6, 1, 2, bytes(1402, 4))) },
+  { name: 'udp6-blackhole', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, BLACKHOLE_6, U, 64, udp(EP1_6, BLACKHOLE_6, 1, 2, PAY)) },
+  { name: 'udp6-unreachable', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, UNREACH_6, U, 64, udp(EP1_6, UNREACH_6, 1, 2, PAY)) },
+];
+
+// ---------------------------------------------------------------------------------------
+// Mutations.
+
+const ADDR4 = [GW4, EP1_4, EP2_4, UP_4, NH_4, OUT_4, BLACKHOLE_4, UNREACH_4, ip('0.0.0.0'), ip('127.0.0.1'), ip('224.0.0.1'),
+  ip('255.255.255.255'), ip('198.18.0.255'), ip('198.18.0.77'), ip('198.19.1.99')];
+const ADDR6 = [GW6, EP1_6, EP2_6, UP_6, NH_6, OUT_6, BLACKHOLE_6, UNREACH_6, ZERO6, ip('::1'), ip('ff02::1'), solicitedNode(GW6),
+  solicitedNode(EP2_6), ...PORT_LL, ip('fe80::1'), ip('2001:db8:18::77'), ip('::ffff:198.19.1.1')];
+const MACS = [...PORT_MACS, BCAST, mac('33:33:00:00:00:01'), mac('33:33:ff:00:00:01'), mac('01:00:5e:00:00:01'), EP1_MAC, mac('00:00:00:00:00:00')];
+
+type Field =
+  | 'ethDst' | 'ethType'
+  | 'v4ver' | 'v4ihl' | 'v4tot' | 'v4frag' | 'v4ttl' | 'v4proto' | 'v4src' | 'v4dst' | 'v4opt'
+  | 'v6ver' | 'v6plen' | 'v6next' | 'v6hops' | 'v6src' | 'v6dst' | 'extNext' | 'extLen' | 'extFrag'
+  | 'l4type' | 'l4code' | 'ndTarget' | 'ndOptType' | 'ndOptLen'
+  | 'arpHw' | 'arpProto' | 'arpLens' | 'arpOp' | 'arpSpa' | 'arpTpa' | 'arpSha';
+
+const FIELDS: Field[] = ['ethDst', 'ethType', 'v4ver', 'v4ihl', 'v4tot', 'v4frag', 'v4ttl', 'v4proto', 'v4src', 'v4dst', 'v4opt',
+  'v6ver', 'v6plen', 'v6next', 'v6hops', 'v6src', 'v6dst', 'extNext', 'extLen', 'extFrag', 'l4type', 'l4code', 'ndTarget',
+  'ndOptType', 'ndOptLen', 'arpHw', 'arpProto', 'arpLens', 'arpOp', 'arpSpa', 'arpTpa', 'arpSha'];
+
+/** A value for a field: one of the interesting ones (pick), a delta to the current value (rel), or anything (raw). */
+type Val = { m: 'pick'; i: number } | { m: 'rel'; d: number } | { m: 'raw'; v: number } | { m: 'avail'; d: number };
+
+type Mut =
+  | { k: 'flip'; pos: number; mask: number }
+  | { k: 'set'; pos: number; v: number }
+  | { k: 'truncate'; at: number }
+  | { k: 'extend'; junk: Uint8Array }
+  | { k: 'field'; f: Field; v: Val };
+
+const valArb: fc.Arbitrary<Val> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ m: fc.constant('pick' as const), i: fc.nat(64) }) },
+  { weight: 2, arbitrary: fc.record({ m: fc.constant('rel' as const), d: fc.integer({ min: -9, max: 9 }) }) },
+  { weight: 1, arbitrary: fc.record({ m: fc.constant('avail' as const), d: fc.integer({ min: -2, max: 2 }) }) },
+  { weight: 2, arbitrary: fc.record({ m: fc.constant('raw' as const), v: fc.nat(0xffffffff) }) },
+);
+
+const mutArb: fc.Arbitrary<Mut> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('flip' as const), pos: fc.nat(1600), mask: fc.integer({ min: 1, max: 255 }) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('set' as const), pos: fc.nat(1600), v: fc.integer({ min: 0, max: 255 }) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('truncate' as const), at: fc.nat(1600) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('extend' as const), junk: fc.uint8Array({ maxLength: 64 }) }) },
+  { weight: 8, arbitrary: fc.record({ k: fc.constant('field' as const), f: fc.constantFrom(...FIELDS), v: valArb }) },
+);
+
+interface Mutated {
+  base: number;
+  muts: Mut[];
+  fixLen: boolean;
+  fixL4: boolean;
+  fixIp: boolean;
+  altZero: boolean;
+  port: number | null;
+  tick: number;
+}
+
+const mutatedArb: fc.Arbitrary<Mutated> = fc.record({
+  base: fc.nat(BASES.length - 1),
+  muts: fc.array(mutArb, { minLength: 0, maxLength: 4 }),
+  fixLen: fc.boolean(),
+  fixL4: fc.boolean(),
+  fixIp: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  altZero: fc.boolean(),
+  port: fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: portArb }),
+  tick: tickArb,
+});
+
+/** Walks the IPv6 extension headers of the frame (ignoring bounds problems); offsets of each header. */
+function extHeaders(f: Uint8Array): { offs: number[]; l4: number; proto: number } {
+  const offs: number[] = [];
+  let next = f[20];
+  let p = 54;
+  for (let n = 0; n < 10 && p + 8 <= f.length; n++) {
+    if (next !== 0 && next !== 43 && next !== 44 && next !== 60 && next !== 51 && next !== 135) break;
+    offs.push(p);
+    const len = next === 44 ? 8 : next === 51 ? (f[p + 1] + 2) * 4 : (f[p + 1] + 1) * 8;
+    next = f[p];
+    p += len;
+  }
+  return { offs, l4: p, proto: next };
+}
+
+function pickVal(v: Val, cur: number, choices: number[], bits: number, avail: number): number {
+  const mask = bits >= 32 ? 0xffffffff : (1 << bits) - 1;
+  switch (v.m) {
+    case 'pick': return choices[v.i % choices.length] & mask;
+    case 'rel': return (cur + v.d) & mask;
+    case 'avail': return (avail + v.d) & mask;
+    case 'raw': return v.v & mask;
+  }
+}
+
+function put16(f: Uint8Array, o: number, v: number): void {
+  if (o + 1 < f.length) {
+    f[o] = (v >>> 8) & 255;
+    f[o + 1] = v & 255;
+  }
+}
+
+function putAddr(f: Uint8Array, o: number, v: Val, list: Uint8Array[], n: number): void {
+  if (o + n > f.length) return;
+  if (v.m === 'pick') f.set(list[v.i % list.length], o);
+  else if (v.m === 'raw') for (let i = 0; i < n; i++) f[o + i] = (v.v >>> ((i & 3) * 8)) & 255;
+  else f[o + n - 1] = (f[o + n - 1] + v.d) & 255;
+}
+
+function applyField(f: Uint8Array, fld: Field, v: Val): void {
+  const is4 = f.length >= 14 && g16(f, 12) === 0x0800;
+  const is6 = f.length >= 14 && g16(f, 12) === 0x86dd;
+  const isArp = f.length >= 14 && g16(f, 12) === 0x0806;
+  const ihl = f.length > 14 ? (f[14] & 15) * 4 : 20;
+  const l4v4 = 14 + ihl;
+  switch (fld) {
+    case 'ethDst': if (f.length >= 6) f.set(MACS[(v.m === 'pick' ? v.i : v.m === 'raw' ? v.v : 0) % MACS.length], 0); break;
+    case 'ethType': if (f.length >= 14) put16(f, 12, pickVal(v, g16(f, 12), [0x0800, 0x86dd, 0x0806, 0x8100, 0x88cc, 0x0000, 0xffff], 16, 0)); break;
+    case 'v4ver': if (is4 && f.length > 14) f[14] = (pickVal(v, f[14] >>> 4, [4, 6, 0, 15, 5], 4, 0) << 4) | (f[14] & 15); break;
+    case 'v4ihl': if (is4 && f.length > 14) f[14] = (f[14] & 0xf0) | pickVal(v, f[14] & 15, [5, 4, 0, 6, 15, 1, 8], 4, Math.floor((f.length - 14) / 4)); break;
+    case 'v4tot': if (is4) put16(f, 16, pickVal(v, g16(f, 16), [0, 19, 20, ihl - 1, ihl, ihl + 1, ihl + 7, ihl + 8, 0xffff, f.length - 14, f.length - 13, 1400, 1401, 1500, 1501], 16, f.length - 14)); break;
+    case 'v4frag': if (is4) put16(f, 20, pickVal(v, g16(f, 20), [0, 0x4000, 0x2000, 0x0001, 0x1fff, 0x6000, 0x8000, 0x3fff, 0x2001], 16, 0)); break;
+    case 'v4ttl': if (is4 && f.length > 22) f[22] = pickVal(v, f[22], [0, 1, 2, 255, 64], 8, 0); break;
+    case 'v4proto': if (is4 && f.length > 23) f[23] = pickVal(v, f[23], [1, 6, 17, 58, 4, 41, 0, 255], 8, 0); break;
+    case 'v4src': if (is4) putAddr(f, 26, v, ADDR4, 4); break;
+    case 'v4dst': if (is4) putAddr(f, 30, v, ADDR4, 4); break;
+    case 'v4opt': if (is4 && ihl > 20 && f.length > 34) f[34 + ((v.m === 'raw' ? v.v : v.m === 'pick' ? v.i : 0) % (ihl - 20))] = pickVal(v, f[34], [0, 1, 0x94, 7, 68, 0xff, 2, 40], 8, 0); break;
+    case 'v6ver': if (is6 && f.length > 14) f[14] = (pickVal(v, f[14] >>> 4, [6, 4, 0, 15, 7], 4, 0) << 4) | (f[14] & 15); break;
+    case 'v6plen': if (is6) put16(f, 18, pickVal(v, g16(f, 18), [0, 1, 7, 8, 0xffff, f.length - 54, f.length - 53, 1360, 1361, 1460, 1461], 16, f.length - 54)); break;
+    case 'v6next': if (is6 && f.length > 20) f[20] = pickVal(v, f[20], [0, 43, 44, 50, 51, 59, 60, 135, 58, 17, 6, 255], 8, 0); break;
+    case 'v6hops': if (is6 && f.length > 21) f[21] = pickVal(v, f[21], [0, 1, 2, 255, 254, 64], 8, 0); break;
+    case 'v6src': if (is6) putAddr(f, 22, v, ADDR6, 16); break;
+    case 'v6dst': if (is6) putAddr(f, 38, v, ADDR6, 16); break;
+    case 'extNext':
+    case 'extLen':
+    case 'extFrag': {
+      if (!is6) break;
+      const e = extHeaders(f);
+      if (e.offs.length === 0) break;
+      const sel = (v.m === 'pick' ? v.i : v.m === 'raw' ? v.v >>> 8 : Math.abs(v.d)) % e.offs.length;
+      const p = e.offs[sel];
+      if (fld === 'extNext') f[p] = pickVal(v, f[p], [0, 43, 44, 50, 51, 59, 60, 135, 58, 17, 6], 8, 0);
+      else if (fld === 'extLen') { if (p + 1 < f.length) f[p + 1] = pickVal(v, f[p + 1], [0, 1, 2, 3, 255, 254, 100], 8, 0); }
+      else put16(f, p + 2, pickVal(v, g16(f, p + 2), [0, 1, 8, 9, 0xfff8, 0xfff9, 0x0320], 16, 0));
+      break;
+    }
+    case 'l4type':
+    case 'l4code': {
+      let m = -1;
+      if (is4) m = l4v4;
+      else if (is6) m = extHeaders(f).l4;
+      if (m < 0 || m + 1 >= f.length) break;
+      if (fld === 'l4type') f[m] = pickVal(v, f[m], [0, 3, 4, 5, 8, 11, 12, 1, 2, 128, 129, 133, 134, 135, 136, 137, 255], 8, 0);
+      else f[m + 1] = pickVal(v, f[m + 1], [0, 1, 4, 255], 8, 0);
+      break;
+    }
+    case 'ndTarget': if (is6) putAddr(f, extHeaders(f).l4 + 8, v, ADDR6, 16); break;
+    case 'ndOptType':
+    case 'ndOptLen': {
+      if (!is6) break;
+      const o = extHeaders(f).l4 + 24 + (fld === 'ndOptLen' ? 1 : 0);
+      if (o < f.length) f[o] = pickVal(v, f[o], fld === 'ndOptLen' ? [0, 1, 2, 255, 3] : [1, 2, 0, 3, 5, 255], 8, 0);
+      break;
+    }
+    case 'arpHw': if (isArp) put16(f, 14, pickVal(v, g16(f, 14), [1, 0, 6, 0xffff], 16, 0)); break;
+    case 'arpProto': if (isArp) put16(f, 16, pickVal(v, g16(f, 16), [0x0800, 0x86dd, 0], 16, 0)); break;
+    case 'arpLens': if (isArp) put16(f, 18, pickVal(v, g16(f, 18), [0x0604, 0x0606, 0x0610, 0x0004, 0x0600], 16, 0)); break;
+    case 'arpOp': if (isArp) put16(f, 20, pickVal(v, g16(f, 20), [1, 2, 0, 3, 4, 0xffff], 16, 0)); break;
+    case 'arpSpa': if (isArp) putAddr(f, 28, v, ADDR4, 4); break;
+    case 'arpTpa': if (isArp) putAddr(f, 38, v, ADDR4, 4); break;
+    case 'arpSha': if (isArp && f.length >= 28) f.set(MACS[(v.m === 'pick' ? v.i : 0) % MACS.length], 22); break;
+  }
+}
+
+function buildMutated(m: Mutated): Step {
+  const base = BASES[m.base];
+  let f: Uint8Array = base.frame.slice();
+  for (const op of m.muts) {
+    switch (op.k) {
+      case 'flip': if (f.length) f[op.pos % f.length] ^= op.mask; break;
+      case 'set': if (f.length) f[op.pos % f.length] = op.v; break;
+      case 'truncate': f = f.slice(0, op.at % (f.length + 1)); break;
+      case 'extend': f = concat(f, op.junk); break;
+      case 'field': applyField(f, op.f, op.v); break;
+    }
+  }
+  fixUp(f, m.fixLen, m.fixL4, m.fixIp, m.altZero);
+  return { frame: f, port: m.port ?? base.port, tick: m.tick };
+}
+
+/** Optionally make lengths and checksums right again so the mutated frame reaches deeper code. */
+function fixUp(f: Uint8Array, fixLen: boolean, fixL4: boolean, fixIp: boolean, altZero: boolean): void {
+  if (f.length < 14) return;
+  const type = g16(f, 12);
+  if (type === 0x0800 && f.length >= 34) {
+    const ihl = (f[14] & 15) * 4;
+    if (fixLen) put16(f, 16, f.length - 14);
+    const total = Math.min(g16(f, 16), f.length - 14);
+    if (fixL4 && f[23] === 1 && ihl >= 20 && 14 + ihl + 4 <= 14 + total) {
+      put16(f, 14 + ihl + 2, 0);
+      put16(f, 14 + ihl + 2, csum(f, 14 + ihl, total - ihl));
+    }
+    if (fixIp && ihl >= 20 && 14 + ihl <= f.length) {
+      put16(f, 24, 0);
+      let c = csum(f, 14, ihl);
+      if (altZero && c === 0) c = 0xffff; // the other one's-complement zero also verifies
+      put16(f, 24, c);
+    }
+  } else if (type === 0x86dd && f.length >= 54) {
+    if (fixLen) put16(f, 18, f.length - 54);
+    const end = Math.min(54 + g16(f, 18), f.length);
+    const e = extHeaders(f);
+    if (fixL4 && e.proto === 58 && e.l4 + 4 <= end) {
+      put16(f, e.l4 + 2, 0);
+      const c = csum(f, e.l4, end - e.l4, pseudo6SumOf(f, end - e.l4));
+      put16(f, e.l4 + 2, altZero && c === 0 ? 0xffff : c);
+    }
+  }
+}
+
+function pseudo6SumOf(f: Uint8Array, len: number): number {
+  return pseudo6Sum(f, 14, len);
+}
+
+// ---------------------------------------------------------------------------------------
+// The properties.
+
+/** Deterministic pseudo-random bytes (xorshift32): long random frames without 1600 shrinkable elements each. */
+function prng(len: number, seed: number): Uint8Array {
+  const b = new Uint8Array(len);
+  let x = seed | 0 || 1;
+  for (let i = 0; i < len; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 255;
+  }
+  return b;
+}
+
+/** Random bytes, 0..max long: short ones element by element (shrinkable), long ones from a seed. */
+function randomBytes(max: number): fc.Arbitrary<Uint8Array> {
+  return fc.oneof(
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 0, maxLength: 80 }) },
+    { weight: 4, arbitrary: fc.record({ len: fc.integer({ min: 0, max }), seed: fc.integer() }).map(({ len, seed }) => prng(len, seed)) },
+  );
+}
+
+test('a. random byte strings on random ports', { timeout: 120000 }, (t) => {
+  const f0 = h.frames;
+  const stepArb = fc.record({ frame: randomBytes(1600), port: portArb, tick: tickArb });
+  assertProperty(fc.property(fc.array(stepArb, { minLength: 1, maxLength: 3 }), (steps) => { runSteps(steps); }), 10000);
+  t.diagnostic(`${h.frames - f0} frames`);
+});
+
+test('a. random payloads behind a plausible Ethernet header', { timeout: 120000 }, (t) => {
+  const f0 = h.frames;
+  const stepArb = fc.record({
+    dst: fc.oneof(fc.constantFrom(...MACS), fc.uint8Array({ minLength: 6, maxLength: 6 })),
+    src: fc.oneof(fc.constantFrom(EP1_MAC, EP2_MAC, NH_MAC), fc.uint8Array({ minLength: 6, maxLength: 6 })),
+    type: fc.oneof(fc.constantFrom(0x0800, 0x86dd, 0x0806, 0x8100), fc.integer({ min: 0, max: 0xffff })),
+    first: fc.constantFrom(0x45, 0x46, 0x4f, 0x60, 0x00, 0x01),
+    payload: randomBytes(1586),
+    port: portArb,
+    tick: tickArb,
+  }).map((s): Step => {
+    const p = s.payload.slice();
+    if (p.length && (s.type === 0x0800 || s.type === 0x86dd)) p[0] = s.first;
+    return { frame: eth(s.dst, s.src, s.type, p), port: s.port, tick: s.tick };
+  });
+  assertProperty(fc.property(fc.array(stepArb, { minLength: 1, maxLength: 3 }), (steps) => { runSteps(steps); }), 8000);
+  t.diagnostic(`${h.frames - f0} frames`);
+});
+
+test('b. mutated valid frames', { timeout: 120000 }, (t) => {
+  const f0 = h.frames;
+  assertProperty(fc.property(fc.array(mutatedArb, { minLength: 1, maxLength: 4 }), (ms) => { runSteps(ms.map(buildMutated)); }), 34000);
+  t.diagnostic(`${h.frames - f0} frames`);
+});
+
+// ---------------------------------------------------------------------------------------
+// c. The valid frames, unmutated: specific outcomes.
+
+function one(name: string, port?: number): { r: StepResult; outcome: string; gen: TxDesc[]; b: Uint8Array } {
+  const base = BASES.find((x) => x.name === name);
+  assert.ok(base, name);
+  h.reset();
+  const step = h.inject(base.frame, port ?? base.port);
+  const outcome = checkReceive({ step, history: [] });
+  outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+  return { r: step, outcome, gen: step.tx.filter((d) => h.isGenerated(d.off)), b: h.dp.arena.bytes };
+}
+
+function finishOne(): void {
+  h.resetTx();
+  assert.equal(h.drainAndScan(), -1, 'arena written outside frames');
+}
+
+test('c. ARP request for the gateway: consumed, ARP reply on the same port', () => {
+  for (const [name, port, addr] of [['arp-request-gw', EP1, GW4], ['arp-request-uplink', UP, UP_4]] as const) {
+    const { r, outcome, gen, b } = one(name);
+    assert.equal(outcome, 'consumed', name);
+    assert.equal(r.delta[C.arpReplied], 1);
+    assert.equal(gen.length, 1);
+    const o = gen[0].off;
+    assert.equal(gen[0].port, port);
+    assert.equal(g16(b, o + 20), 2);
+    assert.ok(equalBytes(b, o + 22, PORT_MACS[port], 0, 6) && equalBytes(b, o + 28, addr, 0, 4));
+    finishOne();
+  }
+});
+
+test('c. ARP reply for the gateway: consumed, neighbour learned', () => {
+  const { outcome, r } = one('arp-reply-ep2');
+  assert.equal(outcome, 'consumed');
+  assert.equal(r.delta[C.neighbourLearned], 1);
+  assert.deepEqual(h.neighbour(EP2, 4, EP2_4), EP2_MAC);
+  assert.equal(r.tx.length, 0);
+  finishOne();
+});
+
+test('c. IPv4 echo to the router: consumed, reply with a valid checksum', () => {
+  for (const [name, port, addr] of [['echo4-gw', EP1, GW4], ['echo4-uplink-addr', UP, UP_4]] as const) {
+    const { r, outcome, b } = one(name);
+    assert.equal(outcome, 'consumed', name);
+    assert.equal(r.delta[C.echoReplied], 1);
+    assert.equal(r.tx.length, 1);
+    const t = r.tx[0];
+    assert.equal(t.off, r.rxOff);
+    assert.equal(t.port, port);
+    assert.equal(t.len, r.input.length);
+    assert.equal(b[t.off + 34], 0, 'echo reply type');
+    assert.equal(csum(b, t.off + 34, t.len - 34), 0, 'ICMP checksum');
+    assert.equal(csum(b, t.off + 14, 20), 0, 'IPv4 header checksum');
+    assert.ok(equalBytes(b, t.off + 26, addr, 0, 4), 'reply source');
+    assert.ok(equalBytes(b, t.off, r.input, 6, 6), 'reply destination MAC');
+    finishOne();
+  }
+});
+
+test('c. IPv4 to a learned neighbour: forwarded with its MAC and TTL - 1', () => {
+  for (const [name, port, m] of [['echo4-ep2-to-ep1', EP1, EP1_MAC], ['udp4-ep2-to-ep1', EP1, EP1_MAC], ['tcp4-ep1-to-out', UP, NH_MAC],
+    ['tcp4-out-to-ep1', EP1, EP1_MAC], ['udp4-options', UP, NH_MAC], ['udp4-frag-first', UP, NH_MAC], ['udp4-frag-later', UP, NH_MAC]] as const) {
+    const { r, outcome, b } = one(name);
+    assert.equal(outcome, 'forwarded', name);
+    assert.equal(r.tx.length, 1, name);
+    const t = r.tx[0];
+    assert.equal(t.port, port, name);
+    assert.ok(equalBytes(b, t.off, m, 0, 6), `${name}: dst MAC`);
+    assert.equal(b[t.off + 22], r.input[22] - 1, `${name}: TTL`);
+    assert.equal(ipv4Check(b, t.off + 14, t.len - 14), IPV4_OK, name);
+    finishOne();
+  }
+});
+
+test('c. IPv4 to an unknown neighbour: parked, one ARP request', () => {
+  for (const name of ['echo4-ep1-to-ep2', 'udp4-ep1-to-ep2']) {
+    const { r, outcome, gen, b } = one(name);
+    assert.equal(outcome, 'pendingQueued', name);
+    assert.equal(r.delta[C.neighbourRequests], 1);
+    assert.equal(gen.length, 1);
+    assert.equal(gen[0].port, EP2);
+    assert.equal(g16(b, gen[0].off + 12), 0x0806);
+    assert.ok(equalBytes(b, gen[0].off + 38, EP2_4, 0, 4), 'ARP target');
+    assert.equal(h.dp.pending.count, 1);
+    finishOne();
+  }
+});
+
+test('c. parked frame is sent once the ARP reply arrives, and dropped when nobody answers', () => {
+  h.reset();
+  const hist: string[] = [];
+  const base = BASES.find((x) => x.name === 'udp4-ep1-to-ep2')!;
+  let step = h.inject(base.frame, EP1);
+  assert.equal(checkReceive({ step, history: hist }), 'pendingQueued');
+  h.resetTx();
+  // A second frame for the same neighbour waits without a new solicitation.
+  step = h.inject(base.frame, EP1);
+  assert.equal(checkReceive({ step, history: hist }), 'pendingQueued');
+  assert.equal(step.delta[C.neighbourRequests], 0);
+  h.resetTx();
+  step = h.inject(BASES.find((x) => x.name === 'arp-reply-ep2')!.frame, EP2);
+  assert.equal(checkReceive({ step, history: hist }), 'consumed');
+  h.resetTx();
+  step = h.tick(1);
+  checkTick({ step, history: hist });
+  assert.equal(step.delta[C.pendingSent], 2);
+  for (const t of step.tx) assert.ok(equalBytes(h.dp.arena.bytes, t.off, EP2_MAC, 0, 6));
+  h.repatternReleased(step.released);
+  finishOne();
+  // Nobody answers: dropped after PENDING_TIMEOUT_MS.
+  h.reset();
+  step = h.inject(base.frame, EP1);
+  assert.equal(checkReceive({ step, history: hist }), 'pendingQueued');
+  h.resetTx();
+  step = h.tick(1500);
+  checkTick({ step, history: hist });
+  assert.equal(step.released.length, 0);
+  h.resetTx();
+  step = h.tick(1600);
+  checkTick({ step, history: hist });
+  assert.equal(step.delta[C.dropPendingTimeout], 1);
+  h.repatternReleased(step.released);
+  finishOne();
+});
+
+test('c. IPv4 TTL 1: dropTtlExceeded and an ICMP time exceeded', () => {
+  const { r, outcome, gen, b } = one('udp4-ttl1');
+  assert.equal(outcome, 'dropTtlExceeded');
+  assert.equal(r.delta[C.icmpErrorsSent], 1);
+  assert.equal(gen.length, 1);
+  const o = gen[0].off;
+  assert.equal(gen[0].port, EP1);
+  assert.equal(b[o + 34], 11);
+  assert.equal(b[o + 35], 0);
+  assert.ok(equalBytes(b, o + 26, GW4, 0, 4) && equalBytes(b, o + 30, EP1_4, 0, 4));
+  assert.equal(csum(b, o + 34, gen[0].len - 34), 0);
+  finishOne();
+  // ... but never about an ICMP error.
+  const e = one('icmp4-error-ttl1');
+  assert.equal(e.outcome, 'dropTtlExceeded');
+  assert.equal(e.r.tx.length, 0);
+  finishOne();
+});
+
+test('c. oversize IPv4 to the 1400-MTU port: DF → dropTooBig + frag needed 1400; no DF → dropFragmentationNeeded', () => {
+  const { r, outcome, gen, b } = one('udp4-big-df-to-ep2');
+  assert.equal(outcome, 'dropTooBig');
+  assert.equal(r.delta[C.icmpErrorsSent], 1);
+  const o = gen[0].off;
+  assert.equal(b[o + 34], 3);
+  assert.equal(b[o + 35], 4);
+  assert.equal(g16(b, o + 40), 1400);
+  assert.equal(csum(b, o + 34, gen[0].len - 34), 0);
+  assert.equal(gen[0].len, 14 + 576, 'error quotes up to 576 bytes');
+  finishOne();
+  const n = one('udp4-big-nodf-to-ep2');
+  assert.equal(n.outcome, 'dropFragmentationNeeded');
+  assert.equal(n.r.tx.length, 0);
+  finishOne();
+});
+
+test('c. IPv4 fragment to the router, blackhole and unreachable routes', () => {
+  assert.equal(one('echo4-frag-to-gw').outcome, 'dropLocalUnhandled');
+  finishOne();
+  const bh = one('udp4-blackhole');
+  assert.equal(bh.outcome, 'dropBlackhole');
+  assert.equal(bh.r.tx.length, 0);
+  finishOne();
+  const un = one('udp4-unreachable');
+  assert.equal(un.outcome, 'dropNoRoute');
+  assert.equal(un.gen.length, 1);
+  assert.equal(un.b[un.gen[0].off + 34], 3);
+  assert.equal(un.b[un.gen[0].off + 35], 1);
+  finishOne();
+});
+
+test('c. IPv6 echo to the gateway and to the port link-local address: consumed, valid reply', () => {
+  for (const name of ['echo6-gw', 'echo6-ll']) {
+    const { r, outcome, b } = one(name);
+    assert.equal(outcome, 'consumed', name);
+    assert.equal(r.delta[C.echoReplied], 1);
+    const t = r.tx[0];
+    assert.equal(t.off, r.rxOff);
+    assert.equal(t.port, EP1);
+    assert.equal(b[t.off + 54], 129);
+    assert.ok(icmp6Ok(b, t.off + 14, t.off + 54, t.len - 54), `${name}: checksum`);
+    finishOne();
+  }
+});
+
+test('c. NS for the gateway: consumed, NA with the gateway as target', () => {
+  for (const [name, port, target, solicited] of [['ns-gw', EP1, GW6, true], ['ns-gw-unicast', EP1, GW6, true], ['ns-dad-gw', EP2, GW6, false],
+    ['ns-uplink-ll', UP, PORT_LL[UP], true]] as const) {
+    const { r, outcome, gen, b } = one(name);
+    assert.equal(outcome, 'consumed', name);
+    assert.equal(r.delta[C.ndpReplied], 1, name);
+    assert.equal(gen.length, 1);
+    const o = gen[0].off;
+    assert.equal(gen[0].port, port);
+    assert.equal(b[o + 54], 136);
+    assert.ok(equalBytes(b, o + 62, target, 0, 16), `${name}: target`);
+    assert.equal((b[o + 58] & 0x40) !== 0, solicited, `${name}: S flag`);
+    assert.ok(icmp6Ok(b, o + 14, o + 54, gen[0].len - 54), `${name}: checksum`);
+    if (!solicited) assert.ok(equalBytes(b, o + 38, ip('ff02::1'), 0, 16), 'DAD answer goes to all-nodes');
+    if (name === 'ns-gw') assert.deepEqual(h.neighbour(EP1, 6, EP1_6), EP1_MAC);
+    finishOne();
+  }
+});
+
+test('c. NA: consumed, neighbour learned', () => {
+  const { outcome } = one('na-ep2');
+  assert.equal(outcome, 'consumed');
+  assert.deepEqual(h.neighbour(EP2, 6, EP2_6), EP2_MAC);
+  finishOne();
+  assert.equal(one('na-uplink-gw').outcome, 'consumed');
+  assert.deepEqual(h.neighbour(UP, 6, NH_6), NH_MAC);
+  finishOne();
+});
+
+test('c. IPv6 forwarding: learned neighbour → forwarded, unknown → parked + NS', () => {
+  for (const [name, port] of [['udp6-ext-to-ep1', EP1], ['udp6-ep2-to-ep1', EP1], ['tcp6-out-to-ep1', EP1], ['udp6-8-ext-to-ep1', EP1]] as const) {
+    const { r, outcome, b } = one(name);
+    assert.equal(outcome, 'forwarded', name);
+    const t = r.tx[0];
+    assert.equal(t.port, port);
+    assert.ok(equalBytes(b, t.off, EP1_MAC, 0, 6));
+    assert.equal(b[t.off + 21], 63);
+    finishOne();
+  }
+  for (const [name, port, nh] of [['udp6-ext-to-out', UP, NH_6], ['echo6-ep1-to-ep2', EP2, EP2_6], ['udp6-frag-later', UP, NH_6]] as const) {
+    const { outcome, gen, b } = one(name);
+    assert.equal(outcome, 'pendingQueued', name);
+    assert.equal(gen.length, 1);
+    assert.equal(gen[0].port, port);
+    assert.equal(b[gen[0].off + 54], 135);
+    assert.ok(equalBytes(b, gen[0].off + 62, nh, 0, 16), `${name}: NS target`);
+    finishOne();
+  }
+});
+
+test('c. IPv6 hop limit 1, too big, blackhole, unreachable', () => {
+  const t = one('udp6-hop1');
+  assert.equal(t.outcome, 'dropTtlExceeded');
+  assert.equal(t.b[t.gen[0].off + 54], 3);
+  assert.ok(icmp6Ok(t.b, t.gen[0].off + 14, t.gen[0].off + 54, t.gen[0].len - 54));
+  assert.ok(equalBytes(t.b, t.gen[0].off + 22, GW6, 0, 16), 'error from the gateway address');
+  finishOne();
+  const p = one('udp6-big-to-ep2');
+  assert.equal(p.outcome, 'dropTooBig');
+  assert.equal(p.b[p.gen[0].off + 54], 2);
+  assert.equal(g32(p.b, p.gen[0].off + 58), 1400);
+  assert.ok(icmp6Ok(p.b, p.gen[0].off + 14, p.gen[0].off + 54, p.gen[0].len - 54));
+  assert.ok(p.gen[0].len - 14 <= 1280, 'PTB fits the IPv6 minimum MTU');
+  finishOne();
+  assert.equal(one('udp6-blackhole').outcome, 'dropBlackhole');
+  finishOne();
+  const u = one('udp6-unreachable');
+  assert.equal(u.outcome, 'dropNoRoute');
+  assert.equal(u.b[u.gen[0].off + 54], 1);
+  finishOne();
+});
+
+test('c. IPv6 with 9 extension headers: dropIpv6TooManyExtHeaders', () => {
+  assert.equal(one('udp6-9-ext-to-ep1').outcome, 'dropIpv6TooManyExtHeaders');
+  finishOne();
+});
+
+test('c. full pending queue, full TX queue, exhausted generated slots: still one outcome per frame', () => {
+  const hist: string[] = [];
+  // 129 frames for 129 different unknown neighbours on the uplink's connected /24.
+  h.reset();
+  const outs: string[] = [];
+  for (let i = 0; i <= PENDING_SLOTS; i++) {
+    const dst = Uint8Array.of(198, 18, 0, 2 + i);
+    const f = v4(EP1, EP1_MAC, { src: EP1_4, dst, proto: U }, udp(EP1_4, dst, 1, 2, PAY));
+    outs.push(checkReceive({ step: h.inject(f, EP1), history: hist }));
+    h.resetTx();
+  }
+  assert.equal(outs.filter((o) => o === 'pendingQueued').length, PENDING_SLOTS);
+  assert.equal(outs[PENDING_SLOTS], 'dropPendingFull');
+  finishOne();
+  // TX queue of one port full: the frame is dropped and counted once.
+  h.reset();
+  const fwd = BASES.find((x) => x.name === 'udp4-ep2-to-ep1')!.frame;
+  let last = '';
+  for (let i = 0; i <= TX_PER_PORT; i++) {
+    const step = h.inject(fwd, EP2);
+    const d = step.delta;
+    const moved = OUTCOME_IDX.filter((k) => d[k] !== 0);
+    assert.equal(moved.length, 1);
+    last = COUNTER_NAMES[moved[0]];
+  }
+  assert.equal(last, 'dropTxFull');
+  assert.equal(h.dp.tx.count[EP1], TX_PER_PORT);
+  finishOne();
+  // More ICMP errors in one batch than generated slots.
+  h.reset();
+  const ttl1 = BASES.find((x) => x.name === 'udp4-ttl1')!.frame;
+  let sent = 0;
+  for (let i = 0; i < 200; i++) {
+    h.dp.now += 10; // keep the ICMP token bucket from being the limit
+    const step = h.inject(ttl1, EP1);
+    const moved = OUTCOME_IDX.filter((k) => step.delta[k] !== 0);
+    assert.deepEqual(moved, [C.dropTtlExceeded]);
+    sent += step.delta[C.icmpErrorsSent];
+  }
+  assert.equal(sent, 128, 'one ICMP error per generated slot');
+  finishOne();
+});
+
+test('c. a router does not forward martian destinations (127/8, 0/8, ::1) or unspecified sources', () => {
+  const cases: [string, Uint8Array, number][] = [
+    ['v4 dst 127.0.0.1', v4(EP1, EP1_MAC, { src: EP1_4, dst: ip('127.0.0.1'), proto: U }, udp(EP1_4, ip('127.0.0.1'), 1, 2, PAY)), EP1],
+    ['v4 dst 0.0.0.5', v4(EP1, EP1_MAC, { src: EP1_4, dst: ip('0.0.0.5'), proto: U }, udp(EP1_4, ip('0.0.0.5'), 1, 2, PAY)), EP1],
+    ['v6 dst ::1', v6(UP, NH_MAC, OUT_6, ip('::1'), U, 64, udp(OUT_6, ip('::1'), 1, 2, PAY)), UP],
+    ['v6 src ::', v6(UP, NH_MAC, ZERO6, EP1_6, U, 64, udp(ZERO6, EP1_6, 1, 2, PAY)), UP],
+  ];
+  const bad: string[] = [];
+  for (const [name, frame, port] of cases) {
+    h.reset();
+    const outcome = checkReceive({ step: h.inject(frame, port), history: [] });
+    if (outcome === 'forwarded' || outcome === 'pendingQueued') bad.push(`${name}: ${outcome}`);
+    finishOne();
+  }
+  assert.deepEqual(bad, []);
+});
+
+test('c. servicePending solicits each waiting neighbour once per round', () => {
+  h.reset();
+  const hist: string[] = [];
+  const f = BASES.find((x) => x.name === 'udp4-ep1-to-ep2')!.frame;
+  for (let i = 0; i < 10; i++) {
+    const step = h.inject(f, EP1);
+    assert.equal(checkReceive({ step, history: hist }), 'pendingQueued');
+    assert.equal(step.delta[C.neighbourRequests], i === 0 ? 1 : 0, 'parkFrame solicits once');
+    h.resetTx();
+  }
+  const step = h.tick(1500);
+  checkTick({ step, history: hist });
+  const requests = step.delta[C.neighbourRequests];
+  h.resetTx();
+  finishOne();
+  assert.equal(requests, 1, `${requests} ARP requests for 198.19.1.20 in one re-solicit round`);
+});
+
+test('c. every hand-built frame is valid by construction', () => {
+  for (const base of BASES) {
+    const f = base.frame;
+    if (g16(f, 12) === 0x0800) assert.equal(ipv4Check(f, 14, f.length - 14), IPV4_OK, base.name);
+    if (g16(f, 12) === 0x86dd) assert.equal(54 + g16(f, 18), f.length, base.name);
+  }
+});
+
+after(() => {
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  const dist = [...outcomes.entries()].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k}=${v}`).join(' ');
+  console.log(`# pipeline property tests: ${h.frames} frames through receiveFrame, ${ticks} servicePending ticks, ${secs}s`);
+  console.log(`# outcomes: ${dist}`);
+});
