@@ -4,7 +4,7 @@
  * Why this exists: Node.js cannot do these things from JS at all, or not
  * without a syscall (and an N-API/libuv crossing) per packet:
  *   - TUNSETIFF: creating a multi-queue TAP needs an ioctl() on /dev/net/tun.
- *   - Batched I/O: rxBatch/txBatch do up to 64 read()/write() calls per
+ *   - Batched I/O: rxBatch/txBatch do up to 256 read()/write() calls per
  *     JS->native crossing, straight into a caller-owned packet arena.
  *   - poll(): a worker thread blocks on its queue fds (plus an eventfd the
  *     control thread can signal) instead of spinning or going through libuv.
@@ -215,7 +215,7 @@ static napi_value rx_batch(napi_env env, napi_callback_info info) {
 /*
  * txBatch(fd, arena, desc, first, n[, stats]) -> consumed
  * desc is an Int32Array of (byteOffset, length) pairs; frames first..first+n-1
- * (n <= 64) are written with one write() each. All descriptors are copied and
+ * (n <= 256) are written with one write() each. All descriptors are copied and
  * bounds-checked before anything is written (desc may be shared memory that
  * another thread changes under us). Return value = frames consumed: written OR
  * dropped because write() failed with a per-frame error (EIO when the TAP is

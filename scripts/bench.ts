@@ -1,10 +1,12 @@
 // npm run bench -- [SCENARIO...]: builds its own topologies, prints every figure as
 // "BENCH <scenario> <metric> <value>", runs ../shared/bench/baselines.sh tapfwd in the same
-// invocation and prints the ratios. Scenarios: forward (default: all).
+// invocation and prints the ratios. Scenarios: forward, pipeline (in-process ns per
+// frame, no I/O). Default: all.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Topology, twoEndpoints, sleep, REPO } from '../netns-tests/harness.js';
+import { pipelineNsPerFrame } from './bench-pipeline.js';
 
 const SECS = Number(process.env.SECS ?? 5);
 const BASELINES = join(REPO, '..', 'shared', 'bench', 'baselines.sh');
@@ -37,7 +39,11 @@ async function forward(): Promise<Figures> {
   }
 }
 
-const SCENARIOS: Record<string, () => Promise<Figures>> = { forward };
+async function pipeline(): Promise<Figures> {
+  return { ipv4_ns_per_frame: pipelineNsPerFrame(4), ipv6_ns_per_frame: pipelineNsPerFrame(6) };
+}
+
+const SCENARIOS: Record<string, () => Promise<Figures>> = { forward, pipeline };
 
 function baselines(which: string[]): Record<string, Figures> {
   if (!existsSync(BASELINES)) {
@@ -69,6 +75,7 @@ async function main(): Promise<void> {
     results[n] = await SCENARIOS[n]();
     for (const [k, v] of Object.entries(results[n])) console.log(`BENCH ${n} ${k} ${v}`);
   }
+  if (!names.includes('forward')) return;
   console.log('# baseline tapfwd (same invocation)');
   const base = baselines(['tapfwd']).tapfwd ?? {};
   for (const n of names) {

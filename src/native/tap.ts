@@ -27,7 +27,7 @@ export interface NativeShim {
   /** Create (or attach to) multi-queue TAP `name` (< 16 bytes) with 1..16 queues. */
   tapOpen(name: string, queues: number): TapHandle;
   /**
-   * Up to maxFrames (1..64) reads; frame i lands at
+   * Up to maxFrames (1..256) reads; frame i lands at
    * arena[(firstSlot+i)*slotSize + headroom] (at most slotSize-headroom bytes)
    * and its length in lens[firstSlot+i]. Returns frames read (0 = none pending).
    */
@@ -42,7 +42,7 @@ export interface NativeShim {
   ): number;
   /**
    * Writes frames desc[2*(first+i)] (byte offset), desc[2*(first+i)+1] (length)
-   * for i < n (n <= 64), one write() each. Returns frames consumed (written, or dropped by a per-frame
+   * for i < n (n <= 256), one write() each. Returns frames consumed (written, or dropped by a per-frame
    * error such as EIO when the interface is down; each drop adds 1 to
    * stats[0]). Fewer than n consumed means the queue is full (EAGAIN).
    */
@@ -55,7 +55,7 @@ export interface NativeShim {
     stats?: Float64Array,
   ): number;
   /**
-   * poll() for POLLIN on fds[0..n) (n <= 64; negative fds are ignored),
+   * poll() for POLLIN on fds[0..n) (n <= 512; negative fds are ignored),
    * blocking this thread up to timeoutMs (-1 = forever). Sets ready[i] to 1 if
    * fd i is readable or has POLLERR/POLLHUP/POLLNVAL (else 0)
    * and returns how many are ready (0 on timeout or EINTR).

@@ -1,5 +1,6 @@
 // IPv6 header view (RFC 8200) with a bounded walk over extension headers.
 import { get16, put16, copy } from './bytes.js';
+import { parseIpv4 } from './ipv4.js';
 
 export const IPV6_HLEN = 40;
 export const IPV6_PAYLOAD_LEN = 4;
@@ -156,17 +157,17 @@ export function parseIpv6(text: string): Uint8Array | null {
     head = text.slice(0, dbl);
     tail = text.slice(dbl + 2);
   }
-  const words = (s: string): number[] | null => {
+  // A dotted quad may only stand in the last 32 bits of the whole address (RFC 4291 §2.2).
+  const words = (s: string, lastPart: boolean): number[] | null => {
     if (s === '') return [];
     const out: number[] = [];
     const parts = s.split(':');
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i];
-      if (i === parts.length - 1 && part.includes('.')) {
-        const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(part);
-        if (!m || m.slice(1).some((x) => Number(x) > 255)) return null;
-        const [a, b2, c, d] = m.slice(1).map(Number);
-        out.push((a << 8) | b2, (c << 8) | d);
+      if (lastPart && i === parts.length - 1 && part.includes('.')) {
+        const v4 = parseIpv4(part);
+        if (!v4) return null;
+        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
       } else {
         if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return null;
         out.push(parseInt(part, 16));
@@ -174,8 +175,8 @@ export function parseIpv6(text: string): Uint8Array | null {
     }
     return out;
   };
-  const h = words(head);
-  const t = words(tail);
+  const h = words(head, dbl < 0);
+  const t = words(tail, true);
   if (!h || !t) return null;
   const fill = 8 - h.length - t.length;
   if (dbl >= 0 ? fill < 1 : fill !== 0) return null;
