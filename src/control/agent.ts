@@ -1,30 +1,20 @@
 // The agent's control thread: creates the ports and tables, starts one pinned worker per
 // queue, serves the API, and on SIGTERM stops the workers and removes what it created.
 import { Worker } from 'node:worker_threads';
-import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { NodeConfig } from './config.js';
-import { configureKernelSide, requireNetns } from './kernel-side.js';
-import { routesFromConfig, programRoute } from './routes.js';
-import { linkLocalFromMac } from './addr.js';
-import { startApi, ApiServer } from './api.js';
+import { RouteManager, gatewayRoutes, portRoutes, configRoutes } from './routes.js';
+import { PortManager } from './port-manager.js';
+import { startApi, ApiServer, ApiRoutes } from './api.js';
 import { buildStatus } from './status.js';
 import { loadNative, NativeShim } from '../native/tap.js';
-import { PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../tables/port-table.js';
+import { PortTable, MAX_QUEUES } from '../tables/port-table.js';
 import { PrefixTable } from '../tables/prefix.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { CounterBlock } from '../tables/counters.js';
 import { ROUTE_VALUE_WORDS, NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS } from '../tables/layout.js';
 import { COUNTER_NAMES } from '../datapath/counters.js';
 import type { WorkerInit } from '../datapath/worker.js';
-
-export interface PortRuntime {
-  index: number;
-  name: string;
-  tap: string;
-  mac: Uint8Array;
-  fds: number[];
-}
 
 export interface WorkerRuntime {
   index: number;
@@ -34,63 +24,64 @@ export interface WorkerRuntime {
   alive: boolean;
 }
 
+/** Something the agent runs beside the dataplane (the cluster controller, later BGP...). */
+export interface AgentExtension {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  api?: ApiRoutes;
+  status?: () => Record<string, unknown>;
+}
+
 export class Agent {
   readonly startedAt = Date.now();
-  readonly ports = PortTable.create();
-  readonly routes: PrefixTable;
+  readonly portTable = PortTable.create();
+  readonly routeTable: PrefixTable;
   readonly neighbours: SharedHashMap;
   readonly counters: CounterBlock;
-  readonly control = new Int32Array(new SharedArrayBuffer(16));
-  readonly portRuntime: PortRuntime[] = [];
+  /** [0] stop flag, [1 + worker] port-table generation each worker has seen. */
+  readonly control = new Int32Array(new SharedArrayBuffer(4 * (1 + MAX_QUEUES)));
+  readonly ports: PortManager;
+  readonly routes: RouteManager;
   readonly workers: WorkerRuntime[] = [];
+  readonly extensions: AgentExtension[] = [];
   private readonly native: NativeShim;
   private api?: ApiServer;
   private stopping = false;
 
   constructor(readonly cfg: NodeConfig) {
     this.native = loadNative();
-    this.routes = PrefixTable.create({ capacity: cfg.tables.routes, valueWords: ROUTE_VALUE_WORDS });
+    this.routeTable = PrefixTable.create({ capacity: cfg.tables.routes, valueWords: ROUTE_VALUE_WORDS });
     this.neighbours = SharedHashMap.create({ keyWords: NEIGH_KEY_WORDS, valueWords: NEIGH_VALUE_WORDS, capacity: cfg.tables.neighbours });
     this.counters = CounterBlock.create(COUNTER_NAMES, cfg.workers);
+    this.routes = new RouteManager(this.routeTable);
+    this.ports = new PortManager(this.portTable, this.native, cfg.node, cfg.workers, this.control, () => this.wakeWorkers());
   }
 
   async start(): Promise<void> {
     try {
-      this.createPorts();
-      for (const r of routesFromConfig(this.cfg)) programRoute(this.routes, r);
+      // Workers first: ports added later are picked up through the port table generation.
       await this.startWorkers();
-      this.api = await startApi(this.cfg.api, {
-        status: () => buildStatus(this),
-      });
+      for (const p of this.cfg.ports) {
+        const rt = this.ports.add(p, this.cfg.gateway);
+        this.routes.set(`port:${p.name}`, portRoutes(p, rt.index));
+      }
+      this.routes.set('gateway', gatewayRoutes(this.cfg.gateway));
+      this.routes.set('config', configRoutes(this.cfg, (name) => this.ports.find(name)?.index ?? -1));
+      for (const x of this.extensions) await x.start();
+      const extra = Object.assign({}, ...this.extensions.map((x) => x.api ?? {})) as ApiRoutes;
+      this.api = await startApi(this.cfg.api, { 'GET /v1/status': () => buildStatus(this), ...extra });
     } catch (e) {
       await this.stop();
       throw e;
     }
   }
 
-  private createPorts(): void {
-    const cfg = this.cfg;
-    cfg.ports.forEach((p, index) => {
-      if (p.netns) requireNetns(p.netns, `port ${p.name}`);
-      const tap = this.native.tapOpen(p.name, cfg.workers);
-      const mac = portMac(cfg.node, p.name);
-      this.portRuntime.push({ index, name: p.name, tap: tap.name, mac, fds: tap.fds });
-      // The kernel side gets its own MAC from the kernel; ours is the dataplane side's.
-      configureKernelSide(p, tap.name, cfg);
-      this.ports.set(index, {
-        kind: p.kind === 'endpoint' ? PORT_KIND_ENDPOINT : p.kind === 'host' ? PORT_KIND_HOST : PORT_KIND_UPLINK,
-        mtu: p.mtu,
-        mac,
-        ipv4: p.kind === 'endpoint' ? cfg.gateway.ipv4?.bytes : p.addresses.find((a) => a.family === 4)?.bytes,
-        ipv6: p.kind === 'endpoint' ? cfg.gateway.ipv6?.bytes : p.addresses.find((a) => a.family === 6)?.bytes,
-        ipv6LinkLocal: linkLocalFromMac(mac),
-        fds: tap.fds,
-      });
-    });
-  }
-
   maxFrame(): number {
     return Math.max(1500, ...this.cfg.ports.map((p) => p.mtu)) + 14;
+  }
+
+  wakeWorkers(): void {
+    for (const w of this.workers) this.native.eventfdSignal(w.wakeFd);
   }
 
   private async startWorkers(): Promise<void> {
@@ -104,8 +95,8 @@ export class Agent {
         queue: i,
         cpu,
         maxFrame: this.maxFrame(),
-        portsSab: this.ports.sab,
-        routesSab: this.routes.sab,
+        portsSab: this.portTable.sab,
+        routesSab: this.routeTable.sab,
         neighboursSab: this.neighbours.sab,
         countersSab: this.counters.sab,
         controlSab: this.control.buffer as SharedArrayBuffer,
@@ -134,12 +125,19 @@ export class Agent {
     await Promise.all(ready);
   }
 
-  /** Stops the workers and closes the TAPs (the kernel then deletes them). */
+  /** Stops extensions and workers, then closes the TAPs (the kernel deletes them). */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    for (const x of [...this.extensions].reverse()) {
+      try {
+        await x.stop();
+      } catch (e) {
+        console.error(`weft: stopping: ${(e as Error).message}`);
+      }
+    }
     Atomics.store(this.control, 0, 1);
-    for (const w of this.workers) this.native.eventfdSignal(w.wakeFd);
+    this.wakeWorkers();
     await Promise.all(
       this.workers.map(
         (w) =>
@@ -154,15 +152,7 @@ export class Agent {
       ),
     );
     for (const w of this.workers) this.native.close(w.wakeFd);
-    for (const p of this.portRuntime) for (const fd of p.fds) this.native.close(fd);
+    this.ports.closeAll();
     await this.api?.close();
   }
-}
-
-/** A stable locally administered unicast MAC per (node, port), so captures are readable. */
-export function portMac(node: string, port: string): Uint8Array {
-  const h = createHash('sha256').update(`${node}/${port}`).digest();
-  const mac = Uint8Array.from(h.subarray(0, 6));
-  mac[0] = (mac[0] & 0xfc) | 0x02;
-  return mac;
 }

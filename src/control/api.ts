@@ -4,8 +4,15 @@ import { mkdirSync, unlinkSync, chmodSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect } from 'node:net';
 
-export interface ApiHandlers {
-  status: () => unknown;
+/** Handlers keyed by "METHOD /path"; a path ending in "/*" matches any one more segment. */
+export type ApiHandler = (req: { params: string[]; body: unknown }) => unknown | Promise<unknown>;
+export type ApiRoutes = Record<string, ApiHandler>;
+
+/** Thrown by a handler to answer with a status code and a message. */
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
 }
 
 export interface ApiServer {
@@ -30,16 +37,41 @@ async function clearStaleSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-export async function startApi(path: string, h: ApiHandlers): Promise<ApiServer> {
+function match(routes: ApiRoutes, method: string, url: string): { h: ApiHandler; params: string[] } | undefined {
+  const path = url.split('?')[0];
+  if (routes[`${method} ${path}`]) return { h: routes[`${method} ${path}`], params: [] };
+  const slash = path.lastIndexOf('/');
+  const wild = routes[`${method} ${path.slice(0, slash)}/*`];
+  return wild ? { h: wild, params: [decodeURIComponent(path.slice(slash + 1))] } : undefined;
+}
+
+const MAX_BODY = 1 << 20;
+
+export async function startApi(path: string, routes: ApiRoutes): Promise<ApiServer> {
   mkdirSync(dirname(path), { recursive: true });
   await clearStaleSocket(path);
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    try {
-      if (req.method === 'GET' && (req.url === '/v1/status' || req.url === '/v1/healthz')) reply(res, 200, h.status());
-      else reply(res, 404, { error: `no such endpoint: ${req.method} ${req.url}` });
-    } catch (e) {
-      reply(res, 500, { error: (e as Error).message });
-    }
+    const m = match(routes, req.method ?? '', req.url ?? '');
+    if (!m) return reply(res, 404, { error: `no such endpoint: ${req.method} ${req.url}` });
+    let raw = '';
+    req.on('data', (d: Buffer) => {
+      raw += d.toString();
+      if (raw.length > MAX_BODY) req.destroy();
+    });
+    req.on('end', () => {
+      let body: unknown;
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        return reply(res, 400, { error: 'request body is not valid JSON' });
+      }
+      Promise.resolve()
+        .then(() => m.h({ params: m.params, body }))
+        .then(
+          (out) => reply(res, 200, out ?? { ok: true }),
+          (e: Error) => reply(res, e instanceof ApiError ? e.status : 500, { error: e.message }),
+        );
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -62,6 +94,11 @@ export async function startApi(path: string, h: ApiHandlers): Promise<ApiServer>
 
 /** Client side: GET a path from an agent's API socket. */
 export function apiGet(socketPath: string, path: string, timeoutMs = 3000): Promise<unknown> {
+  return apiCall(socketPath, 'GET', path, undefined, timeoutMs);
+}
+
+/** Client side: one request to an agent's API socket; rejects with the agent's error text. */
+export function apiCall(socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 3000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const s = connect(socketPath);
     let data = '';
@@ -88,6 +125,7 @@ export function apiGet(socketPath: string, path: string, timeoutMs = 3000): Prom
         reject(new Error(`malformed answer from agent (HTTP ${code})`));
       }
     });
-    s.write(`GET ${path} HTTP/1.1\r\nHost: weft\r\nConnection: close\r\n\r\n`);
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    s.write(`${method} ${path} HTTP/1.1\r\nHost: weft\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`);
   });
 }

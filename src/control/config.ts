@@ -32,12 +32,17 @@ export interface RouteConfig {
   type: 'via' | 'connected' | 'blackhole' | 'unreachable';
 }
 
+export interface Gateway {
+  ipv4?: Address;
+  ipv6?: Address;
+}
+
 export interface NodeConfig {
   node: string;
   api: string;
   workers: number;
   cpus: number[];
-  gateway: { ipv4?: Address; ipv6?: Address };
+  gateway: Gateway;
   ports: PortConfig[];
   routes: RouteConfig[];
   tables: { routes: number; neighbours: number };

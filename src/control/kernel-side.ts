@@ -2,8 +2,8 @@
 // rename, address, routes, bridge. Control plane only; runs once per port change.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
-import { PortConfig, NodeConfig } from './config.js';
-import { formatAddress, formatPrefix } from './addr.js';
+import { PortConfig, Gateway } from './config.js';
+import { formatAddress, formatPrefix, Prefix } from './addr.js';
 
 export function ip(args: string[]): void {
   try {
@@ -37,48 +37,45 @@ export function requireNetns(name: string, where: string): void {
 }
 
 /**
- * Sets up the kernel side of a freshly created TAP `tap` (in the agent's namespace).
- * Endpoints get a host address and a default route via the gateway.
+ * Sets up the kernel side of a freshly created TAP `tap` (in the agent's namespace): moves
+ * it into port.netns if set, renames it, addresses it. Endpoints get a host address and
+ * routes via the gateway: a default route, or only `endpointRoutes` when given (the host
+ * port of a cluster node reaches the cluster's CIDRs, not the world, through the dataplane).
  */
-export function configureKernelSide(port: PortConfig, tap: string, cfg: NodeConfig): void {
+export function configureKernelSide(port: PortConfig, tap: string, gateway: Gateway, endpointRoutes?: Prefix[]): void {
   ip(['link', 'set', 'dev', tap, 'mtu', String(port.mtu)]);
-  if (!port.netns) {
-    for (const a of port.peerAddresses) ip(['addr', 'add', formatPrefix(a), 'dev', tap, ...(a.family === 6 ? ['nodad'] : [])]);
-    ip(['link', 'set', 'dev', tap, 'up']);
-    return;
-  }
   const ns = port.netns;
-  ip(['link', 'set', 'dev', tap, 'netns', ns]);
+  const at = (args: string[]): string[] => (ns ? ['-n', ns, ...args] : args);
+  if (ns) ip(['link', 'set', 'dev', tap, 'netns', ns]);
   const dev = port.ifname;
-  if (dev !== tap) ip(['-n', ns, 'link', 'set', 'dev', tap, 'name', dev]);
+  if (dev !== tap) ip(at(['link', 'set', 'dev', tap, 'name', dev]));
   if (port.kind === 'endpoint') {
     // No DAD or router solicitations: the dataplane is the only other host on this link.
     sysctl(ns, `net.ipv6.conf.${dev}.accept_dad`, '0');
     sysctl(ns, `net.ipv6.conf.${dev}.accept_ra`, '0');
   }
-  ip(['-n', ns, 'link', 'set', 'dev', dev, 'up']);
-  if (port.bridge) ip(['-n', ns, 'link', 'set', 'dev', dev, 'master', port.bridge]);
-  for (const a of port.peerAddresses) ip(['-n', ns, 'addr', 'add', formatPrefix(a), 'dev', dev, ...(a.family === 6 ? ['nodad'] : [])]);
+  ip(at(['link', 'set', 'dev', dev, 'up']));
+  if (port.bridge) ip(at(['link', 'set', 'dev', dev, 'master', port.bridge]));
+  for (const a of port.peerAddresses) ip(at(['addr', 'add', formatPrefix(a), 'dev', dev, ...(a.family === 6 ? ['nodad'] : [])]));
   if (port.kind !== 'endpoint') return;
-  // Endpoints: a host address, the gateway on-link, and a
-  // default route through it (the Cilium endpoint model: every packet goes to the dataplane).
-  if (port.ipv4 && cfg.gateway.ipv4) {
-    const gw = formatAddress(cfg.gateway.ipv4);
-    ip(['-n', ns, 'addr', 'add', `${formatAddress(port.ipv4)}/32`, 'dev', dev]);
-    ip(['-n', ns, 'route', 'add', gw, 'dev', dev, 'scope', 'link']);
-    ip(['-n', ns, 'route', 'add', 'default', 'via', gw, 'dev', dev, 'mtu', String(port.mtu)]);
-  }
-  if (port.ipv6 && cfg.gateway.ipv6) {
-    const gw = formatAddress(cfg.gateway.ipv6);
-    ip(['-n', ns, 'addr', 'add', `${formatAddress(port.ipv6)}/128`, 'dev', dev, 'nodad']);
-    ip(['-n', ns, '-6', 'route', 'add', gw, 'dev', dev]);
-    ip(['-n', ns, '-6', 'route', 'add', 'default', 'via', gw, 'dev', dev, 'mtu', String(port.mtu)]);
+  // The Cilium endpoint model: a host address and the gateway on-link; every packet goes
+  // to the dataplane.
+  for (const [addr, gw] of [[port.ipv4, gateway.ipv4], [port.ipv6, gateway.ipv6]] as const) {
+    if (!addr || !gw) continue;
+    const v6 = addr.family === 6;
+    const g = formatAddress(gw);
+    ip(at(['addr', 'add', `${formatAddress(addr)}/${v6 ? 128 : 32}`, 'dev', dev, ...(v6 ? ['nodad'] : [])]));
+    ip(at([...(v6 ? ['-6'] : []), 'route', 'add', g, 'dev', dev, ...(v6 ? [] : ['scope', 'link'])]));
+    const dests = endpointRoutes ? endpointRoutes.filter((p) => p.family === addr.family).map(formatPrefix) : ['default'];
+    for (const d of dests) ip(at([...(v6 ? ['-6'] : []), 'route', 'add', d, 'via', g, 'dev', dev, 'mtu', String(port.mtu)]));
   }
 }
 
-function sysctl(ns: string, key: string, value: string): void {
+function sysctl(ns: string | undefined, key: string, value: string): void {
   try {
-    execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `${key}=${value}`], { stdio: 'ignore' });
+    const argv = ['sysctl', '-qw', `${key}=${value}`];
+    if (ns) execFileSync('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore' });
+    else execFileSync(argv[0], argv.slice(1), { stdio: 'ignore' });
   } catch {
     // Best effort: an older kernel without the knob still works, just noisier.
   }

@@ -1,5 +1,5 @@
 // Derives the route table of a node from its configuration and programs it.
-import { NodeConfig } from './config.js';
+import { NodeConfig, Gateway, PortConfig } from './config.js';
 import { Address, Prefix, maskBytes, formatPrefix } from './addr.js';
 import { PrefixTable } from '../tables/prefix.js';
 import {
@@ -27,25 +27,43 @@ function host(a: Address): Prefix {
   return { ...a, len: a.family === 4 ? 32 : 128 };
 }
 
-/** Every route the configuration implies, in the order they are programmed. */
-export function routesFromConfig(cfg: NodeConfig): RouteEntry[] {
+/** The router's own gateway addresses: answered on every endpoint port. */
+export function gatewayRoutes(gw: Gateway): RouteEntry[] {
   const out: RouteEntry[] = [];
-  const portIndex = (name: string): number => cfg.ports.findIndex((p) => p.name === name);
-  if (cfg.gateway.ipv4) out.push({ prefix: host(cfg.gateway.ipv4), type: ROUTE_LOCAL, port: -1 });
-  if (cfg.gateway.ipv6) out.push({ prefix: host(cfg.gateway.ipv6), type: ROUTE_LOCAL, port: -1 });
-  cfg.ports.forEach((p, i) => {
-    if (p.ipv4) out.push({ prefix: host(p.ipv4), type: ROUTE_CONNECTED, port: i });
-    if (p.ipv6) out.push({ prefix: host(p.ipv6), type: ROUTE_CONNECTED, port: i });
-    for (const a of p.addresses) {
-      out.push({ prefix: { family: a.family, bytes: maskBytes(a.bytes, a.len), len: a.len }, type: ROUTE_CONNECTED, port: i });
-      out.push({ prefix: host(a), type: ROUTE_LOCAL, port: i });
-    }
-  });
-  for (const r of cfg.routes) {
-    const type = r.type === 'via' ? ROUTE_VIA : r.type === 'connected' ? ROUTE_CONNECTED : r.type === 'blackhole' ? ROUTE_BLACKHOLE : ROUTE_UNREACHABLE;
-    out.push({ prefix: r.prefix, type, port: r.port ? portIndex(r.port) : -1, via: r.via });
+  if (gw.ipv4) out.push({ prefix: host(gw.ipv4), type: ROUTE_LOCAL, port: -1 });
+  if (gw.ipv6) out.push({ prefix: host(gw.ipv6), type: ROUTE_LOCAL, port: -1 });
+  return out;
+}
+
+/** What a port brings: an endpoint's host routes; an uplink's local and connected routes. */
+export function portRoutes(p: PortConfig, index: number): RouteEntry[] {
+  const out: RouteEntry[] = [];
+  if (p.ipv4) out.push({ prefix: host(p.ipv4), type: ROUTE_CONNECTED, port: index });
+  if (p.ipv6) out.push({ prefix: host(p.ipv6), type: ROUTE_CONNECTED, port: index });
+  for (const a of p.addresses) {
+    out.push({ prefix: { family: a.family, bytes: maskBytes(a.bytes, a.len), len: a.len }, type: ROUTE_CONNECTED, port: index });
+    out.push({ prefix: host(a), type: ROUTE_LOCAL, port: index });
   }
   return out;
+}
+
+/** The config's static routes; portIndex maps a port name to its slot. */
+export function configRoutes(cfg: NodeConfig, portIndex: (name: string) => number): RouteEntry[] {
+  return cfg.routes.map((r) => ({
+    prefix: r.prefix,
+    type: r.type === 'via' ? ROUTE_VIA : r.type === 'connected' ? ROUTE_CONNECTED : r.type === 'blackhole' ? ROUTE_BLACKHOLE : ROUTE_UNREACHABLE,
+    port: r.port ? portIndex(r.port) : -1,
+    via: r.via,
+  }));
+}
+
+/** Every route a static configuration implies, with ports in config order. */
+export function routesFromConfig(cfg: NodeConfig): RouteEntry[] {
+  return [
+    ...gatewayRoutes(cfg.gateway),
+    ...cfg.ports.flatMap((p, i) => portRoutes(p, i)),
+    ...configRoutes(cfg, (name) => cfg.ports.findIndex((p) => p.name === name)),
+  ];
 }
 
 export function programRoute(table: PrefixTable, r: RouteEntry): void {
@@ -58,5 +76,55 @@ export function programRoute(table: PrefixTable, r: RouteEntry): void {
   }
   if (!table.insert(r.prefix.family, r.prefix.bytes, r.prefix.len, v)) {
     throw new Error(`route table full: cannot add ${formatPrefix(r.prefix)} (raise tables.routes)`);
+  }
+}
+
+function keyOf(p: Prefix): string {
+  return `${formatPrefix(p)}`;
+}
+
+/**
+ * The route table as owned sets: the config, each port, each remote node owns some routes,
+ * and an owner's set is replaced as a whole when it changes. When two owners claim the same
+ * prefix the latest wins; removing it falls back to the other claim.
+ */
+export class RouteManager {
+  private readonly claims = new Map<string, Array<{ owner: string; entry: RouteEntry }>>();
+  private readonly owned = new Map<string, RouteEntry[]>();
+
+  constructor(private readonly table: PrefixTable) {}
+
+  /** Replaces every route of `owner` with `entries` (only the differences touch the table). */
+  set(owner: string, entries: RouteEntry[]): void {
+    const old = this.owned.get(owner) ?? [];
+    const fresh = new Map(entries.map((e) => [keyOf(e.prefix), e]));
+    for (const e of old) if (!fresh.has(keyOf(e.prefix))) this.release(owner, e.prefix);
+    for (const e of entries) this.claim(owner, e);
+    if (entries.length) this.owned.set(owner, entries);
+    else this.owned.delete(owner);
+  }
+
+  owners(): string[] {
+    return [...this.owned.keys()];
+  }
+
+  private claim(owner: string, e: RouteEntry): void {
+    const k = keyOf(e.prefix);
+    const list = (this.claims.get(k) ?? []).filter((c) => c.owner !== owner);
+    list.push({ owner, entry: e });
+    this.claims.set(k, list);
+    programRoute(this.table, e);
+  }
+
+  private release(owner: string, p: Prefix): void {
+    const k = keyOf(p);
+    const list = (this.claims.get(k) ?? []).filter((c) => c.owner !== owner);
+    if (list.length) {
+      this.claims.set(k, list);
+      programRoute(this.table, list[list.length - 1].entry);
+    } else {
+      this.claims.delete(k);
+      this.table.delete(p.family, p.bytes, p.len);
+    }
   }
 }

@@ -26,6 +26,7 @@ export interface Status {
   totals: Record<string, number>;
   tables: Record<string, { size: number; capacity: number; full: number }>;
   routes: Array<{ prefix: string; type: string; port: string | null }>;
+  nodes?: Array<{ name: string; health: string; underlay: string[]; podCIDRs: string[]; self: boolean }>;
 }
 
 function nonZero(o: Record<string, number>, pick: (k: string) => boolean): Record<string, number> {
@@ -49,10 +50,10 @@ export function buildStatus(agent: Agent): Status {
       counters: nonZero(c, (k) => !isDrop(k)),
     };
   });
-  const ports = cfg.ports.map((p, i) => {
-    const rt = agent.portRuntime[i];
+  const ports = agent.ports.list().map((rt) => {
+    const p = rt.cfg;
     const own = p.kind === 'endpoint'
-      ? [cfg.gateway.ipv4, cfg.gateway.ipv6].filter((a) => a !== undefined).map((a) => formatAddress(a!))
+      ? [rt.gateway.ipv4, rt.gateway.ipv6].filter((a) => a !== undefined).map((a) => formatAddress(a!))
       : p.addresses.map(formatPrefix);
     const peer = p.kind === 'endpoint'
       ? [p.ipv4, p.ipv6].filter((a) => a !== undefined).map((a) => `endpoint ${formatAddress(a!)}`)
@@ -60,20 +61,21 @@ export function buildStatus(agent: Agent): Status {
     return {
       name: p.name,
       kind: p.kind,
-      tap: rt ? rt.tap : p.name,
+      tap: rt.tap,
       netns: p.netns ?? null,
-      mac: rt ? formatMac(rt.mac) : '',
+      mac: formatMac(rt.mac),
       addresses: [...own, ...peer],
       mtu: p.mtu,
-      queues: rt ? rt.fds.length : 0,
+      queues: rt.fds.length,
     };
   });
-  const rs = agent.routes.stats();
+  const portName = (i: number): string | null => agent.ports.list().find((p) => p.index === i)?.cfg.name ?? null;
+  const rs = agent.routeTable.stats();
   const ns = agent.neighbours.stats();
-  const routes = agent.routes.entries().map((e) => ({
+  const routes = agent.routeTable.entries().map((e) => ({
     prefix: formatPrefix({ family: e.family, bytes: e.addr, len: e.prefixLen }),
     type: routeTypeName(e.value[ROUTE_TYPE]),
-    port: e.value[ROUTE_PORT] >= 0 ? cfg.ports[e.value[ROUTE_PORT]]?.name ?? null : null,
+    port: e.value[ROUTE_PORT] >= 0 ? portName(e.value[ROUTE_PORT]) : null,
   }));
   return {
     node: cfg.node,
@@ -87,5 +89,6 @@ export function buildStatus(agent: Agent): Status {
       neighbours: { size: ns.size, capacity: ns.capacity, full: ns.full },
     },
     routes,
+    ...Object.assign({}, ...agent.extensions.map((x) => x.status?.() ?? {})),
   };
 }

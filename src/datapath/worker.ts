@@ -23,7 +23,7 @@ export interface WorkerInit {
   routesSab: SharedArrayBuffer;
   neighboursSab: SharedArrayBuffer;
   countersSab: SharedArrayBuffer;
-  /** Int32 control words: [0] = stop flag. */
+  /** Int32 control words: [0] = stop flag, [1 + worker] = port-table generation seen. */
   controlSab: SharedArrayBuffer;
   wakeFd: number;
 }
@@ -64,6 +64,8 @@ function refreshPorts(): void {
     nports++;
   }
   fds[nports] = init.wakeFd;
+  // Tell the control thread we no longer use fds of removed ports, so it may close them.
+  Atomics.store(control, 1 + init.index, seenGeneration);
 }
 
 function flush(): void {
