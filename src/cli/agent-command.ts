@@ -2,23 +2,29 @@
 import { parse, UsageError } from './args.js';
 import { loadConfig, ConfigError } from '../control/config.js';
 import { Agent } from '../control/agent.js';
+import { ClusterController } from '../control/cluster/controller.js';
 
-const USAGE = `Usage: weft agent --config FILE
+const USAGE = `Usage: weft agent --config FILE [--store URL]
 
 Runs a Weft node in the current network namespace: creates the TAP ports the config
 names (moving their kernel sides into their namespaces), starts one pinned worker per
 queue and serves the API on the config's Unix socket (default /run/weft/<node>.sock).
 SIGTERM or SIGINT stops the workers and removes the TAPs.
 
+With a "cluster" section the node joins a cluster: it claims pod CIDRs, publishes itself in
+the store, routes to every other node's pods, and serves endpoints (weft endpoint add).
+
 Options:
   -c, --config FILE   node configuration (YAML)
+  --store URL         cluster state store: dir:/path (default dir:/var/lib/weft, shared by
+                      the agents on one machine) or etcd://host:port[,host:port]
   -h, --help          show this help
 `;
 
 export async function runAgentCommand(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parse(argv, { config: { type: 'string', short: 'c' } }, USAGE);
+    args = parse(argv, { config: { type: 'string', short: 'c' }, store: { type: 'string' } }, USAGE);
   } catch (e) {
     process.stderr.write(`weft agent: ${(e as UsageError).message}`);
     return 2;
@@ -42,6 +48,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     throw e;
   }
   const agent = new Agent(cfg);
+  if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster, args.values.store ?? cfg.store));
   await agent.start();
   process.stdout.write(`weft agent ${cfg.node}: ${cfg.ports.length} ports, ${cfg.workers} workers, API ${cfg.api}\n`);
   await new Promise<void>((resolve) => {

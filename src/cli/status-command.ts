@@ -2,7 +2,7 @@
 import { parse, UsageError } from './args.js';
 import { apiGet } from '../control/api.js';
 import type { Status } from '../control/status.js';
-import { readdirSync } from 'node:fs';
+import { defaultSocket, table } from './common.js';
 
 const USAGE = `Usage: weft status [--api SOCKET] [--node NAME] [--json]
 
@@ -17,24 +17,6 @@ Options:
 `;
 
 
-
-function defaultSocket(node?: string): string {
-  if (node) return `/run/weft/${node}.sock`;
-  let socks: string[] = [];
-  try {
-    socks = readdirSync('/run/weft').filter((f) => f.endsWith('.sock'));
-  } catch {
-    // No agent has run here.
-  }
-  if (socks.length === 1) return `/run/weft/${socks[0]}`;
-  if (socks.length === 0) throw new Error('no agent socket in /run/weft (is weft agent running? pass --api)');
-  throw new Error(`several agents in /run/weft (${socks.join(', ')}): pass --node or --api`);
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
-}
 
 export function formatStatus(s: Status): string {
   const out: string[] = [];
@@ -61,6 +43,11 @@ export function formatStatus(s: Status): string {
   else {
     out.push('Drop reasons:');
     out.push(table([['REASON', ...s.workers.map((w) => `W${w.index}`)], ...[...reasons].map(([k, v]) => [k, ...v.map(String)])]));
+  }
+  if (s.nodes) {
+    out.push('');
+    out.push('Cluster nodes:');
+    out.push(table([['NODE', 'HEALTH', 'UNDERLAY', 'POD CIDRS'], ...s.nodes.map((n) => [n.self ? `${n.name} (self)` : n.name, n.health, n.underlay.join(', '), n.podCIDRs.join(', ')])]));
   }
   out.push('');
   out.push('Tables:');

@@ -2,6 +2,7 @@
 // The weft command: one entry point, one small module per subcommand.
 import { runAgentCommand } from './agent-command.js';
 import { runStatusCommand } from './status-command.js';
+import { runEndpointCommand } from './endpoint-command.js';
 
 const HELP = `weft — a userspace network dataplane
 
@@ -9,7 +10,8 @@ Usage: weft <command> [options]
 
 Commands:
   agent --config FILE     run the node agent (TAP ports, workers, API socket)
-  status [--api SOCKET]   show agent health, ports, workers and drop reasons
+  status [--api SOCKET]   show agent health, ports, workers, drop reasons, cluster nodes
+  endpoint add|list|delete  endpoints of a cluster node (namespaces with a dataplane port)
 
 Run "weft <command> --help" for the options of a command.
 `;
@@ -21,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
       return runAgentCommand(rest);
     case 'status':
       return runStatusCommand(rest);
+    case 'endpoint':
+      return runEndpointCommand(rest);
     case undefined:
     case '-h':
     case '--help':

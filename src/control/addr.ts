@@ -78,3 +78,30 @@ export function linkLocalFromMac(mac: Uint8Array): Uint8Array {
   a[15] = mac[5];
   return a;
 }
+
+/** True when inner lies entirely inside outer. */
+export function prefixWithin(inner: Prefix, outer: Prefix): boolean {
+  return inner.family === outer.family && inner.len >= outer.len && prefixContains(outer, inner);
+}
+
+/** True when the two prefixes share any address. */
+export function prefixesOverlap(a: Prefix, b: Prefix): boolean {
+  return a.family === b.family && (a.len <= b.len ? prefixContains(a, b) : prefixContains(b, a));
+}
+
+/** The address `n` hosts into a prefix (n may exceed 2^32 only through BigInt). */
+export function nthAddress(p: Prefix, n: bigint): Address {
+  const bytes = Uint8Array.from(p.bytes);
+  let carry = n;
+  for (let i = bytes.length - 1; i >= 0 && carry > 0n; i--) {
+    const v = BigInt(bytes[i]) + (carry & 0xffn);
+    bytes[i] = Number(v & 0xffn);
+    carry = (carry >> 8n) + (v >> 8n);
+  }
+  return { family: p.family, bytes };
+}
+
+/** Number of addresses in a prefix. */
+export function prefixSize(p: Prefix): bigint {
+  return 1n << BigInt((p.family === 4 ? 32 : 128) - p.len);
+}

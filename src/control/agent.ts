@@ -2,19 +2,22 @@
 // queue, serves the API, and on SIGTERM stops the workers and removes what it created.
 import { Worker } from 'node:worker_threads';
 import { cpus } from 'node:os';
-import { NodeConfig } from './config.js';
+import { NodeConfig, PortConfig, Gateway } from './config.js';
+import { Prefix } from './addr.js';
 import { RouteManager, gatewayRoutes, portRoutes, configRoutes } from './routes.js';
-import { PortManager } from './port-manager.js';
+import { PortManager, PortRuntime } from './port-manager.js';
 import { startApi, ApiServer, ApiRoutes } from './api.js';
 import { buildStatus } from './status.js';
 import { loadNative, NativeShim } from '../native/tap.js';
-import { PortTable, MAX_QUEUES } from '../tables/port-table.js';
+import { PortTable, MAX_QUEUES, MAX_PORTS, PORT_COUNTERS, readPortCounters } from '../tables/port-table.js';
 import { PrefixTable } from '../tables/prefix.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { CounterBlock } from '../tables/counters.js';
 import { ROUTE_VALUE_WORDS, NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS } from '../tables/layout.js';
 import { COUNTER_NAMES } from '../datapath/counters.js';
 import type { WorkerInit } from '../datapath/worker.js';
+
+export type PortStats = ReturnType<typeof readPortCounters>;
 
 export interface WorkerRuntime {
   index: number;
@@ -38,6 +41,8 @@ export class Agent {
   readonly routeTable: PrefixTable;
   readonly neighbours: SharedHashMap;
   readonly counters: CounterBlock;
+  readonly portCounters: SharedArrayBuffer;
+  private readonly counterBase = new Map<number, PortStats>();
   /** [0] stop flag, [1 + worker] port-table generation each worker has seen. */
   readonly control = new Int32Array(new SharedArrayBuffer(4 * (1 + MAX_QUEUES)));
   readonly ports: PortManager;
@@ -53,6 +58,7 @@ export class Agent {
     this.routeTable = PrefixTable.create({ capacity: cfg.tables.routes, valueWords: ROUTE_VALUE_WORDS });
     this.neighbours = SharedHashMap.create({ keyWords: NEIGH_KEY_WORDS, valueWords: NEIGH_VALUE_WORDS, capacity: cfg.tables.neighbours });
     this.counters = CounterBlock.create(COUNTER_NAMES, cfg.workers);
+    this.portCounters = new SharedArrayBuffer(cfg.workers * MAX_PORTS * PORT_COUNTERS * 8);
     this.routes = new RouteManager(this.routeTable);
     this.ports = new PortManager(this.portTable, this.native, cfg.node, cfg.workers, this.control, () => this.wakeWorkers());
   }
@@ -61,10 +67,7 @@ export class Agent {
     try {
       // Workers first: ports added later are picked up through the port table generation.
       await this.startWorkers();
-      for (const p of this.cfg.ports) {
-        const rt = this.ports.add(p, this.cfg.gateway);
-        this.routes.set(`port:${p.name}`, portRoutes(p, rt.index));
-      }
+      for (const p of this.cfg.ports) this.addPort(p, this.cfg.gateway);
       this.routes.set('gateway', gatewayRoutes(this.cfg.gateway));
       this.routes.set('config', configRoutes(this.cfg, (name) => this.ports.find(name)?.index ?? -1));
       for (const x of this.extensions) await x.start();
@@ -74,6 +77,26 @@ export class Agent {
       await this.stop();
       throw e;
     }
+  }
+
+  /** Adds a port with its routes (owner "port:<name>"); its counters start from zero. */
+  addPort(cfg: PortConfig, gateway: Gateway, opts: { tap?: string; endpointRoutes?: Prefix[] } = {}): PortRuntime {
+    const rt = this.ports.add(cfg, gateway, opts);
+    this.counterBase.set(rt.index, readPortCounters(this.portCounters, this.cfg.workers, rt.index));
+    this.routes.set(`port:${cfg.name}`, portRoutes(cfg, rt.index));
+    return rt;
+  }
+
+  async removePort(name: string): Promise<void> {
+    this.routes.set(`port:${name}`, []);
+    await this.ports.remove(name);
+  }
+
+  /** Frames and bytes through a port since it was added. */
+  portStats(rt: PortRuntime): PortStats {
+    const now = readPortCounters(this.portCounters, this.cfg.workers, rt.index);
+    const base = this.counterBase.get(rt.index) ?? { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 };
+    return { rxFrames: now.rxFrames - base.rxFrames, rxBytes: now.rxBytes - base.rxBytes, txFrames: now.txFrames - base.txFrames, txBytes: now.txBytes - base.txBytes };
   }
 
   maxFrame(): number {
@@ -99,6 +122,7 @@ export class Agent {
         routesSab: this.routeTable.sab,
         neighboursSab: this.neighbours.sab,
         countersSab: this.counters.sab,
+        portCountersSab: this.portCounters,
         controlSab: this.control.buffer as SharedArrayBuffer,
         wakeFd,
       };

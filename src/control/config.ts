@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { Address, Prefix, parseAddress, parsePrefix } from './addr.js';
+import { Address, Prefix, parseAddress, parsePrefix, prefixWithin } from './addr.js';
 
 export type PortKind = 'uplink' | 'host' | 'endpoint';
 
@@ -37,6 +37,23 @@ export interface Gateway {
   ipv6?: Address;
 }
 
+export interface ClusterConfig {
+  /** Node-to-node: next hop on the underlay, or VXLAN between nodes. */
+  mode: 'direct' | 'vxlan';
+  /** Cluster CIDRs, from which every node's pod CIDRs are allocated. */
+  ipv4?: Prefix;
+  ipv6?: Prefix;
+  podPrefixLength: { ipv4: number; ipv6: number };
+  /** Static pod CIDRs for this node (else allocated from the cluster CIDRs). */
+  podCIDR: { ipv4?: Prefix; ipv6?: Prefix };
+  /** Seconds a node stays in the cluster after its agent stops renewing its lease. */
+  leaseTTL: number;
+  /** The uplink port whose addresses are the node's underlay addresses. */
+  underlayPort: string;
+  /** A host port: the node's own kernel stack reaches the cluster through the dataplane. */
+  hostPort: boolean;
+}
+
 export interface NodeConfig {
   node: string;
   api: string;
@@ -46,6 +63,9 @@ export interface NodeConfig {
   ports: PortConfig[];
   routes: RouteConfig[];
   tables: { routes: number; neighbours: number };
+  /** "dir:/path" or "etcd://host:port"; only used with cluster. */
+  store: string;
+  cluster?: ClusterConfig;
 }
 
 export class ConfigError extends Error {}
@@ -144,9 +164,57 @@ function parseRoute(v: unknown, where: string, ports: PortConfig[]): RouteConfig
   return r;
 }
 
+function parseCluster(v: unknown, where: string, ports: PortConfig[]): ClusterConfig {
+  const o = obj(v, where);
+  only(o, where, ['mode', 'ipv4', 'ipv6', 'podPrefixLength', 'podCIDR', 'leaseTTL', 'underlayPort', 'hostPort']);
+  const mode = o.mode === undefined ? 'direct' : str(o.mode, `${where}.mode`);
+  if (mode !== 'direct' && mode !== 'vxlan') fail(`${where}.mode`, `"${mode}" is not one of direct, vxlan`);
+  const fam = (p: Prefix, f: 4 | 6, w: string): Prefix => (p.family === f ? p : fail(w, `must be an IPv${f} prefix`));
+  const ipv4 = o.ipv4 === undefined ? undefined : fam(prefix(o.ipv4, `${where}.ipv4`, false), 4, `${where}.ipv4`);
+  const ipv6 = o.ipv6 === undefined ? undefined : fam(prefix(o.ipv6, `${where}.ipv6`, false), 6, `${where}.ipv6`);
+  if (!ipv4 && !ipv6) fail(where, 'needs a cluster CIDR: ipv4 and/or ipv6');
+  const ppl = o.podPrefixLength === undefined ? {} : obj(o.podPrefixLength, `${where}.podPrefixLength`);
+  only(ppl, `${where}.podPrefixLength`, ['ipv4', 'ipv6']);
+  const podPrefixLength = {
+    ipv4: ppl.ipv4 === undefined ? 24 : int(ppl.ipv4, `${where}.podPrefixLength.ipv4`, 8, 30),
+    ipv6: ppl.ipv6 === undefined ? 64 : int(ppl.ipv6, `${where}.podPrefixLength.ipv6`, 16, 120),
+  };
+  if (ipv4 && podPrefixLength.ipv4 < ipv4.len) fail(`${where}.podPrefixLength.ipv4`, `must be at least the cluster CIDR's /${ipv4.len}`);
+  if (ipv6 && podPrefixLength.ipv6 < ipv6.len) fail(`${where}.podPrefixLength.ipv6`, `must be at least the cluster CIDR's /${ipv6.len}`);
+  const pc = o.podCIDR === undefined ? {} : obj(o.podCIDR, `${where}.podCIDR`);
+  only(pc, `${where}.podCIDR`, ['ipv4', 'ipv6']);
+  const podCIDR = {
+    ipv4: pc.ipv4 === undefined ? undefined : fam(prefix(pc.ipv4, `${where}.podCIDR.ipv4`, false), 4, `${where}.podCIDR.ipv4`),
+    ipv6: pc.ipv6 === undefined ? undefined : fam(prefix(pc.ipv6, `${where}.podCIDR.ipv6`, false), 6, `${where}.podCIDR.ipv6`),
+  };
+  if (podCIDR.ipv4 && (!ipv4 || !prefixWithin(podCIDR.ipv4, ipv4))) fail(`${where}.podCIDR.ipv4`, 'must lie inside the cluster ipv4 CIDR');
+  if (podCIDR.ipv6 && (!ipv6 || !prefixWithin(podCIDR.ipv6, ipv6))) fail(`${where}.podCIDR.ipv6`, 'must lie inside the cluster ipv6 CIDR');
+  const uplinks = ports.filter((p) => p.kind === 'uplink');
+  const underlayPort = o.underlayPort === undefined ? uplinks[0]?.name : str(o.underlayPort, `${where}.underlayPort`);
+  if (!underlayPort) fail(where, 'a cluster node needs an uplink port (its addresses are the node\'s underlay addresses)');
+  const up = ports.find((p) => p.name === underlayPort);
+  if (!up || up.kind !== 'uplink') fail(`${where}.underlayPort`, `no uplink port named "${underlayPort}"`);
+  if (!up.addresses.length) fail(`${where}.underlayPort`, `uplink "${underlayPort}" has no addresses`);
+  return {
+    mode,
+    ipv4,
+    ipv6,
+    podPrefixLength,
+    podCIDR,
+    leaseTTL: o.leaseTTL === undefined ? 5 : int(o.leaseTTL, `${where}.leaseTTL`, 1, 3600),
+    underlayPort,
+    hostPort: o.hostPort === undefined ? true : bool(o.hostPort, `${where}.hostPort`),
+  };
+}
+
+function bool(v: unknown, where: string): boolean {
+  if (typeof v !== 'boolean') fail(where, 'must be true or false');
+  return v;
+}
+
 export function parseConfig(doc: unknown, source: string): NodeConfig {
   const o = obj(doc ?? {}, source);
-  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables']);
+  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster']);
   const node = str(o.node, `${source}: node`, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/);
   const workers = o.workers === undefined ? cpus().length : int(o.workers, `${source}: workers`, 1, 16);
   const cpuList = list(o.cpus, `${source}: cpus`).map((c, i) => int(c, `${source}: cpus[${i}]`, 0, 1023));
@@ -169,8 +237,12 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
   const routes = list(o.routes, `${source}: routes`).map((r, i) => parseRoute(r, `${source}: routes[${i}]`, ports));
   const t = o.tables === undefined ? {} : obj(o.tables, `${source}: tables`);
   only(t, `${source}: tables`, ['routes', 'neighbours']);
+  const cluster = o.cluster === undefined ? undefined : parseCluster(o.cluster, `${source}: cluster`, ports);
+  if (cluster && (gateway.ipv4 || gateway.ipv6)) fail(`${source}: gateway`, 'in a cluster the gateway addresses come from the pod CIDRs; remove gateway');
   return {
     node,
+    store: o.store === undefined ? 'dir:/var/lib/weft' : str(o.store, `${source}: store`),
+    cluster,
     api: o.api === undefined ? `/run/weft/${node}.sock` : str(o.api, `${source}: api`),
     workers,
     cpus: cpuList,

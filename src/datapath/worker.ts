@@ -9,7 +9,7 @@ import { TX_PER_PORT } from './tx.js';
 import { C, COUNTER_NAMES } from './counters.js';
 import { receiveFrame } from './receive.js';
 import { servicePending } from './neighbours.js';
-import { PortTable, MAX_PORTS } from '../tables/port-table.js';
+import { PortTable, MAX_PORTS, PORT_COUNTERS } from '../tables/port-table.js';
 import { PrefixTable } from '../tables/prefix.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { CounterBlock } from '../tables/counters.js';
@@ -23,6 +23,8 @@ export interface WorkerInit {
   routesSab: SharedArrayBuffer;
   neighboursSab: SharedArrayBuffer;
   countersSab: SharedArrayBuffer;
+  /** Float64 per worker per port: rx frames, rx bytes, tx frames, tx bytes (PORT_COUNTERS). */
+  portCountersSab: SharedArrayBuffer;
   /** Int32 control words: [0] = stop flag, [1 + worker] = port-table generation seen. */
   controlSab: SharedArrayBuffer;
   wakeFd: number;
@@ -43,6 +45,7 @@ const dp = new Datapath(
   init.maxFrame,
 );
 const arena = dp.arena;
+const portCtr = new Float64Array(init.portCountersSab, init.index * MAX_PORTS * PORT_COUNTERS * 8, MAX_PORTS * PORT_COUNTERS);
 const tx = dp.tx;
 
 // This worker's view of the ports: indices and this queue's fd of each, plus the wake fd.
@@ -85,6 +88,8 @@ function flush(): void {
     const failed = txStats[0];
     let bytes = 0;
     for (let i = 0; i < done; i++) bytes += tx.desc[(first + i) * 2 + 1];
+    portCtr[port * PORT_COUNTERS + 2] += done - failed;
+    portCtr[port * PORT_COUNTERS + 3] += bytes;
     dp.ctr[C.txFrames] += done - failed;
     dp.ctr[C.txBytes] += bytes;
     dp.ctr[C.dropTxError] += failed;
@@ -119,7 +124,13 @@ function run(): void {
       }
       if (n === 0) continue;
       const p = portIdx[i];
-      for (let j = 0; j < n; j++) receiveFrame(dp, p, j * slot + HEADROOM, lens[j]);
+      let rxBytes = 0;
+      for (let j = 0; j < n; j++) {
+        rxBytes += lens[j];
+        receiveFrame(dp, p, j * slot + HEADROOM, lens[j]);
+      }
+      portCtr[p * PORT_COUNTERS] += n;
+      portCtr[p * PORT_COUNTERS + 1] += rxBytes;
       flush();
       got += n;
     }

@@ -9,6 +9,17 @@ export const PORT_KIND_UPLINK = 1;
 export const PORT_KIND_HOST = 2;
 export const PORT_KIND_ENDPOINT = 3;
 
+/** Per-port counters each worker keeps: rx frames, rx bytes, tx frames, tx bytes. */
+export const PORT_COUNTERS = 4;
+
+/** Sums the per-worker per-port counters (control thread). */
+export function readPortCounters(sab: SharedArrayBuffer, workers: number, port: number): { rxFrames: number; rxBytes: number; txFrames: number; txBytes: number } {
+  const all = new Float64Array(sab);
+  const out = [0, 0, 0, 0];
+  for (let w = 0; w < workers; w++) for (let i = 0; i < PORT_COUNTERS; i++) out[i] += all[(w * MAX_PORTS + port) * PORT_COUNTERS + i];
+  return { rxFrames: out[0], rxBytes: out[1], txFrames: out[2], txBytes: out[3] };
+}
+
 export const PORT_HAS_IPV4 = 1;
 export const PORT_HAS_IPV6 = 2;
 

@@ -1,0 +1,95 @@
+// weft endpoint add|list|delete: endpoints ("pods") of a cluster node, through its API.
+import { execFileSync } from 'node:child_process';
+import { parse, UsageError } from './args.js';
+import { apiCall } from '../control/api.js';
+import { defaultSocket, table } from './common.js';
+import { netnsExists } from '../control/kernel-side.js';
+import type { EndpointView } from '../control/cluster/endpoints.js';
+
+const USAGE = `Usage:
+  weft endpoint add NAME [--labels k=v,k=v] [--netns NS] [--node NODE | --api SOCKET]
+  weft endpoint list [--json] [--node NODE | --api SOCKET]
+  weft endpoint delete NAME [--node NODE | --api SOCKET]
+
+add     creates (or adopts) network namespace NS (default: NAME), gives it an eth0 whose other
+        side is a port of the node's dataplane, IPv4/IPv6 addresses from the node's pod CIDRs
+        and default routes via the dataplane's gateway. Labels select it in policies.
+list    endpoints of the node: name, addresses, labels, namespace, port counters.
+delete  removes the port and frees the addresses (the namespace is left as it is).
+
+Options:
+  --labels k=v,...   labels (e.g. app=web,tier=front)
+  --netns NS         namespace to use (created if missing)
+  --node NODE        the node's agent (/run/weft/NODE.sock)
+  --api SOCKET       the agent's API socket
+  --json             print JSON
+  -h, --help         show this help
+`;
+
+function parseLabels(text: string | undefined): Record<string, string> {
+  if (!text) return {};
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`label "${pair}" is not key=value`);
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function formatLabels(l: Record<string, string>): string {
+  return Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '-';
+}
+
+export async function runEndpointCommand(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parse(argv, {
+      labels: { type: 'string' }, netns: { type: 'string' }, node: { type: 'string' }, api: { type: 'string' }, json: { type: 'boolean' },
+    }, USAGE);
+  } catch (e) {
+    process.stderr.write(`weft endpoint: ${(e as UsageError).message}`);
+    return 2;
+  }
+  const [verb, name, ...extra] = args.positionals;
+  if (args.values.help || verb === undefined) {
+    process.stdout.write(USAGE);
+    return verb === undefined && !args.values.help ? 2 : 0;
+  }
+  if (extra.length) {
+    process.stderr.write(`weft endpoint: unexpected argument "${extra[0]}"\n\n${USAGE}`);
+    return 2;
+  }
+  const sock = args.values.api ?? defaultSocket(args.values.node);
+  switch (verb) {
+    case 'add': {
+      if (!name) throw new UsageError(`endpoint add needs a NAME\n\n${USAGE}`);
+      const netns = args.values.netns ?? name;
+      // Created here, in the caller's mount namespace, so every process can see it.
+      if (!netnsExists(netns)) {
+        execFileSync('ip', ['netns', 'add', netns]);
+        execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+      }
+      const ep = (await apiCall(sock, 'POST', '/v1/endpoints', { name, netns, labels: parseLabels(args.values.labels) }, 15000)) as EndpointView;
+      process.stdout.write(args.values.json ? JSON.stringify(ep, null, 2) + '\n' : `endpoint ${ep.name}: ${[ep.ipv4, ep.ipv6].filter(Boolean).join(', ')} in netns ${ep.netns} (port ${ep.port})\n`);
+      return 0;
+    }
+    case 'list': {
+      const eps = (await apiCall(sock, 'GET', '/v1/endpoints')) as EndpointView[];
+      if (args.values.json) process.stdout.write(JSON.stringify(eps, null, 2) + '\n');
+      else process.stdout.write(table([['NAME', 'IPV4', 'IPV6', 'LABELS', 'NETNS', 'PORT', 'RX', 'TX'],
+        ...eps.map((e) => [e.name, e.ipv4 ?? '-', e.ipv6 ?? '-', formatLabels(e.labels), e.netns, e.port,
+          `${e.stats.rxFrames} pkts/${e.stats.rxBytes} B`, `${e.stats.txFrames} pkts/${e.stats.txBytes} B`])]) + '\n');
+      return 0;
+    }
+    case 'delete': {
+      if (!name) throw new UsageError(`endpoint delete needs a NAME\n\n${USAGE}`);
+      await apiCall(sock, 'DELETE', `/v1/endpoints/${encodeURIComponent(name)}`, undefined, 15000);
+      process.stdout.write(`endpoint ${name} deleted\n`);
+      return 0;
+    }
+    default:
+      process.stderr.write(`weft endpoint: unknown verb "${verb}"\n\n${USAGE}`);
+      return 2;
+  }
+}
