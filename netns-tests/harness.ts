@@ -60,6 +60,11 @@ export class Topology {
     return full;
   }
 
+  /** Deletes namespace `full` at cleanup even though something else created it. */
+  adopt(full: string): void {
+    if (!this.namespaces.includes(full)) this.namespaces.push(full);
+  }
+
   /** Runs argv inside ns ('' = here), bounded by timeoutMs; never throws. */
   run(ns: string, argv: string[], timeoutMs = 15000, input?: string): RunResult {
     const full = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;

@@ -89,7 +89,14 @@ export class Agent {
 
   async removePort(name: string): Promise<void> {
     this.routes.set(`port:${name}`, []);
+    const index = this.ports.find(name)?.index;
     await this.ports.remove(name);
+    // The slot will be reused: its neighbours (the old kernel side's MAC) must not be.
+    const stale: Int32Array[] = [];
+    this.neighbours.forEach((key) => {
+      if (key[0] === index) stale.push(Int32Array.from(key));
+    });
+    for (const k of stale) this.neighbours.delete(k, 0);
   }
 
   /** Frames and bytes through a port since it was added. */

@@ -1,0 +1,104 @@
+// Two nodes with two endpoints each on the embedded store, direct routing on a shared
+// underlay: endpoint to endpoint on one node and across nodes, both families, ping and
+// HTTP; a node joining is routed within 1 s; a killed node disappears when its lease ends.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { withTopology, sleep, Topology } from './harness.js';
+import { startNode, addEndpoint, ClusterNode, Endpoint } from './cluster.js';
+
+function ping(t: Topology, from: Endpoint | ClusterNode, to: string): void {
+  const ns = 'ns' in from ? from.ns : '';
+  assert.match(t.must(ns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', to], 20000), /2 received/, `ping ${to}`);
+}
+
+function httpServer(t: Topology, ep: Endpoint): void {
+  t.spawn(ep.ns, ['python3', '-c', `
+import http.server, socket
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"hello from ${ep.name}\\n"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+S(("::", 8080), H).serve_forever()`]);
+}
+
+function curl(t: Topology, from: Endpoint, host: string): string {
+  const url = host.includes(':') ? `http://[${host}]:8080/` : `http://${host}:8080/`;
+  return t.must(from.ns, ['curl', '-sS', '--max-time', '5', '--retry', '3', '--retry-connrefused', url], 30000);
+}
+
+test('two nodes, direct routing, embedded store: endpoints reach each other; nodes join and leave', { timeout: 120000 }, async () => {
+  await withTopology('cld', async (t) => {
+    const store = `dir:${join(t.dir, 'store')}`;
+    const n1 = await startNode(t, 1, { store, leaseTTL: 2 });
+    const n2 = await startNode(t, 2, { store, leaseTTL: 2 });
+    const a1 = addEndpoint(t, n1, 'a1');
+    const a2 = addEndpoint(t, n1, 'a2', 'app=other');
+    const b1 = addEndpoint(t, n2, 'b1');
+    const b2 = addEndpoint(t, n2, 'b2');
+    for (const ep of [a1, a2, b1, b2]) httpServer(t, ep);
+
+    for (const [from, to] of [[a1, a2], [a1, b1], [b2, a2], [b1, b2]] as const) {
+      ping(t, from, to.ipv4);
+      ping(t, from, to.ipv6);
+    }
+    assert.equal(curl(t, a1, b1.ipv4), 'hello from b1\n');
+    assert.equal(curl(t, a1, b2.ipv6), 'hello from b2\n');
+    assert.equal(curl(t, b1, a2.ipv4), 'hello from a2\n');
+    // The node's own stack reaches endpoints through its host port, across nodes too.
+    ping(t, n1, b1.ipv4);
+    assert.equal(t.must(n1.ns, ['curl', '-sS', '--max-time', '5', `http://[${b2.ipv6}]:8080/`]), 'hello from b2\n');
+
+    const list = t.must('', ['node', join(process.cwd(), 'dist/src/cli/weft.js'), 'endpoint', 'list', '--api', n1.agent.api]);
+    assert.match(list, /a1\s+198\.19\.\d+\.\d+\s+2001:db8:19:[0-9a-f:]+\s+app=web/);
+    assert.match(list, /a2\s+.*app=other/);
+
+    // A third node joins while traffic flows: routed within 1 s of its registration.
+    const pinger = t.spawn(a1.ns, ['ping', '-i', '0.1', b1.ipv4]);
+    const n3 = await startNode(t, 3, { store, leaseTTL: 2 });
+    const joined = Date.now();
+    let seen = 0;
+    while (Date.now() - joined < 3000) {
+      const s = await n1.agent.status() as unknown as { routes: Array<{ prefix: string; type: string }> };
+      if (s.routes.some((r) => r.prefix.startsWith('198.19.2.0/24') && r.type === 'via')) {
+        seen = Date.now() - joined;
+        break;
+      }
+      await sleep(50);
+    }
+    assert.ok(seen > 0 && seen < 1000, `n3's pod CIDR routed on n1 after ${seen} ms`);
+    const c1 = addEndpoint(t, n3, 'c1');
+    ping(t, a1, c1.ipv4);
+    ping(t, c1, b2.ipv6);
+
+    // n3 dies without a word: its lease (2 s) runs out and n1 forgets it.
+    n3.agent.proc.kill('SIGKILL');
+    const killed = Date.now();
+    let gone = 0;
+    while (Date.now() - killed < 8000) {
+      const s = await n1.agent.status() as unknown as { nodes: Array<{ name: string }> };
+      if (!s.nodes.some((n) => n.name === 'n3')) {
+        gone = Date.now() - killed;
+        break;
+      }
+      await sleep(100);
+    }
+    assert.ok(gone > 0, 'n3 removed from n1 after its lease expired');
+    const routes = (await n1.agent.status() as unknown as { routes: Array<{ prefix: string }> }).routes;
+    assert.ok(!routes.some((r) => r.prefix.startsWith('198.19.2.0/24')), 'route to n3 removed');
+    pinger.proc.kill('SIGINT');
+    await sleep(300);
+    assert.match(pinger.output(), /, 0% packet loss/, 'traffic between a1 and b1 never stopped');
+    for (const n of [n1, n2]) assert.equal((await n.agent.status()).health, 'ok');
+
+    // Delete frees the endpoint's port and addresses.
+    t.must('', ['node', join(process.cwd(), 'dist/src/cli/weft.js'), 'endpoint', 'delete', 'a2', '--api', n1.agent.api]);
+    assert.notEqual(t.run(a2.ns, ['ip', 'link', 'show', 'eth0']).code, 0, 'a2 port removed');
+    const a3 = addEndpoint(t, n1, 'a3');
+    assert.equal(a3.ipv4, a2.ipv4, 'the freed address is handed out again');
+    ping(t, b1, a3.ipv4);
+  });
+});

@@ -1,0 +1,64 @@
+// Cluster topologies for the netns tests: a fabric namespace with a bridge (the underlay),
+// node namespaces whose agents' uplinks are enslaved to it, and endpoints added through
+// `weft endpoint add`, exactly as a user would.
+import { Topology, AgentHandle, WEFT } from './harness.js';
+
+export interface ClusterNode {
+  name: string;
+  ns: string;
+  agent: AgentHandle;
+  underlay4: string;
+  underlay6: string;
+}
+
+export interface ClusterOptions {
+  store: string;
+  mode?: 'direct' | 'vxlan';
+  leaseTTL?: number;
+  workers?: number;
+}
+
+/** Creates the fabric (bridge br0 in namespace "<prefix>-fab") once per topology. */
+export function fabric(t: Topology): string {
+  const fab = `${t.prefix}-fab`;
+  if (t.run('', ['ip', 'netns', 'exec', fab, 'true']).code === 0) return fab;
+  t.ns('fab');
+  t.must(fab, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
+  t.must(fab, ['ip', 'link', 'set', 'br0', 'up']);
+  return fab;
+}
+
+/** Starts node number i (1-based): underlay 198.18.0.1i / 2001:db8:18::1i. */
+export async function startNode(t: Topology, i: number, o: ClusterOptions, extra: Record<string, unknown> = {}): Promise<ClusterNode> {
+  const fab = fabric(t);
+  const name = `n${i}`;
+  const ns = t.ns(name);
+  const underlay4 = `198.18.0.${10 + i}`;
+  const underlay6 = `2001:db8:18::${10 + i}`;
+  const agent = await t.startAgent(ns, {
+    node: name,
+    store: o.store,
+    workers: o.workers ?? 1,
+    cluster: { mode: o.mode ?? 'direct', ipv4: '198.19.0.0/16', ipv6: '2001:db8:19::/48', leaseTTL: o.leaseTTL ?? 3, ...extra },
+    ports: [{ name: 'up0', kind: 'uplink', netns: fab, bridge: 'br0', ifname: `${name}up`, addresses: [`${underlay4}/24`, `${underlay6}/64`] }],
+  });
+  return { name, ns, agent, underlay4, underlay6 };
+}
+
+export interface Endpoint {
+  name: string;
+  ns: string;
+  ipv4: string;
+  ipv6: string;
+}
+
+/** `weft endpoint add` on a node; the endpoint's namespace is registered for cleanup. */
+export function addEndpoint(t: Topology, node: ClusterNode, name: string, labels = 'app=web'): Endpoint {
+  const ns = `${t.prefix}-${name}`;
+  t.adopt(ns);
+  // Run from here, not inside the node: a namespace created under `ip netns exec` would be
+  // invisible to everyone else (private mount namespace).
+  const out = t.must('', ['node', WEFT, 'endpoint', 'add', name, '--netns', ns, '--labels', labels, '--api', node.agent.api, '--json'], 20000);
+  const ep = JSON.parse(out) as { ipv4: string; ipv6: string };
+  return { name, ns, ipv4: ep.ipv4, ipv6: ep.ipv6 };
+}
