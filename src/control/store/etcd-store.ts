@@ -16,17 +16,36 @@ const RETRY_MAX_MS = 5000;
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 
-// The client's default policies retry and open a circuit breaker for 5 s after 3 failures,
-// which delays recovery after etcd returns; we retry ourselves, so calls go straight through.
-const direct = {
-  execute: <T>(fn: (ctx: { signal: AbortSignal }) => PromiseLike<T> | T) =>
-    Promise.resolve().then(() => fn({ signal: new AbortController().signal })),
-  onSuccess: () => ({ dispose() {} }),
-  onFailure: () => ({ dispose() {} }),
-} as unknown as Policy;
+/**
+ * The client's default policies open a per-host circuit breaker for 5 s after 3 failures,
+ * which keeps us away from an etcd that is already back. Instead: no breaker, and a failed
+ * call is tried once on each other host (the pool moves to the next host on each attempt).
+ */
+function attempts(n: number): Policy {
+  return {
+    async execute<T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fn({ signal: new AbortController().signal, attempt });
+        } catch (e) {
+          if (attempt >= n || !etcd3.isRecoverableError(e as Error)) throw e;
+        }
+      }
+    },
+    onSuccess: () => ({ dispose() {} }),
+    onFailure: () => ({ dispose() {} }),
+  } as unknown as Policy;
+}
 
 const oneLine = (e: unknown): string => String((e as Error)?.message ?? e).replace(/\s*\n\s*/g, ' ');
 const str = (b: Buffer): string => b.toString('utf8');
+
+/** gRPC's "14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED ..." → "connect ECONNREFUSED ...". */
+function connectError(e: unknown): string {
+  const msg = oneLine(e);
+  const m = /Last error: (?:Error: )?(.*?)\.?\s*(?:Resolution note:.*)?$/.exec(msg);
+  return m?.[1] || msg.replace(/^\d+ DEADLINE_EXCEEDED: .*/, 'no answer');
+}
 
 /** "etcd://h:p[,h:p...]" → ["h:p", ...], or a StoreError naming the URL. */
 function parseHosts(url: string): string[] {
@@ -50,11 +69,12 @@ export class EtcdStore implements Store {
 
   private constructor(readonly url: string, private readonly client: Etcd3, readonly ns: Namespace) {}
 
-  static async open(url: string, connectTimeoutMs: number): Promise<EtcdStore> {
+  static async open(url: string, connectTimeoutMs: number, startedAt = Date.now()): Promise<EtcdStore> {
+    const hosts = parseHosts(url);
     const client = new etcd3.Etcd3({
-      hosts: parseHosts(url).map(h => `http://${h}`),
+      hosts: hosts.map(h => `http://${h}`),
       defaultCallOptions: ctx => (ctx.isStream ? {} : { deadline: Date.now() + OP_TIMEOUT_MS }),
-      faultHandling: { host: () => direct, global: direct },
+      faultHandling: { host: () => attempts(1), global: attempts(hosts.length) },
       grpcOptions: {
         'grpc.initial_reconnect_backoff_ms': 200, // default 1 s growing to 120 s: far too slow to notice etcd is back
         'grpc.max_reconnect_backoff_ms': 2000,
@@ -65,20 +85,21 @@ export class EtcdStore implements Store {
     const store = new EtcdStore(url, client, client.namespace(ROOT));
     // Fail fast and in one line when etcd is not there at start; retry until the deadline
     // because an etcd that is starting up refuses connections for a moment.
-    const deadline = Date.now() + connectTimeoutMs;
-    let last: unknown = new Error('no attempt');
+    const deadline = startedAt + connectTimeoutMs;
+    let last: unknown = new Error('no answer');
     while (Date.now() < deadline) {
       const left = deadline - Date.now();
       try {
-        await withTimeout(store.ns.get('.probe').options({ deadline: Date.now() + left }).exec(), left, 'timed out');
+        await withTimeout(store.ns.get('.probe').options({ deadline: Date.now() + left }).exec(), left, 'no answer');
         return store;
       } catch (e) {
-        last = e;
+        // a last attempt cut short by the deadline says less than the refusal before it
+        if (!/no answer|DEADLINE_EXCEEDED/.test(oneLine(e)) || /no answer/.test(oneLine(last))) last = e;
       }
       await new Promise(r => setTimeout(r, Math.max(0, Math.min(100, deadline - Date.now()))));
     }
     client.close();
-    throw new StoreError(`${url}: cannot connect within ${connectTimeoutMs} ms: ${oneLine(last)}`);
+    throw new StoreError(`${url}: cannot connect within ${connectTimeoutMs} ms: ${connectError(last)}`);
   }
 
   async get(key: string): Promise<string | undefined> {

@@ -70,8 +70,9 @@ export async function openStore(url: string, opts: { connectTimeoutMs?: number }
     return DirStore.open(url.slice(4), url);
   }
   if (typeof url === 'string' && url.startsWith('etcd://')) {
+    const startedAt = Date.now(); // loading gRPC counts against the connect timeout too
     const { EtcdStore } = await import('./etcd-store.js');
-    return EtcdStore.open(url, opts.connectTimeoutMs ?? 3000);
+    return EtcdStore.open(url, opts.connectTimeoutMs ?? 3000, startedAt);
   }
   throw new StoreError(`unsupported store URL ${JSON.stringify(url)}: expected "dir:/path" or "etcd://host:port[,host:port...]"`);
 }
