@@ -13,6 +13,8 @@ export interface ClusterNode {
 
 export interface ClusterOptions {
   store: string;
+  /** Give the node a management veth on bridge "mgmt" (198.18.1.1i/24), to reach etcd. */
+  mgmt?: boolean;
   mode?: 'direct' | 'vxlan';
   leaseTTL?: number;
   workers?: number;
@@ -28,11 +30,26 @@ export function fabric(t: Topology): string {
   return fab;
 }
 
+/** A veth from ns into the fabric's "mgmt" bridge (created on first use) with address a/24. */
+export function connectMgmt(t: Topology, ns: string, a: string): void {
+  const fab = fabric(t);
+  if (t.run(fab, ['ip', 'link', 'show', 'mgmt']).code !== 0) {
+    t.must(fab, ['ip', 'link', 'add', 'mgmt', 'type', 'bridge']);
+    t.must(fab, ['ip', 'link', 'set', 'mgmt', 'up']);
+  }
+  const peer = `m${a.split('.').pop()}`;
+  t.must('', ['ip', 'link', 'add', 'mgmt0', 'netns', ns, 'type', 'veth', 'peer', 'name', peer, 'netns', fab]);
+  t.must(fab, ['ip', 'link', 'set', peer, 'master', 'mgmt', 'up']);
+  t.must(ns, ['ip', 'addr', 'add', `${a}/24`, 'dev', 'mgmt0']);
+  t.must(ns, ['ip', 'link', 'set', 'mgmt0', 'up']);
+}
+
 /** Starts node number i (1-based): underlay 198.18.0.1i / 2001:db8:18::1i. */
 export async function startNode(t: Topology, i: number, o: ClusterOptions, extra: Record<string, unknown> = {}): Promise<ClusterNode> {
   const fab = fabric(t);
   const name = `n${i}`;
   const ns = t.ns(name);
+  if (o.mgmt) connectMgmt(t, ns, `198.18.1.${10 + i}`);
   const underlay4 = `198.18.0.${10 + i}`;
   const underlay6 = `2001:db8:18::${10 + i}`;
   const agent = await t.startAgent(ns, {
