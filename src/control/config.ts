@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { Address, Prefix, parseAddress, parsePrefix, prefixWithin } from './addr.js';
+import { parseMac } from '../wire/ethernet.js';
+import { VXLAN_DEFAULT_PORT, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../wire/vxlan.js';
 
 export type PortKind = 'uplink' | 'host' | 'endpoint';
 
@@ -29,8 +31,26 @@ export interface RouteConfig {
   prefix: Prefix;
   via?: Address;
   port?: string;
-  type: 'via' | 'connected' | 'blackhole' | 'unreachable';
+  type: 'via' | 'connected' | 'blackhole' | 'unreachable' | 'tunnel';
+  /** tunnel: the remote VTEP's underlay address (IPv4 or IPv6, independent of the prefix's family). */
+  remote?: Address;
+  /** tunnel: inner destination MAC (a Linux vxlan device's MAC); default: vxlan.mac. */
+  innerMac?: Uint8Array;
 }
+
+/** The node's VXLAN endpoint (Cilium's tunnel mode; a Linux `vxlan` device interoperates). */
+export interface VxlanConfig {
+  /** On when the config has a vxlan section, a tunnel route, or cluster mode vxlan. */
+  enabled: boolean;
+  vni: number;
+  /** UDP port we send to and listen on. */
+  port: number;
+  /** Our MAC inside the tunnel, and the default inner destination of tunnel routes. */
+  mac: Uint8Array;
+}
+
+/** The default VXLAN MAC of every Weft node ("wef" "t"), locally administered unicast. */
+export const DEFAULT_VXLAN_MAC = '02:77:65:66:74:01';
 
 export interface Gateway {
   ipv4?: Address;
@@ -63,6 +83,7 @@ export interface NodeConfig {
   ports: PortConfig[];
   routes: RouteConfig[];
   tables: { routes: number; neighbours: number };
+  vxlan: VxlanConfig;
   /** "dir:/path" or "etcd://host:port"; only used with cluster. */
   store: string;
   cluster?: ClusterConfig;
@@ -145,9 +166,31 @@ function parsePort(v: unknown, where: string, defaultMtu: number): PortConfig {
   return port;
 }
 
+function unicastMac(v: unknown, where: string): Uint8Array {
+  const text = str(v, where);
+  let m: Uint8Array;
+  try {
+    m = parseMac(text);
+  } catch {
+    fail(where, `"${text}" is not a MAC address (xx:xx:xx:xx:xx:xx)`);
+  }
+  if (m[0] & 1) fail(where, `"${text}" is a group (multicast) address; a unicast MAC is needed`);
+  return m;
+}
+
+function parseVxlan(v: unknown, where: string): Omit<VxlanConfig, 'enabled'> {
+  const o = v === undefined || v === null ? {} : obj(v, where);
+  only(o, where, ['vni', 'port', 'mac']);
+  return {
+    vni: o.vni === undefined ? VXLAN_DEFAULT_VNI : int(o.vni, `${where}.vni`, 0, VXLAN_MAX_VNI),
+    port: o.port === undefined ? VXLAN_DEFAULT_PORT : int(o.port, `${where}.port`, 1, 65535),
+    mac: unicastMac(o.mac ?? DEFAULT_VXLAN_MAC, `${where}.mac`),
+  };
+}
+
 function parseRoute(v: unknown, where: string, ports: PortConfig[]): RouteConfig {
   const o = obj(v, where);
-  only(o, where, ['prefix', 'via', 'port', 'type']);
+  only(o, where, ['prefix', 'via', 'port', 'type', 'remote', 'innerMac']);
   const r: RouteConfig = {
     prefix: prefix(o.prefix, `${where}.prefix`, false),
     via: o.via === undefined ? undefined : address(o.via, `${where}.via`),
@@ -155,8 +198,22 @@ function parseRoute(v: unknown, where: string, ports: PortConfig[]): RouteConfig
     type: 'via',
   };
   const type = o.type === undefined ? (r.via ? 'via' : 'connected') : str(o.type, `${where}.type`);
-  if (type !== 'via' && type !== 'connected' && type !== 'blackhole' && type !== 'unreachable') fail(`${where}.type`, `"${type}" is not one of via, connected, blackhole, unreachable`);
+  if (type !== 'via' && type !== 'connected' && type !== 'blackhole' && type !== 'unreachable' && type !== 'tunnel') fail(`${where}.type`, `"${type}" is not one of via, connected, blackhole, unreachable, tunnel`);
   r.type = type;
+  if (type === 'tunnel') {
+    if (r.via) fail(`${where}.via`, 'a tunnel route takes remote (the remote VTEP\'s underlay address), not via');
+    if (o.remote === undefined) fail(`${where}.remote`, 'a tunnel route needs the remote VTEP\'s underlay address');
+    r.remote = address(o.remote, `${where}.remote`);
+    if (!r.port) fail(`${where}.port`, 'a tunnel route needs the uplink port it leaves through');
+    const up = ports.find((p) => p.name === r.port);
+    if (!up) fail(`${where}.port`, `no port named "${r.port}"`);
+    if (up.kind !== 'uplink') fail(`${where}.port`, `tunnel routes leave through an uplink port; "${r.port}" is of kind ${up.kind}`);
+    if (!up.addresses.some((a) => a.family === r.remote!.family)) fail(`${where}.remote`, `uplink "${r.port}" has no IPv${r.remote.family} address to send from`);
+    if (o.innerMac !== undefined) r.innerMac = unicastMac(o.innerMac, `${where}.innerMac`);
+    return r;
+  }
+  if (o.remote !== undefined) fail(`${where}.remote`, 'only tunnel routes take remote');
+  if (o.innerMac !== undefined) fail(`${where}.innerMac`, 'only tunnel routes take innerMac');
   if (r.via && r.via.family !== r.prefix.family) fail(`${where}.via`, 'address family differs from the prefix');
   if ((type === 'via' || type === 'connected') && !r.port) fail(`${where}.port`, `a ${type} route needs the port it leaves through`);
   if (type === 'via' && !r.via) fail(`${where}.via`, 'a via route needs a next hop');
@@ -214,7 +271,7 @@ function bool(v: unknown, where: string): boolean {
 
 export function parseConfig(doc: unknown, source: string): NodeConfig {
   const o = obj(doc ?? {}, source);
-  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster']);
+  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan']);
   const node = str(o.node, `${source}: node`, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/);
   const workers = o.workers === undefined ? cpus().length : int(o.workers, `${source}: workers`, 1, 16);
   const cpuList = list(o.cpus, `${source}: cpus`).map((c, i) => int(c, `${source}: cpus[${i}]`, 0, 1023));
@@ -239,6 +296,10 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
   only(t, `${source}: tables`, ['routes', 'neighbours']);
   const cluster = o.cluster === undefined ? undefined : parseCluster(o.cluster, `${source}: cluster`, ports);
   if (cluster && (gateway.ipv4 || gateway.ipv6)) fail(`${source}: gateway`, 'in a cluster the gateway addresses come from the pod CIDRs; remove gateway');
+  const vxlan: VxlanConfig = {
+    enabled: o.vxlan !== undefined || routes.some((r) => r.type === 'tunnel') || cluster?.mode === 'vxlan',
+    ...parseVxlan(o.vxlan, `${source}: vxlan`),
+  };
   return {
     node,
     store: o.store === undefined ? 'dir:/var/lib/weft' : str(o.store, `${source}: store`),
@@ -253,6 +314,7 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
       routes: t.routes === undefined ? 4096 : int(t.routes, `${source}: tables.routes`, 16, 1 << 20),
       neighbours: t.neighbours === undefined ? 4096 : int(t.neighbours, `${source}: tables.neighbours`, 16, 1 << 20),
     },
+    vxlan,
   };
 }
 

@@ -19,6 +19,11 @@ export const COUNTER_NAMES = [
   'echoReplied',
   'pendingQueued',
   'pendingSent',
+  'vxlanEncapsulated',
+  'vxlanDecapsulated',
+  // Frames the router answered through the tunnel (already counted as consumed / icmpErrorsSent)
+  // that could not be re-encapsulated: outer packet above the uplink MTU, or its TX queue full.
+  'vxlanRepliesLost',
   // drops
   'dropTruncatedEthernet',
   'dropNotForUs',
@@ -56,6 +61,18 @@ export const COUNTER_NAMES = [
   'dropTxQueueFull',
   'dropTxError',
   'dropPortDown',
+  // VXLAN: a tunnel route while VXLAN is off; the uplink has no address of the underlay family.
+  'dropVxlanDisabled',
+  'dropVxlanNoSourceAddress',
+  // VXLAN decapsulation: bad UDP length or too short for VXLAN + inner Ethernet; bad UDP
+  // checksum (zero is bad over IPv6); I flag clear; another VNI; inner destination MAC not
+  // ours (nor broadcast/multicast) or a group source MAC; inner ethertype not IPv4/IPv6/ARP.
+  'dropVxlanMalformed',
+  'dropVxlanBadChecksum',
+  'dropVxlanBadFlags',
+  'dropVxlanBadVni',
+  'dropVxlanInnerMac',
+  'dropVxlanInnerEthertype',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -4,10 +4,11 @@ import { Datapath } from './state.js';
 import { C } from './counters.js';
 import { sendIcmp4Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
+import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
 import {
   IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_CSUM, IPV4_DST, IPV4_SRC,
-  IPV4_TTL, IPV4_PROTO, IPPROTO_ICMP, ipv4Check, ipv4HeaderLen, ipv4TotalLen, ipv4DontFragment,
+  IPV4_TTL, IPV4_PROTO, IPPROTO_ICMP, IPPROTO_UDP, ipv4Check, ipv4HeaderLen, ipv4TotalLen, ipv4DontFragment,
   ipv4DecrementTtl, ipv4IsFragment, ipv4IsMulticastOrBroadcast,
 } from '../wire/ipv4.js';
 import {
@@ -17,7 +18,7 @@ import {
 import { checksum, update16 } from '../wire/checksum.js';
 import { get16, put16, copy } from '../wire/bytes.js';
 import {
-  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_LOCAL, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE,
+  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_LOCAL, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE, ROUTE_TUNNEL,
 } from '../tables/layout.js';
 
 const nexthop = new Uint8Array(4);
@@ -68,6 +69,10 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
     dp.ctr[C.dropBlackhole]++;
     return;
   }
+  if (type === ROUTE_TUNNEL) {
+    sendThroughTunnel(dp, port, off, ip, 4, -1, -1);
+    return;
+  }
   if (type !== ROUTE_CONNECTED && type !== ROUTE_VIA) {
     dp.ctr[C.dropNoRoute]++;
     sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_HOST_UNREACH, 0);
@@ -109,6 +114,10 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
   const total = ipv4TotalLen(b, ip);
   const icmpLen = total - hlen;
   const m = ip + hlen;
+  if (b[ip + IPV4_PROTO] === IPPROTO_UDP && !ipv4IsFragment(b, ip) && isVxlanDatagram(dp, port, m, icmpLen)) {
+    decapsulate(dp, port, off, ip, 4, m, icmpLen);
+    return;
+  }
   if (b[ip + IPV4_PROTO] !== IPPROTO_ICMP || ipv4IsFragment(b, ip)) {
     dp.ctr[C.dropLocalUnhandled]++;
     return;

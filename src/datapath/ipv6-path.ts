@@ -5,10 +5,11 @@ import { Datapath } from './state.js';
 import { C } from './counters.js';
 import { sendIcmp6Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
+import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
 import { handleNdp, isLocal6 } from './ndp.js';
 import { swap } from './ipv4-path.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC } from '../wire/ethernet.js';
-import { IPPROTO_ICMPV6 } from '../wire/ipv4.js';
+import { IPPROTO_ICMPV6, IPPROTO_UDP } from '../wire/ipv4.js';
 import {
   IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IPV6_BAD_EXT_HEADER, IPV6_HLEN, IPV6_HOPS,
   IPV6_SRC, IPV6_DST, ipv6Check, ipv6Walk, ipv6PayloadLen, ipv6IsMulticast, ipv6IsLinkLocal, ipv6IsUnspecified,
@@ -21,7 +22,7 @@ import {
 import { sum16, finish, pseudoSum6, update16 } from '../wire/checksum.js';
 import { get16, put16, copy } from '../wire/bytes.js';
 import {
-  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE,
+  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE, ROUTE_TUNNEL,
 } from '../tables/layout.js';
 
 const nexthop = new Uint8Array(16);
@@ -89,6 +90,10 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
     dp.ctr[C.dropBlackhole]++;
     return;
   }
+  if (type === ROUTE_TUNNEL) {
+    sendThroughTunnel(dp, port, off, ip, 6, l4Proto, l4Off);
+    return;
+  }
   if (type !== ROUTE_CONNECTED && type !== ROUTE_VIA) {
     dp.ctr[C.dropNoRoute]++;
     sendIcmp6Error(dp, port, off, ip, l4Proto, l4Off, ICMPV6_DEST_UNREACH, ICMPV6_CODE_ADDR_UNREACH, 0);
@@ -125,6 +130,10 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
 function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: number): void {
   const b = dp.arena.bytes;
   const w = dp.walk6;
+  if (w.proto === IPPROTO_UDP && !w.fragment && isVxlanDatagram(dp, port, w.l4Off, end - w.l4Off)) {
+    decapsulate(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
+    return;
+  }
   if (w.proto !== IPPROTO_ICMPV6 || w.fragment) {
     dp.ctr[C.dropLocalUnhandled]++;
     return;

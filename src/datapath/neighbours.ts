@@ -13,6 +13,7 @@ import { ND_NEIGHBOR_SOLICIT, ND_OPT_SOURCE_LLADDR, ICMPV6_CSUM } from '../wire/
 import { sum16, finish, pseudoSum6 } from '../wire/checksum.js';
 import { put16, copy } from '../wire/bytes.js';
 import { PORT_HAS_IPV4 } from '../tables/port-table.js';
+import { TUNNEL_PORT } from '../tables/layout.js';
 
 const BROADCAST = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 const ZERO_MAC = new Uint8Array(6);
@@ -51,6 +52,9 @@ export function neighbourMac(dp: Datapath, port: number, family: number, a: Uint
 /** Records addr → mac on port unless the table already says so (recently). */
 export function learnNeighbour(dp: Datapath, port: number, family: number, a: Uint8Array, o: number, mac: Uint8Array, macOff: number): void {
   if (mac[macOff] & 1) return; // never learn a group address
+  // Nothing is ever sent to a neighbour on the tunnel (routes name the remote VTEP), and
+  // remote hosts must not be able to fill the shared table through it.
+  if (port === TUNNEL_PORT) return;
   fillKey(dp, port, family, a, o);
   const hi = (mac[macOff] << 24) | (mac[macOff + 1] << 16) | (mac[macOff + 2] << 8) | mac[macOff + 3];
   const lo = (mac[macOff + 4] << 8) | mac[macOff + 5];

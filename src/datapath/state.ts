@@ -7,11 +7,14 @@ import { SharedHashMap } from '../tables/hashmap.js';
 import { NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS } from '../tables/layout.js';
 import { Ipv6Walk } from '../wire/ipv6.js';
 import { PendingQueue } from './pending.js';
+import { NodeSettings } from './node-settings.js';
 
 export interface DatapathTables {
   ports: PortTable;
   routes: PrefixTable;
   neighbours: SharedHashMap;
+  /** Node-wide settings (VXLAN); absent: a private table with VXLAN off. */
+  settings?: NodeSettings;
 }
 
 /** ICMP errors per second a worker may send, with a burst (RFC 1812 §4.3.2.8 rate limiting). */
@@ -22,6 +25,7 @@ export class Datapath {
   readonly ports: PortTable;
   readonly routes: PrefixTable;
   readonly neighbours: SharedHashMap;
+  readonly settings: NodeSettings;
   readonly ctr: Float64Array;
   readonly arena: Arena;
   readonly tx = new TxQueues();
@@ -32,6 +36,17 @@ export class Datapath {
   readonly neighKey = new Int32Array(NEIGH_KEY_WORDS);
   readonly neighValue = new Int32Array(NEIGH_VALUE_WORDS);
   readonly walk6 = new Ipv6Walk();
+  /** Tunnel scratch: the route toward a remote VTEP, its address and the next hop to it. */
+  readonly underlayRoute = new Int32Array(ROUTE_VALUE_WORDS);
+  readonly tunnelRemote = new Uint8Array(16);
+  readonly tunnelNexthop = new Uint8Array(16);
+  /**
+   * The outer headers of the frame being decapsulated, for what the router sends back through
+   * the tunnel: [outer source address (16) | outer destination address (16) | previous hop MAC (6)].
+   */
+  readonly outer = new Uint8Array(38);
+  outerFamily = 0;
+  outerPort = -1;
 
   /** Monotonic milliseconds, refreshed once per batch. */
   now = 0;
@@ -42,6 +57,7 @@ export class Datapath {
     this.ports = tables.ports;
     this.routes = tables.routes;
     this.neighbours = tables.neighbours;
+    this.settings = tables.settings ?? NodeSettings.create();
     this.ctr = counters;
     this.arena = new Arena(maxFrame);
     this.pending = new PendingQueue(this.arena);

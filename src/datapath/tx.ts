@@ -23,4 +23,16 @@ export class TxQueues {
     this.count[port] = n + 1;
     return true;
   }
+
+  /** Forgets what is queued on port and takes it off the dirty list (the tunnel pseudo-port). */
+  clear(port: number): void {
+    if (this.count[port] === 0) return;
+    this.count[port] = 0;
+    for (let k = 0; k < this.dirtyCount; k++) {
+      if (this.dirty[k] === port) {
+        this.dirty[k] = this.dirty[--this.dirtyCount];
+        return;
+      }
+    }
+  }
 }

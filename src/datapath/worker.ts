@@ -13,6 +13,8 @@ import { PortTable, MAX_PORTS, PORT_COUNTERS } from '../tables/port-table.js';
 import { PrefixTable } from '../tables/prefix.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { CounterBlock } from '../tables/counters.js';
+import { PORT_KIND_TUNNEL } from '../tables/layout.js';
+import { NodeSettings } from './node-settings.js';
 
 export interface WorkerInit {
   index: number;
@@ -23,6 +25,8 @@ export interface WorkerInit {
   routesSab: SharedArrayBuffer;
   neighboursSab: SharedArrayBuffer;
   countersSab: SharedArrayBuffer;
+  /** Node settings (NodeSettings: VXLAN); absent: VXLAN stays off in this worker. */
+  settingsSab?: SharedArrayBuffer;
   /** Float64 per worker per port: rx frames, rx bytes, tx frames, tx bytes (PORT_COUNTERS). */
   portCountersSab: SharedArrayBuffer;
   /** Int32 control words: [0] = stop flag, [1 + worker] = port-table generation seen. */
@@ -40,7 +44,12 @@ const control = new Int32Array(init.controlSab);
 const ports = PortTable.attach(init.portsSab);
 const counters = CounterBlock.attach(init.countersSab, COUNTER_NAMES).row(init.index);
 const dp = new Datapath(
-  { ports, routes: PrefixTable.attach(init.routesSab), neighbours: SharedHashMap.attach(init.neighboursSab) },
+  {
+    ports,
+    routes: PrefixTable.attach(init.routesSab),
+    neighbours: SharedHashMap.attach(init.neighboursSab),
+    settings: init.settingsSab ? NodeSettings.attach(init.settingsSab) : undefined,
+  },
   counters,
   init.maxFrame,
 );
@@ -61,7 +70,8 @@ function refreshPorts(): void {
   nports = 0;
   const limit = ports.limit();
   for (let p = 0; p < limit; p++) {
-    if (!ports.active(p)) continue;
+    // The tunnel pseudo-port has no fds: its frames are encapsulated onto an uplink.
+    if (!ports.active(p) || ports.kind(p) === PORT_KIND_TUNNEL) continue;
     portIdx[nports] = p;
     fds[nports] = ports.fd(p, init.queue);
     nports++;

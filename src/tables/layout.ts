@@ -1,11 +1,25 @@
 // The word layouts of the tables that workers read, in one place (the contract between
 // the control thread and the workers, like Katran's balancer_maps.h).
+import { MAX_PORTS } from './port-table.js';
 
-/** Route value: [type, port, next hop (4 words; IPv4 uses the first)]. */
-export const ROUTE_VALUE_WORDS = 6;
+/**
+ * Route value: [type, port, next hop (4 words; IPv4 uses the first), aux, inner MAC].
+ * For ROUTE_TUNNEL the next-hop words hold the remote VTEP's underlay address, `aux` its
+ * family (4 or 6) in the low byte, ROUTE_AUX_INNER_MAC when the route carries its own
+ * inner destination MAC, and that MAC's bytes 4-5 in the high half; ROUTE_INNER_MAC holds
+ * bytes 0-3. Other route types leave aux and inner MAC zero.
+ */
+export const ROUTE_VALUE_WORDS = 8;
 export const ROUTE_TYPE = 0;
 export const ROUTE_PORT = 1;
 export const ROUTE_NEXTHOP = 2;
+export const ROUTE_AUX = 6;
+export const ROUTE_INNER_MAC = 7;
+
+/** In ROUTE_AUX: the low byte is the underlay family. */
+export const ROUTE_AUX_FAMILY_MASK = 0xff;
+/** In ROUTE_AUX: the route has its own inner destination MAC (else the node's VXLAN MAC). */
+export const ROUTE_AUX_INNER_MAC = 0x100;
 
 /** Our own address: deliver to the router itself. */
 export const ROUTE_LOCAL = 1;
@@ -17,8 +31,32 @@ export const ROUTE_VIA = 3;
 export const ROUTE_BLACKHOLE = 4;
 /** Dropped with ICMP destination unreachable. */
 export const ROUTE_UNREACHABLE = 5;
+/** Behind another node: VXLAN-encapsulated toward the remote VTEP out of `port` (an uplink). */
+export const ROUTE_TUNNEL = 6;
 
 /** Neighbour key: [port, family, address (4 words)]. */
 export const NEIGH_KEY_WORDS = 6;
 /** Neighbour value: [MAC bytes 0-3, MAC bytes 4-5, updated (seconds, monotonic)]. */
 export const NEIGH_VALUE_WORDS = 3;
+
+/**
+ * The VXLAN tunnel as a port: decapsulated frames enter the pipeline on this port index, and
+ * what the router sends back "out of the ingress port" (ARP replies, NAs, echo replies, ICMP
+ * errors) is queued on it and encapsulated back to the VTEP the frame came from. Its port-table
+ * record (kind PORT_KIND_TUNNEL, no fds) holds the MAC we use inside the tunnel and the
+ * addresses we answer there (the gateway addresses). Workers never read or write it.
+ */
+export const TUNNEL_PORT = MAX_PORTS - 1;
+export const PORT_KIND_TUNNEL = 4;
+
+/**
+ * Node settings (one small shared Int32Array, control thread writes, workers read per packet).
+ * Each field is one aligned word, so a reader never sees half a value.
+ */
+export const SETTINGS_WORDS = 16;
+/** 1 when VXLAN encapsulation and decapsulation are on. */
+export const SET_VXLAN_ENABLED = 0;
+/** The 24-bit VNI we send and accept. */
+export const SET_VXLAN_VNI = 1;
+/** The UDP port we send to and accept on. */
+export const SET_VXLAN_PORT = 2;

@@ -9,14 +9,16 @@ import { COUNTER_NAMES, C } from '../../src/datapath/counters.js';
 import { HEADROOM, GEN_SLOTS, PENDING_SLOTS } from '../../src/datapath/arena.js';
 import { TX_PER_PORT } from '../../src/datapath/tx.js';
 import { parseConfig, NodeConfig } from '../../src/control/config.js';
-import { routesFromConfig, programRoute } from '../../src/control/routes.js';
+import { routesFromConfig, programRoute, programVxlan } from '../../src/control/routes.js';
+import { NodeSettings } from '../../src/datapath/node-settings.js';
 import { linkLocalFromMac, parseAddress } from '../../src/control/addr.js';
 import { PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../../src/tables/port-table.js';
 import { PrefixTable } from '../../src/tables/prefix.js';
 import { SharedHashMap } from '../../src/tables/hashmap.js';
 import { CounterBlock } from '../../src/tables/counters.js';
 import {
-  NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS, ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP,
+  NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS, ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_AUX,
+  ROUTE_INNER_MAC, ROUTE_AUX_INNER_MAC, ROUTE_TUNNEL, TUNNEL_PORT,
 } from '../../src/tables/layout.js';
 
 // ---------------------------------------------------------------------------------------
@@ -64,6 +66,28 @@ export const EP1_MAC = mac('02:aa:00:00:00:10');
 export const EP2_MAC = mac('02:aa:00:00:00:20');
 export const NH_MAC = mac('02:aa:00:00:00:fe');
 
+// VXLAN. Remote VTEPs on the uplink's subnet: B (a Linux node, IPv4, neighbour learned), C
+// (IPv6 underlay, neighbour unknown), E (IPv4, unknown); D is behind the IPv4 gateway NH_4.
+export const VX_PORT = 8472;
+export const VX_VNI = 2;
+/** The node's VXLAN MAC (config default): inner source of what we send, inner destination we accept. */
+export const VTEP_MAC = mac('02:77:65:66:74:01');
+export const VTEP_LL = linkLocalFromMac(VTEP_MAC);
+/** The Linux node's vxlan device (inner destination of routes toward B) and its underlay MAC. */
+export const LINUX_VX_MAC = mac('02:00:00:00:02:01');
+export const VTEP_B_MAC = mac('02:aa:00:00:00:0b');
+export const VTEP_B4 = ip('198.18.0.2');
+export const VTEP_C6 = ip('2001:db8:18::3');
+export const VTEP_D4 = ip('198.18.9.4');
+export const VTEP_E4 = ip('198.18.0.5');
+/** Pods behind the remote nodes: B over IPv4 (both inner families), C over IPv6, D via the gateway, E unresolved. */
+export const POD_B4 = ip('198.19.2.20');
+export const POD_B6 = ip('2001:db8:19:2::20');
+export const POD_C4 = ip('198.19.3.20');
+export const POD_C6 = ip('2001:db8:19:3::20');
+export const POD_D4 = ip('198.19.4.20');
+export const POD_E4 = ip('198.19.5.20');
+
 export const CONFIG_DOC = {
   node: 'proptest',
   api: '/nonexistent/weft-proptest.sock',
@@ -81,7 +105,14 @@ export const CONFIG_DOC = {
     { prefix: '198.18.252.0/24', type: 'unreachable' },
     { prefix: '2001:db8:dead::/48', type: 'blackhole' },
     { prefix: '2001:db8:beef::/48', type: 'unreachable' },
+    { prefix: '198.19.2.0/24', type: 'tunnel', remote: '198.18.0.2', port: 'up0', innerMac: '02:00:00:00:02:01' },
+    { prefix: '2001:db8:19:2::/64', type: 'tunnel', remote: '198.18.0.2', port: 'up0', innerMac: '02:00:00:00:02:01' },
+    { prefix: '198.19.3.0/24', type: 'tunnel', remote: '2001:db8:18::3', port: 'up0' },
+    { prefix: '2001:db8:19:3::/64', type: 'tunnel', remote: '2001:db8:18::3', port: 'up0' },
+    { prefix: '198.19.4.0/24', type: 'tunnel', remote: '198.18.9.4', port: 'up0' },
+    { prefix: '198.19.5.0/24', type: 'tunnel', remote: '198.18.0.5', port: 'up0' },
   ],
+  vxlan: { vni: 2, port: 8472 },
   tables: { routes: 64, neighbours: 1024 },
 };
 
@@ -124,6 +155,7 @@ export class Harness {
   readonly routes: PrefixTable;
   readonly neighbours: SharedHashMap;
   readonly counters: CounterBlock;
+  readonly settings = NodeSettings.create();
   readonly dp: Datapath;
   readonly maxFrame: number;
   /** Frames handed to receiveFrame by this harness. */
@@ -152,14 +184,16 @@ export class Harness {
       });
     });
     for (const r of routesFromConfig(cfg)) programRoute(this.routes, r);
+    programVxlan(this.ports, this.settings, cfg.vxlan, cfg.gateway);
     this.maxFrame = Math.max(1500, ...cfg.ports.map((p) => p.mtu)) + 14; // Agent.maxFrame
-    this.dp = new Datapath({ ports: this.ports, routes: this.routes, neighbours: this.neighbours }, this.counters.row(0), this.maxFrame);
+    this.dp = new Datapath({ ports: this.ports, routes: this.routes, neighbours: this.neighbours, settings: this.settings }, this.counters.row(0), this.maxFrame);
     this.dp.now = 10_000;
     // Pre-learned neighbours: EP1 (both families), the IPv4 uplink gateway. Not EP2, not the
     // IPv6 uplink gateway: frames toward those are parked and solicited.
     this.learn(EP1, 4, EP1_4, EP1_MAC);
     this.learn(EP1, 6, EP1_6, EP1_MAC);
     this.learn(UP, 4, NH_4, NH_MAC);
+    this.learn(UP, 4, VTEP_B4, VTEP_B_MAC);
     this.neighWords = new Int32Array(this.neighbours.sab);
     this.neighSnapshot = this.neighWords.slice();
     const b = this.dp.arena.bytes;
@@ -191,13 +225,25 @@ export class Harness {
     return Uint8Array.of(v[0] >>> 24, (v[0] >>> 16) & 255, (v[0] >>> 8) & 255, v[0] & 255, (v[1] >>> 8) & 255, v[1] & 255);
   }
 
-  /** Longest-prefix match as the pipeline sees it: route type, port and next-hop bytes. */
-  route(family: 4 | 6, addr: Uint8Array, addrOff = 0): { type: number; port: number; nexthop: Uint8Array } | null {
+  /**
+   * Longest-prefix match as the pipeline sees it: route type, port and next-hop bytes; for a
+   * tunnel route the next hop is the remote VTEP (of its own family) and innerMac the route's
+   * inner destination MAC, if it has one.
+   */
+  route(family: 4 | 6, addr: Uint8Array, addrOff = 0): Route | null {
     const out = new Int32Array(ROUTE_VALUE_WORDS);
     if (this.routes.lookup(family, addr, addrOff, out) < 0) return null;
-    const nh = new Uint8Array(family === 4 ? 4 : 16);
+    const tunnel = out[ROUTE_TYPE] === ROUTE_TUNNEL;
+    const nhFamily = tunnel ? (out[ROUTE_AUX] & 0xff) as 4 | 6 : family;
+    const nh = new Uint8Array(nhFamily === 4 ? 4 : 16);
     for (let i = 0; i < nh.length; i++) nh[i] = (out[ROUTE_NEXTHOP + (i >> 2)] >>> (24 - 8 * (i & 3))) & 255;
-    return { type: out[ROUTE_TYPE], port: out[ROUTE_PORT], nexthop: nh };
+    const r: Route = { type: out[ROUTE_TYPE], port: out[ROUTE_PORT], nexthop: nh, nhFamily };
+    if (tunnel && out[ROUTE_AUX] & ROUTE_AUX_INNER_MAC) {
+      const w = out[ROUTE_INNER_MAC];
+      const a = out[ROUTE_AUX];
+      r.innerMac = Uint8Array.of(w >>> 24, (w >>> 16) & 255, (w >>> 8) & 255, w & 255, a >>> 24, (a >>> 16) & 255);
+    }
+    return r;
   }
 
   snapshot(): Float64Array {
@@ -256,7 +302,8 @@ export class Harness {
     const a = dp.arena;
     const off = a.frameOff(0);
     const len = Math.min(frame.length, a.maxFrameLen());
-    a.bytes.fill(PATTERN, off, off + this.lastRxLen);
+    // The whole slot: encapsulation writes outer headers into the headroom.
+    if (this.lastRxLen > 0) a.bytes.fill(PATTERN, 0, a.slotSize);
     a.bytes.set(frame.subarray(0, len), off);
     this.lastRxLen = len;
     a.lens[0] = len;
@@ -336,8 +383,7 @@ export class Harness {
       dp.arena.bytes.fill(PATTERN, q.frameOff(i), q.frameOff(i) + q.len[i]);
       q.release(i);
     }
-    const off = this.rxOff();
-    dp.arena.bytes.fill(PATTERN, off, off + this.lastRxLen);
+    if (this.lastRxLen > 0) dp.arena.bytes.fill(PATTERN, 0, dp.arena.slotSize);
     this.lastRxLen = 0;
     const w = this.arena32;
     for (let i = 0; i < w.length; i++) {
@@ -379,11 +425,15 @@ export class Harness {
     return off >= a.frameOff(a.pendingBase) - HEADROOM && off < a.bytes.length;
   }
 
-  /** First offset in slot `slot` outside [frameOff, frameOff+len) that is not the pattern, or -1. */
-  slotGuard(slot: number, len: number): number {
+  /**
+   * First offset in slot `slot` outside [frameOff - before, frameOff+len) that is not the
+   * pattern, or -1 (`before`: bytes of headroom an encapsulation may have used).
+   */
+  slotGuard(slot: number, len: number, before = 0): number {
     const a = this.dp.arena;
     const start = slot * a.slotSize;
-    const f = a.frameOff(slot);
+    const f = a.frameOff(slot) - before;
+    len += before;
     const b = a.bytes;
     for (let i = start; i < f; i++) if (b[i] !== PATTERN) return i;
     for (let i = f + len; i < start + a.slotSize; i++) if (b[i] !== PATTERN) return i;
@@ -395,7 +445,16 @@ export class Harness {
   }
 }
 
-export { C, COUNTER_NAMES, GEN_SLOTS, PENDING_SLOTS, TX_PER_PORT, HEADROOM };
+export { C, COUNTER_NAMES, GEN_SLOTS, PENDING_SLOTS, TX_PER_PORT, HEADROOM, TUNNEL_PORT };
+
+export interface Route {
+  type: number;
+  port: number;
+  nexthop: Uint8Array;
+  /** The next hop's family: the prefix's, or for a tunnel route the remote VTEP's. */
+  nhFamily: 4 | 6;
+  innerMac?: Uint8Array;
+}
 
 // ---------------------------------------------------------------------------------------
 // Frame builders (independent of src/wire, so they are an oracle, not a copy).
@@ -563,4 +622,16 @@ export function fromHex(s: string): Uint8Array {
 export function equalBytes(a: Uint8Array, ao: number, b: Uint8Array, bo: number, n: number): boolean {
   for (let i = 0; i < n; i++) if (a[ao + i] !== b[bo + i]) return false;
   return true;
+}
+
+/**
+ * A UDP datagram carrying a VXLAN header and the inner frame. The UDP checksum is computed over
+ * IPv6 (required) and, over IPv4, only when `csum` is set (Linux sends 0 by default).
+ */
+export function vxlanUdp(src: Uint8Array, dst: Uint8Array, inner: Uint8Array, o: { sport?: number; dport?: number; vni?: number; flags?: number; csum?: boolean } = {}): Uint8Array {
+  const vni = o.vni ?? VX_VNI;
+  const vx = Uint8Array.of(o.flags ?? 0x08, 0, 0, 0, (vni >>> 16) & 255, (vni >>> 8) & 255, vni & 255, 0);
+  const data = concat(vx, inner);
+  if (src.length === 16 || o.csum) return udp(src, dst, o.sport ?? 40000, o.dport ?? VX_PORT, data);
+  return concat(be16(o.sport ?? 40000), be16(o.dport ?? VX_PORT), be16(8 + data.length), be16(0), data);
 }

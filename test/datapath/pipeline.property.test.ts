@@ -7,11 +7,15 @@ import fc from 'fast-check';
 import {
   Harness, StepResult, TxDesc, OUTCOME_IDX, COUNTER_NAMES, C, PENDING_SLOTS, TX_PER_PORT, HEADROOM, NPORTS, MTUS,
   EP1, EP2, UP, PORT_MACS, PORT_LL, BCAST, GW4, GW6, EP1_4, EP2_4, EP1_6, EP2_6, UP_4, UP_6, NH_4, NH_6, OUT_4, OUT_6,
-  BLACKHOLE_4, UNREACH_4, BLACKHOLE_6, UNREACH_6, EP1_MAC, EP2_MAC, NH_MAC,
+  BLACKHOLE_4, UNREACH_4, BLACKHOLE_6, UNREACH_6, EP1_MAC, EP2_MAC, NH_MAC, TUNNEL_PORT,
+  VX_PORT, VX_VNI, VTEP_MAC, VTEP_LL, LINUX_VX_MAC, VTEP_B_MAC, VTEP_B4, VTEP_C6, VTEP_D4, VTEP_E4,
+  POD_B4, POD_B6, POD_C4, POD_C6, POD_D4, POD_E4,
   ip, mac, eth, ipv4, icmp4, udp, tcp, ipv6, icmp6, extHeader, fragHeader, solicitedNode, multicastMac, arp, concat,
-  bytes, csum, hex, equalBytes,
+  bytes, csum, hex, equalBytes, vxlanUdp,
 } from './harness.js';
 import { ipv4Check, IPV4_OK } from '../../src/wire/ipv4.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const h = new Harness();
 const started = performance.now();
@@ -69,11 +73,193 @@ function fail(c: Ctx, msg: string): never {
   throw new InvariantError(`${msg}${describe(c.step)}${c.history.length > 1 ? `\n  run so far:\n    ${c.history.join('\n    ')}` : ''}`);
 }
 
-function check(c: Ctx, cond: boolean, msg: string): void {
+function check(c: Ctx, cond: boolean, msg: string): asserts cond {
   if (!cond) fail(c, msg);
 }
 
-/** Structural checks on one queued descriptor; returns the arena slot it points into. */
+// ---------------------------------------------------------------------------------------
+// VXLAN, read independently of src/wire.
+
+/** A UDP datagram in an Ethernet frame at o: IPv4 (not a fragment) or IPv6 after its extension headers. */
+interface Vx {
+  family: 4 | 6;
+  ip: number;
+  udp: number;
+  /** The UDP length field. */
+  ulen: number;
+  /** Bytes from the UDP header to the end of the IP packet. */
+  avail: number;
+  src: Uint8Array;
+  dst: Uint8Array;
+  sport: number;
+  dport: number;
+  /** The inner frame behind the VXLAN header, if the UDP length is right. */
+  inner: number;
+  innerLen: number;
+}
+
+function parseVx(b: Uint8Array, o: number, len: number): Vx | null {
+  if (len < 14) return null;
+  const type = g16(b, o + 12);
+  const ip = o + 14;
+  let u: number;
+  let end: number;
+  let family: 4 | 6;
+  if (type === 0x0800) {
+    if (len < 34) return null;
+    const ihl = (b[ip] & 15) * 4;
+    if (b[ip] >>> 4 !== 4 || ihl < 20 || b[ip + 9] !== 17 || (g16(b, ip + 6) & 0x3fff) !== 0) return null;
+    u = ip + ihl;
+    end = ip + g16(b, ip + 2);
+    family = 4;
+  } else if (type === 0x86dd) {
+    if (len < 54) return null;
+    const f = b.subarray(o, o + len);
+    const e = extHeaders(f);
+    if (e.proto !== 17 || e.l4 + 8 > len) return null;
+    for (let k = 0; k < e.offs.length; k++) if ((k === 0 ? f[20] : f[e.offs[k - 1]]) === 44) return null; // a fragment
+    u = o + e.l4;
+    end = ip + 40 + g16(b, ip + 4);
+    family = 6;
+  } else {
+    return null;
+  }
+  if (end > o + len || u + 8 > end) return null;
+  const ulen = g16(b, u + 4);
+  const n = family === 4 ? 4 : 16;
+  const a = family === 4 ? ip + 12 : ip + 8;
+  return {
+    family, ip, udp: u, ulen, avail: end - u, src: b.slice(a, a + n), dst: b.slice(a + n, a + 2 * n),
+    sport: g16(b, u), dport: g16(b, u + 2), inner: u + 16, innerLen: ulen - 16,
+  };
+}
+
+/** The UDP checksum verifies; zero is "none" over IPv4 and invalid over IPv6. */
+function udpSumOk(b: Uint8Array, vx: Vx): boolean {
+  const c0 = g16(b, vx.udp + 6);
+  if (c0 === 0) return vx.family === 4;
+  let s = 17 + vx.ulen;
+  for (const a of [vx.src, vx.dst]) for (let i = 0; i < a.length; i += 2) s += (a[i] << 8) | a[i + 1];
+  return csum(b, vx.udp, vx.ulen, s) === 0;
+}
+
+const VX_DROPS = [C.dropVxlanMalformed, C.dropVxlanBadChecksum, C.dropVxlanBadFlags, C.dropVxlanBadVni, C.dropVxlanInnerMac, C.dropVxlanInnerEthertype];
+
+/** Which dropVxlan* counter the rules give this datagram, or -1: decapsulate. */
+function vxVerdict(b: Uint8Array, vx: Vx): number {
+  if (vx.ulen < 8 || vx.ulen > vx.avail) return C.dropVxlanMalformed;
+  if (!udpSumOk(b, vx)) return C.dropVxlanBadChecksum;
+  const v = vx.udp + 8;
+  if (vx.ulen < 16) return C.dropVxlanMalformed;
+  if ((b[v] & 8) === 0) return C.dropVxlanBadFlags;
+  if (((b[v + 4] << 16) | (b[v + 5] << 8) | b[v + 6]) !== h.settings.vxlanVni()) return C.dropVxlanBadVni;
+  if (vx.ulen < 16 + 14) return C.dropVxlanMalformed;
+  const i = vx.inner;
+  if ((b[i + 6] & 1) === 1 || ((b[i] & 1) === 0 && !equalBytes(b, i, VTEP_MAC, 0, 6))) return C.dropVxlanInnerMac;
+  const t = g16(b, i + 12);
+  if (t !== 0x0800 && t !== 0x86dd && t !== 0x0806) return C.dropVxlanInnerEthertype;
+  return -1;
+}
+
+/** The tunnel a decapsulated frame came through: outer addresses and the previous hop's MAC. */
+interface Tunnel {
+  family: 4 | 6;
+  src: Uint8Array;
+  dst: Uint8Array;
+  prevMac: Uint8Array;
+}
+
+/** What the router processed: the received frame, or the inner frame of a decapsulated one. */
+interface Eff {
+  input: Uint8Array;
+  /** Arena offset of `input`. */
+  off: number;
+  /** Ingress port: TUNNEL_PORT for an inner frame. */
+  port: number;
+  tunnel: Tunnel | null;
+}
+
+function effective(c: Ctx): Eff {
+  const r = c.step;
+  const d = r.delta;
+  const plain: Eff = { input: r.input, off: r.rxOff, port: r.port, tunnel: null };
+  const drops = VX_DROPS.filter((i) => d[i] !== 0);
+  if (d[C.vxlanDecapsulated] === 0 && drops.length === 0) return plain;
+  check(c, d[C.vxlanDecapsulated] <= 1, `vxlanDecapsulated moved by ${d[C.vxlanDecapsulated]}`);
+  const vx = parseVx(r.input, 0, r.input.length);
+  check(c, vx !== null && r.port === UP && vx.dport === h.settings.vxlanPort(), 'VXLAN handling of a frame that is not a UDP datagram to the VXLAN port received on the uplink');
+  const local = vx.family === 4 ? [GW4, UP_4] : [GW6, UP_6, PORT_LL[UP]];
+  check(c, local.some((a) => equalBytes(a, 0, vx.dst, 0, a.length)), 'VXLAN handling of a datagram not sent to one of our addresses');
+  const verdict = vxVerdict(r.input, vx);
+  if (drops.length) {
+    check(c, verdict === drops[0], `dropped as ${COUNTER_NAMES[drops[0]]}, the rules say ${verdict < 0 ? 'decapsulate' : COUNTER_NAMES[verdict]}`);
+    return plain;
+  }
+  check(c, verdict < 0, `decapsulated, the rules say ${COUNTER_NAMES[verdict]}`);
+  const i = vx.inner;
+  return {
+    input: r.input.slice(i, i + vx.innerLen),
+    off: r.rxOff + i,
+    port: TUNNEL_PORT,
+    tunnel: { family: vx.family, src: vx.src, dst: vx.dst, prevMac: r.input.slice(6, 12) },
+  };
+}
+
+/** The outer headers of a frame the router encapsulated (any direction); returns the parse. */
+function checkVxHeaders(c: Ctx, b: Uint8Array, o: number, len: number, family: 4 | 6): Vx {
+  const vx = parseVx(b, o, len);
+  check(c, vx !== null && vx.family === family, `expected a VXLAN frame over IPv${family}: ${hex(b.subarray(o, o + Math.min(len, 80)))}`);
+  const ip = vx.ip;
+  if (family === 4) {
+    check(c, b[ip] === 0x45 && b[ip + 1] === 0 && g16(b, ip + 4) === 0 && g16(b, ip + 6) === 0x4000 && b[ip + 8] === 64,
+      'outer IPv4: expected IHL 5, TOS 0, ID 0, DF, TTL 64');
+    check(c, g16(b, vx.udp + 6) === 0, 'outer UDP checksum over IPv4 is not 0');
+  } else {
+    check(c, g32(b, ip) === 0x60000000 && b[ip + 6] === 17 && b[ip + 7] === 64, 'outer IPv6: expected class/flow label 0, UDP directly, hop limit 64');
+    check(c, g16(b, vx.udp + 6) !== 0 && udpSumOk(b, vx), 'outer UDP checksum over IPv6 does not verify');
+  }
+  check(c, vx.dport === h.settings.vxlanPort(), `outer UDP destination port ${vx.dport}`);
+  check(c, vx.sport >= 32768 && vx.sport < 61000, `outer UDP source port ${vx.sport} outside 32768..60999`);
+  check(c, vx.ulen === vx.avail && vx.udp + vx.ulen === o + len, 'outer UDP length does not end with the frame');
+  const v = vx.udp + 8;
+  check(c, b[v] === 8 && b[v + 1] === 0 && b[v + 2] === 0 && b[v + 3] === 0 && b[v + 7] === 0, 'VXLAN flags/reserved not 08 000000 .. 00');
+  check(c, ((b[v + 4] << 16) | (b[v + 5] << 8) | b[v + 6]) === h.settings.vxlanVni(), 'VXLAN VNI');
+  check(c, len === vx.innerLen + (family === 4 ? 50 : 70), 'encapsulation overhead is not 50 (IPv4) / 70 (IPv6)');
+  return vx;
+}
+
+/** Our MAC and addresses as the sender of answers: on a port, or inside the tunnel. */
+interface Identity {
+  mac: Uint8Array;
+  ipv4: Uint8Array;
+  ll: Uint8Array;
+}
+
+function identity(port: number): Identity {
+  if (port === TUNNEL_PORT) return { mac: VTEP_MAC, ipv4: GW4, ll: VTEP_LL };
+  return { mac: PORT_MACS[port], ipv4: h.ports.bytes.slice(h.ports.ipv4Off(port), h.ports.ipv4Off(port) + 4), ll: PORT_LL[port] };
+}
+
+/**
+ * A frame the router sent back where `eff` came from: out of the ingress port, or encapsulated
+ * back through the tunnel it arrived in. Returns the offset and length of the answer itself.
+ */
+function unwrapBack(c: Ctx, eff: Eff, t: TxDesc): [number, number] {
+  if (!eff.tunnel) {
+    check(c, t.port === eff.port, 'answer not sent back out of the ingress port');
+    return [t.off, t.len];
+  }
+  const tn = eff.tunnel;
+  const b = h.dp.arena.bytes;
+  check(c, t.port === c.step.port, 'answer to a tunnelled frame not sent out of the port the tunnel came in on');
+  const vx = checkVxHeaders(c, b, t.off, t.len, tn.family);
+  check(c, equalBytes(vx.src, 0, tn.dst, 0, tn.dst.length) && equalBytes(vx.dst, 0, tn.src, 0, tn.src.length),
+    'answer through the tunnel not from the address the frame was sent to, to its source');
+  check(c, equalBytes(b, t.off, tn.prevMac, 0, 6), 'answer through the tunnel not sent to the previous hop\'s MAC');
+  return [vx.inner, vx.innerLen];
+}
+
+/** Structural checks on one queued descriptor. */
 function checkDescriptor(c: Ctx, d: TxDesc): void {
   const a = h.dp.arena;
   const b = a.bytes;
@@ -81,8 +267,11 @@ function checkDescriptor(c: Ctx, d: TxDesc): void {
   check(c, Number.isInteger(d.off) && Number.isInteger(d.len), `tx descriptor ${d.off}+${d.len} not integral`);
   check(c, d.off >= 0 && d.off + d.len <= b.length, `tx descriptor ${d.off}+${d.len} outside the arena (${b.length} bytes)`);
   check(c, d.len >= 14 && d.len <= a.maxFrameLen(), `tx descriptor length ${d.len} not in 14..${a.maxFrameLen()}`);
-  check(c, (d.off - HEADROOM) % a.slotSize === 0, `tx descriptor offset ${d.off} is not the frame start of a slot`);
   const slot = h.slotOf(d.off);
+  const start = slot * a.slotSize;
+  // Frames start at the slot's frame start, or earlier by an encapsulation's headers, or
+  // (decapsulated, in the RX slot) later.
+  check(c, d.off >= start + HEADROOM - 70 && d.off + d.len <= start + a.slotSize, `tx descriptor ${d.off}+${d.len} not inside slot ${slot}'s frame area`);
   check(c, slot === 0 || slot >= a.genBase, `tx descriptor points into RX slot ${slot}, which holds no frame`);
   const o = d.off;
   const type = g16(b, o + 12);
@@ -105,15 +294,14 @@ function checkDescriptor(c: Ctx, d: TxDesc): void {
   }
 }
 
-/** The frame as forwarded / parked must equal the input but for MACs and TTL/hop limit (+IPv4 checksum). */
-function checkForwardedBytes(c: Ctx, out: Uint8Array, o: number, len: number, outPort: number): void {
-  const input = c.step.input;
+/** The IP part of a forwarded frame equals the input but for TTL/hop limit (+IPv4 checksum). */
+function checkForwardedBytes(c: Ctx, input: Uint8Array, out: Uint8Array, o: number, len: number, srcMac: Uint8Array, mtu: number): void {
   const type = g16(input, 12);
   check(c, type === 0x0800 || type === 0x86dd, 'forwarded a frame that is neither IPv4 nor IPv6');
   if (type === 0x0800) {
     const total = g16(input, 16);
     check(c, len === 14 + total, `forwarded IPv4 length ${len}, expected 14 + total length ${total}`);
-    check(c, total <= MTUS[outPort], `forwarded ${total} bytes onto port ${outPort} with MTU ${MTUS[outPort]}`);
+    check(c, total <= mtu, `forwarded ${total} bytes onto a path with MTU ${mtu}`);
     check(c, input[22] > 1 && out[o + 22] === input[22] - 1, `forwarded IPv4 TTL ${out[o + 22]}, input TTL ${input[22]}`);
     for (let i = 14; i < len; i++) {
       if (i === 22 || i === 24 || i === 25) continue;
@@ -122,25 +310,73 @@ function checkForwardedBytes(c: Ctx, out: Uint8Array, o: number, len: number, ou
   } else {
     const total = 40 + g16(input, 18);
     check(c, len === 14 + total, `forwarded IPv6 length ${len}, expected 14 + 40 + payload length`);
-    check(c, total <= MTUS[outPort], `forwarded ${total} bytes onto port ${outPort} with MTU ${MTUS[outPort]}`);
+    check(c, total <= mtu, `forwarded ${total} bytes onto a path with MTU ${mtu}`);
     check(c, input[21] > 1 && out[o + 21] === input[21] - 1, `forwarded IPv6 hop limit ${out[o + 21]}, input ${input[21]}`);
     for (let i = 14; i < len; i++) {
       if (i === 21) continue;
       check(c, out[o + i] === input[i], `forwarded IPv6 frame differs from the input at byte ${i}`);
     }
   }
-  check(c, equalBytes(out, o + 6, PORT_MACS[outPort], 0, 6), 'forwarded frame has the wrong source MAC');
+  check(c, equalBytes(out, o + 6, srcMac, 0, 6), 'forwarded frame has the wrong source MAC');
   check(c, g16(out, o + 12) === type, 'forwarded frame has another ethertype');
 }
 
-/** Where the route of the input's destination says the frame goes: port and next-hop bytes. */
-function expectedNextHop(c: Ctx): { port: number; family: 4 | 6; nh: Uint8Array } {
-  const input = c.step.input;
+interface NextHop {
+  port: number;
+  family: 4 | 6;
+  nh: Uint8Array;
+  /** The route is a tunnel: the remote VTEP, the inner destination MAC, the encapsulation overhead. */
+  tunnel: { remote: Uint8Array; innerMac: Uint8Array; overhead: number } | null;
+}
+
+/** Where the route of the (effective) input's destination says the frame goes. */
+function expectedNextHop(c: Ctx, eff: Eff): NextHop {
+  const input = eff.input;
   const family = g16(input, 12) === 0x0800 ? 4 : 6;
   const dst = family === 4 ? input.subarray(30, 34) : input.subarray(38, 54);
   const r = h.route(family, dst);
-  check(c, r !== null && (r.type === 2 || r.type === 3), `forwarded to ${hex(dst)} whose route is ${JSON.stringify(r)}`);
-  return { port: r!.port, family, nh: r!.type === 3 ? r!.nexthop : dst.slice() };
+  check(c, r !== null && (r.type === 2 || r.type === 3 || r.type === 6), `forwarded to ${hex(dst)} whose route is ${JSON.stringify(r)}`);
+  if (r.type === 6) {
+    // The remote VTEP is the neighbour unless a via route out of the same uplink leads to it.
+    const ur = h.route(r.nhFamily, r.nexthop);
+    const nh = ur !== null && ur.type === 3 && ur.port === r.port ? ur.nexthop : r.nexthop;
+    return { port: r.port, family: r.nhFamily, nh, tunnel: { remote: r.nexthop, innerMac: r.innerMac ?? VTEP_MAC, overhead: r.nhFamily === 4 ? 50 : 70 } };
+  }
+  return { port: r.port, family, nh: r.type === 3 ? r.nexthop : dst.slice(), tunnel: null };
+}
+
+/** The MTU the inner packet has on that path (the port's, less the tunnel's overhead). */
+function pathMtu(e: NextHop): number {
+  return MTUS[e.port] - (e.tunnel ? e.tunnel.overhead : 0);
+}
+
+function portAddr(port: number, family: 4 | 6): Uint8Array {
+  const o = family === 4 ? h.ports.ipv4Off(port) : h.ports.ipv6Off(port);
+  return h.ports.bytes.slice(o, o + (family === 4 ? 4 : 16));
+}
+
+/** A forwarded (sent) or parked frame at o: the encapsulation when the route is a tunnel, then the packet. */
+function checkForwardedFrame(c: Ctx, eff: Eff, e: NextHop, b: Uint8Array, o: number, len: number, sent: boolean): boolean {
+  let io = o;
+  let ilen = len;
+  let srcMac = PORT_MACS[e.port];
+  if (e.tunnel) {
+    const vx = checkVxHeaders(c, b, o, len, e.family);
+    check(c, equalBytes(b, o + 6, PORT_MACS[e.port], 0, 6), 'encapsulated frame has the wrong outer source MAC');
+    const src = portAddr(e.port, e.family);
+    check(c, equalBytes(vx.src, 0, src, 0, src.length), 'outer source is not the uplink\'s address');
+    check(c, equalBytes(vx.dst, 0, e.tunnel.remote, 0, e.tunnel.remote.length), 'outer destination is not the remote VTEP');
+    check(c, equalBytes(b, vx.inner, e.tunnel.innerMac, 0, 6), 'inner destination MAC is not the route\'s (or our VXLAN MAC)');
+    io = vx.inner;
+    ilen = vx.innerLen;
+    srcMac = VTEP_MAC;
+  }
+  checkForwardedBytes(c, eff.input, b, io, ilen, srcMac, pathMtu(e));
+  if (sent) {
+    const m = h.neighbour(e.port, e.family, e.nh);
+    check(c, m !== null && equalBytes(b, o, m, 0, 6), `forwarded to MAC ${hex(b.subarray(o, o + 6))}, neighbour table says ${m && hex(m)}`);
+  }
+  return e.tunnel !== null;
 }
 
 interface Kinds {
@@ -149,27 +385,45 @@ interface Kinds {
   ns: number;
   na: number;
   icmpError: number;
+  encapsulated: number;
 }
 
-/** Classifies and checks a frame the router generated (gen slot). */
-function checkGenerated(c: Ctx, d: TxDesc, k: Kinds, rx: boolean): void {
-  const b = h.dp.arena.bytes;
-  const o = d.off;
-  const input = c.step.input;
-  const guard = h.slotGuard(h.slotOf(o), d.len);
+/** Classifies and checks a frame the router generated (gen slot); eff is null for servicePending. */
+function checkGenerated(c: Ctx, eff: Eff | null, d: TxDesc, k: Kinds): void {
+  const a = h.dp.arena;
+  const b = a.bytes;
+  const slot = h.slotOf(d.off);
+  const before = a.frameOff(slot) - d.off;
+  check(c, before >= 0, `generated frame starts ${-before} bytes after its slot's frame start`);
+  const guard = h.slotGuard(slot, d.len - before, before);
   check(c, guard < 0, `generated frame's slot was written outside the frame at arena offset ${guard}`);
+  let o = d.off;
+  let len = d.len;
+  let back = false;
+  if (before !== 0) {
+    check(c, eff !== null && eff.tunnel !== null, 'an encapsulated generated frame, but nothing came through the tunnel');
+    [o, len] = unwrapBack(c, eff, d);
+    check(c, o === a.frameOff(slot), 'the encapsulated answer is not the generated frame');
+    k.encapsulated++;
+    back = true;
+  }
+  // Answers go back where the frame came from: the ingress port, or the tunnel (checked above).
+  const answersBack = back || (eff !== null && eff.tunnel === null && d.port === eff.port);
+  const id = back ? identity(TUNNEL_PORT) : identity(d.port);
+  const input = eff?.input ?? new Uint8Array(0);
   const type = g16(b, o + 12);
   if (type === 0x0806) {
     if (g16(b, o + 20) === 2) {
       k.arpReply++;
-      check(c, rx && d.port === c.step.port, 'ARP reply not sent back out of the ingress port');
+      check(c, answersBack, 'ARP reply not sent back where the request came from');
       check(c, g16(input, 12) === 0x0806 && g16(input, 20) === 1, 'ARP reply to something that is not an ARP request');
-      check(c, equalBytes(b, o + 22, PORT_MACS[d.port], 0, 6), 'ARP reply sender MAC is not the port MAC');
+      check(c, equalBytes(b, o + 6, id.mac, 0, 6) && equalBytes(b, o + 22, id.mac, 0, 6), 'ARP reply sender MAC is not the port MAC');
       check(c, equalBytes(b, o + 28, input, 38, 4), 'ARP reply sender IP is not the requested IP');
       check(c, equalBytes(b, o + 32, input, 22, 6) && equalBytes(b, o + 38, input, 28, 4), 'ARP reply target is not the requester');
       check(c, equalBytes(b, o, input, 6, 6), 'ARP reply not addressed to the requester MAC');
     } else {
       k.arpRequest++;
+      check(c, !back, 'ARP request sent through the tunnel');
       check(c, equalBytes(b, o, BCAST, 0, 6), 'ARP request not broadcast');
       check(c, equalBytes(b, o + 22, PORT_MACS[d.port], 0, 6), 'ARP request sender MAC is not the port MAC');
       const spa = h.ports.bytes.subarray(h.ports.ipv4Off(d.port), h.ports.ipv4Off(d.port) + 4);
@@ -182,16 +436,18 @@ function checkGenerated(c: Ctx, d: TxDesc, k: Kinds, rx: boolean): void {
     const hl = (b[o + 14] & 15) * 4;
     const total = g16(b, o + 16);
     check(c, hl === 20 && b[o + 23] === 1, 'generated IPv4 frame is not a plain ICMP packet');
+    check(c, csum(b, o + 14, 20) === 0 && len === 14 + total, 'generated IPv4 header checksum or length wrong');
     const m = o + 14 + hl;
-    check(c, csum(b, m, total - hl) === 0, `generated ICMP message has a bad checksum: ${hex(b.subarray(o, o + d.len))}`);
+    check(c, csum(b, m, total - hl) === 0, `generated ICMP message has a bad checksum: ${hex(b.subarray(o, o + len))}`);
     const t = b[m];
     check(c, t === 3 || t === 11, `router generated ICMP type ${t}`);
     k.icmpError++;
-    check(c, rx && d.port === c.step.port, 'ICMP error not sent back out of the ingress port');
+    check(c, answersBack, 'ICMP error not sent back where the offending frame came from');
     check(c, g16(input, 12) === 0x0800, 'ICMPv4 error about a non-IPv4 frame');
     check(c, equalBytes(b, o + 30, input, 26, 4), 'ICMP error not addressed to the offending packet\'s source');
-    check(c, equalBytes(b, o + 26, h.ports.bytes, h.ports.ipv4Off(d.port), 4), 'ICMP error source is not the port address');
+    check(c, equalBytes(b, o + 26, id.ipv4, 0, 4), 'ICMP error source is not the port address');
     check(c, equalBytes(b, o, input, 6, 6), 'ICMP error not sent to the offending frame\'s source MAC');
+    check(c, equalBytes(b, o + 6, id.mac, 0, 6), 'ICMP error not sent from the port MAC');
     check(c, !isV4Multi(input, 26) && input[26] !== 0, 'ICMP error about a packet from a multicast/broadcast/zero source');
     check(c, (g16(input, 20) & 0x1fff) === 0, 'ICMP error about a later fragment');
     check(c, (input[0] & 1) === 0, 'ICMP error about a frame sent to a group MAC');
@@ -205,19 +461,21 @@ function checkGenerated(c: Ctx, d: TxDesc, k: Kinds, rx: boolean): void {
     if (t === 11) check(c, c.step.delta[C.dropTtlExceeded] === 1 && code === 0, 'time exceeded without dropTtlExceeded');
     else if (code === 4) {
       check(c, c.step.delta[C.dropTooBig] === 1, 'fragmentation needed without dropTooBig');
-      const r = expectedNextHop(c);
-      check(c, g16(b, m + 6) === MTUS[r.port], `fragmentation needed advertises MTU ${g16(b, m + 6)}, port ${r.port} has ${MTUS[r.port]}`);
+      const e = expectedNextHop(c, eff!);
+      check(c, g16(b, m + 6) === pathMtu(e), `fragmentation needed advertises MTU ${g16(b, m + 6)}, the path has ${pathMtu(e)}`);
     } else check(c, c.step.delta[C.dropNoRoute] === 1 && (code === 0 || code === 1), `destination unreachable code ${code} without dropNoRoute`);
     return;
   }
   // IPv6: NS, NA or an ICMPv6 error, never with extension headers.
   check(c, b[o + 20] === 58, 'generated IPv6 frame is not ICMPv6');
   const plen = g16(b, o + 18);
+  check(c, len === 54 + plen, 'generated IPv6 payload length does not match the frame');
   const m = o + 54;
-  check(c, icmp6Ok(b, o + 14, m, plen), `generated ICMPv6 message has a bad checksum: ${hex(b.subarray(o, o + d.len))}`);
+  check(c, icmp6Ok(b, o + 14, m, plen), `generated ICMPv6 message has a bad checksum: ${hex(b.subarray(o, o + len))}`);
   const t = b[m];
   if (t === 135) {
     k.ns++;
+    check(c, !back, 'NS sent through the tunnel');
     check(c, plen === 32 && b[o + 21] === 255 && b[m + 24] === 1 && b[m + 25] === 1, 'malformed NS');
     check(c, equalBytes(b, o + 22, PORT_LL[d.port], 0, 16), 'NS not from the port link-local address');
     check(c, equalBytes(b, o + 38, solicitedNode(b.subarray(m + 8, m + 24)), 0, 16), 'NS not sent to the solicited-node group');
@@ -226,18 +484,18 @@ function checkGenerated(c: Ctx, d: TxDesc, k: Kinds, rx: boolean): void {
     check(c, isSolicited(d.port, 6, b.subarray(m + 8, m + 24)), 'NS for an address no parked frame waits for');
   } else if (t === 136) {
     k.na++;
-    check(c, rx && d.port === c.step.port, 'NA not sent back out of the ingress port');
+    check(c, answersBack, 'NA not sent back where the NS came from');
     check(c, plen === 32 && b[o + 21] === 255 && b[m + 24] === 2 && b[m + 25] === 1, 'malformed NA');
-    check(c, equalBytes(b, m + 26, PORT_MACS[d.port], 0, 6), 'NA target link-layer option is not the port MAC');
+    check(c, equalBytes(b, m + 26, id.mac, 0, 6) && equalBytes(b, o + 6, id.mac, 0, 6), 'NA target link-layer option / source MAC is not the port MAC');
     check(c, g16(input, 12) === 0x86dd, 'NA in answer to a non-IPv6 frame');
     check(c, equalBytes(b, o + 22, b, m + 8, 16), 'NA source is not its target');
     const target = b.subarray(m + 8, m + 24);
-    check(c, equalBytes(target, 0, GW6, 0, 16) || equalBytes(target, 0, UP_6, 0, 16) || equalBytes(target, 0, PORT_LL[d.port], 0, 16),
+    check(c, equalBytes(target, 0, GW6, 0, 16) || equalBytes(target, 0, UP_6, 0, 16) || equalBytes(target, 0, id.ll, 0, 16),
       `NA for ${hex(target)}, which is not ours`);
   } else {
     check(c, t === 1 || t === 2 || t === 3, `router generated ICMPv6 type ${t}`);
     k.icmpError++;
-    check(c, rx && d.port === c.step.port, 'ICMPv6 error not sent back out of the ingress port');
+    check(c, answersBack, 'ICMPv6 error not sent back where the offending frame came from');
     check(c, g16(input, 12) === 0x86dd, 'ICMPv6 error about a non-IPv6 frame');
     check(c, equalBytes(b, o + 38, input, 22, 16), 'ICMPv6 error not addressed to the offending packet\'s source');
     check(c, input[22] !== 0xff, 'ICMPv6 error to a multicast source');
@@ -248,8 +506,8 @@ function checkGenerated(c: Ctx, d: TxDesc, k: Kinds, rx: boolean): void {
     if (t === 3) check(c, c.step.delta[C.dropTtlExceeded] === 1, 'time exceeded without dropTtlExceeded');
     else if (t === 2) {
       check(c, c.step.delta[C.dropTooBig] === 1, 'packet too big without dropTooBig');
-      const r = expectedNextHop(c);
-      check(c, g32(b, m + 4) === MTUS[r.port], `packet too big advertises MTU ${g32(b, m + 4)}, port ${r.port} has ${MTUS[r.port]}`);
+      const e = expectedNextHop(c, eff!);
+      check(c, g32(b, m + 4) === pathMtu(e), `packet too big advertises MTU ${g32(b, m + 4)}, the path has ${pathMtu(e)}`);
     } else check(c, c.step.delta[C.dropNoRoute] === 1, 'destination unreachable without dropNoRoute');
   }
 }
@@ -283,6 +541,7 @@ function checkTxQueues(c: Ctx): void {
     check(c, tx.count[p] >= 0 && tx.count[p] <= TX_PER_PORT, `tx count ${tx.count[p]} on port ${p}`);
     check(c, tx.count[p] === 0 || seen.has(p), `port ${p} has queued frames but is not in the dirty list`);
   }
+  check(c, tx.count[TUNNEL_PORT] === 0 && !seen.has(TUNNEL_PORT), 'frames left on the tunnel pseudo-port');
 }
 
 /** Every invariant of one receiveFrame step. Returns the outcome's name. */
@@ -300,36 +559,39 @@ function checkReceive(c: Ctx): string {
   check(c, d[moved[0]] === 1, `outcome ${COUNTER_NAMES[moved[0]]} moved by ${d[moved[0]]}`);
   const outcome = COUNTER_NAMES[moved[0]];
   check(c, d[C.txFrames] === 0 && d[C.txBytes] === 0 && d[C.pendingSent] === 0, 'tx/pendingSent counters moved during receive');
+  check(c, d[C.vxlanRepliesLost] === 0, 'an answer through the tunnel was lost');
   const expectTx = d[C.forwarded] + d[C.echoReplied] + d[C.arpReplied] + d[C.ndpReplied] + d[C.neighbourRequests] + d[C.icmpErrorsSent];
   check(c, r.tx.length === expectTx, `${r.tx.length} frames queued but the counters account for ${expectTx}`);
   checkTxQueues(c);
   checkPendingQueue(c);
   check(c, r.released.length === 0, 'receiveFrame released pending slots');
+  const eff = effective(c);
   const a = h.dp.arena;
   const b = a.bytes;
-  const rxGuard = h.slotGuard(0, r.input.length);
+  const rxGuard = h.slotGuard(0, r.input.length, d[C.vxlanEncapsulated] > 0 ? 70 : 0);
   check(c, rxGuard < 0, `RX slot written outside the frame at arena offset ${rxGuard} (frame at ${r.rxOff}, ${r.input.length} bytes)`);
-  const k: Kinds = { arpReply: 0, arpRequest: 0, ns: 0, na: 0, icmpError: 0 };
+  const k: Kinds = { arpReply: 0, arpRequest: 0, ns: 0, na: 0, icmpError: 0, encapsulated: 0 };
   let rxDescs = 0;
   for (const t of r.tx) {
     checkDescriptor(c, t);
-    if (t.off === r.rxOff) {
+    if (h.slotOf(t.off) === 0) {
       rxDescs++;
-      check(c, t.len <= r.input.length, `frame queued from the RX slot is ${t.len} bytes, received ${r.input.length}`);
       if (outcome === 'forwarded') {
-        checkForwardedBytes(c, b, t.off, t.len, t.port);
-        const e = expectedNextHop(c);
+        const e = expectedNextHop(c, eff);
         check(c, t.port === e.port, `forwarded out of port ${t.port}, route says ${e.port}`);
-        const m = h.neighbour(e.port, e.family, e.nh);
-        check(c, m !== null && equalBytes(b, t.off, m, 0, 6), `forwarded to MAC ${hex(b.subarray(t.off, t.off + 6))}, neighbour table says ${m && hex(m)}`);
+        check(c, t.off === eff.off - (e.tunnel ? e.tunnel.overhead : 0), `forwarded frame at ${t.off}: not the received one (less the headers prepended, ${e.tunnel?.overhead ?? 0})`);
+        if (checkForwardedFrame(c, eff, e, b, t.off, t.len, true)) k.encapsulated++;
       } else if (outcome === 'consumed' && d[C.echoReplied] === 1) {
-        checkEchoReply(c, t);
+        const [o, len] = unwrapBack(c, eff, t);
+        if (eff.tunnel) k.encapsulated++;
+        check(c, o === eff.off && len <= eff.input.length, `echo reply at ${o}+${len}, not built in place of the request at ${eff.off}+${eff.input.length}`);
+        checkEchoReply(c, eff, o, len);
       } else {
         fail(c, `frame queued from the RX slot with outcome ${outcome}`);
       }
     } else {
       check(c, h.isGenerated(t.off), `frame queued from arena offset ${t.off}, neither the RX frame nor a generated slot`);
-      checkGenerated(c, t, k, true);
+      checkGenerated(c, eff, t, k);
     }
   }
   check(c, rxDescs === (outcome === 'forwarded' || d[C.echoReplied] === 1 ? 1 : 0), `${rxDescs} RX-slot frames queued for outcome ${outcome}`);
@@ -345,12 +607,12 @@ function checkReceive(c: Ctx): string {
   if (outcome === 'pendingQueued') {
     const q = h.dp.pending;
     const i = r.parked[0];
-    const e = expectedNextHop(c);
+    const e = expectedNextHop(c, eff);
     check(c, q.port[i] === e.port && q.family[i] === e.family && equalBytes(q.nexthop, i * 16, e.nh, 0, e.nh.length),
       `parked for port ${q.port[i]} family ${q.family[i]} next hop ${hex(q.nexthop.subarray(i * 16, i * 16 + 16))}, route says ${e.port} ${hex(e.nh)}`);
     check(c, q.len[i] >= 14 && q.len[i] <= a.maxFrameLen(), `parked frame length ${q.len[i]}`);
     const po = q.frameOff(i);
-    checkForwardedBytes(c, b, po, q.len[i], e.port);
+    if (checkForwardedFrame(c, eff, e, b, po, q.len[i], false)) k.encapsulated++;
     const v = g16(b, po + 12) === 0x0800 ? ipv4Check(b, po + 14, q.len[i] - 14) : IPV4_OK;
     check(c, v === IPV4_OK, `parked IPv4 frame fails ipv4Check (${v})`);
     const guard = h.slotGuard(h.slotOf(po), q.len[i]);
@@ -366,26 +628,28 @@ function checkReceive(c: Ctx): string {
     }
     check(c, h.neighbour(e.port, e.family, e.nh) === null, 'frame parked although its neighbour is known');
   }
+  check(c, k.encapsulated === d[C.vxlanEncapsulated], `${k.encapsulated} encapsulated frames queued or parked, vxlanEncapsulated moved by ${d[C.vxlanEncapsulated]}`);
   return outcome;
 }
 
-function checkEchoReply(c: Ctx, t: TxDesc): void {
+function checkEchoReply(c: Ctx, eff: Eff, o: number, len: number): void {
   const b = h.dp.arena.bytes;
-  const input = c.step.input;
-  const o = t.off;
-  check(c, t.port === c.step.port, 'echo reply not sent out of the ingress port');
+  const input = eff.input;
   check(c, equalBytes(b, o, input, 6, 6), 'echo reply not sent to the requester MAC');
+  check(c, equalBytes(b, o + 6, identity(eff.port).mac, 0, 6), 'echo reply not sent from the port MAC');
   if (g16(input, 12) === 0x0800) {
     const hl = (b[o + 14] & 15) * 4;
     const total = g16(b, o + 16);
+    check(c, len === 14 + total, 'IPv4 echo reply length');
     check(c, b[o + 23] === 1 && b[o + 14 + hl] === 0 && b[o + 15 + hl] === 0, 'IPv4 echo reply is not ICMP type 0 code 0');
-    check(c, csum(b, o + 14 + hl, total - hl) === 0, `IPv4 echo reply has a bad ICMP checksum: ${hex(b.subarray(o, o + t.len))}`);
+    check(c, csum(b, o + 14 + hl, total - hl) === 0, `IPv4 echo reply has a bad ICMP checksum: ${hex(b.subarray(o, o + len))}`);
     check(c, equalBytes(b, o + 26, input, 30, 4) && equalBytes(b, o + 30, input, 26, 4), 'IPv4 echo reply addresses not swapped');
   } else {
     const plen = g16(b, o + 18);
+    check(c, len === 54 + plen, 'IPv6 echo reply length');
     // (The IPv4 path drops echo requests with a non-zero code; the IPv6 path echoes the code back.)
     check(c, b[o + 20] === 58 && b[o + 54] === 129, 'IPv6 echo reply is not ICMPv6 type 129');
-    check(c, icmp6Ok(b, o + 14, o + 54, plen), `IPv6 echo reply has a bad checksum: ${hex(b.subarray(o, o + t.len))}`);
+    check(c, icmp6Ok(b, o + 14, o + 54, plen), `IPv6 echo reply has a bad checksum: ${hex(b.subarray(o, o + len))}`);
     check(c, equalBytes(b, o + 22, input, 38, 16) && equalBytes(b, o + 38, input, 22, 16), 'IPv6 echo reply addresses not swapped');
   }
 }
@@ -401,26 +665,28 @@ function checkTick(c: Ctx): void {
   for (const i of OUTCOME_IDX) {
     if (i !== C.dropPendingTimeout && i !== C.dropPortDown && i !== C.dropTxFull) check(c, d[i] === 0, `servicePending moved ${COUNTER_NAMES[i]}`);
   }
+  check(c, d[C.vxlanEncapsulated] === 0 && d[C.vxlanDecapsulated] === 0, 'servicePending encapsulated or decapsulated');
   check(c, r.parked.length === 0, 'servicePending parked frames');
   check(c, r.tx.length === d[C.pendingSent] + d[C.neighbourRequests], `${r.tx.length} frames queued, counters account for ${d[C.pendingSent] + d[C.neighbourRequests]}`);
   checkTxQueues(c);
   checkPendingQueue(c);
   const q = h.dp.pending;
   const b = h.dp.arena.bytes;
-  const k: Kinds = { arpReply: 0, arpRequest: 0, ns: 0, na: 0, icmpError: 0 };
+  const k: Kinds = { arpReply: 0, arpRequest: 0, ns: 0, na: 0, icmpError: 0, encapsulated: 0 };
   let sent = 0;
   for (const t of r.tx) {
     checkDescriptor(c, t);
     if (h.isPendingSlot(t.off)) {
       sent++;
       const i = h.slotOf(t.off) - h.dp.arena.pendingBase;
+      check(c, t.off === q.frameOff(i), 'a parked frame was sent from elsewhere than its slot\'s frame start');
       check(c, r.released.includes(i), 'a pending slot was sent but not released');
       const fam = g16(b, t.off + 12) === 0x0800 ? 4 : 6;
       const m = h.neighbour(t.port, fam, q.nexthop, i * 16);
       check(c, m !== null && equalBytes(b, t.off, m, 0, 6), 'parked frame sent to a MAC the neighbour table does not hold');
     } else {
       check(c, h.isGenerated(t.off), `servicePending queued arena offset ${t.off}`);
-      checkGenerated(c, t, k, false);
+      checkGenerated(c, null, t, k);
     }
   }
   check(c, sent === d[C.pendingSent], `${sent} parked frames queued, pendingSent moved by ${d[C.pendingSent]}`);
@@ -520,6 +786,93 @@ function udp6Chain(src: Uint8Array, dst: Uint8Array, n: number): Uint8Array {
   return concat(...hs, udp(src, dst, 7, 7, PAY));
 }
 
+// VXLAN: frames toward the remote pod CIDRs (encapsulated), and frames from the remote VTEPs
+// (decapsulated), valid and malformed.
+
+const VTEP_C_MAC = mac('02:aa:00:00:00:0c');
+const LINUX_VX_4 = ip('198.19.2.1');
+const LINUX_VX_LL = ip('fe80::ff:fe00:201');
+
+/** From VTEP B (the Linux node, IPv4 underlay) to our uplink address, carrying `inner`. */
+function fromB(inner: Uint8Array, o: Parameters<typeof vxlanUdp>[3] = {}, dst = UP_4): Uint8Array {
+  return v4(UP, VTEP_B_MAC, { src: VTEP_B4, dst, proto: U }, vxlanUdp(VTEP_B4, dst, inner, o));
+}
+
+/** From VTEP C over the IPv6 underlay. */
+function fromC(inner: Uint8Array, o: Parameters<typeof vxlanUdp>[3] = {}, dst = UP_6): Uint8Array {
+  return v6(UP, VTEP_C_MAC, VTEP_C6, dst, U, 64, vxlanUdp(VTEP_C6, dst, inner, o));
+}
+
+/** An inner IPv4 frame from the Linux node's vxlan device to our VXLAN MAC. */
+function in4(o: Parameters<typeof ipv4>[0], payload: Uint8Array, dstMac = VTEP_MAC, srcMac = LINUX_VX_MAC): Uint8Array {
+  return eth(dstMac, srcMac, 0x0800, ipv4(o, payload));
+}
+
+function in6(src: Uint8Array, dst: Uint8Array, next: number, hops: number, payload: Uint8Array, dstMac = VTEP_MAC): Uint8Array {
+  return eth(dstMac, LINUX_VX_MAC, 0x86dd, ipv6(src, dst, next, hops, payload));
+}
+
+function patched(f: Uint8Array, fn: (f: Uint8Array) => void): Uint8Array {
+  const g = f.slice();
+  fn(g);
+  return g;
+}
+
+/**
+ * VXLAN frames a Linux vxlan device sent to Weft's uplink (test/fixtures/wire/vxlan-linux.json,
+ * captured by capture_linux_vxlan.mjs): they arrive on the uplink as they are.
+ */
+function linuxBases(): Base[] {
+  const path = fileURLToPath(new URL('../../../test/fixtures/wire/vxlan-linux.json', import.meta.url));
+  const frames = JSON.parse(readFileSync(path, 'utf8')) as { name: string; hex: string }[];
+  return frames.map((f) => ({ name: f.name, port: UP, frame: Uint8Array.from(Buffer.from(f.hex, 'hex')) }));
+}
+
+function tunnelBases(): Base[] {
+  const b4ep1 = in4({ src: POD_B4, dst: EP1_4, proto: U }, udp(POD_B4, EP1_4, 5000, 53, PAY));
+  return [
+    // Out through the tunnel.
+    { name: 'udp4-ep1-to-pod-b', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_B4, proto: U }, udp(EP1_4, POD_B4, 5000, 53, PAY)) },
+    { name: 'tcp6-ep1-to-pod-b', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, POD_B6, T, 64, tcp(EP1_6, POD_B6, 40000, 443, 0x02, PAY)) },
+    { name: 'udp4-ep1-to-pod-c', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_C4, proto: U }, udp(EP1_4, POD_C4, 5000, 53, PAY)) },
+    { name: 'echo6-ep1-to-pod-c', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, POD_C6, 58, 64, echo6(EP1_6, POD_C6)) },
+    { name: 'udp4-ep2-to-pod-d', port: EP2, frame: v4(EP2, EP2_MAC, { src: EP2_4, dst: POD_D4, proto: U }, udp(EP2_4, POD_D4, 5000, 53, PAY)) },
+    { name: 'udp4-ep1-to-pod-e', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_E4, proto: U }, udp(EP1_4, POD_E4, 5000, 53, PAY)) },
+    { name: 'udp4-1450-df-to-pod-b', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_B4, proto: U, df: true }, udp(EP1_4, POD_B4, 1, 2, bytes(1422, 1))) },
+    { name: 'udp4-1451-df-to-pod-b', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_B4, proto: U, df: true }, udp(EP1_4, POD_B4, 1, 2, bytes(1423, 1))) },
+    { name: 'udp4-1451-nodf-to-pod-b', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_B4, proto: U }, udp(EP1_4, POD_B4, 1, 2, bytes(1423, 1))) },
+    { name: 'udp6-1431-to-pod-c', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, POD_C6, U, 64, udp(EP1_6, POD_C6, 1, 2, bytes(1383, 4))) },
+    { name: 'udp4-ttl1-to-pod-b', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_B4, proto: U, ttl: 1 }, udp(EP1_4, POD_B4, 33434, 33434, PAY)) },
+    // In from the tunnel.
+    { name: 'vx4-udp4-b-to-ep1', port: UP, frame: fromB(b4ep1) },
+    { name: 'vx4-udp6-b-to-ep1', port: UP, frame: fromB(in6(POD_B6, EP1_6, U, 64, udp(POD_B6, EP1_6, 5000, 53, PAY))) },
+    { name: 'vx4-echo-b-to-gw', port: UP, frame: fromB(in4({ src: POD_B4, dst: GW4, proto: 1 }, echo4(POD_B4, GW4))) },
+    { name: 'vx4-arp-b-gw', port: UP, frame: fromB(eth(BCAST, LINUX_VX_MAC, 0x0806, arp(1, LINUX_VX_MAC, LINUX_VX_4, ZERO_MAC, GW4))) },
+    { name: 'vx4-ns-b-gw6', port: UP, frame: fromB(in6(LINUX_VX_LL, solicitedNode(GW6), 58, 255, icmp6(LINUX_VX_LL, solicitedNode(GW6), 135, 0, nsBody(GW6, LINUX_VX_MAC)), multicastMac(solicitedNode(GW6)))) },
+    { name: 'vx4-udp4-b-ttl1', port: UP, frame: fromB(in4({ src: POD_B4, dst: EP1_4, proto: U, ttl: 1 }, udp(POD_B4, EP1_4, 33434, 33434, PAY))) },
+    { name: 'vx4-udp4-b-to-ep2', port: UP, frame: fromB(in4({ src: POD_B4, dst: EP2_4, proto: U }, udp(POD_B4, EP2_4, 5000, 53, PAY))) },
+    { name: 'vx4-udp4-b-to-pod-d', port: UP, frame: fromB(in4({ src: POD_B4, dst: POD_D4, proto: U }, udp(POD_B4, POD_D4, 5000, 53, PAY))) },
+    { name: 'vx4-udp4-b-unreachable', port: UP, frame: fromB(in4({ src: POD_B4, dst: UNREACH_4, proto: U }, udp(POD_B4, UNREACH_4, 5000, 53, PAY))) },
+    { name: 'vx4-udp4-b-csum-to-ep1', port: UP, frame: fromB(b4ep1, { csum: true }) },
+    { name: 'vx4-udp4-b-to-gw-addr', port: UP, frame: fromB(b4ep1, {}, GW4) },
+    { name: 'vx6-udp4-c-to-ep1', port: UP, frame: fromC(in4({ src: POD_C4, dst: EP1_4, proto: U }, udp(POD_C4, EP1_4, 5000, 53, PAY))) },
+    { name: 'vx6-echo6-c-to-gw', port: UP, frame: fromC(in6(POD_C6, GW6, 58, 64, echo6(POD_C6, GW6))) },
+    // Malformed, each with its drop counter.
+    { name: 'vx4-bad-vni', port: UP, frame: fromB(b4ep1, { vni: 3 }) },
+    { name: 'vx4-no-i-flag', port: UP, frame: fromB(b4ep1, { flags: 0x80 }) },
+    { name: 'vx4-inner-mac', port: UP, frame: fromB(in4({ src: POD_B4, dst: EP1_4, proto: U }, udp(POD_B4, EP1_4, 5000, 53, PAY), PORT_MACS[UP])) },
+    { name: 'vx4-inner-group-src', port: UP, frame: fromB(in4({ src: POD_B4, dst: EP1_4, proto: U }, udp(POD_B4, EP1_4, 5000, 53, PAY), VTEP_MAC, mac('01:00:5e:00:00:01'))) },
+    { name: 'vx4-inner-lldp', port: UP, frame: fromB(eth(VTEP_MAC, LINUX_VX_MAC, 0x88cc, PAY)) },
+    { name: 'vx4-inner-short', port: UP, frame: fromB(bytes(10, 7)) },
+    { name: 'vx4-udp-len', port: UP, frame: patched(fromB(b4ep1), (f) => { f[38] = 0xff; }) },
+    { name: 'vx4-bad-csum', port: UP, frame: patched(fromB(b4ep1, { csum: true }), (f) => { f[f.length - 1] ^= 0x10; }) },
+    { name: 'vx6-zero-csum', port: UP, frame: patched(fromC(in4({ src: POD_C4, dst: EP1_4, proto: U }, udp(POD_C4, EP1_4, 5000, 53, PAY))), (f) => { f[60] = 0; f[61] = 0; }) },
+    { name: 'vx4-on-endpoint', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: GW4, proto: U }, vxlanUdp(EP1_4, GW4, b4ep1)) },
+    { name: 'vx4-port-4789', port: UP, frame: fromB(b4ep1, { dport: 4789 }) },
+    { name: 'vx4-nested', port: UP, frame: fromB(in4({ src: POD_B4, dst: GW4, proto: U }, vxlanUdp(POD_B4, GW4, b4ep1))) },
+  ];
+}
+
 const BASES: Base[] = [
   { name: 'arp-request-gw', port: EP1, frame: eth(BCAST, EP1_MAC, 0x0806, arp(1, EP1_MAC, EP1_4, ZERO_MAC, GW4)) },
   { name: 'arp-request-uplink', port: UP, frame: eth(BCAST, NH_MAC, 0x0806, arp(1, NH_MAC, NH_4, ZERO_MAC, UP_4)) },
@@ -562,27 +915,34 @@ const BASES: Base[] = [
   { name: 'udp6-big-to-ep2', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, EP2_6, U, 64, udp(EP1_6, EP2_6, 1, 2, bytes(1402, 4))) },
   { name: 'udp6-blackhole', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, BLACKHOLE_6, U, 64, udp(EP1_6, BLACKHOLE_6, 1, 2, PAY)) },
   { name: 'udp6-unreachable', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, UNREACH_6, U, 64, udp(EP1_6, UNREACH_6, 1, 2, PAY)) },
+  ...tunnelBases(),
+  ...linuxBases(),
 ];
+
 
 // ---------------------------------------------------------------------------------------
 // Mutations.
 
 const ADDR4 = [GW4, EP1_4, EP2_4, UP_4, NH_4, OUT_4, BLACKHOLE_4, UNREACH_4, ip('0.0.0.0'), ip('127.0.0.1'), ip('224.0.0.1'),
-  ip('255.255.255.255'), ip('198.18.0.255'), ip('198.18.0.77'), ip('198.19.1.99')];
+  ip('255.255.255.255'), ip('198.18.0.255'), ip('198.18.0.77'), ip('198.19.1.99'), POD_B4, POD_C4, POD_D4, POD_E4, VTEP_B4, VTEP_D4, VTEP_E4];
 const ADDR6 = [GW6, EP1_6, EP2_6, UP_6, NH_6, OUT_6, BLACKHOLE_6, UNREACH_6, ZERO6, ip('::1'), ip('ff02::1'), solicitedNode(GW6),
-  solicitedNode(EP2_6), ...PORT_LL, ip('fe80::1'), ip('2001:db8:18::77'), ip('::ffff:198.19.1.1')];
-const MACS = [...PORT_MACS, BCAST, mac('33:33:00:00:00:01'), mac('33:33:ff:00:00:01'), mac('01:00:5e:00:00:01'), EP1_MAC, mac('00:00:00:00:00:00')];
+  solicitedNode(EP2_6), ...PORT_LL, ip('fe80::1'), ip('2001:db8:18::77'), ip('::ffff:198.19.1.1'), POD_B6, POD_C6, VTEP_C6, VTEP_LL];
+const MACS = [...PORT_MACS, BCAST, mac('33:33:00:00:00:01'), mac('33:33:ff:00:00:01'), mac('01:00:5e:00:00:01'), EP1_MAC, mac('00:00:00:00:00:00'), VTEP_MAC];
+/** Inner Ethernet addresses for VXLAN mutations. */
+const INNER_MACS = [VTEP_MAC, LINUX_VX_MAC, BCAST, mac('33:33:ff:00:00:01'), PORT_MACS[UP], mac('01:00:5e:00:00:01'), ZERO_MAC];
 
 type Field =
   | 'ethDst' | 'ethType'
   | 'v4ver' | 'v4ihl' | 'v4tot' | 'v4frag' | 'v4ttl' | 'v4proto' | 'v4src' | 'v4dst' | 'v4opt'
   | 'v6ver' | 'v6plen' | 'v6next' | 'v6hops' | 'v6src' | 'v6dst' | 'extNext' | 'extLen' | 'extFrag'
   | 'l4type' | 'l4code' | 'ndTarget' | 'ndOptType' | 'ndOptLen'
-  | 'arpHw' | 'arpProto' | 'arpLens' | 'arpOp' | 'arpSpa' | 'arpTpa' | 'arpSha';
+  | 'arpHw' | 'arpProto' | 'arpLens' | 'arpOp' | 'arpSpa' | 'arpTpa' | 'arpSha'
+  | 'udpDport' | 'udpLen' | 'vxFlags' | 'vxVni' | 'innerDst' | 'innerSrc' | 'innerType' | 'innerTtl' | 'innerDstIp';
 
 const FIELDS: Field[] = ['ethDst', 'ethType', 'v4ver', 'v4ihl', 'v4tot', 'v4frag', 'v4ttl', 'v4proto', 'v4src', 'v4dst', 'v4opt',
   'v6ver', 'v6plen', 'v6next', 'v6hops', 'v6src', 'v6dst', 'extNext', 'extLen', 'extFrag', 'l4type', 'l4code', 'ndTarget',
-  'ndOptType', 'ndOptLen', 'arpHw', 'arpProto', 'arpLens', 'arpOp', 'arpSpa', 'arpTpa', 'arpSha'];
+  'ndOptType', 'ndOptLen', 'arpHw', 'arpProto', 'arpLens', 'arpOp', 'arpSpa', 'arpTpa', 'arpSha',
+  'udpDport', 'udpLen', 'vxFlags', 'vxVni', 'innerDst', 'innerSrc', 'innerType', 'innerTtl', 'innerDstIp'];
 
 /** A value for a field: one of the interesting ones (pick), a delta to the current value (rel), or anything (raw). */
 type Val = { m: 'pick'; i: number } | { m: 'rel'; d: number } | { m: 'raw'; v: number } | { m: 'avail'; d: number };
@@ -732,6 +1092,83 @@ function applyField(f: Uint8Array, fld: Field, v: Val): void {
     case 'arpSpa': if (isArp) putAddr(f, 28, v, ADDR4, 4); break;
     case 'arpTpa': if (isArp) putAddr(f, 38, v, ADDR4, 4); break;
     case 'arpSha': if (isArp && f.length >= 28) f.set(MACS[(v.m === 'pick' ? v.i : 0) % MACS.length], 22); break;
+    case 'udpDport':
+    case 'udpLen':
+    case 'vxFlags':
+    case 'vxVni':
+    case 'innerDst':
+    case 'innerSrc':
+    case 'innerType':
+    case 'innerTtl':
+    case 'innerDstIp': applyVxField(f, fld, v); break;
+  }
+}
+
+/** Mutations of a UDP datagram's VXLAN header and inner frame (frames parseVx reads). */
+function applyVxField(f: Uint8Array, fld: Field, v: Val): void {
+  const vx = parseVx(f, 0, f.length);
+  if (!vx) return;
+  const x = vx.udp + 8;
+  const i = vx.inner;
+  const macIdx = (v.m === 'pick' ? v.i : v.m === 'raw' ? v.v : Math.abs(v.d)) % INNER_MACS.length;
+  switch (fld) {
+    case 'udpDport': put16(f, vx.udp + 2, pickVal(v, vx.dport, [VX_PORT, 4789, 0, VX_PORT + 1, 53], 16, 0)); break;
+    case 'udpLen': put16(f, vx.udp + 4, pickVal(v, vx.ulen, [0, 7, 8, 15, 16, 29, 30, vx.avail - 1, vx.avail, vx.avail + 1, 0xffff], 16, vx.avail)); break;
+    case 'vxFlags': if (x < f.length) f[x] = pickVal(v, f[x], [0x08, 0x00, 0x88, 0xff, 0xf7, 0x0c], 8, 0); break;
+    case 'vxVni':
+      if (x + 7 <= f.length) {
+        const n = pickVal(v, (f[x + 4] << 16) | (f[x + 5] << 8) | f[x + 6], [VX_VNI, 0, 3, 0xffffff, 0x020000, 0x000200], 24, 0);
+        f[x + 4] = n >>> 16;
+        f[x + 5] = (n >>> 8) & 255;
+        f[x + 6] = n & 255;
+      }
+      break;
+    case 'innerDst': if (i + 6 <= f.length) f.set(INNER_MACS[macIdx], i); break;
+    case 'innerSrc': if (i + 12 <= f.length) f.set(INNER_MACS[macIdx], i + 6); break;
+    case 'innerType': if (i + 14 <= f.length) put16(f, i + 12, pickVal(v, g16(f, i + 12), [0x0800, 0x86dd, 0x0806, 0x8100, 0x88cc, 0x0000], 16, 0)); break;
+    case 'innerTtl': {
+      const t = i + 14 <= f.length ? g16(f, i + 12) : 0;
+      const o = t === 0x0800 ? i + 22 : t === 0x86dd ? i + 21 : -1;
+      if (o >= 0 && o < f.length) f[o] = pickVal(v, f[o], [0, 1, 2, 64, 255], 8, 0);
+      break;
+    }
+    case 'innerDstIp': {
+      const t = i + 14 <= f.length ? g16(f, i + 12) : 0;
+      if (t === 0x0800) putAddr(f, i + 30, v, ADDR4, 4);
+      else if (t === 0x86dd) putAddr(f, i + 38, v, ADDR6, 16);
+      break;
+    }
+    default: break;
+  }
+}
+
+/** Makes a VXLAN datagram's lengths and checksums right again (inner IPv4 header, UDP). */
+function fixVx(f: Uint8Array, fixLen: boolean, fixL4: boolean, fixIp: boolean): void {
+  const vx = parseVx(f, 0, f.length);
+  if (!vx) return;
+  if (fixLen) {
+    put16(f, vx.udp + 4, vx.avail);
+    vx.ulen = vx.avail;
+    vx.innerLen = vx.ulen - 16;
+  }
+  if (vx.ulen < 8 || vx.ulen > vx.avail) return;
+  const i = vx.inner;
+  if (vx.innerLen >= 34 && g16(f, i + 12) === 0x0800) {
+    const ihl = (f[i + 14] & 15) * 4;
+    if (fixLen) put16(f, i + 16, vx.innerLen - 14);
+    if (fixIp && ihl >= 20 && 14 + ihl <= vx.innerLen) {
+      put16(f, i + 24, 0);
+      put16(f, i + 24, csum(f, i + 14, ihl));
+    }
+  } else if (vx.innerLen >= 54 && g16(f, i + 12) === 0x86dd && fixLen) {
+    put16(f, i + 18, vx.innerLen - 54);
+  }
+  if (fixL4 && (vx.family === 6 || g16(f, vx.udp + 6) !== 0)) {
+    put16(f, vx.udp + 6, 0);
+    let ps = 17 + vx.ulen;
+    for (const a of [vx.src, vx.dst]) for (let k = 0; k < a.length; k += 2) ps += (a[k] << 8) | a[k + 1];
+    const c0 = csum(f, vx.udp, vx.ulen, ps);
+    put16(f, vx.udp + 6, c0 === 0 ? 0xffff : c0);
   }
 }
 
@@ -758,6 +1195,7 @@ function fixUp(f: Uint8Array, fixLen: boolean, fixL4: boolean, fixIp: boolean, a
   if (type === 0x0800 && f.length >= 34) {
     const ihl = (f[14] & 15) * 4;
     if (fixLen) put16(f, 16, f.length - 14);
+    fixVx(f, fixLen, fixL4, fixIp);
     const total = Math.min(g16(f, 16), f.length - 14);
     if (fixL4 && f[23] === 1 && ihl >= 20 && 14 + ihl + 4 <= 14 + total) {
       put16(f, 14 + ihl + 2, 0);
@@ -771,6 +1209,7 @@ function fixUp(f: Uint8Array, fixLen: boolean, fixL4: boolean, fixIp: boolean, a
     }
   } else if (type === 0x86dd && f.length >= 54) {
     if (fixLen) put16(f, 18, f.length - 54);
+    fixVx(f, fixLen, fixL4, fixIp);
     const end = Math.min(54 + g16(f, 18), f.length);
     const e = extHeaders(f);
     if (fixL4 && e.proto === 58 && e.l4 + 4 <= end) {
@@ -1115,7 +1554,7 @@ test('c. full pending queue, full TX queue, exhausted generated slots: still one
   h.reset();
   const outs: string[] = [];
   for (let i = 0; i <= PENDING_SLOTS; i++) {
-    const dst = Uint8Array.of(198, 18, 0, 2 + i);
+    const dst = Uint8Array.of(198, 18, 0, 10 + i); // (.2 and .5 are VTEPs)
     const f = v4(EP1, EP1_MAC, { src: EP1_4, dst, proto: U }, udp(EP1_4, dst, 1, 2, PAY));
     outs.push(checkReceive({ step: h.inject(f, EP1), history: hist }));
     h.resetTx();
@@ -1195,9 +1634,260 @@ test('c. every hand-built frame is valid by construction', () => {
   }
 });
 
+// ---------------------------------------------------------------------------------------
+// d. VXLAN, unmutated: outcomes and exact headers.
+
+const VX_EXPECT: [string, string][] = [
+  ['udp4-ep1-to-pod-b', 'forwarded'], ['tcp6-ep1-to-pod-b', 'forwarded'], ['udp4-ep1-to-pod-c', 'pendingQueued'],
+  ['echo6-ep1-to-pod-c', 'pendingQueued'], ['udp4-ep2-to-pod-d', 'forwarded'], ['udp4-ep1-to-pod-e', 'pendingQueued'],
+  ['udp4-1450-df-to-pod-b', 'forwarded'], ['udp4-1451-df-to-pod-b', 'dropTooBig'], ['udp4-1451-nodf-to-pod-b', 'dropFragmentationNeeded'],
+  ['udp6-1431-to-pod-c', 'dropTooBig'], ['udp4-ttl1-to-pod-b', 'dropTtlExceeded'],
+  ['vx4-udp4-b-to-ep1', 'forwarded'], ['vx4-udp6-b-to-ep1', 'forwarded'], ['vx4-echo-b-to-gw', 'consumed'], ['vx4-arp-b-gw', 'consumed'],
+  ['vx4-ns-b-gw6', 'consumed'], ['vx4-udp4-b-ttl1', 'dropTtlExceeded'], ['vx4-udp4-b-to-ep2', 'pendingQueued'],
+  ['vx4-udp4-b-to-pod-d', 'forwarded'], ['vx4-udp4-b-unreachable', 'dropNoRoute'], ['vx4-udp4-b-csum-to-ep1', 'forwarded'],
+  ['vx4-udp4-b-to-gw-addr', 'forwarded'], ['vx6-udp4-c-to-ep1', 'forwarded'], ['vx6-echo6-c-to-gw', 'consumed'],
+  ['vx4-bad-vni', 'dropVxlanBadVni'], ['vx4-no-i-flag', 'dropVxlanBadFlags'], ['vx4-inner-mac', 'dropVxlanInnerMac'],
+  ['vx4-inner-group-src', 'dropVxlanInnerMac'], ['vx4-inner-lldp', 'dropVxlanInnerEthertype'], ['vx4-inner-short', 'dropVxlanMalformed'],
+  ['vx4-udp-len', 'dropVxlanMalformed'], ['vx4-bad-csum', 'dropVxlanBadChecksum'], ['vx6-zero-csum', 'dropVxlanBadChecksum'],
+  ['vx4-on-endpoint', 'dropLocalUnhandled'], ['vx4-port-4789', 'dropLocalUnhandled'], ['vx4-nested', 'dropLocalUnhandled'],
+];
+
+test('d. every tunnel frame of the corpus ends in its outcome (and every malformed one in its drop counter)', () => {
+  const names = BASES.filter((x) => x.name.startsWith('vx') || x.name.includes('-pod-')).map((x) => x.name);
+  assert.deepEqual([...names].sort(), VX_EXPECT.map(([n]) => n).sort(), 'VX_EXPECT covers the tunnel bases');
+  const wrong: string[] = [];
+  for (const [name, expected] of VX_EXPECT) {
+    const { outcome, r } = one(name);
+    if (outcome !== expected) wrong.push(`${name}: ${outcome}, expected ${expected}`);
+    // Decapsulated unless the VXLAN checks drop it or it is not for the VXLAN endpoint at all.
+    const decap = name.startsWith('vx') && !expected.startsWith('dropVxlan') && name !== 'vx4-on-endpoint' && name !== 'vx4-port-4789' ? 1 : 0;
+    if (r.delta[C.vxlanDecapsulated] !== decap) wrong.push(`${name}: vxlanDecapsulated ${r.delta[C.vxlanDecapsulated]}, expected ${decap}`);
+    finishOne();
+  }
+  assert.deepEqual(wrong, []);
+});
+
+/** The outer headers of the encapsulated frame at o, field by field. */
+function outer4(b: Uint8Array, o: number): { dstMac: string; srcMac: string; ip: string; src: string; dst: string; sport: number; dport: number; udpLen: number; udpCsum: number; vx: string } {
+  return {
+    dstMac: hex(b.subarray(o, o + 6)), srcMac: hex(b.subarray(o + 6, o + 12)), ip: hex(b.subarray(o + 12, o + 24)),
+    src: hex(b.subarray(o + 26, o + 30)), dst: hex(b.subarray(o + 30, o + 34)), sport: g16(b, o + 34), dport: g16(b, o + 36),
+    udpLen: g16(b, o + 38), udpCsum: g16(b, o + 40), vx: hex(b.subarray(o + 42, o + 50)),
+  };
+}
+
+test('d. to a remote pod: IPv4 underlay, outer headers prepended in the headroom, inner MACs and TTL', () => {
+  const { r, outcome, b } = one('udp4-ep1-to-pod-b');
+  assert.equal(outcome, 'forwarded');
+  assert.equal(r.delta[C.vxlanEncapsulated], 1);
+  const t = r.tx[0];
+  assert.equal(t.port, UP);
+  assert.equal(t.off, r.rxOff - 50, 'no copy: the offset moved back by 50');
+  assert.equal(t.len, r.input.length + 50);
+  const got = outer4(b, t.off);
+  const total = t.len - 14;
+  assert.deepEqual({ ...got, sport: 0 }, {
+    dstMac: hex(VTEP_B_MAC), srcMac: hex(PORT_MACS[UP]),
+    ip: hex(Uint8Array.of(0x08, 0x00, 0x45, 0x00, total >> 8, total & 255, 0, 0, 0x40, 0x00, 64, 17)),
+    src: hex(UP_4), dst: hex(VTEP_B4), sport: 0, dport: 8472, udpLen: total - 20, udpCsum: 0, vx: '0800000000000200',
+  });
+  assert.ok(got.sport >= 32768 && got.sport <= 60999);
+  assert.equal(csum(b, t.off + 14, 20), 0, 'outer IPv4 header checksum');
+  const i = t.off + 50;
+  assert.ok(equalBytes(b, i, LINUX_VX_MAC, 0, 6) && equalBytes(b, i + 6, VTEP_MAC, 0, 6), 'inner MACs: the route\'s inner MAC, our VXLAN MAC');
+  assert.equal(b[i + 22], 63, 'inner TTL decremented');
+  assert.equal(csum(b, i + 14, 20), 0, 'inner IPv4 checksum still valid');
+  finishOne();
+  // The same flow always takes the same source port; another flow may not.
+  const again = one('udp4-ep1-to-pod-b');
+  assert.equal(g16(again.b, again.r.tx[0].off + 34), got.sport);
+  finishOne();
+});
+
+test('d. IPv6 pods over the IPv4 underlay, IPv4 pods over the IPv6 underlay (parked, NS, sent when the NA comes)', () => {
+  const six = one('tcp6-ep1-to-pod-b');
+  assert.equal(six.outcome, 'forwarded');
+  const t6 = six.r.tx[0];
+  assert.equal(t6.off, six.r.rxOff - 50);
+  assert.equal(g16(six.b, t6.off + 50 + 12), 0x86dd, 'inner IPv6');
+  assert.equal(six.b[t6.off + 50 + 21], 63, 'inner hop limit decremented');
+  finishOne();
+  h.reset();
+  const hist: string[] = [];
+  const base = BASES.find((x) => x.name === 'udp4-ep1-to-pod-c')!;
+  let step = h.inject(base.frame, EP1);
+  assert.equal(checkReceive({ step, history: hist }), 'pendingQueued');
+  const ns = step.tx.filter((d) => h.isGenerated(d.off));
+  assert.equal(ns.length, 1);
+  assert.equal(ns[0].port, UP);
+  assert.ok(equalBytes(h.dp.arena.bytes, ns[0].off + 62, VTEP_C6, 0, 16), 'NS for the remote VTEP');
+  const q = h.dp.pending;
+  const slot = step.parked[0];
+  const po = q.frameOff(slot);
+  const b = h.dp.arena.bytes;
+  assert.equal(q.len[slot], base.frame.length + 70);
+  assert.equal(g16(b, po + 12), 0x86dd);
+  assert.ok(equalBytes(b, po + 22, UP_6, 0, 16) && equalBytes(b, po + 38, VTEP_C6, 0, 16), 'outer IPv6 addresses');
+  assert.equal(b[po + 20], 17);
+  assert.equal(b[po + 21], 64);
+  assert.equal(g16(b, po + 54 + 2), 8472);
+  assert.ok(equalBytes(b, po + 70, VTEP_MAC, 0, 6), 'no inner MAC on the route: our VXLAN MAC (every Weft node\'s default)');
+  h.resetTx();
+  step = h.inject(v6(UP, VTEP_C_MAC, VTEP_C6, PORT_LL[UP], 58, 255, icmp6(VTEP_C6, PORT_LL[UP], 136, 0, naBody(VTEP_C6, VTEP_C_MAC))), UP);
+  assert.equal(checkReceive({ step, history: hist }), 'consumed');
+  h.resetTx();
+  step = h.tick(1);
+  checkTick({ step, history: hist });
+  assert.equal(step.delta[C.pendingSent], 1);
+  assert.ok(equalBytes(h.dp.arena.bytes, step.tx[0].off, VTEP_C_MAC, 0, 6), 'sent to the VTEP\'s MAC');
+  h.repatternReleased(step.released);
+  finishOne();
+});
+
+test('d. a VTEP behind the gateway: outer destination the VTEP, Ethernet destination the gateway', () => {
+  const { r, outcome, b } = one('udp4-ep2-to-pod-d');
+  assert.equal(outcome, 'forwarded');
+  const t = r.tx[0];
+  assert.ok(equalBytes(b, t.off, NH_MAC, 0, 6));
+  assert.ok(equalBytes(b, t.off + 30, VTEP_D4, 0, 4));
+  finishOne();
+  const e = one('udp4-ep1-to-pod-e');
+  assert.equal(e.outcome, 'pendingQueued');
+  assert.equal(e.gen.length, 1);
+  assert.equal(g16(e.b, e.gen[0].off + 12), 0x0806);
+  assert.ok(equalBytes(e.b, e.gen[0].off + 38, VTEP_E4, 0, 4), 'ARP for the on-link VTEP');
+  finishOne();
+});
+
+test('d. PMTU: 1450 bytes fit a 1500 uplink over IPv4, 1451 get frag needed 1450; IPv6 underlay: packet too big 1430', () => {
+  assert.equal(one('udp4-1450-df-to-pod-b').outcome, 'forwarded');
+  finishOne();
+  const big = one('udp4-1451-df-to-pod-b');
+  assert.equal(big.outcome, 'dropTooBig');
+  const o = big.gen[0].off;
+  assert.equal(big.gen[0].port, EP1);
+  assert.equal(big.b[o + 34], 3);
+  assert.equal(big.b[o + 35], 4);
+  assert.equal(g16(big.b, o + 40), 1450);
+  finishOne();
+  assert.equal(one('udp4-1451-nodf-to-pod-b').outcome, 'dropFragmentationNeeded');
+  finishOne();
+  const p6 = one('udp6-1431-to-pod-c');
+  assert.equal(p6.outcome, 'dropTooBig');
+  assert.equal(p6.b[p6.gen[0].off + 54], 2);
+  assert.equal(g32(p6.b, p6.gen[0].off + 58), 1430);
+  finishOne();
+});
+
+test('d. from a remote node: decapsulated, routed to the endpoint with TTL - 1, in place', () => {
+  const { r, outcome, b } = one('vx4-udp4-b-to-ep1');
+  assert.equal(outcome, 'forwarded');
+  assert.equal(r.delta[C.vxlanDecapsulated], 1);
+  const t = r.tx[0];
+  assert.equal(t.port, EP1);
+  assert.equal(t.off, r.rxOff + 50, 'the inner frame where it was received');
+  assert.equal(t.len, r.input.length - 50);
+  assert.ok(equalBytes(b, t.off, EP1_MAC, 0, 6) && equalBytes(b, t.off + 6, PORT_MACS[EP1], 0, 6));
+  assert.equal(b[t.off + 22], 63);
+  finishOne();
+  const v6u = one('vx6-udp4-c-to-ep1');
+  assert.equal(v6u.outcome, 'forwarded');
+  assert.equal(v6u.r.tx[0].off, v6u.r.rxOff + 70);
+  finishOne();
+});
+
+test('d. answers through the tunnel: echo, ARP and NS for our addresses, ICMP errors, go back encapsulated to the sender', () => {
+  const echo = one('vx4-echo-b-to-gw');
+  assert.equal(echo.outcome, 'consumed');
+  let t = echo.r.tx[0];
+  assert.equal(t.port, UP);
+  assert.equal(t.off, echo.r.rxOff, 'the reply is encapsulated where the request was');
+  const e = outer4(echo.b, t.off);
+  assert.deepEqual([e.dstMac, e.src, e.dst, e.dport, e.vx], [hex(VTEP_B_MAC), hex(UP_4), hex(VTEP_B4), 8472, '0800000000000200']);
+  assert.equal(echo.b[t.off + 50 + 34], 0, 'inner echo reply');
+  assert.ok(equalBytes(echo.b, t.off + 50, LINUX_VX_MAC, 0, 6) && equalBytes(echo.b, t.off + 56, VTEP_MAC, 0, 6));
+  finishOne();
+  const a = one('vx4-arp-b-gw');
+  assert.equal(a.outcome, 'consumed');
+  assert.equal(a.r.delta[C.arpReplied], 1);
+  t = a.r.tx[0];
+  const i = t.off + 50;
+  assert.equal(g16(a.b, i + 12), 0x0806);
+  assert.equal(g16(a.b, i + 20), 2);
+  assert.ok(equalBytes(a.b, i + 22, VTEP_MAC, 0, 6) && equalBytes(a.b, i + 28, GW4, 0, 4), 'our gateway is at our VXLAN MAC');
+  assert.ok(equalBytes(a.b, i + 38, LINUX_VX_4, 0, 4));
+  assert.equal(h.neighbour(TUNNEL_PORT, 4, LINUX_VX_4), null, 'nothing learned from inside the tunnel');
+  finishOne();
+  const n = one('vx4-ns-b-gw6');
+  assert.equal(n.outcome, 'consumed');
+  assert.equal(n.r.delta[C.ndpReplied], 1);
+  const ni = n.r.tx[0].off + 50;
+  assert.equal(n.b[ni + 54], 136);
+  assert.ok(equalBytes(n.b, ni + 62, GW6, 0, 16) && equalBytes(n.b, ni + 80, VTEP_MAC, 0, 6));
+  assert.ok(equalBytes(n.b, ni + 38, LINUX_VX_LL, 0, 16), 'NA to the soliciting address');
+  finishOne();
+  const ttl = one('vx4-udp4-b-ttl1');
+  assert.equal(ttl.outcome, 'dropTtlExceeded');
+  const ti = ttl.r.tx[0].off + 50;
+  assert.equal(ttl.b[ti + 34], 11);
+  assert.ok(equalBytes(ttl.b, ti + 26, GW4, 0, 4) && equalBytes(ttl.b, ti + 30, POD_B4, 0, 4), 'from the gateway address to the remote pod');
+  finishOne();
+  const e6 = one('vx6-echo6-c-to-gw');
+  assert.equal(e6.outcome, 'consumed');
+  const o6 = e6.r.tx[0].off;
+  assert.equal(g16(e6.b, o6 + 12), 0x86dd);
+  assert.ok(equalBytes(e6.b, o6 + 22, UP_6, 0, 16) && equalBytes(e6.b, o6 + 38, VTEP_C6, 0, 16));
+  assert.notEqual(g16(e6.b, o6 + 60), 0, 'UDP checksum over IPv6');
+  finishOne();
+});
+
+test('d. frames captured from a Linux vxlan device: ARP/NS for the gateway answered through the tunnel, echo replies delivered', () => {
+  const expect: Record<string, string> = {
+    'arp-request': 'consumed', 'ns': 'consumed', 'echo-reply': 'forwarded', 'echo6-reply': 'forwarded', 'mld-report': 'dropMulticastIgnored',
+  };
+  const linux = BASES.filter((x) => x.name.startsWith('linux-'));
+  assert.equal(linux.length, 10);
+  const wrong: string[] = [];
+  for (const base of linux) {
+    const kind = base.name.replace(/^linux-v[46]-/, '');
+    const { r, outcome, b } = one(base.name);
+    if (outcome !== expect[kind]) wrong.push(`${base.name}: ${outcome}, expected ${expect[kind]}`);
+    if (r.delta[C.vxlanDecapsulated] !== 1) wrong.push(`${base.name}: not decapsulated`);
+    if (outcome === 'forwarded' && (r.tx[0].port !== EP1 || !equalBytes(b, r.tx[0].off, EP1_MAC, 0, 6))) wrong.push(`${base.name}: not delivered to the endpoint`);
+    if (outcome === 'consumed' && (r.tx.length !== 1 || r.tx[0].port !== UP || r.delta[C.vxlanEncapsulated] !== 1)) wrong.push(`${base.name}: no answer through the tunnel`);
+    finishOne();
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test('d. the shared settings switch VXLAN off and change the VNI for the workers', () => {
+  try {
+    h.settings.setVxlan(false, VX_VNI, VX_PORT);
+    assert.equal(one('udp4-ep1-to-pod-b').outcome, 'dropVxlanDisabled');
+    finishOne();
+    assert.equal(one('vx4-udp4-b-to-ep1').outcome, 'dropLocalUnhandled');
+    finishOne();
+    h.settings.setVxlan(true, 3, VX_PORT);
+    assert.equal(one('vx4-udp4-b-to-ep1').outcome, 'dropVxlanBadVni');
+    finishOne();
+    const { r, outcome } = one('vx4-bad-vni');
+    assert.equal(outcome, 'forwarded', 'the VNI-3 frame is ours now');
+    assert.equal(r.delta[C.vxlanDecapsulated], 1);
+    h.resetTx();
+    h.settings.setVxlan(true, VX_VNI, 4789);
+    const p = one('vx4-port-4789');
+    assert.equal(p.outcome, 'forwarded');
+    h.resetTx();
+  } finally {
+    h.settings.setVxlan(true, VX_VNI, VX_PORT);
+    finishOne();
+  }
+});
+
 after(() => {
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   const dist = [...outcomes.entries()].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k}=${v}`).join(' ');
   console.log(`# pipeline property tests: ${h.frames} frames through receiveFrame, ${ticks} servicePending ticks, ${secs}s`);
   console.log(`# outcomes: ${dist}`);
+  console.log(`# VXLAN: ${h.dp.ctr[C.vxlanDecapsulated]} frames decapsulated, ${h.dp.ctr[C.vxlanEncapsulated]} encapsulated`);
 });
