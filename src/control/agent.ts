@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 import { cpus } from 'node:os';
 import { NodeConfig, PortConfig, Gateway } from './config.js';
 import { Prefix } from './addr.js';
-import { RouteManager, gatewayRoutes, portRoutes, configRoutes } from './routes.js';
+import { RouteManager, gatewayRoutes, portRoutes, configRoutes, programVxlan } from './routes.js';
+import { NodeSettings } from '../datapath/node-settings.js';
 import { PortManager, PortRuntime } from './port-manager.js';
 import { startApi, ApiServer, ApiRoutes } from './api.js';
 import { buildStatus } from './status.js';
@@ -42,6 +43,7 @@ export class Agent {
   readonly neighbours: SharedHashMap;
   readonly counters: CounterBlock;
   readonly portCounters: SharedArrayBuffer;
+  readonly settings = NodeSettings.create();
   private readonly counterBase = new Map<number, PortStats>();
   /** [0] stop flag, [1 + worker] port-table generation each worker has seen. */
   readonly control = new Int32Array(new SharedArrayBuffer(4 * (1 + MAX_QUEUES)));
@@ -69,6 +71,8 @@ export class Agent {
       await this.startWorkers();
       for (const p of this.cfg.ports) this.addPort(p, this.cfg.gateway);
       this.routes.set('gateway', gatewayRoutes(this.cfg.gateway));
+      // In a cluster the controller programs VXLAN once it knows its gateway addresses.
+      if (!this.cfg.cluster) this.setVxlanGateway(this.cfg.gateway);
       this.routes.set('config', configRoutes(this.cfg, (name) => this.ports.find(name)?.index ?? -1));
       for (const x of this.extensions) await x.start();
       const extra = Object.assign({}, ...this.extensions.map((x) => x.api ?? {})) as ApiRoutes;
@@ -110,6 +114,12 @@ export class Agent {
     return Math.max(1500, ...this.cfg.ports.map((p) => p.mtu)) + 14;
   }
 
+  /** Publishes the VXLAN settings and the tunnel pseudo-port answering for `gateway`. */
+  setVxlanGateway(gateway: Gateway): void {
+    programVxlan(this.portTable, this.settings, this.cfg.vxlan, gateway);
+    this.wakeWorkers();
+  }
+
   wakeWorkers(): void {
     for (const w of this.workers) this.native.eventfdSignal(w.wakeFd);
   }
@@ -130,6 +140,7 @@ export class Agent {
         neighboursSab: this.neighbours.sab,
         countersSab: this.counters.sab,
         portCountersSab: this.portCounters,
+        settingsSab: this.settings.sab,
         controlSab: this.control.buffer as SharedArrayBuffer,
         wakeFd,
       };

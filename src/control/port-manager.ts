@@ -6,7 +6,8 @@ import { PortConfig, Gateway } from './config.js';
 import { configureKernelSide, requireNetns } from './kernel-side.js';
 import { linkLocalFromMac, Prefix } from './addr.js';
 import { NativeShim } from '../native/tap.js';
-import { PortTable, MAX_PORTS, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../tables/port-table.js';
+import { PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../tables/port-table.js';
+import { TUNNEL_PORT } from '../tables/layout.js';
 
 export interface PortRuntime {
   index: number;
@@ -44,7 +45,8 @@ export class PortManager {
     if (this.find(cfg.name)) throw new Error(`port "${cfg.name}" already exists`);
     let index = this.byIndex.findIndex((p) => p === undefined);
     if (index < 0) index = this.byIndex.length;
-    if (index >= MAX_PORTS) throw new Error(`no free port slot (at most ${MAX_PORTS} ports per node)`);
+    // The last slot is the VXLAN tunnel's pseudo-port.
+    if (index >= TUNNEL_PORT) throw new Error(`no free port slot (at most ${TUNNEL_PORT} ports per node)`);
     if (cfg.netns) requireNetns(cfg.netns, `port ${cfg.name}`);
     const tapName = opts.tap ?? cfg.name;
     const tap = this.native.tapOpen(tapName, this.queues);

@@ -9,7 +9,7 @@ import { Prefix, formatAddress, formatPrefix, parseAddress, parsePrefix, Address
 import { claimPodCidr, gatewayOf, claimAddress, reclaimAddress } from './ipam.js';
 import { NODES, nodeKey, NodeRecord, addrPrefix } from './keys.js';
 import { EndpointManager, EndpointView } from './endpoints.js';
-import { gatewayRoutes, RouteEntry } from '../routes.js';
+import { gatewayRoutes, RouteEntry, tunnelRoute } from '../routes.js';
 import { ROUTE_VIA, ROUTE_UNREACHABLE } from '../../tables/layout.js';
 
 export interface NodeView {
@@ -60,6 +60,7 @@ export class ClusterController implements AgentExtension {
       ipv6: this.podCidrs.ipv6 && gatewayOf(this.podCidrs.ipv6),
     };
     this.agent.routes.set('gateway', gatewayRoutes(this.gateway));
+    this.agent.setVxlanGateway(this.gateway);
     // Our own pod CIDRs: an address no endpoint holds is unreachable, never sent back out.
     this.agent.routes.set('podcidr', Object.values(this.podCidrs).filter((p): p is Prefix => !!p).map((p) => ({ prefix: p, type: ROUTE_UNREACHABLE, port: -1 })));
     this.endpoints = new EndpointManager(this.agent, store, this.podCidrs, this.gateway);
@@ -155,12 +156,23 @@ export class ClusterController implements AgentExtension {
     for (const fam of ['ipv4', 'ipv6'] as const) {
       const cidr = rec.podCIDRs[fam] ? parsePrefix(rec.podCIDRs[fam]!, { allowHostBits: false }) : undefined;
       if (!cidr || typeof cidr === 'string') continue;
-      // Same-family underlay first; an IPv6 pod CIDR over an IPv4-only underlay needs VXLAN.
+      if (this.cluster.mode === 'vxlan') {
+        // Any underlay family carries any inner family; prefer the same one.
+        const remote = parseAddress(rec.underlay[fam] ?? rec.underlay.ipv4 ?? rec.underlay.ipv6 ?? '');
+        if (remote && this.hasUnderlay(remote.family)) out.push(tunnelRoute(cidr, remote, port));
+        continue;
+      }
+      // Direct routing: the remote node is the next hop for its pods, on the same underlay.
       const via = parseAddress(rec.underlay[fam] ?? '') ?? undefined;
       if (!via) continue;
       out.push({ prefix: cidr, type: ROUTE_VIA, port, via });
     }
     return out;
+  }
+
+  private hasUnderlay(family: 4 | 6): boolean {
+    const u = this.underlay();
+    return family === 4 ? !!u.ipv4 : !!u.ipv6;
   }
 
   async stop(): Promise<void> {
