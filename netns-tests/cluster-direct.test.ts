@@ -5,29 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { withTopology, sleep, Topology } from './harness.js';
-import { startNode, addEndpoint, ClusterNode, Endpoint } from './cluster.js';
+import { startNode, addEndpoint, restartNode, pingOk, httpServer, curl, ClusterNode, Endpoint } from './cluster.js';
 
 function ping(t: Topology, from: Endpoint | ClusterNode, to: string): void {
-  const ns = 'ns' in from ? from.ns : '';
-  assert.match(t.must(ns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', to], 20000), /2 received/, `ping ${to}`);
-}
-
-function httpServer(t: Topology, ep: Endpoint): void {
-  t.spawn(ep.ns, ['python3', '-c', `
-import http.server, socket
-class S(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"hello from ${ep.name}\\n"
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
-    def log_message(self, *a): pass
-S(("::", 8080), H).serve_forever()`]);
-}
-
-function curl(t: Topology, from: Endpoint, host: string): string {
-  const url = host.includes(':') ? `http://[${host}]:8080/` : `http://${host}:8080/`;
-  return t.must(from.ns, ['curl', '-sS', '--max-time', '5', '--retry', '3', '--retry-connrefused', url], 30000);
+  pingOk(t, from.ns, to);
 }
 
 test('two nodes, direct routing, embedded store: endpoints reach each other; nodes join and leave', { timeout: 120000 }, async () => {
@@ -45,9 +26,9 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
       ping(t, from, to.ipv4);
       ping(t, from, to.ipv6);
     }
-    assert.equal(curl(t, a1, b1.ipv4), 'hello from b1\n');
-    assert.equal(curl(t, a1, b2.ipv6), 'hello from b2\n');
-    assert.equal(curl(t, b1, a2.ipv4), 'hello from a2\n');
+    assert.equal(curl(t, a1.ns, b1.ipv4), 'hello from b1\n');
+    assert.equal(curl(t, a1.ns, b2.ipv6), 'hello from b2\n');
+    assert.equal(curl(t, b1.ns, a2.ipv4), 'hello from a2\n');
     // The node's own stack reaches endpoints through its host port, across nodes too.
     ping(t, n1, b1.ipv4);
     assert.equal(t.must(n1.ns, ['curl', '-sS', '--max-time', '5', `http://[${b2.ipv6}]:8080/`]), 'hello from b2\n');
@@ -100,5 +81,14 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
     const a3 = addEndpoint(t, n1, 'a3');
     assert.equal(a3.ipv4, a2.ipv4, 'the freed address is handed out again');
     ping(t, b1, a3.ipv4);
+
+    // Endpoints survive an agent restart: same addresses, ports re-created, reachable again.
+    await restartNode(t, n2);
+    assert.equal(t.run(b1.ns, ['ip', '-br', 'addr', 'show', 'eth0']).stdout.includes(b1.ipv4), true, 'b1 has its address back');
+    ping(t, a1, b1.ipv4);
+    ping(t, a3, b2.ipv6);
+    assert.equal(curl(t, a1.ns, b2.ipv4), 'hello from b2\n');
+    const relist = t.must('', ['node', join(process.cwd(), 'dist/src/cli/weft.js'), 'endpoint', 'list', '--api', n2.agent.api, '--json']);
+    assert.deepEqual((JSON.parse(relist) as Array<{ name: string; ipv4: string }>).map((e) => [e.name, e.ipv4]), [['b1', b1.ipv4], ['b2', b2.ipv4]]);
   });
 });

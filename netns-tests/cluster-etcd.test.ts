@@ -5,31 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { withTopology, sleep, Topology, waitExit } from './harness.js';
-import { startNode, addEndpoint, connectMgmt, Endpoint } from './cluster.js';
-
-const ETCD = '198.18.1.2';
-
-function startEtcd(t: Topology, ns: string, dataDir: string): { stop: () => Promise<void> } {
-  const peer = 'http://127.0.0.1:2380';
-  const etcd = t.spawn(ns, ['etcd', '--name', 'wt', '--data-dir', dataDir,
-    '--listen-client-urls', `http://${ETCD}:2379`, '--advertise-client-urls', `http://${ETCD}:2379`,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `wt=${peer}`]);
-  return {
-    stop: async () => {
-      etcd.proc.kill('SIGKILL');
-      await waitExit(etcd.proc, 5000);
-    },
-  };
-}
-
-async function waitEtcd(t: Topology, ns: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (/"health":\s*"true"/.test(t.run(ns, ['curl', '-s', '--max-time', '2', `http://${ETCD}:2379/health`], 5000).stdout)) return;
-    await sleep(200);
-  }
-  throw new Error('etcd did not become healthy');
-}
+import { withTopology, sleep, Topology } from './harness.js';
+import { startNode, addEndpoint, startEtcd, waitEtcd, ETCD_ADDR, Endpoint } from './cluster.js';
 
 function ping(t: Topology, from: Endpoint, to: string): void {
   assert.match(t.must(from.ns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', to], 20000), /2 received/, `ping ${to}`);
@@ -38,12 +15,9 @@ function ping(t: Topology, from: Endpoint, to: string): void {
 test('two nodes on etcd; etcd away and back: forwarding continues, agents resync', { timeout: 150000 }, async () => {
   if (spawnSync('sh', ['-c', 'command -v etcd']).status !== 0) throw new Error('etcd is not installed (scripts/setup installs etcd-server)');
   await withTopology('cle', async (t) => {
-    const ens = t.ns('etcd');
-    connectMgmt(t, ens, ETCD);
-    const dataDir = join(t.dir, 'etcd');
-    let etcd = startEtcd(t, ens, dataDir);
-    await waitEtcd(t, ens);
-    const store = `etcd://${ETCD}:2379`;
+    const etcd = startEtcd(t, join(t.dir, 'etcd'));
+    await waitEtcd(t, etcd.ns);
+    const store = `etcd://${ETCD_ADDR}:2379`;
     const n1 = await startNode(t, 1, { store, mgmt: true, leaseTTL: 3 });
     const n2 = await startNode(t, 2, { store, mgmt: true, leaseTTL: 3 });
     const a1 = addEndpoint(t, n1, 'a1');
@@ -67,8 +41,8 @@ test('two nodes on etcd; etcd away and back: forwarding continues, agents resync
     for (const n of [n1, n2]) assert.equal((await n.agent.status()).health, 'ok', `${n.name} still serving`);
     ping(t, b1, a2.ipv6);
 
-    etcd = startEtcd(t, ens, dataDir);
-    await waitEtcd(t, ens);
+    etcd.restart();
+    await waitEtcd(t, etcd.ns);
     // Resync: the agents re-register (their leases were lost) and see each other again...
     const deadline = Date.now() + 20000;
     let names: string[] = [];

@@ -1,12 +1,13 @@
 // Cluster topologies for the netns tests: a fabric namespace with a bridge (the underlay),
 // node namespaces whose agents' uplinks are enslaved to it, and endpoints added through
 // `weft endpoint add`, exactly as a user would.
-import { Topology, AgentHandle, WEFT } from './harness.js';
+import { Topology, AgentHandle, WEFT, sleep, waitExit } from './harness.js';
 
 export interface ClusterNode {
   name: string;
   ns: string;
   agent: AgentHandle;
+  config?: Record<string, unknown>;
   underlay4: string;
   underlay6: string;
 }
@@ -52,14 +53,21 @@ export async function startNode(t: Topology, i: number, o: ClusterOptions, extra
   if (o.mgmt) connectMgmt(t, ns, `198.18.1.${10 + i}`);
   const underlay4 = `198.18.0.${10 + i}`;
   const underlay6 = `2001:db8:18::${10 + i}`;
-  const agent = await t.startAgent(ns, {
+  const config = {
     node: name,
     store: o.store,
     workers: o.workers ?? 1,
     cluster: { mode: o.mode ?? 'direct', ipv4: '198.19.0.0/16', ipv6: '2001:db8:19::/48', leaseTTL: o.leaseTTL ?? 3, ...extra },
     ports: [{ name: 'up0', kind: 'uplink', netns: fab, bridge: 'br0', ifname: `${name}up`, addresses: [`${underlay4}/24`, `${underlay6}/64`] }],
-  });
-  return { name, ns, agent, underlay4, underlay6 };
+  };
+  const agent = await t.startAgent(ns, config);
+  return { name, ns, agent, underlay4, underlay6, config };
+}
+
+/** Stops a node's agent (SIGTERM) and starts it again with the same configuration. */
+export async function restartNode(t: Topology, node: ClusterNode): Promise<void> {
+  await node.agent.stop();
+  node.agent = await t.startAgent(node.ns, node.config!);
 }
 
 export interface Endpoint {
@@ -78,4 +86,63 @@ export function addEndpoint(t: Topology, node: ClusterNode, name: string, labels
   const out = t.must('', ['node', WEFT, 'endpoint', 'add', name, '--netns', ns, '--labels', labels, '--api', node.agent.api, '--json'], 20000);
   const ep = JSON.parse(out) as { ipv4: string; ipv6: string };
   return { name, ns, ipv4: ep.ipv4, ipv6: ep.ipv6 };
+}
+
+/** Starts a throwaway etcd reachable from nodes with `mgmt: true` at etcd://198.18.1.2:2379. */
+export const ETCD_ADDR = '198.18.1.2';
+
+export function startEtcd(t: Topology, dataDir: string): { ns: string; stop: () => Promise<void>; restart: () => void } {
+  const ns = `${t.prefix}-etcd`;
+  if (t.run('', ['ip', 'netns', 'exec', ns, 'true']).code !== 0) {
+    t.ns('etcd');
+    connectMgmt(t, ns, ETCD_ADDR);
+  }
+  const peer = 'http://127.0.0.1:2380';
+  const argv = ['etcd', '--name', 'wt', '--data-dir', dataDir,
+    '--listen-client-urls', `http://${ETCD_ADDR}:2379`, '--advertise-client-urls', `http://${ETCD_ADDR}:2379`,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `wt=${peer}`];
+  let proc = t.spawn(ns, argv).proc;
+  return {
+    ns,
+    stop: async () => {
+      proc.kill('SIGKILL');
+      await waitExit(proc, 5000);
+    },
+    restart: () => {
+      proc = t.spawn(ns, argv).proc;
+    },
+  };
+}
+
+export async function waitEtcd(t: Topology, ns: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (/"health":\s*"true"/.test(t.run(ns, ['curl', '-s', '--max-time', '2', `http://${ETCD_ADDR}:2379/health`], 5000).stdout)) return;
+    await sleep(200);
+  }
+  throw new Error('etcd did not become healthy');
+}
+
+/** Pings (2 packets) from an endpoint or a node namespace; asserts both came back. */
+export function pingOk(t: Topology, fromNs: string, to: string): void {
+  const r = t.run(fromNs, ['ping', '-c', '2', '-i', '0.2', '-W', '2', to], 20000);
+  if (!/2 received/.test(r.stdout)) throw new Error(`ping ${to} from ${fromNs} failed:\n${r.stdout}${r.stderr}`);
+}
+
+/** A tiny HTTP server in an endpoint answering "hello from <name>" on [::]:8080. */
+export function httpServer(t: Topology, ep: Endpoint): void {
+  t.spawn(ep.ns, ['python3', '-c', `
+import http.server, socket
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"hello from ${ep.name}\\n"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+S(("::", 8080), H).serve_forever()`]);
+}
+
+export function curl(t: Topology, fromNs: string, host: string): string {
+  const url = host.includes(':') ? `http://[${host}]:8080/` : `http://${host}:8080/`;
+  return t.must(fromNs, ['curl', '-sS', '--max-time', '5', '--retry', '5', '--retry-connrefused', '--retry-delay', '0', url], 40000);
 }
