@@ -1,11 +1,13 @@
 // npm run bench -- [SCENARIO...]: builds its own topologies, prints every figure as
 // "BENCH <scenario> <metric> <value>", runs ../shared/bench/baselines.sh tapfwd in the same
-// invocation and prints the ratios. Scenarios: forward, pipeline (in-process ns per
-// frame, no I/O). Default: all.
+// invocation and prints the ratios. Scenarios: forward (two endpoints, one node), direct and
+// vxlan (endpoint → endpoint across two nodes), pipeline (in-process ns per frame, no I/O).
+// Default: all.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Topology, twoEndpoints, sleep, REPO } from '../netns-tests/harness.js';
+import { startNode, addEndpoint } from '../netns-tests/cluster.js';
 import { pipelineNsPerFrame } from './bench-pipeline.js';
 
 const SECS = Number(process.env.SECS ?? 5);
@@ -39,11 +41,34 @@ async function forward(): Promise<Figures> {
   }
 }
 
+/** Endpoint on one node → endpoint on another, through both dataplanes (one worker each). */
+async function crossNode(mode: 'direct' | 'vxlan'): Promise<Figures> {
+  const t = new Topology(mode === 'direct' ? 'bdr' : 'bvx');
+  try {
+    const store = `dir:${join(t.dir, 'store')}`;
+    const n1 = await startNode(t, 1, { store, mode });
+    const n2 = await startNode(t, 2, { store, mode });
+    const a = addEndpoint(t, n1, 'a1');
+    const b = addEndpoint(t, n2, 'b1');
+    t.must(a.ns, ['ping', '-c', '2', '-i', '0.2', b.ipv4], 20000);
+    return { tcp_gbps: iperfTcp(t, a.ns, b.ns, b.ipv4), udp64_pps: iperfUdp64(t, a.ns, b.ns, b.ipv4) };
+  } finally {
+    await t.cleanup();
+  }
+}
+
 async function pipeline(): Promise<Figures> {
   return { ipv4_ns_per_frame: pipelineNsPerFrame(4), ipv6_ns_per_frame: pipelineNsPerFrame(6) };
 }
 
-const SCENARIOS: Record<string, () => Promise<Figures>> = { forward, pipeline };
+const SCENARIOS: Record<string, () => Promise<Figures>> = {
+  forward,
+  direct: () => crossNode('direct'),
+  vxlan: () => crossNode('vxlan'),
+  pipeline,
+};
+/** Scenarios whose figures compare with the tapfwd baseline. */
+const IO_SCENARIOS = ['forward', 'direct', 'vxlan'];
 
 function baselines(which: string[]): Record<string, Figures> {
   if (!existsSync(BASELINES)) {
@@ -75,7 +100,7 @@ async function main(): Promise<void> {
     results[n] = await SCENARIOS[n]();
     for (const [k, v] of Object.entries(results[n])) console.log(`BENCH ${n} ${k} ${v}`);
   }
-  if (!names.includes('forward')) return;
+  if (!names.some((n) => IO_SCENARIOS.includes(n))) return;
   console.log('# baseline tapfwd (same invocation)');
   const base = baselines(['tapfwd']).tapfwd ?? {};
   for (const n of names) {
