@@ -82,7 +82,20 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
     assert.equal(a3.ipv4, a2.ipv4, 'the freed address is handed out again');
     ping(t, b1, a3.ipv4);
 
-    // Endpoints survive an agent restart: same addresses, ports re-created, reachable again.
+    // A node that leaves cleanly (SIGTERM revokes its lease) leaves the others' routes
+    // within 1 s; its endpoints survive the restart: same addresses, ports re-created.
+    await n2.agent.stop();
+    const left = Date.now();
+    let leftMs = 0;
+    while (Date.now() - left < 3000) {
+      const s = await n1.agent.status() as unknown as { nodes: Array<{ name: string }> };
+      if (!s.nodes.some((n) => n.name === 'n2')) {
+        leftMs = Date.now() - left;
+        break;
+      }
+      await sleep(50);
+    }
+    assert.ok(leftMs > 0 && leftMs < 1000, `n2 left n1's view after ${leftMs} ms`);
     await restartNode(t, n2);
     assert.equal(t.run(b1.ns, ['ip', '-br', 'addr', 'show', 'eth0']).stdout.includes(b1.ipv4), true, 'b1 has its address back');
     ping(t, a1, b1.ipv4);
