@@ -1,7 +1,8 @@
 // npm run bench -- [SCENARIO...]: builds its own topologies, prints every figure as
 // "BENCH <scenario> <metric> <value>", runs ../shared/bench/baselines.sh tapfwd in the same
 // invocation and prints the ratios. Scenarios: forward (two endpoints, one node), direct and
-// vxlan (endpoint → endpoint across two nodes), pipeline (in-process ns per frame, no I/O).
+// vxlan (endpoint → endpoint across two nodes), pipeline (in-process ns per frame, no I/O),
+// maglev (table build time, M = 65521, N = 1000).
 // Default: all.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { Topology, twoEndpoints, sleep, REPO } from '../netns-tests/harness.js';
 import { startNode, addEndpoint } from '../netns-tests/cluster.js';
 import { pipelineNsPerFrame } from './bench-pipeline.js';
+import { buildMaglevTable, maglevSeed, sortBackends, backendName, MAGLEV_DEFAULT_SEED } from '../src/lb/maglev.js';
 
 const SECS = Number(process.env.SECS ?? 5);
 const BASELINES = join(REPO, '..', 'shared', 'bench', 'baselines.sh');
@@ -61,7 +63,23 @@ async function pipeline(): Promise<Figures> {
   return { ipv4_ns_per_frame: pipelineNsPerFrame(4), ipv6_ns_per_frame: pipelineNsPerFrame(6) };
 }
 
+/** Maglev table build, M = 65521, N = 1000 (goal ≤ 10 ms): median of warm builds. */
+async function maglev(): Promise<Figures> {
+  const seed = maglevSeed(MAGLEV_DEFAULT_SEED);
+  const b = sortBackends(Array.from({ length: 1000 }, (_, i) => ({ name: backendName(`198.18.${i >> 8}.${i & 255}`, 80), weight: 1 })));
+  const times: number[] = [];
+  for (let k = 0; k < 11; k++) {
+    const t0 = process.hrtime.bigint();
+    buildMaglevTable(b, 65521, seed);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const cold = times[0];
+  const warm = times.slice(1).sort((x, y) => x - y)[5];
+  return { maglev_build_ms: Math.round(warm * 100) / 100, maglev_build_cold_ms: Math.round(cold * 100) / 100 };
+}
+
 const SCENARIOS: Record<string, () => Promise<Figures>> = {
+  maglev,
   forward,
   direct: () => crossNode('direct'),
   vxlan: () => crossNode('vxlan'),

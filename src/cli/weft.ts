@@ -3,6 +3,7 @@
 import { runAgentCommand } from './agent-command.js';
 import { runStatusCommand } from './status-command.js';
 import { runEndpointCommand } from './endpoint-command.js';
+import { runLbCommand } from './lb-command.js';
 
 const HELP = `weft — a userspace network dataplane
 
@@ -12,6 +13,7 @@ Commands:
   agent --config FILE     run the node agent (TAP ports, workers, API socket)
   status [--api SOCKET]   show agent health, ports, workers, drop reasons, cluster nodes
   endpoint add|list|delete  endpoints of a cluster node (namespaces with a dataplane port)
+  lb maglev BACKEND...    print the Maglev table for backends (Cilium-compatible)
 
 Run "weft <command> --help" for the options of a command.
 `;
@@ -25,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       return runStatusCommand(rest);
     case 'endpoint':
       return runEndpointCommand(rest);
+    case 'lb':
+      return runLbCommand(rest);
     case undefined:
     case '-h':
     case '--help':
