@@ -60,3 +60,21 @@ export const SET_VXLAN_ENABLED = 0;
 export const SET_VXLAN_VNI = 1;
 /** The UDP port we send to and accept on. */
 export const SET_VXLAN_PORT = 2;
+
+// L4 load balancer (src/lb/tables.ts reads and writes these).
+
+/** Service key: [family, VIP (4 words), port << 8 | IP protocol]. */
+export const SVC_KEY_WORDS = 6;
+/** Service value: [service slot, flags, generation, backend count]. */
+export const SVC_VALUE_WORDS = 4;
+export const SVC_SLOT = 0;
+export const SVC_FLAGS = 1;
+export const SVC_GENERATION = 2;
+export const SVC_BACKENDS = 3;
+/** Rewrite the inner destination port to the backend's port (--lb-l4-xlate backend). */
+export const SVC_FLAG_L4_XLATE = 1;
+/** Backend record: [family, address (4 words), port, weight, in use]. */
+export const BACKEND_WORDS = 8;
+export const BACKEND_FAMILY = 0;
+export const BACKEND_ADDR = 1;
+export const BACKEND_PORT = 5;

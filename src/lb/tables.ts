@@ -1,0 +1,214 @@
+// The load balancer's shared tables: services (a hash map keyed by VIP, port and protocol),
+// backends (records by id), and two Maglev lookup tables per service. The control thread
+// builds a new table into the buffer the current generation does not use, then publishes
+// the new generation in the service's value: a reader that started on the old generation
+// sees the generation move and retries, so no packet ever sees a half-built table (the
+// swap Cilium does with a map-in-map, here with one seqlocked word).
+import { SharedHashMap } from '../tables/hashmap.js';
+import {
+  SVC_KEY_WORDS, SVC_VALUE_WORDS, SVC_SLOT, SVC_GENERATION, SVC_BACKENDS, BACKEND_WORDS, BACKEND_FAMILY,
+  BACKEND_ADDR, BACKEND_PORT,
+} from '../tables/layout.js';
+import { buildMaglevTable, sortBackends, backendName } from './maglev.js';
+import { Address, formatAddress } from '../control/addr.js';
+
+export interface LbSizes {
+  maxServices: number;
+  maxBackends: number;
+  /** Maglev table size M (one of MAGLEV_TABLE_SIZES). */
+  tableSize: number;
+}
+
+export interface LbSabs {
+  services: SharedArrayBuffer;
+  maglev: SharedArrayBuffer;
+  backends: SharedArrayBuffer;
+  sizes: LbSizes;
+}
+
+export interface ServiceKey {
+  vip: Address;
+  port: number;
+  /** IP protocol number: 6 TCP, 17 UDP. */
+  proto: number;
+}
+
+export interface BackendSpec {
+  addr: Address;
+  port: number;
+  weight: number;
+}
+
+/** Bounded retries of a lookup that keeps seeing the generation move (a rebuild storm). */
+const LOOKUP_RETRIES = 8;
+
+/** Fills a service key from VIP bytes in a buffer (packet or control-plane array). */
+export function fillServiceKey(key: Int32Array, family: number, b: Uint8Array, o: number, port: number, proto: number): void {
+  key[0] = family;
+  key[1] = (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+  if (family === 4) {
+    key[2] = 0; key[3] = 0; key[4] = 0;
+  } else {
+    key[2] = (b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7];
+    key[3] = (b[o + 8] << 24) | (b[o + 9] << 16) | (b[o + 10] << 8) | b[o + 11];
+    key[4] = (b[o + 12] << 24) | (b[o + 13] << 16) | (b[o + 14] << 8) | b[o + 15];
+  }
+  key[5] = (port << 8) | proto;
+}
+
+/** What a worker uses: allocation-free lookups. */
+export class LbReader {
+  readonly services: SharedHashMap;
+  readonly maglev: Int32Array;
+  readonly backends: Int32Array;
+  readonly m: number;
+  /** Scratch: the service value and the chosen backend record of the last lookup. */
+  readonly service = new Int32Array(SVC_VALUE_WORDS);
+  readonly backend = new Int32Array(BACKEND_WORDS);
+  readonly key = new Int32Array(SVC_KEY_WORDS);
+
+  constructor(sabs: LbSabs) {
+    this.services = SharedHashMap.attach(sabs.services);
+    this.maglev = new Int32Array(sabs.maglev);
+    this.backends = new Int32Array(sabs.backends);
+    this.m = sabs.sizes.tableSize;
+  }
+
+  /** Looks up the service in `key`; false when there is none. Fills `service`. */
+  findService(): boolean {
+    return this.services.lookup(this.key, 0, this.service, 0);
+  }
+
+  /**
+   * Picks the backend for a flow hash from the service found by findService; fills `backend`
+   * and returns its id, or -1 when the service has no backend (or lookups keep racing).
+   */
+  pickBackend(hash: number): number {
+    const slot = (hash >>> 0) % this.m;
+    for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
+      const gen = this.service[SVC_GENERATION];
+      if (this.service[SVC_BACKENDS] === 0) return -1;
+      const base = (this.service[SVC_SLOT] * 2 + (gen & 1)) * this.m;
+      const id = Atomics.load(this.maglev, base + slot);
+      if (id < 0) return -1;
+      const r = id * BACKEND_WORDS;
+      for (let i = 0; i < BACKEND_WORDS; i++) this.backend[i] = this.backends[r + i];
+      // Re-read the service: if its generation moved, the table or record may be reused.
+      if (!this.services.lookup(this.key, 0, this.service, 0)) return -1;
+      if (this.service[SVC_GENERATION] === gen) return id;
+    }
+    return -1;
+  }
+}
+
+interface ServiceState {
+  slot: number;
+  key: Int32Array;
+  flags: number;
+  generation: number;
+  backendIds: number[];
+}
+
+/** The control thread's side: services and backends in, published tables out. */
+export class LbTables {
+  readonly sabs: LbSabs;
+  private readonly services: SharedHashMap;
+  private readonly maglev: Int32Array;
+  private readonly backends: Int32Array;
+  private readonly state = new Map<string, ServiceState>();
+  private readonly freeSlots: number[];
+  private readonly backendIds = new Map<string, { id: number; refs: number }>();
+  private readonly freeBackends: number[];
+
+  constructor(readonly sizes: LbSizes) {
+    this.services = SharedHashMap.create({ keyWords: SVC_KEY_WORDS, valueWords: SVC_VALUE_WORDS, capacity: sizes.maxServices });
+    const maglev = new SharedArrayBuffer(sizes.maxServices * 2 * sizes.tableSize * 4);
+    const backends = new SharedArrayBuffer(sizes.maxBackends * BACKEND_WORDS * 4);
+    this.maglev = new Int32Array(maglev);
+    this.backends = new Int32Array(backends);
+    this.sabs = { services: this.services.sab, maglev, backends, sizes };
+    this.freeSlots = Array.from({ length: sizes.maxServices }, (_, i) => sizes.maxServices - 1 - i);
+    this.freeBackends = Array.from({ length: sizes.maxBackends }, (_, i) => sizes.maxBackends - 1 - i);
+  }
+
+  private keyOf(s: ServiceKey): Int32Array {
+    const k = new Int32Array(SVC_KEY_WORDS);
+    fillServiceKey(k, s.vip.family, s.vip.bytes, 0, s.port, s.proto);
+    return k;
+  }
+
+  private name(s: ServiceKey): string {
+    return `${formatAddress(s.vip)}/${s.port}/${s.proto}`;
+  }
+
+  private takeBackend(b: BackendSpec): number {
+    const name = backendName(formatAddress(b.addr), b.port);
+    const have = this.backendIds.get(name);
+    if (have) {
+      have.refs++;
+      return have.id;
+    }
+    const id = this.freeBackends.pop();
+    if (id === undefined) throw new Error(`backend table full (${this.sizes.maxBackends} backends)`);
+    const r = id * BACKEND_WORDS;
+    this.backends[r + BACKEND_FAMILY] = b.addr.family;
+    for (let i = 0; i < 4; i++) {
+      const o = 4 * i;
+      const a = b.addr.bytes;
+      this.backends[r + BACKEND_ADDR + i] = o < a.length ? (a[o] << 24) | (a[o + 1] << 16) | (a[o + 2] << 8) | a[o + 3] : 0;
+    }
+    this.backends[r + BACKEND_PORT] = b.port;
+    this.backendIds.set(name, { id, refs: 1 });
+    return id;
+  }
+
+  private dropBackend(id: number): void {
+    for (const [name, e] of this.backendIds) {
+      if (e.id !== id) continue;
+      if (--e.refs === 0) {
+        this.backendIds.delete(name);
+        this.freeBackends.push(id);
+      }
+      return;
+    }
+  }
+
+  /** Creates or updates a service; its new Maglev table is published atomically. */
+  upsert(s: ServiceKey, flags: number, backends: BackendSpec[], seed: number): void {
+    const name = this.name(s);
+    let st = this.state.get(name);
+    if (!st) {
+      const slot = this.freeSlots.pop();
+      if (slot === undefined) throw new Error(`service table full (${this.sizes.maxServices} services)`);
+      st = { slot, key: this.keyOf(s), flags, generation: 0, backendIds: [] };
+      this.state.set(name, st);
+    }
+    const sorted = sortBackends(backends.map((b) => ({ ...b, name: backendName(formatAddress(b.addr), b.port) })));
+    const ids = sorted.map((b) => this.takeBackend(b));
+    const table = buildMaglevTable(sorted, this.sizes.tableSize, seed);
+    const gen = st.generation + 1;
+    const base = (st.slot * 2 + (gen & 1)) * this.sizes.tableSize;
+    for (let i = 0; i < table.length; i++) Atomics.store(this.maglev, base + i, table[i] < 0 ? -1 : ids[table[i]]);
+    const value = Int32Array.of(st.slot, flags, gen, sorted.some((b) => b.weight > 0) ? ids.length : 0);
+    if (!this.services.insert(st.key, 0, value, 0)) throw new Error(`service table refused ${name}`);
+    for (const id of st.backendIds) this.dropBackend(id);
+    st.backendIds = ids;
+    st.generation = gen;
+    st.flags = flags;
+  }
+
+  delete(s: ServiceKey): boolean {
+    const name = this.name(s);
+    const st = this.state.get(name);
+    if (!st) return false;
+    this.services.delete(st.key, 0);
+    for (const id of st.backendIds) this.dropBackend(id);
+    this.freeSlots.push(st.slot);
+    this.state.delete(name);
+    return true;
+  }
+
+  size(): number {
+    return this.state.size;
+  }
+}
