@@ -8,7 +8,7 @@
 
 export const BATCH = 64;
 export const HEADROOM = 256;
-export const GEN_SLOTS = 128;
+export const GEN_SLOTS = 256;
 export const PENDING_SLOTS = 128;
 
 export class Arena {
@@ -40,6 +40,11 @@ export class Arena {
   allocGen(): number {
     if (this.genUsed === GEN_SLOTS) return -1;
     return this.frameOff(this.genBase + this.genUsed++);
+  }
+
+  /** Generated slots still free in this batch (a fragmented packet needs all of its at once). */
+  genFree(): number {
+    return GEN_SLOTS - this.genUsed;
   }
 
   /** Generated frames live until the batch is transmitted. */

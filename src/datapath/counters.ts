@@ -1,7 +1,9 @@
 // Per-worker counter names. Every drop has its own name so `weft status` can say why.
 // Every received frame ends in exactly one outcome: forwarded, consumed (answered or
-// learned by the router itself), pendingQueued, or one drop* counter. Other counters are
-// information. Index constants are plain numbers so the fast path increments a Float64Array slot.
+// learned by the router itself), pendingQueued, fragmented (split to fit the egress MTU; its
+// fragments count as information: fragmentsSent / fragmentsQueued / fragmentsLost), or one
+// drop* counter. Other counters are information. Index constants are plain numbers so the
+// fast path increments a Float64Array slot.
 
 export const COUNTER_NAMES = [
   'rxFrames',
@@ -19,6 +21,13 @@ export const COUNTER_NAMES = [
   'echoReplied',
   'pendingQueued',
   'pendingSent',
+  'fragmented',
+  // The fragments of fragmented packets: queued for transmission, parked for a neighbour,
+  // lost to a full TX queue or pending queue (where a forwarded frame counts forwarded,
+  // pendingQueued, dropTxFull or dropPendingFull).
+  'fragmentsSent',
+  'fragmentsQueued',
+  'fragmentsLost',
   'vxlanEncapsulated',
   'vxlanDecapsulated',
   // Frames the router answered through the tunnel (already counted as consumed / icmpErrorsSent)
@@ -54,7 +63,12 @@ export const COUNTER_NAMES = [
   'dropNoRoute',
   'dropBlackhole',
   'dropTooBig',
-  'dropFragmentationNeeded',
+  // Fragmentation of a non-DF IPv4 packet above the egress MTU: an option's length byte is
+  // missing, below 2 or past the header; a fragment offset would not fit 13 bits; fewer free
+  // generated slots than fragments (none is sent then).
+  'dropFragmentBadOptions',
+  'dropFragmentOffsetOverflow',
+  'dropFragmentNoSlots',
   'dropPendingFull',
   'dropPendingTimeout',
   'dropTxFull',

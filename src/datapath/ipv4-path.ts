@@ -1,9 +1,10 @@
 // IPv4: validate, deliver to the router itself (echo), or forward by longest prefix with
-// TTL decrement, MTU check and ICMP errors.
+// TTL decrement, MTU check (fragmentation without DF, else ICMP frag needed) and ICMP errors.
 import { Datapath } from './state.js';
 import { C } from './counters.js';
 import { sendIcmp4Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
+import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
 import {
@@ -85,26 +86,32 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
   }
   const total = ipv4TotalLen(b, ip);
   const mtu = dp.ports.mtu(out);
-  if (total > mtu) {
-    if (ipv4DontFragment(b, ip)) {
-      dp.ctr[C.dropTooBig]++;
-      sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
-    } else {
-      dp.ctr[C.dropFragmentationNeeded]++;
-    }
+  if (total > mtu && ipv4DontFragment(b, ip)) {
+    dp.ctr[C.dropTooBig]++;
+    sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
     return;
   }
   ipv4DecrementTtl(b, ip);
+  let nh = b;
+  let nhOff = ip + IPV4_DST;
   if (type === ROUTE_VIA) {
     const w = r[ROUTE_NEXTHOP];
     nexthop[0] = w >>> 24;
     nexthop[1] = (w >>> 16) & 0xff;
     nexthop[2] = (w >>> 8) & 0xff;
     nexthop[3] = w & 0xff;
-    sendToNeighbour(dp, out, 4, nexthop, 0, off, ETH_HLEN + total);
-  } else {
-    sendToNeighbour(dp, out, 4, b, ip + IPV4_DST, off, ETH_HLEN + total);
+    nh = nexthop;
+    nhOff = 0;
   }
+  if (total <= mtu) {
+    sendToNeighbour(dp, out, 4, nh, nhOff, off, ETH_HLEN + total);
+    return;
+  }
+  // Too big without DF: fragments (RFC 1812 §5.2.6), built after the TTL decrement.
+  const n = fragmentIpv4(dp, off, ip, mtu);
+  if (n === 0) return;
+  dp.ctr[C.fragmented]++;
+  for (let k = 0; k < n; k++) sendToNeighbour(dp, out, 4, nh, nhOff, fragOff[k], fragLen[k], 1);
 }
 
 /** Packets to the router's own addresses: answer echo requests, count the rest. */

@@ -123,15 +123,16 @@ export function solicit(dp: Datapath, port: number, family: number, a: Uint8Arra
 /**
  * Parks a frame whose next hop has no neighbour entry yet, soliciting it the first time.
  * The frame's Ethernet source is already set; the destination is filled when resolved.
+ * `asFragment` 1: a fragment, counted as fragmentsQueued / fragmentsLost (see output.ts).
  */
-export function parkFrame(dp: Datapath, port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number): void {
+export function parkFrame(dp: Datapath, port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, asFragment = 0): void {
   const q = dp.pending;
   const already = q.waiting(port, family, nh, nhOff);
   if (!q.add(port, family, nh, nhOff, b, off, len, dp.now)) {
-    dp.ctr[C.dropPendingFull]++;
+    dp.ctr[asFragment ? C.fragmentsLost : C.dropPendingFull]++;
     return;
   }
-  dp.ctr[C.pendingQueued]++;
+  dp.ctr[asFragment ? C.fragmentsQueued : C.pendingQueued]++;
   if (!already) solicit(dp, port, family, nh, nhOff);
 }
 

@@ -60,11 +60,16 @@
 //   all-zeros FDB entry does not); the node registry can add that later.
 // - Outer IPv4 fragments to the VXLAN port are not reassembled (dropLocalUnhandled): tunnelled
 //   packets are sent with DF, and the PMTU check keeps them under the uplink MTU.
+// - An inner IPv4 packet without DF above the room left by the encapsulation is fragmented
+//   first (fragment.ts), as Linux fragments in front of a vxlan device: each fragment goes
+//   through the tunnel on its own. With DF, and for IPv6, the sender gets frag needed / packet
+//   too big with that room.
 // - Replies through the tunnel use the outer source port hash of the reply, the node's VXLAN
 //   port as destination (where Linux listens), and the address the frame was sent to as source.
 import { Datapath } from './state.js';
 import { C } from './counters.js';
 import { sendToNeighbour } from './output.js';
+import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
 import { handleIpv4 } from './ipv4-path.js';
 import { handleIpv6 } from './ipv6-path.js';
@@ -132,18 +137,12 @@ export function sendThroughTunnel(dp: Datapath, inPort: number, off: number, ip:
   // The outer IP packet is the inner one plus the inner Ethernet header, VXLAN, UDP and the
   // outer IP header: exactly `overhead` bytes more.
   const room = dp.ports.mtu(out) - overhead;
-  if (total > room) {
-    if (family === 4) {
-      if (ipv4DontFragment(b, ip)) {
-        dp.ctr[C.dropTooBig]++;
-        sendIcmp4Error(dp, inPort, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, room);
-      } else {
-        dp.ctr[C.dropFragmentationNeeded]++;
-      }
-    } else {
-      dp.ctr[C.dropTooBig]++;
-      sendIcmp6Error(dp, inPort, off, ip, l4Proto, l4Off, ICMPV6_PACKET_TOO_BIG, 0, room);
-    }
+  // An IPv4 packet without DF above the room is fragmented (each fragment encapsulated).
+  const fragment = total > room && family === 4 && !ipv4DontFragment(b, ip);
+  if (total > room && !fragment) {
+    dp.ctr[C.dropTooBig]++;
+    if (family === 4) sendIcmp4Error(dp, inPort, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, room);
+    else sendIcmp6Error(dp, inPort, off, ip, l4Proto, l4Off, ICMPV6_PACKET_TOO_BIG, 0, room);
     return;
   }
   const pb = dp.ports.bytes;
@@ -169,12 +168,6 @@ export function sendThroughTunnel(dp: Datapath, inPort: number, off: number, ip:
   copy(b, off + ETH_SRC, pb, vtepMac, 6);
   if (family === 4) ipv4DecrementTtl(b, ip);
   else b[ip + IPV6_HOPS]--;
-  const innerLen = ETH_HLEN + total;
-  const sport = vxlanSourcePort(vxlanFlowHash(b, off, innerLen));
-  const o = ufam === 4
-    ? writeVxlanEncap4(b, off, innerLen, pb, dp.ports.ipv4Off(out), remote, 0, sport, s.vxlanPort(), s.vxlanVni())
-    : writeVxlanEncap6(b, off, innerLen, pb, dp.ports.ipv6Off(out), remote, 0, sport, s.vxlanPort(), s.vxlanVni());
-  dp.ctr[C.vxlanEncapsulated]++;
   // The remote VTEP is the neighbour, unless a `via` route out of the same uplink leads to it.
   let nh = remote;
   const u = dp.underlayRoute;
@@ -182,7 +175,34 @@ export function sendThroughTunnel(dp: Datapath, inPort: number, off: number, ip:
     wordsToBytes(u, ROUTE_NEXTHOP, dp.tunnelNexthop, ufam === 4 ? 1 : 4);
     nh = dp.tunnelNexthop;
   }
-  sendToNeighbour(dp, out, ufam, nh, 0, o, innerLen + overhead);
+  if (!fragment) {
+    const innerLen = ETH_HLEN + total;
+    const o = encapsulate(dp, out, ufam, remote, off, innerLen, vxlanSourcePort(vxlanFlowHash(b, off, innerLen)));
+    sendToNeighbour(dp, out, ufam, nh, 0, o, innerLen + overhead);
+    return;
+  }
+  // Fragments of the inner packet (with its rewritten Ethernet header), each in its own
+  // generated slot and encapsulated there. They hash alike (addresses and protocol only), so
+  // they share one outer source port.
+  const n = fragmentIpv4(dp, off, ip, room);
+  if (n === 0) return;
+  dp.ctr[C.fragmented]++;
+  const sport = vxlanSourcePort(vxlanFlowHash(b, fragOff[0], fragLen[0]));
+  for (let k = 0; k < n; k++) {
+    const o = encapsulate(dp, out, ufam, remote, fragOff[k], fragLen[k], sport);
+    sendToNeighbour(dp, out, ufam, nh, 0, o, fragLen[k] + overhead, 1);
+  }
+}
+
+/** Writes the outer headers in front of the inner frame at off; returns the outer frame's offset. */
+function encapsulate(dp: Datapath, out: number, ufam: number, remote: Uint8Array, off: number, innerLen: number, sport: number): number {
+  const b = dp.arena.bytes;
+  const pb = dp.ports.bytes;
+  const s = dp.settings;
+  dp.ctr[C.vxlanEncapsulated]++;
+  return ufam === 4
+    ? writeVxlanEncap4(b, off, innerLen, pb, dp.ports.ipv4Off(out), remote, 0, sport, s.vxlanPort(), s.vxlanVni())
+    : writeVxlanEncap6(b, off, innerLen, pb, dp.ports.ipv6Off(out), remote, 0, sport, s.vxlanPort(), s.vxlanVni());
 }
 
 /**

@@ -19,9 +19,16 @@ export const IPPROTO_UDP = 17;
 export const IPPROTO_IPV6 = 41;
 export const IPPROTO_ICMPV6 = 58;
 
+export const IPV4_RESERVED_FLAG = 0x8000;
 export const IPV4_DF = 0x4000;
 export const IPV4_MF = 0x2000;
 export const IPV4_OFFSET_MASK = 0x1fff;
+
+// Options (RFC 791 §3.1): EOL ends the list, NOP is one byte, every other option is
+// type, length (≥ 2, counting both), data. The copied flag says an option goes into every fragment.
+export const IPV4_OPT_EOL = 0;
+export const IPV4_OPT_NOP = 1;
+export const IPV4_OPT_COPIED = 0x80;
 
 // Verdicts of ipv4Check, so callers can count each malformation by name.
 export const IPV4_OK = 0;
@@ -63,6 +70,34 @@ export function ipv4IsFragment(b: Uint8Array, o: number): boolean {
 /** True for fragments after the first (no L4 header inside). */
 export function ipv4IsLaterFragment(b: Uint8Array, o: number): boolean {
   return (get16(b, o + IPV4_FRAG) & IPV4_OFFSET_MASK) !== 0;
+}
+
+/**
+ * Walks the options of the header at o and copies those with the copied flag to dst[dstOff]
+ * (unpadded); returns how many bytes it copied, or -1 when an option's length byte is missing,
+ * below 2 or runs past the header. Stops at EOL; dst needs room for 40 bytes.
+ */
+export function ipv4CopiedOptions(b: Uint8Array, o: number, dst: Uint8Array, dstOff: number): number {
+  const end = o + ((b[o] & 0x0f) << 2);
+  let p = o + IPV4_MIN_HLEN;
+  let n = 0;
+  while (p < end) {
+    const type = b[p];
+    if (type === IPV4_OPT_EOL) break;
+    if (type === IPV4_OPT_NOP) {
+      p++;
+      continue;
+    }
+    if (p + 1 >= end) return -1;
+    const len = b[p + 1];
+    if (len < 2 || p + len > end) return -1;
+    if (type & IPV4_OPT_COPIED) {
+      copy(dst, dstOff + n, b, p, len);
+      n += len;
+    }
+    p += len;
+  }
+  return n;
 }
 
 /** Decrements TTL and patches the header checksum incrementally (RFC 1624). */

@@ -124,7 +124,7 @@ export const PATTERN = 0xe7;
 const PATTERN32 = 0xe7e7e7e7 | 0;
 
 export const OUTCOME_NAMES: readonly string[] = COUNTER_NAMES.filter(
-  (n) => n === 'forwarded' || n === 'consumed' || n === 'pendingQueued' || n.startsWith('drop'),
+  (n) => n === 'forwarded' || n === 'consumed' || n === 'pendingQueued' || n === 'fragmented' || n.startsWith('drop'),
 );
 export const OUTCOME_IDX: readonly number[] = OUTCOME_NAMES.map((n) => COUNTER_NAMES.indexOf(n as never));
 
@@ -146,6 +146,9 @@ export interface StepResult {
   parked: number[];
   /** Pending slots released during the step. */
   released: number[];
+  /** Generated slots allocated before and after the step (slots genBase + genBefore .. genAfter - 1 are new). */
+  genBefore: number;
+  genAfter: number;
   error?: unknown;
 }
 
@@ -165,8 +168,10 @@ export class Harness {
   private readonly arena32: Int32Array;
   private lastRxLen = 0;
 
-  constructor() {
-    this.cfg = parseConfig(CONFIG_DOC, 'harness');
+  /** `mtus`: other MTUs for the ports than MTUS (e.g. a jumbo ep1). */
+  constructor(opts: { mtus?: number[] } = {}) {
+    const doc = opts.mtus ? { ...CONFIG_DOC, ports: CONFIG_DOC.ports.map((p, i) => ({ ...p, mtu: opts.mtus![i] })) } : CONFIG_DOC;
+    this.cfg = parseConfig(doc, 'harness');
     const cfg = this.cfg;
     this.routes = PrefixTable.create({ capacity: cfg.tables.routes, valueWords: ROUTE_VALUE_WORDS });
     this.neighbours = SharedHashMap.create({ keyWords: NEIGH_KEY_WORDS, valueWords: NEIGH_VALUE_WORDS, capacity: cfg.tables.neighbours });
@@ -279,13 +284,20 @@ export class Harness {
     return out;
   }
 
-  /** What the worker's flush() does, minus the native write; generated slots go back to the pattern. */
+  /** Generated slots allocated since the last resetTx. */
+  genUsed(): number {
+    return GEN_SLOTS - this.dp.arena.genFree();
+  }
+
+  /**
+   * What the worker's flush() does, minus the native write; every allocated generated slot
+   * goes back to the pattern (the tests check each one before: queued frames, and fragments
+   * that were parked or lost).
+   */
   resetTx(): void {
     const tx = this.dp.tx;
     const a = this.dp.arena;
-    const genStart = a.frameOff(a.genBase) - HEADROOM;
-    const genEnd = a.frameOff(a.pendingBase) - HEADROOM;
-    for (const d of this.txQueued()) if (d.off >= genStart && d.off < genEnd) a.bytes.fill(PATTERN, d.off, d.off + d.len);
+    a.bytes.fill(PATTERN, a.genBase * a.slotSize, (a.genBase + this.genUsed()) * a.slotSize);
     for (let k = 0; k < tx.dirtyCount; k++) tx.count[tx.dirty[k]] = 0;
     tx.dirtyCount = 0;
     a.resetGen();
@@ -309,6 +321,7 @@ export class Harness {
     a.lens[0] = len;
     const usedBefore = dp.pending.used.slice();
     const before = this.snapshot();
+    const genBefore = this.genUsed();
     let error: unknown;
     this.frames++;
     try {
@@ -324,6 +337,8 @@ export class Harness {
       delta: Harness.diff(before, after),
       tx: this.txQueued(),
       ...this.pendingChanges(usedBefore),
+      genBefore,
+      genAfter: this.genUsed(),
       error,
     };
   }
@@ -346,6 +361,7 @@ export class Harness {
     const usedBefore = dp.pending.used.slice();
     const lensBefore = dp.pending.len.slice();
     const before = this.snapshot();
+    const genBefore = this.genUsed();
     let error: unknown;
     try {
       servicePending(dp);
@@ -354,7 +370,10 @@ export class Harness {
     }
     const after = this.snapshot();
     const ch = this.pendingChanges(usedBefore);
-    const r: StepResult = { port: -1, input: new Uint8Array(0), rxOff: -1, delta: Harness.diff(before, after), tx: this.txQueued(), ...ch, error };
+    const r: StepResult = {
+      port: -1, input: new Uint8Array(0), rxOff: -1, delta: Harness.diff(before, after), tx: this.txQueued(), ...ch,
+      genBefore, genAfter: this.genUsed(), error,
+    };
     this.releasedLens = ch.released.map((i) => lensBefore[i]);
     return r;
   }

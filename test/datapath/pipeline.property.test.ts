@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  Harness, StepResult, TxDesc, OUTCOME_IDX, COUNTER_NAMES, C, PENDING_SLOTS, TX_PER_PORT, HEADROOM, NPORTS, MTUS,
+  Harness, StepResult, TxDesc, OUTCOME_IDX, COUNTER_NAMES, C, PENDING_SLOTS, TX_PER_PORT, HEADROOM, NPORTS, GEN_SLOTS,
   EP1, EP2, UP, PORT_MACS, PORT_LL, BCAST, GW4, GW6, EP1_4, EP2_4, EP1_6, EP2_6, UP_4, UP_6, NH_4, NH_6, OUT_4, OUT_6,
   BLACKHOLE_4, UNREACH_4, BLACKHOLE_6, UNREACH_6, EP1_MAC, EP2_MAC, NH_MAC, TUNNEL_PORT,
   VX_PORT, VX_VNI, VTEP_MAC, VTEP_LL, LINUX_VX_MAC, VTEP_B_MAC, VTEP_B4, VTEP_C6, VTEP_D4, VTEP_E4,
@@ -17,7 +17,9 @@ import { ipv4Check, IPV4_OK } from '../../src/wire/ipv4.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const h = new Harness();
+/** The harness the checks read: the main one, or (for the jumbo tests) one with a 9000-byte ep1. */
+let h = new Harness();
+const mainHarness = h;
 const started = performance.now();
 const SCALE = Number(process.env.WEFT_PROP_SCALE ?? '1');
 const SEED = process.env.WEFT_PROP_SEED === undefined ? undefined : Number(process.env.WEFT_PROP_SEED);
@@ -347,7 +349,7 @@ function expectedNextHop(c: Ctx, eff: Eff): NextHop {
 
 /** The MTU the inner packet has on that path (the port's, less the tunnel's overhead). */
 function pathMtu(e: NextHop): number {
-  return MTUS[e.port] - (e.tunnel ? e.tunnel.overhead : 0);
+  return h.ports.mtu(e.port) - (e.tunnel ? e.tunnel.overhead : 0);
 }
 
 function portAddr(port: number, family: 4 | 6): Uint8Array {
@@ -355,28 +357,226 @@ function portAddr(port: number, family: 4 | 6): Uint8Array {
   return h.ports.bytes.slice(o, o + (family === 4 ? 4 : 16));
 }
 
+/** The frame a forwarded frame at o carries: itself, or when the route is a tunnel the inner frame (outer headers checked). */
+function forwardedInner(c: Ctx, e: NextHop, b: Uint8Array, o: number, len: number): { io: number; ilen: number; srcMac: Uint8Array; sport: number } {
+  if (!e.tunnel) return { io: o, ilen: len, srcMac: PORT_MACS[e.port], sport: -1 };
+  const vx = checkVxHeaders(c, b, o, len, e.family);
+  check(c, equalBytes(b, o + 6, PORT_MACS[e.port], 0, 6), 'encapsulated frame has the wrong outer source MAC');
+  const src = portAddr(e.port, e.family);
+  check(c, equalBytes(vx.src, 0, src, 0, src.length), 'outer source is not the uplink\'s address');
+  check(c, equalBytes(vx.dst, 0, e.tunnel.remote, 0, e.tunnel.remote.length), 'outer destination is not the remote VTEP');
+  check(c, equalBytes(b, vx.inner, e.tunnel.innerMac, 0, 6), 'inner destination MAC is not the route\'s (or our VXLAN MAC)');
+  return { io: vx.inner, ilen: vx.innerLen, srcMac: VTEP_MAC, sport: vx.sport };
+}
+
 /** A forwarded (sent) or parked frame at o: the encapsulation when the route is a tunnel, then the packet. */
 function checkForwardedFrame(c: Ctx, eff: Eff, e: NextHop, b: Uint8Array, o: number, len: number, sent: boolean): boolean {
-  let io = o;
-  let ilen = len;
-  let srcMac = PORT_MACS[e.port];
-  if (e.tunnel) {
-    const vx = checkVxHeaders(c, b, o, len, e.family);
-    check(c, equalBytes(b, o + 6, PORT_MACS[e.port], 0, 6), 'encapsulated frame has the wrong outer source MAC');
-    const src = portAddr(e.port, e.family);
-    check(c, equalBytes(vx.src, 0, src, 0, src.length), 'outer source is not the uplink\'s address');
-    check(c, equalBytes(vx.dst, 0, e.tunnel.remote, 0, e.tunnel.remote.length), 'outer destination is not the remote VTEP');
-    check(c, equalBytes(b, vx.inner, e.tunnel.innerMac, 0, 6), 'inner destination MAC is not the route\'s (or our VXLAN MAC)');
-    io = vx.inner;
-    ilen = vx.innerLen;
-    srcMac = VTEP_MAC;
-  }
+  const { io, ilen, srcMac } = forwardedInner(c, e, b, o, len);
   checkForwardedBytes(c, eff.input, b, io, ilen, srcMac, pathMtu(e));
   if (sent) {
     const m = h.neighbour(e.port, e.family, e.nh);
     check(c, m !== null && equalBytes(b, o, m, 0, 6), `forwarded to MAC ${hex(b.subarray(o, o + 6))}, neighbour table says ${m && hex(m)}`);
   }
   return e.tunnel !== null;
+}
+
+// ---------------------------------------------------------------------------------------
+// IPv4 fragmentation (RFC 791 §3.2): the model, and the checks of every fragment.
+
+/**
+ * The options of an IPv4 header (hdr: the whole header) that later fragments carry: those
+ * with the copied flag (0x80), padded with EOL to a multiple of 4; null when the walk meets
+ * an option whose length byte is missing, below 2 or past the header.
+ */
+function copiedOptions(hdr: Uint8Array): Uint8Array | null {
+  const out: number[] = [];
+  let p = 20;
+  while (p < hdr.length) {
+    const type = hdr[p];
+    if (type === 0) break;
+    if (type === 1) {
+      p += 1;
+      continue;
+    }
+    if (p + 1 >= hdr.length || hdr[p + 1] < 2 || p + hdr[p + 1] > hdr.length) return null;
+    if (type & 0x80) out.push(...hdr.subarray(p, p + hdr[p + 1]));
+    p += hdr[p + 1];
+  }
+  while (out.length % 4) out.push(0);
+  return Uint8Array.from(out);
+}
+
+interface PlannedFragment {
+  /** Position of its data in the packet's payload. */
+  pos: number;
+  len: number;
+  hlen: number;
+  /** The flags / fragment offset word. */
+  word: number;
+}
+
+type FragVerdict = 'fragmented' | 'dropFragmentBadOptions' | 'dropFragmentOffsetOverflow' | 'dropFragmentNoSlots';
+
+/** How the IPv4 packet in `input` (a frame) must be cut for an MTU, with genFree generated slots left. */
+function planFragments(input: Uint8Array, mtu: number, genFree: number): { verdict: FragVerdict; frags: PlannedFragment[]; later: Uint8Array } {
+  const hl = (input[14] & 15) * 4;
+  const total = g16(input, 16);
+  const w = g16(input, 20);
+  const later = copiedOptions(input.subarray(14, 14 + hl));
+  if (later === null) return { verdict: 'dropFragmentBadOptions', frags: [], later: new Uint8Array(0) };
+  const frags: PlannedFragment[] = [];
+  const data = total - hl;
+  for (let pos = 0; pos < data;) {
+    const hlen = frags.length === 0 ? hl : 20 + later.length;
+    const room = Math.floor((mtu - hlen) / 8) * 8;
+    const len = Math.min(room, data - pos);
+    const last = pos + len === data;
+    frags.push({ pos, len, hlen, word: (w & 0x8000) | (last ? w & 0x2000 : 0x2000) | ((w & 0x1fff) + pos / 8) });
+    pos += len;
+  }
+  let verdict: FragVerdict = 'fragmented';
+  if (frags.some((f) => (w & 0x1fff) + f.pos / 8 > 0x1fff)) verdict = 'dropFragmentOffsetOverflow';
+  else if (frags.length > genFree) verdict = 'dropFragmentNoSlots';
+  return { verdict, frags, later };
+}
+
+const FRAG_OUTCOMES = new Set<string>(['fragmented', 'dropFragmentBadOptions', 'dropFragmentOffsetOverflow', 'dropFragmentNoSlots']);
+
+/** A fragment found in its generated slot: the frame as queued (outer, for a tunnel) and the IPv4 packet inside. */
+interface FoundFragment {
+  slot: number;
+  /** The frame (encapsulated when the route is a tunnel). */
+  o: number;
+  len: number;
+  /** Its IPv4 header. */
+  ip: number;
+  sport: number;
+}
+
+/**
+ * A frame that reached fragmentation (outcome fragmented or a dropFragment* counter): the
+ * verdict the model gives, and for `fragmented` every fragment, wherever it went (queued,
+ * parked, lost): headers, lengths, offsets and MF, copied options, the reassembled payload,
+ * and the counters of their fates. Returns the generated slots holding fragments.
+ */
+function checkFragmentation(c: Ctx, eff: Eff, outcome: string): Set<number> {
+  const r = c.step;
+  const d = r.delta;
+  const input = eff.input;
+  const a = h.dp.arena;
+  const b = a.bytes;
+  check(c, input.length >= 34 && g16(input, 12) === 0x0800 && ipv4Check(input, 14, input.length - 14) === IPV4_OK,
+    `${outcome} for a frame that is not a valid IPv4 packet`);
+  const w = g16(input, 20);
+  check(c, (w & 0x4000) === 0, `${outcome} for a packet with DF set`);
+  check(c, input[22] > 1, `${outcome} for a packet with TTL ${input[22]}`);
+  const e = expectedNextHop(c, eff);
+  const mtu = pathMtu(e);
+  const total = g16(input, 16);
+  const hl = (input[14] & 15) * 4;
+  check(c, total > mtu, `${outcome} for ${total} bytes on a path with MTU ${mtu}`);
+  const plan = planFragments(input, mtu, GEN_SLOTS - r.genBefore);
+  check(c, outcome === plan.verdict, `${outcome}, the model says ${plan.verdict}`);
+  const slots = new Set<number>();
+  if (outcome !== 'fragmented') {
+    check(c, d[C.fragmentsSent] + d[C.fragmentsQueued] + d[C.fragmentsLost] === 0 && r.parked.length === 0 && r.genAfter === r.genBefore,
+      `${outcome}, but fragments were built, sent or parked`);
+    return slots;
+  }
+  const n = plan.frags.length;
+  check(c, r.genAfter - r.genBefore >= n, `${n} fragments but ${r.genAfter - r.genBefore} generated slots allocated`);
+  const overhead = e.tunnel ? e.tunnel.overhead : 0;
+  const found: FoundFragment[] = [];
+  const ttl = input[22] - 1;
+  // Every fragment, in its generated slot (allocated one after the other).
+  for (let k = 0; k < n; k++) {
+    const pf = plan.frags[k];
+    const slot = a.genBase + r.genBefore + k;
+    slots.add(slot);
+    const fo = a.frameOff(slot);
+    const itotal = g16(b, fo + 16);
+    check(c, itotal >= 20 && itotal <= mtu, `fragment ${k}: IPv4 total length ${itotal}, path MTU ${mtu}`);
+    const o = fo - overhead;
+    const len = 14 + itotal + overhead;
+    const guard = h.slotGuard(slot, 14 + itotal, overhead);
+    check(c, guard < 0, `fragment ${k}'s generated slot written outside the frame at arena offset ${guard}`);
+    const inner = forwardedInner(c, e, b, o, len);
+    check(c, inner.io === fo && inner.ilen === 14 + itotal, `fragment ${k}: the encapsulation does not wrap the fragment`);
+    const ip = fo + 14;
+    const v = ipv4Check(b, ip, itotal);
+    check(c, v === IPV4_OK, `fragment ${k} fails ipv4Check (${v}): ${hex(b.subarray(fo, fo + Math.min(14 + itotal, 80)))}`);
+    check(c, g16(b, fo + 12) === 0x0800 && equalBytes(b, fo + 6, inner.srcMac, 0, 6), `fragment ${k}: Ethernet source or type wrong`);
+    if (e.tunnel) check(c, equalBytes(b, fo, e.tunnel.innerMac, 0, 6), `fragment ${k}: inner destination MAC is not the route's`);
+    const fhl = (b[ip] & 15) * 4;
+    const fw = g16(b, ip + 6);
+    // Spec-level: DF clear, offsets continue the packet's own, MF on all but the last (and on
+    // the last as the packet had it), data a multiple of 8 but in the last.
+    const fdata = itotal - fhl;
+    check(c, (fw & 0x4000) === 0, `fragment ${k} has DF set`);
+    check(c, (fw & 0x8000) === (w & 0x8000), `fragment ${k}: reserved flag changed`);
+    check(c, (fw & 0x1fff) === (w & 0x1fff) + pf.pos / 8, `fragment ${k}: offset ${fw & 0x1fff}, expected ${(w & 0x1fff) + pf.pos / 8}`);
+    check(c, k === n - 1 ? (fw & 0x2000) === (w & 0x2000) : (fw & 0x2000) !== 0, `fragment ${k} of ${n}: MF ${(fw >> 13) & 1}, packet's MF ${(w >> 13) & 1}`);
+    check(c, k === n - 1 || fdata % 8 === 0, `fragment ${k} of ${n} carries ${fdata} bytes, not a multiple of 8`);
+    check(c, fhl === pf.hlen && fdata === pf.len && fw === pf.word, `fragment ${k}: header ${fhl} + data ${fdata}, flags 0x${fw.toString(16)}; the model says ${pf.hlen} + ${pf.len}, 0x${pf.word.toString(16)}`);
+    check(c, b[ip + 8] === ttl, `fragment ${k}: TTL ${b[ip + 8]}, expected ${ttl}`);
+    if (k === 0) {
+      // The original's header, options and all, but for length, flags, TTL and checksum.
+      for (let i = 0; i < hl; i++) {
+        if (i === 2 || i === 3 || i === 6 || i === 7 || i === 8 || i === 10 || i === 11) continue;
+        check(c, b[ip + i] === input[14 + i], `first fragment's header differs from the packet's at byte ${i}`);
+      }
+    } else {
+      check(c, b[ip] === 0x40 + fhl / 4 && b[ip + 1] === input[15] && g16(b, ip + 4) === g16(input, 18) && b[ip + 9] === input[23] &&
+        equalBytes(b, ip + 12, input, 26, 8), `fragment ${k}: version, TOS, ID, protocol or addresses differ from the packet's`);
+      check(c, equalBytes(b, ip + 20, plan.later, 0, plan.later.length), `fragment ${k}: options ${hex(b.subarray(ip + 20, ip + fhl))}, the copied ones are ${hex(plan.later)}`);
+    }
+    check(c, equalBytes(b, ip + fhl, input, 14 + hl + pf.pos, fdata), `fragment ${k}: data differs from the packet's at ${pf.pos}`);
+    if (k > 0) check(c, inner.sport === found[0].sport, 'fragments of one packet took different outer source ports');
+    found.push({ slot, o, len, ip, sport: inner.sport });
+  }
+  // Reassembly, as the receiver does it: by offset, MF clear on the last.
+  const byOffset = [...found].sort((x, y) => (g16(b, x.ip + 6) & 0x1fff) - (g16(b, y.ip + 6) & 0x1fff));
+  const parts: Uint8Array[] = [];
+  let next = w & 0x1fff;
+  for (const f of byOffset) {
+    const fhl = (b[f.ip] & 15) * 4;
+    check(c, (g16(b, f.ip + 6) & 0x1fff) === next, `fragments leave a hole or overlap at offset ${next}`);
+    const fdata = g16(b, f.ip + 2) - fhl;
+    parts.push(b.slice(f.ip + fhl, f.ip + fhl + fdata));
+    next += fdata / 8;
+  }
+  const whole = concat(...parts);
+  check(c, whole.length === total - hl && equalBytes(whole, 0, input, 14 + hl, total - hl), 'reassembled fragments differ from the packet\'s payload');
+  // Where each went: queued (to the neighbour's MAC), parked (a copy, for the route's neighbour), or lost.
+  const fates = new Map<number, string>();
+  for (const t of r.tx) {
+    if (!h.isGenerated(t.off) || !slots.has(h.slotOf(t.off))) continue;
+    const f = found.find((x) => x.slot === h.slotOf(t.off))!;
+    check(c, !fates.has(f.slot), 'a fragment queued twice');
+    fates.set(f.slot, 'sent');
+    check(c, t.off === f.o && t.len === f.len && t.port === e.port, `fragment queued at ${t.port}:${t.off}+${t.len}, expected ${e.port}:${f.o}+${f.len}`);
+    const m = h.neighbour(e.port, e.family, e.nh);
+    check(c, m !== null && equalBytes(b, t.off, m, 0, 6), `fragment sent to MAC ${hex(b.subarray(t.off, t.off + 6))}, neighbour table says ${m && hex(m)}`);
+  }
+  const q = h.dp.pending;
+  for (const i of r.parked) {
+    const po = q.frameOff(i);
+    const f = found.find((x) => x.len === q.len[i] && equalBytes(b, x.o, b, po, x.len));
+    check(c, f !== undefined, `parked frame in pending slot ${i} is none of the fragments`);
+    check(c, !fates.has(f.slot), 'a fragment parked twice, or sent and parked');
+    fates.set(f.slot, 'parked');
+    check(c, q.port[i] === e.port && q.family[i] === e.family && equalBytes(q.nexthop, i * 16, e.nh, 0, e.nh.length),
+      `fragment parked for port ${q.port[i]} family ${q.family[i]}, route says ${e.port} ${hex(e.nh)}`);
+    const guard = h.slotGuard(h.slotOf(po), q.len[i]);
+    check(c, guard < 0, `pending slot written outside the parked fragment at arena offset ${guard}`);
+  }
+  const sent = [...fates.values()].filter((x) => x === 'sent').length;
+  const parked = fates.size - sent;
+  check(c, d[C.fragmentsSent] === sent && d[C.fragmentsQueued] === parked && d[C.fragmentsLost] === n - sent - parked,
+    `${n} fragments: ${sent} queued, ${parked} parked; counters say sent ${d[C.fragmentsSent]}, queued ${d[C.fragmentsQueued]}, lost ${d[C.fragmentsLost]}`);
+  if (parked > 0) check(c, h.neighbour(e.port, e.family, e.nh) === null, 'fragments parked although the neighbour is known');
+  if (sent > 0) check(c, parked === 0, 'fragments both sent and parked');
+  return slots;
 }
 
 interface Kinds {
@@ -560,7 +760,7 @@ function checkReceive(c: Ctx): string {
   const outcome = COUNTER_NAMES[moved[0]];
   check(c, d[C.txFrames] === 0 && d[C.txBytes] === 0 && d[C.pendingSent] === 0, 'tx/pendingSent counters moved during receive');
   check(c, d[C.vxlanRepliesLost] === 0, 'an answer through the tunnel was lost');
-  const expectTx = d[C.forwarded] + d[C.echoReplied] + d[C.arpReplied] + d[C.ndpReplied] + d[C.neighbourRequests] + d[C.icmpErrorsSent];
+  const expectTx = d[C.forwarded] + d[C.echoReplied] + d[C.arpReplied] + d[C.ndpReplied] + d[C.neighbourRequests] + d[C.icmpErrorsSent] + d[C.fragmentsSent];
   check(c, r.tx.length === expectTx, `${r.tx.length} frames queued but the counters account for ${expectTx}`);
   checkTxQueues(c);
   checkPendingQueue(c);
@@ -571,9 +771,19 @@ function checkReceive(c: Ctx): string {
   const rxGuard = h.slotGuard(0, r.input.length, d[C.vxlanEncapsulated] > 0 ? 70 : 0);
   check(c, rxGuard < 0, `RX slot written outside the frame at arena offset ${rxGuard} (frame at ${r.rxOff}, ${r.input.length} bytes)`);
   const k: Kinds = { arpReply: 0, arpRequest: 0, ns: 0, na: 0, icmpError: 0, encapsulated: 0 };
+  // Fragmentation: a non-DF IPv4 packet above the path MTU is fragmented (or dropped by name);
+  // dropTooBig is for DF.
+  const fragSlots = FRAG_OUTCOMES.has(outcome) ? checkFragmentation(c, eff, outcome) : new Set<number>();
+  check(c, d[C.fragmentsSent] + d[C.fragmentsQueued] + d[C.fragmentsLost] === 0 || outcome === 'fragmented', `fragments counted with outcome ${outcome}`);
+  if (outcome === 'fragmented' && expectedNextHop(c, eff).tunnel) k.encapsulated += fragSlots.size;
+  if (outcome === 'dropTooBig' && g16(eff.input, 12) === 0x0800) check(c, (g16(eff.input, 20) & 0x4000) !== 0, 'dropTooBig for an IPv4 packet without DF');
+  const accounted = new Set<number>(fragSlots);
+  for (const t of r.tx) if (h.isGenerated(t.off)) accounted.add(h.slotOf(t.off));
+  for (let g = r.genBefore; g < r.genAfter; g++) check(c, accounted.has(a.genBase + g), `generated slot ${g} allocated, but it is neither queued nor a fragment`);
   let rxDescs = 0;
   for (const t of r.tx) {
     checkDescriptor(c, t);
+    if (fragSlots.has(h.slotOf(t.off))) continue;
     if (h.slotOf(t.off) === 0) {
       rxDescs++;
       if (outcome === 'forwarded') {
@@ -601,9 +811,22 @@ function checkReceive(c: Ctx): string {
   check(c, k.arpRequest + k.ns === d[C.neighbourRequests], `${k.arpRequest + k.ns} solicitations queued, neighbourRequests moved by ${d[C.neighbourRequests]}`);
   check(c, k.icmpError === d[C.icmpErrorsSent], `${k.icmpError} ICMP errors queued, icmpErrorsSent moved by ${d[C.icmpErrorsSent]}`);
   check(c, k.arpReply + k.na === 0 || outcome === 'consumed', `ARP reply / NA queued with outcome ${outcome}`);
-  check(c, k.arpRequest + k.ns === 0 || outcome === 'pendingQueued', `solicitation queued with outcome ${outcome}`);
+  check(c, k.arpRequest + k.ns === 0 || outcome === 'pendingQueued' || (outcome === 'fragmented' && d[C.fragmentsQueued] > 0),
+    `solicitation queued with outcome ${outcome}`);
   // Parking.
-  check(c, r.parked.length === (outcome === 'pendingQueued' ? 1 : 0), `${r.parked.length} frames parked with outcome ${outcome}`);
+  check(c, r.parked.length === (outcome === 'pendingQueued' ? 1 : outcome === 'fragmented' ? d[C.fragmentsQueued] : 0), `${r.parked.length} frames parked with outcome ${outcome}`);
+  if (outcome === 'fragmented' && r.parked.length > 0) {
+    // One solicitation, unless another frame already waited for that neighbour or the fragments took the last generated slots.
+    const e = expectedNextHop(c, eff);
+    const q = h.dp.pending;
+    let other = false;
+    for (let j = 0; j < PENDING_SLOTS; j++) {
+      if (!r.parked.includes(j) && q.used[j] === 1 && q.port[j] === e.port && q.family[j] === e.family && equalBytes(q.nexthop, j * 16, e.nh, 0, e.nh.length)) other = true;
+    }
+    const solicitations = k.arpRequest + k.ns;
+    check(c, solicitations === (other || r.genBefore + fragSlots.size === GEN_SLOTS ? 0 : 1),
+      `${solicitations} solicitations for parked fragments (another frame waiting: ${other})`);
+  }
   if (outcome === 'pendingQueued') {
     const q = h.dp.pending;
     const i = r.parked[0];
@@ -690,6 +913,8 @@ function checkTick(c: Ctx): void {
     }
   }
   check(c, sent === d[C.pendingSent], `${sent} parked frames queued, pendingSent moved by ${d[C.pendingSent]}`);
+  const queued = new Set(r.tx.filter((t) => h.isGenerated(t.off)).map((t) => h.slotOf(t.off)));
+  for (let g = r.genBefore; g < r.genAfter; g++) check(c, queued.has(h.dp.arena.genBase + g), `generated slot ${g} allocated by servicePending but not queued`);
   check(c, k.arpRequest + k.ns === d[C.neighbourRequests] && k.arpReply + k.na + k.icmpError === 0, 'servicePending generated something else than solicitations');
 }
 
@@ -841,6 +1066,7 @@ function tunnelBases(): Base[] {
     { name: 'udp4-1450-df-to-pod-b', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_B4, proto: U, df: true }, udp(EP1_4, POD_B4, 1, 2, bytes(1422, 1))) },
     { name: 'udp4-1451-df-to-pod-b', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_B4, proto: U, df: true }, udp(EP1_4, POD_B4, 1, 2, bytes(1423, 1))) },
     { name: 'udp4-1451-nodf-to-pod-b', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_B4, proto: U }, udp(EP1_4, POD_B4, 1, 2, bytes(1423, 1))) },
+    { name: 'udp4-1500-opts-nodf-to-pod-c', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_C4, proto: U, options: OPTS_MIXED }, udp(EP1_4, POD_C4, 1, 2, bytes(1456, 2))) },
     { name: 'udp6-1431-to-pod-c', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, POD_C6, U, 64, udp(EP1_6, POD_C6, 1, 2, bytes(1383, 4))) },
     { name: 'udp4-ttl1-to-pod-b', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: POD_B4, proto: U, ttl: 1 }, udp(EP1_4, POD_B4, 33434, 33434, PAY)) },
     // In from the tunnel.
@@ -851,6 +1077,9 @@ function tunnelBases(): Base[] {
     { name: 'vx4-ns-b-gw6', port: UP, frame: fromB(in6(LINUX_VX_LL, solicitedNode(GW6), 58, 255, icmp6(LINUX_VX_LL, solicitedNode(GW6), 135, 0, nsBody(GW6, LINUX_VX_MAC)), multicastMac(solicitedNode(GW6)))) },
     { name: 'vx4-udp4-b-ttl1', port: UP, frame: fromB(in4({ src: POD_B4, dst: EP1_4, proto: U, ttl: 1 }, udp(POD_B4, EP1_4, 33434, 33434, PAY))) },
     { name: 'vx4-udp4-b-to-ep2', port: UP, frame: fromB(in4({ src: POD_B4, dst: EP2_4, proto: U }, udp(POD_B4, EP2_4, 5000, 53, PAY))) },
+    { name: 'vx4-udp4-big-b-to-ep2', port: UP, frame: fromB(in4({ src: POD_B4, dst: EP2_4, proto: U }, udp(POD_B4, EP2_4, 5000, 53, bytes(1422, 6)))) },
+    { name: 'vx4-udp4-big-df-b-to-ep2', port: UP, frame: fromB(in4({ src: POD_B4, dst: EP2_4, proto: U, df: true }, udp(POD_B4, EP2_4, 5000, 53, bytes(1422, 6)))) },
+    { name: 'vx4-udp4-big-b-to-pod-c', port: UP, frame: fromB(in4({ src: POD_B4, dst: POD_C4, proto: U, options: OPTS_MIXED }, udp(POD_B4, POD_C4, 5000, 53, bytes(1406, 6)))) },
     { name: 'vx4-udp4-b-to-pod-d', port: UP, frame: fromB(in4({ src: POD_B4, dst: POD_D4, proto: U }, udp(POD_B4, POD_D4, 5000, 53, PAY))) },
     { name: 'vx4-udp4-b-unreachable', port: UP, frame: fromB(in4({ src: POD_B4, dst: UNREACH_4, proto: U }, udp(POD_B4, UNREACH_4, 5000, 53, PAY))) },
     { name: 'vx4-udp4-b-csum-to-ep1', port: UP, frame: fromB(b4ep1, { csum: true }) },
@@ -870,6 +1099,40 @@ function tunnelBases(): Base[] {
     { name: 'vx4-on-endpoint', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: GW4, proto: U }, vxlanUdp(EP1_4, GW4, b4ep1)) },
     { name: 'vx4-port-4789', port: UP, frame: fromB(b4ep1, { dport: 4789 }) },
     { name: 'vx4-nested', port: UP, frame: fromB(in4({ src: POD_B4, dst: GW4, proto: U }, vxlanUdp(POD_B4, GW4, b4ep1))) },
+  ];
+}
+
+// IPv4 options for the fragmentation seeds. Copied: router alert (0x94), stream ID (0x88),
+// security (0x82); not copied: record route (7), timestamp (0x44).
+const OPTS_MIXED = Uint8Array.of(0x94, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0, 1, 0x88, 4, 0x12, 0x34);
+const OPTS_NOT_COPIED = Uint8Array.of(7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+/** 40 bytes: security (11), router alert (4), record route (23), NOP, EOL. */
+const OPTS_MAX = concat(Uint8Array.of(0x82, 11), bytes(9, 5), Uint8Array.of(0x94, 4, 0, 0, 7, 23, 4), new Uint8Array(20), Uint8Array.of(1, 0));
+/** EOL, then bytes that would not parse as options (ignored). */
+const OPTS_EOL_JUNK = Uint8Array.of(0x94, 4, 0, 0, 0, 0xff, 2, 0x33);
+/** Record route whose length byte runs past the header; a type byte without a length. */
+const OPTS_BAD = Uint8Array.of(0x94, 4, 0, 0, 7, 9, 4, 0, 0, 0, 0, 0);
+const OPTS_BAD_TAIL = Uint8Array.of(1, 1, 1, 0x83);
+
+/** Oversize IPv4 without DF from ep1 to ep2 (MTU 1400): `o` adds options, MF, an offset. */
+function bigToEp2(o: Partial<Parameters<typeof ipv4>[0]>, size: number, l4 = true): Uint8Array {
+  const payload = l4 ? udp(EP1_4, EP2_4, 7000, 7001, bytes(size - 8, 11)) : bytes(size, 13);
+  return v4(EP1, EP1_MAC, { src: EP1_4, dst: EP2_4, proto: U, ...o }, payload);
+}
+
+function fragmentBases(): Base[] {
+  return [
+    { name: 'udp4-big-opts-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_MIXED }, 1408) },
+    { name: 'udp4-big-notcopied-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_NOT_COPIED }, 1420) },
+    { name: 'udp4-big-maxopts-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_MAX, id: 0xbeef, ttl: 2 }, 1420) },
+    { name: 'udp4-big-eolopts-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_EOL_JUNK }, 1430) },
+    { name: 'udp4-big-badopts-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_BAD }, 1430) },
+    { name: 'udp4-big-badtail-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_BAD_TAIL }, 1430) },
+    { name: 'udp4-big-mf-nodf-to-ep2', port: EP1, frame: bigToEp2({ mf: true }, 1472) },
+    { name: 'udp4-big-later-nodf-to-ep2', port: EP1, frame: bigToEp2({ fragOff: 185 }, 1441, false) },
+    { name: 'udp4-big-later-mf-nodf-to-ep2', port: EP1, frame: bigToEp2({ fragOff: 370, mf: true, options: OPTS_MIXED }, 1440, false) },
+    { name: 'udp4-big-overflow-nodf-to-ep2', port: EP1, frame: bigToEp2({ fragOff: 0x1fff - 100 }, 1440, false) },
+    { name: 'udp4-big-edge-nodf-to-ep2', port: EP1, frame: bigToEp2({ fragOff: 0x1fff - 172 }, 1440, false) },
   ];
 }
 
@@ -915,6 +1178,7 @@ const BASES: Base[] = [
   { name: 'udp6-big-to-ep2', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, EP2_6, U, 64, udp(EP1_6, EP2_6, 1, 2, bytes(1402, 4))) },
   { name: 'udp6-blackhole', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, BLACKHOLE_6, U, 64, udp(EP1_6, BLACKHOLE_6, 1, 2, PAY)) },
   { name: 'udp6-unreachable', port: EP1, frame: v6(EP1, EP1_MAC, EP1_6, UNREACH_6, U, 64, udp(EP1_6, UNREACH_6, 1, 2, PAY)) },
+  ...fragmentBases(),
   ...tunnelBases(),
   ...linuxBases(),
 ];
@@ -1047,7 +1311,7 @@ function applyField(f: Uint8Array, fld: Field, v: Val): void {
     case 'v4proto': if (is4 && f.length > 23) f[23] = pickVal(v, f[23], [1, 6, 17, 58, 4, 41, 0, 255], 8, 0); break;
     case 'v4src': if (is4) putAddr(f, 26, v, ADDR4, 4); break;
     case 'v4dst': if (is4) putAddr(f, 30, v, ADDR4, 4); break;
-    case 'v4opt': if (is4 && ihl > 20 && f.length > 34) f[34 + ((v.m === 'raw' ? v.v : v.m === 'pick' ? v.i : 0) % (ihl - 20))] = pickVal(v, f[34], [0, 1, 0x94, 7, 68, 0xff, 2, 40], 8, 0); break;
+    case 'v4opt': if (is4 && ihl > 20 && f.length > 34) f[34 + ((v.m === 'raw' ? v.v : v.m === 'pick' ? v.i : 0) % (ihl - 20))] = pickVal(v, f[34], [0, 1, 0x94, 7, 68, 0xff, 2, 40, 0x88, 0x83, 3], 8, 0); break;
     case 'v6ver': if (is6 && f.length > 14) f[14] = (pickVal(v, f[14] >>> 4, [6, 4, 0, 15, 7], 4, 0) << 4) | (f[14] & 15); break;
     case 'v6plen': if (is6) put16(f, 18, pickVal(v, g16(f, 18), [0, 1, 7, 8, 0xffff, f.length - 54, f.length - 53, 1360, 1361, 1460, 1461], 16, f.length - 54)); break;
     case 'v6next': if (is6 && f.length > 20) f[20] = pickVal(v, f[20], [0, 43, 44, 50, 51, 59, 60, 135, 58, 17, 6, 255], 8, 0); break;
@@ -1172,8 +1436,8 @@ function fixVx(f: Uint8Array, fixLen: boolean, fixL4: boolean, fixIp: boolean): 
   }
 }
 
-function buildMutated(m: Mutated): Step {
-  const base = BASES[m.base];
+function buildMutated(m: Mutated, bases: Base[] = BASES): Step {
+  const base = bases[m.base % bases.length];
   let f: Uint8Array = base.frame.slice();
   for (const op of m.muts) {
     switch (op.k) {
@@ -1276,7 +1540,7 @@ test('a. random payloads behind a plausible Ethernet header', { timeout: 120000 
 
 test('b. mutated valid frames', { timeout: 120000 }, (t) => {
   const f0 = h.frames;
-  assertProperty(fc.property(fc.array(mutatedArb, { minLength: 1, maxLength: 4 }), (ms) => { runSteps(ms.map(buildMutated)); }), 34000);
+  assertProperty(fc.property(fc.array(mutatedArb, { minLength: 1, maxLength: 4 }), (ms) => { runSteps(ms.map((m) => buildMutated(m))); }), 34000);
   t.diagnostic(`${h.frames - f0} frames`);
 });
 
@@ -1425,7 +1689,7 @@ test('c. IPv4 TTL 1: dropTtlExceeded and an ICMP time exceeded', () => {
   finishOne();
 });
 
-test('c. oversize IPv4 to the 1400-MTU port: DF → dropTooBig + frag needed 1400; no DF → dropFragmentationNeeded', () => {
+test('c. oversize IPv4 to the 1400-MTU port: DF → dropTooBig + frag needed 1400; no DF → fragmented', () => {
   const { r, outcome, gen, b } = one('udp4-big-df-to-ep2');
   assert.equal(outcome, 'dropTooBig');
   assert.equal(r.delta[C.icmpErrorsSent], 1);
@@ -1436,9 +1700,129 @@ test('c. oversize IPv4 to the 1400-MTU port: DF → dropTooBig + frag needed 140
   assert.equal(csum(b, o + 34, gen[0].len - 34), 0);
   assert.equal(gen[0].len, 14 + 576, 'error quotes up to 576 bytes');
   finishOne();
+  // 1450 bytes without DF: 20 + 1376 and 20 + 54, parked for ep2 (unknown) behind one ARP request.
+  const hist: string[] = [];
   const n = one('udp4-big-nodf-to-ep2');
-  assert.equal(n.outcome, 'dropFragmentationNeeded');
-  assert.equal(n.r.tx.length, 0);
+  assert.equal(n.outcome, 'fragmented');
+  assert.equal(n.r.delta[C.fragmentsQueued], 2);
+  assert.equal(n.r.delta[C.neighbourRequests], 1);
+  assert.equal(n.r.delta[C.pendingQueued] + n.r.delta[C.forwarded], 0);
+  const q = h.dp.pending;
+  assert.deepEqual(n.r.parked.map((i) => q.len[i]), [14 + 1396, 14 + 74]);
+  assert.deepEqual(n.r.parked.map((i) => g16(n.b, q.frameOff(i) + 20)), [0x2000, 172]);
+  h.resetTx();
+  let step = h.inject(BASES.find((x) => x.name === 'arp-reply-ep2')!.frame, EP2);
+  assert.equal(checkReceive({ step, history: hist }), 'consumed');
+  h.resetTx();
+  step = h.tick(1);
+  checkTick({ step, history: hist });
+  assert.equal(step.delta[C.pendingSent], 2);
+  assert.deepEqual(step.tx.map((t) => [t.port, t.len]), [[EP2, 14 + 1396], [EP2, 14 + 74]]);
+  for (const t of step.tx) assert.ok(equalBytes(h.dp.arena.bytes, t.off, EP2_MAC, 0, 6));
+  h.repatternReleased(step.released);
+  finishOne();
+});
+
+/** Runs `names` (BASES) in one sequence, every step checked; returns the last step. */
+function sequence(names: string[]): { step: StepResult; outcome: string; b: Uint8Array } {
+  h.reset();
+  const hist: string[] = [];
+  let last: { step: StepResult; outcome: string; b: Uint8Array } | null = null;
+  for (const name of names) {
+    if (last) h.resetTx();
+    const base = BASES.find((x) => x.name === name);
+    assert.ok(base, name);
+    const step = h.inject(base.frame, base.port);
+    hist.push(name);
+    last = { step, outcome: checkReceive({ step, history: hist }), b: h.dp.arena.bytes };
+  }
+  return last!;
+}
+
+test('c. fragments to a known neighbour go out at once: every option in the first, the copied ones in the others', () => {
+  const { step, outcome, b } = sequence(['arp-reply-ep2', 'udp4-big-opts-nodf-to-ep2']);
+  assert.equal(outcome, 'fragmented');
+  assert.equal(step.delta[C.fragmentsSent], 2);
+  assert.equal(step.parked.length, 0);
+  const [f0, f1] = step.tx;
+  // 36-byte header (16 bytes of options), 1360 bytes of data; then 28 (the 8 copied) + 48.
+  assert.deepEqual([f0.port, f0.len, b[f0.off + 14], f1.port, f1.len, b[f1.off + 14]], [EP2, 14 + 36 + 1360, 0x49, EP2, 14 + 28 + 48, 0x47]);
+  assert.ok(equalBytes(b, f0.off + 34, OPTS_MIXED, 0, OPTS_MIXED.length));
+  assert.deepEqual([...b.subarray(f1.off + 34, f1.off + 42)], [0x94, 4, 0, 0, 0x88, 4, 0x12, 0x34]);
+  for (const t of [f0, f1]) {
+    assert.ok(equalBytes(b, t.off, EP2_MAC, 0, 6) && equalBytes(b, t.off + 6, PORT_MACS[EP2], 0, 6));
+    assert.equal(b[t.off + 22], 63);
+    assert.equal(csum(b, t.off + 14, (b[t.off + 14] & 15) * 4), 0);
+  }
+  assert.deepEqual([g16(b, f0.off + 20), g16(b, f1.off + 20)], [0x2000, 170]);
+  finishOne();
+});
+
+test('c. fragmentation: options not copied, EOL, 40 bytes of options, MF and offsets of a fragment, the 13-bit limit, bad options', () => {
+  /** [outcome, IHL of each fragment, flags/offset word of each] of a base toward ep2 (parked: ep2 unknown). */
+  const shape = (name: string): [string, number[], number[]] => {
+    const { r, outcome, b } = one(name);
+    const q = h.dp.pending;
+    const offs = r.parked.map((i) => q.frameOff(i));
+    const res: [string, number[], number[]] = [outcome, offs.map((o) => (b[o + 14] & 15) * 4), offs.map((o) => g16(b, o + 20))];
+    finishOne();
+    return res;
+  };
+  assert.deepEqual(shape('udp4-big-notcopied-nodf-to-ep2'), ['fragmented', [32, 20], [0x2000, 171]]);
+  assert.deepEqual(shape('udp4-big-eolopts-nodf-to-ep2'), ['fragmented', [28, 24], [0x2000, 171]]);
+  assert.deepEqual(shape('udp4-big-maxopts-nodf-to-ep2'), ['fragmented', [60, 36], [0x2000, 167]]);
+  assert.deepEqual(shape('udp4-big-mf-nodf-to-ep2'), ['fragmented', [20, 20], [0x2000, 0x2000 | 172]]);
+  assert.deepEqual(shape('udp4-big-later-nodf-to-ep2'), ['fragmented', [20, 20], [0x2000 | 185, 185 + 172]]);
+  assert.deepEqual(shape('udp4-big-later-mf-nodf-to-ep2'), ['fragmented', [36, 28], [0x2000 | 370, 0x2000 | (370 + 170)]]);
+  assert.deepEqual(shape('udp4-big-edge-nodf-to-ep2'), ['fragmented', [20, 20], [0x2000 | (0x1fff - 172), 0x1fff]]);
+  assert.deepEqual(shape('udp4-big-overflow-nodf-to-ep2'), ['dropFragmentOffsetOverflow', [], []]);
+  assert.deepEqual(shape('udp4-big-badopts-nodf-to-ep2'), ['dropFragmentBadOptions', [], []]);
+  assert.deepEqual(shape('udp4-big-badtail-nodf-to-ep2'), ['dropFragmentBadOptions', [], []]);
+  // The later fragments of the 40-byte options carry security (11) and router alert (4), one EOL of padding.
+  const { r, b } = one('udp4-big-maxopts-nodf-to-ep2');
+  const o = h.dp.pending.frameOff(r.parked[1]);
+  assert.equal(hex(b.subarray(o + 34, o + 50)), hex(concat(OPTS_MAX.subarray(0, 15), Uint8Array.of(0))));
+  assert.equal(b[o + 22], 1, 'TTL 2 - 1');
+  assert.equal(g16(b, o + 18), 0xbeef, 'the ID of the packet');
+  finishOne();
+});
+
+test('c. fragments and exhausted resources: no generated slots → dropFragmentNoSlots and nothing sent; full TX / pending queues → fragmentsLost', () => {
+  const hist: string[] = [];
+  const big = BASES.find((x) => x.name === 'udp4-big-nodf-to-ep2')!.frame;
+  // Two free generated slots: both fragments fit, the ARP request does not.
+  h.reset();
+  for (let i = 0; i < GEN_SLOTS - 2; i++) h.dp.arena.allocGen();
+  let step = h.inject(big, EP1);
+  assert.equal(checkReceive({ step, history: hist }), 'fragmented');
+  assert.deepEqual([step.delta[C.fragmentsQueued], step.delta[C.neighbourRequests]], [2, 0]);
+  finishOne();
+  // One free slot: nothing at all.
+  h.reset();
+  for (let i = 0; i < GEN_SLOTS - 1; i++) h.dp.arena.allocGen();
+  step = h.inject(big, EP1);
+  assert.equal(checkReceive({ step, history: hist }), 'dropFragmentNoSlots');
+  assert.equal(step.tx.length + step.parked.length, 0);
+  finishOne();
+  // Pending queue with one slot left: one fragment parked, one lost.
+  h.reset();
+  const small = BASES.find((x) => x.name === 'udp4-ep1-to-ep2')!.frame;
+  for (let i = 0; i < PENDING_SLOTS - 1; i++) {
+    assert.equal(checkReceive({ step: h.inject(small, EP1), history: hist }), 'pendingQueued');
+    h.resetTx();
+  }
+  step = h.inject(big, EP1);
+  assert.equal(checkReceive({ step, history: hist }), 'fragmented');
+  assert.deepEqual([step.delta[C.fragmentsQueued], step.delta[C.fragmentsLost], step.delta[C.dropPendingFull]], [1, 1, 0]);
+  finishOne();
+  // TX queue toward ep2 with one descriptor left: one fragment queued, one lost.
+  h.reset();
+  h.learn(EP2, 4, EP2_4, EP2_MAC);
+  for (let i = 0; i < TX_PER_PORT - 1; i++) assert.equal(h.inject(small, EP1).delta[C.forwarded], 1);
+  step = h.inject(big, EP1);
+  assert.deepEqual(OUTCOME_IDX.filter((k) => step.delta[k] !== 0), [C.fragmented]);
+  assert.deepEqual([step.delta[C.fragmentsSent], step.delta[C.fragmentsLost], step.delta[C.dropTxFull]], [1, 1, 0]);
+  assert.equal(h.dp.tx.count[EP2], TX_PER_PORT);
   finishOne();
 });
 
@@ -1580,14 +1964,14 @@ test('c. full pending queue, full TX queue, exhausted generated slots: still one
   h.reset();
   const ttl1 = BASES.find((x) => x.name === 'udp4-ttl1')!.frame;
   let sent = 0;
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < GEN_SLOTS + 72; i++) {
     h.dp.now += 10; // keep the ICMP token bucket from being the limit
     const step = h.inject(ttl1, EP1);
     const moved = OUTCOME_IDX.filter((k) => step.delta[k] !== 0);
     assert.deepEqual(moved, [C.dropTtlExceeded]);
     sent += step.delta[C.icmpErrorsSent];
   }
-  assert.equal(sent, 128, 'one ICMP error per generated slot');
+  assert.equal(sent, GEN_SLOTS, 'one ICMP error per generated slot');
   finishOne();
 });
 
@@ -1640,7 +2024,9 @@ test('c. every hand-built frame is valid by construction', () => {
 const VX_EXPECT: [string, string][] = [
   ['udp4-ep1-to-pod-b', 'forwarded'], ['tcp6-ep1-to-pod-b', 'forwarded'], ['udp4-ep1-to-pod-c', 'pendingQueued'],
   ['echo6-ep1-to-pod-c', 'pendingQueued'], ['udp4-ep2-to-pod-d', 'forwarded'], ['udp4-ep1-to-pod-e', 'pendingQueued'],
-  ['udp4-1450-df-to-pod-b', 'forwarded'], ['udp4-1451-df-to-pod-b', 'dropTooBig'], ['udp4-1451-nodf-to-pod-b', 'dropFragmentationNeeded'],
+  ['udp4-1450-df-to-pod-b', 'forwarded'], ['udp4-1451-df-to-pod-b', 'dropTooBig'], ['udp4-1451-nodf-to-pod-b', 'fragmented'],
+  ['udp4-1500-opts-nodf-to-pod-c', 'fragmented'], ['vx4-udp4-big-b-to-ep2', 'fragmented'], ['vx4-udp4-big-df-b-to-ep2', 'dropTooBig'],
+  ['vx4-udp4-big-b-to-pod-c', 'fragmented'],
   ['udp6-1431-to-pod-c', 'dropTooBig'], ['udp4-ttl1-to-pod-b', 'dropTtlExceeded'],
   ['vx4-udp4-b-to-ep1', 'forwarded'], ['vx4-udp6-b-to-ep1', 'forwarded'], ['vx4-echo-b-to-gw', 'consumed'], ['vx4-arp-b-gw', 'consumed'],
   ['vx4-ns-b-gw6', 'consumed'], ['vx4-udp4-b-ttl1', 'dropTtlExceeded'], ['vx4-udp4-b-to-ep2', 'pendingQueued'],
@@ -1770,7 +2156,15 @@ test('d. PMTU: 1450 bytes fit a 1500 uplink over IPv4, 1451 get frag needed 1450
   assert.equal(big.b[o + 35], 4);
   assert.equal(g16(big.b, o + 40), 1450);
   finishOne();
-  assert.equal(one('udp4-1451-nodf-to-pod-b').outcome, 'dropFragmentationNeeded');
+  const nodf = one('udp4-1451-nodf-to-pod-b');
+  assert.equal(nodf.outcome, 'fragmented');
+  assert.equal(nodf.r.delta[C.fragmentsSent], 2);
+  assert.equal(nodf.r.delta[C.vxlanEncapsulated], 2);
+  // Inner fragments of 20 + 1424 and 20 + 7 bytes, each in 50 bytes of encapsulation, to VTEP B.
+  assert.deepEqual(nodf.r.tx.map((t) => [t.port, t.len]), [[UP, 14 + 1444 + 50], [UP, 14 + 27 + 50]]);
+  for (const t of nodf.r.tx) assert.ok(equalBytes(nodf.b, t.off, VTEP_B_MAC, 0, 6) && equalBytes(nodf.b, t.off + 30, VTEP_B4, 0, 4));
+  assert.equal(g16(nodf.b, nodf.r.tx[0].off + 34), g16(nodf.b, nodf.r.tx[1].off + 34), 'one outer source port');
+  assert.deepEqual(nodf.r.tx.map((t) => g16(nodf.b, t.off + 50 + 20)), [0x2000, 178]);
   finishOne();
   const p6 = one('udp6-1431-to-pod-c');
   assert.equal(p6.outcome, 'dropTooBig');
@@ -1884,10 +2278,85 @@ test('d. the shared settings switch VXLAN off and change the VNI for the workers
   }
 });
 
+// ---------------------------------------------------------------------------------------
+// e. Fragmentation from a jumbo port: ep1 with MTU 9000 (a harness of its own), so packets
+// are cut into many fragments, toward the 1500-byte uplink, the 1400-byte ep2 and the tunnels.
+
+const JUMBO_MTUS = [9000, 1400, 1500];
+let jumbo: Harness | null = null;
+
+/** Runs fn with `h` the jumbo harness. */
+function withJumbo<T>(fn: () => T): T {
+  jumbo ??= new Harness({ mtus: JUMBO_MTUS });
+  h = jumbo;
+  try {
+    return fn();
+  } finally {
+    h = mainHarness;
+  }
+}
+
+function jumboFrame(dst: Uint8Array, o: Partial<Parameters<typeof ipv4>[0]>, size: number, l4 = true): Uint8Array {
+  const payload = l4 ? udp(EP1_4, dst, 9000, 9001, bytes(size - 8, 17)) : bytes(size, 19);
+  return v4(EP1, EP1_MAC, { src: EP1_4, dst, proto: U, ...o }, payload);
+}
+
+/** [base, outcome, fragments sent, fragments parked]. */
+const JUMBO: [Base, string, number, number][] = [
+  [{ name: 'j-udp4-9000-to-out', port: EP1, frame: jumboFrame(OUT_4, {}, 8980) }, 'fragmented', 7, 0],
+  [{ name: 'j-udp4-1501-to-out', port: EP1, frame: jumboFrame(OUT_4, {}, 1481) }, 'fragmented', 2, 0],
+  [{ name: 'j-udp4-1500-to-out', port: EP1, frame: jumboFrame(OUT_4, {}, 1480) }, 'forwarded', 0, 0],
+  [{ name: 'j-udp4-opts-to-out', port: EP1, frame: jumboFrame(OUT_4, { options: OPTS_MIXED }, 6000) }, 'fragmented', 5, 0],
+  [{ name: 'j-udp4-maxopts-to-ep2', port: EP1, frame: jumboFrame(EP2_4, { options: OPTS_MAX }, 8000) }, 'fragmented', 0, 6],
+  [{ name: 'j-udp4-notcopied-to-out', port: EP1, frame: jumboFrame(OUT_4, { options: OPTS_NOT_COPIED }, 3000) }, 'fragmented', 3, 0],
+  [{ name: 'j-udp4-mf-to-out', port: EP1, frame: jumboFrame(OUT_4, { mf: true }, 4000) }, 'fragmented', 3, 0],
+  [{ name: 'j-udp4-later-to-out', port: EP1, frame: jumboFrame(OUT_4, { fragOff: 1000 }, 4000, false) }, 'fragmented', 3, 0],
+  [{ name: 'j-udp4-later-mf-opts-to-out', port: EP1, frame: jumboFrame(OUT_4, { fragOff: 2000, mf: true, options: OPTS_MIXED }, 4000, false) }, 'fragmented', 3, 0],
+  [{ name: 'j-udp4-overflow-to-out', port: EP1, frame: jumboFrame(OUT_4, { fragOff: 7500 }, 8000, false) }, 'dropFragmentOffsetOverflow', 0, 0],
+  [{ name: 'j-udp4-badopts-to-out', port: EP1, frame: jumboFrame(OUT_4, { options: OPTS_BAD_TAIL }, 3000) }, 'dropFragmentBadOptions', 0, 0],
+  [{ name: 'j-udp4-df-to-out', port: EP1, frame: jumboFrame(OUT_4, { df: true }, 3000) }, 'dropTooBig', 0, 0],
+  [{ name: 'j-udp4-ttl1-to-out', port: EP1, frame: jumboFrame(OUT_4, { ttl: 1 }, 3000) }, 'dropTtlExceeded', 0, 0],
+  [{ name: 'j-udp4-to-pod-b', port: EP1, frame: jumboFrame(POD_B4, {}, 8980) }, 'fragmented', 7, 0],
+  [{ name: 'j-udp4-opts-to-pod-c', port: EP1, frame: jumboFrame(POD_C4, { options: OPTS_MIXED }, 5000) }, 'fragmented', 0, 4],
+  [{ name: 'j-udp4-to-pod-d', port: EP1, frame: jumboFrame(POD_D4, {}, 3000) }, 'fragmented', 3, 0],
+  [{ name: 'j-echo4-to-ep2', port: EP1, frame: v4(EP1, EP1_MAC, { src: EP1_4, dst: EP2_4, proto: 1 }, icmp4(8, 0, 0x42420001, bytes(5000, 5))) }, 'fragmented', 0, 4],
+  [BASES.find((x) => x.name === 'arp-reply-ep2')!, 'consumed', 0, 0],
+];
+const JUMBO_BASES = JUMBO.map(([base]) => base);
+let jumboFrames = 0;
+
+test('e. jumbo ep1: every seed ends in its outcome, with that many fragments sent or parked', () => {
+  const wrong: string[] = [];
+  withJumbo(() => {
+    const f0 = h.frames;
+    for (const [base, expected, sent, parked] of JUMBO) {
+      h.reset();
+      const step = h.inject(base.frame, base.port);
+      const outcome = checkReceive({ step, history: [base.name] });
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      const got = [outcome, step.delta[C.fragmentsSent], step.delta[C.fragmentsQueued]];
+      if (JSON.stringify(got) !== JSON.stringify([expected, sent, parked])) wrong.push(`${base.name}: ${JSON.stringify(got)}, expected ${JSON.stringify([expected, sent, parked])}`);
+      h.resetTx();
+      assert.equal(h.drainAndScan(), -1, `${base.name}: arena written outside frames`);
+    }
+    jumboFrames += h.frames - f0;
+  });
+  assert.deepEqual(wrong, []);
+});
+
+test('e. jumbo ep1: mutated seeds', { timeout: 120000 }, (t) => {
+  withJumbo(() => {
+    const f0 = h.frames;
+    assertProperty(fc.property(fc.array(mutatedArb, { minLength: 1, maxLength: 3 }), (ms) => { runSteps(ms.map((m) => buildMutated(m, JUMBO_BASES))); }), 1500);
+    jumboFrames += h.frames - f0;
+    t.diagnostic(`${h.frames - f0} frames`);
+  });
+});
+
 after(() => {
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   const dist = [...outcomes.entries()].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k}=${v}`).join(' ');
-  console.log(`# pipeline property tests: ${h.frames} frames through receiveFrame, ${ticks} servicePending ticks, ${secs}s`);
+  console.log(`# pipeline property tests: ${h.frames + jumboFrames} frames through receiveFrame (${jumboFrames} from a jumbo port), ${ticks} servicePending ticks, ${secs}s`);
   console.log(`# outcomes: ${dist}`);
   console.log(`# VXLAN: ${h.dp.ctr[C.vxlanDecapsulated]} frames decapsulated, ${h.dp.ctr[C.vxlanEncapsulated]} encapsulated`);
 });
