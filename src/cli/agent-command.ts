@@ -3,6 +3,7 @@ import { parse, UsageError } from './args.js';
 import { loadConfig, ConfigError } from '../control/config.js';
 import { Agent } from '../control/agent.js';
 import { ClusterController } from '../control/cluster/controller.js';
+import { LbController } from '../control/lb-controller.js';
 
 const USAGE = `Usage: weft agent --config FILE [--store URL]
 
@@ -48,7 +49,9 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     throw e;
   }
   const agent = new Agent(cfg);
-  if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster, args.values.store ?? cfg.store));
+  if (args.values.store) agent.storeUrl = args.values.store;
+  if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster));
+  if (cfg.lb) agent.extensions.push(new LbController(agent, cfg.lb));
   await agent.start();
   process.stdout.write(`weft agent ${cfg.node}: ${cfg.ports.length} ports, ${cfg.workers} workers, API ${cfg.api}\n`);
   await new Promise<void>((resolve) => {

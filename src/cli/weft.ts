@@ -4,6 +4,7 @@ import { runAgentCommand } from './agent-command.js';
 import { runStatusCommand } from './status-command.js';
 import { runEndpointCommand } from './endpoint-command.js';
 import { runLbCommand } from './lb-command.js';
+import { runServiceCommand } from './service-command.js';
 
 const HELP = `weft — a userspace network dataplane
 
@@ -13,6 +14,7 @@ Commands:
   agent --config FILE     run the node agent (TAP ports, workers, API socket)
   status [--api SOCKET]   show agent health, ports, workers, drop reasons, cluster nodes
   endpoint add|list|delete  endpoints of a cluster node (namespaces with a dataplane port)
+  service add|apply|list|describe|delete  load-balanced services (VIP, port → backends)
   lb maglev BACKEND...    print the Maglev table for backends (Cilium-compatible)
 
 Run "weft <command> --help" for the options of a command.
@@ -29,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
       return runEndpointCommand(rest);
     case 'lb':
       return runLbCommand(rest);
+    case 'service':
+      return runServiceCommand(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -6,6 +6,7 @@ import { NodeConfig, PortConfig, Gateway } from './config.js';
 import { Prefix } from './addr.js';
 import { RouteManager, gatewayRoutes, portRoutes, configRoutes, programVxlan } from './routes.js';
 import { NodeSettings } from '../datapath/node-settings.js';
+import { openStore, Store } from './store/store.js';
 import { PortManager, PortRuntime } from './port-manager.js';
 import { startApi, ApiServer, ApiRoutes } from './api.js';
 import { buildStatus } from './status.js';
@@ -53,10 +54,14 @@ export class Agent {
   readonly extensions: AgentExtension[] = [];
   private readonly native: NativeShim;
   private api?: ApiServer;
+  private storeOpen?: Promise<Store>;
+  /** The state store's URL (the config's, or weft agent --store). */
+  storeUrl: string;
   private stopping = false;
 
   constructor(readonly cfg: NodeConfig) {
     this.native = loadNative();
+    this.storeUrl = cfg.store;
     this.routeTable = PrefixTable.create({ capacity: cfg.tables.routes, valueWords: ROUTE_VALUE_WORDS });
     this.neighbours = SharedHashMap.create({ keyWords: NEIGH_KEY_WORDS, valueWords: NEIGH_VALUE_WORDS, capacity: cfg.tables.neighbours });
     this.counters = CounterBlock.create(COUNTER_NAMES, cfg.workers);
@@ -118,6 +123,12 @@ export class Agent {
   setVxlanGateway(gateway: Gateway): void {
     programVxlan(this.portTable, this.settings, this.cfg.vxlan, gateway);
     this.wakeWorkers();
+  }
+
+  /** The state store, opened on first use and shared by everything the agent runs. */
+  store(): Promise<Store> {
+    this.storeOpen ??= openStore(this.storeUrl);
+    return this.storeOpen;
   }
 
   wakeWorkers(): void {
@@ -196,5 +207,6 @@ export class Agent {
     for (const w of this.workers) this.native.close(w.wakeFd);
     this.ports.closeAll();
     await this.api?.close();
+    if (this.storeOpen) await this.storeOpen.then((s) => s.close(), () => undefined);
   }
 }

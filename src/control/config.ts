@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { Address, Prefix, parseAddress, parsePrefix, prefixWithin } from './addr.js';
+import { checkTableSize, maglevSeed, MaglevError, MAGLEV_DEFAULT_SEED, MAGLEV_DEFAULT_SIZE } from '../lb/maglev.js';
 import { parseMac } from '../wire/ethernet.js';
 import { VXLAN_DEFAULT_PORT, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../wire/vxlan.js';
 
@@ -57,6 +58,15 @@ export interface Gateway {
   ipv6?: Address;
 }
 
+export interface LbConfig {
+  /** Maglev table size M (one of MAGLEV_TABLE_SIZES). */
+  tableSize: number;
+  /** 12 bytes of base64, as Cilium's --bpf-lb-maglev-hash-seed. */
+  seed: string;
+  maxServices: number;
+  maxBackends: number;
+}
+
 export interface ClusterConfig {
   /** Node-to-node: next hop on the underlay, or VXLAN between nodes. */
   mode: 'direct' | 'vxlan';
@@ -84,6 +94,8 @@ export interface NodeConfig {
   routes: RouteConfig[];
   tables: { routes: number; neighbours: number };
   vxlan: VxlanConfig;
+  /** The L4 load balancer's tables and Maglev parameters; absent: no services here. */
+  lb?: LbConfig;
   /** "dir:/path" or "etcd://host:port"; only used with cluster. */
   store: string;
   cluster?: ClusterConfig;
@@ -264,6 +276,25 @@ function parseCluster(v: unknown, where: string, ports: PortConfig[]): ClusterCo
   };
 }
 
+function parseLb(v: unknown, where: string): LbConfig {
+  const o = obj(v ?? {}, where);
+  only(o, where, ['tableSize', 'seed', 'maxServices', 'maxBackends']);
+  const tableSize = o.tableSize === undefined ? MAGLEV_DEFAULT_SIZE : int(o.tableSize, `${where}.tableSize`, 251, 131071);
+  try {
+    checkTableSize(tableSize);
+    if (o.seed !== undefined) maglevSeed(str(o.seed, `${where}.seed`));
+  } catch (e) {
+    if (e instanceof MaglevError) fail(o.seed !== undefined && !(e.message.includes('table size')) ? `${where}.seed` : `${where}.tableSize`, e.message);
+    throw e;
+  }
+  return {
+    tableSize,
+    seed: o.seed === undefined ? MAGLEV_DEFAULT_SEED : (o.seed as string),
+    maxServices: o.maxServices === undefined ? 64 : int(o.maxServices, `${where}.maxServices`, 1, 65536),
+    maxBackends: o.maxBackends === undefined ? 4096 : int(o.maxBackends, `${where}.maxBackends`, 1, 1 << 20),
+  };
+}
+
 function bool(v: unknown, where: string): boolean {
   if (typeof v !== 'boolean') fail(where, 'must be true or false');
   return v;
@@ -271,7 +302,7 @@ function bool(v: unknown, where: string): boolean {
 
 export function parseConfig(doc: unknown, source: string): NodeConfig {
   const o = obj(doc ?? {}, source);
-  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan']);
+  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan', 'lb']);
   const node = str(o.node, `${source}: node`, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/);
   const workers = o.workers === undefined ? cpus().length : int(o.workers, `${source}: workers`, 1, 16);
   const cpuList = list(o.cpus, `${source}: cpus`).map((c, i) => int(c, `${source}: cpus[${i}]`, 0, 1023));
@@ -315,6 +346,7 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
       neighbours: t.neighbours === undefined ? 4096 : int(t.neighbours, `${source}: tables.neighbours`, 16, 1 << 20),
     },
     vxlan,
+    lb: o.lb === undefined ? undefined : parseLb(o.lb, `${source}: lb`),
   };
 }
 

@@ -4,7 +4,7 @@
 // The dataplane keeps forwarding with the routes it has whenever the store is away.
 import type { Agent, AgentExtension } from '../agent.js';
 import { ClusterConfig, Gateway } from '../config.js';
-import { openStore, Store, Lease, Watcher, WatchEvent } from '../store/store.js';
+import { Store, Lease, Watcher, WatchEvent } from '../store/store.js';
 import { Prefix, formatAddress, formatPrefix, parseAddress, parsePrefix, Address } from '../addr.js';
 import { claimPodCidr, gatewayOf, claimAddress, reclaimAddress } from './ipam.js';
 import { NODES, nodeKey, NodeRecord, addrPrefix } from './keys.js';
@@ -38,7 +38,7 @@ export class ClusterController implements AgentExtension {
   private storeHealthy = true;
   private stopped = false;
 
-  constructor(private readonly agent: Agent, private readonly cluster: ClusterConfig, private readonly storeUrl: string) {}
+  constructor(private readonly agent: Agent, private readonly cluster: ClusterConfig) {}
 
   private get name(): string {
     return this.agent.cfg.node;
@@ -50,7 +50,7 @@ export class ClusterController implements AgentExtension {
   }
 
   async start(): Promise<void> {
-    const store = await openStore(this.storeUrl);
+    const store = await this.agent.store();
     this.store = store;
     const c = this.cluster;
     if (c.ipv4) this.podCidrs.ipv4 = await claimPodCidr(store, this.name, c.ipv4, c.podPrefixLength.ipv4, c.podCIDR.ipv4);
@@ -183,7 +183,6 @@ export class ClusterController implements AgentExtension {
     } catch {
       // The store is away: the lease expires by itself.
     }
-    await this.store?.close();
   }
 
   nodeViews(): NodeView[] {
@@ -209,6 +208,6 @@ export class ClusterController implements AgentExtension {
   };
 
   status(): Record<string, unknown> {
-    return { nodes: this.nodeViews(), store: this.store?.url ?? this.storeUrl };
+    return { nodes: this.nodeViews(), store: this.agent.storeUrl };
   }
 }
