@@ -33,6 +33,12 @@ export const COUNTER_NAMES = [
   // Frames the router answered through the tunnel (already counted as consumed / icmpErrorsSent)
   // that could not be re-encapsulated: outer packet above the uplink MTU, or its TX queue full.
   'vxlanRepliesLost',
+  // L4 load balancer (lb.ts): packets to a service sent to a backend inside IPIP / IP6IP6
+  // (outcome forwarded, pendingQueued, fragmented, ...), and inner destination ports rewritten.
+  'lbForwarded',
+  'lbL4Xlated',
+  // Backend side: IPIP / IP6IP6 to one of our addresses, decapsulated and routed.
+  'ipipDecapsulated',
   // drops
   'dropTruncatedEthernet',
   'dropNotForUs',
@@ -87,6 +93,17 @@ export const COUNTER_NAMES = [
   'dropVxlanBadVni',
   'dropVxlanInnerMac',
   'dropVxlanInnerEthertype',
+  // L4 load balancer: the service has no backend (or its lookups kept racing a rebuild); a
+  // later IPv4/IPv6 fragment to a VIP (no ports to balance on; no fragment tracking); the
+  // backend's address family differs from the service's; no route (or not an on-link / via
+  // route) toward the backend.
+  'dropLbNoBackend',
+  'dropLbFragment',
+  'dropLbBackendFamily',
+  'dropLbNoRouteToBackend',
+  // IPIP / IP6IP6 decapsulation: the inner packet is empty or its version does not match the
+  // outer protocol (4 → IPv4, 41 → IPv6).
+  'dropIpipMalformed',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -6,6 +6,7 @@ import { sendIcmp4Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
+import { lbIpv4, isIpip, ipipDecapsulate } from './lb.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
 import {
   IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_CSUM, IPV4_DST, IPV4_SRC,
@@ -50,6 +51,8 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
     dp.ctr[C.dropMulticastIgnored]++;
     return;
   }
+  // L4 load balancer: packets to a service go to a backend inside IPIP (lb.ts).
+  if (dp.lb !== null && lbIpv4(dp, port, off, ip)) return;
   const r = dp.route;
   if (dp.routes.lookup(4, b, ip + IPV4_DST, r) < 0) {
     dp.ctr[C.dropNoRoute]++;
@@ -121,8 +124,12 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
   const total = ipv4TotalLen(b, ip);
   const icmpLen = total - hlen;
   const m = ip + hlen;
-  if (b[ip + IPV4_PROTO] === IPPROTO_UDP && !ipv4IsFragment(b, ip) && isVxlanDatagram(dp, port, m, icmpLen)) {
+  if (b[ip + IPV4_PROTO] === IPPROTO_UDP && !ipv4IsFragment(b, ip) && dp.ipipDepth === 0 && isVxlanDatagram(dp, port, m, icmpLen)) {
     decapsulate(dp, port, off, ip, 4, m, icmpLen);
+    return;
+  }
+  if (!ipv4IsFragment(b, ip) && isIpip(dp, port, b[ip + IPV4_PROTO])) {
+    ipipDecapsulate(dp, port, off, b[ip + IPV4_PROTO], m, icmpLen);
     return;
   }
   if (b[ip + IPV4_PROTO] !== IPPROTO_ICMP || ipv4IsFragment(b, ip)) {

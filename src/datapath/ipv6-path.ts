@@ -6,6 +6,7 @@ import { C } from './counters.js';
 import { sendIcmp6Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
 import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
+import { lbIpv6, isIpip, ipipDecapsulate } from './lb.js';
 import { handleNdp, isLocal6 } from './ndp.js';
 import { swap } from './ipv4-path.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC } from '../wire/ethernet.js';
@@ -72,6 +73,8 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
     dp.ctr[C.dropNotForUs]++;
     return;
   }
+  // L4 load balancer: packets to a service go to a backend inside IP6IP6 (lb.ts).
+  if (dp.lb !== null && lbIpv6(dp, port, off, ip, end)) return;
   const l4Proto = w.laterFragment ? -1 : w.proto;
   const l4Off = w.laterFragment ? -1 : w.l4Off;
   const r = dp.route;
@@ -130,8 +133,12 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
 function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: number): void {
   const b = dp.arena.bytes;
   const w = dp.walk6;
-  if (w.proto === IPPROTO_UDP && !w.fragment && isVxlanDatagram(dp, port, w.l4Off, end - w.l4Off)) {
+  if (w.proto === IPPROTO_UDP && !w.fragment && dp.ipipDepth === 0 && isVxlanDatagram(dp, port, w.l4Off, end - w.l4Off)) {
     decapsulate(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
+    return;
+  }
+  if (!w.fragment && isIpip(dp, port, w.proto)) {
+    ipipDecapsulate(dp, port, off, w.proto, w.l4Off, end - w.l4Off);
     return;
   }
   if (w.proto !== IPPROTO_ICMPV6 || w.fragment) {

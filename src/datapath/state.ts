@@ -8,6 +8,7 @@ import { NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS } from '../tables
 import { Ipv6Walk } from '../wire/ipv6.js';
 import { PendingQueue } from './pending.js';
 import { NodeSettings } from './node-settings.js';
+import { LbReader } from '../lb/tables.js';
 
 export interface DatapathTables {
   ports: PortTable;
@@ -15,6 +16,8 @@ export interface DatapathTables {
   neighbours: SharedHashMap;
   /** Node-wide settings (VXLAN); absent: a private table with VXLAN off. */
   settings?: NodeSettings;
+  /** The L4 load balancer's tables; absent: no load balancing in this worker. */
+  lb?: LbReader;
 }
 
 /** ICMP errors per second a worker may send, with a burst (RFC 1812 §4.3.2.8 rate limiting). */
@@ -26,6 +29,7 @@ export class Datapath {
   readonly routes: PrefixTable;
   readonly neighbours: SharedHashMap;
   readonly settings: NodeSettings;
+  readonly lb: LbReader | null;
   readonly ctr: Float64Array;
   readonly arena: Arena;
   readonly tx = new TxQueues();
@@ -47,6 +51,8 @@ export class Datapath {
   readonly outer = new Uint8Array(38);
   outerFamily = 0;
   outerPort = -1;
+  /** 1 while the inner packet of an IPIP / IP6IP6 packet runs through the pipeline (no nesting). */
+  ipipDepth = 0;
 
   /** Monotonic milliseconds, refreshed once per batch. */
   now = 0;
@@ -58,6 +64,7 @@ export class Datapath {
     this.routes = tables.routes;
     this.neighbours = tables.neighbours;
     this.settings = tables.settings ?? NodeSettings.create();
+    this.lb = tables.lb ?? null;
     this.ctr = counters;
     this.arena = new Arena(maxFrame);
     this.pending = new PendingQueue(this.arena);

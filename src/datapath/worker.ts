@@ -15,6 +15,7 @@ import { SharedHashMap } from '../tables/hashmap.js';
 import { CounterBlock } from '../tables/counters.js';
 import { PORT_KIND_TUNNEL } from '../tables/layout.js';
 import { NodeSettings } from './node-settings.js';
+import { LbReader, LbSabs } from '../lb/tables.js';
 
 export interface WorkerInit {
   index: number;
@@ -27,6 +28,8 @@ export interface WorkerInit {
   countersSab: SharedArrayBuffer;
   /** Node settings (NodeSettings: VXLAN); absent: VXLAN stays off in this worker. */
   settingsSab?: SharedArrayBuffer;
+  /** The L4 load balancer's tables (LbTables.sabs); absent: this worker does not balance. */
+  lbSabs?: LbSabs;
   /** Float64 per worker per port: rx frames, rx bytes, tx frames, tx bytes (PORT_COUNTERS). */
   portCountersSab: SharedArrayBuffer;
   /** Int32 control words: [0] = stop flag, [1 + worker] = port-table generation seen. */
@@ -49,6 +52,7 @@ const dp = new Datapath(
     routes: PrefixTable.attach(init.routesSab),
     neighbours: SharedHashMap.attach(init.neighboursSab),
     settings: init.settingsSab ? NodeSettings.attach(init.settingsSab) : undefined,
+    lb: init.lbSabs ? new LbReader(init.lbSabs) : undefined,
   },
   counters,
   init.maxFrame,

@@ -7,7 +7,7 @@
 import { SharedHashMap } from '../tables/hashmap.js';
 import {
   SVC_KEY_WORDS, SVC_VALUE_WORDS, SVC_SLOT, SVC_GENERATION, SVC_BACKENDS, BACKEND_WORDS, BACKEND_FAMILY,
-  BACKEND_ADDR, BACKEND_PORT,
+  BACKEND_ADDR, BACKEND_PORT, SVC_VIP_MARKER,
 } from '../tables/layout.js';
 import { buildMaglevTable, sortBackends, backendName } from './maglev.js';
 import { Address, formatAddress } from '../control/addr.js';
@@ -119,9 +119,12 @@ export class LbTables {
   private readonly freeSlots: number[];
   private readonly backendIds = new Map<string, { id: number; refs: number }>();
   private readonly freeBackends: number[];
+  /** Services per (VIP, protocol): the port-0 marker entry lives while this is above zero. */
+  private readonly vipRefs = new Map<string, number>();
 
   constructor(readonly sizes: LbSizes) {
-    this.services = SharedHashMap.create({ keyWords: SVC_KEY_WORDS, valueWords: SVC_VALUE_WORDS, capacity: sizes.maxServices });
+    // Room for every service and one VIP marker per service (SVC_VIP_MARKER).
+    this.services = SharedHashMap.create({ keyWords: SVC_KEY_WORDS, valueWords: SVC_VALUE_WORDS, capacity: sizes.maxServices * 2 });
     const maglev = new SharedArrayBuffer(sizes.maxServices * 2 * sizes.tableSize * 4);
     const backends = new SharedArrayBuffer(sizes.maxBackends * BACKEND_WORDS * 4);
     this.maglev = new Int32Array(maglev);
@@ -139,6 +142,30 @@ export class LbTables {
 
   private name(s: ServiceKey): string {
     return `${formatAddress(s.vip)}/${s.port}/${s.proto}`;
+  }
+
+  private markerKey(s: ServiceKey): Int32Array {
+    return this.keyOf({ vip: s.vip, port: 0, proto: s.proto });
+  }
+
+  private addVip(s: ServiceKey): void {
+    const name = `${formatAddress(s.vip)}/${s.proto}`;
+    const refs = this.vipRefs.get(name) ?? 0;
+    if (refs === 0 && !this.services.insert(this.markerKey(s), 0, Int32Array.of(SVC_VIP_MARKER, 0, 0, 0), 0)) {
+      throw new Error(`service table refused the VIP marker of ${name}`);
+    }
+    this.vipRefs.set(name, refs + 1);
+  }
+
+  private dropVip(s: ServiceKey): void {
+    const name = `${formatAddress(s.vip)}/${s.proto}`;
+    const refs = (this.vipRefs.get(name) ?? 1) - 1;
+    if (refs > 0) {
+      this.vipRefs.set(name, refs);
+      return;
+    }
+    this.vipRefs.delete(name);
+    this.services.delete(this.markerKey(s), 0);
   }
 
   private takeBackend(b: BackendSpec): number {
@@ -178,8 +205,10 @@ export class LbTables {
     const name = this.name(s);
     let st = this.state.get(name);
     if (!st) {
+      if (s.port < 1 || s.port > 65535) throw new Error(`service port ${s.port} out of range`);
       const slot = this.freeSlots.pop();
       if (slot === undefined) throw new Error(`service table full (${this.sizes.maxServices} services)`);
+      this.addVip(s);
       st = { slot, key: this.keyOf(s), flags, generation: 0, backendIds: [] };
       this.state.set(name, st);
     }
@@ -202,6 +231,7 @@ export class LbTables {
     const st = this.state.get(name);
     if (!st) return false;
     this.services.delete(st.key, 0);
+    this.dropVip(s);
     for (const id of st.backendIds) this.dropBackend(id);
     this.freeSlots.push(st.slot);
     this.state.delete(name);

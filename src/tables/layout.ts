@@ -60,6 +60,17 @@ export const SET_VXLAN_ENABLED = 0;
 export const SET_VXLAN_VNI = 1;
 /** The UDP port we send to and accept on. */
 export const SET_VXLAN_PORT = 2;
+/**
+ * L4 load balancer (DSR with IPIP / IP6IP6): the outer source prefix per family. The prefix
+ * length word holds length + 1 (0: no prefix set; the egress port's address is used then);
+ * the host bits of an outer source come from a hash of the client's address and port.
+ */
+export const SET_LB4_SRC_PLEN1 = 3;
+/** The IPv4 outer source prefix (one word, big-endian). */
+export const SET_LB4_SRC = 4;
+export const SET_LB6_SRC_PLEN1 = 5;
+/** The IPv6 outer source prefix (four words, big-endian). */
+export const SET_LB6_SRC = 6;
 
 // L4 load balancer (src/lb/tables.ts reads and writes these).
 
@@ -71,6 +82,12 @@ export const SVC_SLOT = 0;
 export const SVC_FLAGS = 1;
 export const SVC_GENERATION = 2;
 export const SVC_BACKENDS = 3;
+/**
+ * For every (VIP, protocol) with a service, the table also holds a marker under port 0 whose
+ * value has slot SVC_VIP_MARKER: it lets a worker recognise packets to a VIP that carry no port
+ * (later fragments, truncated headers). Port 0 is never a service port.
+ */
+export const SVC_VIP_MARKER = -1;
 /** Rewrite the inner destination port to the backend's port (--lb-l4-xlate backend). */
 export const SVC_FLAG_L4_XLATE = 1;
 /** Backend record: [family, address (4 words), port, weight, in use]. */

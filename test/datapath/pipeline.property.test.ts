@@ -185,6 +185,7 @@ function effective(c: Ctx): Eff {
   const r = c.step;
   const d = r.delta;
   const plain: Eff = { input: r.input, off: r.rxOff, port: r.port, tunnel: null };
+  if (d[C.ipipDecapsulated] !== 0 || d[C.dropIpipMalformed] !== 0) return ipipEffective(c, plain);
   const drops = VX_DROPS.filter((i) => d[i] !== 0);
   if (d[C.vxlanDecapsulated] === 0 && drops.length === 0) return plain;
   check(c, d[C.vxlanDecapsulated] <= 1, `vxlanDecapsulated moved by ${d[C.vxlanDecapsulated]}`);
@@ -204,6 +205,51 @@ function effective(c: Ctx): Eff {
     off: r.rxOff + i,
     port: TUNNEL_PORT,
     tunnel: { family: vx.family, src: vx.src, dst: vx.dst, prevMac: r.input.slice(6, 12) },
+  };
+}
+
+/**
+ * IPIP / IP6IP6 to one of our addresses, received on the uplink (lb.ts ipipDecapsulate): the
+ * inner packet behind the received Ethernet header is what the router processed, on the same port.
+ */
+function ipipEffective(c: Ctx, plain: Eff): Eff {
+  const r = c.step;
+  const d = r.delta;
+  const f = r.input;
+  check(c, d[C.ipipDecapsulated] + d[C.dropIpipMalformed] === 1, 'ipipDecapsulated / dropIpipMalformed moved by more than one');
+  check(c, r.port === UP, 'IPIP decapsulated on a port that is not an uplink');
+  const type = g16(f, 12);
+  let inner: number;
+  let end: number;
+  let proto: number;
+  let dst: Uint8Array;
+  if (type === 0x0800) {
+    inner = 14 + (f[14] & 15) * 4;
+    end = 14 + g16(f, 16);
+    proto = f[23];
+    dst = f.slice(30, 34);
+    check(c, (g16(f, 20) & 0x3fff) === 0, 'IPIP decapsulation of a fragment');
+  } else {
+    check(c, type === 0x86dd, `IPIP decapsulation of ethertype 0x${type.toString(16)}`);
+    const e = extHeaders(f);
+    inner = e.l4;
+    proto = e.proto;
+    end = 54 + g16(f, 18);
+    dst = f.slice(38, 54);
+    check(c, !e.offs.some((o, i) => (i === 0 ? f[20] : f[e.offs[i - 1]]) === 44), 'IP6IP6 decapsulation of a fragment');
+  }
+  check(c, proto === 4 || proto === 41, `IPIP decapsulation of protocol ${proto}`);
+  const local = type === 0x0800 ? [GW4, UP_4] : [GW6, UP_6, PORT_LL[UP]];
+  check(c, local.some((a) => equalBytes(a, 0, dst, 0, a.length)), 'IPIP decapsulation of a packet not sent to one of our addresses');
+  const version = proto === 4 ? 4 : 6;
+  const ok = end > inner && f[inner] >>> 4 === version;
+  check(c, ok === (d[C.ipipDecapsulated] === 1), `IPIP inner version ${f[inner] >>> 4} for protocol ${proto}, but ${ok ? 'dropped' : 'decapsulated'}`);
+  if (!ok) return plain;
+  return {
+    input: concat(f.slice(0, 12), Uint8Array.of(version === 4 ? 0x08 : 0x86, version === 4 ? 0x00 : 0xdd), f.slice(inner, end)),
+    off: r.rxOff + inner - 14,
+    port: r.port,
+    tunnel: null,
   };
 }
 
