@@ -46,7 +46,7 @@ export function connectMgmt(t: Topology, ns: string, a: string): void {
 }
 
 /** Starts node number i (1-based): underlay 198.18.0.1i / 2001:db8:18::1i. */
-export async function startNode(t: Topology, i: number, o: ClusterOptions, extra: Record<string, unknown> = {}): Promise<ClusterNode> {
+export async function startNode(t: Topology, i: number, o: ClusterOptions, extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<ClusterNode> {
   const fab = fabric(t);
   const name = `n${i}`;
   const ns = t.ns(name);
@@ -59,6 +59,7 @@ export async function startNode(t: Topology, i: number, o: ClusterOptions, extra
     workers: o.workers ?? 1,
     cluster: { mode: o.mode ?? 'direct', ipv4: '198.19.0.0/16', ipv6: '2001:db8:19::/48', leaseTTL: o.leaseTTL ?? 3, ...extra },
     ports: [{ name: 'up0', kind: 'uplink', netns: fab, bridge: 'br0', ifname: `${name}up`, addresses: [`${underlay4}/24`, `${underlay6}/64`] }],
+    ...top,
   };
   const agent = await t.startAgent(ns, config);
   return { name, ns, agent, underlay4, underlay6, config };
@@ -78,12 +79,12 @@ export interface Endpoint {
 }
 
 /** `weft endpoint add` on a node; the endpoint's namespace is registered for cleanup. */
-export function addEndpoint(t: Topology, node: ClusterNode, name: string, labels = 'app=web'): Endpoint {
+export function addEndpoint(t: Topology, node: ClusterNode, name: string, labels = 'app=web', vips: string[] = []): Endpoint {
   const ns = `${t.prefix}-${name}`;
   t.adopt(ns);
   // Run from here, not inside the node: a namespace created under `ip netns exec` would be
   // invisible to everyone else (private mount namespace).
-  const out = t.must('', ['node', WEFT, 'endpoint', 'add', name, '--netns', ns, '--labels', labels, '--api', node.agent.api, '--json'], 20000);
+  const out = t.must('', ['node', WEFT, 'endpoint', 'add', name, '--netns', ns, '--labels', labels, ...vips.flatMap((v) => ['--vip', v]), '--api', node.agent.api, '--json'], 20000);
   const ep = JSON.parse(out) as { ipv4: string; ipv6: string };
   return { name, ns, ipv4: ep.ipv4, ipv6: ep.ipv6 };
 }

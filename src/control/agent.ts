@@ -7,6 +7,7 @@ import { Prefix } from './addr.js';
 import { RouteManager, gatewayRoutes, portRoutes, configRoutes, programVxlan } from './routes.js';
 import { NodeSettings } from '../datapath/node-settings.js';
 import { openStore, Store } from './store/store.js';
+import type { LbSabs } from '../lb/tables.js';
 import { PortManager, PortRuntime } from './port-manager.js';
 import { startApi, ApiServer, ApiRoutes } from './api.js';
 import { buildStatus } from './status.js';
@@ -57,6 +58,8 @@ export class Agent {
   private storeOpen?: Promise<Store>;
   /** The state store's URL (the config's, or weft agent --store). */
   storeUrl: string;
+  /** The LB tables, when an LB controller runs (set before start). */
+  lbSabs?: LbSabs;
   private stopping = false;
 
   constructor(readonly cfg: NodeConfig) {
@@ -152,6 +155,7 @@ export class Agent {
         countersSab: this.counters.sab,
         portCountersSab: this.portCounters,
         settingsSab: this.settings.sab,
+        lbSabs: this.lbSabs,
         controlSab: this.control.buffer as SharedArrayBuffer,
         wakeFd,
       };

@@ -26,6 +26,8 @@ export interface PortConfig {
   addresses: Prefix[];
   /** Addresses configured on the kernel side (uplink/host). */
   peerAddresses: Prefix[];
+  /** Endpoint serving load-balanced VIPs (on its loopback): the dataplane decapsulates IPIP for it. */
+  dsrBackend?: boolean;
 }
 
 export interface RouteConfig {
@@ -65,6 +67,9 @@ export interface LbConfig {
   seed: string;
   maxServices: number;
   maxBackends: number;
+  /** Outer source of DSR packets: this prefix with host bits from the flow hash (Cilium's --lb-rss-ipv4-src-cidr). */
+  ipv4SourceCIDR?: Prefix;
+  ipv6SourceCIDR?: Prefix;
 }
 
 export interface ClusterConfig {
@@ -278,7 +283,7 @@ function parseCluster(v: unknown, where: string, ports: PortConfig[]): ClusterCo
 
 function parseLb(v: unknown, where: string): LbConfig {
   const o = obj(v ?? {}, where);
-  only(o, where, ['tableSize', 'seed', 'maxServices', 'maxBackends']);
+  only(o, where, ['tableSize', 'seed', 'maxServices', 'maxBackends', 'ipv4SourceCIDR', 'ipv6SourceCIDR']);
   const tableSize = o.tableSize === undefined ? MAGLEV_DEFAULT_SIZE : int(o.tableSize, `${where}.tableSize`, 251, 131071);
   try {
     checkTableSize(tableSize);
@@ -292,7 +297,15 @@ function parseLb(v: unknown, where: string): LbConfig {
     seed: o.seed === undefined ? MAGLEV_DEFAULT_SEED : (o.seed as string),
     maxServices: o.maxServices === undefined ? 64 : int(o.maxServices, `${where}.maxServices`, 1, 65536),
     maxBackends: o.maxBackends === undefined ? 4096 : int(o.maxBackends, `${where}.maxBackends`, 1, 1 << 20),
+    ipv4SourceCIDR: o.ipv4SourceCIDR === undefined ? undefined : familyPrefix(o.ipv4SourceCIDR, `${where}.ipv4SourceCIDR`, 4),
+    ipv6SourceCIDR: o.ipv6SourceCIDR === undefined ? undefined : familyPrefix(o.ipv6SourceCIDR, `${where}.ipv6SourceCIDR`, 6),
   };
+}
+
+function familyPrefix(v: unknown, where: string, family: 4 | 6): Prefix {
+  const p = prefix(v, where, false);
+  if (p.family !== family) fail(where, `must be an IPv${family} prefix`);
+  return p;
 }
 
 function bool(v: unknown, where: string): boolean {

@@ -24,9 +24,13 @@ export class LbController implements AgentExtension {
   constructor(private readonly agent: Agent, readonly cfg: LbConfig) {
     this.seed = maglevSeed(cfg.seed);
     this.tables = new LbTables({ maxServices: cfg.maxServices, maxBackends: cfg.maxBackends, tableSize: cfg.tableSize });
+    agent.lbSabs = this.tables.sabs;
   }
 
   async start(): Promise<void> {
+    // Outer sources of DSR packets: prefix + flow hash (default: the egress port's address).
+    if (this.cfg.ipv4SourceCIDR) this.agent.settings.setLbSourcePrefix(4, this.cfg.ipv4SourceCIDR.bytes, this.cfg.ipv4SourceCIDR.len);
+    if (this.cfg.ipv6SourceCIDR) this.agent.settings.setLbSourcePrefix(6, this.cfg.ipv6SourceCIDR.bytes, this.cfg.ipv6SourceCIDR.len);
     const store = await this.agent.store();
     this.watcher = await store.watch(SERVICES, (e) => this.onEvent(e), (e) => log(`store ${store.url}: ${e.message} (services keep their tables)`));
   }

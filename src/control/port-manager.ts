@@ -68,6 +68,7 @@ export class PortManager {
       ipv6: endpoint ? gateway.ipv6?.bytes : cfg.addresses.find((a) => a.family === 6)?.bytes,
       ipv6LinkLocal: linkLocalFromMac(mac),
       fds: tap.fds,
+      dsrBackend: cfg.dsrBackend,
     });
     this.wakeWorkers();
     return rt;

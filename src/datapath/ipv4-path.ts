@@ -6,7 +6,7 @@ import { sendIcmp4Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
-import { lbIpv4, isIpip, ipipDecapsulate } from './lb.js';
+import { lbIpv4, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
 import {
   IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_CSUM, IPV4_DST, IPV4_SRC,
@@ -88,6 +88,8 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
     return;
   }
   const total = ipv4TotalLen(b, ip);
+  const hlen = ipv4HeaderLen(b, ip);
+  if (type === ROUTE_CONNECTED && !ipv4IsFragment(b, ip) && ipipToEndpoint(dp, out, off, ip + IPV4_DST, 4, b[ip + IPV4_PROTO], ip + hlen, total - hlen)) return;
   const mtu = dp.ports.mtu(out);
   if (total > mtu && ipv4DontFragment(b, ip)) {
     dp.ctr[C.dropTooBig]++;

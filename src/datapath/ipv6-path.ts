@@ -6,7 +6,7 @@ import { C } from './counters.js';
 import { sendIcmp6Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
 import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
-import { lbIpv6, isIpip, ipipDecapsulate } from './lb.js';
+import { lbIpv6, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
 import { handleNdp, isLocal6 } from './ndp.js';
 import { swap } from './ipv4-path.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC } from '../wire/ethernet.js';
@@ -108,6 +108,7 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
     return;
   }
   const total = end - ip;
+  if (type === ROUTE_CONNECTED && !w.fragment && ipipToEndpoint(dp, out, off, ip + IPV6_DST, 6, w.proto, w.l4Off, end - w.l4Off)) return;
   const mtu = dp.ports.mtu(out);
   if (total > mtu) {
     dp.ctr[C.dropTooBig]++;

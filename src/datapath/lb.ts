@@ -69,7 +69,7 @@ import { UDP_HLEN, UDP_CSUM, UDP_SRC_PORT } from '../wire/udp.js';
 import { update16 } from '../wire/checksum.js';
 import { get16, put16, copy } from '../wire/bytes.js';
 import { fillServiceKey } from '../lb/tables.js';
-import { PORT_HAS_IPV4, PORT_HAS_IPV6, PORT_KIND_UPLINK } from '../tables/port-table.js';
+import { PORT_HAS_IPV4, PORT_HAS_IPV6, PORT_KIND_UPLINK, PORT_DSR_BACKEND } from '../tables/port-table.js';
 import {
   ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, SVC_FLAGS, SVC_SLOT, SVC_VIP_MARKER,
   SVC_FLAG_L4_XLATE, BACKEND_FAMILY, BACKEND_ADDR, BACKEND_PORT, SET_LB4_SRC, SET_LB6_SRC,
@@ -357,3 +357,29 @@ export function ipipDecapsulate(dp: Datapath, port: number, off: number, proto: 
   dp.ipipDepth = 0;
 }
 
+
+const endpointAddr = new Uint8Array(16);
+
+/**
+ * IPIP / IP6IP6 whose outer destination is a local endpoint serving VIPs (a DSR backend):
+ * endpoints cannot decapsulate (this kernel has no ipip module), so the dataplane does and
+ * hands the inner packet (destination: the VIP on the endpoint's loopback) to that endpoint.
+ * Returns false when this is not such a packet.
+ */
+export function ipipToEndpoint(dp: Datapath, out: number, off: number, outerDstOff: number, outerFamily: number, proto: number, inner: number, innerLen: number): boolean {
+  if ((proto !== IPPROTO_IPIP && proto !== IPPROTO_IPV6) || dp.ipipDepth !== 0 || (dp.ports.flags(out) & PORT_DSR_BACKEND) === 0) return false;
+  const b = dp.arena.bytes;
+  const version = proto === IPPROTO_IPIP ? 4 : 6;
+  if (innerLen < (version === 4 ? 20 : 40) || b[inner] >>> 4 !== version) {
+    dp.ctr[C.dropIpipMalformed]++;
+    return true;
+  }
+  // The outer destination is overwritten by the moved Ethernet header: keep it first.
+  copy(endpointAddr, 0, b, outerDstOff, outerFamily === 4 ? 4 : 16);
+  const f = inner - ETH_HLEN;
+  copy(b, f, b, off, 12);
+  put16(b, f + ETH_TYPE, version === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
+  dp.ctr[C.ipipDecapsulated]++;
+  sendToNeighbour(dp, out, outerFamily, endpointAddr, 0, f, ETH_HLEN + innerLen);
+  return true;
+}

@@ -22,6 +22,8 @@ export function readPortCounters(sab: SharedArrayBuffer, workers: number, port: 
 
 export const PORT_HAS_IPV4 = 1;
 export const PORT_HAS_IPV6 = 2;
+/** An endpoint serving load-balanced VIPs: IPIP/IP6IP6 to it is decapsulated for it. */
+export const PORT_DSR_BACKEND = 4;
 
 const HEADER_WORDS = 4; // generation, highest index + 1
 const PORT_WORDS = 64;
@@ -46,6 +48,7 @@ export interface PortSpec {
   ipv6?: Uint8Array;
   ipv6LinkLocal: Uint8Array;
   fds: number[];
+  dsrBackend?: boolean;
 }
 
 export class PortTable {
@@ -85,7 +88,7 @@ export class PortTable {
     Atomics.add(this.words, 0, 1);
     this.words[w + W_KIND] = spec.kind;
     this.words[w + W_MTU] = spec.mtu;
-    this.words[w + W_FLAGS] = (spec.ipv4 ? PORT_HAS_IPV4 : 0) | (spec.ipv6 ? PORT_HAS_IPV6 : 0);
+    this.words[w + W_FLAGS] = (spec.ipv4 ? PORT_HAS_IPV4 : 0) | (spec.ipv6 ? PORT_HAS_IPV6 : 0) | (spec.dsrBackend ? PORT_DSR_BACKEND : 0);
     const b = w * 4;
     this.bytes.set(spec.mac, b + B_MAC);
     this.bytes.fill(0, b + B_IPV4, b + B_IPV6_LL + 16);

@@ -4,11 +4,11 @@
 import { Store } from '../store/store.js';
 import type { Agent, PortStats } from '../agent.js';
 import { PortConfig, Gateway } from '../config.js';
-import { Address, Prefix, formatAddress } from '../addr.js';
+import { Address, Prefix, formatAddress, parseAddress } from '../addr.js';
 import { claimAddress, reclaimAddress, releaseAddress, addressOf } from './ipam.js';
 import { endpointKey, ENDPOINTS, EndpointRecord } from './keys.js';
 import { ApiError } from '../api.js';
-import { netnsExists } from '../kernel-side.js';
+import { netnsExists, ip } from '../kernel-side.js';
 import { createHash } from 'node:crypto';
 
 const NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
@@ -60,7 +60,19 @@ export class EndpointManager {
       ipv6: addressOf(r.ipv6),
       addresses: [],
       peerAddresses: [],
+      dsrBackend: (r.vips ?? []).length > 0,
     };
+  }
+
+  /** Puts the endpoint's VIPs on its loopback (idempotent: an existing address is fine). */
+  private addVips(r: EndpointRecord): void {
+    for (const v of r.vips ?? []) {
+      try {
+        ip(['-n', r.netns, 'addr', 'add', `${v}/${v.includes(':') ? 128 : 32}`, 'dev', 'lo']);
+      } catch (e) {
+        if (!/File exists/.test((e as Error).message)) throw e;
+      }
+    }
   }
 
   /** Re-creates the ports of the endpoints the store holds for this node (agent restart). */
@@ -81,6 +93,7 @@ export class EndpointManager {
       }
       try {
         this.agent.addPort(this.portConfig(r), this.gateway, { tap: tapName(r.name) });
+        this.addVips(r);
         this.records.set(r.name, r);
       } catch (e) {
         problems.push(`endpoint ${r.name}: ${(e as Error).message}`);
@@ -90,22 +103,25 @@ export class EndpointManager {
   }
 
   async add(body: unknown): Promise<EndpointView> {
-    const b = (body ?? {}) as { name?: unknown; netns?: unknown; labels?: unknown };
+    const b = (body ?? {}) as { name?: unknown; netns?: unknown; labels?: unknown; vips?: unknown };
     if (typeof b.name !== 'string' || !NAME.test(b.name)) throw new ApiError(400, `endpoint name ${JSON.stringify(b.name)} is not valid (lower-case letters, digits, - and ., at most 63)`);
     const name = b.name;
     const netns = b.netns === undefined ? name : b.netns;
     if (typeof netns !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(netns)) throw new ApiError(400, `netns ${JSON.stringify(netns)} is not valid`);
     if (!netnsExists(netns)) throw new ApiError(400, `network namespace "${netns}" does not exist (weft endpoint add creates it; with the API, create it first)`);
     const labels = validateLabels(b.labels);
+    const vips = b.vips === undefined ? [] : b.vips;
+    if (!Array.isArray(vips) || vips.some((v) => typeof v !== 'string' || !parseAddress(v))) throw new ApiError(400, `vips must be a list of IP addresses, got ${JSON.stringify(b.vips)}`);
     if (this.records.has(name)) throw new ApiError(409, `endpoint "${name}" already exists`);
     const claimed: Address[] = [];
-    const record: EndpointRecord = { name, node: this.node, netns, labels };
+    const record: EndpointRecord = { name, node: this.node, netns, labels, ...(vips.length ? { vips: vips.map((v: string) => formatAddress(parseAddress(v)!)) } : {}) };
     try {
       if (this.podCidrs.ipv4) claimed.push(await claimAddress(this.store, this.node, this.podCidrs.ipv4, name));
       if (this.podCidrs.ipv6) claimed.push(await claimAddress(this.store, this.node, this.podCidrs.ipv6, name));
       record.ipv4 = claimed.find((a) => a.family === 4) && formatAddress(claimed.find((a) => a.family === 4)!);
       record.ipv6 = claimed.find((a) => a.family === 6) && formatAddress(claimed.find((a) => a.family === 6)!);
       this.agent.addPort(this.portConfig(record), this.gateway, { tap: tapName(name) });
+      this.addVips(record);
     } catch (e) {
       for (const a of claimed) await releaseAddress(this.store, this.node, a).catch(() => undefined);
       throw e instanceof ApiError ? e : new ApiError(409, (e as Error).message);

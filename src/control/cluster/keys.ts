@@ -46,4 +46,6 @@ export interface EndpointRecord {
   labels: Record<string, string>;
   ipv4?: string;
   ipv6?: string;
+  /** Load-balanced VIPs this endpoint serves (on its loopback, DSR). */
+  vips?: string[];
 }
