@@ -2,13 +2,13 @@
 // "BENCH <scenario> <metric> <value>", runs ../shared/bench/baselines.sh tapfwd in the same
 // invocation and prints the ratios. Scenarios: forward (two endpoints, one node), direct and
 // vxlan (endpoint → endpoint across two nodes), pipeline (in-process ns per frame, no I/O),
-// maglev (table build time, M = 65521, N = 1000).
+// maglev (table build time, M = 65521, N = 1000), lb (client → LB → backend over IPIP, DSR).
 // Default: all.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Topology, twoEndpoints, sleep, REPO } from '../netns-tests/harness.js';
-import { startNode, addEndpoint } from '../netns-tests/cluster.js';
+import { startNode, addEndpoint, fabric } from '../netns-tests/cluster.js';
 import { pipelineNsPerFrame } from './bench-pipeline.js';
 import { buildMaglevTable, maglevSeed, sortBackends, backendName, MAGLEV_DEFAULT_SEED } from '../src/lb/maglev.js';
 
@@ -17,15 +17,16 @@ const BASELINES = join(REPO, '..', 'shared', 'bench', 'baselines.sh');
 
 type Figures = Record<string, number>;
 
-function iperfTcp(t: Topology, client: string, server: string, dst: string): number {
-  t.spawn(server, ['iperf3', '-s', '-1']);
+/** `bind`: the server's address (a DSR backend must answer UDP from the VIP). */
+function iperfTcp(t: Topology, client: string, server: string, dst: string, bind?: string): number {
+  t.spawn(server, ['iperf3', '-s', '-1', ...(bind ? ['-B', bind] : [])]);
   spawnSync('sleep', ['0.5']);
   const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as { end: { sum_received: { bits_per_second: number } } };
   return Math.round(j.end.sum_received.bits_per_second / 1e7) / 100;
 }
 
-function iperfUdp64(t: Topology, client: string, server: string, dst: string): number {
-  t.spawn(server, ['iperf3', '-s', '-1']);
+function iperfUdp64(t: Topology, client: string, server: string, dst: string, bind?: string): number {
+  t.spawn(server, ['iperf3', '-s', '-1', ...(bind ? ['-B', bind] : [])]);
   spawnSync('sleep', ['0.5']);
   const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-u', '-b', '0', '-l', '64', '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as { end: { sum: { packets: number; lost_packets: number; seconds: number } } };
   const s = j.end.sum;
@@ -59,6 +60,32 @@ async function crossNode(mode: 'direct' | 'vxlan'): Promise<Figures> {
   }
 }
 
+/** Client → LB → backend endpoint (IPIP), TCP and 64-byte UDP to a one-backend service. */
+async function lb(): Promise<Figures> {
+  const t = new Topology('blb');
+  try {
+    const store = `dir:${join(t.dir, 'store')}`;
+    const lbNode = await startNode(t, 5, { store }, {}, { lb: { tableSize: 1021 } });
+    const n1 = await startNode(t, 1, { store });
+    const be = addEndpoint(t, n1, 'be', 'app=bench', ['198.18.100.1']);
+    const fab = fabric(t);
+    const client = t.ns('client');
+    t.must('', ['ip', 'link', 'add', 'eth0', 'netns', client, 'type', 'veth', 'peer', 'name', 'clup', 'netns', fab]);
+    t.must(fab, ['ip', 'link', 'set', 'clup', 'master', 'br0', 'up']);
+    t.must(client, ['ip', 'addr', 'add', '198.18.0.100/24', 'dev', 'eth0']);
+    t.must(client, ['ip', 'link', 'set', 'eth0', 'up']);
+    t.must(client, ['ip', 'route', 'add', '198.18.100.1/32', 'via', lbNode.underlay4]);
+    for (const proto of ['tcp', 'udp']) {
+      t.must('', ['node', join(REPO, 'dist/src/cli/weft.js'), 'service', 'add', `iperf-${proto}`, '--vip', '198.18.100.1', '--port', '5201', '--protocol', proto, '--backend', `${be.ipv4}:5201`, '--api', lbNode.agent.api]);
+    }
+    await sleep(500);
+    // iperf3 in the backend listens on the VIP (its loopback); replies go straight to the client.
+    return { tcp_gbps: iperfTcp(t, client, be.ns, '198.18.100.1', '198.18.100.1'), udp64_pps: iperfUdp64(t, client, be.ns, '198.18.100.1', '198.18.100.1') };
+  } finally {
+    await t.cleanup();
+  }
+}
+
 async function pipeline(): Promise<Figures> {
   return { ipv4_ns_per_frame: pipelineNsPerFrame(4), ipv6_ns_per_frame: pipelineNsPerFrame(6) };
 }
@@ -80,13 +107,14 @@ async function maglev(): Promise<Figures> {
 
 const SCENARIOS: Record<string, () => Promise<Figures>> = {
   maglev,
+  lb,
   forward,
   direct: () => crossNode('direct'),
   vxlan: () => crossNode('vxlan'),
   pipeline,
 };
 /** Scenarios whose figures compare with the tapfwd baseline. */
-const IO_SCENARIOS = ['forward', 'direct', 'vxlan'];
+const IO_SCENARIOS = ['forward', 'direct', 'vxlan', 'lb'];
 
 function baselines(which: string[]): Record<string, Figures> {
   if (!existsSync(BASELINES)) {
