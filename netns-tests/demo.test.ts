@@ -14,6 +14,9 @@ test('scripts/demo --once shows traffic and status, then cleans up', { timeout: 
   assert.equal((out.match(/3 packets transmitted, 3 received/g) ?? []).length, 3, 'three pings');
   assert.match(out, /ttl=62/);
   assert.match(out, /Cluster nodes:/);
+  const spread = [...out.matchAll(/^\s+(\d+) (a1|b1)$/gm)].map((m) => Number(m[1]));
+  assert.equal(spread.length, 2, 'the LB spread the 30 connections over a1 and b1');
+  assert.equal(spread[0] + spread[1], 30);
   assert.match(out, /Health:\s+ok/);
   assert.match(out, /receiver/);
   const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;

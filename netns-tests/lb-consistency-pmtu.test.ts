@@ -1,4 +1,5 @@
 // Two LB agents with the same services and seed send a given flow to the same backend; an
+// service with l4Xlate backend reaches servers on another port and answers from the VIP's; an
 // oversized DF datagram to a VIP gets "fragmentation needed" with MTU 1480 (IPv6: packet too
 // big 1460) from the VIP, and a 10 MB TCP upload through the LB completes (PMTU discovery
 // works end to end).
@@ -6,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { withTopology, sleep, WEFT } from './harness.js';
-import { lbTopology, viaLb, VIP4, VIP6 } from './lb-topology.js';
+import { lbTopology, viaLb, VIP4, VIP6, VIP4_XLATE } from './lb-topology.js';
 
 test('two LBs agree per flow; PMTU replies from the VIP; 10 MB upload completes', { timeout: 180000 }, async () => {
   await withTopology('lbc', async (t) => {
-    const { lbs, client } = await lbTopology(t, `dir:${join(t.dir, 'store')}`, 2);
+    const { lbs, client, backends } = await lbTopology(t, `dir:${join(t.dir, 'store')}`, 2);
     for (let i = 0; i < 50 && !/dns6/.test(t.run('', ['node', WEFT, 'service', 'list', '--api', lbs[1].agent.api]).stdout); i++) await sleep(100);
 
     // The same UDP 5-tuples (fixed source ports) through each LB reach the same backend.
@@ -53,6 +54,14 @@ time.sleep(0.5)`]);
     assert.match(t.must(client, ['ip', 'route', 'get', VIP4]), /mtu 1480/, 'frag-needed with MTU 1480 learned');
     dfSend(VIP6, 1452);
     assert.match(t.must(client, ['ip', '-6', 'route', 'get', VIP6]), /mtu 1460/, 'packet too big 1460 learned');
+
+    // l4Xlate backend: VIP:80 reaches servers on 8080; the backend node restores port 80.
+    t.must('', ['node', WEFT, 'service', 'add', 'xlate', '--vip', VIP4_XLATE, '--port', '80', '--l4-xlate', 'backend',
+      ...backends.flatMap((e) => ['--backend', `${e.ipv4}:8080`]), '--api', lbs[0].agent.api]);
+    await sleep(600);
+    for (let i = 0; i < 6; i++) {
+      assert.match(t.must(client, ['curl', '-sS', '--max-time', '5', `http://${VIP4_XLATE}/`]), /^(a1|a2|b1):8080$/);
+    }
 
     for (const vip of [VIP4, VIP6]) {
       const host = vip.includes(':') ? `[${vip}]` : vip;

@@ -6,6 +6,8 @@ import { startNode, addEndpoint, fabric, ClusterNode, Endpoint } from './cluster
 
 export const VIP4 = '198.18.100.1';
 export const VIP6 = '2001:db8:18:100::1';
+/** A VIP whose service rewrites port 80 to the backends' 8080 (l4Xlate: backend). */
+export const VIP4_XLATE = '198.18.100.2';
 
 export interface LbTopology {
   lbs: ClusterNode[];
@@ -34,7 +36,13 @@ def udp():
     u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(("::", 53))
     while True:
         d, a = u.recvfrom(65535); u.sendto(b"${ep.name}", a)
+class H8080(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"${ep.name}:8080"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
 threading.Thread(target=udp, daemon=True).start()
+threading.Thread(target=S(("::", 8080), H8080).serve_forever, daemon=True).start()
 S(("::", 80), H).serve_forever()`]);
 }
 
@@ -45,7 +53,7 @@ export async function lbTopology(t: Topology, store: string, lbCount = 1): Promi
   for (let i = 0; i < lbCount; i++) lbs.push(await startNode(t, 5 + i, { store }, {}, { lb: { tableSize: 1021 } }));
   const n1 = await startNode(t, 1, { store });
   const n2 = await startNode(t, 2, { store });
-  const vips = [VIP4, VIP6];
+  const vips = [VIP4, VIP6, VIP4_XLATE];
   const backends = [addEndpoint(t, n1, 'a1', 'app=web', vips), addEndpoint(t, n1, 'a2', 'app=web', vips), addEndpoint(t, n2, 'b1', 'app=web', vips)];
   for (const ep of backends) servers(t, ep);
   const client = t.ns('client');
@@ -66,5 +74,6 @@ export async function lbTopology(t: Topology, store: string, lbCount = 1): Promi
 /** Points the client's routes to the VIPs at one LB's underlay addresses. */
 export function viaLb(t: Topology, client: string, lb: ClusterNode): void {
   t.must(client, ['ip', 'route', 'replace', `${VIP4}/32`, 'via', lb.underlay4]);
+  t.must(client, ['ip', 'route', 'replace', `${VIP4_XLATE}/32`, 'via', lb.underlay4]);
   t.must(client, ['ip', '-6', 'route', 'replace', `${VIP6}/128`, 'via', lb.underlay6]);
 }

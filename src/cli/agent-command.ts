@@ -1,11 +1,12 @@
 // weft agent: load and validate the config, start the agent, stop cleanly on SIGTERM/SIGINT.
 import { parse, UsageError } from './args.js';
-import { loadConfig, ConfigError } from '../control/config.js';
+import { loadConfig, ConfigError, parseLbDefaults } from '../control/config.js';
 import { Agent } from '../control/agent.js';
 import { ClusterController } from '../control/cluster/controller.js';
 import { LbController } from '../control/lb-controller.js';
+import { ReverseXlateController } from '../control/reverse-xlate.js';
 
-const USAGE = `Usage: weft agent --config FILE [--store URL]
+const USAGE = `Usage: weft agent --config FILE [--store URL] [--mode node|lb]
 
 Runs a Weft node in the current network namespace: creates the TAP ports the config
 names (moving their kernel sides into their namespaces), starts one pinned worker per
@@ -17,6 +18,8 @@ the store, routes to every other node's pods, and serves endpoints (weft endpoin
 
 Options:
   -c, --config FILE   node configuration (YAML)
+  --mode lb           a load-balancer-only node: uplink ports only, services from the store
+                      (the config's lb section, or its defaults)
   --store URL         cluster state store: dir:/path (default dir:/var/lib/weft, shared by
                       the agents on one machine) or etcd://host:port[,host:port]
   -h, --help          show this help
@@ -25,7 +28,7 @@ Options:
 export async function runAgentCommand(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parse(argv, { config: { type: 'string', short: 'c' }, store: { type: 'string' } }, USAGE);
+    args = parse(argv, { config: { type: 'string', short: 'c' }, store: { type: 'string' }, mode: { type: 'string' } }, USAGE);
   } catch (e) {
     process.stderr.write(`weft agent: ${(e as UsageError).message}`);
     return 2;
@@ -48,9 +51,22 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  const mode = args.values.mode ?? 'node';
+  if (mode !== 'node' && mode !== 'lb') {
+    process.stderr.write(`weft agent: --mode must be node or lb, got "${mode}"\n`);
+    return 2;
+  }
+  if (mode === 'lb') {
+    const other = cfg.ports.find((p) => p.kind !== 'uplink');
+    if (other) {
+      process.stderr.write(`weft agent: config error: --mode lb runs uplink ports only; port "${other.name}" is ${other.kind}\n`);
+      return 2;
+    }
+    cfg.lb ??= parseLbDefaults();
+  }
   const agent = new Agent(cfg);
   if (args.values.store) agent.storeUrl = args.values.store;
-  if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster));
+  if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster), new ReverseXlateController(agent, agent.reverseXlate));
   if (cfg.lb) agent.extensions.push(new LbController(agent, cfg.lb));
   await agent.start();
   process.stdout.write(`weft agent ${cfg.node}: ${cfg.ports.length} ports, ${cfg.workers} workers, API ${cfg.api}\n`);

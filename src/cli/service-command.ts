@@ -7,7 +7,7 @@ import { defaultSocket, table } from './common.js';
 import { parseService, ServiceSpec, ServiceError } from '../lb/service.js';
 
 const USAGE = `Usage:
-  weft service add NAME --vip IP --port N [--protocol tcp|udp] [--l4-xlate none|backend]
+  weft service add NAME --vip IP --port N [--protocol tcp|udp] [--l4-xlate none|backend] [--conntrack]
                    --backend IP[:port][@weight] [--backend ...]
   weft service apply -f FILE          services from YAML (several documents with ---)
   weft service list [--json]
@@ -16,7 +16,8 @@ const USAGE = `Usage:
 Common: --node NODE | --api SOCKET (the LB agent), -h/--help.
 
 Services live in the cluster store, so every LB agent with the same Maglev seed sends a
-flow to the same backend. A backend of weight 0 takes no new flows (drained).
+flow to the same backend. A backend of weight 0 takes no new flows (drained). With
+--conntrack, established flows keep their backend when the backend set changes.
 `;
 
 function parseBackendArg(text: string, defPort: number): { ip: string; port: number; weight: number } {
@@ -30,7 +31,7 @@ export async function runServiceCommand(argv: string[]): Promise<number> {
   try {
     args = parse(argv, {
       vip: { type: 'string' }, port: { type: 'string' }, protocol: { type: 'string' }, 'l4-xlate': { type: 'string' },
-      backend: { type: 'string', multiple: true }, file: { type: 'string', short: 'f' }, json: { type: 'boolean' },
+      backend: { type: 'string', multiple: true }, conntrack: { type: 'boolean' }, file: { type: 'string', short: 'f' }, json: { type: 'boolean' },
       node: { type: 'string' }, api: { type: 'string' },
     }, USAGE);
   } catch (e) {
@@ -56,6 +57,7 @@ export async function runServiceCommand(argv: string[]): Promise<number> {
         const spec = parseService({
           name, vip: args.values.vip, port, protocol: (args.values.protocol ?? 'tcp').toUpperCase(),
           l4Xlate: args.values['l4-xlate'] ?? 'none',
+          ...(args.values.conntrack ? { conntrack: true } : {}),
           backends: (args.values.backend ?? []).map((b) => parseBackendArg(b, port)),
         });
         await post(spec);

@@ -8,6 +8,7 @@ import { RouteManager, gatewayRoutes, portRoutes, configRoutes, programVxlan } f
 import { NodeSettings } from '../datapath/node-settings.js';
 import { openStore, Store } from './store/store.js';
 import type { LbSabs } from '../lb/tables.js';
+import { createReverseXlateTable } from './reverse-xlate.js';
 import { PortManager, PortRuntime } from './port-manager.js';
 import { startApi, ApiServer, ApiRoutes } from './api.js';
 import { buildStatus } from './status.js';
@@ -60,6 +61,8 @@ export class Agent {
   storeUrl: string;
   /** The LB tables, when an LB controller runs (set before start). */
   lbSabs?: LbSabs;
+  /** (VIP, backend port, protocol) → service port, for replies of DSR backends. */
+  readonly reverseXlate = createReverseXlateTable();
   private stopping = false;
 
   constructor(readonly cfg: NodeConfig) {
@@ -156,6 +159,7 @@ export class Agent {
         portCountersSab: this.portCounters,
         settingsSab: this.settings.sab,
         lbSabs: this.lbSabs,
+        reverseXlateSab: this.reverseXlate.sab,
         controlSab: this.control.buffer as SharedArrayBuffer,
         wakeFd,
       };

@@ -70,6 +70,10 @@ export interface LbConfig {
   /** Outer source of DSR packets: this prefix with host bits from the flow hash (Cilium's --lb-rss-ipv4-src-cidr). */
   ipv4SourceCIDR?: Prefix;
   ipv6SourceCIDR?: Prefix;
+  /** Connection table (services with conntrack: true): entries, idle timeout, new flows/s tracked. */
+  conntrackCapacity: number;
+  conntrackIdleSec: number;
+  newFlowsPerSec: number;
 }
 
 export interface ClusterConfig {
@@ -283,7 +287,7 @@ function parseCluster(v: unknown, where: string, ports: PortConfig[]): ClusterCo
 
 function parseLb(v: unknown, where: string): LbConfig {
   const o = obj(v ?? {}, where);
-  only(o, where, ['tableSize', 'seed', 'maxServices', 'maxBackends', 'ipv4SourceCIDR', 'ipv6SourceCIDR']);
+  only(o, where, ['tableSize', 'seed', 'maxServices', 'maxBackends', 'ipv4SourceCIDR', 'ipv6SourceCIDR', 'conntrackCapacity', 'conntrackIdleSec', 'newFlowsPerSec']);
   const tableSize = o.tableSize === undefined ? MAGLEV_DEFAULT_SIZE : int(o.tableSize, `${where}.tableSize`, 251, 131071);
   try {
     checkTableSize(tableSize);
@@ -299,6 +303,9 @@ function parseLb(v: unknown, where: string): LbConfig {
     maxBackends: o.maxBackends === undefined ? 4096 : int(o.maxBackends, `${where}.maxBackends`, 1, 1 << 20),
     ipv4SourceCIDR: o.ipv4SourceCIDR === undefined ? undefined : familyPrefix(o.ipv4SourceCIDR, `${where}.ipv4SourceCIDR`, 4),
     ipv6SourceCIDR: o.ipv6SourceCIDR === undefined ? undefined : familyPrefix(o.ipv6SourceCIDR, `${where}.ipv6SourceCIDR`, 6),
+    conntrackCapacity: o.conntrackCapacity === undefined ? 65536 : int(o.conntrackCapacity, `${where}.conntrackCapacity`, 16, 1 << 24),
+    conntrackIdleSec: o.conntrackIdleSec === undefined ? 300 : int(o.conntrackIdleSec, `${where}.conntrackIdleSec`, 1, 86400),
+    newFlowsPerSec: o.newFlowsPerSec === undefined ? 100000 : int(o.newFlowsPerSec, `${where}.newFlowsPerSec`, 1, 1 << 30),
   };
 }
 
@@ -306,6 +313,11 @@ function familyPrefix(v: unknown, where: string, family: 4 | 6): Prefix {
   const p = prefix(v, where, false);
   if (p.family !== family) fail(where, `must be an IPv${family} prefix`);
   return p;
+}
+
+/** The lb section's defaults (weft agent --mode lb without one). */
+export function parseLbDefaults(): LbConfig {
+  return parseLb({}, 'lb');
 }
 
 function bool(v: unknown, where: string): boolean {

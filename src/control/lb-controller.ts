@@ -9,7 +9,7 @@ import { parseAddress } from './addr.js';
 import { LbTables } from '../lb/tables.js';
 import { maglevSeed, buildMaglevTable, sortBackends, backendName } from '../lb/maglev.js';
 import { parseService, ServiceSpec, ServiceError, protoNumber, serviceKey, SERVICES } from '../lb/service.js';
-import { SVC_FLAG_L4_XLATE } from '../tables/layout.js';
+import { SVC_FLAG_L4_XLATE, SVC_FLAG_CONNTRACK } from '../tables/layout.js';
 
 function log(msg: string): void {
   process.stderr.write(`weft: ${msg}\n`);
@@ -20,10 +20,14 @@ export class LbController implements AgentExtension {
   private readonly seed: number;
   private readonly specs = new Map<string, ServiceSpec>();
   private watcher?: Watcher;
+  private sweeper?: NodeJS.Timeout;
 
   constructor(private readonly agent: Agent, readonly cfg: LbConfig) {
     this.seed = maglevSeed(cfg.seed);
-    this.tables = new LbTables({ maxServices: cfg.maxServices, maxBackends: cfg.maxBackends, tableSize: cfg.tableSize });
+    this.tables = new LbTables({
+      maxServices: cfg.maxServices, maxBackends: cfg.maxBackends, tableSize: cfg.tableSize,
+      conntrackCapacity: cfg.conntrackCapacity, newFlowsPerSec: cfg.newFlowsPerSec,
+    });
     agent.lbSabs = this.tables.sabs;
   }
 
@@ -32,6 +36,9 @@ export class LbController implements AgentExtension {
     if (this.cfg.ipv4SourceCIDR) this.agent.settings.setLbSourcePrefix(4, this.cfg.ipv4SourceCIDR.bytes, this.cfg.ipv4SourceCIDR.len);
     if (this.cfg.ipv6SourceCIDR) this.agent.settings.setLbSourcePrefix(6, this.cfg.ipv6SourceCIDR.bytes, this.cfg.ipv6SourceCIDR.len);
     const store = await this.agent.store();
+    // Idle flows leave the connection table, so a full table makes room again.
+    this.sweeper = setInterval(() => this.tables.sweepConntrack(this.cfg.conntrackIdleSec), 5000);
+    this.sweeper.unref();
     this.watcher = await store.watch(SERVICES, (e) => this.onEvent(e), (e) => log(`store ${store.url}: ${e.message} (services keep their tables)`));
   }
 
@@ -57,7 +64,8 @@ export class LbController implements AgentExtension {
     try {
       if (old && (old.vip !== spec.vip || old.port !== spec.port || old.protocol !== spec.protocol)) this.tables.delete(this.keyOf(old));
       const backends = spec.backends.map((b) => ({ addr: parseAddress(b.ip)!, port: b.port, weight: b.weight }));
-      this.tables.upsert(this.keyOf(spec), spec.l4Xlate === 'backend' ? SVC_FLAG_L4_XLATE : 0, backends, this.seed);
+      const flags = (spec.l4Xlate === 'backend' ? SVC_FLAG_L4_XLATE : 0) | (spec.conntrack ? SVC_FLAG_CONNTRACK : 0);
+      this.tables.upsert(this.keyOf(spec), flags, backends, this.seed);
       this.specs.set(name, spec);
     } catch (err) {
       log(`service ${name}: ${(err as Error).message}`);
@@ -65,6 +73,7 @@ export class LbController implements AgentExtension {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.sweeper);
     this.watcher?.close();
   }
 

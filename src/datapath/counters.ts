@@ -36,7 +36,16 @@ export const COUNTER_NAMES = [
   // L4 load balancer (lb.ts): packets to a service sent to a backend inside IPIP / IP6IP6
   // (outcome forwarded, pendingQueued, fragmented, ...), and inner destination ports rewritten.
   'lbForwarded',
+  'lbReverseXlated',
   'lbL4Xlated',
+  // Connection table of SVC_FLAG_CONNTRACK services (src/lb/conntrack.ts): flows that used
+  // their tracked backend, new entries, entries whose backend left the service (re-picked),
+  // inserts refused (table full or busy), new flows not tracked over the new-flow rate.
+  'lbConntrackHit',
+  'lbConntrackInserted',
+  'lbConntrackStale',
+  'lbConntrackFull',
+  'lbConntrackBypass',
   // Backend side: IPIP / IP6IP6 to one of our addresses, decapsulated and routed.
   'ipipDecapsulated',
   // drops

@@ -1,5 +1,7 @@
 // IPv4: validate, deliver to the router itself (echo), or forward by longest prefix with
 // TTL decrement, MTU check (fragmentation without DF, else ICMP frag needed) and ICMP errors.
+import { reverseXlate } from './lb-reverse.js';
+import { PORT_DSR_BACKEND } from '../tables/port-table.js';
 import { Datapath } from './state.js';
 import { C } from './counters.js';
 import { sendIcmp4Error } from './icmp-errors.js';
@@ -11,7 +13,7 @@ import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
 import {
   IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_CSUM, IPV4_DST, IPV4_SRC,
   IPV4_TTL, IPV4_PROTO, IPPROTO_ICMP, IPPROTO_UDP, ipv4Check, ipv4HeaderLen, ipv4TotalLen, ipv4DontFragment,
-  ipv4DecrementTtl, ipv4IsFragment, ipv4IsMulticastOrBroadcast,
+  ipv4DecrementTtl, ipv4IsFragment, ipv4IsLaterFragment, ipv4IsMulticastOrBroadcast,
 } from '../wire/ipv4.js';
 import {
   ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_ECHO_REQUEST, ICMP_CODE_NET_UNREACH, ICMP_CODE_HOST_UNREACH,
@@ -53,6 +55,11 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
   }
   // L4 load balancer: packets to a service go to a backend inside IPIP (lb.ts).
   if (dp.lb !== null && lbIpv4(dp, port, off, ip)) return;
+  // DSR replies of a backend under l4Xlate get the service port back (lb-reverse.ts).
+  if ((dp.ports.flags(port) & PORT_DSR_BACKEND) !== 0 && !ipv4IsLaterFragment(b, ip)) {
+    const hl = ipv4HeaderLen(b, ip);
+    if (reverseXlate(b, 4, ip + IPV4_SRC, b[ip + IPV4_PROTO], ip + hl, ipv4TotalLen(b, ip) - hl)) dp.ctr[C.lbReverseXlated]++;
+  }
   const r = dp.route;
   if (dp.routes.lookup(4, b, ip + IPV4_DST, r) < 0) {
     dp.ctr[C.dropNoRoute]++;

@@ -1,6 +1,8 @@
 // IPv6: validate (including the extension-header chain), handle neighbour discovery and
 // echo for the router's own addresses, or forward by longest prefix with hop-limit
 // decrement, MTU check (routers never fragment IPv6) and ICMPv6 errors.
+import { reverseXlate } from './lb-reverse.js';
+import { PORT_DSR_BACKEND } from '../tables/port-table.js';
 import { Datapath } from './state.js';
 import { C } from './counters.js';
 import { sendIcmp6Error } from './icmp-errors.js';
@@ -75,6 +77,8 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
   }
   // L4 load balancer: packets to a service go to a backend inside IP6IP6 (lb.ts).
   if (dp.lb !== null && lbIpv6(dp, port, off, ip, end)) return;
+  // DSR replies of a backend under l4Xlate get the service port back (lb-reverse.ts).
+  if ((dp.ports.flags(port) & PORT_DSR_BACKEND) !== 0 && !w.laterFragment && reverseXlate(b, 6, ip + IPV6_SRC, w.proto, w.l4Off, end - w.l4Off)) dp.ctr[C.lbReverseXlated]++;
   const l4Proto = w.laterFragment ? -1 : w.proto;
   const l4Off = w.laterFragment ? -1 : w.l4Off;
   const r = dp.route;

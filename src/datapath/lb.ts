@@ -40,6 +40,11 @@
 //   (fragment.ts, to MTU − 20; DF is clear so the outer headers are too) and every fragment
 //   is encapsulated with the same outer source; the packet's outcome is `fragmented`.
 // - Frames that came out of an IPIP / IP6IP6 decapsulation are never balanced (no loops).
+// - Services with SVC_FLAG_CONNTRACK look the flow up in the shared connection table first
+//   (src/lb/conntrack.ts: design, bounds, flood bypass); a valid entry's backend is used
+//   instead of Maglev's. Counters (information): lbConntrackHit, lbConntrackInserted,
+//   lbConntrackStale (entry's backend no longer in the service: re-picked and overwritten),
+//   lbConntrackFull (insert refused), lbConntrackBypass (over the new-flow rate, not tracked).
 //
 // Backend side (ipipDecapsulate): IPv4 protocol 4 / IPv6 next header 41 (either outer family,
 // the inner family is the protocol's), not a fragment, addressed to one of our addresses and
@@ -69,10 +74,11 @@ import { UDP_HLEN, UDP_CSUM, UDP_SRC_PORT } from '../wire/udp.js';
 import { update16 } from '../wire/checksum.js';
 import { get16, put16, copy } from '../wire/bytes.js';
 import { fillServiceKey } from '../lb/tables.js';
+import { fillConnKey, ctNowSec, CT_BACKEND, CT_BACKEND_ADDR, CT_BACKEND_PORT, CT_LAST_SEEN } from '../lb/conntrack.js';
 import { PORT_HAS_IPV4, PORT_HAS_IPV6, PORT_KIND_UPLINK, PORT_DSR_BACKEND } from '../tables/port-table.js';
 import {
   ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, SVC_FLAGS, SVC_SLOT, SVC_VIP_MARKER,
-  SVC_FLAG_L4_XLATE, BACKEND_FAMILY, BACKEND_ADDR, BACKEND_PORT, SET_LB4_SRC, SET_LB6_SRC,
+  SVC_FLAG_L4_XLATE, SVC_FLAG_CONNTRACK, BACKEND_FAMILY, BACKEND_ADDR, BACKEND_PORT, SET_LB4_SRC, SET_LB6_SRC,
 } from '../tables/layout.js';
 
 /** Outer TTL / hop limit of what the load balancer sends. */
@@ -204,7 +210,32 @@ function balance(
   const src = ip + (family === 4 ? IPV4_SRC : IPV6_SRC);
   const alen = family === 4 ? 4 : 16;
   const sport = get16(b, l4 + UDP_SRC_PORT);
-  if (lb.pickBackend(lbFlowHash(b, src, alen, sport, dport, proto)) < 0) {
+  // Connection table (SVC_FLAG_CONNTRACK, src/lb/conntrack.ts): a tracked flow keeps its backend
+  // while that backend stays in the service; 0 untracked, 1 hit, 2 to insert, 3 to overwrite.
+  let ct = 0;
+  let nowSec = 0;
+  const cr = lb.conntrack;
+  if ((lb.service[SVC_FLAGS] & SVC_FLAG_CONNTRACK) !== 0) {
+    nowSec = ctNowSec(dp.now);
+    fillConnKey(cr.key, family, b, src, vip, sport, dport, proto);
+    const v = cr.value;
+    ct = 2;
+    if (cr.map.lookup(cr.key, 0, v, 0)) {
+      if (lb.useBackend(v[CT_BACKEND], family, v, CT_BACKEND_ADDR, v[CT_BACKEND_PORT])) {
+        ct = 1;
+        dp.ctr[C.lbConntrackHit]++;
+        if (v[CT_LAST_SEEN] !== nowSec) {
+          v[CT_LAST_SEEN] = nowSec;
+          cr.map.update(cr.key, 0, v, 0);
+        }
+      } else {
+        ct = 3;
+        dp.ctr[C.lbConntrackStale]++;
+      }
+    }
+  }
+  let id = -1;
+  if (ct !== 1 && (id = lb.pickBackend(lbFlowHash(b, src, alen, sport, dport, proto))) < 0) {
     dp.ctr[C.dropLbNoBackend]++;
     return true;
   }
@@ -212,6 +243,17 @@ function balance(
   if (be[BACKEND_FAMILY] !== family) {
     dp.ctr[C.dropLbBackendFamily]++;
     return true;
+  }
+  if (ct === 2 && !cr.takeNewFlowToken(dp.now)) {
+    dp.ctr[C.lbConntrackBypass]++;
+  } else if (ct >= 2) {
+    const v = cr.value;
+    v[CT_BACKEND] = id;
+    for (let i = 0; i < 4; i++) v[CT_BACKEND_ADDR + i] = be[BACKEND_ADDR + i];
+    v[CT_BACKEND_PORT] = be[BACKEND_PORT];
+    v[CT_LAST_SEEN] = nowSec;
+    if (cr.map.insert(cr.key, 0, v, 0)) dp.ctr[C.lbConntrackInserted]++;
+    else dp.ctr[C.lbConntrackFull]++;
   }
   for (let i = 0; i < 4; i++) {
     const x = be[BACKEND_ADDR + i];

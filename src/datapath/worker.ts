@@ -1,6 +1,7 @@
 // A dataplane worker: owns one RX queue of every port, pinned to one CPU, and runs
 // rxBatch → pipeline → txBatch until told to stop. Talks to the control thread only
 // through shared memory; postMessage is used once at start and on a fatal error.
+import { attachReverseXlate } from './lb-reverse.js';
 import { workerData, parentPort } from 'node:worker_threads';
 import { loadNative } from '../native/tap.js';
 import { Datapath } from './state.js';
@@ -30,6 +31,8 @@ export interface WorkerInit {
   settingsSab?: SharedArrayBuffer;
   /** The L4 load balancer's tables (LbTables.sabs); absent: this worker does not balance. */
   lbSabs?: LbSabs;
+  /** (VIP, backend port, protocol) → service port, for DSR replies under l4Xlate backend. */
+  reverseXlateSab?: SharedArrayBuffer;
   /** Float64 per worker per port: rx frames, rx bytes, tx frames, tx bytes (PORT_COUNTERS). */
   portCountersSab: SharedArrayBuffer;
   /** Int32 control words: [0] = stop flag, [1 + worker] = port-table generation seen. */
@@ -46,6 +49,7 @@ const native = loadNative();
 const control = new Int32Array(init.controlSab);
 const ports = PortTable.attach(init.portsSab);
 const counters = CounterBlock.attach(init.countersSab, COUNTER_NAMES).row(init.index);
+if (init.reverseXlateSab) attachReverseXlate(init.reverseXlateSab);
 const dp = new Datapath(
   {
     ports,

@@ -18,6 +18,8 @@ export interface ServiceSpec {
   /** 'backend': rewrite the inner destination port to the backend's (--lb-l4-xlate backend). */
   l4Xlate: L4Xlate;
   backends: ServiceBackend[];
+  /** Track connections (SVC_FLAG_CONNTRACK): a flow keeps its backend across backend-set changes. */
+  conntrack?: boolean;
 }
 
 export class ServiceError extends Error {}
@@ -51,7 +53,7 @@ function ip(v: unknown, where: string, family?: 4 | 6): Address {
 }
 
 /**
- * Accepts the plain shape {name, vip, port, protocol, l4Xlate?, backends} or the
+ * Accepts the plain shape {name, vip, port, protocol, l4Xlate?, conntrack?, backends} or the
  * Kubernetes-like {kind: Service, metadata: {name}, spec: {...}} shape.
  */
 export function parseService(doc: unknown, where = 'service'): ServiceSpec {
@@ -63,9 +65,9 @@ export function parseService(doc: unknown, where = 'service'): ServiceSpec {
     name = obj(o.metadata, `${where}.metadata`).name;
     o = obj(o.spec, `${where}.spec`);
     where = `${where}.spec`;
-    only(o, where, ['vip', 'port', 'protocol', 'l4Xlate', 'backends']);
+    only(o, where, ['vip', 'port', 'protocol', 'l4Xlate', 'backends', 'conntrack']);
   } else {
-    only(o, where, ['name', 'vip', 'port', 'protocol', 'l4Xlate', 'backends']);
+    only(o, where, ['name', 'vip', 'port', 'protocol', 'l4Xlate', 'backends', 'conntrack']);
   }
   if (typeof name !== 'string' || !NAME.test(name)) fail(`${where.replace(/\.spec$/, '.metadata')}.name`, `${JSON.stringify(name)} is not a valid name (lower-case letters, digits, - and .)`);
   const vip = ip(o.vip, `${where}.vip`);
@@ -73,6 +75,7 @@ export function parseService(doc: unknown, where = 'service'): ServiceSpec {
   if (proto !== 'TCP' && proto !== 'UDP') fail(`${where}.protocol`, `"${String(o.protocol)}" is not TCP or UDP`);
   const l4Xlate = o.l4Xlate === undefined ? 'none' : o.l4Xlate;
   if (l4Xlate !== 'none' && l4Xlate !== 'backend') fail(`${where}.l4Xlate`, `"${String(l4Xlate)}" is not none or backend`);
+  if (o.conntrack !== undefined && typeof o.conntrack !== 'boolean') fail(`${where}.conntrack`, `must be true or false, got ${JSON.stringify(o.conntrack)}`);
   if (!Array.isArray(o.backends)) fail(`${where}.backends`, 'must be a list (it may be empty)');
   const seen = new Set<string>();
   const backends = o.backends.map((b, i) => {
@@ -88,7 +91,9 @@ export function parseService(doc: unknown, where = 'service'): ServiceSpec {
     seen.add(id);
     return { ip: formatAddress(a), port: p, weight };
   });
-  return { name, vip: formatAddress(vip), port: port(o.port, `${where}.port`), protocol: proto, l4Xlate, backends };
+  const spec: ServiceSpec = { name, vip: formatAddress(vip), port: port(o.port, `${where}.port`), protocol: proto, l4Xlate, backends };
+  if (o.conntrack !== undefined) spec.conntrack = o.conntrack as boolean;
+  return spec;
 }
 
 export function protoNumber(p: 'TCP' | 'UDP'): number {

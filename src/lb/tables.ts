@@ -11,19 +11,38 @@ import {
 } from '../tables/layout.js';
 import { buildMaglevTable, sortBackends, backendName } from './maglev.js';
 import { Address, formatAddress } from '../control/addr.js';
+import {
+  CT_KEY_WORDS, CT_VALUE_WORDS, DEFAULT_CONNTRACK_CAPACITY, DEFAULT_NEW_FLOWS_PER_SEC, ConntrackReader, ctNowSec, sweepConntrack,
+} from './conntrack.js';
 
 export interface LbSizes {
   maxServices: number;
   maxBackends: number;
   /** Maglev table size M (one of MAGLEV_TABLE_SIZES). */
   tableSize: number;
+  /** Entries of the shared connection table (SVC_FLAG_CONNTRACK services); default 65536. */
+  conntrackCapacity?: number;
+  /** New connection-table entries per second per worker (flood bypass); default 100000. */
+  newFlowsPerSec?: number;
 }
 
 export interface LbSabs {
   services: SharedArrayBuffer;
   maglev: SharedArrayBuffer;
   backends: SharedArrayBuffer;
+  /**
+   * Backend membership per service slot and generation parity: maxServices * 2 bitmaps of
+   * memberWords(maxBackends) words, bit id set when backend id is in the service's list.
+   */
+  members: SharedArrayBuffer;
+  /** The connection table (a SharedHashMap, conntrack.ts). */
+  conntrack: SharedArrayBuffer;
   sizes: LbSizes;
+}
+
+/** Words of one membership bitmap. */
+export function memberWords(maxBackends: number): number {
+  return (maxBackends + 31) >>> 5;
 }
 
 export interface ServiceKey {
@@ -62,6 +81,11 @@ export class LbReader {
   readonly maglev: Int32Array;
   readonly backends: Int32Array;
   readonly m: number;
+  readonly members: Int32Array;
+  private readonly memberStride: number;
+  readonly maxBackends: number;
+  /** The shared connection table and this worker's new-flow bucket. */
+  readonly conntrack: ConntrackReader;
   /** Scratch: the service value and the chosen backend record of the last lookup. */
   readonly service = new Int32Array(SVC_VALUE_WORDS);
   readonly backend = new Int32Array(BACKEND_WORDS);
@@ -72,6 +96,32 @@ export class LbReader {
     this.maglev = new Int32Array(sabs.maglev);
     this.backends = new Int32Array(sabs.backends);
     this.m = sabs.sizes.tableSize;
+    this.members = new Int32Array(sabs.members);
+    this.maxBackends = sabs.sizes.maxBackends;
+    this.memberStride = memberWords(sabs.sizes.maxBackends);
+    this.conntrack = new ConntrackReader(sabs.conntrack, sabs.sizes.newFlowsPerSec ?? DEFAULT_NEW_FLOWS_PER_SEC);
+  }
+
+  /**
+   * For the service found by findService: fills `backend` with backend `id`'s record when id
+   * is (still) in the service's backend list and the record has this family, address (4 words
+   * at addr[ao]) and port; false otherwise (or when lookups keep racing a rebuild).
+   */
+  useBackend(id: number, family: number, addr: Int32Array, ao: number, port: number): boolean {
+    if (id < 0 || id >= this.maxBackends) return false;
+    for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
+      const gen = this.service[SVC_GENERATION];
+      const m = (this.service[SVC_SLOT] * 2 + (gen & 1)) * this.memberStride + (id >>> 5);
+      if ((Atomics.load(this.members, m) & (1 << (id & 31))) === 0) return false;
+      const r = id * BACKEND_WORDS;
+      for (let i = 0; i < BACKEND_WORDS; i++) this.backend[i] = this.backends[r + i];
+      if (!this.services.lookup(this.key, 0, this.service, 0)) return false;
+      if (this.service[SVC_GENERATION] !== gen) continue;
+      const be = this.backend;
+      return be[BACKEND_FAMILY] === family && be[BACKEND_PORT] === port && be[BACKEND_ADDR] === addr[ao] &&
+        be[BACKEND_ADDR + 1] === addr[ao + 1] && be[BACKEND_ADDR + 2] === addr[ao + 2] && be[BACKEND_ADDR + 3] === addr[ao + 3];
+    }
+    return false;
   }
 
   /** Looks up the service in `key`; false when there is none. Fills `service`. */
@@ -115,6 +165,10 @@ export class LbTables {
   private readonly services: SharedHashMap;
   private readonly maglev: Int32Array;
   private readonly backends: Int32Array;
+  private readonly members: Int32Array;
+  private readonly memberStride: number;
+  /** The connection table (shared with the workers). */
+  readonly conntrack: SharedHashMap;
   private readonly state = new Map<string, ServiceState>();
   private readonly freeSlots: number[];
   private readonly backendIds = new Map<string, { id: number; refs: number }>();
@@ -129,7 +183,18 @@ export class LbTables {
     const backends = new SharedArrayBuffer(sizes.maxBackends * BACKEND_WORDS * 4);
     this.maglev = new Int32Array(maglev);
     this.backends = new Int32Array(backends);
-    this.sabs = { services: this.services.sab, maglev, backends, sizes };
+    this.memberStride = memberWords(sizes.maxBackends);
+    const members = new SharedArrayBuffer(sizes.maxServices * 2 * this.memberStride * 4);
+    this.members = new Int32Array(members);
+    const ctCapacity = sizes.conntrackCapacity ?? DEFAULT_CONNTRACK_CAPACITY;
+    const flows = sizes.newFlowsPerSec ?? DEFAULT_NEW_FLOWS_PER_SEC;
+    if (!Number.isInteger(ctCapacity) || ctCapacity < 1) throw new Error(`conntrackCapacity ${ctCapacity} must be a positive integer`);
+    if (!(flows >= 0)) throw new Error(`newFlowsPerSec ${flows} must be a number >= 0`);
+    this.conntrack = SharedHashMap.create({ keyWords: CT_KEY_WORDS, valueWords: CT_VALUE_WORDS, capacity: ctCapacity });
+    this.sabs = {
+      services: this.services.sab, maglev, backends, members, conntrack: this.conntrack.sab,
+      sizes: { ...sizes, conntrackCapacity: ctCapacity, newFlowsPerSec: flows },
+    };
     this.freeSlots = Array.from({ length: sizes.maxServices }, (_, i) => sizes.maxServices - 1 - i);
     this.freeBackends = Array.from({ length: sizes.maxBackends }, (_, i) => sizes.maxBackends - 1 - i);
   }
@@ -218,6 +283,9 @@ export class LbTables {
     const gen = st.generation + 1;
     const base = (st.slot * 2 + (gen & 1)) * this.sizes.tableSize;
     for (let i = 0; i < table.length; i++) Atomics.store(this.maglev, base + i, table[i] < 0 ? -1 : ids[table[i]]);
+    const mb = (st.slot * 2 + (gen & 1)) * this.memberStride;
+    for (let i = 0; i < this.memberStride; i++) Atomics.store(this.members, mb + i, 0);
+    for (const id of ids) Atomics.or(this.members, mb + (id >>> 5), 1 << (id & 31));
     const value = Int32Array.of(st.slot, flags, gen, sorted.some((b) => b.weight > 0) ? ids.length : 0);
     if (!this.services.insert(st.key, 0, value, 0)) throw new Error(`service table refused ${name}`);
     for (const id of st.backendIds) this.dropBackend(id);
@@ -240,5 +308,14 @@ export class LbTables {
 
   size(): number {
     return this.state.size;
+  }
+
+  /**
+   * Deletes the connection-table entries idle for more than idleSec (call periodically from
+   * the control thread); returns how many. A flow refreshed between the scan and the delete
+   * loses its entry and is picked with Maglev again (usually the same backend).
+   */
+  sweepConntrack(idleSec: number, nowSec = ctNowSec(performance.now())): number {
+    return sweepConntrack(this.conntrack, nowSec, idleSec);
   }
 }

@@ -90,6 +90,8 @@ export const SVC_BACKENDS = 3;
 export const SVC_VIP_MARKER = -1;
 /** Rewrite the inner destination port to the backend's port (--lb-l4-xlate backend). */
 export const SVC_FLAG_L4_XLATE = 1;
+/** Track connections of this service in the shared connection table (src/lb/conntrack.ts). */
+export const SVC_FLAG_CONNTRACK = 2;
 /** Backend record: [family, address (4 words), port, weight, in use]. */
 export const BACKEND_WORDS = 8;
 export const BACKEND_FAMILY = 0;

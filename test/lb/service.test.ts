@@ -27,3 +27,14 @@ test('errors name the field and the value', () => {
   ];
   for (const [doc, re] of bad) assert.throws(() => parseService(doc), (e: Error) => e instanceof ServiceError && re.test(e.message), String(re));
 });
+
+test('conntrack: optional boolean, kept only when given', () => {
+  const base = { name: 'web', vip: '198.18.100.1', port: 80, backends: [] };
+  assert.equal(parseService(base).conntrack, undefined);
+  assert.equal('conntrack' in parseService(base), false);
+  assert.equal(parseService({ ...base, conntrack: true }).conntrack, true);
+  assert.equal(parseService({ ...base, conntrack: false }).conntrack, false);
+  assert.equal(parseService({ kind: 'Service', metadata: { name: 'web' }, spec: { vip: '198.18.100.1', port: 80, conntrack: true, backends: [] } }).conntrack, true);
+  assert.throws(() => parseService({ ...base, conntrack: 'yes' }), (e: Error) => e instanceof ServiceError && /service\.conntrack: must be true or false, got "yes"/.test(e.message));
+  assert.throws(() => parseService({ ...base, conntrack: 1 }), /service\.conntrack: must be true or false, got 1/);
+});

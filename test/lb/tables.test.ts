@@ -63,3 +63,16 @@ test('workers reading during rebuilds never see a half-built table', { timeout: 
   }
   assert.ok(rebuilds > 100, `rebuilds ${rebuilds}`);
 });
+
+test('connection table settings: defaults, readable by workers, validated', () => {
+  const lb = new LbTables({ maxServices: 2, maxBackends: 16, tableSize: 251 });
+  assert.equal(lb.sabs.sizes.conntrackCapacity, 65536);
+  assert.equal(lb.sabs.sizes.newFlowsPerSec, 100000);
+  assert.equal(lb.conntrack.capacity, 65536);
+  const small = new LbTables({ maxServices: 2, maxBackends: 16, tableSize: 251, conntrackCapacity: 100, newFlowsPerSec: 7 });
+  const r = new LbReader(small.sabs);
+  assert.equal(r.conntrack.map.capacity, 100);
+  assert.equal(r.conntrack.newFlowsPerSec, 7);
+  assert.throws(() => new LbTables({ maxServices: 2, maxBackends: 16, tableSize: 251, conntrackCapacity: 0 }), /conntrackCapacity/);
+  assert.throws(() => new LbTables({ maxServices: 2, maxBackends: 16, tableSize: 251, newFlowsPerSec: -1 }), /newFlowsPerSec/);
+});
