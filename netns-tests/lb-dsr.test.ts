@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { withTopology, sleep, Topology } from './harness.js';
+import { withTopology, sleep, Topology, WEFT } from './harness.js';
 import { lbTopology, VIP4, VIP6 } from './lb-topology.js';
 
 /** n sequential HTTP GETs to vip:80 from the client (each from a new source port). */
@@ -30,7 +30,7 @@ print(json.dumps(c))`], 120000);
 
 test('L4LB: Maglev over three backends on two nodes, IPIP/IP6IP6 out, replies bypass the LB', { timeout: 180000 }, async () => {
   await withTopology('dsr', async (t) => {
-    const { client, fab } = await lbTopology(t, `dir:${join(t.dir, 'store')}`);
+    const { client, fab, lbs } = await lbTopology(t, `dir:${join(t.dir, 'store')}`);
     await sleep(500);
 
     for (const [vip, proto] of [[VIP4, '4'], [VIP6, '41']] as const) {
@@ -49,5 +49,17 @@ test('L4LB: Maglev over three backends on two nodes, IPIP/IP6IP6 out, replies by
       const replies = lines.filter((l) => (vip.includes(':') ? /IP6 2001:db8:18:100::1\.80 >/ : /IP 198\.18\.100\.1\.80 >/).test(l));
       assert.equal(replies.length, 0, `replies crossed the LB:\n${replies.slice(0, 3).join('\n')}`);
     }
+    // Per-service and per-backend counters: every client packet of the 600 connections counted
+    // once for its service and once for its backend.
+    const list = JSON.parse(t.must('', ['node', WEFT, 'service', 'list', '--json', '--api', lbs[0].agent.api])) as Array<{ name: string; counters: { packets: number; bytes: number; backends: Record<string, { packets: number }> } }>;
+    for (const name of ['web', 'web6']) {
+      const c = list.find((s) => s.name === name)!.counters;
+      const per = Object.values(c.backends).map((b) => b.packets);
+      assert.equal(per.length, 3);
+      assert.ok(per.every((p) => p > 0), `${name}: every backend counted: ${per.join(' ')}`);
+      assert.equal(per.reduce((a, b) => a + b, 0), c.packets, `${name}: backends add up to the service`);
+      assert.ok(c.packets >= 300 * 3 && c.bytes > c.packets * 40, `${name}: ${c.packets} packets, ${c.bytes} bytes`);
+    }
+    assert.match(t.must('', ['node', WEFT, 'service', 'list', '--api', lbs[0].agent.api]), /PACKETS\s+BYTES/);
   });
 });

@@ -6,6 +6,8 @@ import { apiCall } from '../control/api.js';
 import { defaultSocket, table } from './common.js';
 import { parseService, ServiceSpec, ServiceError } from '../lb/service.js';
 
+type Counters = { packets: number; bytes: number; backends: Record<string, { packets: number; bytes: number }> };
+
 const USAGE = `Usage:
   weft service add NAME --vip IP --port N [--protocol tcp|udp] [--l4-xlate none|backend] [--conntrack]
                    --backend IP[:port][@weight] [--backend ...]
@@ -75,21 +77,26 @@ export async function runServiceCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case 'list': {
-        const list = (await apiCall(sock, 'GET', '/v1/services')) as ServiceSpec[];
+        const list = (await apiCall(sock, 'GET', '/v1/services')) as Array<ServiceSpec & { counters?: Counters }>;
         if (args.values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
-        else process.stdout.write(table([['NAME', 'VIP', 'PORT', 'PROTO', 'L4-XLATE', 'BACKENDS'],
-          ...list.map((s) => [s.name, s.vip, String(s.port), s.protocol, s.l4Xlate, s.backends.map((b) => `${b.ip.includes(':') ? `[${b.ip}]` : b.ip}:${b.port}${b.weight !== 1 ? `@${b.weight}` : ''}`).join(' ') || '-'])]) + '\n');
+        else process.stdout.write(table([['NAME', 'VIP', 'PORT', 'PROTO', 'L4-XLATE', 'PACKETS', 'BYTES', 'BACKENDS (packets)'],
+          ...list.map((s) => [s.name, s.vip, String(s.port), s.protocol, s.l4Xlate, String(s.counters?.packets ?? 0), String(s.counters?.bytes ?? 0),
+            s.backends.map((b) => {
+              const n = `${b.ip.includes(':') ? `[${b.ip}]` : b.ip}:${b.port}`;
+              return `${n}${b.weight !== 1 ? `@${b.weight}` : ''}(${s.counters?.backends[n]?.packets ?? 0})`;
+            }).join(' ') || '-'])]) + '\n');
         return 0;
       }
       case 'describe': {
         if (!name) throw new UsageError(`service describe needs a NAME\n\n${USAGE}`);
-        const d = (await apiCall(sock, 'GET', `/v1/services/${encodeURIComponent(name)}`)) as ServiceSpec & { tableSize: number; slots: Record<string, number> };
+        const d = (await apiCall(sock, 'GET', `/v1/services/${encodeURIComponent(name)}`)) as ServiceSpec & { tableSize: number; slots: Record<string, number>; counters?: Counters };
         if (args.values.json) process.stdout.write(JSON.stringify(d, null, 2) + '\n');
         else {
           process.stdout.write(`Service ${d.name}: ${d.vip}:${d.port}/${d.protocol}, l4-xlate ${d.l4Xlate}, Maglev M=${d.tableSize}\n`);
-          process.stdout.write(table([['BACKEND', 'WEIGHT', 'SLOTS'], ...d.backends.map((b) => {
+          process.stdout.write(table([['BACKEND', 'WEIGHT', 'SLOTS', 'PACKETS', 'BYTES'], ...d.backends.map((b) => {
             const n = b.ip.includes(':') ? `[${b.ip}]:${b.port}` : `${b.ip}:${b.port}`;
-            return [n, String(b.weight), String(d.slots[n] ?? 0)];
+            const c = d.counters?.backends[n];
+            return [n, String(b.weight), String(d.slots[n] ?? 0), String(c?.packets ?? 0), String(c?.bytes ?? 0)];
           })]) + '\n');
         }
         return 0;

@@ -78,17 +78,17 @@ export class LbController implements AgentExtension {
   }
 
   /** A service with how its Maglev table spreads over the backends. */
-  describe(name: string): ServiceSpec & { tableSize: number; seed: string; slots: Record<string, number> } {
+  describe(name: string): ServiceSpec & { tableSize: number; seed: string; slots: Record<string, number>; counters: ReturnType<LbTables["counters"]> } {
     const s = this.specs.get(name);
     if (!s) throw new ApiError(404, `no service named "${name}"`);
     const sorted = sortBackends(s.backends.map((b) => ({ name: backendName(b.ip, b.port), weight: b.weight })));
     const slots: Record<string, number> = Object.fromEntries(sorted.map((b) => [b.name, 0]));
     for (const i of buildMaglevTable(sorted, this.cfg.tableSize, this.seed)) if (i >= 0) slots[sorted[i].name]++;
-    return { ...s, tableSize: this.cfg.tableSize, seed: this.cfg.seed, slots };
+    return { ...s, tableSize: this.cfg.tableSize, seed: this.cfg.seed, slots, counters: this.tables.counters(this.keyOf(s)) };
   }
 
   readonly api = {
-    'GET /v1/services': () => [...this.specs.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    'GET /v1/services': () => [...this.specs.values()].sort((a, b) => a.name.localeCompare(b.name)).map((s) => ({ ...s, counters: this.tables.counters(this.keyOf(s)) })),
     'GET /v1/services/*': (r: { params: string[] }) => this.describe(r.params[0]),
     'POST /v1/services': async (r: { body: unknown }) => {
       let spec: ServiceSpec;

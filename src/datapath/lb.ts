@@ -244,6 +244,7 @@ function balance(
     dp.ctr[C.dropLbBackendFamily]++;
     return true;
   }
+  lb.countPacket(id >= 0 ? id : lb.conntrack.value[CT_BACKEND], total);
   if (ct === 2 && !cr.takeNewFlowToken(dp.now)) {
     dp.ctr[C.lbConntrackBypass]++;
   } else if (ct >= 2) {

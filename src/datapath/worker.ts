@@ -56,7 +56,7 @@ const dp = new Datapath(
     routes: PrefixTable.attach(init.routesSab),
     neighbours: SharedHashMap.attach(init.neighboursSab),
     settings: init.settingsSab ? NodeSettings.attach(init.settingsSab) : undefined,
-    lb: init.lbSabs ? new LbReader(init.lbSabs) : undefined,
+    lb: init.lbSabs ? new LbReader(init.lbSabs, init.index) : undefined,
   },
   counters,
   init.maxFrame,

@@ -37,7 +37,17 @@ export interface LbSabs {
   members: SharedArrayBuffer;
   /** The connection table (a SharedHashMap, conntrack.ts). */
   conntrack: SharedArrayBuffer;
+  /** Float64 [packets, bytes] per worker, per service slot then per backend id (lbCounterIndex). */
+  counters: SharedArrayBuffer;
   sizes: LbSizes;
+}
+
+/** Workers an LB table set keeps counters for (MAX_QUEUES). */
+export const LB_COUNTER_WORKERS = 16;
+
+/** Per-worker counter row length: [packets, bytes] for every service slot and backend id. */
+export function lbCounterRow(sizes: LbSizes): number {
+  return (sizes.maxServices + sizes.maxBackends) * 2;
 }
 
 /** Words of one membership bitmap. */
@@ -91,7 +101,14 @@ export class LbReader {
   readonly backend = new Int32Array(BACKEND_WORDS);
   readonly key = new Int32Array(SVC_KEY_WORDS);
 
-  constructor(sabs: LbSabs) {
+  /** This worker's [packets, bytes] per service slot, then per backend id. */
+  readonly counters: Float64Array;
+  private readonly maxServices: number;
+
+  constructor(sabs: LbSabs, worker = 0) {
+    const row = lbCounterRow(sabs.sizes);
+    this.counters = new Float64Array(sabs.counters, worker * row * 8, row);
+    this.maxServices = sabs.sizes.maxServices;
     this.services = SharedHashMap.attach(sabs.services);
     this.maglev = new Int32Array(sabs.maglev);
     this.backends = new Int32Array(sabs.backends);
@@ -100,6 +117,16 @@ export class LbReader {
     this.maxBackends = sabs.sizes.maxBackends;
     this.memberStride = memberWords(sabs.sizes.maxBackends);
     this.conntrack = new ConntrackReader(sabs.conntrack, sabs.sizes.newFlowsPerSec ?? DEFAULT_NEW_FLOWS_PER_SEC);
+  }
+
+  /** Counts one packet of `len` bytes for the service found and backend `id`. */
+  countPacket(id: number, len: number): void {
+    const s = this.service[SVC_SLOT] * 2;
+    this.counters[s]++;
+    this.counters[s + 1] += len;
+    const k = (this.maxServices + id) * 2;
+    this.counters[k]++;
+    this.counters[k + 1] += len;
   }
 
   /**
@@ -193,6 +220,7 @@ export class LbTables {
     this.conntrack = SharedHashMap.create({ keyWords: CT_KEY_WORDS, valueWords: CT_VALUE_WORDS, capacity: ctCapacity });
     this.sabs = {
       services: this.services.sab, maglev, backends, members, conntrack: this.conntrack.sab,
+      counters: new SharedArrayBuffer(LB_COUNTER_WORKERS * lbCounterRow(sizes) * 8),
       sizes: { ...sizes, conntrackCapacity: ctCapacity, newFlowsPerSec: flows },
     };
     this.freeSlots = Array.from({ length: sizes.maxServices }, (_, i) => sizes.maxServices - 1 - i);
@@ -242,6 +270,7 @@ export class LbTables {
     }
     const id = this.freeBackends.pop();
     if (id === undefined) throw new Error(`backend table full (${this.sizes.maxBackends} backends)`);
+    this.zeroCounters(this.sizes.maxServices + id);
     const r = id * BACKEND_WORDS;
     this.backends[r + BACKEND_FAMILY] = b.addr.family;
     for (let i = 0; i < 4; i++) {
@@ -273,6 +302,7 @@ export class LbTables {
       if (s.port < 1 || s.port > 65535) throw new Error(`service port ${s.port} out of range`);
       const slot = this.freeSlots.pop();
       if (slot === undefined) throw new Error(`service table full (${this.sizes.maxServices} services)`);
+      this.zeroCounters(slot);
       this.addVip(s);
       st = { slot, key: this.keyOf(s), flags, generation: 0, backendIds: [] };
       this.state.set(name, st);
@@ -292,6 +322,33 @@ export class LbTables {
     st.backendIds = ids;
     st.generation = gen;
     st.flags = flags;
+  }
+
+  /** A reused slot or id starts from zero (no worker counts it before it is published). */
+  private zeroCounters(index: number): void {
+    const all = new Float64Array(this.sabs.counters);
+    const row = lbCounterRow(this.sizes);
+    for (let w = 0; w < LB_COUNTER_WORKERS; w++) all.fill(0, w * row + index * 2, w * row + index * 2 + 2);
+  }
+
+  /** Packets and bytes sent to a service and to each of its backends (by "IP:port" name), summed over the workers. */
+  counters(s: ServiceKey): { packets: number; bytes: number; backends: Record<string, { packets: number; bytes: number }> } | undefined {
+    const st = this.state.get(this.name(s));
+    if (!st) return undefined;
+    const all = new Float64Array(this.sabs.counters);
+    const row = lbCounterRow(this.sizes);
+    const sum = (index: number): { packets: number; bytes: number } => {
+      let packets = 0;
+      let bytes = 0;
+      for (let w = 0; w < LB_COUNTER_WORKERS; w++) {
+        packets += all[w * row + index * 2];
+        bytes += all[w * row + index * 2 + 1];
+      }
+      return { packets, bytes };
+    };
+    const backends: Record<string, { packets: number; bytes: number }> = {};
+    for (const [name, e] of this.backendIds) if (st.backendIds.includes(e.id)) backends[name] = sum(this.sizes.maxServices + e.id);
+    return { ...sum(st.slot), backends };
   }
 
   delete(s: ServiceKey): boolean {
