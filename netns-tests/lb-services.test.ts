@@ -38,7 +38,7 @@ spec: { vip: "2001:db8:18:100::1", port: 80, protocol: TCP, backends: [{ ip: "20
 `);
     assert.equal(weft(0, 'apply', '-f', file).code, 0);
     const list = weft(0, 'list').stdout;
-    assert.match(list, /web\s+198\.18\.100\.1\s+80\s+TCP\s+none\s+198\.19\.0\.3:8080 198\.19\.1\.3:8080 198\.19\.1\.4:8080@0/);
+    assert.match(list, /web\s+198\.18\.100\.1\s+80\s+TCP\s+none\s+0\s+0\s+198\.19\.0\.3:8080\(0\) 198\.19\.1\.3:8080\(0\) 198\.19\.1\.4:8080@0\(0\)/);
     assert.match(list, /web6\s+2001:db8:18:100::1\s+80\s+TCP/);
     // The other agent sees the same services from the store and builds the same table.
     let other = '';
