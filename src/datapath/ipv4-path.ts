@@ -20,7 +20,7 @@ import {
   ICMP_CODE_FRAG_NEEDED, ICMP_CODE_TTL_EXCEEDED,
 } from '../wire/icmp.js';
 import { checksum, update16 } from '../wire/checksum.js';
-import { get16, put16, copy } from '../wire/bytes.js';
+import { get16, put16, copy, wordsToBytes } from '../wire/bytes.js';
 import {
   ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_LOCAL, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE, ROUTE_TUNNEL,
 } from '../tables/layout.js';
@@ -107,11 +107,7 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
   let nh = b;
   let nhOff = ip + IPV4_DST;
   if (type === ROUTE_VIA) {
-    const w = r[ROUTE_NEXTHOP];
-    nexthop[0] = w >>> 24;
-    nexthop[1] = (w >>> 16) & 0xff;
-    nexthop[2] = (w >>> 8) & 0xff;
-    nexthop[3] = w & 0xff;
+    wordsToBytes(r, ROUTE_NEXTHOP, nexthop, 1);
     nh = nexthop;
     nhOff = 0;
   }

@@ -23,7 +23,7 @@ import {
   ICMPV6_CODE_ADDR_UNREACH, ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT,
 } from '../wire/icmpv6.js';
 import { sum16, finish, pseudoSum6, update16 } from '../wire/checksum.js';
-import { get16, put16, copy } from '../wire/bytes.js';
+import { get16, put16, copy, wordsToBytes } from '../wire/bytes.js';
 import {
   ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE, ROUTE_TUNNEL,
 } from '../tables/layout.js';
@@ -121,13 +121,7 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
   }
   b[ip + IPV6_HOPS]--;
   if (type === ROUTE_VIA) {
-    for (let i = 0; i < 4; i++) {
-      const x = r[ROUTE_NEXTHOP + i];
-      nexthop[4 * i] = x >>> 24;
-      nexthop[4 * i + 1] = (x >>> 16) & 0xff;
-      nexthop[4 * i + 2] = (x >>> 8) & 0xff;
-      nexthop[4 * i + 3] = x & 0xff;
-    }
+    wordsToBytes(r, ROUTE_NEXTHOP, nexthop, 4);
     sendToNeighbour(dp, out, 6, nexthop, 0, off, ETH_HLEN + total);
   } else {
     sendToNeighbour(dp, out, 6, b, ip + IPV6_DST, off, ETH_HLEN + total);

@@ -72,7 +72,7 @@ import { ICMPV6_PACKET_TOO_BIG } from '../wire/icmpv6.js';
 import { TCP_DST_PORT, TCP_CSUM, tcpHeaderValid } from '../wire/tcp.js';
 import { UDP_HLEN, UDP_CSUM, UDP_SRC_PORT } from '../wire/udp.js';
 import { update16 } from '../wire/checksum.js';
-import { get16, put16, copy } from '../wire/bytes.js';
+import { get16, put16, copy, wordsToBytes } from '../wire/bytes.js';
 import { fillServiceKey } from '../lb/tables.js';
 import { fillConnKey, ctNowSec, CT_BACKEND, CT_BACKEND_ADDR, CT_BACKEND_PORT, CT_LAST_SEEN } from '../lb/conntrack.js';
 import { PORT_HAS_IPV4, PORT_HAS_IPV6, PORT_KIND_UPLINK, PORT_DSR_BACKEND } from '../tables/port-table.js';
@@ -306,13 +306,7 @@ function balance(
   // The next hop toward the backend.
   let nh = backendAddr;
   if (type === ROUTE_VIA) {
-    for (let i = 0; i < 4; i++) {
-      const x = r[ROUTE_NEXTHOP + i];
-      nexthop[4 * i] = x >>> 24;
-      nexthop[4 * i + 1] = (x >>> 16) & 0xff;
-      nexthop[4 * i + 2] = (x >>> 8) & 0xff;
-      nexthop[4 * i + 3] = x & 0xff;
-    }
+    wordsToBytes(r, ROUTE_NEXTHOP, nexthop, 4);
     nh = nexthop;
   }
   dp.ctr[C.lbForwarded]++;

@@ -87,7 +87,7 @@ import {
   VXLAN_HLEN, VXLAN_OK, VXLAN_TRUNCATED, VXLAN_OVERHEAD4, VXLAN_OVERHEAD6, vxlanCheck, vxlanVni, vxlanFlowHash,
   vxlanSourcePort, writeVxlanEncap4, writeVxlanEncap6,
 } from '../wire/vxlan.js';
-import { get16, copy, equal } from '../wire/bytes.js';
+import { get16, copy, equal, wordsToBytes } from '../wire/bytes.js';
 import { PORT_HAS_IPV4, PORT_HAS_IPV6, PORT_KIND_UPLINK } from '../tables/port-table.js';
 import {
   ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_AUX, ROUTE_INNER_MAC, ROUTE_AUX_FAMILY_MASK, ROUTE_AUX_INNER_MAC,
@@ -98,15 +98,6 @@ const OUTER_SRC = 0;
 const OUTER_DST = 16;
 const OUTER_MAC = 32;
 
-function wordsToBytes(w: Int32Array, at: number, dst: Uint8Array, words: number): void {
-  for (let i = 0; i < words; i++) {
-    const x = w[at + i];
-    dst[4 * i] = x >>> 24;
-    dst[4 * i + 1] = (x >>> 16) & 0xff;
-    dst[4 * i + 2] = (x >>> 8) & 0xff;
-    dst[4 * i + 3] = x & 0xff;
-  }
-}
 
 /**
  * Forwards the routed packet at ip (frame at off, received on inPort) through the tunnel that

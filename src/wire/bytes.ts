@@ -29,3 +29,14 @@ export function equal(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, 
   for (let i = 0; i < len; i++) if (a[aOff + i] !== b[bOff + i]) return false;
   return true;
 }
+
+/** Unpacks big-endian 32-bit words (a table value) into address bytes. */
+export function wordsToBytes(w: Int32Array, at: number, dst: Uint8Array, words: number): void {
+  for (let i = 0; i < words; i++) {
+    const x = w[at + i];
+    dst[4 * i] = x >>> 24;
+    dst[4 * i + 1] = (x >>> 16) & 0xff;
+    dst[4 * i + 2] = (x >>> 8) & 0xff;
+    dst[4 * i + 3] = x & 0xff;
+  }
+}
