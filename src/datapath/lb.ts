@@ -55,6 +55,7 @@
 // dropIpipMalformed; the inner packet's own checks count as usual. Nested tunnels (IPIP or
 // VXLAN inside the decapsulated packet to our address) are not opened: dropLocalUnhandled.
 import { Datapath } from './state.js';
+import { mixWord, fmix32 } from '../wire/hash32.js';
 import { C } from './counters.js';
 import { sendToNeighbour } from './output.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
@@ -93,24 +94,6 @@ const backendAddr = new Uint8Array(16);
 const outerSrc = new Uint8Array(16);
 const nexthop = new Uint8Array(16);
 
-function mixWord(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function fmix32(h: number, len: number): number {
-  h ^= len;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 function hashAddr(h: number, b: Uint8Array, o: number, alen: number): number {
   for (let i = 0; i < alen; i += 4) h = mixWord(h, (b[o + i] << 24) | (b[o + i + 1] << 16) | (b[o + i + 2] << 8) | b[o + i + 3]);
@@ -125,14 +108,14 @@ export function lbFlowHash(b: Uint8Array, o: number, alen: number, sport: number
   let h = hashAddr(SEED_SELECT, b, o, alen);
   h = mixWord(h, ((sport & 0xffff) << 16) | (dport & 0xffff));
   h = mixWord(h, proto & 0xff);
-  return fmix32(h, alen + 5);
+  return fmix32(h ^ (alen + 5));
 }
 
 /** The outer source hash: client address and client port. Unsigned 32 bits. */
 export function lbSourceHash(b: Uint8Array, o: number, alen: number, sport: number): number {
   let h = hashAddr(SEED_SOURCE, b, o, alen);
   h = mixWord(h, sport & 0xffff);
-  return fmix32(h, alen + 2);
+  return fmix32(h ^ (alen + 2));
 }
 
 /**
@@ -149,7 +132,7 @@ export function lbOuterSource(dp: Datapath, family: number, sh: number, dst: Uin
   for (let i = 0; i < n; i++) {
     const bits = plen - 32 * i;
     const mask = bits <= 0 ? 0 : bits >= 32 ? -1 : ~(0xffffffff >>> bits);
-    const host = i === n - 1 ? sh : fmix32(sh ^ Math.imul(i + 1, 0x9e3779b9), 4);
+    const host = i === n - 1 ? sh : fmix32(sh ^ Math.imul(i + 1, 0x9e3779b9) ^ 4);
     const x = (w[base + i] & mask) | (host & ~mask);
     dst[4 * i] = x >>> 24;
     dst[4 * i + 1] = (x >>> 16) & 0xff;

@@ -10,6 +10,7 @@
 // The encapsulation writers put the outer headers in front of an inner frame that is already in
 // place, in the buffer's headroom: the caller passes the inner frame's offset and gets back the
 // outer frame's offset (inner - VXLAN_OVERHEAD4/6). The payload is never copied.
+import { fmix32 } from './hash32.js';
 import { get16, put16 } from './bytes.js';
 import { sum16, finish, pseudoSum6 } from './checksum.js';
 import { ETH_HLEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './ethernet.js';
@@ -112,12 +113,7 @@ export function vxlanFlowHash(b: Uint8Array, o: number, len: number): number {
   } else if (len >= 12) {
     h = fnv(h, b, o, 12);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** The outer UDP source port for a flow hash, in [VXLAN_SPORT_MIN, VXLAN_SPORT_MAX). */
