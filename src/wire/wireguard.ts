@@ -1,0 +1,127 @@
+// WireGuard messages (the UDP payload), as stateless functions over (bytes, offset). Every
+// multi-byte integer is little-endian, unlike the rest of src/wire. The four layouts:
+//
+//   initiation (148):  type=1 | 3 zero | sender | ephemeral(32) | static(32+16) | timestamp(12+16) | mac1(16) | mac2(16)
+//   response    (92):  type=2 | 3 zero | sender | receiver | ephemeral(32) | empty(0+16) | mac1(16) | mac2(16)
+//   cookie reply(64):  type=3 | 3 zero | receiver | nonce(24) | cookie(16+16)
+//   transport (≥32):   type=4 | 3 zero | receiver | counter(8) | packet(n+16)
+//
+// Handshake messages have exactly one valid size; anything else is rejected before any
+// cryptography runs (wireguard-go does the same).
+import {
+  MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE_REPLY, MSG_TRANSPORT,
+  MSG_INITIATION_SIZE, MSG_RESPONSE_SIZE, MSG_COOKIE_REPLY_SIZE, MSG_TRANSPORT_MIN_SIZE,
+} from '../wireguard/constants.js';
+
+export const WG_TYPE = 0;
+export const WG_SENDER = 4;
+
+// Initiation.
+export const WG_INIT_SENDER = 4;
+export const WG_INIT_EPHEMERAL = 8;
+export const WG_INIT_STATIC = 40;
+export const WG_INIT_TIMESTAMP = 88;
+export const WG_INIT_MAC1 = 116;
+export const WG_INIT_MAC2 = 132;
+
+// Response.
+export const WG_RESP_SENDER = 4;
+export const WG_RESP_RECEIVER = 8;
+export const WG_RESP_EPHEMERAL = 12;
+export const WG_RESP_EMPTY = 44;
+export const WG_RESP_MAC1 = 60;
+export const WG_RESP_MAC2 = 76;
+
+// Cookie reply.
+export const WG_COOKIE_RECEIVER = 4;
+export const WG_COOKIE_NONCE = 8;
+export const WG_COOKIE_ENCRYPTED = 32;
+
+// Transport data.
+export const WG_DATA_RECEIVER = 4;
+export const WG_DATA_COUNTER = 8;
+export const WG_DATA_PAYLOAD = 16;
+
+/** Verdicts of wgCheck: the message type when the size is right, else a negative reason. */
+export const WG_BAD_TYPE = -1;
+export const WG_BAD_SIZE = -2;
+export const WG_TRUNCATED = -3;
+
+/** Offset of mac1 from the message start for a handshake message of the given size. */
+export function wgMac1Offset(size: number): number {
+  return size - 32;
+}
+
+/**
+ * Classifies len bytes at o: returns MSG_INITIATION .. MSG_TRANSPORT when the type byte is
+ * known, the three reserved bytes are zero and the size is exactly right (transport: at
+ * least header + tag); otherwise WG_TRUNCATED, WG_BAD_TYPE or WG_BAD_SIZE.
+ */
+export function wgCheck(b: Uint8Array, o: number, len: number): number {
+  if (len < 4 || o < 0 || o + len > b.length) return WG_TRUNCATED;
+  if (b[o + 1] !== 0 || b[o + 2] !== 0 || b[o + 3] !== 0) return WG_BAD_TYPE;
+  switch (b[o]) {
+    case MSG_INITIATION: return len === MSG_INITIATION_SIZE ? MSG_INITIATION : WG_BAD_SIZE;
+    case MSG_RESPONSE: return len === MSG_RESPONSE_SIZE ? MSG_RESPONSE : WG_BAD_SIZE;
+    case MSG_COOKIE_REPLY: return len === MSG_COOKIE_REPLY_SIZE ? MSG_COOKIE_REPLY : WG_BAD_SIZE;
+    case MSG_TRANSPORT: return len >= MSG_TRANSPORT_MIN_SIZE ? MSG_TRANSPORT : WG_BAD_SIZE;
+    default: return WG_BAD_TYPE;
+  }
+}
+
+export function getLe32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+export function putLe32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+
+/** Writes the type byte and the three reserved zero bytes. */
+export function writeWgType(b: Uint8Array, o: number, type: number): void {
+  b[o] = type;
+  b[o + 1] = 0;
+  b[o + 2] = 0;
+  b[o + 3] = 0;
+}
+
+/** Receiver index of a response, cookie reply or transport message (all at offset 8, 4 or 4). */
+export function wgReceiverIndex(b: Uint8Array, o: number, type: number): number {
+  return getLe32(b, o + (type === MSG_RESPONSE ? WG_RESP_RECEIVER : WG_DATA_RECEIVER));
+}
+
+/** Sender index of an initiation or response. */
+export function wgSenderIndex(b: Uint8Array, o: number): number {
+  return getLe32(b, o + WG_SENDER);
+}
+
+/** Low and high 32 bits of a transport message's counter. */
+export function wgCounterLo(b: Uint8Array, o: number): number {
+  return getLe32(b, o + WG_DATA_COUNTER);
+}
+export function wgCounterHi(b: Uint8Array, o: number): number {
+  return getLe32(b, o + WG_DATA_COUNTER + 4);
+}
+
+/** Writes a transport header: type 4, receiver index, 64-bit counter as two 32-bit halves. */
+export function writeWgTransportHeader(b: Uint8Array, o: number, receiver: number, counterHi: number, counterLo: number): void {
+  writeWgType(b, o, MSG_TRANSPORT);
+  putLe32(b, o + WG_DATA_RECEIVER, receiver);
+  putLe32(b, o + WG_DATA_COUNTER, counterLo);
+  putLe32(b, o + WG_DATA_COUNTER + 4, counterHi);
+}
+
+/** Plaintext length after zero-padding to a multiple of 16 (never beyond mtu when mtu is given and larger than len). */
+export function wgPaddedLength(len: number, mtu = 0): number {
+  const padded = (len + 15) & ~15;
+  if (mtu > 0 && padded > mtu && len <= mtu) return mtu;
+  return padded;
+}
+
+/** Transport message length for a plaintext of len bytes (after padding). */
+export function wgTransportSize(paddedLen: number): number {
+  return MSG_TRANSPORT_MIN_SIZE + paddedLen;
+}
