@@ -5,6 +5,7 @@ import { runStatusCommand } from './status-command.js';
 import { runEndpointCommand } from './endpoint-command.js';
 import { runLbCommand } from './lb-command.js';
 import { runServiceCommand } from './service-command.js';
+import { runRecordCommand } from './record-command.js';
 
 const HELP = `weft — a userspace network dataplane
 
@@ -16,6 +17,7 @@ Commands:
   endpoint add|list|delete  endpoints of a cluster node (namespaces with a dataplane port)
   service add|apply|list|describe|delete  load-balanced services (VIP, port → backends)
   lb maglev BACKEND...    print the Maglev table for backends (Cilium-compatible)
+  record FILTER...|list|stop  n-tuple packet recordings into pcap files
 
 Run "weft <command> --help" for the options of a command.
 `;
@@ -33,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       return runLbCommand(rest);
     case 'service':
       return runServiceCommand(rest);
+    case 'record':
+      return runRecordCommand(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -20,6 +20,8 @@ import { CounterBlock } from '../tables/counters.js';
 import { ROUTE_VALUE_WORDS, NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS } from '../tables/layout.js';
 import { COUNTER_NAMES } from '../datapath/counters.js';
 import type { WorkerInit } from '../datapath/worker.js';
+import { RecorderTables } from '../recorder/tables.js';
+import { RecorderController } from './recorder-controller.js';
 
 export type PortStats = ReturnType<typeof readPortCounters>;
 
@@ -63,6 +65,8 @@ export class Agent {
   lbSabs?: LbSabs;
   /** (VIP, backend port, protocol) → service port, for replies of DSR backends. */
   readonly reverseXlate = createReverseXlateTable();
+  /** The n-tuple recorder's filters, capture rings and lost counters. */
+  readonly recorderTables: RecorderTables;
   private stopping = false;
 
   constructor(readonly cfg: NodeConfig) {
@@ -74,6 +78,8 @@ export class Agent {
     this.portCounters = new SharedArrayBuffer(cfg.workers * MAX_PORTS * PORT_COUNTERS * 8);
     this.routes = new RouteManager(this.routeTable);
     this.ports = new PortManager(this.portTable, this.native, cfg.node, cfg.workers, this.control, () => this.wakeWorkers());
+    this.recorderTables = new RecorderTables({ maxFilters: cfg.recorder.maxFilters, workers: cfg.workers, ringBytes: cfg.recorder.ringBytes });
+    this.extensions.push(new RecorderController(this));
   }
 
   async start(): Promise<void> {
@@ -160,6 +166,7 @@ export class Agent {
         settingsSab: this.settings.sab,
         lbSabs: this.lbSabs,
         reverseXlateSab: this.reverseXlate.sab,
+        recorderSabs: this.recorderTables.sabs,
         controlSab: this.control.buffer as SharedArrayBuffer,
         wakeFd,
       };

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { Address, Prefix, parseAddress, parsePrefix, prefixWithin } from './addr.js';
 import { checkTableSize, maglevSeed, MaglevError, MAGLEV_DEFAULT_SEED, MAGLEV_DEFAULT_SIZE } from '../lb/maglev.js';
 import { parseMac } from '../wire/ethernet.js';
+import { MASKS_CEILING } from '../recorder/tables.js';
 import { VXLAN_DEFAULT_PORT, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../wire/vxlan.js';
 
 export type PortKind = 'uplink' | 'host' | 'endpoint';
@@ -76,6 +77,18 @@ export interface LbConfig {
   newFlowsPerSec: number;
 }
 
+/** The n-tuple PCAP recorder (every node has one). */
+export interface RecorderConfig {
+  /** Where pcap files are created (mode 0600, directory made 0700 when missing). */
+  directory: string;
+  /** Distinct filter masks (prefix lengths + wildcards) across running recordings. */
+  maxMasks: number;
+  /** Filters across running recordings (the shared filter table's capacity). */
+  maxFilters: number;
+  /** Capture ring per worker, bytes; a full ring loses captures (counted), never packets. */
+  ringBytes: number;
+}
+
 export interface ClusterConfig {
   /** Node-to-node: next hop on the underlay, or VXLAN between nodes. */
   mode: 'direct' | 'vxlan';
@@ -105,6 +118,7 @@ export interface NodeConfig {
   vxlan: VxlanConfig;
   /** The L4 load balancer's tables and Maglev parameters; absent: no services here. */
   lb?: LbConfig;
+  recorder: RecorderConfig;
   /** "dir:/path" or "etcd://host:port"; only used with cluster. */
   store: string;
   cluster?: ClusterConfig;
@@ -309,6 +323,17 @@ function parseLb(v: unknown, where: string): LbConfig {
   };
 }
 
+function parseRecorder(v: unknown, where: string): RecorderConfig {
+  const o = obj(v ?? {}, where);
+  only(o, where, ['directory', 'maxMasks', 'maxFilters', 'ringBytes']);
+  return {
+    directory: o.directory === undefined ? '/var/lib/weft/recordings' : str(o.directory, `${where}.directory`),
+    maxMasks: o.maxMasks === undefined ? 16 : int(o.maxMasks, `${where}.maxMasks`, 1, MASKS_CEILING),
+    maxFilters: o.maxFilters === undefined ? 16384 : int(o.maxFilters, `${where}.maxFilters`, 1, 1 << 20),
+    ringBytes: o.ringBytes === undefined ? 4 << 20 : int(o.ringBytes, `${where}.ringBytes`, 4096, 1 << 30),
+  };
+}
+
 function familyPrefix(v: unknown, where: string, family: 4 | 6): Prefix {
   const p = prefix(v, where, false);
   if (p.family !== family) fail(where, `must be an IPv${family} prefix`);
@@ -327,7 +352,7 @@ function bool(v: unknown, where: string): boolean {
 
 export function parseConfig(doc: unknown, source: string): NodeConfig {
   const o = obj(doc ?? {}, source);
-  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan', 'lb']);
+  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan', 'lb', 'recorder']);
   const node = str(o.node, `${source}: node`, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/);
   const workers = o.workers === undefined ? cpus().length : int(o.workers, `${source}: workers`, 1, 16);
   const cpuList = list(o.cpus, `${source}: cpus`).map((c, i) => int(c, `${source}: cpus[${i}]`, 0, 1023));
@@ -372,6 +397,7 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
     },
     vxlan,
     lb: o.lb === undefined ? undefined : parseLb(o.lb, `${source}: lb`),
+    recorder: parseRecorder(o.recorder, `${source}: recorder`),
   };
 }
 

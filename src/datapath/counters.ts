@@ -48,6 +48,10 @@ export const COUNTER_NAMES = [
   'lbConntrackBypass',
   // Backend side: IPIP / IP6IP6 to one of our addresses, decapsulated and routed.
   'ipipDecapsulated',
+  // Recorder: frames copied into this worker's capture ring (inbound and outbound points), and
+  // captures lost to a full ring (the frame itself goes on).
+  'recorderCaptured',
+  'recorderLost',
   // drops
   'dropTruncatedEthernet',
   'dropNotForUs',

@@ -86,7 +86,7 @@ function sendArpRequest(dp: Datapath, port: number, a: Uint8Array, o: number): v
   else b.fill(0, p + ARP_SPA, p + ARP_SPA + 4);
   copy(b, p + ARP_SHA + 10, ZERO_MAC, 0, 6);
   copy(b, p + ARP_TPA, a, o, 4);
-  if (dp.tx.push(port, f, ETH_HLEN + ARP_LEN)) dp.ctr[C.neighbourRequests]++;
+  if (dp.tx.pushUncaptured(port, f, ETH_HLEN + ARP_LEN)) dp.ctr[C.neighbourRequests]++;
 }
 
 /** Multicasts a neighbour solicitation (RFC 4861 §7.2.2) from the port's link-local address. */
@@ -112,7 +112,7 @@ function sendNeighbourSolicitation(dp: Datapath, port: number, a: Uint8Array, o:
   b[m + 25] = 1;
   copy(b, m + 26, pb, mac, 6);
   put16(b, m + ICMPV6_CSUM, finish(sum16(b, m, icmpLen, pseudoSum6(b, ip, IPPROTO_ICMPV6, icmpLen))));
-  if (dp.tx.push(port, f, ETH_HLEN + IPV6_HLEN + icmpLen)) dp.ctr[C.neighbourRequests]++;
+  if (dp.tx.pushUncaptured(port, f, ETH_HLEN + IPV6_HLEN + icmpLen)) dp.ctr[C.neighbourRequests]++;
 }
 
 export function solicit(dp: Datapath, port: number, family: number, a: Uint8Array, o: number): void {

@@ -9,6 +9,7 @@ import { Ipv6Walk } from '../wire/ipv6.js';
 import { PendingQueue } from './pending.js';
 import { NodeSettings } from './node-settings.js';
 import { LbReader } from '../lb/tables.js';
+import { RecorderReader } from '../recorder/tables.js';
 
 export interface DatapathTables {
   ports: PortTable;
@@ -18,6 +19,8 @@ export interface DatapathTables {
   settings?: NodeSettings;
   /** The L4 load balancer's tables; absent: no load balancing in this worker. */
   lb?: LbReader;
+  /** The n-tuple recorder; absent: nothing is recorded in this worker. */
+  recorder?: RecorderReader;
 }
 
 /** ICMP errors per second a worker may send, with a burst (RFC 1812 §4.3.2.8 rate limiting). */
@@ -30,6 +33,7 @@ export class Datapath {
   readonly neighbours: SharedHashMap;
   readonly settings: NodeSettings;
   readonly lb: LbReader | null;
+  readonly recorder: RecorderReader | null;
   readonly ctr: Float64Array;
   readonly arena: Arena;
   readonly tx = new TxQueues();
@@ -65,9 +69,11 @@ export class Datapath {
     this.neighbours = tables.neighbours;
     this.settings = tables.settings ?? NodeSettings.create();
     this.lb = tables.lb ?? null;
+    this.recorder = tables.recorder ?? null;
     this.ctr = counters;
     this.arena = new Arena(maxFrame);
     this.pending = new PendingQueue(this.arena);
+    this.tx.attachRecorder(this.recorder, this.arena.bytes, counters);
   }
 
   /** Token bucket for ICMP errors; false means: do not send this one. */

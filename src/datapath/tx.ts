@@ -1,6 +1,12 @@
 // Frames chosen for transmission during one batch, grouped by output port, then written
-// with one native txBatch call per port.
+// with one native txBatch call per port. Also the recorder's outbound capture point: while
+// the frame being processed matched a recording (recordBits), every frame it causes to be
+// queued — after encapsulation, just before transmit — is captured with the same recordings.
 import { MAX_PORTS } from '../tables/port-table.js';
+import { TUNNEL_PORT } from '../tables/layout.js';
+import type { RecorderReader } from '../recorder/tables.js';
+import { POINT_OUT } from '../recorder/tables.js';
+import { C } from './counters.js';
 
 export const TX_PER_PORT = 256;
 
@@ -11,6 +17,17 @@ export class TxQueues {
   /** Ports with at least one frame queued this batch, in first-use order. */
   readonly dirty = new Int32Array(MAX_PORTS);
   dirtyCount = 0;
+  /** Recordings the received frame matched at the inbound point (0: none). */
+  recordBits = 0;
+  private recorder: RecorderReader | null = null;
+  private bytes: Uint8Array = new Uint8Array(0);
+  private ctr: Float64Array = new Float64Array(0);
+
+  attachRecorder(recorder: RecorderReader | null, bytes: Uint8Array, ctr: Float64Array): void {
+    this.recorder = recorder;
+    this.bytes = bytes;
+    this.ctr = ctr;
+  }
 
   /** False when the port's queue is full (the caller counts the drop). */
   push(port: number, off: number, len: number): boolean {
@@ -21,7 +38,23 @@ export class TxQueues {
     this.desc[d] = off;
     this.desc[d + 1] = len;
     this.count[port] = n + 1;
+    // The tunnel pseudo-port's frames are captured once encapsulated onto an uplink.
+    if (this.recordBits !== 0 && port !== TUNNEL_PORT) {
+      this.recorder!.capture(this.bytes, off, len, this.recordBits, POINT_OUT, port, this.ctr, C.recorderCaptured, C.recorderLost);
+    }
     return true;
+  }
+
+  /**
+   * For frames the router makes up on its own account (ARP requests, neighbour solicitations):
+   * queued like any other but never captured as part of the flow that triggered them.
+   */
+  pushUncaptured(port: number, off: number, len: number): boolean {
+    const bits = this.recordBits;
+    this.recordBits = 0;
+    const ok = this.push(port, off, len);
+    this.recordBits = bits;
+    return ok;
   }
 
   /** Forgets what is queued on port and takes it off the dirty list (the tunnel pseudo-port). */

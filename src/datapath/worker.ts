@@ -17,6 +17,7 @@ import { CounterBlock } from '../tables/counters.js';
 import { PORT_KIND_TUNNEL } from '../tables/layout.js';
 import { NodeSettings } from './node-settings.js';
 import { LbReader, LbSabs } from '../lb/tables.js';
+import { RecorderReader, RecorderSabs } from '../recorder/tables.js';
 
 export interface WorkerInit {
   index: number;
@@ -33,6 +34,8 @@ export interface WorkerInit {
   lbSabs?: LbSabs;
   /** (VIP, backend port, protocol) → service port, for DSR replies under l4Xlate backend. */
   reverseXlateSab?: SharedArrayBuffer;
+  /** The recorder's filters and this worker's capture ring; absent: nothing is recorded. */
+  recorderSabs?: RecorderSabs;
   /** Float64 per worker per port: rx frames, rx bytes, tx frames, tx bytes (PORT_COUNTERS). */
   portCountersSab: SharedArrayBuffer;
   /** Int32 control words: [0] = stop flag, [1 + worker] = port-table generation seen. */
@@ -57,6 +60,7 @@ const dp = new Datapath(
     neighbours: SharedHashMap.attach(init.neighboursSab),
     settings: init.settingsSab ? NodeSettings.attach(init.settingsSab) : undefined,
     lb: init.lbSabs ? new LbReader(init.lbSabs, init.index) : undefined,
+    recorder: init.recorderSabs ? new RecorderReader(init.recorderSabs, init.index) : undefined,
   },
   counters,
   init.maxFrame,
@@ -130,6 +134,7 @@ function run(): void {
   while (Atomics.load(control, 0) === 0) {
     if (ports.generation() !== seenGeneration) refreshPorts();
     dp.now = performance.now();
+    dp.recorder?.refresh();
     let got = 0;
     for (let i = 0; i < nports; i++) {
       let n = 0;

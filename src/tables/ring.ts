@@ -20,6 +20,7 @@ const R_MAGIC = 0, R_CAP = 1, R_DROPPED = 2, R_HEAD = 16, R_TAIL = 32;
 const HEADER_BYTES = 192;
 const MAGIC = 0x57524e31; // "WRN1"
 const PAD = -1;
+const NO_META = new Int32Array(0);
 
 export class SpscRing {
   readonly capacity: number;
@@ -60,9 +61,19 @@ export class SpscRing {
 
   /** Producer only. Copies src[off, off+len) as one record. False (and dropped++) if it doesn't fit. */
   push(src: Uint8Array, off: number, len: number, tag: number): boolean {
+    return this.pushWithMeta(NO_META, 0, src, off, len, tag);
+  }
+
+  /**
+   * Producer only. One record made of metaWords 32-bit words from meta, then src[off, off+len)
+   * (the recorder's capture header and packet bytes, without assembling them first).
+   */
+  pushWithMeta(meta: Int32Array, metaWords: number, src: Uint8Array, off: number, len: number, tag: number): boolean {
     if ((off | 0) !== off || (len | 0) !== len || off < 0 || len < 0 || off + len > src.length) return this.drop();
+    if ((metaWords | 0) !== metaWords || metaWords < 0 || metaWords > meta.length) return this.drop();
     const cap = this.capacity, h = this.h, d32 = this.d32, d8 = this.d8;
-    const rec = 8 + ((len + 7) & ~7);
+    const body = 4 * metaWords + len;
+    const rec = 8 + ((body + 7) & ~7);
     const head = Atomics.load(h, R_HEAD);
     let used = head - Atomics.load(h, R_TAIL);
     if (used < 0) used += 2 * cap;
@@ -73,9 +84,10 @@ export class SpscRing {
     if (advance > cap - used) return this.drop();
     if (wrap) d32[pos >> 2] = PAD;
     const w = wrap ? 0 : pos;
-    d32[w >> 2] = len;
+    d32[w >> 2] = body;
     d32[(w >> 2) + 1] = tag;
-    const dst = w + 8, so = src.byteOffset + off;
+    for (let k = 0; k < metaWords; k++) d32[(w >> 2) + 2 + k] = meta[k]!;
+    const dst = w + 8 + 4 * metaWords, so = src.byteOffset + off;
     let i = 0;
     if (len >= 32 && (so & 3) === 0) {
       const sv = this.srcWords(src), s4 = so >> 2, d4 = dst >> 2, n4 = len >> 2;

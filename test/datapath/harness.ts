@@ -12,6 +12,7 @@ import { parseConfig, NodeConfig } from '../../src/control/config.js';
 import { routesFromConfig, programRoute, programVxlan } from '../../src/control/routes.js';
 import { NodeSettings } from '../../src/datapath/node-settings.js';
 import { LbReader } from '../../src/lb/tables.js';
+import type { RecorderReader } from '../../src/recorder/tables.js';
 import { linkLocalFromMac, parseAddress } from '../../src/control/addr.js';
 import { PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../../src/tables/port-table.js';
 import { PrefixTable } from '../../src/tables/prefix.js';
@@ -169,8 +170,8 @@ export class Harness {
   private readonly arena32: Int32Array;
   private lastRxLen = 0;
 
-  /** `mtus`: other MTUs for the ports than MTUS (e.g. a jumbo ep1); `lb`: load-balancer tables (none by default). */
-  constructor(opts: { mtus?: number[]; lb?: LbReader } = {}) {
+  /** `mtus`: other MTUs for the ports than MTUS (e.g. a jumbo ep1); `lb`: load-balancer tables, `recorder`: recorder tables (none by default). */
+  constructor(opts: { mtus?: number[]; lb?: LbReader; recorder?: RecorderReader } = {}) {
     const doc = opts.mtus ? { ...CONFIG_DOC, ports: CONFIG_DOC.ports.map((p, i) => ({ ...p, mtu: opts.mtus![i] })) } : CONFIG_DOC;
     this.cfg = parseConfig(doc, 'harness');
     const cfg = this.cfg;
@@ -192,7 +193,7 @@ export class Harness {
     for (const r of routesFromConfig(cfg)) programRoute(this.routes, r);
     programVxlan(this.ports, this.settings, cfg.vxlan, cfg.gateway);
     this.maxFrame = Math.max(1500, ...cfg.ports.map((p) => p.mtu)) + 14; // Agent.maxFrame
-    this.dp = new Datapath({ ports: this.ports, routes: this.routes, neighbours: this.neighbours, settings: this.settings, lb: opts.lb }, this.counters.row(0), this.maxFrame);
+    this.dp = new Datapath({ ports: this.ports, routes: this.routes, neighbours: this.neighbours, settings: this.settings, lb: opts.lb, recorder: opts.recorder }, this.counters.row(0), this.maxFrame);
     this.dp.now = 10_000;
     // Pre-learned neighbours: EP1 (both families), the IPv4 uplink gateway. Not EP2, not the
     // IPv6 uplink gateway: frames toward those are parked and solicited.
@@ -325,6 +326,7 @@ export class Harness {
     const genBefore = this.genUsed();
     let error: unknown;
     this.frames++;
+    dp.recorder?.refresh(); // the worker does this once per batch
     try {
       receiveFrame(dp, port, off, len);
     } catch (e) {
