@@ -58,3 +58,30 @@ export function badChecksums(b: Uint8Array, p: NatPacket, icmpError: boolean): s
   }
   return bad;
 }
+
+/**
+ * Fields whose stored checksum differs from one computed from scratch (the field zeroed):
+ * the IPv4 header and the L4 checksum of a complete segment. UDP's "computed zero is sent as
+ * 0xffff" and IPv4's "zero is no checksum" are honoured.
+ */
+export function scratchMismatches(b: Uint8Array, p: NatPacket): string[] {
+  const bad: string[] = [];
+  const c = b.slice();
+  if (p.family === 4) {
+    const hl = (c[p.ipOff]! & 15) << 2;
+    c[p.ipOff + 10] = 0; c[p.ipOff + 11] = 0;
+    if (checksum(c, p.ipOff, hl) !== get16(b, p.ipOff + 10)) bad.push('ipv4');
+  }
+  if (!p.firstFragment && p.csumOff >= 0) {
+    const stored = get16(b, p.csumOff);
+    if (p.csumKind === CSUM_UDP && p.family === 4 && stored === 0) return bad;
+    c[p.csumOff] = 0; c[p.csumOff + 1] = 0;
+    const len = p.end - p.l4Off;
+    const ph = p.csumKind === CSUM_TCP || p.csumKind === CSUM_UDP || p.csumKind === CSUM_ICMP6
+      ? (p.family === 4 ? pseudoSum4(c, p.ipOff, p.proto, len) : pseudoSum6(c, p.ipOff, p.proto, len)) : 0;
+    let want = finish(sum16(c, p.l4Off, len, ph));
+    if (want === 0 && p.csumKind === CSUM_UDP) want = 0xffff;
+    if (want !== stored) bad.push(`l4 ${stored.toString(16)} != ${want.toString(16)}`);
+  }
+  return bad;
+}
