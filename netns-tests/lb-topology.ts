@@ -11,6 +11,8 @@ export const VIP4_XLATE = '198.18.100.2';
 
 export interface LbTopology {
   lbs: ClusterNode[];
+  /** The backend nodes n1 (a1, a2) and n2 (b1). */
+  nodes: ClusterNode[];
   backends: Endpoint[];
   client: string;
   fab: string;
@@ -46,13 +48,16 @@ threading.Thread(target=S(("::", 8080), H8080).serve_forever, daemon=True).start
 S(("::", 80), H).serve_forever()`]);
 }
 
-/** LB nodes are n5, n6...; backends a1, a2 on n1 and b1 on n2; the client at .100 / ::100. */
-export async function lbTopology(t: Topology, store: string, lbCount = 1): Promise<LbTopology> {
+/**
+ * LB nodes are n5, n6...; backends a1, a2 on n1 and b1 on n2; the client at .100 / ::100.
+ * `top`: more top-level config for the LB nodes and the backend nodes (e.g. a recorder section).
+ */
+export async function lbTopology(t: Topology, store: string, lbCount = 1, top: { lb?: Record<string, unknown>; backend?: Record<string, unknown> } = {}): Promise<LbTopology> {
   const fab = fabric(t);
   const lbs: ClusterNode[] = [];
-  for (let i = 0; i < lbCount; i++) lbs.push(await startNode(t, 5 + i, { store }, {}, { lb: { tableSize: 1021 } }));
-  const n1 = await startNode(t, 1, { store });
-  const n2 = await startNode(t, 2, { store });
+  for (let i = 0; i < lbCount; i++) lbs.push(await startNode(t, 5 + i, { store }, {}, { lb: { tableSize: 1021 }, ...top.lb }));
+  const n1 = await startNode(t, 1, { store }, {}, top.backend);
+  const n2 = await startNode(t, 2, { store }, {}, top.backend);
   const vips = [VIP4, VIP6, VIP4_XLATE];
   const backends = [addEndpoint(t, n1, 'a1', 'app=web', vips), addEndpoint(t, n1, 'a2', 'app=web', vips), addEndpoint(t, n2, 'b1', 'app=web', vips)];
   for (const ep of backends) servers(t, ep);
@@ -68,7 +73,7 @@ export async function lbTopology(t: Topology, store: string, lbCount = 1): Promi
     t.must('', ['node', WEFT, 'service', 'add', name, '--vip', vip, '--port', String(port), '--protocol', proto,
       ...backends.flatMap((e) => ['--backend', v6 ? `[${e.ipv6}]:${port}` : `${e.ipv4}:${port}`]), '--api', lbs[0].agent.api]);
   }
-  return { lbs, backends, client, fab };
+  return { lbs, nodes: [n1, n2], backends, client, fab };
 }
 
 /** Points the client's routes to the VIPs at one LB's underlay addresses. */

@@ -128,7 +128,7 @@ export function solicit(dp: Datapath, port: number, family: number, a: Uint8Arra
 export function parkFrame(dp: Datapath, port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, asFragment = 0): void {
   const q = dp.pending;
   const already = q.waiting(port, family, nh, nhOff);
-  if (!q.add(port, family, nh, nhOff, b, off, len, dp.now)) {
+  if (!q.add(port, family, nh, nhOff, b, off, len, dp.now, dp.tx.recordBits)) {
     dp.ctr[asFragment ? C.fragmentsLost : C.dropPendingFull]++;
     return;
   }
@@ -154,8 +154,10 @@ export function servicePending(dp: Datapath): void {
       dp.ctr[C.dropPortDown]++;
     } else if (neighbourMac(dp, port, q.family[i], q.nexthop, i * 16, b, f)) {
       // The slot is reused only after this batch is transmitted: release after push.
+      dp.tx.recordBits = q.recordBits[i];
       if (dp.tx.push(port, f, q.len[i])) dp.ctr[C.pendingSent]++;
       else dp.ctr[C.dropTxFull]++;
+      dp.tx.recordBits = 0;
       q.release(i);
     } else if (dp.now > q.deadline[i]) {
       q.release(i);

@@ -15,6 +15,8 @@ export class PendingQueue {
   readonly nexthop = new Uint8Array(PENDING_SLOTS * 16);
   readonly len = new Int32Array(PENDING_SLOTS);
   readonly deadline = new Float64Array(PENDING_SLOTS);
+  /** Recordings the frame's flow matched: it is captured when it finally leaves. */
+  readonly recordBits = new Int32Array(PENDING_SLOTS);
   count = 0;
   private readonly arena: Arena;
 
@@ -27,7 +29,7 @@ export class PendingQueue {
   }
 
   /** Copies the frame in; returns false when every slot is taken. */
-  add(port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, now: number): boolean {
+  add(port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, now: number, recordBits = 0): boolean {
     if (this.count === PENDING_SLOTS || len > this.arena.maxFrameLen()) return false;
     let i = 0;
     while (this.used[i] === 1) i++;
@@ -37,6 +39,7 @@ export class PendingQueue {
     copy(this.nexthop, i * 16, nh, nhOff, family === 4 ? 4 : 16);
     this.len[i] = len;
     this.deadline[i] = now + PENDING_TIMEOUT_MS;
+    this.recordBits[i] = recordBits;
     copy(this.arena.bytes, this.frameOff(i), b, off, len);
     this.count++;
     return true;
