@@ -86,6 +86,14 @@ function normalizeDump(text: string): string {
   return [head, ...peers.sort()].join('\n');
 }
 
+/** A `get` answer with peer blocks sorted, so map order in wireguard-go does not matter. */
+function normalizeGet(text: string): string {
+  const status = /errno=-?\d+\n\n$/.exec(text)?.[0] ?? '(no status)';
+  const blocks = text.slice(0, text.length - (status === '(no status)' ? 0 : status.length)).split(/(?=^public_key=)/m);
+  const [device, ...peers] = blocks[0].startsWith('public_key=') ? ['', ...blocks] : blocks;
+  return [device, ...peers.sort(), status].join('');
+}
+
 async function waitForSocket(path: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(path)) {
@@ -93,6 +101,81 @@ async function waitForSocket(path: string, timeoutMs: number): Promise<void> {
     await sleep(50);
   }
 }
+
+const hex = (byte: number): string => Buffer.alloc(32, byte).toString('hex');
+const OWN_PRIV = hex(0x07);
+/** Public key of OWN_PRIV. */
+const OWN_PUB = '13be4feaeaf204c7fd3358fc9c00721881d174278128227ec674f37f7fe97b6d';
+const [PA, PB, PC, PD] = [hex(0xa1), hex(0xb2), hex(0xc3), hex(0xd4)];
+
+/** Valid sets exercising each key's semantics; after each, both devices must answer `get` identically. */
+const VALID_SETS: string[][] = [
+  [`private_key=${hex(0x42)}`, 'listen_port=51871', 'fwmark=7', `public_key=${PA}`, `preshared_key=${hex(0x5a)}`, 'endpoint=198.18.0.9:51871', 'persistent_keepalive_interval=25', 'replace_allowed_ips=true', 'allowed_ip=198.18.70.0/24', 'allowed_ip=2001:db8:70::/64'],
+  [`public_key=${PB}`, 'update_only=true', 'allowed_ip=198.18.71.0/24'],
+  [`public_key=${PA}`, 'update_only=true', 'endpoint=[2001:db8::9]:51871'],
+  [`public_key=${PB}`, 'endpoint=198.18.0.10:1', 'update_only=true'],
+  [`public_key=${PB}`, 'allowed_ip=198.18.70.5/24', 'allowed_ip=198.18.72.0/24', `public_key=${PA}`, 'allowed_ip=2001:db8:70::/64'],
+  [`public_key=${PA.toUpperCase()}`, 'allowed_ip=2001:DB8:0071:0::1/64', 'allowed_ip=::ffff:198.18.0.1/128', 'endpoint=[::ffff:198.18.0.9]:7'],
+  [`public_key=${PA}`, 'remove=true', 'endpoint=198.18.0.11:1', 'allowed_ip=198.18.79.0/24', `public_key=${PC}`, 'remove=true'],
+  [`public_key=${PC}`, 'allowed_ip=198.18.73.0/24', `public_key=${PC}`, 'allowed_ip=198.18.74.0/24', 'protocol_version=1'],
+  ['replace_peers=true', `public_key=${PC}`, 'allowed_ip=198.18.75.0/24', `public_key=${OWN_PUB}`, 'allowed_ip=198.18.76.0/24'],
+  [`private_key=${OWN_PRIV}`],
+  [`public_key=${OWN_PUB}`, 'allowed_ip=198.18.77.0/24', `public_key=${PC}`, 'replace_allowed_ips=true', `preshared_key=${hex(0)}`, 'persistent_keepalive_interval=0'],
+  // (Not listen_port=0: wireguard-go then binds a random port and reports it; see recordBoundPort.)
+  ['fwmark=0', `private_key=${hex(0)}`, `public_key=${OWN_PUB}`, 'allowed_ip=198.18.77.0/24'],
+  [`private_key=${OWN_PRIV}`, 'listen_port=00051871'],
+];
+
+/** Invalid sets whose errno wireguard-go and Weft agree on (Weft applies none of them; wireguard-go may apply the lines before the bad one). */
+const INVALID_SETS: string[][] = [
+  ['listen_port=65536'], ['listen_port'], ['bogus=1'], ['endpoint=198.18.0.9:1'], ['replace_peers=false'], ['fwmark=-1'],
+  [`private_key=${'zz'.repeat(32)}`], [`public_key=${'ab'.repeat(31)}`],
+  [`public_key=${PD}`, 'listen_port=1'], [`public_key=${PC}`, 'remove=1'], [`public_key=${PC}`, 'update_only=false'],
+  [`public_key=${PC}`, 'protocol_version=2'], [`public_key=${PC}`, 'endpoint=198.18.0.9'], [`public_key=${PC}`, 'endpoint=2001:db8::9:1'],
+  [`public_key=${PC}`, 'endpoint=[198.18.0.9]:1'], [`public_key=${PC}`, 'persistent_keepalive_interval=65536'],
+  [`public_key=${PC}`, 'allowed_ip=198.18.70.0/33'], [`public_key=${PC}`, 'allowed_ip=198.18.70.0'], [`public_key=${PC}`, 'replace_allowed_ips=yes'],
+];
+
+test('raw UAPI: the same sets give the same errno and the same get on Weft and wireguard-go', { timeout: 60_000 }, async () => {
+  const t = new Topology('wgu');
+  const id = process.pid % 100000;
+  const weftIf = `wtua${id}1`;
+  const goIf = `wtug${id}1`;
+  let runner: Runner | undefined;
+  try {
+    runner = new Runner(weftIf);
+    await runner.next<string>('ready');
+    const ns = t.ns('raw');
+    const wggo = t.spawn(ns, ['env', 'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1', 'WG_PROCESS_FOREGROUND=1', 'wireguard-go', goIf]);
+    await waitForSocket(join(RUN_DIR, `${goIf}.sock`), 10_000).catch((e: Error) => {
+      throw new Error(`${e.message}\nwireguard-go: ${wggo.output()}`);
+    });
+    const ask = (req: string): Promise<[string, string]> => Promise.all([exchange(join(RUN_DIR, `${weftIf}.sock`), req), exchange(join(RUN_DIR, `${goIf}.sock`), req)]);
+    for (const [i, lines] of VALID_SETS.entries()) {
+      const [ws, gs] = await ask(`set=1\n${lines.join('\n')}\n\n`);
+      assert.equal(ws, 'errno=0\n\n', `Weft refused valid set ${i}: ${lines.join(' | ')}`);
+      assert.equal(gs, 'errno=0\n\n', `wireguard-go refused valid set ${i}`);
+      const [wg, gg] = await ask('get=1\n\n');
+      if (process.env.WGU_VERBOSE) console.log(`--- set ${i}\n${wg}`);
+      assert.equal(normalizeGet(wg), normalizeGet(gg), `get after set ${i}: ${lines.join(' | ')}`);
+    }
+    const [weftBefore] = await ask('get=1\n\n');
+    for (const lines of INVALID_SETS) {
+      const [ws, gs] = await ask(`set=1\n${lines.join('\n')}\n\n`);
+      assert.equal(ws, gs, `errno for ${lines.join(' | ')}`);
+      assert.match(ws, /^errno=-(22|71)\n\n$/);
+    }
+    const [weftAfter, goAfter] = await ask('get=1\n\n');
+    assert.equal(weftAfter, weftBefore, 'Weft applied nothing of the refused sets');
+    // wireguard-go applies lines up to the bad one: peer D was created by "public_key=D / listen_port=1".
+    assert.match(goAfter, new RegExp(`public_key=${PD}`));
+    assert.doesNotMatch(weftAfter, new RegExp(`public_key=${PD}`));
+  } finally {
+    await runner?.stop();
+    await t.cleanup();
+    for (const f of [weftIf, goIf]) rmSync(join(RUN_DIR, `${f}.sock`), { force: true });
+  }
+});
 
 test('wg set / show / showconf / syncconf / setconf on a Weft UAPI device, compared with wireguard-go', { timeout: 120_000 }, async () => {
   const t = new Topology('wgu');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ChangeEvent, DeviceConfig } from '../../src/wireguard/uapi/device-config.js';
 import { parseEndpoint } from '../../src/wireguard/uapi/addresses.js';
 import { UapiError } from '../../src/wireguard/uapi/errors.js';
-import { applySet } from '../../src/wireguard/uapi/protocol.js';
+import { applySet, formatGet } from '../../src/wireguard/uapi/protocol.js';
 import { PEER_A, PEER_B, PEER_C, PRIV_HEX, PUB_HEX, PSK } from './helpers.js';
 
 function recording(d: DeviceConfig): ChangeEvent[] {
@@ -169,4 +169,15 @@ test('ownerOf finds the exact prefix whatever its spelling; other lengths are no
   applySet(d, [`public_key=${PEER_A}`, 'allowed_ip=2001:db8:70::/64']);
   assert.equal(d.ownerOf('2001:0db8:0070:0000:ffff::1/64'), PEER_A);
   assert.equal(d.ownerOf('2001:db8:70::/65'), undefined);
+});
+
+test('recordBoundPort: get reports the bound port until the configured port changes', () => {
+  const d = new DeviceConfig();
+  assert.equal(formatGet(d), '');
+  d.recordBoundPort(41113);
+  assert.equal(formatGet(d), 'listen_port=41113\n');
+  assert.equal(d.listenPort, 0, 'the configuration still says any port');
+  applySet(d, ['listen_port=51871']);
+  assert.equal(formatGet(d), 'listen_port=51871\n');
+  assert.throws(() => d.recordBoundPort(65536), /bound port/);
 });

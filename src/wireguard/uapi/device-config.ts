@@ -251,6 +251,7 @@ export class DeviceDraft {
 export class DeviceConfig {
   readonly limits: DeviceLimits;
   private state: DeviceState = { privateKey: null, publicKey: null, listenPort: 0, fwmark: 0, peers: new Map(), owners: new Map() };
+  private boundPort = 0;
   private ver = 0;
   private lastId = 0;
   private updating = false;
@@ -280,6 +281,7 @@ export class DeviceConfig {
     }
     const changes = diffStates(this.state, next);
     // Committed even without changes: a re-added prefix moves to the end of its peer's list.
+    if (next.listenPort !== this.state.listenPort) this.boundPort = 0;
     this.state = next;
     if (changes.length > 0) {
       this.ver++;
@@ -306,8 +308,14 @@ export class DeviceConfig {
     return this.state.publicKey && new Uint8Array(this.state.publicKey);
   }
 
+  /** The configured port (0: any). */
   get listenPort(): number {
     return this.state.listenPort;
+  }
+
+  /** The port actually bound, as `get` reports it: the one the dataplane recorded, else the configured one. */
+  get effectiveListenPort(): number {
+    return this.boundPort || this.state.listenPort;
   }
 
   get fwmark(): number {
@@ -343,6 +351,15 @@ export class DeviceConfig {
 
   // Runtime state written by the dataplane. Each returns false when the peer does not exist
   // (it may have been removed by `wg` meanwhile).
+
+  /**
+   * The UDP port the dataplane actually bound (it picks one when the configured port is 0).
+   * `get` reports it, as wireguard-go does; a new configured port clears it.
+   */
+  recordBoundPort(port: number): void {
+    checkInt(port, 65535, 'bound port');
+    this.boundPort = port;
+  }
 
   /** Wall-clock time of a completed handshake (seconds and nanoseconds since the epoch). */
   recordHandshake(key: PeerKey, sec: bigint | number, nsec = 0): boolean {

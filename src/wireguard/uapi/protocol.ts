@@ -13,7 +13,7 @@ export function formatGet(device: DeviceConfig): string {
   const out: string[] = [];
   const priv = device.privateKey;
   if (priv) out.push(`private_key=${formatHexKey(priv)}`);
-  if (device.listenPort !== 0) out.push(`listen_port=${device.listenPort}`);
+  if (device.effectiveListenPort !== 0) out.push(`listen_port=${device.effectiveListenPort}`);
   if (device.fwmark !== 0) out.push(`fwmark=${device.fwmark}`);
   for (const p of device.peers()) {
     out.push(`public_key=${p.publicKey}`);
