@@ -59,7 +59,9 @@ export const CT_NEW = 1;
 export const CT_NO_ENTRY = 2;
 export const CT_PORTS_EXHAUSTED = 3;
 export const CT_TABLE_FULL = 4;
-export const CT_VERDICT_NAMES: readonly string[] = ['hit', 'new', 'noEntry', 'portsExhausted', 'tableFull'];
+/** The map refused an insert for another reason (its writer lock stayed busy, probe limit). */
+export const CT_INSERT_FAILED = 5;
+export const CT_VERDICT_NAMES: readonly string[] = ['hit', 'new', 'noEntry', 'portsExhausted', 'tableFull', 'insertFailed'];
 
 export const ORPHAN_GRACE_SEC = 10;
 
@@ -146,7 +148,9 @@ export class NatTable {
     const lo = o.portMin ?? DEFAULT_PORT_MIN, hi = o.portMax ?? DEFAULT_PORT_MAX;
     portSlice(lo, hi, 0, o.workers); // validates the range against the worker count
     if (!Number.isInteger(o.capacity) || o.capacity < 1 || o.capacity > 1 << 24) throw new RangeError('NatTable: capacity must be 1..16777216 connections');
-    const mo = { keyWords: CT_KEY_WORDS, valueWords: CT_VALUE_WORDS, capacity: 2 * o.capacity, maxProbe: 64 };
+    // The map gets room for 3 entries per connection while the table admits 2: at most ~50 %
+    // load, so probe chains stay short (the admission bound is H_CAP, checked before inserting).
+    const mo = { keyWords: CT_KEY_WORDS, valueWords: CT_VALUE_WORDS, capacity: 3 * o.capacity, maxProbe: 64 };
     const sab = new SharedArrayBuffer(HEADER_BYTES + SharedHashMap.bytesFor(mo));
     SharedHashMap.create({ ...mo, sab, byteOffset: HEADER_BYTES });
     const h = new Int32Array(sab, 0, HEADER_WORDS);
@@ -406,6 +410,6 @@ export class NatFlows {
   private insertFailed(): number {
     // A full map (a race past the size check) is "table full"; anything else is counted apart.
     if (this.map.size() + 1 >= 2 * this.h[H_CAP]!) return this.count(H_TABLE_FULL, CT_TABLE_FULL);
-    return this.count(H_INSERT_FAILED, CT_TABLE_FULL);
+    return this.count(H_INSERT_FAILED, CT_INSERT_FAILED);
   }
 }
