@@ -81,6 +81,7 @@ const replies = new Set<string>();
 let answered = 0;
 let handshakes = 0;
 let finished = false;
+let transportsShown = 0;
 
 function act(actions: TunnelAction[]): void {
   for (const a of actions) {
@@ -133,6 +134,7 @@ function finish(ok: boolean): void {
 sock.on('message', (msg, rinfo) => {
   if (msg.length > 0 && msg[0] === 1) emit({ event: 'received', kind: 'initiation', hex: msg.toString('hex'), from: `${rinfo.address}:${rinfo.port}` });
   if (msg.length > 0 && msg[0] === 2) emit({ event: 'received', kind: 'response', hex: msg.toString('hex') });
+  if (msg.length > 0 && msg[0] === 4 && transportsShown++ < 3) emit({ event: 'received', kind: 'transport', hex: msg.toString('hex') });
   act(tunnel.decapsulate(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), { address: rinfo.address, port: rinfo.port }, now()));
 });
 
