@@ -165,7 +165,7 @@ export async function withTopology<T>(tag: string, fn: (t: Topology) => Promise<
 }
 
 /** A node with two endpoints behind one agent: the topology of the frame-path tests. */
-export async function twoEndpoints(t: Topology, opts: { workers?: number; mtu2?: number } = {}): Promise<{ node: string; ep1: string; ep2: string; agent: AgentHandle }> {
+export async function twoEndpoints(t: Topology, opts: { workers?: number; mtu2?: number; extra?: Record<string, unknown> } = {}): Promise<{ node: string; ep1: string; ep2: string; agent: AgentHandle }> {
   const node = t.ns('node');
   const ep1 = t.ns('ep1');
   const ep2 = t.ns('ep2');
@@ -177,6 +177,7 @@ export async function twoEndpoints(t: Topology, opts: { workers?: number; mtu2?:
       { name: 'ep1', kind: 'endpoint', netns: ep1, ipv4: '198.19.1.10', ipv6: '2001:db8:19:1::10' },
       { name: 'ep2', kind: 'endpoint', netns: ep2, ipv4: '198.19.1.20', ipv6: '2001:db8:19:1::20', mtu: opts.mtu2 ?? 1500 },
     ],
+    ...opts.extra,
   });
   return { node, ep1, ep2, agent };
 }
