@@ -17,6 +17,8 @@ test('scripts/demo --once shows traffic and status, then cleans up', { timeout: 
   const spread = [...out.matchAll(/^\s+(\d+) (a1|b1)$/gm)].map((m) => Number(m[1]));
   assert.equal(spread.length, 2, 'the LB spread the 30 connections over a1 and b1');
   assert.equal(spread[0] + spread[1], 30);
+  assert.match(out, /recording \d+: 12 packets, .* \(packet-limit\)/, 'the recorder stopped at its packet limit');
+  assert.match(out, /IP 198\.18\.50\.\d+ > 198\.19\.\d+\.\d+: IP 198\.18\.0\.100\.\d+ > 198\.18\.100\.1\.80:/, 'tcpdump shows an IPIP packet from the recording');
   assert.match(out, /Health:\s+ok/);
   assert.match(out, /receiver/);
   const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
