@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { DeviceConfig } from '../../src/wireguard/uapi/device-config.js';
 import { formatGet } from '../../src/wireguard/uapi/protocol.js';
 import { UapiServer } from '../../src/wireguard/uapi/server.js';
+import { readerLimitsFor } from '../../src/wireguard/uapi/request-reader.js';
 import { PEER_A, PRIV_HEX, exchange, setRequest } from './helpers.js';
 
-async function withServer(fn: (s: UapiServer, d: DeviceConfig, runDir: string) => Promise<void>, opts: { maxConnections?: number; idleTimeoutMs?: number } = {}): Promise<void> {
+async function withServer(fn: (s: UapiServer, d: DeviceConfig, runDir: string) => Promise<void>, opts: { maxConnections?: number; idleTimeoutMs?: number } = {}, limits: { maxPeers?: number; maxAllowedIps?: number } = {}): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'wtua-'));
   const runDir = join(base, 'run', 'wireguard');
-  const d = new DeviceConfig();
+  const d = new DeviceConfig(limits);
   const s = await UapiServer.start('wtua0', d, { runDir, ...opts });
   try {
     await fn(s, d, runDir);
@@ -67,10 +68,20 @@ test('hostile streams: unknown op, binary garbage, an endless line, too many lin
     assert.equal(await exchange(s.path, Buffer.from([0, 1, 2, 0xff, 0x0a])), 'errno=-71\n\n');
     assert.equal(await exchange(s.path, 'get=1\nX'), 'errno=-22\n\n');
     assert.equal(await exchange(s.path, `set=1\n${'a'.repeat(100_000)}`), 'errno=-90\n\n');
-    assert.equal(await exchange(s.path, `set=1\n${'fwmark=1\n'.repeat(250_000)}\n`), 'errno=-90\n\n');
-    assert.equal(d.version, 0);
-    assert.equal(await exchange(s.path, 'get=1\n\n'), 'errno=0\n\n', 'still serving');
-  });
+    // Request bounds follow the device's limits: 2 peers, 4 prefixes → 16 + 8·2 + 4 = 36 lines.
+    assert.equal(await exchange(s.path, `set=1\n${'fwmark=1\n'.repeat(36)}\n`), 'errno=0\n\n');
+    assert.equal(await exchange(s.path, `set=1\n${'fwmark=2\n'.repeat(37)}\n`), 'errno=-90\n\n');
+    assert.equal(await exchange(s.path, `set=1\n${'fwmark=2\n'.repeat(200_000)}\n`), 'errno=-90\n\n');
+    assert.equal(d.fwmark, 1);
+    assert.equal(await exchange(s.path, 'get=1\n\n'), 'fwmark=1\nerrno=0\n\n', 'still serving');
+  }, {}, { maxPeers: 2, maxAllowedIps: 4 });
+});
+
+test('default request bounds fit a full setconf of the default device limits, within 32 MiB', () => {
+  const l = readerLimitsFor(new DeviceConfig().limits);
+  assert.equal(l.maxLines, 16 + 8 * 65536 + 262144);
+  assert.equal(l.maxRequestBytes, 32 << 20);
+  assert.deepEqual(readerLimitsFor({ maxPeers: 2, maxAllowedIps: 4 }), { maxLines: 36, maxLineBytes: 4096, maxRequestBytes: 65536 });
 });
 
 test('a stale socket of a dead process is replaced; a live one is refused; a non-socket is left alone', async () => {

@@ -96,8 +96,10 @@ interface DeviceState {
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Hex form of a peer key, validated. */
+const CANONICAL_HEX_KEY = /^[0-9a-f]{64}$/;
+
 export function peerHex(key: PeerKey): string {
-  if (typeof key === 'string') return formatHexKey(parseHexKey(key, 'public key'));
+  if (typeof key === 'string') return CANONICAL_HEX_KEY.test(key) ? key : formatHexKey(parseHexKey(key, 'public key'));
   checkKeyLength(key, 'public key');
   return formatHexKey(key);
 }

@@ -16,6 +16,16 @@ export interface ReaderLimits {
 
 export const DEFAULT_READER_LIMITS: ReaderLimits = { maxRequestBytes: 8 << 20, maxLineBytes: 4096, maxLines: 200_000 };
 
+/**
+ * Bounds large enough for a `wg setconf` of a device filled to its limits (every peer with
+ * all its keys, every allowed IP), and no larger: at most 8 lines per peer plus one per
+ * allowed IP, about 100 bytes a line, and never more than 32 MiB.
+ */
+export function readerLimitsFor(device: { maxPeers: number; maxAllowedIps: number }): ReaderLimits {
+  const maxLines = Math.min(16 + 8 * device.maxPeers + device.maxAllowedIps, 1 << 20);
+  return { maxLines, maxLineBytes: DEFAULT_READER_LIMITS.maxLineBytes, maxRequestBytes: Math.min(Math.max(maxLines * 100, 1 << 16), 32 << 20) };
+}
+
 export type UapiRequest =
   | { readonly op: 'get' }
   | { readonly op: 'set'; readonly lines: readonly string[] }

@@ -9,18 +9,18 @@ import { isMainThread } from 'node:worker_threads';
 import { DeviceConfig } from './device-config.js';
 import { Errno, UapiError } from './errors.js';
 import { answerGet, applySet, formatStatus } from './protocol.js';
-import { DEFAULT_READER_LIMITS, ReaderLimits, RequestReader, UapiRequest } from './request-reader.js';
+import { ReaderLimits, RequestReader, UapiRequest, readerLimitsFor } from './request-reader.js';
 
 export const DEFAULT_RUN_DIR = '/var/run/wireguard';
 
 export interface UapiServerOptions {
   /** Directory of the socket; tests point it elsewhere. Default /var/run/wireguard. */
   runDir?: string;
-  /** Connections served at once; more are closed on accept. Default 16. */
+  /** Connections served at once; more are closed on accept. Default 8. */
   maxConnections?: number;
   /** A connection idle this long is closed. Default 10 s. */
   idleTimeoutMs?: number;
-  /** Bounds on each request. */
+  /** Bounds on each request. Default: enough for a full `wg setconf` of this device's limits (readerLimitsFor). */
   reader?: Partial<ReaderLimits>;
   /** Where refused requests are reported (wireguard-go logs them too). Default: nowhere. */
   log?: (line: string) => void;
@@ -58,10 +58,10 @@ export class UapiServer {
     checkInterfaceName(ifname);
     const opts = {
       runDir: options.runDir ?? DEFAULT_RUN_DIR,
-      maxConnections: options.maxConnections ?? 16,
+      maxConnections: options.maxConnections ?? 8,
       idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
       log: options.log ?? ((): void => {}),
-      reader: { ...DEFAULT_READER_LIMITS, ...options.reader },
+      reader: { ...readerLimitsFor(device.limits), ...options.reader },
     };
     const srv = new UapiServer(ifname, device, opts);
     await srv.listen();
