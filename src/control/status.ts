@@ -72,6 +72,7 @@ export function buildStatus(agent: Agent): Status {
   const portName = (i: number): string | null => agent.ports.list().find((p) => p.index === i)?.cfg.name ?? null;
   const rs = agent.routeTable.stats();
   const ns = agent.neighbours.stats();
+  const fs = agent.recorderTables.filters.stats();
   const routes = agent.routeTable.entries().map((e) => ({
     prefix: formatPrefix({ family: e.family, bytes: e.addr, len: e.prefixLen }),
     type: routeTypeName(e.value[ROUTE_TYPE]),
@@ -87,6 +88,7 @@ export function buildStatus(agent: Agent): Status {
     tables: {
       routes: { size: rs.size, capacity: rs.capacity, full: rs.full },
       neighbours: { size: ns.size, capacity: ns.capacity, full: ns.full },
+      recorderFilters: { size: fs.size, capacity: fs.capacity, full: fs.full },
     },
     routes,
     ...Object.assign({}, ...agent.extensions.map((x) => x.status?.() ?? {})),
