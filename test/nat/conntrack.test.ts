@@ -235,3 +235,20 @@ test('port slices: disjoint, cover the range, owners found; a range smaller than
   assert.equal(name(CT_PORTS_EXHAUSTED), 'portsExhausted');
   assert.equal(name(CT_NO_ENTRY), 'noEntry');
 });
+
+test('an orphaned reply entry (its original gone) is removed after the grace period, freeing its port', () => {
+  const { t, f } = setup(10, 40000, 40000); // one port
+  const a = pkt('udp', EP, 3000, REMOTE, 53);
+  assert.equal(f.outbound(a.p, a.b, EGW, 0, T0), CT_NEW);
+  // Simulate a worker stopped between the two inserts: only the reply entry remains.
+  let orig: Int32Array | null = null;
+  t.map.forEach((k) => { if ((k[0]! >>> 16) === 0) orig = k; });
+  assert.ok(t.map.delete(orig!, 0));
+  const b = pkt('udp', EP, 3001, REMOTE, 53);
+  assert.equal(f.outbound(b.p, b.b, EGW, 0, T0 + 1), CT_PORTS_EXHAUSTED, 'the orphan still holds the only port');
+  assert.deepEqual(t.sweep(T0 + 5), { expired: 0, orphans: 0 }, 'within the grace period');
+  assert.deepEqual(t.sweep(T0 + 11), { expired: 0, orphans: 1 });
+  assert.equal(t.map.size(), 0);
+  assert.equal(f.outbound(b.p, b.b, EGW, 0, T0 + 11), CT_NEW);
+  assert.equal(f.xlate[4], 40000);
+});
