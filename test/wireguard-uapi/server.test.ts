@@ -139,3 +139,21 @@ test('many clients at once are all answered', async () => {
     assert.ok(answers.every((a) => a === 'listen_port=51871\nerrno=0\n\n'));
   });
 });
+
+test('pipelined gets larger than the send buffer are all answered, in order, then the connection ends', async () => {
+  await withServer(async (s, d) => {
+    d.update((x) => {
+      for (let i = 0; i < 2000; i++) {
+        const key = Buffer.alloc(32, 0x11);
+        key.writeUInt16BE(i);
+        x.addPeer(key);
+        x.addAllowedIp(key, `198.18.${i >> 8}.${i & 255}/32`);
+      }
+    });
+    const one = `${formatGet(d)}errno=0\n\n`;
+    assert.ok(one.length > 500_000);
+    const out = await exchange(s.path, 'get=1\n\n'.repeat(40), 30_000);
+    assert.equal(out.length, one.length * 40);
+    assert.ok(out === one.repeat(40));
+  });
+});

@@ -156,23 +156,43 @@ export class UapiServer {
     socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => {
-      if (done) return;
-      for (const req of reader.push(chunk)) {
+    // Parsed requests wait here while the client is not reading its answers.
+    const pending: UapiRequest[] = [];
+    let ended = false;
+    let waitingForDrain = false;
+    const work = (): void => {
+      while (pending.length > 0 && !done) {
+        if (socket.writableLength > MAX_UNSENT_BYTES) {
+          if (!waitingForDrain) {
+            waitingForDrain = true;
+            socket.pause();
+            socket.once('drain', () => {
+              waitingForDrain = false;
+              socket.resume();
+              work();
+            });
+          }
+          return;
+        }
+        const req = pending.shift()!;
         const answer = this.answer(req);
         if (req.op === 'fatal') return finish(answer);
         socket.write(answer);
       }
-      if (socket.writableLength > MAX_UNSENT_BYTES) {
-        socket.pause();
-        socket.once('drain', () => socket.resume());
-      }
+      // A probe (connect and close, as `wg` does to list interfaces) ends idle: no answer.
+      if (ended && !done) finish();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (done) return;
+      for (const req of reader.push(chunk)) pending.push(req);
+      work();
     });
     socket.on('end', () => {
       if (done) return;
+      ended = true;
       const req = reader.end();
-      // A probe (connect and close, as `wg` does to list interfaces) ends idle: no answer.
-      finish(req ? this.answer(req) : undefined);
+      if (req) pending.push(req);
+      work();
     });
   }
 
