@@ -184,6 +184,8 @@ export class Tunnel {
         case TimerAction.SendKeepalive: {
           const kp = this.usableCurrent(now);
           if (kp !== null) this.sendWith(kp, new Uint8Array(0), now, out);
+          // A persistent keepalive with no session (e.g. behind NAT, keys expired) needs one first.
+          else if (this.timers.persistentKeepalive > 0) this.initiate(now, false, out);
           break;
         }
         case TimerAction.GiveUp:

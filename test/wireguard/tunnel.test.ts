@@ -270,3 +270,15 @@ test('no endpoint yet: the initiation cannot go out, a named error says so', () 
   assert.deepEqual(errs(b.encapsulate(ip4(), 0)), ['noEndpoint']);
   assert.deepEqual(errs(b.encapsulate(new Uint8Array(70000), 0)), ['packetTooLarge']);
 });
+
+test('persistent keepalive: an empty message every interval, or a handshake when no session is left', () => {
+  const { a, b } = pair({ persistentKeepalive: 25 });
+  connect(a, b, 0);
+  // (b never answered the data connect() sent, so a also starts a handshake at 15 s: ignore it.)
+  assert.ok(net(a.tick(25_000)).some((n) => n.kind === 'keepalive'));
+  assert.ok(net(a.tick(50_000)).some((n) => n.kind === 'keepalive'));
+  // After REJECT_AFTER_TIME the keys are unusable: the persistent keepalive starts a handshake.
+  let kinds: string[] = [];
+  for (let t = 75_000; t <= REJECT_AFTER_TIME + 25_000; t += 25_000) kinds = kinds.concat(net(a.tick(t)).map((n) => n.kind));
+  assert.ok(kinds.includes('initiation'), kinds.join(','));
+});
