@@ -22,6 +22,7 @@
 #define NAPI_VERSION 8
 #endif
 #include <node_api.h>
+#include "shim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +44,7 @@
 
 /* Throw Error(message) with .code = errno name. Always returns NULL so
  * callers can write `return throw_errno(...)`. */
-static napi_value throw_errno(napi_env env, int err, const char *fmt, ...) {
+napi_value throw_errno(napi_env env, int err, const char *fmt, ...) {
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
@@ -63,7 +64,7 @@ static napi_value throw_errno(napi_env env, int err, const char *fmt, ...) {
 #define BAD_ARG(call, what) throw_errno(env, EINVAL, "%s: %s", call, what)
 
 /* Integer argument in [lo, hi]; rejects non-numbers, NaN and fractions. */
-static bool arg_int(napi_env env, napi_value v, int64_t lo, int64_t hi,
+bool arg_int(napi_env env, napi_value v, int64_t lo, int64_t hi,
                     const char *call, const char *name, int64_t *out) {
   napi_valuetype t;
   double d;
@@ -80,7 +81,7 @@ static bool arg_int(napi_env env, napi_value v, int64_t lo, int64_t hi,
 
 /* Typed array of exactly the given element type; yields data + element count.
  * A detached buffer yields len 0, which every bounds check then rejects. */
-static bool arg_typed(napi_env env, napi_value v, napi_typedarray_type want,
+bool arg_typed(napi_env env, napi_value v, napi_typedarray_type want,
                       const char *call, const char *name, void **data,
                       size_t *len) {
   bool is = false;
@@ -97,11 +98,6 @@ static bool arg_typed(napi_env env, napi_value v, napi_typedarray_type want,
 
 /* Fetch n arguments: N-API fills missing ones with undefined (which then
  * fails its type check) and ignores extras. */
-#define ARGS(n)                                                        \
-  size_t argc = (n);                                                   \
-  napi_value argv[n];                                                  \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) \
-    return NULL;
 
 static napi_value make_int(napi_env env, int64_t v) {
   napi_value r;
@@ -373,6 +369,7 @@ NAPI_MODULE_INIT() {
       {"pin", pin},                   {"close", close_fd},
       {"eventfdCreate", efd_create},  {"eventfdSignal", efd_signal},
       {"eventfdDrain", efd_drain},
+      {"aeadSeal", aead_seal},        {"aeadOpen", aead_open},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

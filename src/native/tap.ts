@@ -68,6 +68,14 @@ export interface NativeShim {
   eventfdCreate(): number;
   eventfdSignal(fd: number): void;
   eventfdDrain(fd: number): void;
+  /**
+   * WireGuard transport encryption in place (ChaCha20-Poly1305, nonce = 32 zero bits + the
+   * 64-bit counter little-endian): buf[off, off+len) becomes ciphertext and the 16-byte tag is
+   * written right after it. The key is key[keyOff, keyOff+32).
+   */
+  aeadSeal(key: Uint8Array, keyOff: number, buf: Uint8Array, off: number, len: number, counterLo: number, counterHi: number): void;
+  /** Decrypts buf[off, off+len−16) in place against the tag in its last 16 bytes; false when it does not verify. */
+  aeadOpen(key: Uint8Array, keyOff: number, buf: Uint8Array, off: number, len: number, counterLo: number, counterHi: number): boolean;
 }
 
 /** Where the addon is expected: $WEFT_NATIVE, else relative to dist/src/native/tap.js. */

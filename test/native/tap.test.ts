@@ -159,7 +159,7 @@ function assertCode(fn: () => unknown, code: string, msg?: RegExp): void {
 test('addon loads from the default path with every export', T, () => {
   assert.match(nativePath(), /native-shims\/build\/Release\/weft_native\.node$/);
   for (const f of ['tapOpen', 'rxBatch', 'txBatch', 'wait', 'pin', 'close', 'eventfdCreate', 'eventfdSignal',
-    'eventfdDrain'] as const) {
+    'eventfdDrain', 'aeadSeal', 'aeadOpen'] as const) {
     assert.equal(typeof n[f], 'function', f);
   }
 });

@@ -1,0 +1,105 @@
+/*
+ * wg_aead.c - WireGuard's transport AEAD (ChaCha20-Poly1305, RFC 8439) in place, one call
+ * per packet, with no allocation: node:crypto's createCipheriv builds a cipher object and
+ * output buffers for every packet, which costs more than the cipher on small packets.
+ *
+ * The primitives are Node's own OpenSSL (the addon resolves EVP_* from the node binary, the
+ * headers come with Node's), so nothing new is linked in. Each thread (each worker) gets its
+ * own EVP_CIPHER_CTX, kept as the addon's per-environment instance data and freed with it.
+ *
+ * Nonce: 32 zero bits then the 64-bit message counter, little-endian (the WireGuard paper).
+ */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include "shim.h"
+
+#define KEY_LEN 32
+#define TAG_LEN 16
+
+static void free_ctx(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *)data);
+}
+
+static EVP_CIPHER_CTX *thread_ctx(napi_env env) {
+  void *d = NULL;
+  if (napi_get_instance_data(env, &d) == napi_ok && d != NULL) return (EVP_CIPHER_CTX *)d;
+  EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+  if (c == NULL) return NULL;
+  if (napi_set_instance_data(env, c, free_ctx, NULL) != napi_ok) {
+    EVP_CIPHER_CTX_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* (key, keyOff, buf, off, len, counterLo, counterHi): the checked pointers. */
+static bool aead_args(napi_env env, napi_callback_info info, const char *call, int tagIn,
+                      uint8_t **key, uint8_t **data, size_t *n, uint8_t nonce[12]) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  void *k, *b;
+  size_t klen, blen;
+  int64_t koff, off, len, lo, hi;
+  if (!arg_typed(env, argv[0], napi_uint8_array, call, "key", &k, &klen) ||
+      !arg_int(env, argv[1], 0, INT32_MAX, call, "keyOff", &koff) ||
+      !arg_typed(env, argv[2], napi_uint8_array, call, "buf", &b, &blen) ||
+      !arg_int(env, argv[3], 0, INT32_MAX, call, "off", &off) ||
+      !arg_int(env, argv[4], tagIn ? TAG_LEN : 0, INT32_MAX, call, "len", &len) ||
+      !arg_int(env, argv[5], 0, UINT32_MAX, call, "counterLo", &lo) ||
+      !arg_int(env, argv[6], 0, UINT32_MAX, call, "counterHi", &hi))
+    return false;
+  if ((size_t)koff + KEY_LEN > klen) {
+    throw_errno(env, EINVAL, "%s: key: keyOff + 32 is past the end", call);
+    return false;
+  }
+  /* Sealing writes the tag after the plaintext; opening reads it from the end. */
+  if ((size_t)off + (size_t)len + (tagIn ? 0 : TAG_LEN) > blen) {
+    throw_errno(env, EINVAL, "%s: buf: off + len%s is past the end", call, tagIn ? "" : " + 16");
+    return false;
+  }
+  *key = (uint8_t *)k + koff;
+  *data = (uint8_t *)b + off;
+  *n = (size_t)len;
+  memset(nonce, 0, 4);
+  for (int i = 0; i < 4; i++) nonce[4 + i] = (uint8_t)((uint64_t)lo >> (8 * i));
+  for (int i = 0; i < 4; i++) nonce[8 + i] = (uint8_t)((uint64_t)hi >> (8 * i));
+  return true;
+}
+
+/* aeadSeal(key, keyOff, buf, off, len, counterLo, counterHi): encrypts buf[off, off+len) in
+ * place and writes the 16-byte tag right after it. */
+napi_value aead_seal(napi_env env, napi_callback_info info) {
+  uint8_t *key, *p, nonce[12];
+  size_t n;
+  if (!aead_args(env, info, "aeadSeal", 0, &key, &p, &n, nonce)) return NULL;
+  EVP_CIPHER_CTX *c = thread_ctx(env);
+  int outl = 0;
+  if (c == NULL || EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key, nonce, 1) != 1 ||
+      (n > 0 && EVP_CipherUpdate(c, p, &outl, p, (int)n) != 1) ||
+      EVP_CipherFinal_ex(c, p + outl, &outl) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + n) != 1)
+    return throw_errno(env, EIO, "aeadSeal: OpenSSL");
+  return NULL;
+}
+
+/* aeadOpen(key, keyOff, buf, off, len, counterLo, counterHi): len includes the tag. Decrypts
+ * in place and returns true when the tag verifies; false (bytes then meaningless) when not. */
+napi_value aead_open(napi_env env, napi_callback_info info) {
+  uint8_t *key, *p, nonce[12];
+  size_t n;
+  if (!aead_args(env, info, "aeadOpen", 1, &key, &p, &n, nonce)) return NULL;
+  EVP_CIPHER_CTX *c = thread_ctx(env);
+  size_t ct = n - TAG_LEN;
+  int outl = 0, ok = 0;
+  if (c != NULL && EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key, nonce, 0) == 1 &&
+      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + ct) == 1 &&
+      (ct == 0 || EVP_CipherUpdate(c, p, &outl, p, (int)ct) == 1))
+    ok = EVP_CipherFinal_ex(c, p + outl, &outl) == 1;
+  napi_value r;
+  napi_get_boolean(env, ok, &r);
+  return r;
+}
