@@ -3,6 +3,7 @@ import { parse, UsageError } from './args.js';
 import { apiGet } from '../control/api.js';
 import type { Status } from '../control/status.js';
 import { defaultSocket, table } from './common.js';
+import { formatEgressStatus } from './egress-command.js';
 
 const USAGE = `Usage: weft status [--api SOCKET] [--node NAME] [--json]
 
@@ -52,6 +53,7 @@ export function formatStatus(s: Status): string {
   out.push('');
   out.push('Tables:');
   out.push(table([['TABLE', 'SIZE', 'CAPACITY', 'REFUSED'], ...Object.entries(s.tables).map(([k, t]) => [k, String(t.size), String(t.capacity), String(t.full)])]));
+  out.push(...formatEgressStatus(s));
   return out.join('\n') + '\n';
 }
 

@@ -6,6 +6,7 @@ import { runEndpointCommand } from './endpoint-command.js';
 import { runLbCommand } from './lb-command.js';
 import { runServiceCommand } from './service-command.js';
 import { runRecordCommand } from './record-command.js';
+import { runEgressCommand } from './egress-command.js';
 
 const HELP = `weft — a userspace network dataplane
 
@@ -18,6 +19,7 @@ Commands:
   service add|apply|list|describe|delete  load-balanced services (VIP, port → backends)
   lb maglev BACKEND...    print the Maglev table for backends (Cilium-compatible)
   record FILTER...|list|stop  n-tuple packet recordings into pcap files
+  egress apply|list|delete|conntrack  egress gateway policies and NAT translations
 
 Run "weft <command> --help" for the options of a command.
 `;
@@ -37,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return runServiceCommand(rest);
     case 'record':
       return runRecordCommand(rest);
+    case 'egress':
+      return runEgressCommand(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -22,6 +22,7 @@ import { COUNTER_NAMES } from '../datapath/counters.js';
 import type { WorkerInit } from '../datapath/worker.js';
 import { RecorderTables } from '../recorder/tables.js';
 import { RecorderController } from './recorder-controller.js';
+import type { NatSabs } from '../datapath/nat-stage.js';
 
 export type PortStats = ReturnType<typeof readPortCounters>;
 
@@ -63,6 +64,8 @@ export class Agent {
   storeUrl: string;
   /** The LB tables, when an LB controller runs (set before start). */
   lbSabs?: LbSabs;
+  /** The egress gateway / masquerade tables, when an egress controller runs (set before start). */
+  natSabs?: NatSabs;
   /** (VIP, backend port, protocol) → service port, for replies of DSR backends. */
   readonly reverseXlate = createReverseXlateTable();
   /** The n-tuple recorder's filters, capture rings and lost counters. */
@@ -167,6 +170,7 @@ export class Agent {
         lbSabs: this.lbSabs,
         reverseXlateSab: this.reverseXlate.sab,
         recorderSabs: this.recorderTables.sabs,
+        natSabs: this.natSabs,
         controlSab: this.control.buffer as SharedArrayBuffer,
         wakeFd,
       };

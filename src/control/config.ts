@@ -7,6 +7,7 @@ import { checkTableSize, maglevSeed, MaglevError, MAGLEV_DEFAULT_SEED, MAGLEV_DE
 import { parseMac } from '../wire/ethernet.js';
 import { MASKS_CEILING } from '../recorder/tables.js';
 import { VXLAN_DEFAULT_PORT, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../wire/vxlan.js';
+import { parseEgressConfig, type EgressConfig } from './egress-config.js';
 
 export type PortKind = 'uplink' | 'host' | 'endpoint';
 
@@ -122,6 +123,8 @@ export interface NodeConfig {
   /** "dir:/path" or "etcd://host:port"; only used with cluster. */
   store: string;
   cluster?: ClusterConfig;
+  /** Egress gateway and masquerading (egress-config.ts); present on every cluster node. */
+  egress?: EgressConfig;
 }
 
 export class ConfigError extends Error {}
@@ -352,7 +355,7 @@ function bool(v: unknown, where: string): boolean {
 
 export function parseConfig(doc: unknown, source: string): NodeConfig {
   const o = obj(doc ?? {}, source);
-  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan', 'lb', 'recorder']);
+  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan', 'lb', 'recorder', 'egress']);
   const node = str(o.node, `${source}: node`, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/);
   const workers = o.workers === undefined ? cpus().length : int(o.workers, `${source}: workers`, 1, 16);
   const cpuList = list(o.cpus, `${source}: cpus`).map((c, i) => int(c, `${source}: cpus[${i}]`, 0, 1023));
@@ -376,6 +379,7 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
   const t = o.tables === undefined ? {} : obj(o.tables, `${source}: tables`);
   only(t, `${source}: tables`, ['routes', 'neighbours']);
   const cluster = o.cluster === undefined ? undefined : parseCluster(o.cluster, `${source}: cluster`, ports);
+  if (o.egress !== undefined && !cluster) fail(`${source}: egress`, 'needs a cluster section (egress policies and gateways are cluster state)');
   if (cluster && (gateway.ipv4 || gateway.ipv6)) fail(`${source}: gateway`, 'in a cluster the gateway addresses come from the pod CIDRs; remove gateway');
   const vxlan: VxlanConfig = {
     enabled: o.vxlan !== undefined || routes.some((r) => r.type === 'tunnel') || cluster?.mode === 'vxlan',
@@ -398,6 +402,7 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
     vxlan,
     lb: o.lb === undefined ? undefined : parseLb(o.lb, `${source}: lb`),
     recorder: parseRecorder(o.recorder, `${source}: recorder`),
+    egress: cluster ? parseEgressConfig(o.egress, `${source}: egress`, workers) : undefined,
   };
 }
 

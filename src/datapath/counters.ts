@@ -52,6 +52,14 @@ export const COUNTER_NAMES = [
   // captures lost to a full ring (the frame itself goes on).
   'recorderCaptured',
   'recorderLost',
+  // Egress gateway and masquerading (nat-stage.ts): packets sent unchanged to the gateway node,
+  // translated to an egress IP, masqueraded to the node's address, replies reverse-translated,
+  // ICMP errors about translated flows translated (either way).
+  'natRedirected',
+  'natTranslated',
+  'natMasqueraded',
+  'natReversed',
+  'natIcmpErrors',
   // drops
   'dropTruncatedEthernet',
   'dropNotForUs',
@@ -117,6 +125,18 @@ export const COUNTER_NAMES = [
   // IPIP / IP6IP6 decapsulation: the inner packet is empty or its version does not match the
   // outer protocol (4 → IPv4, 41 → IPv6).
   'dropIpipMalformed',
+  // Egress gateway / masquerade: the policy's egress IP has no gateway now (or no route to it);
+  // a packet to an egress IP without a conntrack entry; no port left for a new flow; connection
+  // table full; a later IPv4/IPv6 fragment (no reassembly); nothing to translate (an RST or an
+  // ICMP error of no known flow); not translatable (routing header, AH/ESP, unknown protocol or
+  // ICMP type, malformed L4).
+  'dropNatNoGateway',
+  'dropNatUnsolicited',
+  'dropNatPortsExhausted',
+  'dropNatTableFull',
+  'dropNatLaterFragment',
+  'dropNatNoEntry',
+  'dropNatUnsupported',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -9,6 +9,7 @@ import { sendToNeighbour } from './output.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
 import { lbIpv4, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
+import { natEgress, natApply, natLocal } from './nat-stage.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
 import {
   IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_CSUM, IPV4_DST, IPV4_SRC,
@@ -60,6 +61,7 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
     const hl = ipv4HeaderLen(b, ip);
     if (reverseXlate(b, 4, ip + IPV4_SRC, b[ip + IPV4_PROTO], ip + hl, ipv4TotalLen(b, ip) - hl)) dp.ctr[C.lbReverseXlated]++;
   }
+  if (dp.nat !== null && natEgress(dp, port, off, ip, 4)) return;
   const r = dp.route;
   if (dp.routes.lookup(4, b, ip + IPV4_DST, r) < 0) {
     dp.ctr[C.dropNoRoute]++;
@@ -104,6 +106,7 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
     return;
   }
   ipv4DecrementTtl(b, ip);
+  if (dp.nat !== null && dp.nat.pending !== 0 && !natApply(dp)) return;
   let nh = b;
   let nhOff = ip + IPV4_DST;
   if (type === ROUTE_VIA) {
@@ -137,6 +140,7 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
     ipipDecapsulate(dp, port, off, b[ip + IPV4_PROTO], m, icmpLen);
     return;
   }
+  if (dp.nat !== null && natLocal(dp, port, off, ip, 4)) return;
   if (b[ip + IPV4_PROTO] !== IPPROTO_ICMP || ipv4IsFragment(b, ip)) {
     dp.ctr[C.dropLocalUnhandled]++;
     return;

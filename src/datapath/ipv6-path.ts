@@ -10,6 +10,7 @@ import { sendToNeighbour } from './output.js';
 import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
 import { lbIpv6, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
 import { handleNdp, isLocal6 } from './ndp.js';
+import { natEgress, natApply, natLocal } from './nat-stage.js';
 import { swap } from './ipv4-path.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC } from '../wire/ethernet.js';
 import { IPPROTO_ICMPV6, IPPROTO_UDP } from '../wire/ipv4.js';
@@ -79,6 +80,7 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
   if (dp.lb !== null && lbIpv6(dp, port, off, ip, end)) return;
   // DSR replies of a backend under l4Xlate get the service port back (lb-reverse.ts).
   if ((dp.ports.flags(port) & PORT_DSR_BACKEND) !== 0 && !w.laterFragment && reverseXlate(b, 6, ip + IPV6_SRC, w.proto, w.l4Off, end - w.l4Off)) dp.ctr[C.lbReverseXlated]++;
+  if (dp.nat !== null && natEgress(dp, port, off, ip, 6)) return;
   const l4Proto = w.laterFragment ? -1 : w.proto;
   const l4Off = w.laterFragment ? -1 : w.l4Off;
   const r = dp.route;
@@ -120,6 +122,7 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
     return;
   }
   b[ip + IPV6_HOPS]--;
+  if (dp.nat !== null && dp.nat.pending !== 0 && !natApply(dp)) return;
   if (type === ROUTE_VIA) {
     wordsToBytes(r, ROUTE_NEXTHOP, nexthop, 4);
     sendToNeighbour(dp, out, 6, nexthop, 0, off, ETH_HLEN + total);
@@ -140,6 +143,7 @@ function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: 
     ipipDecapsulate(dp, port, off, w.proto, w.l4Off, end - w.l4Off);
     return;
   }
+  if (dp.nat !== null && natLocal(dp, port, off, ip, 6)) return;
   if (w.proto !== IPPROTO_ICMPV6 || w.fragment) {
     dp.ctr[C.dropLocalUnhandled]++;
     return;

@@ -10,6 +10,7 @@ import { PendingQueue } from './pending.js';
 import { NodeSettings } from './node-settings.js';
 import { LbReader } from '../lb/tables.js';
 import { RecorderReader } from '../recorder/tables.js';
+import type { NatStage } from './nat-stage.js';
 
 export interface DatapathTables {
   ports: PortTable;
@@ -21,6 +22,8 @@ export interface DatapathTables {
   lb?: LbReader;
   /** The n-tuple recorder; absent: nothing is recorded in this worker. */
   recorder?: RecorderReader;
+  /** The egress gateway / masquerade stage (nat-stage.ts); absent: no NAT in this worker. */
+  nat?: NatStage;
 }
 
 /** ICMP errors per second a worker may send, with a burst (RFC 1812 §4.3.2.8 rate limiting). */
@@ -34,6 +37,7 @@ export class Datapath {
   readonly settings: NodeSettings;
   readonly lb: LbReader | null;
   readonly recorder: RecorderReader | null;
+  readonly nat: NatStage | null;
   readonly ctr: Float64Array;
   readonly arena: Arena;
   readonly tx = new TxQueues();
@@ -70,6 +74,7 @@ export class Datapath {
     this.settings = tables.settings ?? NodeSettings.create();
     this.lb = tables.lb ?? null;
     this.recorder = tables.recorder ?? null;
+    this.nat = tables.nat ?? null;
     this.ctr = counters;
     this.arena = new Arena(maxFrame);
     this.pending = new PendingQueue(this.arena);

@@ -18,6 +18,7 @@ import { PORT_KIND_TUNNEL } from '../tables/layout.js';
 import { NodeSettings } from './node-settings.js';
 import { LbReader, LbSabs } from '../lb/tables.js';
 import { RecorderReader, RecorderSabs } from '../recorder/tables.js';
+import { NatStage, NatSabs } from './nat-stage.js';
 
 export interface WorkerInit {
   index: number;
@@ -36,6 +37,8 @@ export interface WorkerInit {
   reverseXlateSab?: SharedArrayBuffer;
   /** The recorder's filters and this worker's capture ring; absent: nothing is recorded. */
   recorderSabs?: RecorderSabs;
+  /** The egress gateway / masquerade tables (nat-stage.ts); absent: no NAT in this worker. */
+  natSabs?: NatSabs;
   /** Float64 per worker per port: rx frames, rx bytes, tx frames, tx bytes (PORT_COUNTERS). */
   portCountersSab: SharedArrayBuffer;
   /** Int32 control words: [0] = stop flag, [1 + worker] = port-table generation seen. */
@@ -61,6 +64,7 @@ const dp = new Datapath(
     settings: init.settingsSab ? NodeSettings.attach(init.settingsSab) : undefined,
     lb: init.lbSabs ? new LbReader(init.lbSabs, init.index) : undefined,
     recorder: init.recorderSabs ? new RecorderReader(init.recorderSabs, init.index) : undefined,
+    nat: init.natSabs ? new NatStage(init.natSabs, init.index) : undefined,
   },
   counters,
   init.maxFrame,

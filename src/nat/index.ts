@@ -10,3 +10,4 @@ export * from './ct-state.js';
 export * from './port-alloc.js';
 export * from './conntrack.js';
 export * from './masquerade.js';
+export * from './local-ips.js';
