@@ -20,6 +20,9 @@ test('scripts/demo --once shows traffic and status, then cleans up', { timeout: 
   assert.match(out, /recording \d+: 12 packets, .* \(packet-limit\)/, 'the recorder stopped at its packet limit');
   assert.match(out, /IP 198\.18\.50\.\d+ > 198\.19\.\d+\.\d+: IP 198\.18\.0\.100\.\d+ > 198\.18\.100\.1\.80:/, 'tcpdump shows an IPIP packet from the recording');
   assert.match(out, /Health:\s+ok/);
+  assert.match(out, /outside saw 198\.18\.0\.200\n/, 'the egress gateway let app=web through from the egress IP');
+  assert.match(out, /g1 \(app=db[^\n]*\n\s+curl: \(7\)/, 'the firewall refused the masqueraded app=db endpoint');
+  assert.match(out, /TCP\s+198\.19\.\d+\.\d+:\d+\s+198\.18\.200\.10:80\s+198\.18\.0\.200:\d+/, 'weft egress conntrack shows the translation');
   assert.match(out, /receiver/);
   const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
   assert.doesNotMatch(left, /demo-/, 'namespaces torn down');
