@@ -30,7 +30,8 @@ export function egressNode(t: Topology, i: number, store: string, egress: Record
   return startNode(t, i, { store, workers: opts.workers ?? 1, mode: opts.mode, leaseTTL: opts.leaseTTL }, {}, { routes: OUTSIDE_ROUTES, egress });
 }
 
-export function outsideWorld(t: Topology, opts: { reject?: boolean } = {}): EgressWorld {
+/** `firewall: false`: a plain router (no nftables rules), for benchmarks. */
+export function outsideWorld(t: Topology, opts: { reject?: boolean; firewall?: boolean } = {}): EgressWorld {
   const fab = fabric(t);
   const fw = t.ns('fw');
   const out = t.ns('out');
@@ -51,7 +52,7 @@ export function outsideWorld(t: Topology, opts: { reject?: boolean } = {}): Egre
   t.must(out, ['ip', 'route', 'add', 'default', 'via', '198.18.200.1']);
   t.must(out, ['ip', '-6', 'route', 'add', 'default', 'via', '2001:db8:18:200::1']);
   const verdict = opts.reject === false ? 'drop' : 'reject';
-  t.must(fw, ['nft', '-f', '-'], 15000, `
+  if (opts.firewall !== false) t.must(fw, ['nft', '-f', '-'], 15000, `
 table inet weftfw {
   chain forward_filter {
     type filter hook forward priority 0; policy drop;

@@ -4,7 +4,11 @@
 // vxlan (endpoint → endpoint across two nodes), pipeline (in-process ns per frame, no I/O),
 // maglev (table build time, M = 65521, N = 1000), lb (client → LB → backend over IPIP, DSR),
 // recorder (64-byte UDP pps without a recording, with 10 000 filters under 4 masks matching
-// nothing, and capturing everything at 128 bytes).
+// nothing, and capturing everything at 128 bytes), snat (egress gateway: an endpoint selected by
+// a policy on the gateway node → SNAT to the egress IP → a router → a server; TCP, 64-byte UDP
+// and TCP connect/request/response/close per second, which compares with the kernel's nftables
+// masquerade on the same client → NAT → router shape, plus the rate from an endpoint on another
+// node, redirected to the gateway).
 // Default: all.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +17,7 @@ import { Topology, twoEndpoints, sleep, REPO } from '../netns-tests/harness.js';
 import { startNode, addEndpoint, fabric } from '../netns-tests/cluster.js';
 import { apiCall } from '../src/control/api.js';
 import { pipelineNsPerFrame } from './bench-pipeline.js';
+import { snat } from './bench-snat.js';
 import { buildMaglevTable, maglevSeed, sortBackends, backendName, MAGLEV_DEFAULT_SEED } from '../src/lb/maglev.js';
 
 const SECS = Number(process.env.SECS ?? 5);
@@ -148,9 +153,10 @@ const SCENARIOS: Record<string, () => Promise<Figures>> = {
   vxlan: () => crossNode('vxlan'),
   pipeline,
   recorder,
+  snat,
 };
 /** Scenarios whose figures compare with the tapfwd baseline. */
-const IO_SCENARIOS = ['forward', 'direct', 'vxlan', 'lb', 'recorder'];
+const IO_SCENARIOS = ['forward', 'direct', 'vxlan', 'lb', 'recorder', 'snat'];
 
 function baselines(which: string[]): Record<string, Figures> {
   if (!existsSync(BASELINES)) {
@@ -184,7 +190,10 @@ async function main(): Promise<void> {
   }
   if (!names.some((n) => IO_SCENARIOS.includes(n))) return;
   console.log('# baseline tapfwd (same invocation)');
-  const base = baselines(['tapfwd']).tapfwd ?? {};
+  const all = baselines(names.includes('snat') ? ['tapfwd', 'nftnat'] : ['tapfwd']);
+  const base = all.tapfwd ?? {};
+  // New connections per second through the egress gateway vs the kernel's own masquerade.
+  if (results.snat && all.nftnat?.crr_per_s) console.log(`RATIO snat/nftnat crr_per_s ${(results.snat.crr_per_s / all.nftnat.crr_per_s).toFixed(2)}`);
   for (const n of names) {
     for (const [k, v] of Object.entries(results[n])) {
       // udp64_pps_off and its siblings compare with the baseline's udp64_pps.
