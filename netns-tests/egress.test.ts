@@ -112,6 +112,37 @@ for fam, a in ((socket.AF_INET, "${EGRESS4}"), (socket.AF_INET6, "${EGRESS6}")):
     const after = (await counters(gw)).dropNatUnsolicited ?? 0;
     assert.ok(after - before >= 20, `unsolicited drops ${before} -> ${after}`);
 
+    // ICMP errors about translated flows come back translated: port unreachable from the
+    // server, and "fragmentation needed" / "packet too big" from the firewall once its outside
+    // link is down to 1280 bytes (the endpoint's kernel learns the path MTU).
+    t.must(w.fw, ['ip', 'link', 'set', 'fw1', 'mtu', '1280']);
+    const icmpBefore = (await counters(gw)).natIcmpErrors ?? 0;
+    for (const [server, fam, disc, mtuOpt] of [[SERVER4, 'AF_INET', 'socket.IPPROTO_IP, 10', 'socket.IPPROTO_IP, 14'], [SERVER6, 'AF_INET6', 'socket.IPPROTO_IPV6, 23', 'socket.IPPROTO_IPV6, 24']]) {
+      const out = t.must(web1.ns, ['python3', '-c', `
+import socket, time, errno
+u = socket.socket(socket.${fam}, socket.SOCK_DGRAM); u.settimeout(2)
+u.connect(("${server}", 9)); u.send(b"x")
+try:
+    u.recv(10); print("answered")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+s = socket.socket(socket.${fam}, socket.SOCK_DGRAM)
+s.setsockopt(${disc}, 2)
+s.connect(("${server}", 5353))
+for i in range(20):
+    try:
+        s.send(b"x" * 1400)
+    except OSError as e:
+        if e.errno == errno.EMSGSIZE: break
+    time.sleep(0.2)
+print("mtu", s.getsockopt(${mtuOpt}))
+`], 30000);
+      assert.equal(out, 'refused\nmtu 1280\n', `ICMP errors toward ${server}`);
+    }
+    assert.ok(((await counters(gw)).natIcmpErrors ?? 0) - icmpBefore >= 4, 'the gateway translated the ICMP errors');
+
     // Beside the server, only the egress IPs ever arrive from inside.
     await sleep(500);
     dump.proc.kill('SIGTERM');
