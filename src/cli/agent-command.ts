@@ -5,6 +5,7 @@ import { Agent } from '../control/agent.js';
 import { ClusterController } from '../control/cluster/controller.js';
 import { LbController } from '../control/lb-controller.js';
 import { ReverseXlateController } from '../control/reverse-xlate.js';
+import { WireGuardController } from '../control/wireguard-controller.js';
 import { EgressController } from '../control/egress-controller.js';
 
 const USAGE = `Usage: weft agent --config FILE [--store URL] [--mode node|lb]
@@ -69,6 +70,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   if (args.values.store) agent.storeUrl = args.values.store;
   if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster), new ReverseXlateController(agent, agent.reverseXlate));
   if (cfg.lb) agent.extensions.push(new LbController(agent, cfg.lb));
+  if (cfg.wireguard) agent.extensions.push(new WireGuardController(agent, cfg.wireguard));
   if (cfg.cluster && cfg.egress) agent.extensions.push(new EgressController(agent, cfg.egress, cfg.cluster));
   await agent.start();
   process.stdout.write(`weft agent ${cfg.node}: ${cfg.ports.length} ports, ${cfg.workers} workers, API ${cfg.api}\n`);

@@ -22,6 +22,7 @@ import { COUNTER_NAMES } from '../datapath/counters.js';
 import type { WorkerInit } from '../datapath/worker.js';
 import { RecorderTables } from '../recorder/tables.js';
 import { RecorderController } from './recorder-controller.js';
+import { WgShared } from '../wireguard/dataplane-tables.js';
 import type { NatSabs } from '../datapath/nat-stage.js';
 
 export type PortStats = ReturnType<typeof readPortCounters>;
@@ -70,6 +71,8 @@ export class Agent {
   readonly reverseXlate = createReverseXlateTable();
   /** The n-tuple recorder's filters, capture rings and lost counters. */
   readonly recorderTables: RecorderTables;
+  /** WireGuard's shared tables, when the config has a wireguard section. */
+  readonly wgShared?: WgShared;
   private stopping = false;
 
   constructor(readonly cfg: NodeConfig) {
@@ -83,6 +86,7 @@ export class Agent {
     this.ports = new PortManager(this.portTable, this.native, cfg.node, cfg.workers, this.control, () => this.wakeWorkers());
     this.recorderTables = new RecorderTables({ maxFilters: cfg.recorder.maxFilters, workers: cfg.workers, ringBytes: cfg.recorder.ringBytes });
     this.extensions.push(new RecorderController(this));
+    if (cfg.wireguard) this.wgShared = WgShared.create({ maxPeers: cfg.wireguard.maxPeers, maxAllowedIps: 4096, workers: cfg.workers });
   }
 
   async start(): Promise<void> {
@@ -150,6 +154,11 @@ export class Agent {
     for (const w of this.workers) this.native.eventfdSignal(w.wakeFd);
   }
 
+  wakeWorker(index: number): void {
+    const w = this.workers[index];
+    if (w) this.native.eventfdSignal(w.wakeFd);
+  }
+
   private async startWorkers(): Promise<void> {
     const ncpu = cpus().length;
     const ready: Promise<void>[] = [];
@@ -170,6 +179,7 @@ export class Agent {
         lbSabs: this.lbSabs,
         reverseXlateSab: this.reverseXlate.sab,
         recorderSabs: this.recorderTables.sabs,
+        wgSabs: this.wgShared?.sabs,
         natSabs: this.natSabs,
         controlSab: this.control.buffer as SharedArrayBuffer,
         wakeFd,

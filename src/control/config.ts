@@ -6,6 +6,7 @@ import { Address, Prefix, parseAddress, parsePrefix, prefixWithin } from './addr
 import { checkTableSize, maglevSeed, MaglevError, MAGLEV_DEFAULT_SEED, MAGLEV_DEFAULT_SIZE } from '../lb/maglev.js';
 import { parseMac } from '../wire/ethernet.js';
 import { MASKS_CEILING } from '../recorder/tables.js';
+import { parseWireGuardConfig, type WireGuardConfig } from './wireguard-config.js';
 import { VXLAN_DEFAULT_PORT, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../wire/vxlan.js';
 import { parseEgressConfig, type EgressConfig } from './egress-config.js';
 
@@ -120,6 +121,8 @@ export interface NodeConfig {
   /** The L4 load balancer's tables and Maglev parameters; absent: no services here. */
   lb?: LbConfig;
   recorder: RecorderConfig;
+  /** A WireGuard device in the dataplane (wireguard-config.ts); absent: none. */
+  wireguard?: WireGuardConfig;
   /** "dir:/path" or "etcd://host:port"; only used with cluster. */
   store: string;
   cluster?: ClusterConfig;
@@ -355,7 +358,7 @@ function bool(v: unknown, where: string): boolean {
 
 export function parseConfig(doc: unknown, source: string): NodeConfig {
   const o = obj(doc ?? {}, source);
-  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan', 'lb', 'recorder', 'egress']);
+  only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan', 'lb', 'recorder', 'wireguard', 'egress']);
   const node = str(o.node, `${source}: node`, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/);
   const workers = o.workers === undefined ? cpus().length : int(o.workers, `${source}: workers`, 1, 16);
   const cpuList = list(o.cpus, `${source}: cpus`).map((c, i) => int(c, `${source}: cpus[${i}]`, 0, 1023));
@@ -402,6 +405,7 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
     vxlan,
     lb: o.lb === undefined ? undefined : parseLb(o.lb, `${source}: lb`),
     recorder: parseRecorder(o.recorder, `${source}: recorder`),
+    wireguard: o.wireguard === undefined ? undefined : parseWireGuardConfig(o.wireguard, `${source}: wireguard`),
     egress: cluster ? parseEgressConfig(o.egress, `${source}: egress`, workers) : undefined,
   };
 }

@@ -7,7 +7,7 @@ import { configureKernelSide, requireNetns } from './kernel-side.js';
 import { linkLocalFromMac, Prefix } from './addr.js';
 import { NativeShim } from '../native/tap.js';
 import { PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../tables/port-table.js';
-import { TUNNEL_PORT } from '../tables/layout.js';
+import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
 
 export interface PortRuntime {
   index: number;
@@ -46,7 +46,7 @@ export class PortManager {
     let index = this.byIndex.findIndex((p) => p === undefined);
     if (index < 0) index = this.byIndex.length;
     // The last slot is the VXLAN tunnel's pseudo-port.
-    if (index >= TUNNEL_PORT) throw new Error(`no free port slot (at most ${TUNNEL_PORT} ports per node)`);
+    if (index >= FIRST_PSEUDO_PORT) throw new Error(`no free port slot (at most ${FIRST_PSEUDO_PORT} ports per node)`);
     if (cfg.netns) requireNetns(cfg.netns, `port ${cfg.name}`);
     const tapName = opts.tap ?? cfg.name;
     const tap = this.native.tapOpen(tapName, this.queues);

@@ -48,6 +48,26 @@ export const COUNTER_NAMES = [
   'lbConntrackBypass',
   // Backend side: IPIP / IP6IP6 to one of our addresses, decapsulated and routed.
   'ipipDecapsulated',
+  // WireGuard (wg-send.ts, wg-receive.ts). Sending: frames routed into the device count as
+  // forwarded; then their messages are sent, parked for the uplink neighbour, or lost (tx / pending
+  // full), or not sent: no peer owns the destination, the peer has no endpoint or no route to it,
+  // no room in the slot, or no session yet (handed to the control thread, which queues it and
+  // starts a handshake; lost when that ring is full).
+  'wgSent',
+  'wgParked',
+  'wgLost',
+  'wgNoPeer',
+  'wgNoEndpoint',
+  'wgNoRoute',
+  'wgNoRoom',
+  'wgQueuedForSession',
+  'wgControlRingFull',
+  // Receiving: transport messages decrypted, of which keepalives; handshake messages handed to the
+  // control thread; datagrams the control thread asked a worker to send.
+  'wgDecrypted',
+  'wgKeepalives',
+  'wgHandshakesToControl',
+  'wgControlSent',
   // Recorder: frames copied into this worker's capture ring (inbound and outbound points), and
   // captures lost to a full ring (the frame itself goes on).
   'recorderCaptured',
@@ -137,6 +157,20 @@ export const COUNTER_NAMES = [
   'dropNatLaterFragment',
   'dropNatNoEntry',
   'dropNatUnsupported',
+  // WireGuard receive: a datagram to the listen port that is no WireGuard message (size, type,
+  // reserved bytes); a transport message for an index we do not have, keys past their lifetime,
+  // a tag that does not verify, a replayed or too old counter; a decrypted packet that is not
+  // one whole IPv4/IPv6 packet, or whose source is not among the peer's allowed IPs; a
+  // handshake message that found the control ring full; a tunnel inside the tunnel.
+  'dropWgMalformed',
+  'dropWgUnknownIndex',
+  'dropWgExpired',
+  'dropWgDecrypt',
+  'dropWgReplay',
+  'dropWgBadInner',
+  'dropWgSourceNotAllowed',
+  'dropWgControlRingFull',
+  'dropWgNested',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

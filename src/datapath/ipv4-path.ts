@@ -9,6 +9,7 @@ import { sendToNeighbour } from './output.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
 import { lbIpv4, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
+import { isWgDatagram, wgReceive } from './wg-receive.js';
 import { natEgress, natApply, natLocal } from './nat-stage.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
 import {
@@ -132,6 +133,10 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
   const total = ipv4TotalLen(b, ip);
   const icmpLen = total - hlen;
   const m = ip + hlen;
+  if (b[ip + IPV4_PROTO] === IPPROTO_UDP && !ipv4IsFragment(b, ip) && isWgDatagram(dp, port, m, icmpLen)) {
+    wgReceive(dp, port, off, ip, 4, m, icmpLen);
+    return;
+  }
   if (b[ip + IPV4_PROTO] === IPPROTO_UDP && !ipv4IsFragment(b, ip) && dp.ipipDepth === 0 && isVxlanDatagram(dp, port, m, icmpLen)) {
     decapsulate(dp, port, off, ip, 4, m, icmpLen);
     return;

@@ -8,6 +8,7 @@ import { C } from './counters.js';
 import { sendIcmp6Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
 import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
+import { isWgDatagram, wgReceive } from './wg-receive.js';
 import { lbIpv6, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
 import { handleNdp, isLocal6 } from './ndp.js';
 import { natEgress, natApply, natLocal } from './nat-stage.js';
@@ -135,6 +136,10 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
 function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: number): void {
   const b = dp.arena.bytes;
   const w = dp.walk6;
+  if (w.proto === IPPROTO_UDP && !w.fragment && isWgDatagram(dp, port, w.l4Off, end - w.l4Off)) {
+    wgReceive(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
+    return;
+  }
   if (w.proto === IPPROTO_UDP && !w.fragment && dp.ipipDepth === 0 && isVxlanDatagram(dp, port, w.l4Off, end - w.l4Off)) {
     decapsulate(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
     return;

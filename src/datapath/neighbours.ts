@@ -13,7 +13,8 @@ import { ND_NEIGHBOR_SOLICIT, ND_OPT_SOURCE_LLADDR, ICMPV6_CSUM } from '../wire/
 import { sum16, finish, pseudoSum6 } from '../wire/checksum.js';
 import { put16, copy } from '../wire/bytes.js';
 import { PORT_HAS_IPV4 } from '../tables/port-table.js';
-import { TUNNEL_PORT } from '../tables/layout.js';
+import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
+import { PARKED, PARK_FULL } from './send-kinds.js';
 
 const BROADCAST = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 const ZERO_MAC = new Uint8Array(6);
@@ -54,7 +55,7 @@ export function learnNeighbour(dp: Datapath, port: number, family: number, a: Ui
   if (mac[macOff] & 1) return; // never learn a group address
   // Nothing is ever sent to a neighbour on the tunnel (routes name the remote VTEP), and
   // remote hosts must not be able to fill the shared table through it.
-  if (port === TUNNEL_PORT) return;
+  if (port >= FIRST_PSEUDO_PORT) return;
   fillKey(dp, port, family, a, o);
   const hi = (mac[macOff] << 24) | (mac[macOff + 1] << 16) | (mac[macOff + 2] << 8) | mac[macOff + 3];
   const lo = (mac[macOff + 4] << 8) | mac[macOff + 5];
@@ -123,16 +124,16 @@ export function solicit(dp: Datapath, port: number, family: number, a: Uint8Arra
 /**
  * Parks a frame whose next hop has no neighbour entry yet, soliciting it the first time.
  * The frame's Ethernet source is already set; the destination is filled when resolved.
- * `asFragment` 1: a fragment, counted as fragmentsQueued / fragmentsLost (see output.ts).
+ * `asFragment` (SEND_* of output.ts): how the frame is counted (pendingQueued, fragmentsQueued, wgParked...).
  */
 export function parkFrame(dp: Datapath, port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, asFragment = 0): void {
   const q = dp.pending;
   const already = q.waiting(port, family, nh, nhOff);
   if (!q.add(port, family, nh, nhOff, b, off, len, dp.now, dp.tx.recordBits)) {
-    dp.ctr[asFragment ? C.fragmentsLost : C.dropPendingFull]++;
+    dp.ctr[PARK_FULL[asFragment]]++;
     return;
   }
-  dp.ctr[asFragment ? C.fragmentsQueued : C.pendingQueued]++;
+  dp.ctr[PARKED[asFragment]]++;
   if (!already) solicit(dp, port, family, nh, nhOff);
 }
 

@@ -8,6 +8,8 @@ import { handleIpv6 } from './ipv6-path.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ethType, isGroup } from '../wire/ethernet.js';
 import { equal } from '../wire/bytes.js';
 import { POINT_IN } from '../recorder/tables.js';
+import { wgFlush } from './wg-send.js';
+import { WG_PORT } from '../tables/layout.js';
 
 /** Processes the frame at arena offset off (len bytes) received on port. Never throws. */
 export function receiveFrame(dp: Datapath, port: number, off: number, len: number): void {
@@ -16,6 +18,7 @@ export function receiveFrame(dp: Datapath, port: number, off: number, len: numbe
   const rec = dp.recorder;
   if (rec === null || rec.maskCount === 0) {
     dispatchFrame(dp, port, off, len);
+    if (dp.tx.count[WG_PORT] !== 0) wgFlush(dp);
     return;
   }
   // As the frame arrives, before the LB, NAT or decapsulation change it.
@@ -23,6 +26,8 @@ export function receiveFrame(dp: Datapath, port: number, off: number, len: numbe
   if (bits !== 0) rec.capture(dp.arena.bytes, off, len, bits, POINT_IN, port, dp.ctr, C.recorderCaptured, C.recorderLost);
   dp.tx.recordBits = bits;
   dispatchFrame(dp, port, off, len);
+  // Encrypted while the frame's recording bits still apply: the WireGuard message is captured.
+  if (dp.tx.count[WG_PORT] !== 0) wgFlush(dp);
   dp.tx.recordBits = 0;
 }
 

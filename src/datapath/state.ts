@@ -10,6 +10,7 @@ import { PendingQueue } from './pending.js';
 import { NodeSettings } from './node-settings.js';
 import { LbReader } from '../lb/tables.js';
 import { RecorderReader } from '../recorder/tables.js';
+import type { WgWorker } from './wg-worker.js';
 import type { NatStage } from './nat-stage.js';
 
 export interface DatapathTables {
@@ -22,6 +23,8 @@ export interface DatapathTables {
   lb?: LbReader;
   /** The n-tuple recorder; absent: nothing is recorded in this worker. */
   recorder?: RecorderReader;
+  /** WireGuard transport (wg-send.ts, wg-receive.ts); absent: no WireGuard in this worker. */
+  wg?: WgWorker;
   /** The egress gateway / masquerade stage (nat-stage.ts); absent: no NAT in this worker. */
   nat?: NatStage;
 }
@@ -37,6 +40,7 @@ export class Datapath {
   readonly settings: NodeSettings;
   readonly lb: LbReader | null;
   readonly recorder: RecorderReader | null;
+  readonly wg: WgWorker | null;
   readonly nat: NatStage | null;
   readonly ctr: Float64Array;
   readonly arena: Arena;
@@ -74,6 +78,7 @@ export class Datapath {
     this.settings = tables.settings ?? NodeSettings.create();
     this.lb = tables.lb ?? null;
     this.recorder = tables.recorder ?? null;
+    this.wg = tables.wg ?? null;
     this.nat = tables.nat ?? null;
     this.ctr = counters;
     this.arena = new Arena(maxFrame);

@@ -3,7 +3,7 @@
 // the frame being processed matched a recording (recordBits), every frame it causes to be
 // queued — after encapsulation, just before transmit — is captured with the same recordings.
 import { MAX_PORTS } from '../tables/port-table.js';
-import { TUNNEL_PORT } from '../tables/layout.js';
+import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
 import type { RecorderReader } from '../recorder/tables.js';
 import { POINT_OUT } from '../recorder/tables.js';
 import { C } from './counters.js';
@@ -38,8 +38,8 @@ export class TxQueues {
     this.desc[d] = off;
     this.desc[d + 1] = len;
     this.count[port] = n + 1;
-    // The tunnel pseudo-port's frames are captured once encapsulated onto an uplink.
-    if (this.recordBits !== 0 && port !== TUNNEL_PORT) {
+    // Pseudo-ports' frames (VXLAN, WireGuard) are captured once encapsulated onto an uplink.
+    if (this.recordBits !== 0 && port < FIRST_PSEUDO_PORT) {
       this.recorder!.capture(this.bytes, off, len, this.recordBits, POINT_OUT, port, this.ctr, C.recorderCaptured, C.recorderLost);
     }
     return true;

@@ -14,10 +14,13 @@ import { PortTable, MAX_PORTS, PORT_COUNTERS } from '../tables/port-table.js';
 import { PrefixTable } from '../tables/prefix.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { CounterBlock } from '../tables/counters.js';
-import { PORT_KIND_TUNNEL } from '../tables/layout.js';
+import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
 import { NodeSettings } from './node-settings.js';
 import { LbReader, LbSabs } from '../lb/tables.js';
 import { RecorderReader, RecorderSabs } from '../recorder/tables.js';
+import { WgWorker } from './wg-worker.js';
+import { wgServiceControl } from './wg-send.js';
+import type { WgSabs } from '../wireguard/dataplane-tables.js';
 import { NatStage, NatSabs } from './nat-stage.js';
 
 export interface WorkerInit {
@@ -37,6 +40,8 @@ export interface WorkerInit {
   reverseXlateSab?: SharedArrayBuffer;
   /** The recorder's filters and this worker's capture ring; absent: nothing is recorded. */
   recorderSabs?: RecorderSabs;
+  /** WireGuard's keypairs, peers, allowed IPs and rings; absent: no WireGuard in this worker. */
+  wgSabs?: WgSabs;
   /** The egress gateway / masquerade tables (nat-stage.ts); absent: no NAT in this worker. */
   natSabs?: NatSabs;
   /** Float64 per worker per port: rx frames, rx bytes, tx frames, tx bytes (PORT_COUNTERS). */
@@ -64,6 +69,7 @@ const dp = new Datapath(
     settings: init.settingsSab ? NodeSettings.attach(init.settingsSab) : undefined,
     lb: init.lbSabs ? new LbReader(init.lbSabs, init.index) : undefined,
     recorder: init.recorderSabs ? new RecorderReader(init.recorderSabs, init.index) : undefined,
+    wg: init.wgSabs ? new WgWorker(init.wgSabs, init.index) : undefined,
     nat: init.natSabs ? new NatStage(init.natSabs, init.index) : undefined,
   },
   counters,
@@ -87,7 +93,7 @@ function refreshPorts(): void {
   const limit = ports.limit();
   for (let p = 0; p < limit; p++) {
     // The tunnel pseudo-port has no fds: its frames are encapsulated onto an uplink.
-    if (!ports.active(p) || ports.kind(p) === PORT_KIND_TUNNEL) continue;
+    if (!ports.active(p) || p >= FIRST_PSEUDO_PORT) continue;
     portIdx[nports] = p;
     fds[nports] = ports.fd(p, init.queue);
     nports++;
@@ -162,6 +168,7 @@ function run(): void {
       got += n;
     }
     servicePending(dp);
+    if (dp.wg !== null) wgServiceControl(dp);
     flush();
     if (got === 0) {
       const waitMs = dp.pending.count > 0 ? PENDING_WAIT_MS : IDLE_WAIT_MS;

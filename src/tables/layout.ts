@@ -50,6 +50,17 @@ export const TUNNEL_PORT = MAX_PORTS - 1;
 export const PORT_KIND_TUNNEL = 4;
 
 /**
+ * The WireGuard device as a port: routes to peers' allowed IPs are connected routes on it (so
+ * TTL, MTU — the device's — fragmentation and ICMP errors work as on any port), frames queued
+ * on it are encrypted toward the peer that owns their destination once the received frame is
+ * done, and decrypted packets enter the pipeline on it. No fds, no neighbours.
+ */
+export const WG_PORT = MAX_PORTS - 2;
+export const PORT_KIND_WIREGUARD = 5;
+/** Ports from here on are pseudo-ports (WireGuard, VXLAN): no TAP behind them. */
+export const FIRST_PSEUDO_PORT = WG_PORT;
+
+/**
  * Node settings (one small shared Int32Array, control thread writes, workers read per packet).
  * Each field is one aligned word, so a reader never sees half a value.
  */

@@ -3,6 +3,12 @@
 // rotation; `next` is a keypair we derived as responder, usable for receiving only until the
 // initiator proves it has it too by sending with it — then it becomes current.
 import { Keypair } from './keypair.js';
+
+/**
+ * Where a new keypair's shared words (send counter, replay window) live, so that the workers
+ * of a dataplane use the very same memory (src/wireguard/dataplane-tables.ts); null: none free.
+ */
+export type KeypairPlacement = (keys: SessionKeys) => { shared: Int32Array; base: number } | null;
 import { SessionKeys } from './noise.js';
 import { ZERO_KEYS_AFTER } from './constants.js';
 
@@ -11,9 +17,14 @@ export class Session {
   previous: Keypair | null = null;
   next: Keypair | null = null;
 
+  constructor(private readonly place?: KeypairPlacement) {}
+
   /** Installs the keys of a completed handshake; returns the new keypair. */
   install(keys: SessionKeys, now: number): Keypair {
-    const kp = Keypair.create(keys.sendKey, keys.recvKey, keys.localIndex, keys.remoteIndex, now, keys.isInitiator);
+    const where = this.place?.(keys) ?? null;
+    const kp = where === null
+      ? Keypair.create(keys.sendKey, keys.recvKey, keys.localIndex, keys.remoteIndex, now, keys.isInitiator)
+      : new Keypair({ sendKey: keys.sendKey, recvKey: keys.recvKey, localIndex: keys.localIndex, remoteIndex: keys.remoteIndex, createdAt: now, isInitiator: keys.isInitiator, ...where });
     if (keys.isInitiator) {
       // The peer may already be using an unconfirmed `next` (it is its current): keep it for receiving.
       const keep = this.next ?? this.current;

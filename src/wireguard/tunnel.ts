@@ -16,7 +16,7 @@ import { Rng, systemRng, generatePrivateKey } from './x25519.js';
 import { LocalIdentity, Handshake, HandshakeState, HandshakeError, createInitiation, consumeInitiation, createResponse, consumeResponse, deriveSessionKeys } from './noise.js';
 import { CookieChecker, CookieGenerator, MacVerdict, sourceAddressBytes } from './cookie.js';
 import { RateLimiter } from './ratelimiter.js';
-import { Session } from './session.js';
+import { Session, KeypairPlacement } from './session.js';
 import { Keypair, TRANSPORT_COUNTER_EXHAUSTED, TRANSPORT_DECRYPT_FAILED, TRANSPORT_EXPIRED, TRANSPORT_NO_ROOM, TRANSPORT_REPLAY, TRANSPORT_ZEROED } from './keypair.js';
 import { PeerTimers, TimerAction } from './timers.js';
 import { wgCheck, wgReceiverIndex, wgPaddedLength, getLe32, WG_BAD_SIZE, WG_BAD_TYPE } from '../wire/wireguard.js';
@@ -69,6 +69,8 @@ export interface TunnelOptions {
    * rate limits — shrinks alike. Production leaves it at 1.
    */
   timeScale?: number;
+  /** Where keypairs' shared words live (a dataplane's keypair slots); absent: private memory. */
+  keypairPlacement?: KeypairPlacement;
 }
 
 const MAX_IP_PACKET = 65535;
@@ -76,7 +78,7 @@ const MAX_IP_PACKET = 65535;
 export class Tunnel {
   readonly local: LocalIdentity;
   readonly handshake: Handshake;
-  readonly session = new Session();
+  readonly session: Session;
   readonly timers: PeerTimers;
   readonly cookies: CookieGenerator;
   readonly peerPublicKey: Uint8Array;
@@ -97,6 +99,7 @@ export class Tunnel {
   private readonly queue: Uint8Array[] = [];
 
   constructor(o: TunnelOptions) {
+    this.session = new Session(o.keypairPlacement);
     this.local = o.local ?? new LocalIdentity(o.privateKey);
     this.peerPublicKey = Uint8Array.from(o.peerPublicKey);
     this.handshake = new Handshake(this.local, this.peerPublicKey, o.presharedKey);
@@ -199,6 +202,54 @@ export class Tunnel {
           out.push({ type: 'event', event: 'keysZeroed' });
           break;
       }
+    }
+    return out;
+  }
+
+  /**
+   * What a dataplane did with this peer's keys since the last call (it encrypts and decrypts
+   * without this object): the timers hear of it as if this tunnel had done it.
+   */
+  noteDataplane(clock: number, a: { dataSent: boolean; dataReceived: boolean; authReceived: boolean; authSent: boolean; rxBytes: number; txBytes: number }): TunnelAction[] {
+    const now = clock / this.scale;
+    const out: TunnelAction[] = [];
+    this.rxBytes += a.rxBytes;
+    this.txBytes += a.txBytes;
+    if (a.authSent) {
+      this.timers.authenticatedPacketSent();
+      this.timers.authenticatedPacketTraversal(now);
+    }
+    if (a.dataSent) this.timers.dataSent(now);
+    if (a.authReceived) {
+      this.timers.authenticatedPacketReceived();
+      this.timers.authenticatedPacketTraversal(now);
+    }
+    if (a.dataReceived) this.timers.dataReceived(now);
+    // Keys getting old while data flows: the initiator renews them (on send after
+    // REKEY_AFTER_TIME or REKEY_AFTER_MESSAGES; on receive once, shortly before they expire).
+    const cur = this.session.current;
+    if (cur !== null && cur.isInitiator && !cur.zeroed) {
+      if (a.dataSent && (cur.sendCountHi() >= 0x10000000 || now - cur.createdAt >= REKEY_AFTER_TIME)) this.initiate(now, false, out);
+      else if (a.dataReceived && !this.timers.sentLastMinuteHandshake && now - cur.createdAt >= REKEY_AFTER_TIME_RECEIVING) {
+        this.timers.sentLastMinuteHandshake = true;
+        this.initiate(now, false, out);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A dataplane received a packet under `kp` while it was `next`: the initiator has the keys,
+   * so they become current (and anything queued goes out with them).
+   */
+  confirmNext(kp: Keypair, clock: number): TunnelAction[] {
+    const now = clock / this.scale;
+    const out: TunnelAction[] = [];
+    if (this.session.received(kp)) {
+      this.timers.handshakeComplete(now);
+      this.lastHandshakeWallMs = this.wallClock();
+      out.push({ type: 'event', event: 'handshakeComplete' });
+      if (this.queue.length > 0) this.flush(kp, now, out);
     }
     return out;
   }

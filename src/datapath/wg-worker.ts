@@ -1,0 +1,48 @@
+// A worker's handle on WireGuard: the shared tables (src/wireguard/dataplane-tables.ts), its
+// own activity row and rings, the native AEAD, and scratch reused for every packet.
+import { WgShared, WgSabs, SET_ENABLED, SET_LISTEN_PORT, SET_MTU, RING_META_WORDS } from '../wireguard/dataplane-tables.js';
+import { loadNative, NativeShim } from '../native/tap.js';
+
+export class WgWorker {
+  readonly t: WgShared;
+  readonly native: NativeShim;
+  readonly toControl;
+  readonly fromControl;
+  readonly lookup = new Int32Array(1);
+  readonly meta = new Int32Array(RING_META_WORDS);
+  /** The same words as bytes (addresses go into ring records as bytes). */
+  readonly metaBytes = new Uint8Array(this.meta.buffer);
+  /** The peer's endpoint address as bytes (for routing and the outer header). */
+  readonly endpoint = new Uint8Array(16);
+  epFamily = 0;
+  epPort = 0;
+  /** Where an oversized ring record is popped to be skipped (the ring's capacity). */
+  readonly spill: Uint8Array;
+  /** 1 while a decrypted packet runs through the pipeline (no tunnels inside tunnels). */
+  depth = 0;
+
+  constructor(sabs: WgSabs, readonly worker: number) {
+    this.t = new WgShared(sabs);
+    this.native = loadNative();
+    this.toControl = this.t.toControl[worker];
+    this.fromControl = this.t.fromControl[worker];
+    this.spill = new Uint8Array(this.fromControl.capacity);
+  }
+
+  enabled(): boolean {
+    return this.t.settings[SET_ENABLED] === 1;
+  }
+
+  listenPort(): number {
+    return this.t.settings[SET_LISTEN_PORT];
+  }
+
+  mtu(): number {
+    return this.t.settings[SET_MTU];
+  }
+
+  /** Index of this worker's activity row for peer p in t.activity. */
+  activityAt(peer: number): number {
+    return this.t.activityAt(this.worker, peer);
+  }
+}
