@@ -65,6 +65,8 @@ function maskWord(x: number, len: number, i: number): number {
 export class NatSettings {
   private readonly w: Int32Array;
   private readonly copy = new Int32Array(NAT_SETTINGS_WORDS);
+  /** Generation of `copy` (-1: none yet); settings change rarely, so most calls copy nothing. */
+  private copyGen = -1;
 
   private constructor(readonly sab: SharedArrayBuffer) {
     this.w = new Int32Array(sab);
@@ -115,8 +117,12 @@ export class NatSettings {
     for (let r = 0; r < READ_RETRIES; r++) {
       const g = Atomics.load(w, S_GEN);
       if (g & 1) continue;
+      if (g === this.copyGen) return true;
       for (let i = 1; i < NAT_SETTINGS_WORDS; i++) c[i] = w[i]!;
-      if (Atomics.load(w, S_GEN) === g) return true;
+      if (Atomics.load(w, S_GEN) === g) {
+        this.copyGen = g;
+        return true;
+      }
     }
     return false;
   }
