@@ -64,6 +64,8 @@ export const CT_INSERT_FAILED = 5;
 export const CT_VERDICT_NAMES: readonly string[] = ['hit', 'new', 'noEntry', 'portsExhausted', 'tableFull', 'insertFailed'];
 
 export const ORPHAN_GRACE_SEC = 10;
+/** Tries of one map insert before a new flow counts as insertFailed. */
+const INSERT_TRIES = 4;
 
 // Table header (Int32 words before the map).
 const H_MAGIC = 0, H_CAP = 1, H_PORT_MIN = 2, H_PORT_MAX = 3, H_WORKERS = 4, H_MAX_TRIES = 5;
@@ -313,7 +315,7 @@ export class NatFlows {
     for (let i = 0; i < s.tries; i++) {
       rk[K_PORTS] = candidatePort(s, hash, i);
       if (this.map.lookup(rk, 0, this.val, 0)) continue;
-      if (!this.map.insert(rk, 0, rv, 0)) return this.insertFailed();
+      if (!this.insertRetry(rk, rv)) return this.insertFailed();
       port = rk[K_PORTS]!;
       break;
     }
@@ -321,7 +323,7 @@ export class NatFlows {
     v[V_STATE] = state; v[V_SEEN] = nowSec;
     for (let i = 0; i < 4; i++) v[V_ADDR + i] = rk[K_B + i]!;
     v[V_PORT] = port; v[V_INFO] = this.worker;
-    if (!this.map.insert(k, 0, v, 0)) {
+    if (!this.insertRetry(k, v)) {
       this.map.delete(rk, 0); // rollback: a refused flow leaves nothing behind
       return this.insertFailed();
     }
@@ -405,6 +407,17 @@ export class NatFlows {
   private count(word: number, verdict: number): number {
     Atomics.add(this.h, word, 1);
     return verdict;
+  }
+
+  /**
+   * map.insert, tried up to INSERT_TRIES times: a refusal is usually the table-wide writer lock
+   * held by a thread that lost its CPU (more threads than cores), which a later try outlasts.
+   */
+  private insertRetry(k: Int32Array, v: Int32Array): boolean {
+    for (let i = 0; i < INSERT_TRIES; i++) {
+      if (this.map.insert(k, 0, v, 0)) return true;
+    }
+    return false;
   }
 
   private insertFailed(): number {
