@@ -68,9 +68,11 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   }
   const agent = new Agent(cfg);
   if (args.values.store) agent.storeUrl = args.values.store;
-  if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster), new ReverseXlateController(agent, agent.reverseXlate));
+  // The WireGuard device starts before the cluster controller, which publishes its key.
+  const wg = cfg.wireguard ? new WireGuardController(agent, cfg.wireguard) : undefined;
+  if (wg) agent.extensions.push(wg);
+  if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster, cfg.cluster.encryption === 'wireguard' ? wg : undefined), new ReverseXlateController(agent, agent.reverseXlate));
   if (cfg.lb) agent.extensions.push(new LbController(agent, cfg.lb));
-  if (cfg.wireguard) agent.extensions.push(new WireGuardController(agent, cfg.wireguard));
   if (cfg.cluster && cfg.egress) agent.extensions.push(new EgressController(agent, cfg.egress, cfg.cluster));
   await agent.start();
   process.stdout.write(`weft agent ${cfg.node}: ${cfg.ports.length} ports, ${cfg.workers} workers, API ${cfg.api}\n`);

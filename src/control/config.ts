@@ -106,6 +106,8 @@ export interface ClusterConfig {
   underlayPort: string;
   /** A host port: the node's own kernel stack reaches the cluster through the dataplane. */
   hostPort: boolean;
+  /** Transparent encryption between nodes: every node peers with every other over WireGuard (UDP 51871). */
+  encryption: 'none' | 'wireguard';
 }
 
 export interface NodeConfig {
@@ -264,7 +266,9 @@ function parseRoute(v: unknown, where: string, ports: PortConfig[]): RouteConfig
 
 function parseCluster(v: unknown, where: string, ports: PortConfig[]): ClusterConfig {
   const o = obj(v, where);
-  only(o, where, ['mode', 'ipv4', 'ipv6', 'podPrefixLength', 'podCIDR', 'leaseTTL', 'underlayPort', 'hostPort']);
+  only(o, where, ['mode', 'ipv4', 'ipv6', 'podPrefixLength', 'podCIDR', 'leaseTTL', 'underlayPort', 'hostPort', 'encryption']);
+  const encryption = o.encryption === undefined ? 'none' : str(o.encryption, `${where}.encryption`);
+  if (encryption !== 'none' && encryption !== 'wireguard') fail(`${where}.encryption`, `"${encryption}" is not one of none, wireguard`);
   const mode = o.mode === undefined ? 'direct' : str(o.mode, `${where}.mode`);
   if (mode !== 'direct' && mode !== 'vxlan') fail(`${where}.mode`, `"${mode}" is not one of direct, vxlan`);
   const fam = (p: Prefix, f: 4 | 6, w: string): Prefix => (p.family === f ? p : fail(w, `must be an IPv${f} prefix`));
@@ -302,6 +306,7 @@ function parseCluster(v: unknown, where: string, ports: PortConfig[]): ClusterCo
     leaseTTL: o.leaseTTL === undefined ? 5 : int(o.leaseTTL, `${where}.leaseTTL`, 1, 3600),
     underlayPort,
     hostPort: o.hostPort === undefined ? true : bool(o.hostPort, `${where}.hostPort`),
+    encryption,
   };
 }
 
@@ -405,7 +410,10 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
     vxlan,
     lb: o.lb === undefined ? undefined : parseLb(o.lb, `${source}: lb`),
     recorder: parseRecorder(o.recorder, `${source}: recorder`),
-    wireguard: o.wireguard === undefined ? undefined : parseWireGuardConfig(o.wireguard, `${source}: wireguard`),
+    // Cluster encryption runs the same device; a wireguard section only tunes it.
+    wireguard: o.wireguard !== undefined || cluster?.encryption === 'wireguard'
+      ? parseWireGuardConfig(o.wireguard, `${source}: wireguard`, `wg-${node}`.slice(0, 15))
+      : undefined,
     egress: cluster ? parseEgressConfig(o.egress, `${source}: egress`, workers) : undefined,
   };
 }

@@ -80,9 +80,9 @@ function endpoint(v: unknown, where: string): { address: string; port: number } 
   return { address, port: Number(m[3]) };
 }
 
-export function parseWireGuardConfig(v: unknown, where: string): WireGuardConfig {
+export function parseWireGuardConfig(v: unknown, where: string, defaultInterface = 'wg0'): WireGuardConfig {
   const o = mapping(v ?? {}, where, ['interface', 'listenPort', 'privateKey', 'privateKeyFile', 'mtu', 'addresses', 'maxPeers', 'peers']);
-  const ifname = o.interface === undefined ? 'wg0' : o.interface;
+  const ifname = o.interface === undefined ? defaultInterface : o.interface;
   if (typeof ifname !== 'string' || !IFNAME.test(ifname)) fail(`${where}.interface`, `${JSON.stringify(ifname)} is not an interface name (1-15 letters, digits, _=+.-)`);
   if (o.privateKey !== undefined && o.privateKeyFile !== undefined) fail(`${where}.privateKeyFile`, 'give privateKey or privateKeyFile, not both');
   let privateKey: Uint8Array | undefined;

@@ -44,6 +44,8 @@ export class WireGuardController implements AgentExtension {
   private nextWorker = 0;
   private readonly cryptokey = new Map<string, { prefix: Prefix; peer: number }>();
   private readonly shown = new Map<string, { hs: number; rx: number; tx: number; ep: string }>();
+  /** Cluster encryption: node name → its peer's public key (hex). */
+  private readonly nodePeers = new Map<string, string>();
 
   constructor(private readonly agent: Agent, readonly cfg: WireGuardConfig) {
     if (!agent.wgShared) throw new Error('wireguard: the agent has no WireGuard tables');
@@ -102,6 +104,45 @@ export class WireGuardController implements AgentExtension {
         refused: Object.fromEntries(this.device.errors),
       },
     };
+  }
+
+  /** The device's public key, base64 (what a cluster node publishes). */
+  publicKeyBase64(): string {
+    return Buffer.from(this.device.publicKey).toString('base64');
+  }
+
+  /**
+   * Cluster encryption: node `name` becomes (or stays) a peer, reached at its underlay address
+   * on its WireGuard port, with its pod CIDRs as allowed IPs — so routes to them go through the
+   * tunnel. Goes through the model, so `wg show` lists cluster peers like any other.
+   */
+  setNodePeer(name: string, publicKey: string, endpoint: { address: string; port: number }, allowed: Prefix[]): void {
+    const key = Buffer.from(publicKey, 'base64');
+    if (key.length !== 32) {
+      log(`node ${name} publishes a malformed public key; not peered`);
+      return;
+    }
+    const hex = key.toString('hex');
+    const prev = this.nodePeers.get(name);
+    const a = parseAddress(endpoint.address);
+    if (!a) return;
+    this.model.update((d) => {
+      if (prev && prev !== hex && d.hasPeer(prev)) d.removePeer(prev);
+      if (!d.hasPeer(hex)) d.addPeer(key);
+      d.setEndpoint(hex, makeEndpoint(a.family, a.bytes, endpoint.port));
+      d.clearAllowedIps(hex);
+      for (const p of allowed) d.addAllowedIp(hex, `${formatAddress({ family: p.family, bytes: maskBytes(p.bytes, p.len) })}/${p.len}`);
+    });
+    this.nodePeers.set(name, hex);
+  }
+
+  removeNodePeer(name: string): void {
+    const hex = this.nodePeers.get(name);
+    if (!hex) return;
+    this.nodePeers.delete(name);
+    this.model.update((d) => {
+      if (d.hasPeer(hex)) d.removePeer(hex);
+    });
   }
 
   /** Applies what `wg set` (or the config) changed to the device, the routes and the cryptokey table. */

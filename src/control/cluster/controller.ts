@@ -11,6 +11,7 @@ import { NODES, nodeKey, NodeRecord, addrPrefix } from './keys.js';
 import { EndpointManager, EndpointView } from './endpoints.js';
 import { gatewayRoutes, RouteEntry, tunnelRoute } from '../routes.js';
 import { ROUTE_VIA, ROUTE_UNREACHABLE } from '../../tables/layout.js';
+import type { WireGuardController } from '../wireguard-controller.js';
 
 export interface NodeView {
   name: string;
@@ -38,7 +39,8 @@ export class ClusterController implements AgentExtension {
   private storeHealthy = true;
   private stopped = false;
 
-  constructor(private readonly agent: Agent, private readonly cluster: ClusterConfig) {}
+  /** `wg`: the node's WireGuard device when the cluster encrypts node-to-node traffic (started first). */
+  constructor(private readonly agent: Agent, private readonly cluster: ClusterConfig, private readonly wg?: WireGuardController) {}
 
   private get name(): string {
     return this.agent.cfg.node;
@@ -103,6 +105,7 @@ export class ClusterController implements AgentExtension {
       underlay: { ipv4: u.ipv4 && formatAddress(u.ipv4), ipv6: u.ipv6 && formatAddress(u.ipv6) },
       podCIDRs: { ipv4: this.podCidrs.ipv4 && formatPrefix(this.podCidrs.ipv4), ipv6: this.podCidrs.ipv6 && formatPrefix(this.podCidrs.ipv6) },
       mode: this.cluster.mode,
+      ...(this.wg ? { wireguard: { publicKey: this.wg.publicKeyBase64(), port: this.wg.cfg.listenPort } } : {}),
     };
   }
 
@@ -136,6 +139,7 @@ export class ClusterController implements AgentExtension {
     if (e.type === 'delete') {
       this.nodes.delete(name);
       this.agent.routes.set(`node:${name}`, []);
+      this.wg?.removeNodePeer(name);
       return;
     }
     let rec: NodeRecord;
@@ -146,7 +150,26 @@ export class ClusterController implements AgentExtension {
       return;
     }
     this.nodes.set(name, rec);
+    if (this.wg && rec.wireguard && this.encrypt(name, rec)) {
+      this.agent.routes.set(`node:${name}`, []); // the tunnel's routes (allowed IPs) carry its pods
+      return;
+    }
+    if (this.wg) log(`node ${name} publishes no WireGuard key: its traffic is not encrypted`);
+    this.wg?.removeNodePeer(name);
     this.agent.routes.set(`node:${name}`, this.nodeRoutes(rec));
+  }
+
+  /** Peers with node `name` over WireGuard (its pod CIDRs as allowed IPs); false if it cannot be reached. */
+  private encrypt(name: string, rec: NodeRecord): boolean {
+    const fam = this.hasUnderlay(4) && rec.underlay.ipv4 ? 'ipv4' : this.hasUnderlay(6) && rec.underlay.ipv6 ? 'ipv6' : undefined;
+    if (!fam || !rec.wireguard) return false;
+    const allowed: Prefix[] = [];
+    for (const f of ['ipv4', 'ipv6'] as const) {
+      const p = rec.podCIDRs[f] ? parsePrefix(rec.podCIDRs[f]!, { allowHostBits: false }) : undefined;
+      if (p && typeof p !== 'string') allowed.push(p);
+    }
+    this.wg!.setNodePeer(name, rec.wireguard.publicKey, { address: rec.underlay[fam]!, port: rec.wireguard.port }, allowed);
+    return true;
   }
 
   /** Routes to a remote node's pod CIDRs through its underlay address. */

@@ -36,6 +36,8 @@ export interface NodeRecord {
   underlay: { ipv4?: string; ipv6?: string };
   podCIDRs: { ipv4?: string; ipv6?: string };
   mode: 'direct' | 'vxlan';
+  /** With cluster encryption: the node's WireGuard public key (base64) and port. */
+  wireguard?: { publicKey: string; port: number };
 }
 
 /** What the store keeps of an endpoint under endpoints/<node>/<name>. */
