@@ -24,6 +24,11 @@ const STATS_MS = 500;
 /** Handshake messages per poll above which the device counts as under load (cookies, rate limits). */
 const LOAD_THRESHOLD = 32;
 const LOAD_HOLD_MS = 1000;
+/**
+ * The handshake pool (handshake-pool.ts): threads identifying initiations (the X25519 off this
+ * thread), initiations per batch, batches in flight. Saturated = under load; beyond, dropped.
+ */
+const HANDSHAKE_POOL = { threads: 1, batchSize: 32, maxInFlight: 2 };
 
 function log(msg: string): void {
   process.stderr.write(`weft: wireguard: ${msg}\n`);
@@ -58,6 +63,9 @@ export class WireGuardController implements AgentExtension {
     const privateKey = this.cfg.privateKey ?? generatePrivateKey();
     this.device = new WgDevice(this.shared, this.agent.cfg.workers, {
       privateKey, listenPort: this.cfg.listenPort, mtu: this.cfg.mtu, underLoad: (now) => now < this.loadUntil,
+      handshakePool: HANDSHAKE_POOL,
+      // Identified initiations are answered as soon as the pool hands them back.
+      onIdentified: () => this.identified(),
     });
     const a4 = this.cfg.addresses.find((p) => p.family === 4);
     const a6 = this.cfg.addresses.find((p) => p.family === 6);
@@ -88,6 +96,7 @@ export class WireGuardController implements AgentExtension {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.device?.close();
     await this.uapi?.close();
     this.agent.routes.set('wireguard', []);
     if (this.agent.portTable.active(WG_PORT)) this.agent.portTable.remove(WG_PORT);
@@ -102,6 +111,7 @@ export class WireGuardController implements AgentExtension {
         peers: this.device.peerCount(),
         handshakes: this.device.handshakes,
         refused: Object.fromEntries(this.device.errors),
+        handshakePool: this.device.poolStats(),
       },
     };
   }
@@ -243,7 +253,9 @@ export class WireGuardController implements AgentExtension {
         }
       }
     }
-    if (handshakes > LOAD_THRESHOLD) this.loadUntil = now + LOAD_HOLD_MS;
+    this.device.flushPool();
+    out.push(...this.device.identifiedMessages(now));
+    if (handshakes > LOAD_THRESHOLD || this.device.poolBusy()) this.loadUntil = now + LOAD_HOLD_MS;
     if (now - this.lastTick >= TICK_MS) {
       this.lastTick = now;
       out.push(...this.device.tick(now));
@@ -252,6 +264,15 @@ export class WireGuardController implements AgentExtension {
     if (now - this.lastStats >= STATS_MS) {
       this.lastStats = now;
       this.publishStats();
+    }
+  }
+
+  /** Initiations the handshake pool identified: their peers' Tunnels answer them now. */
+  private identified(): void {
+    try {
+      for (const d of this.device.identifiedMessages(performance.now())) this.send(d);
+    } catch (e) {
+      log(`handling identified initiations: ${(e as Error).message}`);
     }
   }
 

@@ -6,6 +6,7 @@ import { Tunnel, TunnelAction, Endpoint } from './tunnel.js';
 import { LocalIdentity, initiatorStaticKey } from './noise.js';
 import { CookieChecker, MacVerdict, sourceAddressBytes } from './cookie.js';
 import { RateLimiter } from './ratelimiter.js';
+import { HandshakePool, HandshakePoolOptions, Identified } from './handshake-pool.js';
 import { Keypair, KEYPAIR_SHARED_WORDS } from './keypair.js';
 import { Rng, systemRng } from './x25519.js';
 import { MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE_REPLY } from './constants.js';
@@ -33,6 +34,19 @@ export interface DeviceOptions {
   /** Handshake messages waiting: above this the device is "under load" (cookies, rate limits). */
   underLoad?: (now: number) => boolean;
   timeScale?: number;
+  /**
+   * Identify initiations on a piscina pool (handshake-pool.ts) instead of on the calling
+   * thread; results come back through onIdentified, and identifiedMessages(now) runs them.
+   */
+  handshakePool?: HandshakePoolOptions;
+  /** Called (on the device's thread) when pool results are waiting for identifiedMessages(). */
+  onIdentified?: () => void;
+}
+
+/** An initiation sent to the pool: where it came from, under which key. */
+interface PoolCtx {
+  src: Endpoint;
+  gen: number;
 }
 
 export interface PeerOptions {
@@ -65,6 +79,9 @@ export class WgDevice {
   private readonly rng: Rng;
   private readonly workers: number;
   private o: DeviceOptions;
+  private readonly pool: HandshakePool<PoolCtx> | null = null;
+  /** Identified initiations waiting for identifiedMessages(); bounded by what the pool holds. */
+  private identified: Identified<PoolCtx>[] = [];
   /** Handshakes completed (for status and the bench). */
   handshakes = 0;
   /** Why handshake messages were refused, by reason. */
@@ -79,7 +96,35 @@ export class WgDevice {
     this.checker = new CookieChecker(this.local.keys.publicKey, this.rng);
     this.byIndex = new Array(t.maxPeers);
     for (let s = t.slotCount - 1; s >= 0; s--) this.freeSlots.push(s);
+    if (o.handshakePool) {
+      this.pool = new HandshakePool<PoolCtx>(o.privateKey, o.handshakePool, (r, stale) => {
+        if (stale > 0) this.count('poolStale', stale);
+        if (r.length === 0) return;
+        for (const x of r) this.identified.push(x);
+        this.o.onIdentified?.();
+      });
+    }
     this.applySettings();
+  }
+
+  /** Stops the handshake pool (results still in flight are dropped). */
+  async close(): Promise<void> {
+    this.identified = [];
+    await this.pool?.close();
+  }
+
+  /** True while the handshake pool is saturated (or refused since the last call): the device is under load. */
+  poolBusy(): boolean {
+    return this.pool?.busy ?? false;
+  }
+
+  poolStats(): ReturnType<HandshakePool<PoolCtx>['stats']> | null {
+    return this.pool?.stats() ?? null;
+  }
+
+  /** Hands what the pool gathered during this turn to it. */
+  flushPool(): void {
+    this.pool?.flush();
   }
 
   get publicKey(): Uint8Array {
@@ -103,6 +148,10 @@ export class WgDevice {
     this.o = { ...this.o, privateKey: key };
     this.local = new LocalIdentity(key);
     this.checker = new CookieChecker(this.local.keys.publicKey, this.rng);
+    // Initiations identified under the old key belong to no peer of the new one.
+    if (this.identified.length > 0) this.count('poolStale', this.identified.length);
+    this.identified = [];
+    this.pool?.setPrivateKey(key);
     for (const p of [...this.peers.values()]) {
       const opts = p.options;
       this.removePeer(p.key);
@@ -171,7 +220,9 @@ export class WgDevice {
    * A handshake message a worker received from src. The cheap checks come before anything
    * costly, as the paper's DoS defence requires: MAC1 first; under load, a message without a
    * valid MAC2 gets a cookie reply and initiations are rate-limited per source; only then does
-   * an initiation's Diffie-Hellman reveal which peer it is from.
+   * an initiation's Diffie-Hellman reveal which peer it is from — on the handshake pool when
+   * the device has one (the result comes back through identifiedMessages()), so the calling
+   * thread never runs a Diffie-Hellman for an initiation it has not identified.
    */
   handshakeMessage(msg: Uint8Array, src: Endpoint, now: number): Datagram[] {
     const type = wgCheck(msg, 0, msg.length);
@@ -199,6 +250,11 @@ export class WgDevice {
       }
     }
     let p: Peer | undefined;
+    if (type === MSG_INITIATION && this.pool) {
+      // The Diffie-Hellman that says who sent it runs on the pool; identifiedMessages() goes on.
+      if (!this.pool.submit(msg, { src, gen: this.pool.generation })) this.count('poolBusy');
+      return [];
+    }
     if (type === MSG_INITIATION) {
       const pub = initiatorStaticKey(this.local, msg);
       p = pub === null ? undefined : this.peers.get(hex(pub));
@@ -216,6 +272,30 @@ export class WgDevice {
       return [];
     }
     return this.run(p, p.tunnel.decapsulate(msg, src, now));
+  }
+
+  /**
+   * Initiations the pool identified since the last call: each one from a peer we still have,
+   * under the key we still hold, goes to that peer's Tunnel (which runs the rest of the
+   * handshake); the others are counted and dropped.
+   */
+  identifiedMessages(now: number): Datagram[] {
+    const out: Datagram[] = [];
+    const batch = this.identified;
+    this.identified = [];
+    for (const x of batch) {
+      if (this.pool === null || x.ctx.gen !== this.pool.generation) {
+        this.count('poolStale');
+        continue;
+      }
+      const p = x.publicKey === null ? undefined : this.peers.get(hex(x.publicKey));
+      if (p === undefined) {
+        this.count('unknownPeer');
+        continue;
+      }
+      out.push(...this.run(p, p.tunnel.decapsulate(x.msg, x.ctx.src, now)));
+    }
+    return out;
   }
 
   /** A packet a worker could not send (no usable keys): queue it and start a handshake. */
@@ -257,8 +337,8 @@ export class WgDevice {
     return this.peers.size;
   }
 
-  private count(reason: string): void {
-    this.errors.set(reason, (this.errors.get(reason) ?? 0) + 1);
+  private count(reason: string, n = 1): void {
+    this.errors.set(reason, (this.errors.get(reason) ?? 0) + n);
   }
 
   private run(p: Peer, actions: TunnelAction[]): Datagram[] {
