@@ -13,6 +13,7 @@ test('scripts/demo --once shows traffic and status, then cleans up', { timeout: 
   assert.equal((out.match(/hello from b1 on node n2 through the Weft dataplane/g) ?? []).length, 2, 'curl across nodes over IPv4 and IPv6');
   assert.equal((out.match(/3 packets transmitted, 3 received/g) ?? []).length, 3, 'three pings');
   assert.match(out, /ttl=62/);
+  assert.match(out, /interface: wg-n1[\s\S]*endpoint: 198\.18\.0\.12:51871[\s\S]*latest handshake: /, 'n1 and n2 peered over WireGuard');
   assert.match(out, /Cluster nodes:/);
   const spread = [...out.matchAll(/^\s+(\d+) (a1|b1)$/gm)].map((m) => Number(m[1]));
   assert.equal(spread.length, 2, 'the LB spread the 30 connections over a1 and b1');
