@@ -29,6 +29,16 @@ const LOAD_HOLD_MS = 1000;
  * thread), initiations per batch, batches in flight. Saturated = under load; beyond, dropped.
  */
 const HANDSHAKE_POOL = { threads: 1, batchSize: 32, maxInFlight: 2 };
+/**
+ * Milliseconds of a poll spent on handshake messages (MAC checks, cookie replies) at most;
+ * beyond, the poll's remaining handshake messages are dropped and counted (`overBudget`), so a
+ * flood larger than this thread can answer leaves it free for the API, `wg` and the timers.
+ * Within the budget, sources take turns (one message per source address per round), so a
+ * peer among a few flooding addresses still gets its initiation looked at.
+ */
+const HANDSHAKE_BUDGET_MS = 4;
+/** Handshake messages a poll keeps for its turns at most; beyond, dropped (`overBudget`). */
+const HANDSHAKE_QUEUE_MAX = 1024;
 
 function log(msg: string): void {
   process.stderr.write(`weft: wireguard: ${msg}\n`);
@@ -47,6 +57,8 @@ export class WireGuardController implements AgentExtension {
   private lastStats = 0;
   private loadUntil = 0;
   private nextWorker = 0;
+  /** The ring a poll starts with (rotates, so no worker's handshakes always come last). */
+  private nextRing = 0;
   private readonly cryptokey = new Map<string, { prefix: Prefix; peer: number }>();
   private readonly shown = new Map<string, { hs: number; rx: number; tx: number; ep: string }>();
   /** Cluster encryption: node name → its peer's public key (hex). */
@@ -234,18 +246,33 @@ export class WireGuardController implements AgentExtension {
     const m = this.meta;
     const mb = this.metaBytes;
     const metaLen = RING_META_WORDS * 4;
-    for (const ring of this.shared.toControl) {
+    const rings = this.shared.toControl;
+    const first = this.nextRing;
+    this.nextRing = (first + 1) % rings.length;
+    // Handshake messages by source address, in arrival order; taken in turns below.
+    const bySource = new Map<string, Array<{ body: Uint8Array; src: Endpoint }>>();
+    let queued = 0;
+    let dropped = 0;
+    for (let r = 0; r < rings.length; r++) {
+      const ring = rings[(first + r) % rings.length];
       for (;;) {
         const n = ring.pop(this.scratch, 0);
         if (n < 0) break;
+        if (ring.lastTag === MSG_HANDSHAKE) handshakes++;
+        if (ring.lastTag === MSG_HANDSHAKE && queued >= HANDSHAKE_QUEUE_MAX) {
+          dropped++;
+          continue;
+        }
         mb.set(this.scratch.subarray(0, metaLen));
         const body = this.scratch.slice(metaLen, n);
         try {
           if (ring.lastTag === MSG_HANDSHAKE) {
-            handshakes++;
             const fam = m[0] === 6 ? 6 : 4;
             const address = formatAddress({ family: fam, bytes: mb.slice(8, 8 + (fam === 4 ? 4 : 16)) });
-            out.push(...this.device.handshakeMessage(body, { address, port: m[1] }, now));
+            let q = bySource.get(address);
+            if (q === undefined) bySource.set(address, (q = []));
+            q.push({ body, src: { address, port: m[1] } });
+            queued++;
           } else if (ring.lastTag === MSG_NEED_SESSION) out.push(...this.device.needSession(m[0], body, now));
           else if (ring.lastTag === MSG_CONFIRMED) out.push(...this.device.confirmed(m[0], m[1], now));
         } catch (e) {
@@ -253,6 +280,29 @@ export class WireGuardController implements AgentExtension {
         }
       }
     }
+    // Load shows within the poll it starts in: this poll's messages already get cookies.
+    if (handshakes > LOAD_THRESHOLD) this.loadUntil = now + LOAD_HOLD_MS;
+    let done = 0;
+    let queues = [...bySource.values()];
+    for (let round = 0; queues.length > 0; round++) {
+      let over = false;
+      for (const q of queues) {
+        try {
+          out.push(...this.device.handshakeMessage(q[round].body, q[round].src, now));
+        } catch (e) {
+          log(`handling a handshake message: ${(e as Error).message}`);
+        }
+        done++;
+        if ((done & 7) === 0 && performance.now() - now > HANDSHAKE_BUDGET_MS) {
+          over = true;
+          break;
+        }
+      }
+      if (over) break;
+      queues = queues.filter((q) => q.length > round + 1);
+    }
+    dropped += queued - done;
+    if (dropped > 0) this.device.refuse('overBudget', dropped);
     this.device.flushPool();
     out.push(...this.device.identifiedMessages(now));
     if (handshakes > LOAD_THRESHOLD || this.device.poolBusy()) this.loadUntil = now + LOAD_HOLD_MS;

@@ -237,7 +237,8 @@ export class WgDevice {
         this.count('badMac1');
         return [];
       }
-      if (this.o.underLoad?.(now)) {
+      // A saturated pool is load too: cookies then cost far less than dropping would.
+      if (this.o.underLoad?.(now) || (this.pool !== null && this.pool.inFlight >= this.pool.maxInFlight)) {
         const source = sourceAddressBytes(a.bytes, src.port);
         if (this.checker.check(msg, msg.length, source, now) !== MacVerdict.Mac2Valid) {
           this.count('cookieSent');
@@ -296,6 +297,11 @@ export class WgDevice {
       out.push(...this.run(p, p.tunnel.decapsulate(x.msg, x.ctx.src, now)));
     }
     return out;
+  }
+
+  /** Counts handshake messages the caller dropped before they got here (e.g. over its time budget). */
+  refuse(reason: string, n = 1): void {
+    this.count(reason, n);
   }
 
   /** A packet a worker could not send (no usable keys): queue it and start a handshake. */
