@@ -12,8 +12,10 @@ import { startNode, addEndpoint, pingOk, httpServer, curl, fabric } from './clus
 test('cluster encryption: node-to-node traffic only as WireGuard on the underlay', { timeout: 150000 }, async () => {
   await withTopology('clwg', async (t) => {
     const store = `dir:${join(t.dir, 'store')}`;
-    const n1 = await startNode(t, 1, { store }, { encryption: 'wireguard' });
-    const n2 = await startNode(t, 2, { store }, { encryption: 'wireguard' });
+    // Interface names of this test's own (the default, wg-<node>, is shared with the demo's nodes).
+    const wg1 = `${t.prefix}a`.slice(-15);
+    const n1 = await startNode(t, 1, { store }, { encryption: 'wireguard' }, { wireguard: { interface: wg1 } });
+    const n2 = await startNode(t, 2, { store }, { encryption: 'wireguard' }, { wireguard: { interface: `${t.prefix}b`.slice(-15) } });
     const a1 = addEndpoint(t, n1, 'a1');
     const b1 = addEndpoint(t, n2, 'b1');
     httpServer(t, b1);
@@ -56,7 +58,7 @@ print(s.recv(100).decode())`], 60000);
     assert.deepEqual(other.filter((l) => /198\.18\.0\.1[12]\./.test(l) && !/\.51871 /.test(l)).slice(0, 3), [], 'nothing else between the nodes');
 
     // `wg` sees each node's device with the other as its peer, handshake done, bytes moved.
-    const show = t.must('', ['wg', 'show', 'wg-n1']);
+    const show = t.must('', ['wg', 'show', wg1]);
     assert.match(show, /endpoint: 198\.18\.0\.12:51871/);
     assert.match(show, /allowed ips: 198\.19\.\d+\.0\/24, 2001:db8:19:[0-9a-f:]+\/64/);
     assert.match(show, /latest handshake: /);

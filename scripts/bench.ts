@@ -127,7 +127,11 @@ async function recorder(): Promise<Figures> {
 }
 
 async function pipeline(): Promise<Figures> {
-  return { ipv4_ns_per_frame: pipelineNsPerFrame(4), ipv6_ns_per_frame: pipelineNsPerFrame(6) };
+  return {
+    ipv4_ns_per_frame: pipelineNsPerFrame(4), ipv6_ns_per_frame: pipelineNsPerFrame(6),
+    ipv4_ns_per_frame_10k_filters: pipelineNsPerFrame(4, 2_000_000, '10k-filters'),
+    ipv4_ns_per_frame_capture_all: pipelineNsPerFrame(4, 1_000_000, 'capture-all'),
+  };
 }
 
 /** Maglev table build, M = 65521, N = 1000 (goal ≤ 10 ms): median of warm builds. */

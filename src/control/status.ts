@@ -72,7 +72,7 @@ export function buildStatus(agent: Agent): Status {
   const portName = (i: number): string | null => agent.ports.list().find((p) => p.index === i)?.cfg.name ?? null;
   const rs = agent.routeTable.stats();
   const ns = agent.neighbours.stats();
-  const fs = agent.recorderTables.filters.stats();
+  const fs = agent.recorderTables.filterStats();
   const routes = agent.routeTable.entries().map((e) => ({
     prefix: formatPrefix({ family: e.family, bytes: e.addr, len: e.prefixLen }),
     type: routeTypeName(e.value[ROUTE_TYPE]),

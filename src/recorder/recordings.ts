@@ -149,7 +149,7 @@ export class Recorder {
   }
 
   usage(): { recordings: number; masks: number; maxMasks: number; filters: number } {
-    return { recordings: this.slots.filter(Boolean).length, masks: this.masks.size, maxMasks: this.o.maxMasks, filters: this.o.tables.filters.stats().size };
+    return { recordings: this.slots.filter(Boolean).length, masks: this.masks.size, maxMasks: this.o.maxMasks, filters: this.o.tables.filterCount() };
   }
 
   /** Moves every captured packet from the workers' rings into the recordings' files. */
@@ -282,7 +282,7 @@ export class Recorder {
       }
       for (const name of created) this.masks.delete(name);
       t.setCaptureLength(rec.slot, 0);
-      const st = t.filters.stats();
+      const st = t.filterStats();
       throw new RecorderError(`the filter table is full (${st.size} of ${st.capacity} filters in use; recorder.maxFilters)`);
     }
     this.publish();

@@ -1,8 +1,8 @@
 /*
  * The recorder's shared memory (Cilium's pcap recorder, in userspace):
  *
- *  - filters: one SharedHashMap keyed by a masked 5-tuple plus the mask's id
- *      key   [maskId << 8 | proto, srcPort << 16 | dstPort, src word 0..3, dst word 0..3]
+ *  - filters: a SharedHashMap per family keyed by a masked 5-tuple plus the mask's id
+ *      key   [maskId << 8 | proto, srcPort << 16 | dstPort, src, dst]  (IPv4: 4 words; IPv6: 10)
  *      value [bits of the recordings holding this filter]
  *    Wildcards are zeros in the key (prefix bits beyond the length, a port 0, protocol ANY),
  *    and the packet's tuple is masked the same way before the probe, so one probe per
@@ -20,7 +20,9 @@ import type { FilterMask } from './filter.js';
 
 /** Recordings that can run at once (bits of a filter's value). */
 export const MAX_RECORDINGS = 32;
-export const FILTER_KEY_WORDS = 10;
+/** Key words per family: [mask|proto, ports, src (1 or 4 words), dst (1 or 4 words)]. */
+export const FILTER_KEY_WORDS_V4 = 4;
+export const FILTER_KEY_WORDS_V6 = 10;
 /** Hard ceiling of the configurable mask cap (the mask list's fixed space). */
 export const MASKS_CEILING = 64;
 
@@ -41,10 +43,20 @@ export const POINT_IN = 0, POINT_OUT = 1;
 export const CAPLEN_FULL = 0x7fffffff;
 
 export interface RecorderSabs {
-  filters: SharedArrayBuffer;
+  filters4: SharedArrayBuffer;
+  filters6: SharedArrayBuffer;
   control: SharedArrayBuffer;
   rings: SharedArrayBuffer[];
   lost: SharedArrayBuffer;
+}
+
+/** The fields of a filter that make its key. */
+export interface FilterFields {
+  src: { bytes: Uint8Array; len: number };
+  srcPort: number;
+  dst: { bytes: Uint8Array; len: number };
+  dstPort: number;
+  proto: number;
 }
 
 export interface RecorderTableOptions {
@@ -57,9 +69,9 @@ function flagsOf(m: FilterMask): number {
   return (m.srcPortAny ? F_SRCPORT_ANY : 0) | (m.dstPortAny ? F_DSTPORT_ANY : 0) | (m.protoAny ? F_PROTO_ANY : 0);
 }
 
-/** Address bytes → 4 big-endian words, masked to len bits (IPv4 uses word 0). */
+/** Address bytes → big-endian words (1 for IPv4, 4 for IPv6), masked to len bits. */
 export function maskedWords(bytes: Uint8Array, len: number, out: Int32Array, at: number): void {
-  for (let w = 0; w < 4; w++) {
+  for (let w = 0; w < bytes.length / 4; w++) {
     let v = 0;
     for (let i = 0; i < 4; i++) {
       const k = 4 * w + i;
@@ -82,57 +94,76 @@ function prefixMaskWords(family: number, len: number, out: Int32Array, at: numbe
 
 /** Control side: creates the shared memory and writes filters, masks and capture lengths. */
 export class RecorderTables {
-  readonly filters: SharedHashMap;
+  readonly filters4: SharedHashMap;
+  readonly filters6: SharedHashMap;
   readonly control: Int32Array;
   readonly rings: SpscRing[];
   readonly lost: Float64Array;
   readonly sabs: RecorderSabs;
-  private readonly key = new Int32Array(FILTER_KEY_WORDS);
+  private readonly key = new Int32Array(FILTER_KEY_WORDS_V6);
   private readonly val = new Int32Array(1);
+  private readonly maxFilters: number;
 
   constructor(o: RecorderTableOptions) {
-    this.filters = SharedHashMap.create({ keyWords: FILTER_KEY_WORDS, valueWords: 1, capacity: o.maxFilters });
+    this.maxFilters = o.maxFilters;
+    this.filters4 = SharedHashMap.create({ keyWords: FILTER_KEY_WORDS_V4, valueWords: 1, capacity: o.maxFilters });
+    this.filters6 = SharedHashMap.create({ keyWords: FILTER_KEY_WORDS_V6, valueWords: 1, capacity: o.maxFilters });
     this.control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS));
     this.rings = Array.from({ length: o.workers }, () => SpscRing.create(o.ringBytes));
     const lostSab = new SharedArrayBuffer(8 * MAX_RECORDINGS * o.workers);
     this.lost = new Float64Array(lostSab);
-    this.sabs = { filters: this.filters.sab, control: this.control.buffer as SharedArrayBuffer, rings: this.rings.map((r) => r.sab), lost: lostSab };
+    this.sabs = { filters4: this.filters4.sab, filters6: this.filters6.sab, control: this.control.buffer as SharedArrayBuffer, rings: this.rings.map((r) => r.sab), lost: lostSab };
   }
 
   setCaptureLength(slot: number, len: number): void {
     Atomics.store(this.control, CAPLEN_BASE + slot, len);
   }
 
-  /** Fills the hash key of filter fields under mask id `maskId`. */
-  private fillKey(maskId: number, f: { src: { bytes: Uint8Array; len: number }; srcPort: number; dst: { bytes: Uint8Array; len: number }; dstPort: number; proto: number }): void {
+  /** Fills the hash key of filter fields under mask id `maskId`; returns the family's map. */
+  private fillKey(maskId: number, f: FilterFields): SharedHashMap {
     const k = this.key;
+    const v4 = f.src.bytes.length === 4;
     k[0] = (maskId << 8) | f.proto;
     k[1] = ((f.srcPort << 16) | f.dstPort) | 0;
     maskedWords(f.src.bytes, f.src.len, k, 2);
-    maskedWords(f.dst.bytes, f.dst.len, k, 6);
+    maskedWords(f.dst.bytes, f.dst.len, k, v4 ? 3 : 6);
+    return v4 ? this.filters4 : this.filters6;
   }
 
   /** Adds slot's bit to the filter's entry; false when the table is full (or busy). */
-  addFilter(maskId: number, f: Parameters<RecorderTables['fillKey']>[1], slot: number): boolean {
-    this.fillKey(maskId, f);
-    if (this.filters.lookup(this.key, 0, this.val, 0)) {
+  addFilter(maskId: number, f: FilterFields, slot: number): boolean {
+    const m = this.fillKey(maskId, f);
+    if (m.lookup(this.key, 0, this.val, 0)) {
       this.val[0] |= 1 << slot;
-      return this.filters.update(this.key, 0, this.val, 0);
+      return m.update(this.key, 0, this.val, 0);
     }
+    if (this.filterCount() >= this.maxFilters) return false;
     this.val[0] = 1 << slot;
-    return this.filters.insert(this.key, 0, this.val, 0);
+    return m.insert(this.key, 0, this.val, 0);
   }
 
   /** Takes slot's bit off the filter's entry, deleting it when no recording is left. */
-  removeFilter(maskId: number, f: Parameters<RecorderTables['fillKey']>[1], slot: number): void {
-    this.fillKey(maskId, f);
-    if (!this.filters.lookup(this.key, 0, this.val, 0)) return;
+  removeFilter(maskId: number, f: FilterFields, slot: number): void {
+    const m = this.fillKey(maskId, f);
+    if (!m.lookup(this.key, 0, this.val, 0)) return;
     const rest = this.val[0] & ~(1 << slot);
-    if (rest === 0) this.filters.delete(this.key, 0);
+    if (rest === 0) m.delete(this.key, 0);
     else {
       this.val[0] = rest;
-      this.filters.update(this.key, 0, this.val, 0);
+      m.update(this.key, 0, this.val, 0);
     }
+  }
+
+  /** Distinct filter entries in use (both families). */
+  filterCount(): number {
+    return this.filters4.stats().size + this.filters6.stats().size;
+  }
+
+  /** Usage of the filter tables as one (recorder.maxFilters is their shared capacity). */
+  filterStats(): { size: number; capacity: number; full: number } {
+    const a = this.filters4.stats();
+    const b = this.filters6.stats();
+    return { size: a.size + b.size, capacity: this.maxFilters, full: a.full + b.full };
   }
 
   /** Publishes the mask list (most specific first) under the seqlock. */
@@ -170,7 +201,8 @@ export class RecorderTables {
 export class RecorderReader {
   /** Masks this worker probes (0 = nothing is being recorded: the only cost is this check). */
   maskCount = 0;
-  private readonly filters: SharedHashMap;
+  private readonly filters4: SharedHashMap;
+  private readonly filters6: SharedHashMap;
   private readonly control: Int32Array;
   private readonly ring: SpscRing;
   private readonly lost: Float64Array;
@@ -182,7 +214,7 @@ export class RecorderReader {
   private readonly protoMask = new Int32Array(MASKS_CEILING);
   private readonly srcMask = new Int32Array(MASKS_CEILING * 4);
   private readonly dstMask = new Int32Array(MASKS_CEILING * 4);
-  private readonly key = new Int32Array(FILTER_KEY_WORDS);
+  private readonly key = new Int32Array(FILTER_KEY_WORDS_V6);
   private readonly val = new Int32Array(1);
   private readonly meta = new Int32Array(CAPTURE_META_WORDS);
   // The frame's tuple, filled by parseTuple.
@@ -193,14 +225,22 @@ export class RecorderReader {
   private readonly dst = new Int32Array(4);
 
   constructor(sabs: RecorderSabs, worker: number) {
-    this.filters = SharedHashMap.attach(sabs.filters);
+    this.filters4 = SharedHashMap.attach(sabs.filters4);
+    this.filters6 = SharedHashMap.attach(sabs.filters6);
     this.control = new Int32Array(sabs.control);
     this.ring = SpscRing.attach(sabs.rings[worker]);
     this.lost = new Float64Array(sabs.lost, 8 * MAX_RECORDINGS * worker, MAX_RECORDINGS);
   }
 
-  /** Once per batch: picks up a new mask list. */
+  /**
+   * Wall-clock time of the current batch, in ms: every capture of a batch carries it (a batch
+   * is read within microseconds; one clock read per batch instead of one per capture).
+   */
+  private batchMs = 0;
+
+  /** Once per batch: picks up a new mask list and reads the clock. */
   refresh(): void {
+    this.batchMs = performance.timeOrigin + performance.now();
     const c = this.control;
     const gen = Atomics.load(c, C_GEN);
     if (gen === this.seenGen) return;
@@ -231,20 +271,27 @@ export class RecorderReader {
     if (!this.parseTuple(b, off, len)) return 0;
     let bits = 0;
     const k = this.key;
+    const v4 = this.family === 4;
+    const map = v4 ? this.filters4 : this.filters6;
     for (let i = 0; i < this.maskCount; i++) {
       if (this.maskFamily[i] !== this.family) continue;
       k[0] = (this.maskId[i] << 8) | (this.proto & this.protoMask[i]);
       k[1] = this.ports & this.portMask[i];
       const m = 4 * i;
-      k[2] = this.src[0] & this.srcMask[m];
-      k[3] = this.src[1] & this.srcMask[m + 1];
-      k[4] = this.src[2] & this.srcMask[m + 2];
-      k[5] = this.src[3] & this.srcMask[m + 3];
-      k[6] = this.dst[0] & this.dstMask[m];
-      k[7] = this.dst[1] & this.dstMask[m + 1];
-      k[8] = this.dst[2] & this.dstMask[m + 2];
-      k[9] = this.dst[3] & this.dstMask[m + 3];
-      if (this.filters.lookup(k, 0, this.val, 0)) bits |= this.val[0];
+      if (v4) {
+        k[2] = this.src[0] & this.srcMask[m];
+        k[3] = this.dst[0] & this.dstMask[m];
+      } else {
+        k[2] = this.src[0] & this.srcMask[m];
+        k[3] = this.src[1] & this.srcMask[m + 1];
+        k[4] = this.src[2] & this.srcMask[m + 2];
+        k[5] = this.src[3] & this.srcMask[m + 3];
+        k[6] = this.dst[0] & this.dstMask[m];
+        k[7] = this.dst[1] & this.dstMask[m + 1];
+        k[8] = this.dst[2] & this.dstMask[m + 2];
+        k[9] = this.dst[3] & this.dstMask[m + 3];
+      }
+      if (map.lookup(k, 0, this.val, 0)) bits |= this.val[0];
     }
     return bits;
   }
@@ -255,14 +302,12 @@ export class RecorderReader {
    */
   capture(b: Uint8Array, off: number, len: number, bits: number, point: number, port: number, ctr: Float64Array, capturedIdx: number, lostIdx: number): void {
     let cap = 0;
-    for (let s = 0; s < MAX_RECORDINGS; s++) {
-      if ((bits >>> s) & 1) {
-        const c = this.control[CAPLEN_BASE + s];
-        if (c > cap) cap = c;
-      }
+    for (let rest = bits; rest !== 0; rest &= rest - 1) {
+      const c = this.control[CAPLEN_BASE + 31 - Math.clz32(rest & -rest)];
+      if (c > cap) cap = c;
     }
     const n = len < cap ? len : cap;
-    const ms = performance.timeOrigin + performance.now();
+    const ms = this.batchMs;
     const sec = Math.floor(ms / 1000);
     const m = this.meta;
     m[META_ORIG_LEN] = len;
@@ -274,7 +319,7 @@ export class RecorderReader {
       return;
     }
     ctr[lostIdx]++;
-    for (let s = 0; s < MAX_RECORDINGS; s++) if ((bits >>> s) & 1) this.lost[s]++;
+    for (let rest = bits; rest !== 0; rest &= rest - 1) this.lost[31 - Math.clz32(rest & -rest)]++;
   }
 
   /**
