@@ -8,7 +8,10 @@
 // a policy on the gateway node → SNAT to the egress IP → a router → a server; TCP, 64-byte UDP
 // and TCP connect/request/response/close per second, which compares with the kernel's nftables
 // masquerade on the same client → NAT → router shape, plus the rate from an endpoint on another
-// node, redirected to the gateway).
+// node, redirected to the gateway), wireguard (endpoint → Weft node ⇄ WireGuard ⇄ Weft node →
+// endpoint) and wireguard-wggo (endpoint → Weft node ⇄ WireGuard ⇄ wireguard-go), both with TCP,
+// 64-byte UDP and handshakes per second (scripts/bench-wireguard.ts), compared with
+// baselines.sh wggo (wireguard-go on both ends) in the same invocation.
 // Default: all.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { startNode, addEndpoint, fabric } from '../netns-tests/cluster.js';
 import { apiCall } from '../src/control/api.js';
 import { pipelineNsPerFrame } from './bench-pipeline.js';
 import { snat } from './bench-snat.js';
+import { wireguard, wireguardWggo } from './bench-wireguard.js';
 import { buildMaglevTable, maglevSeed, sortBackends, backendName, MAGLEV_DEFAULT_SEED } from '../src/lb/maglev.js';
 
 const SECS = Number(process.env.SECS ?? 5);
@@ -158,9 +162,13 @@ const SCENARIOS: Record<string, () => Promise<Figures>> = {
   pipeline,
   recorder,
   snat,
+  wireguard,
+  'wireguard-wggo': wireguardWggo,
 };
 /** Scenarios whose figures compare with the tapfwd baseline. */
-const IO_SCENARIOS = ['forward', 'direct', 'vxlan', 'lb', 'recorder', 'snat'];
+const IO_SCENARIOS = ['forward', 'direct', 'vxlan', 'lb', 'recorder', 'snat', 'wireguard', 'wireguard-wggo'];
+/** Scenarios whose figures also compare with the wggo baseline (wireguard-go on both ends). */
+const WG_SCENARIOS = ['wireguard', 'wireguard-wggo'];
 
 function baselines(which: string[]): Record<string, Figures> {
   if (!existsSync(BASELINES)) {
@@ -193,11 +201,19 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(results[n])) console.log(`BENCH ${n} ${k} ${v}`);
   }
   if (!names.some((n) => IO_SCENARIOS.includes(n))) return;
-  console.log('# baseline tapfwd (same invocation)');
-  const all = baselines(names.includes('snat') ? ['tapfwd', 'nftnat'] : ['tapfwd']);
+  const wg = names.some((n) => WG_SCENARIOS.includes(n));
+  console.log(`# baseline tapfwd${wg ? ' and wggo' : ''} (same invocation)`);
+  const all = baselines(['tapfwd', ...(names.includes('snat') ? ['nftnat'] : []), ...(wg ? ['wggo'] : [])]);
   const base = all.tapfwd ?? {};
   // New connections per second through the egress gateway vs the kernel's own masquerade.
   if (results.snat && all.nftnat?.crr_per_s) console.log(`RATIO snat/nftnat crr_per_s ${(results.snat.crr_per_s / all.nftnat.crr_per_s).toFixed(2)}`);
+  // WireGuard: Weft's tunnels against wireguard-go's (goal ≥ 1×).
+  for (const n of names.filter((x) => WG_SCENARIOS.includes(x))) {
+    for (const k of ['tcp_gbps', 'udp64_pps']) if (all.wggo?.[k] && results[n][k] !== undefined) console.log(`RATIO ${n}/wggo ${k} ${(results[n][k] / all.wggo[k]).toFixed(2)}`);
+    // baselines.sh has no handshake figure: the reference is the same driver against wireguard-go, in the wireguard-wggo scenario.
+    const ref = results['wireguard-wggo']?.wggo_handshakes_per_s;
+    if (ref && results[n].handshakes_per_s) console.log(`RATIO ${n}/wggo handshakes_per_s ${(results[n].handshakes_per_s / ref).toFixed(2)}`);
+  }
   for (const n of names) {
     for (const [k, v] of Object.entries(results[n])) {
       // udp64_pps_off and its siblings compare with the baseline's udp64_pps.
