@@ -138,7 +138,7 @@ export class WireGuardController implements AgentExtension {
    * on its WireGuard port, with its pod CIDRs as allowed IPs — so routes to them go through the
    * tunnel. Goes through the model, so `wg show` lists cluster peers like any other.
    */
-  setNodePeer(name: string, publicKey: string, endpoint: { address: string; port: number }, allowed: Prefix[]): void {
+  setNodePeer(name: string, publicKey: string, endpoint: { address: string; port: number }, allowed: Prefix[], underlay: { ipv4?: string; ipv6?: string } = {}): void {
     const key = Buffer.from(publicKey, 'base64');
     if (key.length !== 32) {
       log(`node ${name} publishes a malformed public key; not peered`);
@@ -156,6 +156,7 @@ export class WireGuardController implements AgentExtension {
       for (const p of allowed) d.addAllowedIp(hex, `${formatAddress({ family: p.family, bytes: maskBytes(p.bytes, p.len) })}/${p.len}`);
     });
     this.nodePeers.set(name, hex);
+    this.device.setNodeAddresses(key, underlay.ipv4 ? parseAddress(underlay.ipv4)?.bytes ?? null : null, underlay.ipv6 ? parseAddress(underlay.ipv6)?.bytes ?? null : null);
   }
 
   removeNodePeer(name: string): void {

@@ -20,7 +20,8 @@
 // Later fragments are dropped and counted (no reassembly yet). Nothing here allocates.
 import type { Datapath } from './state.js';
 import { C } from './counters.js';
-import { sendToNeighbour } from './output.js';
+import { sendToNeighbour, SEND_FORWARD, SEND_FRAGMENT } from './output.js';
+import { wgSendToPeer, wgPeerOfNode } from './wg-send.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendThroughTunnel } from './tunnel.js';
@@ -33,7 +34,7 @@ import { ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_CODE_FRAG_NEEDED, ICMP_CODE
 import { ICMPV6_TIME_EXCEEDED, ICMPV6_PACKET_TOO_BIG, ND_ROUTER_SOLICIT, ND_REDIRECT } from '../wire/icmpv6.js';
 import { PORT_KIND_ENDPOINT } from '../tables/port-table.js';
 import {
-  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_AUX, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_TUNNEL,
+  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_AUX, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_TUNNEL, WG_PORT,
 } from '../tables/layout.js';
 import { wordsToBytes } from '../wire/bytes.js';
 import { ctNowSec } from '../lb/conntrack.js';
@@ -181,6 +182,30 @@ export function natLocal(dp: Datapath, port: number, off: number, ip: number, fa
   return true;
 }
 
+/** The redirect into the WireGuard device toward the gateway's peer (its MTU, TTL decrement, fragments). */
+function redirectThroughWireGuard(dp: Datapath, port: number, off: number, ip: number, family: number, peer: number, l4Proto: number, l4Off: number): void {
+  const b = dp.arena.bytes;
+  const total = family === 4 ? ipv4TotalLen(b, ip) : IPV6_HLEN + ipv6PayloadLen(b, ip);
+  const mtu = dp.ports.mtu(WG_PORT);
+  if (total > mtu && (family === 6 || ipv4DontFragment(b, ip))) {
+    dp.ctr[C.dropTooBig]++;
+    if (family === 4) sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
+    else sendIcmp6Error(dp, port, off, ip, l4Proto, l4Off, ICMPV6_PACKET_TOO_BIG, 0, mtu);
+    return;
+  }
+  dp.ctr[C.natRedirected]++;
+  if (family === 4) ipv4DecrementTtl(b, ip);
+  else b[ip + IPV6_HOPS]--;
+  if (total <= mtu) {
+    wgSendToPeer(dp, peer, off, ETH_HLEN + total, SEND_FORWARD);
+    return;
+  }
+  const k = fragmentIpv4(dp, off, ip, mtu);
+  if (k === 0) return;
+  dp.ctr[C.fragmented]++;
+  for (let i = 0; i < k; i++) wgSendToPeer(dp, peer, fragOff[i], fragLen[i], SEND_FRAGMENT);
+}
+
 /** Sends the packet unchanged toward the gateway node whose underlay address natEgress put in n.addr. */
 function redirect(dp: Datapath, port: number, off: number, ip: number, family: number): void {
   const n = dp.nat!;
@@ -204,6 +229,12 @@ function redirect(dp: Datapath, port: number, off: number, ip: number, family: n
   const out = r[ROUTE_PORT]!;
   if (!dp.ports.active(out)) {
     dp.ctr[C.dropPortDown]++;
+    return;
+  }
+  // With cluster encryption the gateway node is a WireGuard peer: the redirect rides the tunnel.
+  const peer = dp.wg !== null && dp.wg.enabled() ? wgPeerOfNode(dp.wg, gfam, n.gw) : -1;
+  if (peer >= 0) {
+    redirectThroughWireGuard(dp, port, off, ip, family, peer, l4Proto, l4Off);
     return;
   }
   if (dp.settings.vxlanEnabled()) {

@@ -15,15 +15,16 @@ import { handleIpv6 } from './ipv6-path.js';
 import { wallNow } from './wg-send.js';
 import {
   SLOT_LIVE, SLOT_NEXT, SLOT_WORDS, K_STATE, K_PEER, K_RECV_KEY, K_SHARED, PEER_WORDS, P_CURRENT, P_EP_LOCK, P_EP_GEN,
-  P_EP_FAMILY, P_EP_PORT, P_EP_ADDR, A_DATA_RECV, A_AUTH_RECV, A_RX_BYTES, MSG_HANDSHAKE, MSG_CONFIRMED, RING_META_WORDS,
+  P_EP_FAMILY, P_EP_PORT, P_EP_ADDR, P_NODE4, P_NODE6, A_DATA_RECV, A_AUTH_RECV, A_RX_BYTES, MSG_HANDSHAKE, MSG_CONFIRMED, RING_META_WORDS,
 } from '../wireguard/dataplane-tables.js';
 import { REJECT_AFTER_TIME, MSG_TRANSPORT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from '../wireguard/constants.js';
 import { replayCheck, counterBelowReject } from '../wireguard/replay.js';
 import { lock, unlock } from '../wireguard/spinlock.js';
 import { wgCheck, getLe32, wgCounterHi, wgCounterLo } from '../wire/wireguard.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
-import { IPV4_SRC } from '../wire/ipv4.js';
-import { IPV6_SRC } from '../wire/ipv6.js';
+import { IPV4_SRC, IPV4_DST } from '../wire/ipv4.js';
+import { IPV6_SRC, IPV6_DST } from '../wire/ipv6.js';
+import { EV_FLAGS, EV_GATEWAY, EGRESS_LOCAL, EGRESS_NO_GATEWAY, EGRESS_GATEWAY_V6 } from '../nat/egress-table.js';
 import { udpLengthValid, UDP_LEN } from '../wire/udp.js';
 import { get16, put16, copy } from '../wire/bytes.js';
 import { WG_PORT } from '../tables/layout.js';
@@ -125,8 +126,10 @@ function transport(dp: Datapath, family: number, ip: number, u: number, msg: num
     return;
   }
   const fam = v === 4 ? 4 : 6;
-  // Cryptokey routing, receive side: the inner source must be one the peer may use.
-  if (t.allowed.lookup(fam, b, inner + (fam === 4 ? IPV4_SRC : IPV6_SRC), w.lookup) < 0 || w.lookup[0] !== peer) {
+  // Cryptokey routing, receive side: the inner source must be one the peer may use — or the
+  // peer is the egress gateway of this flow and hands back a reply from outside.
+  const srcOff = inner + (fam === 4 ? IPV4_SRC : IPV6_SRC);
+  if ((t.allowed.lookup(fam, b, srcOff, w.lookup) < 0 || w.lookup[0] !== peer) && !replyFromGateway(dp, peer, fam, b, inner)) {
     dp.ctr[C.dropWgSourceNotAllowed]++;
     return;
   }
@@ -142,6 +145,26 @@ function transport(dp: Datapath, family: number, ip: number, u: number, msg: num
   if (fam === 4) handleIpv4(dp, WG_PORT, f, ETH_HLEN + innerLen);
   else handleIpv6(dp, WG_PORT, f, ETH_HLEN + innerLen);
   w.depth = 0;
+}
+
+/**
+ * True when `peer` is the egress gateway the policies send this flow's requests to: the
+ * egress table, asked with the reply's addresses swapped (our endpoint → the outside host),
+ * names a gateway whose underlay address is the peer's endpoint.
+ */
+function replyFromGateway(dp: Datapath, peer: number, fam: number, b: Uint8Array, inner: number): boolean {
+  const n = dp.nat;
+  if (n === null) return false;
+  const src = inner + (fam === 4 ? IPV4_SRC : IPV6_SRC);
+  const dst = inner + (fam === 4 ? IPV4_DST : IPV6_DST);
+  if (n.eg.lookup(fam, b, dst, src, n.ev) < 0) return false;
+  const flags = n.ev[EV_FLAGS];
+  if ((flags & (EGRESS_LOCAL | EGRESS_NO_GATEWAY)) !== 0) return false;
+  const gfam = flags & EGRESS_GATEWAY_V6 ? 6 : 4;
+  const p = dp.wg!.t.peers;
+  const at = peer * PEER_WORDS + (gfam === 4 ? P_NODE4 : P_NODE6);
+  for (let i = 0; i < (gfam === 4 ? 1 : 4); i++) if (p[at + i] !== n.ev[EV_GATEWAY + i]) return false;
+  return true;
 }
 
 /** The peer's endpoint becomes the source of this authenticated packet, if it moved. */

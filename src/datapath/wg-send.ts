@@ -11,11 +11,11 @@
 // keepalives, queued packets it encrypted) come through this worker's ring and leave the same way.
 import { Datapath } from './state.js';
 import { C } from './counters.js';
-import { sendToNeighbour, SEND_WIREGUARD } from './output.js';
+import { sendToNeighbour, transmit, SEND_WIREGUARD } from './output.js';
 import { TX_PER_PORT } from './tx.js';
 import { WgWorker } from './wg-worker.js';
 import {
-  SLOT_LIVE, K_STATE, K_REMOTE_INDEX, K_SEND_KEY, K_SHARED, PEER_WORDS, P_CURRENT, P_EP_GEN, P_EP_FAMILY, P_EP_PORT, P_EP_ADDR,
+  SLOT_LIVE, K_STATE, K_REMOTE_INDEX, K_SEND_KEY, K_SHARED, PEER_WORDS, P_ACTIVE, P_CURRENT, P_NODE4, P_NODE6, P_EP_GEN, P_EP_FAMILY, P_EP_PORT, P_EP_ADDR,
   P_ASKED_AT, A_DATA_SENT, A_TX_BYTES, A_AUTH_SENT, MSG_NEED_SESSION, MSG_SEND, RING_META_WORDS, SLOT_WORDS,
 } from '../wireguard/dataplane-tables.js';
 import { REJECT_AFTER_TIME, REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from '../wireguard/constants.js';
@@ -44,17 +44,51 @@ export function wgFlush(dp: Datapath): void {
   const tx = dp.tx;
   const n = tx.count[WG_PORT];
   const base = WG_PORT * TX_PER_PORT * 2;
-  for (let i = 0; i < n; i++) encryptAndSend(dp, dp.wg!, tx.desc[base + 2 * i], tx.desc[base + 2 * i + 1]);
+  const w = dp.wg!;
+  for (let i = 0; i < n; i++) {
+    encryptAndSend(dp, w, tx.desc[base + 2 * i], tx.desc[base + 2 * i + 1], w.forcedPeer[i]);
+    w.forcedPeer[i] = -1;
+  }
   tx.clear(WG_PORT);
 }
 
-function encryptAndSend(dp: Datapath, w: WgWorker, f: number, len: number): void {
+/**
+ * Queues the frame at off for peer `peer` whatever its destination: an egress redirect to the
+ * gateway node rides the node-to-node tunnel, its inner destination being outside the cluster.
+ */
+export function wgSendToPeer(dp: Datapath, peer: number, off: number, len: number, kind: number): void {
+  const i = dp.tx.count[WG_PORT];
+  transmit(dp, WG_PORT, off, len, kind);
+  if (dp.tx.count[WG_PORT] > i) dp.wg!.forcedPeer[i] = peer;
+}
+
+/**
+ * The cluster node peer one of whose underlay addresses is `addr` (family fam), whichever
+ * family its tunnel runs over; -1 if none. A scan of the peer rows: clusters have few nodes.
+ */
+export function wgPeerOfNode(w: WgWorker, fam: number, addr: Uint8Array): number {
+  const p = w.t.peers;
+  const words = fam === 4 ? 1 : 4;
+  const at = fam === 4 ? P_NODE4 : P_NODE6;
+  for (let peer = 0; peer < w.t.maxPeers; peer++) {
+    const pw = peer * PEER_WORDS;
+    if (p[pw + P_ACTIVE] !== 1) continue;
+    let same = true;
+    for (let i = 0; same && i < words; i++) {
+      same = p[pw + at + i] === ((addr[4 * i] << 24) | (addr[4 * i + 1] << 16) | (addr[4 * i + 2] << 8) | addr[4 * i + 3]);
+    }
+    if (same) return peer;
+  }
+  return -1;
+}
+
+function encryptAndSend(dp: Datapath, w: WgWorker, f: number, len: number, forced: number): void {
   const b = dp.arena.bytes;
   const t = w.t;
   const ip = f + ETH_HLEN;
   const ipLen = len - ETH_HLEN;
   const family = ((b[f + ETH_TYPE] << 8) | b[f + ETH_TYPE + 1]) === ETHERTYPE_IPV6 ? 6 : 4;
-  const peer = t.allowed.lookup(family, b, ip + (family === 4 ? IPV4_DST : IPV6_DST), w.lookup) < 0 ? -1 : w.lookup[0];
+  const peer = forced >= 0 ? forced : t.allowed.lookup(family, b, ip + (family === 4 ? IPV4_DST : IPV6_DST), w.lookup) < 0 ? -1 : w.lookup[0];
   if (peer < 0 || peer >= t.maxPeers) {
     dp.ctr[C.wgNoPeer]++;
     return;

@@ -2,6 +2,7 @@
 // own activity row and rings, the native AEAD, and scratch reused for every packet.
 import { WgShared, WgSabs, SET_ENABLED, SET_LISTEN_PORT, SET_MTU, RING_META_WORDS } from '../wireguard/dataplane-tables.js';
 import { loadNative, NativeShim } from '../native/tap.js';
+import { TX_PER_PORT } from './tx.js';
 
 export class WgWorker {
   readonly t: WgShared;
@@ -18,6 +19,11 @@ export class WgWorker {
   epPort = 0;
   /** Where an oversized ring record is popped to be skipped (the ring's capacity). */
   readonly spill: Uint8Array;
+  /**
+   * Per WG_PORT queue entry: the peer it must go to whatever its destination (an egress
+   * redirect to the gateway node), or -1 for cryptokey routing by destination.
+   */
+  readonly forcedPeer = new Int32Array(TX_PER_PORT).fill(-1);
   /** 1 while a decrypted packet runs through the pipeline (no tunnels inside tunnels). */
   depth = 0;
 

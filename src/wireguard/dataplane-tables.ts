@@ -38,6 +38,8 @@ export const PEER_WORDS = 16;
 export const P_ACTIVE = 0, P_CURRENT = 1, P_EP_LOCK = 2, P_EP_GEN = 3, P_EP_FAMILY = 4, P_EP_PORT = 5, P_EP_ADDR = 6;
 /** Wall ms after which a worker may ask again for a session (one request per REKEY_TIMEOUT-ish). */
 export const P_ASKED_AT = 10;
+/** A cluster node peer's underlay addresses (IPv4: 1 word, IPv6: 4 words; 0 when none): egress redirects find the gateway's peer by them. */
+export const P_NODE4 = 11, P_NODE6 = 12;
 
 export const ACT_WORDS = 8;
 export const A_DATA_SENT = 0, A_DATA_RECV = 1, A_AUTH_RECV = 2, A_TX_BYTES = 3, A_RX_BYTES = 4, A_AUTH_SENT = 5;

@@ -14,7 +14,7 @@ import { wgCheck, wgReceiverIndex } from '../wire/wireguard.js';
 import {
   WgShared, SLOT_WORDS, K_STATE, K_PEER, K_LOCAL_INDEX, K_REMOTE_INDEX, K_INITIATOR, K_SEND_KEY, K_RECV_KEY, K_SHARED,
   SLOT_FREE, SLOT_LIVE, SLOT_NEXT, PEER_WORDS, P_ACTIVE, P_CURRENT, P_EP_LOCK, P_EP_GEN, P_EP_FAMILY, P_EP_PORT, P_EP_ADDR,
-  P_ASKED_AT, ACT_WORDS, A_DATA_SENT, A_DATA_RECV, A_AUTH_RECV, A_TX_BYTES, A_RX_BYTES, A_AUTH_SENT, SET_ENABLED,
+  P_ASKED_AT, P_NODE4, P_NODE6, ACT_WORDS, A_DATA_SENT, A_DATA_RECV, A_AUTH_RECV, A_TX_BYTES, A_RX_BYTES, A_AUTH_SENT, SET_ENABLED,
   SET_LISTEN_PORT, SET_MTU,
 } from './dataplane-tables.js';
 import { lock, unlock } from './spinlock.js';
@@ -207,6 +207,16 @@ export class WgDevice {
     p.options = { ...p.options, endpoint: ep };
     p.tunnel.endpoint = ep;
     this.writeEndpoint(p, ep);
+  }
+
+  /** A cluster node peer's underlay addresses (for egress redirects to it). */
+  setNodeAddresses(key: Uint8Array, v4: Uint8Array | null, v6: Uint8Array | null): void {
+    const p = this.peers.get(hex(key));
+    if (!p) return;
+    const pw = p.index * PEER_WORDS;
+    const word = (b: Uint8Array, i: number): number => (b[4 * i] << 24) | (b[4 * i + 1] << 16) | (b[4 * i + 2] << 8) | b[4 * i + 3];
+    Atomics.store(this.t.peers, pw + P_NODE4, v4 ? word(v4, 0) : 0);
+    for (let i = 0; i < 4; i++) Atomics.store(this.t.peers, pw + P_NODE6 + i, v6 ? word(v6, i) : 0);
   }
 
   setPersistentKeepalive(key: Uint8Array, sec: number): void {

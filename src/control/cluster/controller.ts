@@ -168,7 +168,7 @@ export class ClusterController implements AgentExtension {
       const p = rec.podCIDRs[f] ? parsePrefix(rec.podCIDRs[f]!, { allowHostBits: false }) : undefined;
       if (p && typeof p !== 'string') allowed.push(p);
     }
-    this.wg!.setNodePeer(name, rec.wireguard.publicKey, { address: rec.underlay[fam]!, port: rec.wireguard.port }, allowed);
+    this.wg!.setNodePeer(name, rec.wireguard.publicKey, { address: rec.underlay[fam]!, port: rec.wireguard.port }, allowed, rec.underlay);
     return true;
   }
 

@@ -1,0 +1,47 @@
+// The egress gateway in a cluster with WireGuard encryption: the selected endpoint's packets
+// travel to the gateway node inside the node-to-node WireGuard tunnel (the gateway is that
+// node's peer, whatever the packets' outside destination), are translated there, and reach
+// the outside from the egress IP; the underlay between the nodes carries only UDP 51871.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { withTopology, WEFT, sleep } from './harness.js';
+import { addEndpoint, startNode, fabric } from './cluster.js';
+import { outsideWorld, waitServer, policyYaml, curlOut, OUTSIDE_ROUTES, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
+
+test('egress gateway over WireGuard: redirected through the tunnel, from the egress IP, both families', { timeout: 120000 }, async () => {
+  await withTopology('egw', async (t) => {
+    const store = `dir:${join(t.dir, 'store')}`;
+    const w = outsideWorld(t);
+    const node = (i: number, egress: Record<string, unknown>) => startNode(t, i, { store, workers: 1 }, { encryption: 'wireguard' },
+      { routes: OUTSIDE_ROUTES, egress, wireguard: { interface: `${t.prefix}${i}`.slice(-15) } });
+    const gw = await node(3, { ownIPs: [EGRESS4, EGRESS6] });
+    const n1 = await node(1, {});
+    const web1 = addEndpoint(t, n1, 'web1', 'app=web');
+    await waitServer(t, w);
+    const file = join(t.dir, 'web.yaml');
+    writeFileSync(file, policyYaml('egress-web', 'web', [EGRESS4, EGRESS6]));
+    t.must('', ['node', WEFT, 'egress', 'apply', '-f', file, '--api', n1.agent.api]);
+    const cap = t.spawn(fabric(t), ['tcpdump', '-n', '-l', '-i', 'br0', 'host 198.18.0.11 and host 198.18.0.13']);
+    await sleep(800);
+    let r = curlOut(t, web1.ns, SERVER4);
+    for (let i = 0; i < 20 && r.code !== 0; i++) {
+      await sleep(250);
+      r = curlOut(t, web1.ns, SERVER4);
+    }
+    assert.equal(r.body, `outside saw ${EGRESS4}\n`);
+    assert.equal(curlOut(t, web1.ns, SERVER6).body, `outside saw ${EGRESS6}\n`);
+    await sleep(300);
+    cap.proc.kill('SIGINT');
+    await sleep(300);
+    const c1 = (await n1.agent.status()).totals;
+    assert.ok((c1.natRedirected ?? 0) >= 6, `redirected ${c1.natRedirected}`);
+    assert.ok((c1.wgSent ?? 0) >= 6, `through the tunnel: ${c1.wgSent}`);
+    const g = (await gw.agent.status()).totals;
+    assert.ok((g.wgDecrypted ?? 0) >= 6 && (g.natTranslated ?? 0) >= 6);
+    const lines = cap.output().split('\n').filter((l) => / IP /.test(l));
+    assert.ok(lines.length > 6);
+    assert.deepEqual(lines.filter((l) => !/\.51871 > 198\.18\.0\.1[13]\.51871: UDP/.test(l)).slice(0, 3), [], 'only WireGuard between n1 and the gateway');
+  });
+});
