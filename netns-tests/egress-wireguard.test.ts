@@ -1,7 +1,8 @@
 // The egress gateway in a cluster with WireGuard encryption: the selected endpoint's packets
 // travel to the gateway node inside the node-to-node WireGuard tunnel (the gateway is that
 // node's peer, whatever the packets' outside destination), are translated there, and reach
-// the outside from the egress IP; the underlay between the nodes carries only UDP 51871.
+// the outside from the egress IP; the underlay between the nodes carries only UDP 51871. A
+// namespaceSelector picks endpoints by their namespace (weft endpoint add --namespace).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -32,6 +33,33 @@ test('egress gateway over WireGuard: redirected through the tunnel, from the egr
     }
     assert.equal(r.body, `outside saw ${EGRESS4}\n`);
     assert.equal(curlOut(t, web1.ns, SERVER6).body, `outside saw ${EGRESS6}\n`);
+
+    // namespaceSelector: an endpoint of namespace "prod" (whatever its labels) is selected by a
+    // policy matching kubernetes.io/metadata.name=prod; the same labels in "default" are not.
+    const prodNs = `${t.prefix}-prod1`;
+    t.adopt(prodNs);
+    t.must('', ['node', WEFT, 'endpoint', 'add', 'prod1', '--netns', prodNs, '--labels', 'app=batch', '--namespace', 'prod', '--api', n1.agent.api], 20000);
+    const devNs = `${t.prefix}-dev1`;
+    t.adopt(devNs);
+    t.must('', ['node', WEFT, 'endpoint', 'add', 'dev1', '--netns', devNs, '--labels', 'app=batch', '--api', n1.agent.api], 20000);
+    const nsFile = join(t.dir, 'prod.yaml');
+    writeFileSync(nsFile, `apiVersion: cilium.io/v2alpha1
+kind: CiliumEgressNATPolicy
+metadata: { name: egress-prod }
+spec:
+  egress:
+  - namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: prod } }
+  destinationCIDRs: [ 198.18.200.0/24 ]
+  egressSourceIP: ${EGRESS4}
+`);
+    t.must('', ['node', WEFT, 'egress', 'apply', '-f', nsFile, '--api', n1.agent.api]);
+    let p = curlOut(t, prodNs, SERVER4);
+    for (let i = 0; i < 20 && p.code !== 0; i++) {
+      await sleep(250);
+      p = curlOut(t, prodNs, SERVER4);
+    }
+    assert.equal(p.body, `outside saw ${EGRESS4}\n`, 'namespace prod: from the egress IP');
+    assert.notEqual(curlOut(t, devNs, SERVER4).body, `outside saw ${EGRESS4}\n`, 'namespace default: not selected');
     await sleep(300);
     cap.proc.kill('SIGINT');
     await sleep(300);

@@ -7,7 +7,7 @@ import { netnsExists } from '../control/kernel-side.js';
 import type { EndpointView } from '../control/cluster/endpoints.js';
 
 const USAGE = `Usage:
-  weft endpoint add NAME [--labels k=v,k=v] [--netns NS] [--vip IP ...] [--node NODE | --api SOCKET]
+  weft endpoint add NAME [--labels k=v,k=v] [--namespace NS] [--netns NS] [--vip IP ...] [--node NODE | --api SOCKET]
   weft endpoint list [--json] [--node NODE | --api SOCKET]
   weft endpoint delete NAME [--node NODE | --api SOCKET]
 
@@ -19,6 +19,8 @@ delete  removes the port and frees the addresses (the namespace is left as it is
 
 Options:
   --labels k=v,...   labels (e.g. app=web,tier=front)
+  --namespace NS     the endpoint's namespace in the Kubernetes sense (default: default), what
+                     egress policies' namespaceSelector matches (kubernetes.io/metadata.name=NS)
   --netns NS         namespace to use (created if missing)
   --vip IP           a load-balanced VIP this endpoint serves (put on its loopback; IPIP
                      from an LB to this endpoint is decapsulated for it: direct server return)
@@ -47,7 +49,7 @@ export async function runEndpointCommand(argv: string[]): Promise<number> {
   let args;
   try {
     args = parse(argv, {
-      labels: { type: 'string' }, netns: { type: 'string' }, vip: { type: 'string', multiple: true }, node: { type: 'string' }, api: { type: 'string' }, json: { type: 'boolean' },
+      labels: { type: 'string' }, namespace: { type: 'string' }, netns: { type: 'string' }, vip: { type: 'string', multiple: true }, node: { type: 'string' }, api: { type: 'string' }, json: { type: 'boolean' },
     }, USAGE);
   } catch (e) {
     process.stderr.write(`weft endpoint: ${(e as UsageError).message}`);
@@ -72,7 +74,7 @@ export async function runEndpointCommand(argv: string[]): Promise<number> {
         execFileSync('ip', ['netns', 'add', netns]);
         execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
       }
-      const ep = (await apiCall(sock, 'POST', '/v1/endpoints', { name, netns, labels: parseLabels(args.values.labels), vips: args.values.vip ?? [] }, 15000)) as EndpointView;
+      const ep = (await apiCall(sock, 'POST', '/v1/endpoints', { name, netns, labels: parseLabels(args.values.labels), namespace: args.values.namespace, vips: args.values.vip ?? [] }, 15000)) as EndpointView;
       process.stdout.write(args.values.json ? JSON.stringify(ep, null, 2) + '\n' : `endpoint ${ep.name}: ${[ep.ipv4, ep.ipv6].filter(Boolean).join(', ')} in netns ${ep.netns} (port ${ep.port})\n`);
       return 0;
     }

@@ -247,7 +247,7 @@ export class EgressController implements AgentExtension {
 
   private compile(): void {
     const endpoints: EgressEndpoint[] = [...this.endpoints.values()].map((r) => ({
-      name: `${r.node}/${r.name}`, labels: r.labels ?? {}, addresses: [r.ipv4, r.ipv6].filter((x): x is string => !!x),
+      name: `${r.node}/${r.name}`, labels: r.labels ?? {}, namespace: r.namespace, addresses: [r.ipv4, r.ipv6].filter((x): x is string => !!x),
     }));
     const nodes: EgressNode[] = [...this.nodes.values()].filter((n) => n && n.name).map((n) => ({ name: n.name, ipv4: n.underlay?.ipv4, ipv6: n.underlay?.ipv6 }));
     if (!this.nodes.has(this.name)) {

@@ -103,18 +103,20 @@ export class EndpointManager {
   }
 
   async add(body: unknown): Promise<EndpointView> {
-    const b = (body ?? {}) as { name?: unknown; netns?: unknown; labels?: unknown; vips?: unknown };
+    const b = (body ?? {}) as { name?: unknown; netns?: unknown; labels?: unknown; vips?: unknown; namespace?: unknown };
     if (typeof b.name !== 'string' || !NAME.test(b.name)) throw new ApiError(400, `endpoint name ${JSON.stringify(b.name)} is not valid (lower-case letters, digits, - and ., at most 63)`);
     const name = b.name;
     const netns = b.netns === undefined ? name : b.netns;
     if (typeof netns !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(netns)) throw new ApiError(400, `netns ${JSON.stringify(netns)} is not valid`);
     if (!netnsExists(netns)) throw new ApiError(400, `network namespace "${netns}" does not exist (weft endpoint add creates it; with the API, create it first)`);
     const labels = validateLabels(b.labels);
+    const namespace = b.namespace === undefined ? 'default' : b.namespace;
+    if (typeof namespace !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) throw new ApiError(400, `namespace ${JSON.stringify(b.namespace)} is not a valid name (a DNS label: lower-case letters, digits and -, at most 63)`);
     const vips = b.vips === undefined ? [] : b.vips;
     if (!Array.isArray(vips) || vips.some((v) => typeof v !== 'string' || !parseAddress(v))) throw new ApiError(400, `vips must be a list of IP addresses, got ${JSON.stringify(b.vips)}`);
     if (this.records.has(name)) throw new ApiError(409, `endpoint "${name}" already exists`);
     const claimed: Address[] = [];
-    const record: EndpointRecord = { name, node: this.node, netns, labels, ...(vips.length ? { vips: vips.map((v: string) => formatAddress(parseAddress(v)!)) } : {}) };
+    const record: EndpointRecord = { name, node: this.node, netns, labels, namespace, ...(vips.length ? { vips: vips.map((v: string) => formatAddress(parseAddress(v)!)) } : {}) };
     try {
       if (this.podCidrs.ipv4) claimed.push(await claimAddress(this.store, this.node, this.podCidrs.ipv4, name));
       if (this.podCidrs.ipv6) claimed.push(await claimAddress(this.store, this.node, this.podCidrs.ipv6, name));

@@ -46,6 +46,8 @@ export interface EndpointRecord {
   node: string;
   netns: string;
   labels: Record<string, string>;
+  /** The endpoint's namespace in the Kubernetes sense (for egress policies' namespaceSelector); absent: "default". */
+  namespace?: string;
   ipv4?: string;
   ipv6?: string;
   /** Load-balanced VIPs this endpoint serves (on its loopback, DSR). */
