@@ -11,7 +11,8 @@
 // node, redirected to the gateway), wireguard (endpoint → Weft node ⇄ WireGuard ⇄ Weft node →
 // endpoint) and wireguard-wggo (endpoint → Weft node ⇄ WireGuard ⇄ wireguard-go), both with TCP,
 // 64-byte UDP and handshakes per second (scripts/bench-wireguard.ts), compared with
-// baselines.sh wggo (wireguard-go on both ends) in the same invocation.
+// baselines.sh wggo (wireguard-go on both ends) in the same invocation; crypto (the transport
+// AEAD candidates per sealed packet: the shim, node:crypto, @noble/ciphers).
 // Default: all.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { Topology, twoEndpoints, sleep, REPO } from '../netns-tests/harness.js';
 import { startNode, addEndpoint, fabric } from '../netns-tests/cluster.js';
 import { apiCall } from '../src/control/api.js';
 import { pipelineNsPerFrame } from './bench-pipeline.js';
+import { aeadFigures } from './bench-crypto.js';
 import { snat } from './bench-snat.js';
 import { wireguard, wireguardWggo } from './bench-wireguard.js';
 import { buildMaglevTable, maglevSeed, sortBackends, backendName, MAGLEV_DEFAULT_SEED } from '../src/lb/maglev.js';
@@ -161,6 +163,7 @@ const SCENARIOS: Record<string, () => Promise<Figures>> = {
   vxlan: () => crossNode('vxlan'),
   pipeline,
   recorder,
+  crypto: async () => aeadFigures(),
   snat,
   wireguard,
   'wireguard-wggo': wireguardWggo,
