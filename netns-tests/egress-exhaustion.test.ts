@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { withTopology, WEFT, REPO, sleep } from './harness.js';
 import { addEndpoint } from './cluster.js';
-import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, EGRESS4, SERVER4 } from './egress-topology.js';
+import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, curlOutEventually, EGRESS4, SERVER4 } from './egress-topology.js';
 
 const CLIENT = join(REPO, 'netns-tests', 'tools', 'egress_client.py');
 
@@ -26,11 +26,7 @@ test('egress gateway port exhaustion: new flows dropped and counted, existing on
     const file = join(t.dir, 'web.yaml');
     writeFileSync(file, policyYaml('egress-web', 'web', [EGRESS4], ['198.18.200.0/24']));
     t.must('', ['node', WEFT, 'egress', 'apply', '-f', file, '--api', n1.agent.api]);
-    let r = curlOut(t, web1.ns, SERVER4);
-    for (let i = 0; i < 20 && r.code !== 0; i++) {
-      await sleep(250);
-      r = curlOut(t, web1.ns, SERVER4);
-    }
+    const r = await curlOutEventually(t, web1.ns, SERVER4);
     assert.equal(r.body, `outside saw ${EGRESS4}\n`);
     // Let that connection's entry expire so that all four ports are free.
     const stats = async (): Promise<{ connections: number; portsExhausted: number }> =>

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { withTopology, WEFT, sleep, waitExit } from './harness.js';
 import { addEndpoint } from './cluster.js';
-import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
+import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, curlOutEventually, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
 
 const TTL = 2;
 
@@ -26,11 +26,7 @@ test('egress gateway failover: the standby takes the egress IP within 2 s of the
     writeFileSync(file, policyYaml('egress-web', 'web', [EGRESS4, EGRESS6]));
     t.must('', ['node', WEFT, 'egress', 'apply', '-f', file, '--api', n1.agent.api]);
 
-    let r = curlOut(t, web1.ns, SERVER4);
-    for (let i = 0; i < 20 && r.code !== 0; i++) {
-      await sleep(250);
-      r = curlOut(t, web1.ns, SERVER4);
-    }
+    const r = await curlOutEventually(t, web1.ns, SERVER4);
     assert.equal(r.body, `outside saw ${EGRESS4}\n`);
     assert.equal(curlOut(t, web1.ns, SERVER6).body, `outside saw ${EGRESS6}\n`);
     const held = (s: unknown): string[] => (s as { egress: { held: string[] } }).egress.held;

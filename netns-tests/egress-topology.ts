@@ -107,6 +107,16 @@ ${ip}
 `;
 }
 
+/** curlOut, retried for up to 5 s while a policy just applied reaches every node. */
+export async function curlOutEventually(t: Topology, ns: string, host: string): Promise<{ code: number | null; body: string }> {
+  let r = curlOut(t, ns, host);
+  for (let i = 0; i < 20 && r.code !== 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    r = curlOut(t, ns, host);
+  }
+  return r;
+}
+
 /** curl from an endpoint's namespace; returns the body or '' (and the exit code). */
 export function curlOut(t: Topology, ns: string, host: string, timeoutSec = 3): { code: number | null; body: string } {
   const url = host.includes(':') ? `http://[${host}]/` : `http://${host}/`;

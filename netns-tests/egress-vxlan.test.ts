@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { withTopology, WEFT, sleep } from './harness.js';
+import { withTopology, WEFT } from './harness.js';
 import { addEndpoint } from './cluster.js';
-import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
+import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, curlOutEventually, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
 
 test('egress gateway over VXLAN: redirected through the tunnel, from the egress IP, both families', { timeout: 120000 }, async () => {
   await withTopology('egv', async (t) => {
@@ -21,11 +21,7 @@ test('egress gateway over VXLAN: redirected through the tunnel, from the egress 
     writeFileSync(file, policyYaml('egress-web', 'web', [EGRESS4, EGRESS6]));
     t.must('', ['node', WEFT, 'egress', 'apply', '-f', file, '--api', n1.agent.api]);
     const before = (await n1.agent.status()).totals.vxlanEncapsulated ?? 0;
-    let r = curlOut(t, web1.ns, SERVER4);
-    for (let i = 0; i < 20 && r.code !== 0; i++) {
-      await sleep(250);
-      r = curlOut(t, web1.ns, SERVER4);
-    }
+    const r = await curlOutEventually(t, web1.ns, SERVER4);
     assert.equal(r.body, `outside saw ${EGRESS4}\n`);
     assert.equal(curlOut(t, web1.ns, SERVER6).body, `outside saw ${EGRESS6}\n`);
     const c1 = (await n1.agent.status()).totals;

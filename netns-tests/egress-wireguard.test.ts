@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { withTopology, WEFT, sleep } from './harness.js';
 import { addEndpoint, startNode, fabric } from './cluster.js';
-import { outsideWorld, waitServer, policyYaml, curlOut, OUTSIDE_ROUTES, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
+import { outsideWorld, waitServer, policyYaml, curlOut, curlOutEventually, OUTSIDE_ROUTES, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
 
 test('egress gateway over WireGuard: redirected through the tunnel, from the egress IP, both families', { timeout: 120000 }, async () => {
   await withTopology('egw', async (t) => {
@@ -26,11 +26,7 @@ test('egress gateway over WireGuard: redirected through the tunnel, from the egr
     t.must('', ['node', WEFT, 'egress', 'apply', '-f', file, '--api', n1.agent.api]);
     const cap = t.spawn(fabric(t), ['tcpdump', '-n', '-l', '-i', 'br0', 'host 198.18.0.11 and host 198.18.0.13']);
     await sleep(800);
-    let r = curlOut(t, web1.ns, SERVER4);
-    for (let i = 0; i < 20 && r.code !== 0; i++) {
-      await sleep(250);
-      r = curlOut(t, web1.ns, SERVER4);
-    }
+    const r = await curlOutEventually(t, web1.ns, SERVER4);
     assert.equal(r.body, `outside saw ${EGRESS4}\n`);
     assert.equal(curlOut(t, web1.ns, SERVER6).body, `outside saw ${EGRESS6}\n`);
 
@@ -53,11 +49,7 @@ spec:
   egressSourceIP: ${EGRESS4}
 `);
     t.must('', ['node', WEFT, 'egress', 'apply', '-f', nsFile, '--api', n1.agent.api]);
-    let p = curlOut(t, prodNs, SERVER4);
-    for (let i = 0; i < 20 && p.code !== 0; i++) {
-      await sleep(250);
-      p = curlOut(t, prodNs, SERVER4);
-    }
+    const p = await curlOutEventually(t, prodNs, SERVER4);
     assert.equal(p.body, `outside saw ${EGRESS4}\n`, 'namespace prod: from the egress IP');
     assert.notEqual(curlOut(t, devNs, SERVER4).body, `outside saw ${EGRESS4}\n`, 'namespace default: not selected');
     await sleep(300);

@@ -9,7 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { wgKeys } from './wg-keys.js';
 import { withTopology, sleep, Topology, WEFT, REPO } from './harness.js';
 
 const GO_ENV = ['env', 'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1', 'WG_PROCESS_FOREGROUND=1'];
@@ -53,12 +54,8 @@ test('WireGuard under a flood of forged initiations: cookie replies, the real pe
     const fl = t.ns('flood');
     const wgIf = `${t.prefix}w`.slice(0, 15);
     const goIf = 'wgfgo0'; // its UAPI socket is in the shared /var/run/wireguard: a name of its own
-    const weftKey = t.must('', ['wg', 'genkey']).trim();
-    const weftPub = t.must('', ['wg', 'pubkey'], 5000, weftKey).trim();
-    const goKeyFile = join(t.dir, 'go.key');
-    const goKey = t.must('', ['wg', 'genkey']).trim();
-    writeFileSync(goKeyFile, goKey + '\n', { mode: 0o600 });
-    const goPub = t.must('', ['wg', 'pubkey'], 5000, goKey).trim();
+    const { key: weftKey, pub: weftPub } = wgKeys(t, 'weft');
+    const { file: goKeyFile, pub: goPub } = wgKeys(t, 'go');
     let goProc: ReturnType<Topology['spawn']> | undefined;
     try {
       const agent = await t.startAgent(node, {

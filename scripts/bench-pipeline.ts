@@ -15,12 +15,13 @@ import { join } from 'node:path';
 /** What the recorder does while the frames run: nothing, 10 000 filters under 4 masks that match nothing, or capture everything at 128 B. */
 export type RecorderLoad = 'off' | '10k-filters' | 'capture-all';
 
-function tenThousandFilters(): string[] {
+/** 10 000 filters under 4 masks (2 per family) that match no traffic between the benchmark's endpoints. */
+export function tenThousandFilters(dst4 = '198.19.1.10', dst6 = '2001:db8:19:1::10'): string[] {
   const f: string[] = [];
   for (let i = 0; i < 2500; i++) {
-    f.push(`198.18.${i >> 8}.${i & 255}/32 0 198.19.1.10/32 ${1000 + i} UDP`);
+    f.push(`198.18.${i >> 8}.${i & 255}/32 0 ${dst4}/32 ${1000 + i} UDP`);
     f.push(`198.18.${i >> 8}.0/24 ${2000 + i} 198.19.0.0/16 0 UDP`);
-    f.push(`2001:db8:7::${i.toString(16)}/128 0 2001:db8:19:1::10/128 ${1000 + i} UDP`);
+    f.push(`2001:db8:7::${i.toString(16)}/128 0 ${dst6}/128 ${1000 + i} UDP`);
     f.push(`2001:db8:7:${i.toString(16)}::/64 ${2000 + i} 2001:db8:19::/48 0 UDP`);
   }
   return f;

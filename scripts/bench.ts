@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Topology, twoEndpoints, sleep, REPO } from '../netns-tests/harness.js';
 import { startNode, addEndpoint, fabric } from '../netns-tests/cluster.js';
 import { apiCall } from '../src/control/api.js';
-import { pipelineNsPerFrame } from './bench-pipeline.js';
+import { pipelineNsPerFrame, tenThousandFilters } from './bench-pipeline.js';
 import { aeadFigures } from './bench-crypto.js';
 import { snat } from './bench-snat.js';
 import { wireguard, wireguardWggo } from './bench-wireguard.js';
@@ -109,13 +109,7 @@ async function recorder(): Promise<Figures> {
     const udp = (): number => iperfUdp64(t, ep1, ep2, '198.19.1.20');
     const off = udp();
     // 10 000 filters under 4 masks (2 per family); none matches the iperf3 flow.
-    const filters: string[] = [];
-    for (let i = 0; i < 2500; i++) {
-      filters.push(`198.18.${i >> 8}.${i & 255}/32 0 198.19.1.20/32 ${1000 + i} UDP`);
-      filters.push(`198.18.${i >> 8}.0/24 ${2000 + i} 198.19.0.0/16 0 UDP`);
-      filters.push(`2001:db8:7::${i.toString(16)}/128 0 2001:db8:19:1::20/128 ${1000 + i} UDP`);
-      filters.push(`2001:db8:7:${i.toString(16)}::/64 ${2000 + i} 2001:db8:19::/48 0 UDP`);
-    }
+    const filters = tenThousandFilters('198.19.1.20', '2001:db8:19:1::20');
     const many = (await apiCall(agent.api, 'POST', '/v1/recordings', { filters }, 30000)) as { id: number };
     const tenK = udp();
     await apiCall(agent.api, 'DELETE', `/v1/recordings/${many.id}`, undefined, 30000);

@@ -182,30 +182,6 @@ export function natLocal(dp: Datapath, port: number, off: number, ip: number, fa
   return true;
 }
 
-/** The redirect into the WireGuard device toward the gateway's peer (its MTU, TTL decrement, fragments). */
-function redirectThroughWireGuard(dp: Datapath, port: number, off: number, ip: number, family: number, peer: number, l4Proto: number, l4Off: number): void {
-  const b = dp.arena.bytes;
-  const total = family === 4 ? ipv4TotalLen(b, ip) : IPV6_HLEN + ipv6PayloadLen(b, ip);
-  const mtu = dp.ports.mtu(WG_PORT);
-  if (total > mtu && (family === 6 || ipv4DontFragment(b, ip))) {
-    dp.ctr[C.dropTooBig]++;
-    if (family === 4) sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
-    else sendIcmp6Error(dp, port, off, ip, l4Proto, l4Off, ICMPV6_PACKET_TOO_BIG, 0, mtu);
-    return;
-  }
-  dp.ctr[C.natRedirected]++;
-  if (family === 4) ipv4DecrementTtl(b, ip);
-  else b[ip + IPV6_HOPS]--;
-  if (total <= mtu) {
-    wgSendToPeer(dp, peer, off, ETH_HLEN + total, SEND_FORWARD);
-    return;
-  }
-  const k = fragmentIpv4(dp, off, ip, mtu);
-  if (k === 0) return;
-  dp.ctr[C.fragmented]++;
-  for (let i = 0; i < k; i++) wgSendToPeer(dp, peer, fragOff[i], fragLen[i], SEND_FRAGMENT);
-}
-
 /** Sends the packet unchanged toward the gateway node whose underlay address natEgress put in n.addr. */
 function redirect(dp: Datapath, port: number, off: number, ip: number, family: number): void {
   const n = dp.nat!;
@@ -234,7 +210,7 @@ function redirect(dp: Datapath, port: number, off: number, ip: number, family: n
   // With cluster encryption the gateway node is a WireGuard peer: the redirect rides the tunnel.
   const peer = dp.wg !== null && dp.wg.enabled() ? wgPeerOfNode(dp.wg, gfam, n.gw) : -1;
   if (peer >= 0) {
-    redirectThroughWireGuard(dp, port, off, ip, family, peer, l4Proto, l4Off);
+    redirectOut(dp, port, off, ip, family, l4Proto, l4Off, WG_PORT, gfam, n.gw, peer);
     return;
   }
   if (dp.settings.vxlanEnabled()) {
@@ -251,6 +227,16 @@ function redirect(dp: Datapath, port: number, off: number, ip: number, family: n
     wordsToBytes(r, ROUTE_NEXTHOP, n.nh, gfam === 4 ? 1 : 4);
     nh = n.nh;
   }
+  redirectOut(dp, port, off, ip, family, l4Proto, l4Off, out, gfam, nh, -1);
+}
+
+/**
+ * The redirect's last step toward the gateway: out of `out` to neighbour nh (peer −1), or into
+ * the WireGuard device toward `peer` — the egress port's MTU (frag needed / packet too big, or
+ * fragments without DF), TTL decrement, send.
+ */
+function redirectOut(dp: Datapath, port: number, off: number, ip: number, family: number, l4Proto: number, l4Off: number, out: number, gfam: number, nh: Uint8Array, peer: number): void {
+  const b = dp.arena.bytes;
   const total = family === 4 ? ipv4TotalLen(b, ip) : IPV6_HLEN + ipv6PayloadLen(b, ip);
   const mtu = dp.ports.mtu(out);
   if (total > mtu && (family === 6 || ipv4DontFragment(b, ip))) {
@@ -263,11 +249,15 @@ function redirect(dp: Datapath, port: number, off: number, ip: number, family: n
   if (family === 4) ipv4DecrementTtl(b, ip);
   else b[ip + IPV6_HOPS]--;
   if (total <= mtu) {
-    sendToNeighbour(dp, out, gfam, nh, 0, off, ETH_HLEN + total);
+    if (peer >= 0) wgSendToPeer(dp, peer, off, ETH_HLEN + total, SEND_FORWARD);
+    else sendToNeighbour(dp, out, gfam, nh, 0, off, ETH_HLEN + total);
     return;
   }
   const k = fragmentIpv4(dp, off, ip, mtu);
   if (k === 0) return;
   dp.ctr[C.fragmented]++;
-  for (let i = 0; i < k; i++) sendToNeighbour(dp, out, gfam, nh, 0, fragOff[i], fragLen[i], 1);
+  for (let i = 0; i < k; i++) {
+    if (peer >= 0) wgSendToPeer(dp, peer, fragOff[i], fragLen[i], SEND_FRAGMENT);
+    else sendToNeighbour(dp, out, gfam, nh, 0, fragOff[i], fragLen[i], SEND_FRAGMENT);
+  }
 }
