@@ -54,7 +54,22 @@ export function formatStatus(s: Status): string {
   out.push('Tables:');
   out.push(table([['TABLE', 'SIZE', 'CAPACITY', 'REFUSED'], ...Object.entries(s.tables).map(([k, t]) => [k, String(t.size), String(t.capacity), String(t.full)])]));
   out.push(...formatEgressStatus(s));
+  out.push(...formatWireGuardStatus(s), ...formatRecorderStatus(s));
   return out.join('\n') + '\n';
+}
+
+/** The WireGuard device, when the agent has one (`wg show <interface>` has the peers). */
+function formatWireGuardStatus(s: unknown): string[] {
+  const w = (s as { wireguard?: { interface: string; publicKey: string; listenPort: number; peers: number; handshakes: number; refused: Record<string, number> } }).wireguard;
+  if (!w) return [];
+  const refused = Object.entries(w.refused).map(([k, v]) => `${k} ${v}`).join(', ');
+  return ['', `WireGuard: ${w.interface} (wg show ${w.interface}), port ${w.listenPort}, ${w.peers} peers, ${w.handshakes} handshakes, public key ${w.publicKey}${refused ? `; refused: ${refused}` : ''}`];
+}
+
+function formatRecorderStatus(s: unknown): string[] {
+  const r = (s as { recorder?: { recordings: number; masks: number; maxMasks: number; filters: number } }).recorder;
+  if (!r || r.recordings === 0) return [];
+  return ['', `Recorder: ${r.recordings} recordings, ${r.filters} filters under ${r.masks} masks (at most ${r.maxMasks})`];
 }
 
 export async function runStatusCommand(argv: string[]): Promise<number> {
