@@ -63,8 +63,8 @@ async function crossNode(mode: 'direct' | 'vxlan'): Promise<Figures> {
   const t = new Topology(mode === 'direct' ? 'bdr' : 'bvx');
   try {
     const store = `dir:${join(t.dir, 'store')}`;
-    const n1 = await startNode(t, 1, { store, mode });
-    const n2 = await startNode(t, 2, { store, mode });
+    const n1 = await startNode(t, 1, { store, mode }, {}, { cpus: [0] });
+    const n2 = await startNode(t, 2, { store, mode }, {}, { cpus: [1] });
     const a = addEndpoint(t, n1, 'a1');
     const b = addEndpoint(t, n2, 'b1');
     t.must(a.ns, ['ping', '-c', '2', '-i', '0.2', b.ipv4], 20000);
@@ -79,8 +79,9 @@ async function lb(): Promise<Figures> {
   const t = new Topology('blb');
   try {
     const store = `dir:${join(t.dir, 'store')}`;
-    const lbNode = await startNode(t, 5, { store }, {}, { lb: { tableSize: 1021 } });
-    const n1 = await startNode(t, 1, { store });
+    // One agent's worker per CPU (each agent would pin its worker 0 to CPU 0 otherwise).
+    const lbNode = await startNode(t, 5, { store }, {}, { lb: { tableSize: 1021 }, cpus: [0] });
+    const n1 = await startNode(t, 1, { store }, {}, { cpus: [1] });
     const be = addEndpoint(t, n1, 'be', 'app=bench', ['198.18.100.1']);
     const fab = fabric(t);
     const client = t.ns('client');
