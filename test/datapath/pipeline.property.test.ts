@@ -14,11 +14,28 @@ import {
   bytes, csum, hex, equalBytes, vxlanUdp,
 } from './harness.js';
 import { ipv4Check, IPV4_OK } from '../../src/wire/ipv4.js';
+import { RecorderTables, RecorderReader } from '../../src/recorder/tables.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * The main harness records everything (IPv4 and IPv6, both capture points, 128 bytes) into a
+ * small ring that fills up: classification and capture run on every hostile frame too, and must
+ * neither throw nor change an outcome or a byte of any frame.
+ */
+function recordingEverything(): RecorderReader {
+  const tables = new RecorderTables({ maxFilters: 16, workers: 1, ringBytes: 1 << 16 });
+  tables.setCaptureLength(0, 128);
+  const any = (bytes: Uint8Array) => ({ src: { bytes, len: 0 }, srcPort: 0, dst: { bytes, len: 0 }, dstPort: 0, proto: 0 });
+  tables.addFilter(0, any(new Uint8Array(4)), 0);
+  tables.addFilter(1, any(new Uint8Array(16)), 0);
+  const mask = (family: 4 | 6) => ({ family, srcLen: 0, dstLen: 0, srcPortAny: true, dstPortAny: true, protoAny: true });
+  tables.publishMasks([{ id: 0, mask: mask(4) }, { id: 1, mask: mask(6) }]);
+  return new RecorderReader(tables.sabs, 0);
+}
+
 /** The harness the checks read: the main one, or (for the jumbo tests) one with a 9000-byte ep1. */
-let h = new Harness();
+let h = new Harness({ recorder: recordingEverything() });
 const mainHarness = h;
 const started = performance.now();
 const SCALE = Number(process.env.WEFT_PROP_SCALE ?? '1');
@@ -2405,4 +2422,6 @@ after(() => {
   console.log(`# pipeline property tests: ${h.frames + jumboFrames} frames through receiveFrame (${jumboFrames} from a jumbo port), ${ticks} servicePending ticks, ${secs}s`);
   console.log(`# outcomes: ${dist}`);
   console.log(`# VXLAN: ${h.dp.ctr[C.vxlanDecapsulated]} frames decapsulated, ${h.dp.ctr[C.vxlanEncapsulated]} encapsulated`);
+  console.log(`# recorder: ${mainHarness.dp.ctr[C.recorderCaptured]} captures, ${mainHarness.dp.ctr[C.recorderLost]} lost to the full ring`);
+  assert.ok(mainHarness.dp.ctr[C.recorderCaptured] > 100 && mainHarness.dp.ctr[C.recorderLost] > 1000, 'the recorder ran on the frames, up to a full ring and on');
 });
