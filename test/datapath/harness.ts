@@ -13,6 +13,7 @@ import { routesFromConfig, programRoute, programVxlan } from '../../src/control/
 import { NodeSettings } from '../../src/datapath/node-settings.js';
 import { LbReader } from '../../src/lb/tables.js';
 import type { RecorderReader } from '../../src/recorder/tables.js';
+import type { WgWorker } from '../../src/datapath/wg-worker.js';
 import { linkLocalFromMac, parseAddress } from '../../src/control/addr.js';
 import { PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../../src/tables/port-table.js';
 import { PrefixTable } from '../../src/tables/prefix.js';
@@ -171,7 +172,7 @@ export class Harness {
   private lastRxLen = 0;
 
   /** `mtus`: other MTUs for the ports than MTUS (e.g. a jumbo ep1); `lb`: load-balancer tables, `recorder`: recorder tables (none by default). */
-  constructor(opts: { mtus?: number[]; lb?: LbReader; recorder?: RecorderReader } = {}) {
+  constructor(opts: { mtus?: number[]; lb?: LbReader; recorder?: RecorderReader; wg?: WgWorker } = {}) {
     const doc = opts.mtus ? { ...CONFIG_DOC, ports: CONFIG_DOC.ports.map((p, i) => ({ ...p, mtu: opts.mtus![i] })) } : CONFIG_DOC;
     this.cfg = parseConfig(doc, 'harness');
     const cfg = this.cfg;
@@ -193,7 +194,7 @@ export class Harness {
     for (const r of routesFromConfig(cfg)) programRoute(this.routes, r);
     programVxlan(this.ports, this.settings, cfg.vxlan, cfg.gateway);
     this.maxFrame = Math.max(1500, ...cfg.ports.map((p) => p.mtu)) + 14; // Agent.maxFrame
-    this.dp = new Datapath({ ports: this.ports, routes: this.routes, neighbours: this.neighbours, settings: this.settings, lb: opts.lb, recorder: opts.recorder }, this.counters.row(0), this.maxFrame);
+    this.dp = new Datapath({ ports: this.ports, routes: this.routes, neighbours: this.neighbours, settings: this.settings, lb: opts.lb, recorder: opts.recorder, wg: opts.wg }, this.counters.row(0), this.maxFrame);
     this.dp.now = 10_000;
     // Pre-learned neighbours: EP1 (both families), the IPv4 uplink gateway. Not EP2, not the
     // IPv6 uplink gateway: frames toward those are parked and solicited.
