@@ -61,6 +61,9 @@ export const COUNTER_NAMES = [
   'wgNoRoute',
   'wgNoRoom',
   'wgQueuedForSession',
+  // Sent while a session is being made, after the packet that asked for it (one per peer per
+  // REKEY_TIMEOUT goes to the control thread; a handshake takes milliseconds).
+  'wgNoSessionDropped',
   'wgControlRingFull',
   // Receiving: transport messages decrypted, of which keepalives; handshake messages handed to the
   // control thread; datagrams the control thread asked a worker to send.

@@ -150,7 +150,7 @@ function askForSession(dp: Datapath, w: WgWorker, peer: number, ip: number, ipLe
   const sec = Math.floor(now / 1000) | 0;
   const asked = Atomics.load(t.peers, at);
   if (asked !== 0 && sec - asked < REKEY_TIMEOUT / 1000) {
-    dp.ctr[C.wgQueuedForSession]++; // the control thread already knows; this packet is dropped
+    dp.ctr[C.wgNoSessionDropped]++; // the control thread already knows and holds the first one
     return;
   }
   Atomics.store(t.peers, at, sec);
