@@ -17,6 +17,11 @@ SIGTERM or SIGINT stops the workers and removes the TAPs.
 
 With a "cluster" section the node joins a cluster: it claims pod CIDRs, publishes itself in
 the store, routes to every other node's pods, and serves endpoints (weft endpoint add).
+With cluster.encryption: wireguard (or a "wireguard" section) the node runs a WireGuard
+device, configurable with the standard tool: wg show|set <interface> (UAPI socket in
+/var/run/wireguard); cluster nodes then reach each other's pods only through it (UDP 51871).
+Every agent also records packets on request (weft record) and, in a cluster, applies egress
+policies (weft egress).
 
 Options:
   -c, --config FILE   node configuration (YAML)

@@ -14,7 +14,8 @@ Usage: weft <command> [options]
 
 Commands:
   agent --config FILE     run the node agent (TAP ports, workers, API socket)
-  status [--api SOCKET]   show agent health, ports, workers, drop reasons, cluster nodes
+  status [--api SOCKET]   show agent health, ports, workers, drop reasons, cluster nodes,
+                          WireGuard, NAT and recorder usage
   endpoint add|list|delete  endpoints of a cluster node (namespaces with a dataplane port)
   service add|apply|list|describe|delete  load-balanced services (VIP, port → backends)
   lb maglev BACKEND...    print the Maglev table for backends (Cilium-compatible)
