@@ -174,7 +174,9 @@ export class WireGuardController implements AgentExtension {
     for (const c of e.changes) {
       switch (c.kind) {
         case 'privateKey':
+          // Every peer starts over (new identity), possibly under another peer index: re-route.
           if (this.model.privateKey) this.device.setPrivateKey(this.model.privateKey);
+          ips = true;
           break;
         case 'listenPort':
           // Port 0 ("any") keeps the current one, which `wg` then shows.

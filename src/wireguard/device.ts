@@ -64,6 +64,8 @@ interface Peer {
   /** Activity sums already handed to the tunnel, per worker: [dataSent, dataRecv, authRecv, authSent, tx, rx]. */
   seen: Float64Array;
   options: PeerOptions;
+  /** A cluster node peer's underlay addresses (kept across a key change). */
+  node?: { v4: Uint8Array | null; v6: Uint8Array | null };
 }
 
 const hex = (k: Uint8Array): string => Buffer.from(k).toString('hex');
@@ -154,8 +156,10 @@ export class WgDevice {
     this.pool?.setPrivateKey(key);
     for (const p of [...this.peers.values()]) {
       const opts = p.options;
+      const node = p.node;
       this.removePeer(p.key);
       this.addPeer(p.key, opts);
+      if (node) this.setNodeAddresses(p.key, node.v4, node.v6);
     }
   }
 
@@ -213,6 +217,7 @@ export class WgDevice {
   setNodeAddresses(key: Uint8Array, v4: Uint8Array | null, v6: Uint8Array | null): void {
     const p = this.peers.get(hex(key));
     if (!p) return;
+    p.node = { v4, v6 };
     const pw = p.index * PEER_WORDS;
     const word = (b: Uint8Array, i: number): number => (b[4 * i] << 24) | (b[4 * i + 1] << 16) | (b[4 * i + 2] << 8) | b[4 * i + 3];
     Atomics.store(this.t.peers, pw + P_NODE4, v4 ? word(v4, 0) : 0);
