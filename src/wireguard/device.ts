@@ -3,7 +3,7 @@
 // receiver-index table and the peers' rows (current slot, endpoint) kept in step. No I/O: what
 // must go on the wire comes back from every call as datagrams; time and randomness come in.
 import { Tunnel, TunnelAction, Endpoint } from './tunnel.js';
-import { LocalIdentity, initiatorStaticKey } from './noise.js';
+import { LocalIdentity, OpenedInitiation, openInitiation } from './noise.js';
 import { CookieChecker, MacVerdict, sourceAddressBytes } from './cookie.js';
 import { RateLimiter } from './ratelimiter.js';
 import { HandshakePool, HandshakePoolOptions, Identified } from './handshake-pool.js';
@@ -271,9 +271,11 @@ export class WgDevice {
       if (!this.pool.submit(msg, { src, gen: this.pool.generation })) this.count('poolBusy');
       return [];
     }
+    let opened: OpenedInitiation | undefined;
     if (type === MSG_INITIATION) {
-      const pub = initiatorStaticKey(this.local, msg);
-      p = pub === null ? undefined : this.peers.get(hex(pub));
+      const o = openInitiation(this.local, msg);
+      opened = typeof o === 'string' ? undefined : o;
+      p = opened === undefined ? undefined : this.peers.get(hex(opened.peerPublic));
     } else {
       const r = wgReceiverIndex(msg, 0, type);
       for (const q of this.peers.values()) {
@@ -287,7 +289,7 @@ export class WgDevice {
       this.count(type === MSG_INITIATION ? 'unknownPeer' : 'unknownReceiverIndex');
       return [];
     }
-    return this.run(p, p.tunnel.decapsulate(msg, src, now));
+    return this.run(p, p.tunnel.decapsulate(msg, src, now, opened));
   }
 
   /**
@@ -309,7 +311,7 @@ export class WgDevice {
         this.count('unknownPeer');
         continue;
       }
-      out.push(...this.run(p, p.tunnel.decapsulate(x.msg, x.ctx.src, now)));
+      out.push(...this.run(p, p.tunnel.decapsulate(x.msg, x.ctx.src, now, x.opened ?? undefined)));
     }
     return out;
   }

@@ -4,7 +4,7 @@
 // sequence while the control thread writes; generation = sequence / 2); a batch names the
 // generation it was submitted under and is not computed under any other.
 import { workerData } from 'node:worker_threads';
-import { LocalIdentity, initiatorStaticKey } from './noise.js';
+import { LocalIdentity, openInitiation } from './noise.js';
 import { KEY_LEN, MSG_INITIATION_SIZE } from './constants.js';
 import { KEY_SEQ, KEY_AT, KEY_WORDS, type PoolTask, type PoolResult } from './handshake-pool.js';
 
@@ -36,16 +36,19 @@ function identity(gen: number): LocalIdentity | null {
 export default function identify(task: PoolTask): PoolResult {
   const n = task.count;
   const keys = new Uint8Array(n * KEY_LEN);
+  const states = new Uint8Array(n * 2 * KEY_LEN);
   const found = new Uint8Array(n);
   const id = identity(task.gen);
-  if (id === null) return { gen: task.gen, stale: true, keys, found };
+  if (id === null) return { gen: task.gen, stale: true, keys, states, found };
   for (let i = 0; i < n; i++) {
     const msg = task.msgs.subarray(i * MSG_INITIATION_SIZE, (i + 1) * MSG_INITIATION_SIZE);
-    const pub = initiatorStaticKey(id, msg);
-    if (pub !== null) {
-      keys.set(pub, i * KEY_LEN);
+    const o = openInitiation(id, msg);
+    if (typeof o !== 'string') {
+      keys.set(o.peerPublic, i * KEY_LEN);
+      states.set(o.chainingKey, 2 * i * KEY_LEN);
+      states.set(o.hash, (2 * i + 1) * KEY_LEN);
       found[i] = 1;
     }
   }
-  return { gen: task.gen, stale: false, keys, found };
+  return { gen: task.gen, stale: false, keys, states, found };
 }

@@ -1,5 +1,5 @@
 // The handshake pool: identifies initiations — the es Diffie-Hellman and the decryption of the
-// initiator's static key (noise.ts initiatorStaticKey), the costly part an unauthenticated
+// initiator's static key (noise.ts openInitiation), the costly part an unauthenticated
 // sender can make us do — on a `piscina` pool, so a flood of initiations never runs X25519 on
 // the control thread. The control thread checks MAC1 (and, under load, MAC2 and the rate
 // limit) first, submits what is left here, and gets back each initiation with the public key
@@ -15,6 +15,7 @@
 // never as identified (the caller also re-checks the peer when a result arrives: it may have
 // been removed meanwhile).
 import { Piscina } from 'piscina';
+import type { OpenedInitiation } from './noise.js';
 import { KEY_LEN, MSG_INITIATION_SIZE } from './constants.js';
 
 /** Shared key words: [sequence, key (8 words)]. */
@@ -33,6 +34,8 @@ export interface PoolResult {
   stale: boolean;
   /** count × 32 bytes: the decrypted static keys. */
   keys: Uint8Array;
+  /** count × 64 bytes: the chaining key and hash after the static key (noise.ts OpenedInitiation). */
+  states: Uint8Array;
   /** 1 where the static key decrypted. */
   found: Uint8Array;
 }
@@ -51,6 +54,8 @@ export interface Identified<T> {
   msg: Uint8Array;
   /** The initiator's static public key; null when the initiation does not decrypt. */
   publicKey: Uint8Array | null;
+  /** The opened initiation (static key, chaining key, hash) for the peer's Tunnel; null as publicKey. */
+  opened: OpenedInitiation | null;
 }
 
 export interface PoolStats {
@@ -202,6 +207,13 @@ export class HandshakePool<T> {
           ctx: ctx[i],
           msg: msgs.subarray(i * MSG_INITIATION_SIZE, (i + 1) * MSG_INITIATION_SIZE),
           publicKey: ok ? r.keys.slice(i * KEY_LEN, (i + 1) * KEY_LEN) : null,
+          opened: ok && r.states.length === ctx.length * 2 * KEY_LEN
+            ? {
+              peerPublic: r.keys.slice(i * KEY_LEN, (i + 1) * KEY_LEN),
+              chainingKey: r.states.slice(2 * i * KEY_LEN, (2 * i + 1) * KEY_LEN),
+              hash: r.states.slice((2 * i + 1) * KEY_LEN, (2 * i + 2) * KEY_LEN),
+            }
+            : null,
         });
       }
       this.onResults(out, 0);

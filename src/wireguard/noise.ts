@@ -145,22 +145,21 @@ export function createInitiation(hs: Handshake, ephemeralPrivate: Uint8Array, se
   return msg;
 }
 
-/** What consumeInitiation learned before it needs the peer's state. */
-export interface InitiationResult {
-  handshake: Handshake;
+/**
+ * The first half of consuming an initiation, which needs no peer state: the es
+ * Diffie-Hellman and the decryption of the initiator's static key. A device does it first to
+ * learn which peer an initiation is from (possibly on another thread: handshake-pool.ts) and
+ * hands the result to that peer's consumeOpenedInitiation, so the DH is done once.
+ */
+export interface OpenedInitiation {
+  peerPublic: Uint8Array;
+  chainingKey: Uint8Array;
+  hash: Uint8Array;
 }
 
-/**
- * Consumes an initiation addressed to `local` (size and MAC1 already checked). findPeer maps
- * the decrypted static key to that peer's Handshake. On success the handshake holds the
- * state for createResponse.
- */
-export function consumeInitiation(
-  local: LocalIdentity, msg: Uint8Array, findPeer: (publicKey: Uint8Array) => Handshake | undefined, now: number,
-): Handshake | HandshakeError {
+export function openInitiation(local: LocalIdentity, msg: Uint8Array): OpenedInitiation | HandshakeError {
   const e = msg.subarray(WG_INIT_EPHEMERAL, WG_INIT_EPHEMERAL + KEY_LEN);
   const sealedStatic = msg.subarray(WG_INIT_STATIC, WG_INIT_STATIC + STATIC_SEALED);
-  const sealedTime = msg.subarray(WG_INIT_TIMESTAMP, WG_INIT_TIMESTAMP + TIMESTAMP_SEALED);
   let h = hash(local.responderHash, e);
   let ck = kdf1(CK0, e);
   const es = dh(local.keys.keyObject, e);
@@ -172,10 +171,22 @@ export function consumeInitiation(
   zero(k);
   if (peerPublic === null) return 'decryptStatic';
   h = hash(h, sealedStatic);
-  const hs = findPeer(peerPublic);
-  if (hs === undefined) return 'unknownPeer';
+  return { peerPublic, chainingKey: ck, hash: h };
+}
+
+/**
+ * The second half, with the state of the peer the opened initiation is from: the ss key, the
+ * timestamp (newer than the last one from this peer), the flood interval. On success hs holds
+ * the state for createResponse.
+ */
+export function consumeOpenedInitiation(opened: OpenedInitiation, msg: Uint8Array, hs: Handshake, now: number): Handshake | HandshakeError {
+  const e = msg.subarray(WG_INIT_EPHEMERAL, WG_INIT_EPHEMERAL + KEY_LEN);
+  const sealedTime = msg.subarray(WG_INIT_TIMESTAMP, WG_INIT_TIMESTAMP + TIMESTAMP_SEALED);
   if (hs.staticStatic === null) return 'badDh';
-  [ck, k] = kdf2(ck, hs.staticStatic);
+  let h = opened.hash;
+  let ck: Uint8Array;
+  let k: Uint8Array;
+  [ck, k] = kdf2(opened.chainingKey, hs.staticStatic);
   const timestamp = aeadOpen(k, 0, sealedTime, h);
   zero(k);
   if (timestamp === null) return 'decryptTimestamp';
@@ -192,6 +203,21 @@ export function consumeInitiation(
   hs.lastInitiationConsumed = now;
   hs.state = HandshakeState.InitiationConsumed;
   return hs;
+}
+
+/**
+ * Consumes an initiation addressed to `local` (size and MAC1 already checked). findPeer maps
+ * the decrypted static key to that peer's Handshake. On success the handshake holds the
+ * state for createResponse.
+ */
+export function consumeInitiation(
+  local: LocalIdentity, msg: Uint8Array, findPeer: (publicKey: Uint8Array) => Handshake | undefined, now: number,
+): Handshake | HandshakeError {
+  const opened = openInitiation(local, msg);
+  if (typeof opened === 'string') return opened;
+  const hs = findPeer(opened.peerPublic);
+  if (hs === undefined) return 'unknownPeer';
+  return consumeOpenedInitiation(opened, msg, hs, now);
 }
 
 /** Builds the response (92 bytes, MAC fields zero) to the initiation hs consumed; null if not in that state or a DH fails. */
@@ -280,11 +306,6 @@ export function deriveSessionKeys(hs: Handshake): SessionKeys | null {
  * many peers can find which peer's state the message belongs to; null if it does not decrypt.
  */
 export function initiatorStaticKey(local: LocalIdentity, msg: Uint8Array): Uint8Array | null {
-  let found: Uint8Array | null = null;
-  // Run the first half of consumeInitiation with a findPeer that records the key and stops.
-  consumeInitiation(local, msg, (pub) => {
-    found = Uint8Array.from(pub);
-    return undefined;
-  }, 0);
-  return found;
+  const opened = openInitiation(local, msg);
+  return typeof opened === 'string' ? null : opened.peerPublic;
 }

@@ -13,7 +13,10 @@
 import { MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE_REPLY, MSG_TRANSPORT, REKEY_AFTER_TIME, REKEY_AFTER_TIME_RECEIVING, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from './constants.js';
 import { ctEqual } from './crypto.js';
 import { Rng, systemRng, generatePrivateKey } from './x25519.js';
-import { LocalIdentity, Handshake, HandshakeState, HandshakeError, createInitiation, consumeInitiation, createResponse, consumeResponse, deriveSessionKeys } from './noise.js';
+import {
+  LocalIdentity, Handshake, HandshakeState, HandshakeError, OpenedInitiation, createInitiation, consumeInitiation, consumeOpenedInitiation,
+  createResponse, consumeResponse, deriveSessionKeys,
+} from './noise.js';
 import { CookieChecker, CookieGenerator, MacVerdict, sourceAddressBytes } from './cookie.js';
 import { RateLimiter } from './ratelimiter.js';
 import { Session, KeypairPlacement } from './session.js';
@@ -144,15 +147,18 @@ export class Tunnel {
     return out;
   }
 
-  /** Handles one UDP payload from src. */
-  decapsulate(datagram: Uint8Array, src: Endpoint, clock: number): TunnelAction[] {
+  /**
+   * Handles one UDP payload from src. `opened`: an initiation's first half, already done by the
+   * device that identified this peer with it (noise.ts openInitiation), so its DH is not redone.
+   */
+  decapsulate(datagram: Uint8Array, src: Endpoint, clock: number, opened?: OpenedInitiation): TunnelAction[] {
     const now = clock / this.scale;
     const out: TunnelAction[] = [];
     const v = wgCheck(datagram, 0, datagram.length);
     switch (v) {
       case MSG_INITIATION:
       case MSG_RESPONSE:
-        this.handshakeMessage(datagram, v, src, now, out);
+        this.handshakeMessage(datagram, v, src, now, out, opened);
         break;
       case MSG_COOKIE_REPLY:
         this.cookieReply(datagram, now, out);
@@ -318,7 +324,7 @@ export class Tunnel {
     }
   }
 
-  private handshakeMessage(msg: Uint8Array, type: number, src: Endpoint, now: number, out: TunnelAction[]): void {
+  private handshakeMessage(msg: Uint8Array, type: number, src: Endpoint, now: number, out: TunnelAction[], opened?: OpenedInitiation): void {
     const ip = addressBytes(src.address);
     if (ip === null) {
       out.push({ type: 'error', reason: 'badSourceAddress' });
@@ -341,13 +347,15 @@ export class Tunnel {
       }
     }
     this.rxBytes += msg.length;
-    if (type === MSG_INITIATION) this.initiation(msg, src, now, out);
+    if (type === MSG_INITIATION) this.initiation(msg, src, now, out, opened);
     else this.response(msg, src, now, out);
   }
 
-  private initiation(msg: Uint8Array, src: Endpoint, now: number, out: TunnelAction[]): void {
+  private initiation(msg: Uint8Array, src: Endpoint, now: number, out: TunnelAction[], opened?: OpenedInitiation): void {
     const hs = this.handshake;
-    const r = consumeInitiation(this.local, msg, (pub) => (ctEqual(pub, this.peerPublicKey) ? hs : undefined), now);
+    const r = opened === undefined
+      ? consumeInitiation(this.local, msg, (pub) => (ctEqual(pub, this.peerPublicKey) ? hs : undefined), now)
+      : ctEqual(opened.peerPublic, this.peerPublicKey) ? consumeOpenedInitiation(opened, msg, hs, now) : 'unknownPeer';
     if (typeof r === 'string') {
       out.push({ type: 'error', reason: r });
       return;
