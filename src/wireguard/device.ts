@@ -289,7 +289,8 @@ export class WgDevice {
       this.count(type === MSG_INITIATION ? 'unknownPeer' : 'unknownReceiverIndex');
       return [];
     }
-    return this.run(p, p.tunnel.decapsulate(msg, src, now, opened));
+    // Cookie replies carry no MACs of ours; the device checked the others above.
+    return this.run(p, p.tunnel.decapsulate(msg, src, now, { opened, macsChecked: type !== MSG_COOKIE_REPLY }));
   }
 
   /**
@@ -311,7 +312,7 @@ export class WgDevice {
         this.count('unknownPeer');
         continue;
       }
-      out.push(...this.run(p, p.tunnel.decapsulate(x.msg, x.ctx.src, now, x.opened ?? undefined)));
+      out.push(...this.run(p, p.tunnel.decapsulate(x.msg, x.ctx.src, now, { opened: x.opened ?? undefined, macsChecked: true })));
     }
     return out;
   }

@@ -148,17 +148,19 @@ export class Tunnel {
   }
 
   /**
-   * Handles one UDP payload from src. `opened`: an initiation's first half, already done by the
-   * device that identified this peer with it (noise.ts openInitiation), so its DH is not redone.
+   * Handles one UDP payload from src. What a multi-peer device did already is not redone:
+   * `opened`, an initiation's first half (noise.ts openInitiation: its DH); `macsChecked`, the
+   * MAC1 check and, under load, the MAC2 / cookie and per-source rate-limit decisions (one
+   * token per initiation, not two).
    */
-  decapsulate(datagram: Uint8Array, src: Endpoint, clock: number, opened?: OpenedInitiation): TunnelAction[] {
+  decapsulate(datagram: Uint8Array, src: Endpoint, clock: number, pre: { opened?: OpenedInitiation; macsChecked?: boolean } = {}): TunnelAction[] {
     const now = clock / this.scale;
     const out: TunnelAction[] = [];
     const v = wgCheck(datagram, 0, datagram.length);
     switch (v) {
       case MSG_INITIATION:
       case MSG_RESPONSE:
-        this.handshakeMessage(datagram, v, src, now, out, opened);
+        this.handshakeMessage(datagram, v, src, now, out, pre);
         break;
       case MSG_COOKIE_REPLY:
         this.cookieReply(datagram, now, out);
@@ -324,31 +326,37 @@ export class Tunnel {
     }
   }
 
-  private handshakeMessage(msg: Uint8Array, type: number, src: Endpoint, now: number, out: TunnelAction[], opened?: OpenedInitiation): void {
+  private handshakeMessage(msg: Uint8Array, type: number, src: Endpoint, now: number, out: TunnelAction[], pre: { opened?: OpenedInitiation; macsChecked?: boolean }): void {
     const ip = addressBytes(src.address);
     if (ip === null) {
       out.push({ type: 'error', reason: 'badSourceAddress' });
       return;
     }
+    if (pre.macsChecked !== true && !this.macsAndLoad(msg, type, ip, src, now, out)) return;
+    this.rxBytes += msg.length;
+    if (type === MSG_INITIATION) this.initiation(msg, src, now, out, pre.opened);
+    else this.response(msg, src, now, out);
+  }
+
+  /** MAC1; under load a cookie reply without a valid MAC2, and the per-source rate limit. False: stop here. */
+  private macsAndLoad(msg: Uint8Array, type: number, ip: Uint8Array, src: Endpoint, now: number, out: TunnelAction[]): boolean {
     const verdict = this.checker.check(msg, msg.length, sourceAddressBytes(ip, src.port), now);
     if (verdict === MacVerdict.BadMac1) {
       out.push({ type: 'error', reason: 'badMac1' });
-      return;
+      return false;
     }
     if (this.underLoad(now)) {
       if (verdict !== MacVerdict.Mac2Valid) {
         const reply = this.checker.createReply(msg, msg.length, sourceAddressBytes(ip, src.port), now);
         out.push({ type: 'network', kind: 'cookieReply', packet: reply, endpoint: { address: src.address, port: src.port } });
-        return;
+        return false;
       }
       if (type === MSG_INITIATION && !this.limiter.allow(ip, now)) {
         out.push({ type: 'error', reason: 'rateLimited' });
-        return;
+        return false;
       }
     }
-    this.rxBytes += msg.length;
-    if (type === MSG_INITIATION) this.initiation(msg, src, now, out, opened);
-    else this.response(msg, src, now, out);
+    return true;
   }
 
   private initiation(msg: Uint8Array, src: Endpoint, now: number, out: TunnelAction[], opened?: OpenedInitiation): void {
