@@ -74,6 +74,8 @@ export class Agent {
   /** WireGuard's shared tables, when the config has a wireguard section. */
   readonly wgShared?: WgShared;
   private stopping = false;
+  /** What the control thread does when a worker says something needs it (e.g. "wg": a handshake is waiting). */
+  private readonly workerNotices = new Map<string, () => void>();
 
   constructor(readonly cfg: NodeConfig) {
     this.native = loadNative();
@@ -154,6 +156,11 @@ export class Agent {
     for (const w of this.workers) this.native.eventfdSignal(w.wakeFd);
   }
 
+  /** Calls fn (on this thread) when a worker posts a notice of this type. */
+  onWorkerNotice(type: string, fn: () => void): void {
+    this.workerNotices.set(type, fn);
+  }
+
   wakeWorker(index: number): void {
     const w = this.workers[index];
     if (w) this.native.eventfdSignal(w.wakeFd);
@@ -192,6 +199,7 @@ export class Agent {
           worker.on('message', (m: { type: string; message?: string }) => {
             if (m.type === 'ready') resolve();
             else if (m.type === 'warn') console.error(`weft: ${m.message}`);
+            else this.workerNotices.get(m.type)?.();
           });
           worker.once('error', (e) => {
             rt.alive = false;

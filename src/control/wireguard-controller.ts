@@ -103,6 +103,8 @@ export class WireGuardController implements AgentExtension {
     this.uapi = await UapiServer.start(this.cfg.interface, this.model, { log });
     this.timer = setInterval(() => this.poll(), POLL_MS);
     this.timer.unref();
+    // A worker says a handshake message waits (its ring was empty): answer it now.
+    this.agent.onWorkerNotice('wg', () => this.pollSoon());
     this.agent.wakeWorkers();
   }
 
@@ -239,6 +241,18 @@ export class WireGuardController implements AgentExtension {
       routes.push({ prefix: { family: a.family, bytes: a.bytes, len: a.family === 4 ? 32 : 128 }, type: ROUTE_LOCAL, port: WG_PORT });
     }
     this.agent.routes.set('wireguard', routes);
+  }
+
+  private pollQueued = false;
+
+  /** One extra poll at the next turn of the event loop (several notices make one poll). */
+  private pollSoon(): void {
+    if (this.pollQueued) return;
+    this.pollQueued = true;
+    setImmediate(() => {
+      this.pollQueued = false;
+      this.poll();
+    });
   }
 
   /** Every POLL_MS: what the workers handed over; every TICK_MS the timers; every STATS_MS `wg show`'s figures. */

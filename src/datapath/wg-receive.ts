@@ -201,8 +201,11 @@ function toControl(dp: Datapath, family: number, ip: number, u: number, msg: num
   // The source address as bytes in meta words 2..5.
   const mb = w.metaBytes;
   copy(mb, 8, b, ip + (family === 4 ? IPV4_SRC : IPV6_SRC), family === 4 ? 4 : 16);
+  const wasEmpty = w.toControl.peek() < 0;
   if (w.toControl.pushWithMeta(m, RING_META_WORDS, b, msg, len, MSG_HANDSHAKE)) {
     dp.ctr[C.wgHandshakesToControl]++;
     dp.ctr[C.consumed]++;
+    // Answered within a turn of the control thread's event loop, not its next timer tick.
+    if (wasEmpty) w.notifyControl();
   } else dp.ctr[C.dropWgControlRingFull]++;
 }

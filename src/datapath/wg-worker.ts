@@ -24,6 +24,11 @@ export class WgWorker {
    * redirect to the gateway node), or -1 for cryptokey routing by destination.
    */
   readonly forcedPeer = new Int32Array(TX_PER_PORT).fill(-1);
+  /**
+   * Tells the control thread a handshake message waits in its ring (set by the worker: a
+   * postMessage, sent only when the ring was empty, so never per packet under load).
+   */
+  notifyControl: () => void = () => {};
   /** 1 while a decrypted packet runs through the pipeline (no tunnels inside tunnels). */
   depth = 0;
 

@@ -21,6 +21,7 @@ import { RecorderReader, RecorderSabs } from '../recorder/tables.js';
 import { WgWorker } from './wg-worker.js';
 import { wgServiceControl } from './wg-send.js';
 import type { WgSabs } from '../wireguard/dataplane-tables.js';
+
 import { NatStage, NatSabs } from './nat-stage.js';
 
 export interface WorkerInit {
@@ -69,13 +70,19 @@ const dp = new Datapath(
     settings: init.settingsSab ? NodeSettings.attach(init.settingsSab) : undefined,
     lb: init.lbSabs ? new LbReader(init.lbSabs, init.index) : undefined,
     recorder: init.recorderSabs ? new RecorderReader(init.recorderSabs, init.index) : undefined,
-    wg: init.wgSabs ? new WgWorker(init.wgSabs, init.index) : undefined,
+    wg: init.wgSabs ? newWgWorker(init.wgSabs, init.index) : undefined,
     nat: init.natSabs ? new NatStage(init.natSabs, init.index) : undefined,
   },
   counters,
   init.maxFrame,
 );
 const arena = dp.arena;
+
+function newWgWorker(sabs: WgSabs, index: number): WgWorker {
+  const w = new WgWorker(sabs, index);
+  w.notifyControl = () => parentPort?.postMessage({ type: 'wg' });
+  return w;
+}
 const portCtr = new Float64Array(init.portCountersSab, init.index * MAX_PORTS * PORT_COUNTERS * 8, MAX_PORTS * PORT_COUNTERS);
 const tx = dp.tx;
 
