@@ -63,7 +63,8 @@ function formatWireGuardStatus(s: unknown): string[] {
   const w = (s as { wireguard?: { interface: string; publicKey: string; listenPort: number; peers: number; handshakes: number; refused: Record<string, number> } }).wireguard;
   if (!w) return [];
   const refused = Object.entries(w.refused).map(([k, v]) => `${k} ${v}`).join(', ');
-  return ['', `WireGuard: ${w.interface} (wg show ${w.interface}), port ${w.listenPort}, ${w.peers} peers, ${w.handshakes} handshakes, public key ${w.publicKey}${refused ? `; refused: ${refused}` : ''}`];
+  const n = (k: number, word: string): string => `${k} ${word}${k === 1 ? '' : 's'}`;
+  return ['', `WireGuard: ${w.interface} (wg show ${w.interface}), port ${w.listenPort}, ${n(w.peers, 'peer')}, ${n(w.handshakes, 'handshake')}, public key ${w.publicKey}${refused ? `; refused: ${refused}` : ''}`];
 }
 
 function formatRecorderStatus(s: unknown): string[] {
