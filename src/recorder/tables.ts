@@ -17,6 +17,7 @@
 import { SharedHashMap } from '../tables/hashmap.js';
 import { SpscRing } from '../tables/ring.js';
 import type { FilterMask } from './filter.js';
+import { Ipv6Walk, ipv6Walk, IPV6_OK } from '../wire/ipv6.js';
 
 /** Recordings that can run at once (bits of a filter's value). */
 export const MAX_RECORDINGS = 32;
@@ -223,6 +224,7 @@ export class RecorderReader {
   private ports = 0;
   private readonly src = new Int32Array(4);
   private readonly dst = new Int32Array(4);
+  private readonly walk = new Ipv6Walk();
 
   constructor(sabs: RecorderSabs, worker: number) {
     this.filters4 = SharedHashMap.attach(sabs.filters4);
@@ -325,7 +327,7 @@ export class RecorderReader {
   /**
    * The frame's family, protocol, ports and addresses. Ports are those of TCP and UDP
    * (0 for other protocols and for later fragments, which carry none); IPv6 extension
-   * headers are skipped (at most 8) to find the upper-layer protocol. False: not IP, or too
+   * headers are skipped with ipv6Walk to find the upper-layer protocol. False: not IP, or too
    * short to hold the addresses.
    */
   private parseTuple(b: Uint8Array, off: number, len: number): boolean {
@@ -356,23 +358,17 @@ export class RecorderReader {
         this.src[w] = (b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3];
         this.dst[w] = (b[d] << 24) | (b[d + 1] << 16) | (b[d + 2] << 8) | b[d + 3];
       }
-      proto = b[ip + 6];
-      l4 = ip + 40;
-      for (let hops = 0; hops < 8; hops++) {
-        if (proto === 0 || proto === 43 || proto === 60) {
-          if (l4 + 2 > end) break;
-          proto = b[l4];
-          l4 += (b[l4 + 1] + 1) * 8;
-        } else if (proto === 44) {
-          if (l4 + 8 > end) break;
-          later = ((b[l4 + 2] << 8) | (b[l4 + 3] & 0xf8)) !== 0;
-          proto = b[l4];
-          l4 += 8;
-        } else if (proto === 51) {
-          if (l4 + 2 > end) break;
-          proto = b[l4];
-          l4 += (b[l4 + 1] + 2) * 4;
-        } else break;
+      // The same extension-header walk the pipeline uses; a chain it refuses is recorded by
+      // its addresses and first next header, without ports.
+      const plen = (b[ip + 4] << 8) | b[ip + 5];
+      const walkEnd = ip + 40 + plen < end ? ip + 40 + plen : end;
+      if (ipv6Walk(b, ip, walkEnd, this.walk) === IPV6_OK) {
+        proto = this.walk.proto;
+        l4 = this.walk.l4Off;
+        later = this.walk.laterFragment;
+      } else {
+        proto = b[ip + 6];
+        l4 = end; // no ports
       }
     } else return false;
     this.proto = proto;
