@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { wgKeys } from './wg-keys.js';
+import { wgKeys, wgNodeConfig } from './wg-setup.js';
 import { withTopology, sleep, Topology, WEFT } from './harness.js';
 
 const GO_ENV = ['env', 'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1', 'WG_PROCESS_FOREGROUND=1'];
@@ -51,16 +51,13 @@ test('WireGuard dataplane interoperates with wireguard-go: ping, iperf3, wg show
     const { file: goKeyFile, pub: goPub } = wgKeys(t, 'go');
     let go: { stop: () => Promise<void> } | undefined;
     try {
-      const agent = await t.startAgent(node, {
-        node: t.prefix,
-        workers: 2,
-        gateway: { ipv4: '198.19.1.1', ipv6: '2001:db8:19:1::1' },
-        ports: [
-          { name: 'ep', kind: 'endpoint', netns: ep, ipv4: '198.19.1.10', ipv6: '2001:db8:19:1::10' },
+      const agent = await t.startAgent(node, wgNodeConfig(t, {
+        ep,
+        uplinks: [
           { name: 'up0', kind: 'uplink', netns: gons, ifname: 'up0', addresses: ['198.18.0.1/24', '2001:db8:18::1/64'], peerAddresses: ['198.18.0.2/24', '2001:db8:18::2/64'] },
         ],
-        wireguard: { interface: wgIf, privateKey: weftKey, addresses: ['198.18.60.1/24', '2001:db8:60::1/64'] },
-      });
+        wgIf, privateKey: weftKey, addresses: ['198.18.60.1/24', '2001:db8:60::1/64'],
+      }));
       // The peer, with the standard tool, through our UAPI socket.
       t.must('', ['wg', 'set', wgIf, 'peer', goPub, 'allowed-ips', '198.18.60.2/32,2001:db8:60::2/128', 'endpoint', '198.18.0.2:51820']);
       go = startGo(t, gons, goIf, goKeyFile, weftPub);

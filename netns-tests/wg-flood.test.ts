@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { wgKeys } from './wg-keys.js';
+import { wgKeys, wgNodeConfig } from './wg-setup.js';
 import { withTopology, sleep, Topology, WEFT, REPO } from './harness.js';
 
 const GO_ENV = ['env', 'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1', 'WG_PROCESS_FOREGROUND=1'];
@@ -58,17 +58,14 @@ test('WireGuard under a flood of forged initiations: cookie replies, the real pe
     const { file: goKeyFile, pub: goPub } = wgKeys(t, 'go');
     let goProc: ReturnType<Topology['spawn']> | undefined;
     try {
-      const agent = await t.startAgent(node, {
-        node: t.prefix,
-        workers: 2,
-        gateway: { ipv4: '198.19.1.1', ipv6: '2001:db8:19:1::1' },
-        ports: [
-          { name: 'ep', kind: 'endpoint', netns: ep, ipv4: '198.19.1.10', ipv6: '2001:db8:19:1::10' },
+      const agent = await t.startAgent(node, wgNodeConfig(t, {
+        ep,
+        uplinks: [
           { name: 'up0', kind: 'uplink', netns: gons, ifname: 'up0', addresses: ['198.18.0.1/24'], peerAddresses: ['198.18.0.2/24'] },
           { name: 'up1', kind: 'uplink', netns: fl, ifname: 'up1', addresses: ['198.18.2.1/24'], peerAddresses: ['198.18.2.2/24'] },
         ],
-        wireguard: { interface: wgIf, privateKey: weftKey, addresses: ['198.18.60.1/24'] },
-      });
+        wgIf, privateKey: weftKey, addresses: ['198.18.60.1/24'],
+      }));
       t.must('', ['wg', 'set', wgIf, 'peer', goPub, 'allowed-ips', '198.18.60.2/32', 'endpoint', '198.18.0.2:51820']);
       for (const a of FLOOD_SOURCES.slice(1)) t.must(fl, ['ip', 'addr', 'add', `${a}/24`, 'dev', 'up1']);
 
