@@ -16,7 +16,7 @@ import { TX_PER_PORT } from './tx.js';
 import { WgWorker } from './wg-worker.js';
 import {
   SLOT_LIVE, K_STATE, K_REMOTE_INDEX, K_SEND_KEY, K_SHARED, PEER_WORDS, P_ACTIVE, P_CURRENT, P_NODE4, P_NODE6, P_EP_GEN, P_EP_FAMILY, P_EP_PORT, P_EP_ADDR,
-  P_ASKED_AT, A_DATA_SENT, A_TX_BYTES, A_AUTH_SENT, MSG_NEED_SESSION, MSG_SEND, RING_META_WORDS, SLOT_WORDS,
+  P_ASKED_AT, SET_PEER_LIMIT, A_DATA_SENT, A_TX_BYTES, A_AUTH_SENT, MSG_NEED_SESSION, MSG_SEND, RING_META_WORDS, SLOT_WORDS,
 } from '../wireguard/dataplane-tables.js';
 import { REJECT_AFTER_TIME, REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from '../wireguard/constants.js';
 import { counterBelowReject } from '../wireguard/replay.js';
@@ -70,7 +70,8 @@ export function wgPeerOfNode(w: WgWorker, fam: number, addr: Uint8Array): number
   const p = w.t.peers;
   const words = fam === 4 ? 1 : 4;
   const at = fam === 4 ? P_NODE4 : P_NODE6;
-  for (let peer = 0; peer < w.t.maxPeers; peer++) {
+  const limit = Atomics.load(w.t.settings, SET_PEER_LIMIT);
+  for (let peer = 0; peer < limit && peer < w.t.maxPeers; peer++) {
     const pw = peer * PEER_WORDS;
     if (p[pw + P_ACTIVE] !== 1) continue;
     let same = true;

@@ -44,7 +44,8 @@ export const P_NODE4 = 11, P_NODE6 = 12;
 export const ACT_WORDS = 8;
 export const A_DATA_SENT = 0, A_DATA_RECV = 1, A_AUTH_RECV = 2, A_TX_BYTES = 3, A_RX_BYTES = 4, A_AUTH_SENT = 5;
 
-export const SET_ENABLED = 0, SET_LISTEN_PORT = 1, SET_MTU = 2;
+/** SET_PEER_LIMIT: one past the highest peer row ever used, so scans of the rows stop there. */
+export const SET_ENABLED = 0, SET_LISTEN_PORT = 1, SET_MTU = 2, SET_PEER_LIMIT = 3;
 const SETTINGS_WORDS = 16;
 
 /** Ring record kinds (the record's tag). */

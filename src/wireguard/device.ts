@@ -15,7 +15,7 @@ import {
   WgShared, SLOT_WORDS, K_STATE, K_PEER, K_LOCAL_INDEX, K_REMOTE_INDEX, K_INITIATOR, K_SEND_KEY, K_RECV_KEY, K_SHARED,
   SLOT_FREE, SLOT_LIVE, SLOT_NEXT, PEER_WORDS, P_ACTIVE, P_CURRENT, P_EP_LOCK, P_EP_GEN, P_EP_FAMILY, P_EP_PORT, P_EP_ADDR,
   P_ASKED_AT, P_NODE4, P_NODE6, ACT_WORDS, A_DATA_SENT, A_DATA_RECV, A_AUTH_RECV, A_TX_BYTES, A_RX_BYTES, A_AUTH_SENT, SET_ENABLED,
-  SET_LISTEN_PORT, SET_MTU,
+  SET_LISTEN_PORT, SET_MTU, SET_PEER_LIMIT,
 } from './dataplane-tables.js';
 import { lock, unlock } from './spinlock.js';
 import { parseAddress, formatAddress } from '../control/addr.js';
@@ -189,6 +189,7 @@ export class WgDevice {
     for (let w = 0; w < this.workers; w++) this.t.activity.fill(0, this.t.activityAt(w, index), this.t.activityAt(w, index) + ACT_WORDS);
     this.writeEndpoint(peer, opts.endpoint ?? null);
     Atomics.store(this.t.peers, pw + P_ACTIVE, 1);
+    if (index >= Atomics.load(this.t.settings, SET_PEER_LIMIT)) Atomics.store(this.t.settings, SET_PEER_LIMIT, index + 1);
     return index;
   }
 
