@@ -26,6 +26,9 @@ export function fabric(t: Topology): string {
   const fab = `${t.prefix}-fab`;
   if (t.run('', ['ip', 'netns', 'exec', fab, 'true']).code === 0) return fab;
   t.ns('fab');
+  // The fabric is a plain switch: no iptables on bridged frames (br_netfilter is on by default
+  // wherever Docker runs, and costs every frame a trip through the netfilter hooks).
+  for (const f of ['iptables', 'ip6tables', 'arptables']) t.run(fab, ['sysctl', '-qw', `net.bridge.bridge-nf-call-${f}=0`]);
   t.must(fab, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
   t.must(fab, ['ip', 'link', 'set', 'br0', 'up']);
   return fab;
