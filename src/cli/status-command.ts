@@ -31,7 +31,7 @@ export function formatStatus(s: Status): string {
   out.push('');
   out.push('Workers:');
   out.push(table([['WORKER', 'CPU', 'STATE', 'RX', 'TX', 'DROPS'],
-    ...s.workers.map((w) => [String(w.index), String(w.cpu), w.alive ? 'running' : 'dead', String(w.rx), String(w.tx), String(w.drops)])]));
+    ...s.workers.map((w) => [String(w.index), w.cpu < 0 ? 'any' : String(w.cpu), w.alive ? 'running' : 'dead', String(w.rx), String(w.tx), String(w.drops)])]));
   const reasons = new Map<string, number[]>();
   s.workers.forEach((w, i) => {
     for (const [k, v] of Object.entries(w.dropReasons)) {

@@ -170,7 +170,7 @@ export class Agent {
     const ncpu = cpus().length;
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.cfg.workers; i++) {
-      const cpu = this.cfg.cpus[i] ?? i % ncpu;
+      const cpu = this.cfg.pinWorkers ? (this.cfg.cpus[i] ?? i % ncpu) : -1;
       const wakeFd = this.native.eventfdCreate();
       const init: WorkerInit = {
         index: i,

@@ -114,7 +114,10 @@ export interface NodeConfig {
   node: string;
   api: string;
   workers: number;
+  /** Worker i's CPU (default i modulo the CPU count). */
   cpus: number[];
+  /** False with `cpus: none`: the scheduler places the workers. */
+  pinWorkers: boolean;
   gateway: Gateway;
   ports: PortConfig[];
   routes: RouteConfig[];
@@ -366,7 +369,9 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
   only(o, source, ['node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan', 'lb', 'recorder', 'wireguard', 'egress']);
   const node = str(o.node, `${source}: node`, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/);
   const workers = o.workers === undefined ? cpus().length : int(o.workers, `${source}: workers`, 1, 16);
-  const cpuList = list(o.cpus, `${source}: cpus`).map((c, i) => int(c, `${source}: cpus[${i}]`, 0, 1023));
+  // `cpus: none`: workers are not pinned (hosts whose CPUs are shared with busy applications).
+  const pinWorkers = o.cpus !== 'none';
+  const cpuList = pinWorkers ? list(o.cpus, `${source}: cpus`).map((c, i) => int(c, `${source}: cpus[${i}]`, 0, 1023)) : [];
   const mtu = o.mtu === undefined ? 1500 : int(o.mtu, `${source}: mtu`, 1280, 9000);
   const gw = o.gateway === undefined ? {} : obj(o.gateway, `${source}: gateway`);
   only(gw, `${source}: gateway`, ['ipv4', 'ipv6']);
@@ -400,6 +405,7 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
     api: o.api === undefined ? `/run/weft/${node}.sock` : str(o.api, `${source}: api`),
     workers,
     cpus: cpuList,
+    pinWorkers,
     gateway,
     ports,
     routes,

@@ -27,6 +27,7 @@ import { NatStage, NatSabs } from './nat-stage.js';
 export interface WorkerInit {
   index: number;
   queue: number;
+  /** The CPU this worker pins itself to; -1: not pinned (`cpus: none`). */
   cpu: number;
   maxFrame: number;
   portsSab: SharedArrayBuffer;
@@ -140,7 +141,7 @@ function flush(): void {
 
 function run(): void {
   try {
-    native.pin(init.cpu);
+    if (init.cpu >= 0) native.pin(init.cpu);
   } catch (e) {
     parentPort?.postMessage({ type: 'warn', message: `worker ${init.index}: cannot pin to CPU ${init.cpu}: ${(e as Error).message}` });
   }
