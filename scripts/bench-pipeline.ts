@@ -1,7 +1,10 @@
 // In-process cost of the pipeline per frame (no TAP I/O): a 64-byte UDP datagram routed
 // from one endpoint to another, IPv4 and IPv6. Shows what JavaScript costs next to the
 // 1-2.5 µs of each TAP read or write.
-import { Harness, EP1, EP2, EP1_4, EP2_4, EP1_6, EP2_6, EP2_MAC, PORT_MACS } from '../test/datapath/harness.js';
+import { Harness, EP1, EP2, UP, EP1_4, EP2_4, EP1_6, EP2_6, EP2_MAC, NH_MAC, PORT_MACS, C, ip } from '../test/datapath/harness.js';
+import { LbTables, LbReader } from '../src/lb/tables.js';
+import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../src/lb/maglev.js';
+import { parseAddress } from '../src/control/addr.js';
 import { receiveFrame } from '../src/datapath/receive.js';
 import { writeIpv4Header } from '../src/wire/ipv4.js';
 import { writeIpv6Header } from '../src/wire/ipv6.js';
@@ -72,5 +75,38 @@ export function pipelineNsPerFrame(family: 4 | 6, iterations = 2_000_000, load: 
   if (dp.ctr[dp.ctr.length - 1] < 0) throw new Error('unreachable');
   rec.stopAll('stopped');
   rmSync(dir, { recursive: true, force: true });
+  return Math.round(ns);
+}
+
+/**
+ * In-process cost of the load balancer's path per frame: a 64-byte UDP datagram from a client
+ * to a one-backend service on the uplink, balanced and encapsulated in IPIP toward the backend
+ * (what the LB node's worker does for every frame of the `lb` scenario, minus the TAP I/O).
+ */
+export function lbNsPerFrame(iterations = 2_000_000): number {
+  const vip = ip('198.18.100.1');
+  const lb = new LbTables({ maxServices: 16, maxBackends: 64, tableSize: 1021 });
+  lb.upsert({ vip: parseAddress('198.18.100.1')!, port: 5201, proto: 17 }, 0, [{ addr: parseAddress('198.18.0.2')!, port: 5201, weight: 1 }], maglevSeed(MAGLEV_DEFAULT_SEED));
+  const h = new Harness({ lb: new LbReader(lb.sabs) });
+  const dp = h.dp;
+  const f = new Uint8Array(14 + 20 + 8 + 64);
+  writeEthernet(f, 0, PORT_MACS[UP], 0, NH_MAC, 0, 0x0800);
+  writeIpv4Header(f, 14, 20 + 72, 1, true, 64, 17, ip('198.18.0.100'), 0, vip, 0);
+  f[34] = 0x30; f[35] = 0x39; f[36] = 0x14; f[37] = 0x51; f[39] = 72;
+  const off = dp.arena.frameOff(0);
+  const before = dp.ctr[C.lbForwarded];
+  const run = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      dp.arena.bytes.set(f, off);
+      receiveFrame(dp, UP, off, f.length);
+      dp.tx.count[UP] = 0;
+      dp.tx.dirtyCount = 0;
+    }
+  };
+  run(200_000);
+  const t0 = process.hrtime.bigint();
+  run(iterations);
+  const ns = Number(process.hrtime.bigint() - t0) / iterations;
+  if (dp.ctr[C.lbForwarded] - before !== iterations + 200_000) throw new Error('lb bench: frames were not balanced');
   return Math.round(ns);
 }
