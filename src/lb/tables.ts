@@ -142,8 +142,10 @@ export class LbReader {
       if ((Atomics.load(this.members, m) & (1 << (id & 31))) === 0) return false;
       const r = id * BACKEND_WORDS;
       for (let i = 0; i < BACKEND_WORDS; i++) this.backend[i] = this.backends[r + i];
-      if (!this.services.lookup(this.key, 0, this.service, 0)) return false;
-      if (this.service[SVC_GENERATION] !== gen) continue;
+      if (!this.services.unchangedSinceLookup()) {
+        if (!this.services.lookup(this.key, 0, this.service, 0)) return false;
+        if (this.service[SVC_GENERATION] !== gen) continue;
+      }
       const be = this.backend;
       return be[BACKEND_FAMILY] === family && be[BACKEND_PORT] === port && be[BACKEND_ADDR] === addr[ao] &&
         be[BACKEND_ADDR + 1] === addr[ao + 1] && be[BACKEND_ADDR + 2] === addr[ao + 2] && be[BACKEND_ADDR + 3] === addr[ao + 3];
@@ -170,7 +172,9 @@ export class LbReader {
       if (id < 0) return -1;
       const r = id * BACKEND_WORDS;
       for (let i = 0; i < BACKEND_WORDS; i++) this.backend[i] = this.backends[r + i];
-      // Re-read the service: if its generation moved, the table or record may be reused.
+      // The service must not have moved meanwhile (the table or record may be reused): its slot
+      // unwritten since findService read it, or else a re-read with the same generation.
+      if (this.services.unchangedSinceLookup()) return id;
       if (!this.services.lookup(this.key, 0, this.service, 0)) return -1;
       if (this.service[SVC_GENERATION] === gen) return id;
     }

@@ -77,6 +77,8 @@ export class SharedHashMap {
   private readonly w: Int32Array;
   // Per-instance scratch (each thread attaches its own instance).
   private seen = 0;
+  /** Slot of the last successful lookup (with `seen`, for unchangedSinceLookup). */
+  private lastBase = -1;
   private busy = false;
   private readonly scratch: Int32Array;
   private readonly fence = new Int32Array(new SharedArrayBuffer(64)); // private word for the load fence
@@ -126,12 +128,23 @@ export class SharedHashMap {
   }
 
   lookup(key: Int32Array, keyOff: number, out: Int32Array, outOff: number): boolean {
+    this.lastBase = -1;
     if (this.badKey(key, keyOff) || this.badVal(out, outOff)) return false;
     const base = this.probe(key, keyOff);
     if (base < 0) return false;
     if (this.readSlot(base, key, keyOff, out, outOff)) return true;
     if (this.busy) Atomics.add(this.w, H_RETRIES, 1);
     return false;
+  }
+
+  /**
+   * True when the last lookup succeeded and the slot it read has not been written since (its
+   * seqlock still holds the validated value): what it returned is still the entry's value. Lets
+   * a reader that read more data on the strength of a value re-validate it without a second
+   * lookup.
+   */
+  unchangedSinceLookup(): boolean {
+    return this.lastBase >= 0 && Atomics.load(this.w, this.lastBase) === this.seen;
   }
 
   /** Slot base of key's (unvalidated) match, or -1. Plain loads: only decides where to look. */
@@ -167,7 +180,7 @@ export class SharedHashMap {
       if (w[base + 1] !== USED || !this.keyEq(base, key, keyOff)) { this.busy = false; return false; }
       for (let i = 0; i < vw; i++) out[outOff + i] = w[vb + i]!;
       if (NEED_LOAD_FENCE) Atomics.add(this.fence, 0, 1);
-      if (Atomics.load(w, base) === s1) { this.seen = s1; return true; }
+      if (Atomics.load(w, base) === s1) { this.seen = s1; this.lastBase = base; return true; }
     }
     this.busy = true;
     return false;

@@ -33,6 +33,28 @@ test('insert / lookup / update / delete', () => {
   assert.equal(m.size(), 0);
 });
 
+test('unchangedSinceLookup: true until the slot read is written, false after a failed lookup', () => {
+  const m = SharedHashMap.create({ keyWords: 2, valueWords: 3, capacity: 16 });
+  const other = SharedHashMap.attach(m.sab);
+  const out = new Int32Array(3);
+  assert.equal(m.unchangedSinceLookup(), false, 'no lookup yet');
+  m.insert(k2(1, 2), 0, v3(10, 11, 12), 0);
+  m.insert(k2(3, 4), 0, v3(1, 1, 1), 0);
+  assert.equal(m.lookup(k2(1, 2), 0, out, 0), true);
+  assert.equal(m.unchangedSinceLookup(), true);
+  other.insert(k2(3, 4), 0, v3(2, 2, 2), 0); // another entry: not the slot read
+  assert.equal(m.unchangedSinceLookup(), true);
+  other.update(k2(1, 2), 0, v3(10, 11, 13), 0); // same key, new value (another writer)
+  assert.equal(m.unchangedSinceLookup(), false);
+  assert.equal(m.lookup(k2(1, 2), 0, out, 0), true);
+  assert.equal(m.unchangedSinceLookup(), true);
+  assert.equal(m.lookup(k2(9, 9), 0, out, 0), false);
+  assert.equal(m.unchangedSinceLookup(), false, 'the last lookup failed');
+  assert.equal(m.lookup(k2(1, 2), 0, out, 0), true);
+  other.delete(k2(1, 2), 0);
+  assert.equal(m.unchangedSinceLookup(), false, 'deleted');
+});
+
 test('offsets into larger arrays, negative words, and bad input never throws', () => {
   const m = SharedHashMap.create({ keyWords: 3, valueWords: 2, capacity: 8 });
   const keys = Int32Array.of(99, -1, 0x7fffffff, -0x80000000, 99);
