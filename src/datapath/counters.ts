@@ -61,8 +61,8 @@ export const COUNTER_NAMES = [
   'wgNoRoute',
   'wgNoRoom',
   'wgQueuedForSession',
-  // Sent while a session is being made, after the packet that asked for it (one per peer per
-  // REKEY_TIMEOUT goes to the control thread; a handshake takes milliseconds).
+  // Sent while a session is being made, beyond the STAGED_PER_ASK packets per peer handed to
+  // the control thread before it took them (a handshake takes milliseconds).
   'wgNoSessionDropped',
   'wgControlRingFull',
   // Receiving: transport messages decrypted, of which keepalives; handshake messages handed to the

@@ -6,8 +6,9 @@
 // any frame (outer headers written into the headroom; padding and tag after the packet).
 //
 // Without a usable keypair (none yet, expired, counter exhausted) the packet goes to the
-// control thread, which queues it and starts a handshake (once per REKEY_TIMEOUT per peer
-// from the workers' side). Datagrams the control thread wants sent (handshake messages,
+// control thread, which queues it (up to 128 per peer, as wireguard-go stages them) and
+// starts a handshake; the workers hand over at most STAGED_PER_ASK packets per peer between
+// two takes of the control thread (or per REKEY_TIMEOUT if it takes none). Datagrams the control thread wants sent (handshake messages,
 // keepalives, queued packets it encrypted) come through this worker's ring and leave the same way.
 import { Datapath } from './state.js';
 import { C } from './counters.js';
@@ -16,7 +17,7 @@ import { TX_PER_PORT } from './tx.js';
 import { WgWorker } from './wg-worker.js';
 import {
   SLOT_LIVE, K_STATE, K_REMOTE_INDEX, K_SEND_KEY, K_SHARED, PEER_WORDS, P_ACTIVE, P_CURRENT, P_NODE4, P_NODE6, P_EP_GEN, P_EP_FAMILY, P_EP_PORT, P_EP_ADDR,
-  P_ASKED_AT, SET_PEER_LIMIT, A_DATA_SENT, A_TX_BYTES, A_AUTH_SENT, MSG_NEED_SESSION, MSG_SEND, RING_META_WORDS, SLOT_WORDS,
+  P_ASKED_AT, P_ASK_COUNT, STAGED_PER_ASK, SET_PEER_LIMIT, A_DATA_SENT, A_TX_BYTES, A_AUTH_SENT, MSG_NEED_SESSION, MSG_SEND, RING_META_WORDS, SLOT_WORDS,
 } from '../wireguard/dataplane-tables.js';
 import { REJECT_AFTER_TIME, REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from '../wireguard/constants.js';
 import { counterBelowReject } from '../wireguard/replay.js';
@@ -143,22 +144,34 @@ function encryptAndSend(dp: Datapath, w: WgWorker, f: number, len: number, force
   }
 }
 
-/** Hands the plaintext to the control thread (at most once per REKEY_TIMEOUT per peer). */
+/**
+ * Hands the plaintext to the control thread: at most STAGED_PER_ASK packets per peer until the
+ * control thread takes them (it then clears P_ASKED_AT), or until REKEY_TIMEOUT has passed.
+ */
 function askForSession(dp: Datapath, w: WgWorker, peer: number, ip: number, ipLen: number, now: number): void {
   const t = w.t;
   const at = peer * PEER_WORDS + P_ASKED_AT;
-  // Seconds of wall time, so it fits a word; a race between workers only sends one more packet.
+  const count = peer * PEER_WORDS + P_ASK_COUNT;
+  // Seconds of wall time, so it fits a word; a race between workers only sends a few more.
   const sec = Math.floor(now / 1000) | 0;
   const asked = Atomics.load(t.peers, at);
   if (asked !== 0 && sec - asked < REKEY_TIMEOUT / 1000) {
-    dp.ctr[C.wgNoSessionDropped]++; // the control thread already knows and holds the first one
-    return;
+    if (Atomics.add(t.peers, count, 1) >= STAGED_PER_ASK) {
+      dp.ctr[C.wgNoSessionDropped]++;
+      return;
+    }
+  } else {
+    Atomics.store(t.peers, count, 1);
+    Atomics.store(t.peers, at, sec);
   }
-  Atomics.store(t.peers, at, sec);
   w.meta.fill(0);
   w.meta[0] = peer;
-  if (w.toControl.pushWithMeta(w.meta, RING_META_WORDS, dp.arena.bytes, ip, ipLen, MSG_NEED_SESSION)) dp.ctr[C.wgQueuedForSession]++;
-  else dp.ctr[C.wgControlRingFull]++;
+  const wasEmpty = w.toControl.peek() < 0;
+  if (w.toControl.pushWithMeta(w.meta, RING_META_WORDS, dp.arena.bytes, ip, ipLen, MSG_NEED_SESSION)) {
+    dp.ctr[C.wgQueuedForSession]++;
+    // The handshake starts within a turn of the control thread's event loop, not its next tick.
+    if (wasEmpty) w.notifyControl();
+  } else dp.ctr[C.wgControlRingFull]++;
 }
 
 /** The peer's endpoint into w.endpoint / w.epFamily / w.epPort; false when it has none. */

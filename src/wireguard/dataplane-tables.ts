@@ -34,10 +34,15 @@ export const K_SEND_KEY = 8, K_RECV_KEY = 16, K_SHARED = 24;
 /** Slot states: free; sending and receiving (current, previous); receive only until confirmed (next). */
 export const SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_NEXT = 2;
 
-export const PEER_WORDS = 16;
+export const PEER_WORDS = 20;
 export const P_ACTIVE = 0, P_CURRENT = 1, P_EP_LOCK = 2, P_EP_GEN = 3, P_EP_FAMILY = 4, P_EP_PORT = 5, P_EP_ADDR = 6;
-/** Wall ms after which a worker may ask again for a session (one request per REKEY_TIMEOUT-ish). */
-export const P_ASKED_AT = 10;
+/**
+ * Wall seconds when a worker opened the current "asked for a session" window (0: none; the
+ * control thread clears it when it takes a request), and how many packets the workers handed
+ * over in it (at most STAGED_PER_ASK, so one peer's traffic cannot fill the control ring).
+ */
+export const P_ASKED_AT = 10, P_ASK_COUNT = 16;
+export const STAGED_PER_ASK = 16;
 /** A cluster node peer's underlay addresses (IPv4: 1 word, IPv6: 4 words; 0 when none): egress redirects find the gateway's peer by them. */
 export const P_NODE4 = 11, P_NODE6 = 12;
 

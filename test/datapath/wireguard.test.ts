@@ -3,7 +3,9 @@
 // protocol core's own Tunnel. The peer initiates; its keepalive confirms our keypair; a packet
 // from an endpoint to the peer's allowed IPs leaves encrypted and the peer decrypts exactly the
 // packet; the peer's data arrives at the endpoint; replays, a forged source and garbage are
-// dropped by name; thousands of random datagrams to the port end in exactly one outcome each.
+// dropped by name; a burst to a peer without a session is handed to the control thread (up to
+// STAGED_PER_ASK packets) and delivered once the handshake completes; thousands of random
+// datagrams to the port end in exactly one outcome each.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -11,7 +13,7 @@ import {
   Harness, OUTCOME_IDX, COUNTER_NAMES, C, UP, EP1, PORT_MACS, EP1_MAC, VTEP_B_MAC, UP_4, VTEP_B4, EP1_4,
   ip, eth, ipv4, udp, icmp4, bytes, hex,
 } from './harness.js';
-import { WgShared, MSG_HANDSHAKE, MSG_CONFIRMED, RING_META_WORDS, PEER_WORDS, P_CURRENT } from '../../src/wireguard/dataplane-tables.js';
+import { WgShared, MSG_HANDSHAKE, MSG_CONFIRMED, MSG_NEED_SESSION, RING_META_WORDS, PEER_WORDS, P_CURRENT, STAGED_PER_ASK } from '../../src/wireguard/dataplane-tables.js';
 import { WgDevice } from '../../src/wireguard/device.js';
 import { WgWorker } from '../../src/datapath/wg-worker.js';
 import { Tunnel } from '../../src/wireguard/tunnel.js';
@@ -62,6 +64,7 @@ function controlPoll(now: number): Uint8Array[] {
     const body = buf.slice(RING_META_WORDS * 4, n);
     if (ring.lastTag === MSG_HANDSHAKE) for (const d of device.handshakeMessage(body, { address: '198.18.0.2', port: meta[1] }, now)) sent.push(d.packet);
     if (ring.lastTag === MSG_CONFIRMED) device.confirmed(meta[0], meta[1], now);
+    if (ring.lastTag === MSG_NEED_SESSION) for (const d of device.needSession(meta[0], body, now)) sent.push(d.packet);
   }
   return sent;
 }
@@ -138,6 +141,43 @@ test('the peer\'s data reaches the endpoint; a replay, a forged inner source and
   assert.equal(inject(fromPeer(unknown)).outcome, 'dropWgUnknownIndex');
   assert.equal(inject(fromPeer(Uint8Array.of(4, 0, 0, 0, 1, 2))).outcome, 'dropWgMalformed');
   assert.equal(inject(fromPeer(bytes(40))).outcome, 'dropWgMalformed');
+});
+
+test('a burst to a peer without a session: STAGED_PER_ASK packets wait for the handshake and arrive, the rest are counted', () => {
+  const net2 = ip('198.18.62.0');
+  const host2 = ip('198.18.62.9');
+  programRoute(h.routes, { prefix: { family: 4, bytes: net2, len: 24 }, type: ROUTE_CONNECTED, port: WG_PORT });
+  const keys2 = keyPairFromPrivate(generatePrivateKey());
+  const index2 = device.addPeer(keys2.publicKey, { endpoint: { address: '198.18.0.2', port: 51821 } });
+  assert.ok(shared.allowed.insert(4, net2, 24, Int32Array.of(index2)));
+  const peer2 = new Tunnel({ privateKey: keys2.privateKey, peerPublicKey: ours.publicKey, endpoint: { address: '198.18.0.1', port: 51871 } });
+  const burst = Array.from({ length: STAGED_PER_ASK + 4 }, (_, i) => ipv4({ src: EP1_4, dst: host2, proto: 17, ttl: 64 }, udp(EP1_4, host2, 4000 + i, 53, bytes(30))));
+  let queued = 0, dropped = 0;
+  for (const pkt of burst) {
+    const r = inject(eth(PORT_MACS[EP1], EP1_MAC, 0x0800, pkt), EP1);
+    assert.equal(r.outcome, 'forwarded');
+    queued += r.delta[C.wgQueuedForSession];
+    h.dp.now -= 1000; // a burst: inject's reset moves the clock on by a second each time
+    dropped += r.delta[C.wgNoSessionDropped];
+  }
+  assert.equal(queued, STAGED_PER_ASK);
+  assert.equal(dropped, 4);
+  const now = performance.now();
+  const out = controlPoll(now);
+  assert.equal(out.length, 1, 'one initiation, however many packets wait');
+  const acts = peer2.decapsulate(out[0], { address: '198.18.0.1', port: 51871 }, now);
+  const response = acts.find((a) => a.type === 'network');
+  assert.ok(response && response.type === 'network');
+  // The response arrives through a worker; the control thread answers with the waiting packets.
+  assert.equal(inject(fromPeer(response.packet)).outcome, 'consumed');
+  const flushed = controlPoll(now);
+  assert.equal(flushed.length, STAGED_PER_ASK);
+  const got = flushed.map((d) => {
+    const inner = peer2.decapsulate(d, { address: '198.18.0.1', port: 51871 }, now).find((a) => a.type === 'tunnel');
+    assert.ok(inner && inner.type === 'tunnel');
+    return (inner.packet[20] << 8) | inner.packet[21]; // the UDP source port tells them apart
+  });
+  assert.deepEqual(got, burst.slice(0, STAGED_PER_ASK).map((_, i) => 4000 + i), 'in order, none lost');
 });
 
 test('random and mutated datagrams to the WireGuard port: one outcome each, never a throw', () => {
