@@ -1,13 +1,13 @@
 // The handshake's primitives (the paper's §5.4 notation): HASH, MAC, HMAC, KDF1/2/3, AEAD,
-// XAEAD. One implementation per primitive, chosen by measurement (DESIGN.md §7/§10): HASH and
-// HMAC are BLAKE2s-256 from node:crypto (OpenSSL; an HMAC of 32 bytes ~2.9 µs against
-// @noble/hashes' ~8.2 µs here), MAC is keyed BLAKE2s-128 from @noble/hashes (node:crypto has
-// no keyed BLAKE2s), ChaCha20-Poly1305 from node:crypto, XChaCha20-Poly1305 (cookies only)
-// from @noble/ciphers. X25519 lives in x25519.ts.
-import { createCipheriv, createDecipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto';
+// XAEAD. One implementation per primitive, chosen by measurement (DESIGN.md §7/§10):
+// BLAKE2s (plain, keyed, HMAC) from @noble/hashes because node:crypto has no keyed BLAKE2s,
+// ChaCha20-Poly1305 from node:crypto, XChaCha20-Poly1305 (cookies only) from @noble/ciphers.
+// X25519 lives in x25519.ts.
+import { createCipheriv, createDecipheriv, timingSafeEqual } from 'node:crypto';
 import { blake2s } from '@noble/hashes/blake2.js';
+import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { AEAD_TAG_LEN, MAC_LEN } from './constants.js';
+import { AEAD_TAG_LEN, HASH_LEN, MAC_LEN } from './constants.js';
 
 export const EMPTY = new Uint8Array(0);
 const BYTE1 = Uint8Array.of(1);
@@ -16,9 +16,9 @@ const BYTE3 = Uint8Array.of(3);
 
 /** HASH(a || b || ...): BLAKE2s-256 over the concatenation, without concatenating. */
 export function hash(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('blake2s256');
+  const h = blake2s.create({ dkLen: HASH_LEN });
   for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  return h.digest();
 }
 
 /** MAC(key, data): keyed BLAKE2s with a 16-byte output. */
@@ -28,12 +28,9 @@ export function mac(key: Uint8Array, data: Uint8Array): Uint8Array {
 
 /** HMAC(key, a || b || ...) with BLAKE2s-256 (RFC 2104, 64-byte block). */
 export function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
-  const h = createHmac('blake2s256', key);
+  const h = nobleHmac.create(blake2s, key);
   for (const p of parts) h.update(p);
-  const d = h.digest();
-  const out = new Uint8Array(d);
-  d.fill(0); // the KDFs' intermediate keys: no copy left behind in Buffer's pool
-  return out;
+  return h.digest();
 }
 
 /** KDF1(ck, input) = τ1 where τ0 = HMAC(ck, input), τ1 = HMAC(τ0, 0x1). */
