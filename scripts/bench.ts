@@ -40,7 +40,7 @@ type Figures = Record<string, number>;
  * Pinned, the kernel cannot move the busy processes away from a worker: with the agents on CPUs
  * 0 and 1, iperf3's UDP server mostly shared a CPU with the worker writing into its socket and
  * lost half the datagrams to a full receive buffer while it waited for the CPU (medians of three
- * rounds, lb udp64 0.62–0.75× tapfwd pinned, 0.90–0.94× not; TCP 0.69–0.79× either way).
+ * rounds, lb udp64 0.62–0.75× tapfwd pinned, 0.66–1.01× not — median 0.88×; TCP 0.69–0.79× either way).
  */
 const SHARED_HOST = 'none';
 
