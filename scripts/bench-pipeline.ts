@@ -4,7 +4,7 @@
 import { Harness, EP1, EP2, UP, EP1_4, EP2_4, EP1_6, EP2_6, EP2_MAC, NH_MAC, PORT_MACS, C, ip } from '../test/datapath/harness.js';
 import { LbTables, LbReader } from '../src/lb/tables.js';
 import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../src/lb/maglev.js';
-import { parseAddress } from '../src/control/addr.js';
+import { parseAddress } from '../src/wire/addr.js';
 import { receiveFrame } from '../src/datapath/receive.js';
 import { writeIpv4Header } from '../src/wire/ipv4.js';
 import { writeIpv6Header } from '../src/wire/ipv6.js';

@@ -2,7 +2,7 @@
 // users can check and predict which backend a slot maps to.
 import { parse, UsageError } from './args.js';
 import { buildMaglevTable, maglevSeed, sortBackends, checkTableSize, backendName, MAGLEV_DEFAULT_SEED, MAGLEV_DEFAULT_SIZE, MAGLEV_TABLE_SIZES } from '../lb/maglev.js';
-import { parseAddress, formatAddress } from '../control/addr.js';
+import { parseAddress, formatAddress } from '../wire/addr.js';
 
 const USAGE = `Usage: weft lb maglev [--table-size M] [--seed SEED] BACKEND...
 

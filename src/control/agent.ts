@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { cpus } from 'node:os';
 import { NodeConfig, PortConfig, Gateway } from './config.js';
-import { Prefix } from './addr.js';
+import { Prefix } from '../wire/addr.js';
 import { RouteManager, gatewayRoutes, portRoutes, configRoutes, programVxlan } from './routes.js';
 import { NodeSettings } from '../datapath/node-settings.js';
 import { openStore, Store } from './store/store.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { Address, Prefix, parseAddress, parsePrefix, prefixWithin } from './addr.js';
+import { Address, Prefix, parseAddress, parsePrefix, prefixWithin } from '../wire/addr.js';
 import { checkTableSize, maglevSeed, MaglevError, MAGLEV_DEFAULT_SEED, MAGLEV_DEFAULT_SIZE } from '../lb/maglev.js';
 import { parseMac } from '../wire/ethernet.js';
 import { MASKS_CEILING } from '../recorder/tables.js';

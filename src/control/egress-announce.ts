@@ -2,7 +2,7 @@
 // its MAC at once: a gratuitous ARP request (sender = target = the IP, RFC 5227 §3's
 // announcement) or an unsolicited neighbour advertisement with the override flag to all nodes
 // (RFC 4861 §7.2.6). Control thread only (allocates).
-import type { Address } from './addr.js';
+import type { Address } from '../wire/addr.js';
 
 function csum(b: Uint8Array, from: number, to: number, seed: number): number {
   let s = seed;

@@ -14,7 +14,7 @@
 //     timeouts: { tcpEstablished: 21600, ... }     # seconds per state (ct-state.ts has the list)
 //
 // Errors name the field and the value, as the rest of the configuration does.
-import { parseAddress, formatAddress, parsePrefix, type Prefix } from './addr.js';
+import { parseAddress, formatAddress, parsePrefix, type Prefix } from '../wire/addr.js';
 import { DEFAULT_TIMEOUTS, type NatTimeouts } from '../nat/ct-state.js';
 import { DEFAULT_PORT_MIN, DEFAULT_PORT_MAX } from '../nat/port-alloc.js';
 import { MAX_LOCAL_EGRESS_IPS } from '../nat/local-ips.js';

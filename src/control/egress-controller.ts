@@ -16,7 +16,7 @@ import type { ClusterConfig } from './config.js';
 import type { EgressConfig } from './egress-config.js';
 import { Store, Lease, Watcher, WatchEvent } from './store/store.js';
 import { ApiError, ApiRoutes } from './api.js';
-import { parseAddress, formatAddress, formatPrefix, maskBytes, type Prefix } from './addr.js';
+import { parseAddress, formatAddress, formatPrefix, maskBytes, type Prefix } from '../wire/addr.js';
 import { NODES, ENDPOINTS, NodeRecord, EndpointRecord } from './cluster/keys.js';
 import { RouteEntry } from './routes.js';
 import { ROUTE_LOCAL } from '../tables/layout.js';

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { PortConfig, Gateway } from './config.js';
-import { formatAddress, formatPrefix, Prefix } from './addr.js';
+import { formatAddress, formatPrefix, Prefix } from '../wire/addr.js';
 
 export function ip(args: string[]): void {
   try {

@@ -5,7 +5,7 @@ import type { Agent, AgentExtension } from './agent.js';
 import { LbConfig } from './config.js';
 import { Watcher, WatchEvent } from './store/store.js';
 import { ApiError } from './api.js';
-import { parseAddress } from './addr.js';
+import { parseAddress } from '../wire/addr.js';
 import { LbTables } from '../lb/tables.js';
 import { maglevSeed, buildMaglevTable, sortBackends, backendName } from '../lb/maglev.js';
 import { parseService, ServiceSpec, ServiceError, protoNumber, serviceKey, SERVICES } from '../lb/service.js';

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { PortConfig, Gateway } from './config.js';
 import { configureKernelSide, requireNetns } from './kernel-side.js';
-import { linkLocalFromMac, Prefix } from './addr.js';
+import { linkLocalFromMac, Prefix } from '../wire/addr.js';
 import { NativeShim } from '../native/tap.js';
 import { PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../tables/port-table.js';
 import { FIRST_PSEUDO_PORT } from '../tables/layout.js';

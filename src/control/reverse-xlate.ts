@@ -4,7 +4,7 @@
 // the store.
 import type { Agent, AgentExtension } from './agent.js';
 import { Watcher, WatchEvent } from './store/store.js';
-import { parseAddress } from './addr.js';
+import { parseAddress } from '../wire/addr.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { SVC_KEY_WORDS } from '../tables/layout.js';
 import { fillServiceKey } from '../lb/tables.js';

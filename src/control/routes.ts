@@ -1,6 +1,6 @@
 // Derives the route table of a node from its configuration and programs it.
 import { NodeConfig, Gateway, PortConfig, VxlanConfig } from './config.js';
-import { Address, Prefix, maskBytes, formatPrefix, linkLocalFromMac } from './addr.js';
+import { Address, Prefix, maskBytes, formatPrefix, linkLocalFromMac } from '../wire/addr.js';
 import { PrefixTable } from '../tables/prefix.js';
 import { PortTable } from '../tables/port-table.js';
 import { NodeSettings } from '../datapath/node-settings.js';

@@ -1,7 +1,7 @@
 // The agent's status as plain JSON: ports, workers, counters, table usage.
 import type { Agent } from './agent.js';
 import { formatMac } from '../wire/ethernet.js';
-import { formatAddress, formatPrefix } from './addr.js';
+import { formatAddress, formatPrefix } from '../wire/addr.js';
 import { isDrop } from '../datapath/counters.js';
 import { routeTypeName } from './routes.js';
 import { ROUTE_TYPE, ROUTE_PORT } from '../tables/layout.js';

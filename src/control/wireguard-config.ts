@@ -17,7 +17,7 @@
 //
 // Errors name the field and the value, as the rest of the configuration does.
 import { readFileSync } from 'node:fs';
-import { parsePrefix, parseAddress, type Prefix } from './addr.js';
+import { parsePrefix, parseAddress, type Prefix } from '../wire/addr.js';
 import { ConfigError } from './config.js';
 
 export interface WireGuardPeerConfig {

@@ -6,14 +6,14 @@
 import type { Agent, AgentExtension } from './agent.js';
 import { WireGuardConfig } from './wireguard-config.js';
 import { RouteEntry } from './routes.js';
-import { linkLocalFromMac, formatAddress, maskBytes, Prefix } from './addr.js';
+import { linkLocalFromMac, formatAddress, maskBytes, Prefix } from '../wire/addr.js';
 import { WgDevice, Datagram } from '../wireguard/device.js';
 import { WgShared, MSG_HANDSHAKE, MSG_NEED_SESSION, MSG_CONFIRMED, MSG_SEND, RING_META_WORDS } from '../wireguard/dataplane-tables.js';
 import { generatePrivateKey } from '../wireguard/x25519.js';
 import { DeviceConfig, UapiServer, ChangeEvent, makeEndpoint } from '../wireguard/uapi/index.js';
 import type { Endpoint as UapiEndpoint } from '../wireguard/uapi/index.js';
 import type { Endpoint } from '../wireguard/tunnel.js';
-import { parseAddress } from './addr.js';
+import { parseAddress } from '../wire/addr.js';
 import { WG_PORT, PORT_KIND_WIREGUARD, ROUTE_CONNECTED, ROUTE_LOCAL } from '../tables/layout.js';
 
 /** The WireGuard port's MAC (never on a wire: decrypted frames carry it), locally administered. */

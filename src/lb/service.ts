@@ -1,6 +1,6 @@
 // Load-balanced services as users write them (YAML or JSON) and as the store keeps them:
 // a VIP, a port and a protocol, and backends with weights. Validation names the field.
-import { parseAddress, formatAddress, Address } from '../control/addr.js';
+import { parseAddress, formatAddress, Address } from '../wire/addr.js';
 
 export type L4Xlate = 'none' | 'backend';
 

@@ -10,7 +10,7 @@ import {
   BACKEND_ADDR, BACKEND_PORT, SVC_VIP_MARKER,
 } from '../tables/layout.js';
 import { buildMaglevTable, sortBackends, backendName } from './maglev.js';
-import { Address, formatAddress } from '../control/addr.js';
+import { Address, formatAddress } from '../wire/addr.js';
 import {
   CT_KEY_WORDS, CT_VALUE_WORDS, DEFAULT_CONNTRACK_CAPACITY, DEFAULT_NEW_FLOWS_PER_SEC, ConntrackReader, ctNowSec, sweepConntrack,
 } from './conntrack.js';

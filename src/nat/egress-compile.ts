@@ -18,7 +18,7 @@
 //   traffic out from another address while a gateway fails over.
 import type { EgressPolicy } from './policy.js';
 import { selectorMatches, podLabels, namespaceLabels } from './selector.js';
-import { parseAddress, formatAddress } from '../control/addr.js';
+import { parseAddress, formatAddress } from '../wire/addr.js';
 
 export interface EgressEndpoint {
   /** For messages. */

@@ -21,7 +21,7 @@
 // Value: [flags, egress IP (4 words), gateway node address (4 words), policy index].
 import { SharedHashMap } from '../tables/hashmap.js';
 import type { EgressEntry } from './egress-compile.js';
-import { parseAddress, parsePrefix, formatAddress, type Address } from '../control/addr.js';
+import { parseAddress, parsePrefix, formatAddress, type Address } from '../wire/addr.js';
 
 export const EGRESS_KEY_WORDS = 9;
 export const EGRESS_VALUE_WORDS = 10;

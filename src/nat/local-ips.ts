@@ -4,7 +4,7 @@
 // a packet goes on to local delivery (echo, VXLAN...). A short list
 // (a linear scan over at most MAX_LOCAL_EGRESS_IPS), written by the control thread under a
 // generation seqlock and read by workers without allocating.
-import { parseAddress } from '../control/addr.js';
+import { parseAddress } from '../wire/addr.js';
 
 export const MAX_LOCAL_EGRESS_IPS = 16;
 /** Egress IPs + node addresses. */

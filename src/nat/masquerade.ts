@@ -22,7 +22,7 @@
 //
 // Settings live in a small SharedArrayBuffer written by the control thread under a
 // generation seqlock (odd while writing) and read by workers without allocating.
-import { parseAddress } from '../control/addr.js';
+import { parseAddress } from '../wire/addr.js';
 import { parseCidr } from './policy.js';
 import { EV_FLAGS, EV_EGRESS_IP, EV_GATEWAY, EGRESS_LOCAL, EGRESS_NO_GATEWAY } from './egress-table.js';
 

@@ -20,7 +20,7 @@
 // which hides typos such as `spec.egres`). metadata may carry labels and annotations, which
 // are kept out of the way; any other metadata field is refused.
 import { parseAllDocuments } from 'yaml';
-import { parseAddress, formatAddress, hostBitsClear, maskBytes, type Address, type Prefix } from '../control/addr.js';
+import { parseAddress, formatAddress, hostBitsClear, maskBytes, type Address, type Prefix } from '../wire/addr.js';
 import { parseSelector, type LabelSelector } from './selector.js';
 import { PolicyError } from './policy-error.js';
 

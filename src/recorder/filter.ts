@@ -2,7 +2,7 @@
 // Control plane only (allocates freely). A filter is matched by a masked lookup: its mask is
 // the pair of prefix lengths plus which of the source port, destination port and protocol
 // are wildcards, so every filter sharing a mask lives in one probe of one hash table.
-import { parsePrefix, formatPrefix, Prefix } from '../control/addr.js';
+import { parsePrefix, formatPrefix, Prefix } from '../wire/addr.js';
 
 export class RecorderError extends Error {}
 

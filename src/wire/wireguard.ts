@@ -8,10 +8,22 @@
 //
 // Handshake messages have exactly one valid size; anything else is rejected before any
 // cryptography runs (wireguard-go does the same).
-import {
-  MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE_REPLY, MSG_TRANSPORT,
-  MSG_INITIATION_SIZE, MSG_RESPONSE_SIZE, MSG_COOKIE_REPLY_SIZE, MSG_TRANSPORT_MIN_SIZE,
-} from '../wireguard/constants.js';
+
+// Message types (first byte, followed by three zero bytes).
+export const MSG_INITIATION = 1;
+export const MSG_RESPONSE = 2;
+export const MSG_COOKIE_REPLY = 3;
+export const MSG_TRANSPORT = 4;
+
+// Sizes.
+export const AEAD_TAG_LEN = 16;
+export const MSG_INITIATION_SIZE = 148;
+export const MSG_RESPONSE_SIZE = 92;
+export const MSG_COOKIE_REPLY_SIZE = 64;
+/** Header (type, reserved, receiver index, counter) before the encrypted packet. */
+export const TRANSPORT_HEADER_SIZE = 16;
+/** A keepalive: header plus the tag of an empty plaintext. */
+export const MSG_TRANSPORT_MIN_SIZE = TRANSPORT_HEADER_SIZE + AEAD_TAG_LEN;
 
 export const WG_TYPE = 0;
 export const WG_SENDER = 4;

@@ -30,27 +30,20 @@ export const HANDSHAKE_INITIATION_MIN_INTERVAL = 20;
 /** The initiator of the current session rekeys a little earlier than the responder would, so both do not race. */
 export const REKEY_AFTER_TIME_RECEIVING = REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
 
-// Message types (first byte, followed by three zero bytes).
-export const MSG_INITIATION = 1;
-export const MSG_RESPONSE = 2;
-export const MSG_COOKIE_REPLY = 3;
-export const MSG_TRANSPORT = 4;
+// Message types and sizes are the wire format's (src/wire/wireguard.ts); named here too so
+// this file stays the one place to read the protocol's numbers.
+export {
+  MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE_REPLY, MSG_TRANSPORT, MSG_INITIATION_SIZE, MSG_RESPONSE_SIZE,
+  MSG_COOKIE_REPLY_SIZE, TRANSPORT_HEADER_SIZE, MSG_TRANSPORT_MIN_SIZE, AEAD_TAG_LEN,
+} from '../wire/wireguard.js';
 
 // Sizes.
 export const KEY_LEN = 32;
 export const HASH_LEN = 32;
-export const AEAD_TAG_LEN = 16;
 export const MAC_LEN = 16;
 export const COOKIE_LEN = 16;
 export const COOKIE_NONCE_LEN = 24;
 export const TAI64N_LEN = 12;
-export const MSG_INITIATION_SIZE = 148;
-export const MSG_RESPONSE_SIZE = 92;
-export const MSG_COOKIE_REPLY_SIZE = 64;
-/** Header (type, reserved, receiver index, counter) before the encrypted packet. */
-export const TRANSPORT_HEADER_SIZE = 16;
-/** A keepalive: header plus the tag of an empty plaintext. */
-export const MSG_TRANSPORT_MIN_SIZE = TRANSPORT_HEADER_SIZE + AEAD_TAG_LEN;
 /** Plaintext is zero-padded to a multiple of this. */
 export const PADDING_MULTIPLE = 16;
 

@@ -18,7 +18,7 @@ import {
   SET_LISTEN_PORT, SET_MTU, SET_PEER_LIMIT,
 } from './dataplane-tables.js';
 import { lock, unlock } from './spinlock.js';
-import { parseAddress, formatAddress } from '../control/addr.js';
+import { parseAddress, formatAddress } from '../wire/addr.js';
 
 export interface Datagram {
   endpoint: Endpoint;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/control/store/store.js';
 import { claimPodCidr, claimAddress, releaseAddress, gatewayOf, IpamError } from '../../src/control/cluster/ipam.js';
-import { parsePrefix, formatPrefix, formatAddress, Prefix } from '../../src/control/addr.js';
+import { parsePrefix, formatPrefix, formatAddress, Prefix } from '../../src/wire/addr.js';
 
 function p(text: string): Prefix {
   const r = parsePrefix(text, { allowHostBits: false });
@@ -47,7 +47,7 @@ test('addresses: unique, skip network/gateway/broadcast, released ones reused, e
     for (let i = 0; i < 5; i++) got.push(formatAddress(await claimAddress(store, 'n1', cidr, `ep${i}`)));
     assert.deepEqual(got, ['198.19.7.2', '198.19.7.3', '198.19.7.4', '198.19.7.5', '198.19.7.6']);
     await assert.rejects(claimAddress(store, 'n1', cidr, 'ep5'), /pod CIDR 198\.19\.7\.0\/29 is exhausted \(5 addresses in use\)/);
-    await releaseAddress(store, 'n1', (await import('../../src/control/addr.js')).parseAddress('198.19.7.4')!);
+    await releaseAddress(store, 'n1', (await import('../../src/wire/addr.js')).parseAddress('198.19.7.4')!);
     assert.equal(formatAddress(await claimAddress(store, 'n1', cidr, 'ep6')), '198.19.7.4');
     // Two claimers racing for the same CIDR never get the same address.
     const race = await Promise.all(Array.from({ length: 2 }, (_, i) => claimAddress(store, 'n2', p('198.19.8.0/24'), `r${i}`)));

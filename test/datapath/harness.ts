@@ -14,7 +14,7 @@ import { NodeSettings } from '../../src/datapath/node-settings.js';
 import { LbReader } from '../../src/lb/tables.js';
 import type { RecorderReader } from '../../src/recorder/tables.js';
 import type { WgWorker } from '../../src/datapath/wg-worker.js';
-import { linkLocalFromMac, parseAddress } from '../../src/control/addr.js';
+import { linkLocalFromMac, parseAddress } from '../../src/wire/addr.js';
 import { PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../../src/tables/port-table.js';
 import { PrefixTable } from '../../src/tables/prefix.js';
 import { SharedHashMap } from '../../src/tables/hashmap.js';

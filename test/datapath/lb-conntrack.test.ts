@@ -10,7 +10,7 @@ import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../../src/lb/maglev.js';
 import { lbFlowHash } from '../../src/datapath/lb.js';
 import { ctNowSec, fillConnKey, CT_VALUE_WORDS, CT_LAST_SEEN } from '../../src/lb/conntrack.js';
 import { SVC_FLAG_CONNTRACK, BACKEND_ADDR, BACKEND_WORDS } from '../../src/tables/layout.js';
-import { parseAddress, Address } from '../../src/control/addr.js';
+import { parseAddress, Address } from '../../src/wire/addr.js';
 
 const addr = (s: string): Address => parseAddress(s)!;
 const SEED = maglevSeed(MAGLEV_DEFAULT_SEED);

@@ -20,7 +20,7 @@ import { Tunnel } from '../../src/wireguard/tunnel.js';
 import { generatePrivateKey, keyPairFromPrivate } from '../../src/wireguard/x25519.js';
 import { programRoute } from '../../src/control/routes.js';
 import { WG_PORT, PORT_KIND_WIREGUARD, ROUTE_CONNECTED } from '../../src/tables/layout.js';
-import { linkLocalFromMac } from '../../src/control/addr.js';
+import { linkLocalFromMac } from '../../src/wire/addr.js';
 
 const PEER_NET = ip('198.18.61.0');
 const PEER_HOST = ip('198.18.61.7');

@@ -1,5 +1,5 @@
 // Backend sets shared by the LB table test and its reader workers.
-import { parseAddress } from '../../src/control/addr.js';
+import { parseAddress } from '../../src/wire/addr.js';
 import { buildMaglevTable, sortBackends, backendName, maglevSeed, MAGLEV_DEFAULT_SEED } from '../../src/lb/maglev.js';
 
 export const M = 251;

@@ -1,6 +1,6 @@
 // Builds parsed packets for the conntrack tests (not a test file).
 import { NatPacket, natParse, NAT_OK, NAT_ICMP_ERROR } from '../../src/nat/packet.js';
-import { parseAddress } from '../../src/control/addr.js';
+import { parseAddress } from '../../src/wire/addr.js';
 import { put16 } from '../../src/wire/bytes.js';
 import { checksum } from '../../src/wire/checksum.js';
 import { buildPacket, buildIcmpError, type L4Kind } from './build.js';

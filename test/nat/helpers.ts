@@ -1,7 +1,7 @@
 // NAT test helpers (not a test file): fixtures, address words, from-scratch checksum checks.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseAddress } from '../../src/control/addr.js';
+import { parseAddress } from '../../src/wire/addr.js';
 import { get16 } from '../../src/wire/bytes.js';
 import { checksum, sum16, finish, pseudoSum4, pseudoSum6 } from '../../src/wire/checksum.js';
 import { NatPacket, CSUM_TCP, CSUM_UDP, CSUM_ICMP6 } from '../../src/nat/packet.js';

@@ -12,7 +12,7 @@ import { NatStage } from '../../src/datapath/nat-stage.js';
 import { NatTable, EgressTable, NatSettings, LocalEgressIPs, compileEgress, parsePolicy } from '../../src/nat/index.js';
 import { programRoute } from '../../src/control/routes.js';
 import { announceFrame } from '../../src/control/egress-announce.js';
-import { parseAddress } from '../../src/control/addr.js';
+import { parseAddress } from '../../src/wire/addr.js';
 import { ROUTE_LOCAL } from '../../src/tables/layout.js';
 
 const NODE4 = ip('198.18.0.1');

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { Harness, C, UP, PORT_MACS, NH_MAC, ip, eth, ipv4, ipv6, tcp, udp, icmp4, extHeader, fragHeader, bytes, hex } from '../datapath/harness.js';
 import { LbTables, LbReader } from '../../src/lb/tables.js';
 import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../../src/lb/maglev.js';
-import { parseAddress, Address } from '../../src/control/addr.js';
+import { parseAddress, Address } from '../../src/wire/addr.js';
 import { RecorderTables, RecorderReader } from '../../src/recorder/tables.js';
 import { Recorder, RecordingInfo } from '../../src/recorder/recordings.js';
 import { RecorderError } from '../../src/recorder/filter.js';

@@ -5,7 +5,7 @@
 import type { Agent, AgentExtension } from '../agent.js';
 import { ClusterConfig, Gateway } from '../config.js';
 import { Store, Lease, Watcher, WatchEvent } from '../store/store.js';
-import { Prefix, formatAddress, formatPrefix, parseAddress, parsePrefix, Address } from '../addr.js';
+import { Prefix, formatAddress, formatPrefix, parseAddress, parsePrefix, Address } from '../../wire/addr.js';
 import { claimPodCidr, gatewayOf, claimAddress, reclaimAddress } from './ipam.js';
 import { NODES, nodeKey, NodeRecord, addrPrefix } from './keys.js';
 import { EndpointManager, EndpointView } from './endpoints.js';

@@ -4,7 +4,7 @@
 import { Store } from '../store/store.js';
 import type { Agent, PortStats } from '../agent.js';
 import { PortConfig, Gateway } from '../config.js';
-import { Address, Prefix, formatAddress, parseAddress } from '../addr.js';
+import { Address, Prefix, formatAddress, parseAddress } from '../../wire/addr.js';
 import { claimAddress, reclaimAddress, releaseAddress, addressOf } from './ipam.js';
 import { endpointKey, ENDPOINTS, EndpointRecord } from './keys.js';
 import { ApiError } from '../api.js';

@@ -2,7 +2,7 @@
 // addresses from a node's pod CIDRs. Every claim is an atomic create in the store, so two
 // agents can never hand out the same CIDR or address.
 import { Store } from '../store/store.js';
-import { Address, Prefix, formatPrefix, formatAddress, nthAddress, prefixSize, prefixesOverlap, parsePrefix, parseAddress } from '../addr.js';
+import { Address, Prefix, formatPrefix, formatAddress, nthAddress, prefixSize, prefixesOverlap, parsePrefix, parseAddress } from '../../wire/addr.js';
 import { podCidrKey, podCidrPrefix, addrKey, addrPrefix } from './keys.js';
 
 export class IpamError extends Error {}

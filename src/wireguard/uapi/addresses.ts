@@ -2,7 +2,7 @@
 // bits cleared, as WireGuard masks them), so one prefix has one spelling and one owner.
 import { parseIpv4, formatIpv4 } from '../../wire/ipv4.js';
 import { parseIpv6, formatIpv6 } from '../../wire/ipv6.js';
-import { maskBytes } from '../../control/addr.js';
+import { maskBytes } from '../../wire/addr.js';
 import { Errno, UapiError, quote } from './errors.js';
 
 export interface IpPrefix {

@@ -1,6 +1,7 @@
-// Address and prefix parsing for configuration (control plane only; allocates freely).
-import { parseIpv4, formatIpv4 } from '../wire/ipv4.js';
-import { parseIpv6, formatIpv6 } from '../wire/ipv6.js';
+// Address and prefix parsing for configuration and the control plane (allocates freely: never
+// on the per-packet path).
+import { parseIpv4, formatIpv4 } from './ipv4.js';
+import { parseIpv6, formatIpv6 } from './ipv6.js';
 
 export interface Address {
   family: 4 | 6;
