@@ -23,7 +23,7 @@ import type { WorkerInit } from '../datapath/worker.js';
 import { RecorderTables } from '../recorder/tables.js';
 import { RecorderController } from './recorder-controller.js';
 import { WgShared } from '../wireguard/dataplane-tables.js';
-import type { NatSabs } from '../datapath/nat-stage.js';
+import type { NatSabs } from '../datapath/nat-worker.js';
 
 export type PortStats = ReturnType<typeof readPortCounters>;
 

@@ -26,7 +26,7 @@ import {
   NatTable, EgressTable, NatSettings, LocalEgressIPs, compileEgress, parsePolicyFile, parsePolicy, policyManifest,
   policyKey, unownableEgressIPs, PolicyError, EgressPolicy, EgressEndpoint, EgressNode, MAX_NON_MASQ, EV_POLICY,
 } from '../nat/index.js';
-import type { NatSabs } from '../datapath/nat-stage.js';
+import type { NatSabs } from '../datapath/nat-worker.js';
 import { announceFrame } from './egress-announce.js';
 
 const POLICIES = 'egress-policies/';

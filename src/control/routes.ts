@@ -2,12 +2,12 @@
 import { NodeConfig, Gateway, PortConfig, VxlanConfig } from './config.js';
 import { Address, Prefix, maskBytes, formatPrefix, linkLocalFromMac } from '../wire/addr.js';
 import { PrefixTable } from '../tables/prefix.js';
-import { PortTable } from '../tables/port-table.js';
+import { PortTable, PORT_KIND_TUNNEL } from '../tables/port-table.js';
 import { NodeSettings } from '../datapath/node-settings.js';
 import {
   ROUTE_VALUE_WORDS, ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_LOCAL, ROUTE_CONNECTED, ROUTE_VIA,
   ROUTE_BLACKHOLE, ROUTE_UNREACHABLE, ROUTE_TUNNEL, ROUTE_AUX, ROUTE_INNER_MAC, ROUTE_AUX_INNER_MAC,
-  TUNNEL_PORT, PORT_KIND_TUNNEL,
+  TUNNEL_PORT,
 } from '../tables/layout.js';
 
 export interface RouteEntry {

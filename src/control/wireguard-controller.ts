@@ -14,7 +14,8 @@ import { DeviceConfig, UapiServer, ChangeEvent, makeEndpoint } from '../wireguar
 import type { Endpoint as UapiEndpoint } from '../wireguard/uapi/index.js';
 import type { Endpoint } from '../wireguard/tunnel.js';
 import { parseAddress } from '../wire/addr.js';
-import { WG_PORT, PORT_KIND_WIREGUARD, ROUTE_CONNECTED, ROUTE_LOCAL } from '../tables/layout.js';
+import { WG_PORT, ROUTE_CONNECTED, ROUTE_LOCAL } from '../tables/layout.js';
+import { PORT_KIND_WIREGUARD } from '../tables/port-table.js';
 
 /** The WireGuard port's MAC (never on a wire: decrypted frames carry it), locally administered. */
 const WG_MAC = Uint8Array.of(0x02, 0x77, 0x65, 0x66, 0x74, 0x77);

@@ -174,6 +174,8 @@ export const COUNTER_NAMES = [
   'dropWgSourceNotAllowed',
   'dropWgControlRingFull',
   'dropWgNested',
+  // More re-entries of one frame than receive.ts's MAX_REENTRIES (a bound no stage's rule reaches).
+  'dropReentryTooDeep',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -2,12 +2,12 @@
 // TTL decrement, MTU check (fragmentation without DF, else ICMP frag needed) and ICMP errors.
 import { reverseXlate } from './lb-reverse.js';
 import { PORT_DSR_BACKEND } from '../tables/port-table.js';
-import { Datapath } from './state.js';
+import { Datapath, VIA_TUNNEL } from './state.js';
 import { C } from './counters.js';
 import { sendIcmp4Error } from './icmp-errors.js';
-import { sendToNeighbour } from './output.js';
+import { sendToNeighbour, SEND_FRAGMENT } from './output.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
-import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
+import { vxlanSend, isVxlanDatagram, vxlanDecapsulate } from './vxlan.js';
 import { lbIpv4, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
 import { isWgDatagram, wgReceive } from './wg-receive.js';
 import { natEgress, natApply, natLocal } from './nat-stage.js';
@@ -18,11 +18,11 @@ import {
   ipv4DecrementTtl, ipv4IsFragment, ipv4IsLaterFragment, ipv4IsMulticastOrBroadcast,
 } from '../wire/ipv4.js';
 import {
-  ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_ECHO_REQUEST, ICMP_CODE_NET_UNREACH, ICMP_CODE_HOST_UNREACH,
+  ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY, ICMP_CODE_NET_UNREACH, ICMP_CODE_HOST_UNREACH,
   ICMP_CODE_FRAG_NEEDED, ICMP_CODE_TTL_EXCEEDED,
 } from '../wire/icmp.js';
 import { checksum, update16 } from '../wire/checksum.js';
-import { get16, put16, copy, wordsToBytes } from '../wire/bytes.js';
+import { get16, put16, copy, swap, wordsToBytes } from '../wire/bytes.js';
 import {
   ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_LOCAL, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE, ROUTE_TUNNEL,
 } from '../tables/layout.js';
@@ -84,7 +84,7 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
     return;
   }
   if (type === ROUTE_TUNNEL) {
-    sendThroughTunnel(dp, port, off, ip, 4, -1, -1);
+    vxlanSend(dp, port, off, ip, 4, -1, -1);
     return;
   }
   if (type !== ROUTE_CONNECTED && type !== ROUTE_VIA) {
@@ -123,7 +123,7 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
   const n = fragmentIpv4(dp, off, ip, mtu);
   if (n === 0) return;
   dp.ctr[C.fragmented]++;
-  for (let k = 0; k < n; k++) sendToNeighbour(dp, out, 4, nh, nhOff, fragOff[k], fragLen[k], 1);
+  for (let k = 0; k < n; k++) sendToNeighbour(dp, out, 4, nh, nhOff, fragOff[k], fragLen[k], SEND_FRAGMENT);
 }
 
 /** Packets to the router's own addresses: answer echo requests, count the rest. */
@@ -137,8 +137,8 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
     wgReceive(dp, port, off, ip, 4, m, icmpLen);
     return;
   }
-  if (b[ip + IPV4_PROTO] === IPPROTO_UDP && !ipv4IsFragment(b, ip) && dp.ipipDepth === 0 && isVxlanDatagram(dp, port, m, icmpLen)) {
-    decapsulate(dp, port, off, ip, 4, m, icmpLen);
+  if (b[ip + IPV4_PROTO] === IPPROTO_UDP && !ipv4IsFragment(b, ip) && (dp.via & VIA_TUNNEL) === 0 && isVxlanDatagram(dp, port, m, icmpLen)) {
+    vxlanDecapsulate(dp, port, off, ip, 4, m, icmpLen);
     return;
   }
   if (!ipv4IsFragment(b, ip) && isIpip(dp, port, b[ip + IPV4_PROTO])) {
@@ -170,19 +170,11 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
   put16(b, ip + IPV4_CSUM, 0);
   put16(b, ip + IPV4_CSUM, checksum(b, ip, hlen));
   const old = get16(b, m);
-  b[m] = 0;
+  b[m] = ICMP_ECHO_REPLY;
   put16(b, m + 2, update16(get16(b, m + 2), old, get16(b, m)));
   if (dp.tx.push(port, off, ETH_HLEN + total)) {
     dp.ctr[C.consumed]++;
     dp.ctr[C.echoReplied]++;
   }
   else dp.ctr[C.dropTxFull]++;
-}
-
-export function swap(b: Uint8Array, x: number, y: number, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const t = b[x + i];
-    b[x + i] = b[y + i];
-    b[y + i] = t;
-  }
 }

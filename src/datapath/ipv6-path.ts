@@ -3,16 +3,15 @@
 // decrement, MTU check (routers never fragment IPv6) and ICMPv6 errors.
 import { reverseXlate } from './lb-reverse.js';
 import { PORT_DSR_BACKEND } from '../tables/port-table.js';
-import { Datapath } from './state.js';
+import { Datapath, VIA_TUNNEL } from './state.js';
 import { C } from './counters.js';
 import { sendIcmp6Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
-import { sendThroughTunnel, isVxlanDatagram, decapsulate } from './tunnel.js';
+import { vxlanSend, isVxlanDatagram, vxlanDecapsulate } from './vxlan.js';
 import { isWgDatagram, wgReceive } from './wg-receive.js';
 import { lbIpv6, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
 import { handleNdp, isLocal6 } from './ndp.js';
 import { natEgress, natApply, natLocal } from './nat-stage.js';
-import { swap } from './ipv4-path.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC } from '../wire/ethernet.js';
 import { IPPROTO_ICMPV6, IPPROTO_UDP } from '../wire/ipv4.js';
 import {
@@ -21,11 +20,11 @@ import {
   ipv6IsLoopback,
 } from '../wire/ipv6.js';
 import {
-  ICMPV6_ECHO_REQUEST, ICMPV6_TIME_EXCEEDED, ICMPV6_PACKET_TOO_BIG, ICMPV6_DEST_UNREACH, ICMPV6_CODE_NO_ROUTE,
+  ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY, ICMPV6_TIME_EXCEEDED, ICMPV6_PACKET_TOO_BIG, ICMPV6_DEST_UNREACH, ICMPV6_CODE_NO_ROUTE,
   ICMPV6_CODE_ADDR_UNREACH, ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT,
 } from '../wire/icmpv6.js';
 import { sum16, finish, pseudoSum6, update16 } from '../wire/checksum.js';
-import { get16, put16, copy, wordsToBytes } from '../wire/bytes.js';
+import { get16, put16, copy, swap, wordsToBytes } from '../wire/bytes.js';
 import {
   ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE, ROUTE_TUNNEL,
 } from '../tables/layout.js';
@@ -101,7 +100,7 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
     return;
   }
   if (type === ROUTE_TUNNEL) {
-    sendThroughTunnel(dp, port, off, ip, 6, l4Proto, l4Off);
+    vxlanSend(dp, port, off, ip, 6, l4Proto, l4Off);
     return;
   }
   if (type !== ROUTE_CONNECTED && type !== ROUTE_VIA) {
@@ -140,8 +139,8 @@ function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: 
     wgReceive(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
     return;
   }
-  if (w.proto === IPPROTO_UDP && !w.fragment && dp.ipipDepth === 0 && isVxlanDatagram(dp, port, w.l4Off, end - w.l4Off)) {
-    decapsulate(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
+  if (w.proto === IPPROTO_UDP && !w.fragment && (dp.via & VIA_TUNNEL) === 0 && isVxlanDatagram(dp, port, w.l4Off, end - w.l4Off)) {
+    vxlanDecapsulate(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
     return;
   }
   if (!w.fragment && isIpip(dp, port, w.proto)) {
@@ -183,7 +182,7 @@ function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: 
   b[ip + IPV6_HOPS] = 64;
   // Swapping the addresses leaves the pseudo-header sum unchanged; only the type moves.
   const old = get16(b, m);
-  b[m] = 129;
+  b[m] = ICMPV6_ECHO_REPLY;
   put16(b, m + 2, update16(get16(b, m + 2), old, get16(b, m)));
   if (dp.tx.push(port, off, end - off)) {
     dp.ctr[C.consumed]++;

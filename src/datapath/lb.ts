@@ -1,67 +1,12 @@
-// The standalone L4 load balancer's datapath (Cilium 1.10's XDP L4LB with DSR over IPIP):
-// packets to a service (VIP, L4 destination port, TCP/UDP) are sent to a Maglev-chosen
-// backend inside an outer IPv4 (protocol 4, IPIP) or IPv6 (next header 41, IP6IP6) header;
-// the backend decapsulates (ipipDecapsulate below, on a normal Weft node), owns the VIP on its
-// loopback and replies straight to the client (direct server return).
-//
-// Selection: hash = lbFlowHash(client address, client port, destination port, protocol) —
-// not the destination address (Cilium hashes the tuple without the VIP too) — and
-// LbReader.pickBackend(hash) gives the backend. The hash is MurmurHash3_x86_32's body and
-// fmix32 over 32-bit words (Math.imul, no allocation).
-//
-// Outer header: destination the backend; source the node-wide prefix of the family
-// (NodeSettings.setLbSourcePrefix) with its host bits from lbSourceHash(client address,
-// client port), so one client socket always gets the same outer source and different sockets
-// spread (the backend's RSS / ECMP see distinct flows); without a prefix, the egress port's
-// address. Outer TTL / hop limit 64; outer IPv4: DF copied from the inner packet, ID copied
-// from the inner packet, checksum computed; outer IPv6: traffic class and flow label 0.
-// The outer destination is routed (on-link or via a gateway; anything else is
-// dropLbNoRouteToBackend) and the frame goes to the neighbour like any forwarded frame: its
-// outcome is forwarded / pendingQueued / dropTxFull..., with lbForwarded as information.
-//
-// Decisions:
-// - The inner packet is not touched (no TTL / hop-limit decrement: the LB is a "bump in the
-//   wire" toward the backend, as Cilium's XDP LB), except with SVC_FLAG_L4_XLATE: the inner
-//   destination port becomes the backend's port, TCP/UDP checksum updated incrementally
-//   (RFC 1624; a zero UDP checksum over IPv4 stays zero, a computed zero is sent as 0xffff).
-// - Only TCP and UDP are balanced. Other protocols to a VIP are routed as usual (the VIP is not
-//   ours: normally no route, the existing behaviour).
-// - First fragments and unfragmented packets with a complete L4 header (TCP: data offset
-//   valid; UDP: 8 bytes) are balanced. Later fragments to a VIP (recognised through the VIP
-//   marker, SVC_VIP_MARKER, as they carry no ports) are dropLbFragment, as Cilium does
-//   without its fragment tracking. A TCP/UDP packet to a VIP whose L4 header is truncated
-//   (too short for the ports, or for the header) is dropL4Truncated. A TCP/UDP packet to a
-//   VIP on a port without a service is routed as usual.
-// - No backend (empty service, drained weights, lookups racing a rebuild): dropLbNoBackend.
-//   A backend of the other address family: dropLbBackendFamily (Cilium 1.10 does not mix).
-// - PMTU: inner length + 20 (IPv4) / + 40 (IPv6) above the egress MTU: IPv4 with DF and every
-//   IPv6 packet get ICMP frag needed (MTU − 20) / packet too big (MTU − 40) from the VIP,
-//   quoting the original packet, and count dropTooBig. IPv4 without DF is fragmented first
-//   (fragment.ts, to MTU − 20; DF is clear so the outer headers are too) and every fragment
-//   is encapsulated with the same outer source; the packet's outcome is `fragmented`.
-// - Frames that came out of an IPIP / IP6IP6 decapsulation are never balanced (no loops).
-// - Services with SVC_FLAG_CONNTRACK look the flow up in the shared connection table first
-//   (src/lb/conntrack.ts: design, bounds, flood bypass); a valid entry's backend is used
-//   instead of Maglev's. Counters (information): lbConntrackHit, lbConntrackInserted,
-//   lbConntrackStale (entry's backend no longer in the service: re-picked and overwritten),
-//   lbConntrackFull (insert refused), lbConntrackBypass (over the new-flow rate, not tracked).
-//
-// Backend side (ipipDecapsulate): IPv4 protocol 4 / IPv6 next header 41 (either outer family,
-// the inner family is the protocol's), not a fragment, addressed to one of our addresses and
-// received on an uplink port: the outer IP header is cut off (the Ethernet header moves up
-// in front of the inner packet) and the inner packet runs through the pipeline as if received
-// on the same port (routed by its destination with TTL decrement, ICMP errors back out of
-// that port). Inner version not matching the protocol, or an empty inner packet:
-// dropIpipMalformed; the inner packet's own checks count as usual. Nested tunnels (IPIP or
-// VXLAN inside the decapsulated packet to our address) are not opened: dropLocalUnhandled.
-import { Datapath } from './state.js';
+// The standalone L4 load balancer's datapath: packets to a service (VIP, port, TCP/UDP) go to a
+// Maglev-chosen backend inside IPIP / IP6IP6 (DSR); the backend side decapsulates. Three steps:
+// choose the backend, route to it, encapsulate and send. docs/l4lb.md has the decisions.
+import { Datapath, VIA_IPIP, VIA_TUNNEL } from './state.js';
 import { mixWord, fmix32 } from '../wire/hash32.js';
 import { C } from './counters.js';
-import { sendToNeighbour } from './output.js';
+import { sendToNeighbour, SEND_FRAGMENT } from './output.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
-import { handleIpv4 } from './ipv4-path.js';
-import { handleIpv6 } from './ipv6-path.js';
 import { ETH_HLEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import {
   IPV4_MIN_HLEN, IPV4_SRC, IPV4_DST, IPV4_PROTO, IPV4_ID, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_IPV6,
@@ -71,9 +16,9 @@ import { IPV6_HLEN, IPV6_SRC, IPV6_DST, writeIpv6Header } from '../wire/ipv6.js'
 import { ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED } from '../wire/icmp.js';
 import { ICMPV6_PACKET_TOO_BIG } from '../wire/icmpv6.js';
 import { TCP_DST_PORT, TCP_CSUM, tcpHeaderValid } from '../wire/tcp.js';
-import { UDP_HLEN, UDP_CSUM, UDP_SRC_PORT } from '../wire/udp.js';
+import { UDP_HLEN, UDP_CSUM, UDP_SRC_PORT, UDP_DST_PORT } from '../wire/udp.js';
 import { update16 } from '../wire/checksum.js';
-import { get16, put16, copy, wordsToBytes } from '../wire/bytes.js';
+import { get16, put16, put32, copy, wordsToBytes } from '../wire/bytes.js';
 import { fillServiceKey } from '../lb/tables.js';
 import { fillConnKey, ctNowSec, CT_BACKEND, CT_BACKEND_ADDR, CT_BACKEND_PORT, CT_LAST_SEEN } from '../lb/conntrack.js';
 import { PORT_HAS_IPV4, PORT_HAS_IPV6, PORT_KIND_UPLINK, PORT_DSR_BACKEND } from '../tables/port-table.js';
@@ -91,8 +36,13 @@ const SEED_SOURCE = 0x4c425352; // "LBSR"
 
 // Scratch, reused for every packet.
 const backendAddr = new Uint8Array(16);
+const viaAddr = new Uint8Array(16);
 const outerSrc = new Uint8Array(16);
-const nexthop = new Uint8Array(16);
+/** The neighbour routeToBackend found: the backend itself, or the gateway toward it (viaAddr). */
+let nextHop = backendAddr;
+/** Where routeToBackend found the outer source: outerSrc, or the egress port's address. */
+let outerSrcBytes: Uint8Array = outerSrc;
+let outerSrcOff = 0;
 
 
 function hashAddr(h: number, b: Uint8Array, o: number, alen: number): number {
@@ -133,11 +83,7 @@ export function lbOuterSource(dp: Datapath, family: number, sh: number, dst: Uin
     const bits = plen - 32 * i;
     const mask = bits <= 0 ? 0 : bits >= 32 ? -1 : ~(0xffffffff >>> bits);
     const host = i === n - 1 ? sh : fmix32(sh ^ Math.imul(i + 1, 0x9e3779b9) ^ 4);
-    const x = (w[base + i] & mask) | (host & ~mask);
-    dst[4 * i] = x >>> 24;
-    dst[4 * i + 1] = (x >>> 16) & 0xff;
-    dst[4 * i + 2] = (x >>> 8) & 0xff;
-    dst[4 * i + 3] = x & 0xff;
+    put32(dst, 4 * i, (w[base + i] & mask) | (host & ~mask));
   }
   return true;
 }
@@ -149,7 +95,7 @@ export function lbOuterSource(dp: Datapath, family: number, sh: number, dst: Uin
  */
 export function lbIpv4(dp: Datapath, port: number, off: number, ip: number): boolean {
   const lb = dp.lb;
-  if (lb === null || dp.ipipDepth !== 0) return false;
+  if (lb === null || (dp.via & VIA_IPIP) !== 0) return false;
   const b = dp.arena.bytes;
   const proto = b[ip + IPV4_PROTO];
   if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return false;
@@ -161,7 +107,7 @@ export function lbIpv4(dp: Datapath, port: number, off: number, ip: number): boo
 /** The same for IPv6, after the extension-header walk (dp.walk6) and the local checks. */
 export function lbIpv6(dp: Datapath, port: number, off: number, ip: number, end: number): boolean {
   const lb = dp.lb;
-  if (lb === null || dp.ipipDepth !== 0) return false;
+  if (lb === null || (dp.via & VIA_IPIP) !== 0) return false;
   const w = dp.walk6;
   const proto = w.proto;
   if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return false;
@@ -183,7 +129,8 @@ function balance(
     else dp.ctr[C.dropL4Truncated]++;
     return true;
   }
-  const dport = get16(b, l4 + 2);
+  // TCP and UDP keep their ports at the same offsets.
+  const dport = get16(b, l4 + UDP_DST_PORT);
   fillServiceKey(lb.key, family, b, vip, dport, proto);
   if (!lb.findService() || lb.service[SVC_SLOT] === SVC_VIP_MARKER) return false;
   if (proto === IPPROTO_TCP ? !tcpHeaderValid(b, l4, l4avail) : l4avail < UDP_HLEN) {
@@ -191,47 +138,72 @@ function balance(
     return true;
   }
   const src = ip + (family === 4 ? IPV4_SRC : IPV6_SRC);
-  const alen = family === 4 ? 4 : 16;
   const sport = get16(b, l4 + UDP_SRC_PORT);
-  // Connection table (SVC_FLAG_CONNTRACK, src/lb/conntrack.ts): a tracked flow keeps its backend
-  // while that backend stays in the service; 0 untracked, 1 hit, 2 to insert, 3 to overwrite.
-  let ct = 0;
-  let nowSec = 0;
+  if (!chooseBackend(dp, family, proto, src, vip, sport, dport, total)) return true;
+  const out = routeToBackend(dp, family, src, sport);
+  if (out < 0) return true;
+  sendToBackend(dp, port, off, ip, family, proto, l4, vip, out, total);
+  return true;
+}
+
+// How the connection table found the flow (chooseBackend).
+/** The service does not track connections. */
+const TRACK_OFF = 0;
+/** A tracked flow whose backend is still in the service: Maglev is skipped. */
+const TRACK_HIT = 1;
+/** A new flow: inserted once Maglev has chosen. */
+const TRACK_NEW = 2;
+/** A tracked flow whose backend left the service: re-chosen and overwritten. */
+const TRACK_STALE = 3;
+
+/**
+ * Step 1: the flow's backend, from the connection table or Maglev, left in lb.backend (and the
+ * connection table updated). False when the packet was dropped (counted).
+ */
+function chooseBackend(
+  dp: Datapath, family: 4 | 6, proto: number, src: number, vip: number, sport: number, dport: number, total: number,
+): boolean {
+  const lb = dp.lb!;
+  const b = dp.arena.bytes;
   const cr = lb.conntrack;
+  const v = cr.value;
+  let track = TRACK_OFF;
+  let nowSec = 0;
   if ((lb.service[SVC_FLAGS] & SVC_FLAG_CONNTRACK) !== 0) {
     nowSec = ctNowSec(dp.now);
     fillConnKey(cr.key, family, b, src, vip, sport, dport, proto);
-    const v = cr.value;
-    ct = 2;
+    track = TRACK_NEW;
     if (cr.map.lookup(cr.key, 0, v, 0)) {
       if (lb.useBackend(v[CT_BACKEND], family, v, CT_BACKEND_ADDR, v[CT_BACKEND_PORT])) {
-        ct = 1;
+        track = TRACK_HIT;
         dp.ctr[C.lbConntrackHit]++;
         if (v[CT_LAST_SEEN] !== nowSec) {
           v[CT_LAST_SEEN] = nowSec;
           cr.map.update(cr.key, 0, v, 0);
         }
       } else {
-        ct = 3;
+        track = TRACK_STALE;
         dp.ctr[C.lbConntrackStale]++;
       }
     }
   }
   let id = -1;
-  if (ct !== 1 && (id = lb.pickBackend(lbFlowHash(b, src, alen, sport, dport, proto))) < 0) {
-    dp.ctr[C.dropLbNoBackend]++;
-    return true;
+  if (track !== TRACK_HIT) {
+    id = lb.pickBackend(lbFlowHash(b, src, family === 4 ? 4 : 16, sport, dport, proto));
+    if (id < 0) {
+      dp.ctr[C.dropLbNoBackend]++;
+      return false;
+    }
   }
   const be = lb.backend;
   if (be[BACKEND_FAMILY] !== family) {
     dp.ctr[C.dropLbBackendFamily]++;
-    return true;
+    return false;
   }
-  lb.countPacket(id >= 0 ? id : lb.conntrack.value[CT_BACKEND], total);
-  if (ct === 2 && !cr.takeNewFlowToken(dp.now)) {
+  lb.countPacket(track === TRACK_HIT ? v[CT_BACKEND] : id, total);
+  if (track === TRACK_NEW && !cr.takeNewFlowToken(dp.now)) {
     dp.ctr[C.lbConntrackBypass]++;
-  } else if (ct >= 2) {
-    const v = cr.value;
+  } else if (track === TRACK_NEW || track === TRACK_STALE) {
     v[CT_BACKEND] = id;
     for (let i = 0; i < 4; i++) v[CT_BACKEND_ADDR + i] = be[BACKEND_ADDR + i];
     v[CT_BACKEND_PORT] = be[BACKEND_PORT];
@@ -239,74 +211,84 @@ function balance(
     if (cr.map.insert(cr.key, 0, v, 0)) dp.ctr[C.lbConntrackInserted]++;
     else dp.ctr[C.lbConntrackFull]++;
   }
-  for (let i = 0; i < 4; i++) {
-    const x = be[BACKEND_ADDR + i];
-    backendAddr[4 * i] = x >>> 24;
-    backendAddr[4 * i + 1] = (x >>> 16) & 0xff;
-    backendAddr[4 * i + 2] = (x >>> 8) & 0xff;
-    backendAddr[4 * i + 3] = x & 0xff;
-  }
-  // The route toward the backend (outer destination).
+  return true;
+}
+
+/**
+ * Step 2: the route toward the backend chosen (outer destination) and the outer source for the
+ * client at src (outerSrc / outerSrcOff). Returns the egress port, or −1 when dropped (counted).
+ */
+function routeToBackend(dp: Datapath, family: 4 | 6, src: number, sport: number): number {
+  const b = dp.arena.bytes;
+  wordsToBytes(dp.lb!.backend, BACKEND_ADDR, backendAddr, 4);
   const r = dp.underlayRoute;
   if (dp.routes.lookup(family, backendAddr, 0, r) < 0) {
     dp.ctr[C.dropLbNoRouteToBackend]++;
-    return true;
+    return -1;
   }
   const type = r[ROUTE_TYPE];
   if (type !== ROUTE_CONNECTED && type !== ROUTE_VIA) {
     dp.ctr[C.dropLbNoRouteToBackend]++;
-    return true;
+    return -1;
   }
   const out = r[ROUTE_PORT];
   if (!dp.ports.active(out)) {
     dp.ctr[C.dropPortDown]++;
-    return true;
+    return -1;
   }
-  const pb = dp.ports.bytes;
-  const sh = lbSourceHash(b, src, alen, sport);
-  let srcBytes: Uint8Array = outerSrc;
-  let srcOff = 0;
-  if (!lbOuterSource(dp, family, sh, outerSrc)) {
+  nextHop = backendAddr;
+  if (type === ROUTE_VIA) {
+    wordsToBytes(r, ROUTE_NEXTHOP, viaAddr, 4);
+    nextHop = viaAddr;
+  }
+  outerSrcBytes = outerSrc;
+  outerSrcOff = 0;
+  if (!lbOuterSource(dp, family, lbSourceHash(b, src, family === 4 ? 4 : 16, sport), outerSrc)) {
     if ((dp.ports.flags(out) & (family === 4 ? PORT_HAS_IPV4 : PORT_HAS_IPV6)) === 0) {
       dp.ctr[C.dropLbNoRouteToBackend]++;
-      return true;
+      return -1;
     }
-    srcBytes = pb;
-    srcOff = family === 4 ? dp.ports.ipv4Off(out) : dp.ports.ipv6Off(out);
+    outerSrcBytes = dp.ports.bytes;
+    outerSrcOff = family === 4 ? dp.ports.ipv4Off(out) : dp.ports.ipv6Off(out);
   }
+  return out;
+}
+
+/**
+ * Step 3: the PMTU check (frag needed / packet too big from the VIP, or fragments without DF),
+ * the optional L4 port rewrite, the outer header and the send toward `nextHop` out of `out`.
+ */
+function sendToBackend(
+  dp: Datapath, port: number, off: number, ip: number, family: 4 | 6, proto: number, l4: number, vip: number,
+  out: number, total: number,
+): void {
+  const lb = dp.lb!;
+  const b = dp.arena.bytes;
   const overhead = family === 4 ? IPV4_MIN_HLEN : IPV6_HLEN;
-  const mtu = dp.ports.mtu(out);
-  const room = mtu - overhead;
+  const room = dp.ports.mtu(out) - overhead;
   const df = family === 4 && ipv4DontFragment(b, ip);
   const fragment = total > room && family === 4 && !df;
   if (total > room && !fragment) {
     dp.ctr[C.dropTooBig]++;
     if (family === 4) sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, room, b, vip);
     else sendIcmp6Error(dp, port, off, ip, proto, l4, ICMPV6_PACKET_TOO_BIG, 0, room, b, vip);
-    return true;
+    return;
   }
-  if (lb.service[SVC_FLAGS] & SVC_FLAG_L4_XLATE) xlatePort(dp, family, proto, l4, be[BACKEND_PORT]);
-  // The next hop toward the backend.
-  let nh = backendAddr;
-  if (type === ROUTE_VIA) {
-    wordsToBytes(r, ROUTE_NEXTHOP, nexthop, 4);
-    nh = nexthop;
-  }
+  if (lb.service[SVC_FLAGS] & SVC_FLAG_L4_XLATE) xlatePort(dp, family, proto, l4, lb.backend[BACKEND_PORT]);
   dp.ctr[C.lbForwarded]++;
   if (!fragment) {
-    const o = encapsulate(b, off, ip, family, total, df, srcBytes, srcOff);
-    sendToNeighbour(dp, out, family, nh, 0, o, ETH_HLEN + overhead + total);
-    return true;
+    const o = encapsulate(b, off, ip, family, total, df);
+    sendToNeighbour(dp, out, family, nextHop, 0, o, ETH_HLEN + overhead + total);
+    return;
   }
   const n = fragmentIpv4(dp, off, ip, room);
-  if (n === 0) return true;
+  if (n === 0) return;
   dp.ctr[C.fragmented]++;
   for (let k = 0; k < n; k++) {
     const f = fragOff[k];
-    const o = encapsulate(b, f, f + ETH_HLEN, 4, fragLen[k] - ETH_HLEN, false, srcBytes, srcOff);
-    sendToNeighbour(dp, out, 4, nh, 0, o, fragLen[k] + overhead, 1);
+    const o = encapsulate(b, f, f + ETH_HLEN, 4, fragLen[k] - ETH_HLEN, false);
+    sendToNeighbour(dp, out, 4, nextHop, 0, o, fragLen[k] + overhead, SEND_FRAGMENT);
   }
-  return true;
 }
 
 /** Rewrites the inner destination port with an incremental L4 checksum update (RFC 1624). */
@@ -330,9 +312,9 @@ function xlatePort(dp: Datapath, family: number, proto: number, l4: number, newP
  * Writes the outer Ethernet type and IP header in front of the packet at ip (frame at off,
  * `total` bytes of IP); returns the outer frame's offset. The outer MACs are sendToNeighbour's.
  */
-function encapsulate(
-  b: Uint8Array, off: number, ip: number, family: number, total: number, df: boolean, src: Uint8Array, srcOff: number,
-): number {
+function encapsulate(b: Uint8Array, off: number, ip: number, family: number, total: number, df: boolean): number {
+  const src = outerSrcBytes;
+  const srcOff = outerSrcOff;
   if (family === 4) {
     const oip = ip - IPV4_MIN_HLEN;
     const id = get16(b, ip + IPV4_ID);
@@ -351,12 +333,13 @@ function encapsulate(
  * fragment) is an IPIP / IP6IP6 packet this node decapsulates.
  */
 export function isIpip(dp: Datapath, port: number, proto: number): boolean {
-  return (proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) && dp.ipipDepth === 0 && dp.ports.kind(port) === PORT_KIND_UPLINK;
+  return (proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) && (dp.via & VIA_TUNNEL) === 0 && dp.ports.kind(port) === PORT_KIND_UPLINK;
 }
 
 /**
  * Decapsulates the IPIP / IP6IP6 packet whose inner packet is at inner (innerLen bytes; frame
- * at off, received on port) and runs the inner packet through the pipeline on the same port.
+ * at off, received on port) and hands the inner packet back to the dispatcher, to run on the
+ * same port.
  */
 export function ipipDecapsulate(dp: Datapath, port: number, off: number, proto: number, inner: number, innerLen: number): void {
   const b = dp.arena.bytes;
@@ -371,10 +354,7 @@ export function ipipDecapsulate(dp: Datapath, port: number, off: number, proto: 
   copy(b, f, b, off, 12);
   put16(b, f + ETH_TYPE, version === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
   dp.ctr[C.ipipDecapsulated]++;
-  dp.ipipDepth = 1;
-  if (version === 4) handleIpv4(dp, port, f, ETH_HLEN + innerLen);
-  else handleIpv6(dp, port, f, ETH_HLEN + innerLen);
-  dp.ipipDepth = 0;
+  dp.reenter(VIA_IPIP, port, f, ETH_HLEN + innerLen);
 }
 
 
@@ -387,7 +367,7 @@ const endpointAddr = new Uint8Array(16);
  * Returns false when this is not such a packet.
  */
 export function ipipToEndpoint(dp: Datapath, out: number, off: number, outerDstOff: number, outerFamily: number, proto: number, inner: number, innerLen: number): boolean {
-  if ((proto !== IPPROTO_IPIP && proto !== IPPROTO_IPV6) || dp.ipipDepth !== 0 || (dp.ports.flags(out) & PORT_DSR_BACKEND) === 0) return false;
+  if ((proto !== IPPROTO_IPIP && proto !== IPPROTO_IPV6) || (dp.via & VIA_IPIP) !== 0 || (dp.ports.flags(out) & PORT_DSR_BACKEND) === 0) return false;
   const b = dp.arena.bytes;
   const version = proto === IPPROTO_IPIP ? 4 : 6;
   if (innerLen < (version === 4 ? 20 : 40) || b[inner] >>> 4 !== version) {

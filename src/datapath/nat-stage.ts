@@ -12,21 +12,19 @@
 //              source rewrite; false = dropped (counted by its reason).
 //   natLocal   a packet to one of our addresses: a reply to a translated flow (or an ICMP error
 //              about one) is reverse-translated and routed again toward the endpoint, through
-//              its node. To an egress IP without an entry: dropped as unsolicited; to the node's
+//              its node (the dispatcher runs it again: receive.ts). To an egress IP without an entry: dropped as unsolicited; to the node's
 //              own address: local delivery goes on.
 //
 // "From an endpoint" (masquerading applies only to those) means: received on an endpoint
 // port with that endpoint's own source address (a DSR reply from a VIP is not masqueraded).
 // Later fragments are dropped and counted (no reassembly yet). Nothing here allocates.
-import type { Datapath } from './state.js';
+import { Datapath, VIA_NAT } from './state.js';
 import { C } from './counters.js';
 import { sendToNeighbour, SEND_FORWARD, SEND_FRAGMENT } from './output.js';
 import { wgSendToPeer, wgPeerOfNode } from './wg-send.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
-import { sendThroughTunnel } from './tunnel.js';
-import { handleIpv4 } from './ipv4-path.js';
-import { handleIpv6 } from './ipv6-path.js';
+import { vxlanSend } from './vxlan.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { IPV4_SRC, IPV4_DST, IPV4_TTL, IPPROTO_ICMPV6, ipv4TotalLen, ipv4DontFragment, ipv4DecrementTtl } from '../wire/ipv4.js';
 import { IPV6_SRC, IPV6_DST, IPV6_HOPS, IPV6_HLEN, ipv6PayloadLen } from '../wire/ipv6.js';
@@ -38,46 +36,14 @@ import {
 } from '../tables/layout.js';
 import { wordsToBytes } from '../wire/bytes.js';
 import { ctNowSec } from '../lb/conntrack.js';
-import { NatFlows, CT_HIT, CT_NEW, CT_PORTS_EXHAUSTED, CT_TABLE_FULL, CT_INSERT_FAILED } from '../nat/conntrack.js';
-import { EgressTable, EGRESS_VALUE_WORDS, EV_FLAGS, EGRESS_GATEWAY_V6 } from '../nat/egress-table.js';
+import { CT_HIT, CT_NEW, CT_PORTS_EXHAUSTED, CT_TABLE_FULL, CT_INSERT_FAILED } from '../nat/conntrack.js';
+import { EV_FLAGS, EGRESS_GATEWAY_V6 } from '../nat/egress-table.js';
 import {
-  NatSettings, NAT_DECIDE_NONE, NAT_DECIDE_REDIRECT, NAT_DECIDE_DROP_NO_GATEWAY, NAT_DECIDE_MASQUERADE,
+  NAT_DECIDE_NONE, NAT_DECIDE_REDIRECT, NAT_DECIDE_DROP_NO_GATEWAY, NAT_DECIDE_MASQUERADE,
 } from '../nat/masquerade.js';
-import { NatPacket, natParse, NAT_OK, NAT_ICMP_ERROR, NAT_LATER_FRAGMENT } from '../nat/packet.js';
+import { natParse, NAT_OK, NAT_ICMP_ERROR, NAT_LATER_FRAGMENT } from '../nat/packet.js';
 import { natRewriteSource, natRewriteDestination, natRewriteIcmpError, SIDE_SRC, SIDE_DST } from '../nat/snat.js';
-import { LocalEgressIPs, LOCAL_NONE, LOCAL_EGRESS_IP } from '../nat/local-ips.js';
-
-/** The shared memory of the NAT stage (created by the agent's egress controller). */
-export interface NatSabs {
-  table: SharedArrayBuffer;
-  egress: SharedArrayBuffer;
-  settings: SharedArrayBuffer;
-  local: SharedArrayBuffer;
-}
-
-export class NatStage {
-  readonly ct: NatFlows;
-  readonly eg: EgressTable;
-  readonly st: NatSettings;
-  readonly local: LocalEgressIPs;
-  readonly p = new NatPacket();
-  readonly ev = new Int32Array(EGRESS_VALUE_WORDS);
-  readonly addr = new Int32Array(4);
-  readonly gw = new Uint8Array(16);
-  readonly nh = new Uint8Array(16);
-  /** The decision natEgress left for natApply (0: none), and natParse's verdict. */
-  pending = 0;
-  verdict = 0;
-  /** 1 while a reverse-translated packet runs through the pipeline again (no nesting). */
-  depth = 0;
-
-  constructor(s: NatSabs, worker: number) {
-    this.ct = new NatFlows(s.table, worker);
-    this.eg = EgressTable.attach(s.egress);
-    this.st = NatSettings.attach(s.settings);
-    this.local = LocalEgressIPs.attach(s.local);
-  }
-}
+import { LOCAL_NONE, LOCAL_EGRESS_IP } from '../nat/local-ips.js';
 
 /** The source is the endpoint's own address: its host route leads to the port the packet came in on. */
 function ownSource(dp: Datapath, port: number, family: number, b: Uint8Array, srcOff: number): boolean {
@@ -146,7 +112,7 @@ export function natApply(dp: Datapath): boolean {
 /** Hook 3 (a packet to one of our addresses). True: dealt with (reverse-translated and routed, or dropped). */
 export function natLocal(dp: Datapath, port: number, off: number, ip: number, family: number): boolean {
   const n = dp.nat!;
-  if (n.depth !== 0) return false;
+  if ((dp.via & VIA_NAT) !== 0) return false;
   const b = dp.arena.bytes;
   const kind = n.local.kindOf(family, b, ip + (family === 4 ? IPV4_DST : IPV6_DST));
   if (kind === LOCAL_NONE) return false;
@@ -175,10 +141,7 @@ export function natLocal(dp: Datapath, port: number, off: number, ip: number, fa
     return true;
   }
   dp.ctr[C.natReversed]++;
-  n.depth = 1;
-  if (family === 4) handleIpv4(dp, port, off, ETH_HLEN + (end - ip));
-  else handleIpv6(dp, port, off, ETH_HLEN + (end - ip));
-  n.depth = 0;
+  dp.reenter(VIA_NAT, port, off, ETH_HLEN + (end - ip));
   return true;
 }
 
@@ -219,7 +182,7 @@ function redirect(dp: Datapath, port: number, off: number, ip: number, family: n
     r[ROUTE_TYPE] = ROUTE_TUNNEL;
     r[ROUTE_AUX] = gfam;
     for (let i = 0; i < 4; i++) r[ROUTE_NEXTHOP + i] = n.addr[i]!;
-    sendThroughTunnel(dp, port, off, ip, family, l4Proto, l4Off);
+    vxlanSend(dp, port, off, ip, family, l4Proto, l4Off);
     return;
   }
   let nh = n.gw;

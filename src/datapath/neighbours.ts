@@ -6,7 +6,7 @@ import { C } from './counters.js';
 import { PENDING_SLOTS } from './arena.js';
 import { SOLICIT_INTERVAL_MS } from './pending.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV6, writeEthernet, writeIpv6MulticastMac } from '../wire/ethernet.js';
-import { ARP_LEN, ARP_REQUEST, ARP_OP, ARP_SHA, ARP_SPA, ARP_TPA } from '../wire/arp.js';
+import { ARP_LEN, ARP_REQUEST, writeArp } from '../wire/arp.js';
 import { IPV6_HLEN, IPV6_DST, writeIpv6Header, writeSolicitedNode } from '../wire/ipv6.js';
 import { IPPROTO_ICMPV6 } from '../wire/ipv4.js';
 import { ND_NEIGHBOR_SOLICIT, ND_OPT_SOURCE_LLADDR, ICMPV6_CSUM } from '../wire/icmpv6.js';
@@ -76,17 +76,11 @@ function sendArpRequest(dp: Datapath, port: number, a: Uint8Array, o: number): v
   const pb = dp.ports.bytes;
   const mac = dp.ports.macOff(port);
   writeEthernet(b, f, BROADCAST, 0, pb, mac, ETHERTYPE_ARP);
-  const p = f + ETH_HLEN;
-  put16(b, p, 1);
-  put16(b, p + 2, 0x0800);
-  b[p + 4] = 6;
-  b[p + 5] = 4;
-  put16(b, p + ARP_OP, ARP_REQUEST);
-  copy(b, p + ARP_SHA, pb, mac, 6);
-  if (dp.ports.flags(port) & PORT_HAS_IPV4) copy(b, p + ARP_SPA, pb, dp.ports.ipv4Off(port), 4);
-  else b.fill(0, p + ARP_SPA, p + ARP_SPA + 4);
-  copy(b, p + ARP_SHA + 10, ZERO_MAC, 0, 6);
-  copy(b, p + ARP_TPA, a, o, 4);
+  // Without an IPv4 address of its own on the port the sender's protocol address is 0.0.0.0 (an ARP probe).
+  const hasIpv4 = (dp.ports.flags(port) & PORT_HAS_IPV4) !== 0;
+  writeArp(
+    b, f + ETH_HLEN, ARP_REQUEST, pb, mac, hasIpv4 ? pb : ZERO_MAC, hasIpv4 ? dp.ports.ipv4Off(port) : 0, ZERO_MAC, 0, a, o,
+  );
   if (dp.tx.pushUncaptured(port, f, ETH_HLEN + ARP_LEN)) dp.ctr[C.neighbourRequests]++;
 }
 

@@ -11,7 +11,7 @@ import { NodeSettings } from './node-settings.js';
 import { LbReader } from '../lb/tables.js';
 import { RecorderReader } from '../recorder/tables.js';
 import type { WgWorker } from './wg-worker.js';
-import type { NatStage } from './nat-stage.js';
+import type { NatWorker } from './nat-worker.js';
 
 export interface DatapathTables {
   ports: PortTable;
@@ -26,8 +26,16 @@ export interface DatapathTables {
   /** WireGuard transport (wg-send.ts, wg-receive.ts); absent: no WireGuard in this worker. */
   wg?: WgWorker;
   /** The egress gateway / masquerade stage (nat-stage.ts); absent: no NAT in this worker. */
-  nat?: NatStage;
+  nat?: NatWorker;
 }
+
+/** What a frame handed back to the dispatcher came out of (Datapath.via, Datapath.reenter). */
+export const VIA_IPIP = 1;
+export const VIA_VXLAN = 2;
+export const VIA_WIREGUARD = 4;
+export const VIA_NAT = 8;
+/** No tunnel is opened inside another. */
+export const VIA_TUNNEL = VIA_IPIP | VIA_VXLAN | VIA_WIREGUARD;
 
 /** ICMP errors per second a worker may send, with a burst (RFC 1812 §4.3.2.8 rate limiting). */
 export const ICMP_ERRORS_PER_SEC = 500;
@@ -41,7 +49,7 @@ export class Datapath {
   readonly lb: LbReader | null;
   readonly recorder: RecorderReader | null;
   readonly wg: WgWorker | null;
-  readonly nat: NatStage | null;
+  readonly nat: NatWorker | null;
   readonly ctr: Float64Array;
   readonly arena: Arena;
   readonly tx = new TxQueues();
@@ -63,8 +71,18 @@ export class Datapath {
   readonly outer = new Uint8Array(38);
   outerFamily = 0;
   outerPort = -1;
-  /** 1 while the inner packet of an IPIP / IP6IP6 packet runs through the pipeline (no nesting). */
-  ipipDepth = 0;
+
+  /** What the frame being processed came through (VIA_* bits): decided by the stages it meets. */
+  via = 0;
+  /**
+   * The frame a stage handed back for another run through the pipeline (receive.ts runs it once
+   * the stage has returned): VIA_* of that stage (0: none), the port it enters on, its offset and
+   * length in the arena.
+   */
+  innerVia = 0;
+  innerPort = 0;
+  innerOff = 0;
+  innerLen = 0;
 
   /** Monotonic milliseconds, refreshed once per batch. */
   now = 0;
@@ -84,6 +102,18 @@ export class Datapath {
     this.arena = new Arena(maxFrame);
     this.pending = new PendingQueue(this.arena);
     this.tx.attachRecorder(this.recorder, this.arena.bytes, counters);
+  }
+
+  /**
+   * Called by a stage that decapsulated or reverse-translated the frame, as its last act: the
+   * inner frame (an Ethernet frame at off, len bytes) runs through the pipeline on `port` once the
+   * stage has returned (receive.ts). The frame's outcome is the inner frame's.
+   */
+  reenter(via: number, port: number, off: number, len: number): void {
+    this.innerVia = via;
+    this.innerPort = port;
+    this.innerOff = off;
+    this.innerLen = len;
   }
 
   /** Token bucket for ICMP errors; false means: do not send this one. */

@@ -4,14 +4,13 @@
 // shared replay window (an unauthenticated packet must not move it). The peer's endpoint
 // follows the source of every authenticated packet (roaming). A keepalive ends there; a data
 // packet must be one whole IPv4/IPv6 packet whose source is among the peer's allowed IPs, and
-// then runs through the pipeline as if received on WG_PORT. Handshake messages (initiation,
+// then runs through the pipeline again as if received on WG_PORT (receive.ts). No tunnel is
+// opened inside another (dropWgNested). Handshake messages (initiation,
 // response, cookie reply) go to the control thread through this worker's ring.
 //
 // The UDP checksum is not verified: the AEAD tag authenticates every byte that matters.
-import { Datapath } from './state.js';
+import { Datapath, VIA_TUNNEL, VIA_WIREGUARD } from './state.js';
 import { C } from './counters.js';
-import { handleIpv4 } from './ipv4-path.js';
-import { handleIpv6 } from './ipv6-path.js';
 import { wallNow } from './wg-send.js';
 import {
   SLOT_LIVE, SLOT_NEXT, SLOT_WORDS, K_STATE, K_PEER, K_RECV_KEY, K_SHARED, PEER_WORDS, P_CURRENT, P_EP_LOCK, P_EP_GEN,
@@ -25,26 +24,24 @@ import { ETH_HLEN, ETH_DST, ETH_SRC, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } 
 import { IPV4_SRC, IPV4_DST } from '../wire/ipv4.js';
 import { IPV6_SRC, IPV6_DST } from '../wire/ipv6.js';
 import { EV_FLAGS, EV_GATEWAY, EGRESS_LOCAL, EGRESS_NO_GATEWAY, EGRESS_GATEWAY_V6 } from '../nat/egress-table.js';
-import { udpLengthValid, UDP_LEN } from '../wire/udp.js';
-import { get16, put16, copy } from '../wire/bytes.js';
+import { udpLengthValid, UDP_HLEN, UDP_LEN, UDP_DST_PORT } from '../wire/udp.js';
+import { get16, get32, put16, copy, wordsEqualBytes } from '../wire/bytes.js';
 import { WG_PORT } from '../tables/layout.js';
 import { PORT_KIND_UPLINK } from '../tables/port-table.js';
 
-const UDP_HLEN = 8;
 /** Offset of the replay window inside a keypair's shared region (keypair.ts). */
 const REPLAY_AT = 4;
 const key = new Int32Array(1);
 
 export function isWgDatagram(dp: Datapath, port: number, u: number, l4avail: number): boolean {
   const w = dp.wg;
-  return w !== null && w.enabled() && l4avail >= UDP_HLEN && get16(dp.arena.bytes, u + 2) === w.listenPort() && dp.ports.kind(port) === PORT_KIND_UPLINK;
+  return w !== null && w.enabled() && l4avail >= UDP_HLEN && get16(dp.arena.bytes, u + UDP_DST_PORT) === w.listenPort() && dp.ports.kind(port) === PORT_KIND_UPLINK;
 }
 
 /** The datagram at u (l4avail bytes) of the IPv4/IPv6 packet at ip; one outcome per frame. */
 export function wgReceive(dp: Datapath, port: number, off: number, ip: number, family: number, u: number, l4avail: number): void {
-  const w = dp.wg!;
   const b = dp.arena.bytes;
-  if (w.depth !== 0) {
+  if ((dp.via & VIA_TUNNEL) !== 0) {
     dp.ctr[C.dropWgNested]++;
     return;
   }
@@ -141,10 +138,7 @@ function transport(dp: Datapath, family: number, ip: number, u: number, msg: num
   copy(b, f + ETH_DST, dp.ports.bytes, mac, 6);
   copy(b, f + ETH_SRC, dp.ports.bytes, mac, 6);
   put16(b, f + ETH_TYPE, fam === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
-  w.depth = 1;
-  if (fam === 4) handleIpv4(dp, WG_PORT, f, ETH_HLEN + innerLen);
-  else handleIpv6(dp, WG_PORT, f, ETH_HLEN + innerLen);
-  w.depth = 0;
+  dp.reenter(VIA_WIREGUARD, WG_PORT, f, ETH_HLEN + innerLen);
 }
 
 /**
@@ -172,19 +166,15 @@ function roam(w: NonNullable<Datapath['wg']>, pw: number, family: number, b: Uin
   const p = w.t.peers;
   const src = ip + (family === 4 ? IPV4_SRC : IPV6_SRC);
   const words = family === 4 ? 1 : 4;
-  let same = p[pw + P_EP_FAMILY] === family && p[pw + P_EP_PORT] === port;
-  for (let i = 0; same && i < words; i++) {
-    const o = src + 4 * i;
-    same = p[pw + P_EP_ADDR + i] === ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]);
+  if (p[pw + P_EP_FAMILY] === family && p[pw + P_EP_PORT] === port && wordsEqualBytes(p, pw + P_EP_ADDR, b, src, words)) {
+    return;
   }
-  if (same) return;
   lock(p, pw + P_EP_LOCK);
   Atomics.add(p, pw + P_EP_GEN, 1); // odd: readers retry
   p[pw + P_EP_FAMILY] = family;
   p[pw + P_EP_PORT] = port;
   for (let i = 0; i < 4; i++) {
-    const o = src + 4 * i;
-    p[pw + P_EP_ADDR + i] = i < words ? (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3] : 0;
+    p[pw + P_EP_ADDR + i] = i < words ? get32(b, src + 4 * i) | 0 : 0;
   }
   Atomics.add(p, pw + P_EP_GEN, 1);
   unlock(p, pw + P_EP_LOCK);

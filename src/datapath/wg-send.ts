@@ -26,13 +26,12 @@ import { writeWgTransportHeader, wgPaddedLength } from '../wire/wireguard.js';
 import { ETH_HLEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import { IPV4_DST, IPPROTO_UDP, writeIpv4Header } from '../wire/ipv4.js';
 import { IPV6_HLEN, IPV6_DST, writeIpv6Header } from '../wire/ipv6.js';
-import { writeUdpHeader } from '../wire/udp.js';
+import { UDP_HLEN, writeUdpHeader } from '../wire/udp.js';
 import { sum16, finish, pseudoSum6 } from '../wire/checksum.js';
-import { put16, copy, wordsToBytes } from '../wire/bytes.js';
+import { put16, copy, wordsToBytes, wordsEqualBytes } from '../wire/bytes.js';
 import { ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, WG_PORT } from '../tables/layout.js';
 import { PORT_KIND_UPLINK } from '../tables/port-table.js';
 
-const UDP_HLEN = 8;
 const nexthop = new Uint8Array(16);
 
 /** Wall-clock milliseconds, as the control thread writes keypair creation times. */
@@ -75,11 +74,7 @@ export function wgPeerOfNode(w: WgWorker, fam: number, addr: Uint8Array): number
   for (let peer = 0; peer < limit && peer < w.t.maxPeers; peer++) {
     const pw = peer * PEER_WORDS;
     if (p[pw + P_ACTIVE] !== 1) continue;
-    let same = true;
-    for (let i = 0; same && i < words; i++) {
-      same = p[pw + at + i] === ((addr[4 * i] << 24) | (addr[4 * i + 1] << 16) | (addr[4 * i + 2] << 8) | addr[4 * i + 3]);
-    }
-    if (same) return peer;
+    if (wordsEqualBytes(p, pw + at, addr, 0, words)) return peer;
   }
   return -1;
 }

@@ -29,8 +29,6 @@ export class WgWorker {
    * postMessage, sent only when the ring was empty, so never per packet under load).
    */
   notifyControl: () => void = () => {};
-  /** 1 while a decrypted packet runs through the pipeline (no tunnels inside tunnels). */
-  depth = 0;
 
   constructor(sabs: WgSabs, readonly worker: number) {
     this.t = new WgShared(sabs);

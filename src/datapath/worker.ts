@@ -22,7 +22,7 @@ import { WgWorker } from './wg-worker.js';
 import { wgServiceControl } from './wg-send.js';
 import type { WgSabs } from '../wireguard/dataplane-tables.js';
 
-import { NatStage, NatSabs } from './nat-stage.js';
+import { NatWorker, NatSabs } from './nat-worker.js';
 
 export interface WorkerInit {
   index: number;
@@ -72,7 +72,7 @@ const dp = new Datapath(
     lb: init.lbSabs ? new LbReader(init.lbSabs, init.index) : undefined,
     recorder: init.recorderSabs ? new RecorderReader(init.recorderSabs, init.index) : undefined,
     wg: init.wgSabs ? newWgWorker(init.wgSabs, init.index) : undefined,
-    nat: init.natSabs ? new NatStage(init.natSabs, init.index) : undefined,
+    nat: init.natSabs ? new NatWorker(init.natSabs, init.index) : undefined,
   },
   counters,
   init.maxFrame,

@@ -43,11 +43,10 @@ export const NEIGH_VALUE_WORDS = 3;
  * The VXLAN tunnel as a port: decapsulated frames enter the pipeline on this port index, and
  * what the router sends back "out of the ingress port" (ARP replies, NAs, echo replies, ICMP
  * errors) is queued on it and encapsulated back to the VTEP the frame came from. Its port-table
- * record (kind PORT_KIND_TUNNEL, no fds) holds the MAC we use inside the tunnel and the
+ * record (kind PORT_KIND_TUNNEL in port-table.ts, no fds) holds the MAC we use inside the tunnel and the
  * addresses we answer there (the gateway addresses). Workers never read or write it.
  */
 export const TUNNEL_PORT = MAX_PORTS - 1;
-export const PORT_KIND_TUNNEL = 4;
 
 /**
  * The WireGuard device as a port: routes to peers' allowed IPs are connected routes on it (so
@@ -56,7 +55,6 @@ export const PORT_KIND_TUNNEL = 4;
  * done, and decrypted packets enter the pipeline on it. No fds, no neighbours.
  */
 export const WG_PORT = MAX_PORTS - 2;
-export const PORT_KIND_WIREGUARD = 5;
 /** Ports from here on are pseudo-ports (WireGuard, VXLAN): no TAP behind them. */
 export const FIRST_PSEUDO_PORT = WG_PORT;
 

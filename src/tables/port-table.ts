@@ -5,9 +5,14 @@
 export const MAX_PORTS = 256;
 export const MAX_QUEUES = 16;
 
+// What a port is (its record's kind word).
 export const PORT_KIND_UPLINK = 1;
 export const PORT_KIND_HOST = 2;
 export const PORT_KIND_ENDPOINT = 3;
+/** The VXLAN tunnel pseudo-port (layout.ts TUNNEL_PORT). */
+export const PORT_KIND_TUNNEL = 4;
+/** The WireGuard device pseudo-port (layout.ts WG_PORT). */
+export const PORT_KIND_WIREGUARD = 5;
 
 /** Per-port counters each worker keeps: rx frames, rx bytes, tx frames, tx bytes. */
 export const PORT_COUNTERS = 4;

@@ -30,6 +30,15 @@ export function equal(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, 
   return true;
 }
 
+/** Exchanges n bytes at x and y of b (addresses and MACs of a frame turned around). */
+export function swap(b: Uint8Array, x: number, y: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const t = b[x + i];
+    b[x + i] = b[y + i];
+    b[y + i] = t;
+  }
+}
+
 /** Unpacks big-endian 32-bit words (a table value) into address bytes. */
 export function wordsToBytes(w: Int32Array, at: number, dst: Uint8Array, words: number): void {
   for (let i = 0; i < words; i++) {
@@ -39,4 +48,10 @@ export function wordsToBytes(w: Int32Array, at: number, dst: Uint8Array, words: 
     dst[4 * i + 2] = (x >>> 8) & 0xff;
     dst[4 * i + 3] = x & 0xff;
   }
+}
+
+/** True when the big-endian words w[at..at+words) hold the bytes b[o..o+4*words). */
+export function wordsEqualBytes(w: Int32Array, at: number, b: Uint8Array, o: number, words: number): boolean {
+  for (let i = 0; i < words; i++) if (w[at + i] !== (get32(b, o + 4 * i) | 0)) return false;
+  return true;
 }

@@ -7,10 +7,10 @@ import { routesFromConfig, programRoute, programVxlan, tunnelRoute, routeTypeNam
 import { parseAddress, parsePrefix, Prefix } from '../../src/wire/addr.js';
 import { NodeSettings } from '../../src/datapath/node-settings.js';
 import { PrefixTable } from '../../src/tables/prefix.js';
-import { PortTable } from '../../src/tables/port-table.js';
+import { PortTable, PORT_KIND_TUNNEL } from '../../src/tables/port-table.js';
 import {
   ROUTE_VALUE_WORDS, ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_AUX, ROUTE_INNER_MAC, ROUTE_AUX_INNER_MAC, ROUTE_TUNNEL,
-  TUNNEL_PORT, PORT_KIND_TUNNEL,
+  TUNNEL_PORT,
 } from '../../src/tables/layout.js';
 import { formatMac, parseMac } from '../../src/wire/ethernet.js';
 

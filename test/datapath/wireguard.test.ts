@@ -19,7 +19,8 @@ import { WgWorker } from '../../src/datapath/wg-worker.js';
 import { Tunnel } from '../../src/wireguard/tunnel.js';
 import { generatePrivateKey, keyPairFromPrivate } from '../../src/wireguard/x25519.js';
 import { programRoute } from '../../src/control/routes.js';
-import { WG_PORT, PORT_KIND_WIREGUARD, ROUTE_CONNECTED } from '../../src/tables/layout.js';
+import { WG_PORT, ROUTE_CONNECTED } from '../../src/tables/layout.js';
+import { PORT_KIND_WIREGUARD } from '../../src/tables/port-table.js';
 import { linkLocalFromMac } from '../../src/wire/addr.js';
 
 const PEER_NET = ip('198.18.61.0');

@@ -8,7 +8,7 @@ import {
   Harness, StepResult, OUTCOME_IDX, COUNTER_NAMES, EP1, UP, PORT_MACS, EP1_MAC, NH_MAC, EP1_4, EP1_6, OUT_6,
   ip, eth, ipv4, udp, tcp, ipv6, icmp4, csum,
 } from '../datapath/harness.js';
-import { NatStage } from '../../src/datapath/nat-stage.js';
+import { NatWorker } from '../../src/datapath/nat-worker.js';
 import { NatTable, EgressTable, NatSettings, LocalEgressIPs, compileEgress, parsePolicy } from '../../src/nat/index.js';
 import { programRoute } from '../../src/control/routes.js';
 import { announceFrame } from '../../src/control/egress-announce.js';
@@ -38,7 +38,7 @@ function setup(local: boolean): { h: Harness; table: NatTable } {
     nodes: [{ name: 'self', ipv4: '198.18.0.1' }, { name: 'gw', ipv4: GATEWAY_NODE }], localNode: 'self',
   });
   egress.sync(entries);
-  (h.dp as { nat: NatStage | null }).nat = new NatStage({ table: table.sab, egress: egress.sab, settings: settings.sab, local: ips.sab }, 0);
+  (h.dp as { nat: NatWorker | null }).nat = new NatWorker({ table: table.sab, egress: egress.sab, settings: settings.sab, local: ips.sab }, 0);
   return { h, table };
 }
 
@@ -152,7 +152,7 @@ test('no gateway: a policy whose egress IP has no owner drops its traffic (count
     spec: { egress: [{ podSelector: {} }], destinationCIDRs: ['198.18.200.0/24'], egressSourceIP: '198.18.0.200' },
   });
   egress.sync(compileEgress({ policies: [policy], endpoints: [{ addresses: ['198.19.1.10'], labels: {} }], owners: new Map(), nodes: [], localNode: 'self' }).entries);
-  (h.dp as { nat: NatStage | null }).nat = new NatStage({ table: table.sab, egress: egress.sab, settings: settings.sab, local: LocalEgressIPs.create().sab }, 0);
+  (h.dp as { nat: NatWorker | null }).nat = new NatWorker({ table: table.sab, egress: egress.sab, settings: settings.sab, local: LocalEgressIPs.create().sab }, 0);
   assert.deepEqual(outcomes(h.inject(fromEp1(EP1_4, OUT_SERVER, udp(EP1_4, OUT_SERVER, 1, 2, new Uint8Array(1)), 17), EP1)), ['dropNatNoGateway=1']);
   // IPv6 from the endpoint (no IPv6 node address configured): untouched, forwarded.
   const r = h.inject(eth(PORT_MACS[EP1], EP1_MAC, 0x86dd, ipv6(EP1_6, OUT_6, 17, 64, udp(EP1_6, OUT_6, 1, 2, new Uint8Array(4)))), EP1);

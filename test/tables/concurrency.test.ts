@@ -160,7 +160,7 @@ test('ring: a producer worker and the main-thread consumer move 200k records int
   const COUNT = 200000;
   const ring = SpscRing.create(4096); // small, so it wraps and fills constantly
   const ctrl = new Int32Array(new SharedArrayBuffer(4));
-  const data: RingData = { sab: ring.sab, count: COUNT };
+  const data: RingData = { sab: ring.sab, ctrl: ctrl.buffer as SharedArrayBuffer, count: COUNT };
   let got = 0, bad = 0, empty = 0;
   const [r] = await withWorkers<{ fullRetries: number }>('./ring-worker.js', [data], ctrl, () => {
     const dst = new Uint8Array(512), end = Date.now() + 15000;

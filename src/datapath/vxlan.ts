@@ -1,79 +1,15 @@
 // VXLAN node-to-node tunnelling (Cilium's tunnel mode), interoperable with a Linux `vxlan`
-// device.
-//
-// Out: a ROUTE_TUNNEL route says "this prefix (another node's pod CIDR) is behind the VTEP at
-// <remote underlay address>, out of <uplink>". The routed IPv4/IPv6 packet keeps its Ethernet
-// header as the inner one (destination: the route's inner MAC, else the node's VXLAN MAC;
-// source: the node's VXLAN MAC), and outer Ethernet + IPv4/IPv6 + UDP + VXLAN are written in
-// the headroom in front of it. The outer next hop is the remote itself, or the gateway of a
-// `via` route toward it out of the same uplink; its MAC comes from the neighbour table (the
-// frame is parked and the neighbour solicited when unknown).
-//
-// In: a UDP datagram to one of our addresses, arriving on an uplink port, to the node's VXLAN
-// port, is validated and its inner frame runs through the pipeline as a frame received on the
-// tunnel pseudo-port TUNNEL_PORT: routed by longest prefix with TTL decrement, or answered by
-// the router (ARP for our addresses, NS, echo), with ICMP errors as on any port. What the router
-// queues on TUNNEL_PORT while the inner frame is processed goes back through the tunnel to the
-// outer source address, to the previous hop's MAC, as ICMP errors do on ordinary ports.
-//
-// Linux interoperability. Weft node (underlay 198.18.0.1 on uplink `up0`, pod CIDR
-// 198.19.1.0/24 and 2001:db8:19:1::/64, gateway 198.19.1.1 / 2001:db8:19:1::1, VXLAN MAC
-// M_WEFT = vxlan.mac, by default 02:77:65:66:74:01) and a Linux node (underlay 198.18.0.2 on
-// eth0, its "pod CIDR" 198.19.2.0/24 and 2001:db8:19:2::/64, vxlan device MAC M_LINUX):
-//
-//   Weft config:
-//     vxlan: { vni: 2, port: 8472 }
-//     routes:
-//       - { prefix: 198.19.2.0/24, type: tunnel, remote: 198.18.0.2, port: up0, innerMac: <M_LINUX> }
-//       - { prefix: "2001:db8:19:2::/64", type: tunnel, remote: 198.18.0.2, port: up0, innerMac: <M_LINUX> }
-//
-//   Linux (in its namespace):
-//     ip link add vxlan0 type vxlan id 2 dstport 8472 local 198.18.0.2 dev eth0 nolearning
-//     ip link set vxlan0 address <M_LINUX> mtu 1450 up       # 1500 - 50 on an IPv4 underlay
-//     bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst 198.18.0.1
-//     ip addr add 198.19.2.1/32 dev vxlan0                     # addresses in its pod CIDR
-//     ip addr add 2001:db8:19:2::1/128 dev vxlan0 nodad
-//     ip route add 198.19.1.0/24 via 198.19.1.1 dev vxlan0 onlink
-//     ip -6 route add 2001:db8:19:1::/64 via 2001:db8:19:1::1 dev vxlan0 onlink
-//     sysctl -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1   # only to route on to its pods
-//   M_LINUX must differ from M_WEFT (Linux drops tunnelled frames whose inner source MAC is its
-//   own). Linux resolves 198.19.1.1 by ARP (IPv6: NS) through the tunnel — the all-zeros FDB
-//   entry sends broadcast and multicast to 198.18.0.1 — and Weft answers for its own addresses
-//   with M_WEFT. Instead of that, static entries work too:
-//     ip neigh replace 198.19.1.1 lladdr 02:77:65:66:74:01 dev vxlan0 nud permanent
-//     ip -6 neigh replace 2001:db8:19:1::1 lladdr 02:77:65:66:74:01 dev vxlan0 nud permanent
-//   With an IPv6 underlay: `local <linux v6>`, `fdb ... dst <weft v6>`, MTU 1430 (1500 - 70),
-//   and `remote: <linux v6>` in the Weft route.
-//   Checksums: Linux checksums the outer UDP over IPv6 (noudp6zerocsumtx, the default), which
-//   Weft requires, and accepts Weft's checksummed IPv6 datagrams; over IPv4 Linux checksums too
-//   (udpcsum, the default of the kernels tested) and Weft verifies it, while Weft sends 0,
-//   which Linux accepts. Verified against Linux 6.18 with both underlays by
-//   test/fixtures/wire/capture_linux_vxlan.mjs (frames kept in vxlan-linux.json).
-//
-// Decisions:
-// - Inner destination MACs accepted: the node's VXLAN MAC and group addresses (ARP broadcast,
-//   IPv6 multicast); anything else is dropVxlanInnerMac (the Linux side's neighbour entry for
-//   the gateway is wrong). Every Weft node uses the same VXLAN MAC by default, so Weft-to-Weft
-//   routes need no inner MAC; toward Linux the route names the vxlan device's MAC.
-// - Decapsulation only on uplink ports: a pod cannot inject frames "from the tunnel".
-// - The source VTEP is not checked against the tunnel routes (as a Linux vxlan device with an
-//   all-zeros FDB entry does not); the node registry can add that later.
-// - Outer IPv4 fragments to the VXLAN port are not reassembled (dropLocalUnhandled): tunnelled
-//   packets are sent with DF, and the PMTU check keeps them under the uplink MTU.
-// - An inner IPv4 packet without DF above the room left by the encapsulation is fragmented
-//   first (fragment.ts), as Linux fragments in front of a vxlan device: each fragment goes
-//   through the tunnel on its own. With DF, and for IPv6, the sender gets frag needed / packet
-//   too big with that room.
-// - Replies through the tunnel use the outer source port hash of the reply, the node's VXLAN
-//   port as destination (where Linux listens), and the address the frame was sent to as source.
-import { Datapath } from './state.js';
+// device; docs/vxlan.md has the design decisions and a Linux peer's configuration.
+// Out (vxlanSend): a ROUTE_TUNNEL route names the remote VTEP; the routed packet keeps its
+// Ethernet header as the inner one and the outer headers are written in the headroom.
+// In (vxlanDecapsulate): a datagram to our VXLAN port on an uplink is checked and its inner
+// frame handed back to the dispatcher (receive.ts) to run on the tunnel pseudo-port
+// TUNNEL_PORT; what the router answers there goes back through the tunnel (vxlanSendBack).
+import { Datapath, VIA_VXLAN } from './state.js';
 import { C } from './counters.js';
-import { sendToNeighbour } from './output.js';
+import { sendToNeighbour, SEND_FRAGMENT } from './output.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
-import { handleIpv4 } from './ipv4-path.js';
-import { handleIpv6 } from './ipv6-path.js';
-import { handleArp } from './arp-responder.js';
 import { TX_PER_PORT } from './tx.js';
 import {
   ETH_HLEN, ETH_DST, ETH_SRC, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ethType, isGroup,
@@ -104,7 +40,7 @@ const OUTER_MAC = 32;
  * dp.route (a ROUTE_TUNNEL value) names. TTL / hop limit were checked by the caller and are
  * decremented here, after the PMTU check. `l4Proto`/`l4Off` are the IPv6 walk's (-1 for IPv4).
  */
-export function sendThroughTunnel(dp: Datapath, inPort: number, off: number, ip: number, family: number, l4Proto: number, l4Off: number): void {
+export function vxlanSend(dp: Datapath, inPort: number, off: number, ip: number, family: number, l4Proto: number, l4Off: number): void {
   const b = dp.arena.bytes;
   const r = dp.route;
   const s = dp.settings;
@@ -181,7 +117,7 @@ export function sendThroughTunnel(dp: Datapath, inPort: number, off: number, ip:
   const sport = vxlanSourcePort(vxlanFlowHash(b, fragOff[0], fragLen[0]));
   for (let k = 0; k < n; k++) {
     const o = encapsulate(dp, out, ufam, remote, fragOff[k], fragLen[k], sport);
-    sendToNeighbour(dp, out, ufam, nh, 0, o, fragLen[k] + overhead, 1);
+    sendToNeighbour(dp, out, ufam, nh, 0, o, fragLen[k] + overhead, SEND_FRAGMENT);
   }
 }
 
@@ -208,10 +144,10 @@ export function isVxlanDatagram(dp: Datapath, port: number, u: number, l4avail: 
 
 /**
  * Validates the VXLAN datagram at u (l4avail bytes of the IPv4/IPv6 packet at ip, frame at off,
- * received on port) and runs its inner frame through the pipeline on TUNNEL_PORT. Every frame
- * ends in one dropVxlan* counter or in the inner frame's outcome.
+ * received on port) and hands its inner frame back to the dispatcher, to run on TUNNEL_PORT.
+ * Every frame ends in one dropVxlan* counter or in the inner frame's outcome.
  */
-export function decapsulate(dp: Datapath, port: number, off: number, ip: number, family: number, u: number, l4avail: number): void {
+export function vxlanDecapsulate(dp: Datapath, port: number, off: number, ip: number, family: number, u: number, l4avail: number): void {
   const b = dp.arena.bytes;
   if (!udpLengthValid(b, u, l4avail)) {
     dp.ctr[C.dropVxlanMalformed]++;
@@ -258,14 +194,14 @@ export function decapsulate(dp: Datapath, port: number, off: number, ip: number,
   dp.outerFamily = family;
   dp.outerPort = port;
   dp.ctr[C.vxlanDecapsulated]++;
-  if (type === ETHERTYPE_IPV4) handleIpv4(dp, TUNNEL_PORT, inner, innerLen);
-  else if (type === ETHERTYPE_IPV6) handleIpv6(dp, TUNNEL_PORT, inner, innerLen);
-  else handleArp(dp, TUNNEL_PORT, inner, innerLen);
-  if (dp.tx.count[TUNNEL_PORT] !== 0) sendBack(dp);
+  dp.reenter(VIA_VXLAN, TUNNEL_PORT, inner, innerLen);
 }
 
-/** Encapsulates what the router queued on TUNNEL_PORT back toward the VTEP the frame came from. */
-function sendBack(dp: Datapath): void {
+/**
+ * Encapsulates what the router queued on TUNNEL_PORT, while it processed a decapsulated frame,
+ * back toward the VTEP that frame came from (dp.outer).
+ */
+export function vxlanSendBack(dp: Datapath): void {
   const b = dp.arena.bytes;
   const tx = dp.tx;
   const s = dp.settings;
