@@ -187,7 +187,7 @@ test('the flow hash follows the flow: TTL and payload do not matter, ports do, f
 });
 
 // Frames a Linux vxlan device sent (test/fixtures/wire/vxlan-linux.json, captured by
-// capture_linux_vxlan.mjs from a device configured as src/datapath/tunnel.ts documents).
+// capture_linux_vxlan.mjs from a device configured as docs/vxlan.md documents).
 interface LinuxFrame { name: string; description: string; outer_family: 4 | 6; inner_off: number; hex: string }
 
 const LINUX: LinuxFrame[] = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/wire/vxlan-linux.json', import.meta.url)), 'utf8')) as LinuxFrame[];
