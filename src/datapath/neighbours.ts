@@ -131,14 +131,12 @@ export function parkFrame(dp: Datapath, port: number, family: number, nh: Uint8A
   if (!already) solicit(dp, port, family, nh, nhOff);
 }
 
-let lastSolicitRound = 0;
-
 /** Sends parked frames whose neighbour became known, drops expired ones, re-solicits. */
 export function servicePending(dp: Datapath): void {
   const q = dp.pending;
   if (q.count === 0) return;
-  const resolicit = dp.now - lastSolicitRound >= SOLICIT_INTERVAL_MS;
-  if (resolicit) lastSolicitRound = dp.now;
+  const resolicit = dp.now - q.lastSolicitRound >= SOLICIT_INTERVAL_MS;
+  if (resolicit) q.lastSolicitRound = dp.now;
   const b = dp.arena.bytes;
   for (let i = 0; i < PENDING_SLOTS && q.count > 0; i++) {
     if (q.used[i] === 0) continue;

@@ -18,6 +18,8 @@ export class PendingQueue {
   /** Recordings the frame's flow matched: it is captured when it finally leaves. */
   readonly recordBits = new Int32Array(PENDING_SLOTS);
   count = 0;
+  /** When the parked frames' neighbours were last solicited again (servicePending). */
+  lastSolicitRound = 0;
   private readonly arena: Arena;
 
   constructor(arena: Arena) {
