@@ -1,7 +1,9 @@
 // A WireGuard device on the control thread: one Tunnel per peer for handshakes and timers,
 // their keypairs placed in the shared keypair slots the workers encrypt and decrypt with, the
 // receiver-index table and the peers' rows (current slot, endpoint) kept in step. No I/O: what
-// must go on the wire comes back from every call as datagrams; time and randomness come in.
+// must go on the wire comes back from every call as datagrams; time and randomness come in —
+// `now` with every call (a reading of the injected clock's now()), the wall clock from that
+// clock, never from the system's.
 import { Tunnel, TunnelAction, Endpoint } from './tunnel.js';
 import { LocalIdentity, OpenedInitiation, openInitiation } from './noise.js';
 import { CookieChecker, MacVerdict, sourceAddressBytes } from './cookie.js';
@@ -18,6 +20,7 @@ import {
   SET_LISTEN_PORT, SET_MTU, SET_PEER_LIMIT,
 } from './dataplane-tables.js';
 import { lock, unlock } from './spinlock.js';
+import type { WgClock } from './clock.js';
 import { parseAddress, formatAddress } from '../wire/addr.js';
 
 export interface Datagram {
@@ -29,10 +32,15 @@ export interface DeviceOptions {
   privateKey: Uint8Array;
   listenPort: number;
   mtu: number;
+  /** The clocks (clock.ts): the agent passes systemClock, tests a fake one. */
+  clock: WgClock;
   rng?: Rng;
-  wallClock?: () => number;
   /** Handshake messages waiting: above this the device is "under load" (cookies, rate limits). */
   underLoad?: (now: number) => boolean;
+  /**
+   * TESTS ONLY: the tunnels' timeScale (tunnel.ts). The device's own cookie secret and
+   * rate limits, and underLoad, run on the caller's clock unscaled.
+   */
   timeScale?: number;
   /**
    * Identify initiations on a piscina pool (handshake-pool.ts) instead of on the calling
@@ -176,7 +184,8 @@ export class WgDevice {
     const peer: Peer = { index, key: Uint8Array.from(key), tunnel: undefined as unknown as Tunnel, slots: new Map(), seen: new Float64Array(this.workers * ACT_WORDS), options: opts };
     peer.tunnel = new Tunnel({
       privateKey: this.o.privateKey, peerPublicKey: key, presharedKey: opts.presharedKey, endpoint: opts.endpoint ?? null,
-      persistentKeepalive: opts.persistentKeepalive ?? 0, mtu: this.o.mtu, rng: this.rng, wallClock: this.o.wallClock,
+      persistentKeepalive: opts.persistentKeepalive ?? 0, mtu: this.o.mtu, rng: this.rng,
+      wallClock: () => this.o.clock.wallNow(),
       underLoad: this.o.underLoad, rateLimiter: this.limiter, local: this.local, cookieChecker: this.checker, timeScale: this.o.timeScale,
       keypairPlacement: (keys) => this.place(peer, keys.isInitiator),
     });
@@ -351,7 +360,7 @@ export class WgDevice {
     return out;
   }
 
-  /** For `wg show`: per peer, its handshake time and transfer counters. */
+  /** For `wg show`: per peer, its handshake time (the injected wall clock's) and transfer counters. */
   peerStats(key: Uint8Array): { lastHandshakeWallMs: number; rxBytes: number; txBytes: number; endpoint: Endpoint | null } | null {
     const p = this.peers.get(hex(key));
     if (!p) return null;
@@ -412,8 +421,10 @@ export class WgDevice {
         w[sb + K_REMOTE_INDEX] = d.remoteIndex | 0;
         t.slotBytes.set(d.sendKey, (sb + K_SEND_KEY) * 4);
         t.slotBytes.set(d.recvKey, (sb + K_RECV_KEY) * 4);
-        // Workers check lifetimes against the wall clock.
-        t.setCreatedWallMs(slot, Date.now() - (performance.now() - d.createdAt));
+        // Workers check lifetimes against their wall clock: when the keypair was made, in wall time
+        // (createdAt is the tunnel's protocol time: the caller's clock / timeScale).
+        const age = this.o.clock.now() - d.createdAt * (this.o.timeScale ?? 1);
+        t.setCreatedWallMs(slot, this.o.clock.wallNow() - age);
         const key = Int32Array.of(d.localIndex | 0);
         if (!t.indices.insert(key, 0, Int32Array.of(slot), 0)) t.indices.update(key, 0, Int32Array.of(slot), 0);
       }

@@ -55,8 +55,11 @@ export interface TunnelOptions {
   /** Plaintext padding never grows a packet beyond this (the tunnel MTU). */
   mtu?: number;
   rng?: Rng;
-  /** Milliseconds since the Unix epoch, only for the initiation's TAI64N timestamp. */
-  wallClock?: () => number;
+  /**
+   * Milliseconds since the Unix epoch (a WgClock's wallNow), for the initiation's TAI64N
+   * timestamp and lastHandshakeWallMs. Required: the core never falls back to the real clock.
+   */
+  wallClock: () => number;
   /** True while the device's handshake processing is backed up: demand MAC2, rate-limit. */
   underLoad?: (now: number) => boolean;
   /** Shared by every tunnel of a device (per-source limits span peers). */
@@ -111,7 +114,7 @@ export class Tunnel {
     this.cookies = new CookieGenerator(this.peerPublicKey);
     this.checker = o.cookieChecker ?? new CookieChecker(this.local.keys.publicKey, this.rng);
     this.limiter = o.rateLimiter ?? new RateLimiter();
-    this.wallClock = o.wallClock ?? Date.now;
+    this.wallClock = o.wallClock;
     this.underLoad = o.underLoad ?? (() => false);
     this.endpoint = o.endpoint ?? null;
     this.mtu = o.mtu ?? 0;
