@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { Topology, REPO, WEFT, sleep, waitExit } from '../netns-tests/harness.js';
 import { fabric } from '../netns-tests/cluster.js';
 import { WgDevice } from '../src/wireguard/device.js';
+import { systemClock } from '../src/wireguard/clock.js';
 import { WgShared } from '../src/wireguard/dataplane-tables.js';
 import { generatePrivateKey, publicKeyFromPrivate } from '../src/wireguard/x25519.js';
 import { makeInitiations } from './tools/wg-initiations.js';
@@ -32,7 +33,7 @@ type Figures = Record<string, number>;
 export function inprocHandshakes(peers = 256, n = 4096): number {
   const shared = WgShared.create({ maxPeers: peers, maxAllowedIps: 64, workers: 1 });
   const priv = generatePrivateKey();
-  const dev = new WgDevice(shared, 1, { privateKey: priv, listenPort: 51871, mtu: 1420 });
+  const dev = new WgDevice(shared, 1, { privateKey: priv, listenPort: 51871, mtu: 1420, clock: systemClock });
   const keys = Array.from({ length: peers }, () => generatePrivateKey());
   for (const k of keys) dev.addPeer(publicKeyFromPrivate(k), {});
   const per = Math.ceil(n / peers);

@@ -8,6 +8,7 @@ import { WireGuardConfig } from './wireguard-config.js';
 import { RouteEntry } from './routes.js';
 import { linkLocalFromMac, formatAddress, maskBytes, Prefix } from '../wire/addr.js';
 import { WgDevice, Datagram } from '../wireguard/device.js';
+import { systemClock } from '../wireguard/clock.js';
 import { WgShared, MSG_HANDSHAKE, MSG_NEED_SESSION, MSG_CONFIRMED, MSG_SEND, RING_META_WORDS } from '../wireguard/dataplane-tables.js';
 import { generatePrivateKey } from '../wireguard/x25519.js';
 import { DeviceConfig, UapiServer, ChangeEvent, makeEndpoint } from '../wireguard/uapi/index.js';
@@ -76,6 +77,7 @@ export class WireGuardController implements AgentExtension {
     const privateKey = this.cfg.privateKey ?? generatePrivateKey();
     this.device = new WgDevice(this.shared, this.agent.cfg.workers, {
       privateKey, listenPort: this.cfg.listenPort, mtu: this.cfg.mtu, underLoad: (now) => now < this.loadUntil,
+      clock: systemClock,
       handshakePool: HANDSHAKE_POOL,
       // Identified initiations are answered as soon as the pool hands them back.
       onIdentified: () => this.identified(),

@@ -1,38 +1,57 @@
 // A WireGuard device on the control thread: one Tunnel per peer for handshakes and timers,
 // their keypairs placed in the shared keypair slots the workers encrypt and decrypt with, the
 // receiver-index table and the peers' rows (current slot, endpoint) kept in step. No I/O: what
-// must go on the wire comes back from every call as datagrams; time and randomness come in.
+// must go on the wire comes back from every call as datagrams; time and randomness come in —
+// `now` with every call (a reading of the injected clock's now()), the wall clock from that
+// clock, never from the system's.
+//
+// The parts: handshake-gate.ts (what a handshake message must get past before a peer's Tunnel
+// sees it), device-peers.ts (the peers), keypair-slots.ts (keypairs in shared memory),
+// peer-rows.ts (the peers' shared rows and the workers' activity).
 import { Tunnel, TunnelAction, Endpoint } from './tunnel.js';
-import { LocalIdentity, OpenedInitiation, openInitiation } from './noise.js';
-import { CookieChecker, MacVerdict, sourceAddressBytes } from './cookie.js';
-import { RateLimiter } from './ratelimiter.js';
-import { HandshakePool, HandshakePoolOptions, Identified } from './handshake-pool.js';
-import { Keypair, KEYPAIR_SHARED_WORDS } from './keypair.js';
-import { Rng, systemRng } from './x25519.js';
-import { MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE_REPLY } from './constants.js';
-import { wgCheck, wgReceiverIndex } from '../wire/wireguard.js';
+import { HandshakeGate } from './handshake-gate.js';
+import { HandshakePoolOptions, PoolStats } from './handshake-pool.js';
+import { KeypairSlots } from './keypair-slots.js';
+import { PeerRegistry, Peer, PeerOptions } from './device-peers.js';
 import {
-  WgShared, SLOT_WORDS, K_STATE, K_PEER, K_LOCAL_INDEX, K_REMOTE_INDEX, K_INITIATOR, K_SEND_KEY, K_RECV_KEY, K_SHARED,
-  SLOT_FREE, SLOT_LIVE, SLOT_NEXT, PEER_WORDS, P_ACTIVE, P_CURRENT, P_EP_LOCK, P_EP_GEN, P_EP_FAMILY, P_EP_PORT, P_EP_ADDR,
-  P_ASKED_AT, P_NODE4, P_NODE6, ACT_WORDS, A_DATA_SENT, A_DATA_RECV, A_AUTH_RECV, A_TX_BYTES, A_RX_BYTES, A_AUTH_SENT, SET_ENABLED,
-  SET_LISTEN_PORT, SET_MTU, SET_PEER_LIMIT,
-} from './dataplane-tables.js';
-import { lock, unlock } from './spinlock.js';
-import { parseAddress, formatAddress } from '../wire/addr.js';
+  openPeerRow, closePeerRow, setCurrentSlot, clearSessionAsked, writeEndpoint, readEndpoint, writeNodeAddresses,
+  collectActivity,
+} from './peer-rows.js';
+import { Rng, systemRng } from './x25519.js';
+import { MSG_COOKIE_REPLY } from './constants.js';
+import { wgReceiverIndex } from '../wire/wireguard.js';
+import { WgShared, ACT_WORDS, SET_ENABLED, SET_LISTEN_PORT, SET_MTU } from './dataplane-tables.js';
+import type { WgClock } from './clock.js';
+
+export type { PeerOptions } from './device-peers.js';
 
 export interface Datagram {
   endpoint: Endpoint;
   packet: Uint8Array;
 }
 
+/** A peer's figures for `wg show`. */
+export interface PeerStats {
+  /** The injected wall clock's time of the last completed handshake, 0 if none. */
+  lastHandshakeWallMs: number;
+  rxBytes: number;
+  txBytes: number;
+  endpoint: Endpoint | null;
+}
+
 export interface DeviceOptions {
   privateKey: Uint8Array;
   listenPort: number;
   mtu: number;
+  /** The clocks (clock.ts): the agent passes systemClock, tests a fake one. */
+  clock: WgClock;
   rng?: Rng;
-  wallClock?: () => number;
   /** Handshake messages waiting: above this the device is "under load" (cookies, rate limits). */
   underLoad?: (now: number) => boolean;
+  /**
+   * TESTS ONLY: the tunnels' timeScale (tunnel-types.ts). The device's own cookie secret and
+   * rate limits, and underLoad, run on the caller's clock unscaled.
+   */
   timeScale?: number;
   /**
    * Identify initiations on a piscina pool (handshake-pool.ts) instead of on the calling
@@ -43,47 +62,14 @@ export interface DeviceOptions {
   onIdentified?: () => void;
 }
 
-/** An initiation sent to the pool: where it came from, under which key. */
-interface PoolCtx {
-  src: Endpoint;
-  gen: number;
-}
-
-export interface PeerOptions {
-  presharedKey?: Uint8Array;
-  endpoint?: Endpoint | null;
-  persistentKeepalive?: number;
-}
-
-interface Peer {
-  index: number;
-  key: Uint8Array;
-  tunnel: Tunnel;
-  /** Slot of each of its keypairs. */
-  slots: Map<Keypair, number>;
-  /** Activity sums already handed to the tunnel, per worker: [dataSent, dataRecv, authRecv, authSent, tx, rx]. */
-  seen: Float64Array;
-  options: PeerOptions;
-  /** A cluster node peer's underlay addresses (kept across a key change). */
-  node?: { v4: Uint8Array | null; v6: Uint8Array | null };
-}
-
-const hex = (k: Uint8Array): string => Buffer.from(k).toString('hex');
-
 export class WgDevice {
   readonly t: WgShared;
-  private local: LocalIdentity;
-  private checker: CookieChecker;
-  private readonly limiter = new RateLimiter();
-  private readonly peers = new Map<string, Peer>();
-  private readonly byIndex: Array<Peer | undefined>;
-  private readonly freeSlots: number[] = [];
+  private readonly gate: HandshakeGate;
+  private readonly peers: PeerRegistry;
+  private readonly slots: KeypairSlots;
   private readonly rng: Rng;
   private readonly workers: number;
   private o: DeviceOptions;
-  private readonly pool: HandshakePool<PoolCtx> | null = null;
-  /** Identified initiations waiting for identifiedMessages(); bounded by what the pool holds. */
-  private identified: Identified<PoolCtx>[] = [];
   /** Handshakes completed (for status and the bench). */
   handshakes = 0;
   /** Why handshake messages were refused, by reason. */
@@ -94,43 +80,36 @@ export class WgDevice {
     this.o = o;
     this.workers = workers;
     this.rng = o.rng ?? systemRng;
-    this.local = new LocalIdentity(o.privateKey);
-    this.checker = new CookieChecker(this.local.keys.publicKey, this.rng);
-    this.byIndex = new Array(t.maxPeers);
-    for (let s = t.slotCount - 1; s >= 0; s--) this.freeSlots.push(s);
-    if (o.handshakePool) {
-      this.pool = new HandshakePool<PoolCtx>(o.privateKey, o.handshakePool, (r, stale) => {
-        if (stale > 0) this.count('poolStale', stale);
-        if (r.length === 0) return;
-        for (const x of r) this.identified.push(x);
-        this.o.onIdentified?.();
-      });
-    }
+    this.gate = new HandshakeGate(o.privateKey, {
+      rng: this.rng, underLoad: o.underLoad, handshakePool: o.handshakePool, onIdentified: o.onIdentified,
+      count: (reason, n) => this.count(reason, n),
+    });
+    this.peers = new PeerRegistry(t.maxPeers);
+    this.slots = new KeypairSlots(t, o.clock, o.timeScale);
     this.applySettings();
   }
 
   /** Stops the handshake pool (results still in flight are dropped). */
   async close(): Promise<void> {
-    this.identified = [];
-    await this.pool?.close();
+    await this.gate.close();
   }
 
   /** True while the handshake pool is saturated (or refused since the last call): the device is under load. */
   poolBusy(): boolean {
-    return this.pool?.busy ?? false;
+    return this.gate.poolBusy();
   }
 
-  poolStats(): ReturnType<HandshakePool<PoolCtx>['stats']> | null {
-    return this.pool?.stats() ?? null;
+  poolStats(): PoolStats | null {
+    return this.gate.poolStats();
   }
 
   /** Hands what the pool gathered during this turn to it. */
   flushPool(): void {
-    this.pool?.flush();
+    this.gate.flushPool();
   }
 
   get publicKey(): Uint8Array {
-    return this.local.keys.publicKey;
+    return this.gate.identity.keys.publicKey;
   }
 
   private applySettings(): void {
@@ -148,12 +127,7 @@ export class WgDevice {
   /** A new identity: every peer's handshake and keys start over. */
   setPrivateKey(key: Uint8Array): void {
     this.o = { ...this.o, privateKey: key };
-    this.local = new LocalIdentity(key);
-    this.checker = new CookieChecker(this.local.keys.publicKey, this.rng);
-    // Initiations identified under the old key belong to no peer of the new one.
-    if (this.identified.length > 0) this.count('poolStale', this.identified.length);
-    this.identified = [];
-    this.pool?.setPrivateKey(key);
+    this.gate.setPrivateKey(key);
     for (const p of [...this.peers.values()]) {
       const opts = p.options;
       const node = p.node;
@@ -164,134 +138,93 @@ export class WgDevice {
   }
 
   peerIndex(key: Uint8Array): number {
-    return this.peers.get(hex(key))?.index ?? -1;
+    return this.peers.get(key)?.index ?? -1;
   }
 
   addPeer(key: Uint8Array, opts: PeerOptions): number {
-    const existing = this.peers.get(hex(key));
+    const existing = this.peers.get(key);
     if (existing) return existing.index;
-    let index = 0;
-    while (index < this.t.maxPeers && this.byIndex[index] !== undefined) index++;
-    if (index === this.t.maxPeers) throw new Error(`at most ${this.t.maxPeers} WireGuard peers`);
-    const peer: Peer = { index, key: Uint8Array.from(key), tunnel: undefined as unknown as Tunnel, slots: new Map(), seen: new Float64Array(this.workers * ACT_WORDS), options: opts };
-    peer.tunnel = new Tunnel({
-      privateKey: this.o.privateKey, peerPublicKey: key, presharedKey: opts.presharedKey, endpoint: opts.endpoint ?? null,
-      persistentKeepalive: opts.persistentKeepalive ?? 0, mtu: this.o.mtu, rng: this.rng, wallClock: this.o.wallClock,
-      underLoad: this.o.underLoad, rateLimiter: this.limiter, local: this.local, cookieChecker: this.checker, timeScale: this.o.timeScale,
-      keypairPlacement: (keys) => this.place(peer, keys.isInitiator),
+    const index = this.peers.freeIndex();
+    const clock = this.o.clock;
+    const tunnel = new Tunnel({
+      privateKey: this.o.privateKey, peerPublicKey: key, presharedKey: opts.presharedKey,
+      endpoint: opts.endpoint ?? null, persistentKeepalive: opts.persistentKeepalive ?? 0, mtu: this.o.mtu,
+      rng: this.rng, wallClock: () => clock.wallNow(), underLoad: this.o.underLoad, rateLimiter: this.gate.limiter,
+      local: this.gate.identity, cookieChecker: this.gate.cookieChecker, timeScale: this.o.timeScale,
+      keypairPlacement: (keys) => this.slots.place(index, keys.isInitiator),
     });
-    this.byIndex[index] = peer;
-    this.peers.set(hex(key), peer);
-    const pw = index * PEER_WORDS;
-    this.t.peers.fill(0, pw, pw + PEER_WORDS);
-    Atomics.store(this.t.peers, pw + P_CURRENT, -1);
-    // Activity rows start at zero, as `seen` does.
-    for (let w = 0; w < this.workers; w++) this.t.activity.fill(0, this.t.activityAt(w, index), this.t.activityAt(w, index) + ACT_WORDS);
-    this.writeEndpoint(peer, opts.endpoint ?? null);
-    Atomics.store(this.t.peers, pw + P_ACTIVE, 1);
-    if (index >= Atomics.load(this.t.settings, SET_PEER_LIMIT)) Atomics.store(this.t.settings, SET_PEER_LIMIT, index + 1);
+    const peer: Peer = {
+      index, key: Uint8Array.from(key), tunnel, slots: new Map(), seen: new Float64Array(this.workers * ACT_WORDS),
+      options: opts,
+    };
+    this.peers.add(peer);
+    openPeerRow(this.t, index, this.workers, opts.endpoint ?? null);
     return index;
   }
 
   removePeer(key: Uint8Array): void {
-    const p = this.peers.get(hex(key));
+    const p = this.peers.get(key);
     if (!p) return;
-    const pw = p.index * PEER_WORDS;
-    Atomics.store(this.t.peers, pw + P_ACTIVE, 0);
-    Atomics.store(this.t.peers, pw + P_CURRENT, -1);
+    closePeerRow(this.t, p.index);
     p.tunnel.session.zeroAll();
     p.tunnel.timers.stopAll();
     this.syncSlots(p);
-    this.peers.delete(hex(key));
-    this.byIndex[p.index] = undefined;
+    this.peers.remove(p);
   }
 
   setEndpoint(key: Uint8Array, ep: Endpoint | null): void {
-    const p = this.peers.get(hex(key));
+    const p = this.peers.get(key);
     if (!p) return;
     p.options = { ...p.options, endpoint: ep };
     p.tunnel.endpoint = ep;
-    this.writeEndpoint(p, ep);
+    writeEndpoint(this.t, p.index, ep);
   }
 
   /** A cluster node peer's underlay addresses (for egress redirects to it). */
   setNodeAddresses(key: Uint8Array, v4: Uint8Array | null, v6: Uint8Array | null): void {
-    const p = this.peers.get(hex(key));
+    const p = this.peers.get(key);
     if (!p) return;
     p.node = { v4, v6 };
-    const pw = p.index * PEER_WORDS;
-    const word = (b: Uint8Array, i: number): number => (b[4 * i] << 24) | (b[4 * i + 1] << 16) | (b[4 * i + 2] << 8) | b[4 * i + 3];
-    Atomics.store(this.t.peers, pw + P_NODE4, v4 ? word(v4, 0) : 0);
-    for (let i = 0; i < 4; i++) Atomics.store(this.t.peers, pw + P_NODE6 + i, v6 ? word(v6, i) : 0);
+    writeNodeAddresses(this.t, p.index, v4, v6);
   }
 
   setPersistentKeepalive(key: Uint8Array, sec: number): void {
-    const p = this.peers.get(hex(key));
+    const p = this.peers.get(key);
     if (!p) return;
     p.options = { ...p.options, persistentKeepalive: sec };
     p.tunnel.timers.persistentKeepalive = sec;
   }
 
   /**
-   * A handshake message a worker received from src. The cheap checks come before anything
-   * costly, as the paper's DoS defence requires: MAC1 first; under load, a message without a
-   * valid MAC2 gets a cookie reply and initiations are rate-limited per source; only then does
-   * an initiation's Diffie-Hellman reveal which peer it is from — on the handshake pool when
-   * the device has one (the result comes back through identifiedMessages()), so the calling
-   * thread never runs a Diffie-Hellman for an initiation it has not identified.
+   * A handshake message a worker received from src: past the gate (handshake-gate.ts), to the
+   * Tunnel of the peer it is from. An initiation identified on the pool comes back through
+   * identifiedMessages() instead.
    */
   handshakeMessage(msg: Uint8Array, src: Endpoint, now: number): Datagram[] {
-    const type = wgCheck(msg, 0, msg.length);
-    if (type !== MSG_INITIATION && type !== MSG_RESPONSE && type !== MSG_COOKIE_REPLY) {
-      this.count('malformed');
-      return [];
-    }
-    if (type !== MSG_COOKIE_REPLY) {
-      const a = parseAddress(src.address);
-      if (!a) return [];
-      if (!this.checker.checkMac1(msg, msg.length)) {
-        this.count('badMac1');
+    const v = this.gate.check(msg, src, now);
+    switch (v.kind) {
+      case 'none':
         return [];
-      }
-      // A saturated pool is load too: cookies then cost far less than dropping would.
-      if (this.o.underLoad?.(now) || (this.pool !== null && this.pool.inFlight >= this.pool.maxInFlight)) {
-        const source = sourceAddressBytes(a.bytes, src.port);
-        if (this.checker.check(msg, msg.length, source, now) !== MacVerdict.Mac2Valid) {
-          this.count('cookieSent');
-          return [{ endpoint: src, packet: this.checker.createReply(msg, msg.length, source, now) }];
-        }
-        if (type === MSG_INITIATION && !this.limiter.allow(a.bytes, now)) {
-          this.count('rateLimited');
+      case 'cookieReply':
+        return [{ endpoint: src, packet: v.packet }];
+      case 'initiation': {
+        const p = v.opened === undefined ? undefined : this.peers.get(v.opened.peerPublic);
+        if (p === undefined) {
+          this.count('unknownPeer');
           return [];
         }
+        return this.run(p, p.tunnel.decapsulate(msg, src, now, { opened: v.opened, macsChecked: true }));
       }
-    }
-    let p: Peer | undefined;
-    if (type === MSG_INITIATION && this.pool) {
-      // The Diffie-Hellman that says who sent it runs on the pool; identifiedMessages() goes on.
-      if (!this.pool.submit(msg, { src, gen: this.pool.generation })) this.count('poolBusy');
-      return [];
-    }
-    let opened: OpenedInitiation | undefined;
-    if (type === MSG_INITIATION) {
-      const o = openInitiation(this.local, msg);
-      opened = typeof o === 'string' ? undefined : o;
-      p = opened === undefined ? undefined : this.peers.get(hex(opened.peerPublic));
-    } else {
-      const r = wgReceiverIndex(msg, 0, type);
-      for (const q of this.peers.values()) {
-        if (q.tunnel.handshake.localIndex === r || q.tunnel.session.byIndex(r) !== null) {
-          p = q;
-          break;
+      case 'indexed': {
+        const p = this.peers.byReceiverIndex(wgReceiverIndex(msg, 0, v.type));
+        if (p === undefined) {
+          this.count('unknownReceiverIndex');
+          return [];
         }
+        // Cookie replies carry no MACs of ours; the gate checked the others.
+        return this.run(p, p.tunnel.decapsulate(msg, src, now, { macsChecked: v.type !== MSG_COOKIE_REPLY }));
       }
     }
-    if (p === undefined) {
-      this.count(type === MSG_INITIATION ? 'unknownPeer' : 'unknownReceiverIndex');
-      return [];
-    }
-    // Cookie replies carry no MACs of ours; the device checked the others above.
-    return this.run(p, p.tunnel.decapsulate(msg, src, now, { opened, macsChecked: type !== MSG_COOKIE_REPLY }));
   }
 
   /**
@@ -301,20 +234,15 @@ export class WgDevice {
    */
   identifiedMessages(now: number): Datagram[] {
     const out: Datagram[] = [];
-    const batch = this.identified;
-    this.identified = [];
-    for (const x of batch) {
-      if (this.pool === null || x.ctx.gen !== this.pool.generation) {
-        this.count('poolStale');
-        continue;
-      }
-      const p = x.publicKey === null ? undefined : this.peers.get(hex(x.publicKey));
+    this.gate.takeIdentified((x) => {
+      const p = x.publicKey === null ? undefined : this.peers.get(x.publicKey);
       if (p === undefined) {
         this.count('unknownPeer');
-        continue;
+        return;
       }
-      out.push(...this.run(p, p.tunnel.decapsulate(x.msg, x.ctx.src, now, { opened: x.opened ?? undefined, macsChecked: true })));
-    }
+      const pre = { opened: x.opened ?? undefined, macsChecked: true };
+      out.push(...this.run(p, p.tunnel.decapsulate(x.msg, x.src, now, pre)));
+    });
     return out;
   }
 
@@ -325,15 +253,15 @@ export class WgDevice {
 
   /** A packet a worker could not send (no usable keys): queue it and start a handshake. */
   needSession(peerIndex: number, packet: Uint8Array, now: number): Datagram[] {
-    const p = this.byIndex[peerIndex];
+    const p = this.peers.at(peerIndex);
     if (!p) return [];
-    Atomics.store(this.t.peers, peerIndex * PEER_WORDS + P_ASKED_AT, 0);
+    clearSessionAsked(this.t, peerIndex);
     return this.run(p, p.tunnel.encapsulate(packet, now));
   }
 
   /** A worker saw the peer use the keypair in `slot` (it was `next`). */
   confirmed(peerIndex: number, slot: number, now: number): Datagram[] {
-    const p = this.byIndex[peerIndex];
+    const p = this.peers.at(peerIndex);
     if (!p) return [];
     for (const [kp, s] of p.slots) if (s === slot) return this.run(p, p.tunnel.confirmNext(kp, now));
     return [];
@@ -344,18 +272,19 @@ export class WgDevice {
     const out: Datagram[] = [];
     for (const p of this.peers.values()) {
       this.followRoaming(p);
-      const act = this.collectActivity(p);
+      const act = collectActivity(this.t, p.index, this.workers, p.seen);
       if (act) out.push(...this.run(p, p.tunnel.noteDataplane(now, act)));
       out.push(...this.run(p, p.tunnel.tick(now)));
     }
     return out;
   }
 
-  /** For `wg show`: per peer, its handshake time and transfer counters. */
-  peerStats(key: Uint8Array): { lastHandshakeWallMs: number; rxBytes: number; txBytes: number; endpoint: Endpoint | null } | null {
-    const p = this.peers.get(hex(key));
+  /** For `wg show`: per peer, its latest handshake and transfer counters. */
+  peerStats(key: Uint8Array): PeerStats | null {
+    const p = this.peers.get(key);
     if (!p) return null;
-    return { lastHandshakeWallMs: p.tunnel.lastHandshakeWallMs, rxBytes: p.tunnel.rxBytes, txBytes: p.tunnel.txBytes, endpoint: p.tunnel.endpoint };
+    const t = p.tunnel;
+    return { lastHandshakeWallMs: t.lastHandshakeWallMs, rxBytes: t.rxBytes, txBytes: t.txBytes, endpoint: t.endpoint };
   }
 
   peerCount(): number {
@@ -366,6 +295,7 @@ export class WgDevice {
     this.errors.set(reason, (this.errors.get(reason) ?? 0) + n);
   }
 
+  /** The tunnel's actions as datagrams and counts; its endpoint and keypairs published. */
   private run(p: Peer, actions: TunnelAction[]): Datagram[] {
     const out: Datagram[] = [];
     for (const a of actions) {
@@ -373,133 +303,24 @@ export class WgDevice {
       else if (a.type === 'error') this.count(a.reason);
       else if (a.type === 'event' && a.event === 'handshakeComplete') this.handshakes++;
     }
-    if (p.tunnel.endpoint) this.writeEndpoint(p, p.tunnel.endpoint, true);
+    if (p.tunnel.endpoint) writeEndpoint(this.t, p.index, p.tunnel.endpoint, true);
     this.syncSlots(p);
     return out;
   }
 
-  /** A free slot for a new keypair of p, its shared words zeroed; null when none is left. */
-  private place(p: Peer, initiator: boolean): { shared: Int32Array; base: number } | null {
-    const slot = this.freeSlots.pop();
-    if (slot === undefined) return null;
-    const sb = slot * SLOT_WORDS;
-    const w = this.t.slotWords;
-    Atomics.store(w, sb + K_STATE, SLOT_FREE);
-    w.fill(0, sb + K_SHARED, sb + K_SHARED + KEYPAIR_SHARED_WORDS);
-    w[sb + K_PEER] = p.index;
-    w[sb + K_INITIATOR] = initiator ? 1 : 0;
-    return { shared: w, base: sb + K_SHARED };
-  }
-
-  /**
-   * Publishes p's keypairs to the workers and retires the ones it no longer holds: slot
-   * contents (keys, indices, creation time), the index table, states (next = receive only),
-   * and the peer's current slot.
-   */
+  /** Publishes p's keypairs to the workers, retires the ones it no longer holds, and sets its current slot. */
   private syncSlots(p: Peer): void {
-    const s = p.tunnel.session;
-    const t = this.t;
-    const w = t.slotWords;
-    const live = new Map<Keypair, number>();
-    for (const kp of [s.current, s.previous, s.next]) {
-      if (kp === null || kp.zeroed) continue;
-      let slot = p.slots.get(kp);
-      if (slot === undefined) {
-        slot = slotOfBase(kp.base);
-        const sb = slot * SLOT_WORDS;
-        const d = kp.descriptor();
-        w[sb + K_LOCAL_INDEX] = d.localIndex | 0;
-        w[sb + K_REMOTE_INDEX] = d.remoteIndex | 0;
-        t.slotBytes.set(d.sendKey, (sb + K_SEND_KEY) * 4);
-        t.slotBytes.set(d.recvKey, (sb + K_RECV_KEY) * 4);
-        // Workers check lifetimes against the wall clock.
-        t.setCreatedWallMs(slot, Date.now() - (performance.now() - d.createdAt));
-        const key = Int32Array.of(d.localIndex | 0);
-        if (!t.indices.insert(key, 0, Int32Array.of(slot), 0)) t.indices.update(key, 0, Int32Array.of(slot), 0);
-      }
-      live.set(kp, slot);
-      Atomics.store(w, slot * SLOT_WORDS + K_STATE, kp === s.next ? SLOT_NEXT : SLOT_LIVE);
-    }
-    for (const [kp, slot] of p.slots) {
-      if (live.has(kp)) continue;
-      this.retire(slot, kp.localIndex);
-    }
-    p.slots = live;
-    const cur = s.current !== null && !s.current.zeroed ? live.get(s.current) ?? -1 : -1;
-    Atomics.store(t.peers, p.index * PEER_WORDS + P_CURRENT, cur);
-  }
-
-  private retire(slot: number, localIndex: number): void {
-    const t = this.t;
-    const sb = slot * SLOT_WORDS;
-    Atomics.store(t.slotWords, sb + K_STATE, SLOT_FREE);
-    t.indices.delete(Int32Array.of(localIndex | 0), 0);
-    // Key material leaves shared memory with the keypair.
-    t.slotWords.fill(0, sb + K_SEND_KEY, sb + K_SHARED);
-    this.freeSlots.unshift(slot); // reused last: a worker mid-packet on it has long finished
-  }
-
-  private writeEndpoint(p: Peer, ep: Endpoint | null, onlyIfChanged = false): void {
-    const pw = p.index * PEER_WORDS;
-    const pe = this.t.peers;
-    const a = ep ? parseAddress(ep.address) : null;
-    const fam = a ? a.family : 0;
-    if (onlyIfChanged && fam === pe[pw + P_EP_FAMILY] && ep && ep.port === pe[pw + P_EP_PORT] && a && sameAddr(pe, pw + P_EP_ADDR, a.bytes)) return;
-    lock(pe, pw + P_EP_LOCK);
-    Atomics.add(pe, pw + P_EP_GEN, 1);
-    pe[pw + P_EP_FAMILY] = fam;
-    pe[pw + P_EP_PORT] = ep?.port ?? 0;
-    for (let i = 0; i < 4; i++) {
-      const b = a?.bytes;
-      pe[pw + P_EP_ADDR + i] = b && 4 * i < b.length ? (b[4 * i] << 24) | (b[4 * i + 1] << 16) | (b[4 * i + 2] << 8) | b[4 * i + 3] : 0;
-    }
-    Atomics.add(pe, pw + P_EP_GEN, 1);
-    unlock(pe, pw + P_EP_LOCK);
+    const r = this.slots.sync(p.tunnel.session, p.slots);
+    p.slots = r.live;
+    setCurrentSlot(this.t, p.index, r.current);
   }
 
   /** A worker moved the endpoint (an authenticated packet from elsewhere): the tunnel follows. */
   private followRoaming(p: Peer): void {
-    const pw = p.index * PEER_WORDS;
-    const pe = this.t.peers;
-    const fam = pe[pw + P_EP_FAMILY];
-    if (fam !== 4 && fam !== 6) return;
-    const bytes = new Uint8Array(fam === 4 ? 4 : 16);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = (pe[pw + P_EP_ADDR + (i >> 2)] >>> (24 - 8 * (i & 3))) & 255;
-    const address = formatAddress({ family: fam, bytes });
-    const port = pe[pw + P_EP_PORT];
+    const ep = readEndpoint(this.t, p.index);
+    if (ep === null) return;
     const cur = p.tunnel.endpoint;
-    if (cur && cur.address === address && cur.port === port) return;
-    p.tunnel.endpoint = { address, port };
+    if (cur && cur.address === ep.address && cur.port === ep.port) return;
+    p.tunnel.endpoint = ep;
   }
-
-  /** Sums the workers' activity rows since the last call; null when nothing happened. */
-  private collectActivity(p: Peer): { dataSent: boolean; dataReceived: boolean; authReceived: boolean; authSent: boolean; rxBytes: number; txBytes: number } | null {
-    let dataSent = false, dataReceived = false, authReceived = false, authSent = false, rx = 0, tx = 0;
-    for (let w = 0; w < this.workers; w++) {
-      const a = this.t.activityAt(w, p.index);
-      const act = this.t.activity;
-      const s = w * ACT_WORDS;
-      if (act[a + A_DATA_SENT] !== p.seen[s + A_DATA_SENT]) dataSent = true;
-      if (act[a + A_DATA_RECV] !== p.seen[s + A_DATA_RECV]) dataReceived = true;
-      if (act[a + A_AUTH_RECV] !== p.seen[s + A_AUTH_RECV]) authReceived = true;
-      if (act[a + A_AUTH_SENT] !== p.seen[s + A_AUTH_SENT]) authSent = true;
-      tx += act[a + A_TX_BYTES] - p.seen[s + A_TX_BYTES];
-      rx += act[a + A_RX_BYTES] - p.seen[s + A_RX_BYTES];
-      for (let k = 0; k < ACT_WORDS; k++) p.seen[s + k] = act[a + k];
-    }
-    if (!dataSent && !dataReceived && !authReceived && !authSent && rx === 0 && tx === 0) return null;
-    return { dataSent, dataReceived, authReceived, authSent, rxBytes: rx, txBytes: tx };
-  }
-}
-
-/** The slot whose shared region starts at word `base` (set by place()). */
-function slotOfBase(base: number): number {
-  return (base - K_SHARED) / SLOT_WORDS;
-}
-
-function sameAddr(words: Int32Array, at: number, bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length / 4; i++) {
-    if (words[at + i] !== ((bytes[4 * i] << 24) | (bytes[4 * i + 1] << 16) | (bytes[4 * i + 2] << 8) | bytes[4 * i + 3])) return false;
-  }
-  return true;
 }

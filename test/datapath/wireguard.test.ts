@@ -17,6 +17,7 @@ import { WgShared, MSG_HANDSHAKE, MSG_CONFIRMED, MSG_NEED_SESSION, RING_META_WOR
 import { WgDevice } from '../../src/wireguard/device.js';
 import { WgWorker } from '../../src/datapath/wg-worker.js';
 import { Tunnel } from '../../src/wireguard/tunnel.js';
+import { systemClock } from '../../src/wireguard/clock.js';
 import { generatePrivateKey, keyPairFromPrivate } from '../../src/wireguard/x25519.js';
 import { programRoute } from '../../src/control/routes.js';
 import { WG_PORT, ROUTE_CONNECTED } from '../../src/tables/layout.js';
@@ -34,10 +35,15 @@ programRoute(h.routes, { prefix: { family: 4, bytes: PEER_NET, len: 24 }, type: 
 
 const ours = keyPairFromPrivate(generatePrivateKey());
 const theirs = keyPairFromPrivate(generatePrivateKey());
-const device = new WgDevice(shared, 1, { privateKey: ours.privateKey, listenPort: 51871, mtu: 1420 });
+const device = new WgDevice(shared, 1, {
+  privateKey: ours.privateKey, listenPort: 51871, mtu: 1420, clock: systemClock,
+});
 const peerIndex = device.addPeer(theirs.publicKey, { endpoint: { address: '198.18.0.2', port: 51820 } });
 assert.ok(shared.allowed.insert(4, PEER_NET, 24, Int32Array.of(peerIndex)));
-const peer = new Tunnel({ privateKey: theirs.privateKey, peerPublicKey: ours.publicKey, endpoint: { address: '198.18.0.1', port: 51871 } });
+const peer = new Tunnel({
+  privateKey: theirs.privateKey, peerPublicKey: ours.publicKey, endpoint: { address: '198.18.0.1', port: 51871 },
+  wallClock: systemClock.wallNow,
+});
 
 /** A UDP datagram from the peer's endpoint to our listen port, as a frame on the uplink. */
 function fromPeer(payload: Uint8Array, src = VTEP_B4): Uint8Array {
@@ -151,7 +157,10 @@ test('a burst to a peer without a session: STAGED_PER_ASK packets wait for the h
   const keys2 = keyPairFromPrivate(generatePrivateKey());
   const index2 = device.addPeer(keys2.publicKey, { endpoint: { address: '198.18.0.2', port: 51821 } });
   assert.ok(shared.allowed.insert(4, net2, 24, Int32Array.of(index2)));
-  const peer2 = new Tunnel({ privateKey: keys2.privateKey, peerPublicKey: ours.publicKey, endpoint: { address: '198.18.0.1', port: 51871 } });
+  const peer2 = new Tunnel({
+    privateKey: keys2.privateKey, peerPublicKey: ours.publicKey, endpoint: { address: '198.18.0.1', port: 51871 },
+    wallClock: systemClock.wallNow,
+  });
   const burst = Array.from({ length: STAGED_PER_ASK + 4 }, (_, i) => ipv4({ src: EP1_4, dst: host2, proto: 17, ttl: 64 }, udp(EP1_4, host2, 4000 + i, 53, bytes(30))));
   let queued = 0, dropped = 0;
   for (const pkt of burst) {

@@ -12,6 +12,7 @@ import { CookieGenerator } from '../../src/wireguard/cookie.js';
 import { generatePrivateKey, publicKeyFromPrivate } from '../../src/wireguard/x25519.js';
 import { MSG_INITIATION, MSG_INITIATION_SIZE, MSG_RESPONSE } from '../../src/wireguard/constants.js';
 import { WgDevice } from '../../src/wireguard/device.js';
+import { systemClock } from '../../src/wireguard/clock.js';
 import { WgShared } from '../../src/wireguard/dataplane-tables.js';
 
 const toHex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'));
@@ -157,7 +158,8 @@ function poolDevice(key: Uint8Array) {
   let notify: (() => void) | null = null;
   const t = WgShared.create({ maxPeers: 4, maxAllowedIps: 16, workers: 1 });
   const dev = new WgDevice(t, 1, {
-    privateKey: key, listenPort: 51871, mtu: 1420, handshakePool: { threads: 1, batchSize: 4, maxInFlight: 2 },
+    privateKey: key, listenPort: 51871, mtu: 1420, clock: systemClock,
+    handshakePool: { threads: 1, batchSize: 4, maxInFlight: 2 },
     onIdentified: () => notify?.(),
   });
   const ready = (): Promise<void> => new Promise((resolve) => { notify = resolve; });
