@@ -10,6 +10,10 @@
  *     control thread can signal) instead of spinning or going through libuv.
  *   - CPU affinity: sched_setaffinity() on the calling *thread*, so each
  *     worker_thread pins itself.
+ *   - TAP offloads (IFF_VNET_HDR, TUNSETOFFLOAD): frames of up to 64 KB with
+ *     a virtio_net_hdr in front, read and written with readv()/writev();
+ *     segmentation and checksums for outputs that cannot take them are in
+ *     offload.c.
  *
  * Rules: never crash the process. Every argument is validated (types, ranges,
  * buffer bounds) and every failure becomes a JS exception whose .code is the
@@ -36,6 +40,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define MAX_QUEUES 16
@@ -99,15 +104,32 @@ bool arg_typed(napi_env env, napi_value v, napi_typedarray_type want,
 /* Fetch n arguments: N-API fills missing ones with undefined (which then
  * fails its type check) and ignores extras. */
 
-static napi_value make_int(napi_env env, int64_t v) {
+napi_value make_int(napi_env env, int64_t v) {
   napi_value r;
   napi_create_int64(env, v, &r);
   return r;
 }
 
-/* tapOpen(name, queues) -> { name, fds } */
+/* The virtio_net_hdr size, then the offloads: checksum, TSO (with ECN) and,
+ * where the kernel has it, USO (both families or neither). Returns an errno
+ * and the failing step, or 0 with the accepted TUN_F_* bits. */
+static int tap_offloads(int fd, unsigned *accepted, const char **step) {
+  int hdr = VNET_HDR_LEN;
+  if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) { *step = "TUNSETVNETHDRSZ"; return errno; }
+  unsigned tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+  unsigned with_uso = tso | TUN_F_USO4 | TUN_F_USO6;
+  if (ioctl(fd, TUNSETOFFLOAD, with_uso) == 0) { *accepted = with_uso; return 0; }
+  if (ioctl(fd, TUNSETOFFLOAD, tso) == 0) { *accepted = tso; return 0; }
+  *step = "TUNSETOFFLOAD";
+  return errno;
+}
+
+/* tapOpen(name, queues[, offloads]) -> { name, fds, offloads }: with offloads
+ * true every queue carries a virtio_net_hdr and the device takes checksum and
+ * segmentation offloads; `offloads` in the result is the TUN_F_* bits the
+ * kernel accepted (0 without). */
 static napi_value tap_open(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  ARGS(3);
   char name[IFNAMSIZ];
   size_t nlen = 0;
   napi_valuetype t;
@@ -122,6 +144,12 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     return BAD_ARG("tapOpen", "name must be 1..15 bytes without NUL");
   if (!arg_int(env, argv[1], 1, MAX_QUEUES, "tapOpen", "queues", &queues))
     return NULL;
+  bool want_offloads = false;
+  if (napi_typeof(env, argv[2], &t) != napi_ok) return NULL;
+  if (t != napi_undefined &&
+      (t != napi_boolean || napi_get_value_bool(env, argv[2], &want_offloads) != napi_ok))
+    return BAD_ARG("tapOpen", "offloads must be a boolean");
+  unsigned accepted = 0;
 
   int fds[MAX_QUEUES];
   int opened = 0, err = 0;
@@ -134,9 +162,14 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     if (fd < 0) { err = errno; step = "open /dev/net/tun"; break; }
     /* After the first ioctl ifr_name holds the real name ("weft%d" is
      * expanded by the kernel), so later queues attach to the same device. */
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE | (want_offloads ? IFF_VNET_HDR : 0);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
       err = errno; step = "TUNSETIFF";
+      close(fd);
+      break;
+    }
+    /* Header size and offloads belong to the device: set once, on the first queue. */
+    if (want_offloads && opened == 0 && (err = tap_offloads(fd, &accepted, &step)) != 0) {
       close(fd);
       break;
     }
@@ -147,7 +180,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, err, "tapOpen(%s): %s", name, step);
   }
 
-  napi_value res, jname, jfds;
+  napi_value res, jname, jfds, joff;
   bool ok = true;
   ifr.ifr_name[IFNAMSIZ - 1] = '\0';
   ok &= napi_create_object(env, &res) == napi_ok;
@@ -155,8 +188,10 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   ok &= napi_create_array_with_length(env, (size_t)queues, &jfds) == napi_ok;
   for (int i = 0; ok && i < opened; i++)
     ok &= napi_set_element(env, jfds, (uint32_t)i, make_int(env, fds[i])) == napi_ok;
-  ok = ok && napi_set_named_property(env, res, "name", jname) == napi_ok &&
-       napi_set_named_property(env, res, "fds", jfds) == napi_ok;
+  ok = ok && napi_create_uint32(env, accepted, &joff) == napi_ok &&
+       napi_set_named_property(env, res, "name", jname) == napi_ok &&
+       napi_set_named_property(env, res, "fds", jfds) == napi_ok &&
+       napi_set_named_property(env, res, "offloads", joff) == napi_ok;
   if (!ok) { /* JS never saw the fds, so nobody else could close them */
     for (int i = 0; i < opened; i++) close(fds[i]);
     return throw_errno(env, ENOMEM, "tapOpen(%s): building result", ifr.ifr_name);
@@ -164,12 +199,44 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   return res;
 }
 
-/* rxBatch(fd, arena, firstSlot, maxFrames, slotSize, headroom, lens) -> n */
+void vnet_decode(const uint8_t h[VNET_HDR_LEN], int32_t *w) {
+  w[0] = h[0];
+  w[1] = h[1];
+  for (int i = 0; i < 4; i++) w[2 + i] = h[2 + 2 * i] | (h[3 + 2 * i] << 8);
+}
+
+void vnet_encode(const int32_t *w, uint8_t h[VNET_HDR_LEN]) {
+  h[0] = (uint8_t)w[0];
+  h[1] = (uint8_t)w[1];
+  for (int i = 0; i < 4; i++) {
+    h[2 + 2 * i] = (uint8_t)w[2 + i];
+    h[3 + 2 * i] = (uint8_t)(w[2 + i] >> 8);
+  }
+}
+
+/* An optional Int32Array of VNET_WORDS per frame index, at least `need` frames long. */
+static bool arg_vnet(napi_env env, napi_value v, const char *call, int64_t need, int32_t **out) {
+  napi_valuetype t;
+  *out = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t == napi_undefined) return true;
+  size_t len;
+  if (!arg_typed(env, v, napi_int32_array, call, "vnet", (void **)out, &len)) return false;
+  if (need * VNET_WORDS > (int64_t)len) {
+    throw_errno(env, EINVAL, "%s: frames extend beyond vnet", call);
+    return false;
+  }
+  return true;
+}
+
+/* rxBatch(fd, arena, firstSlot, maxFrames, slotSize, headroom, lens[, vnet]) -> n
+ * With vnet (the fd was opened with offloads), each frame's virtio_net_hdr is
+ * decoded into vnet[(firstSlot+i)*6 ..] and the frame alone lands in its slot. */
 static napi_value rx_batch(napi_env env, napi_callback_info info) {
-  ARGS(7);
+  ARGS(8);
   int64_t fd, first, max, slot, head;
   uint8_t *arena;
-  int32_t *lens;
+  int32_t *lens, *vnet;
   size_t alen, llen;
   if (!arg_int(env, argv[0], 0, INT32_MAX, "rxBatch", "fd", &fd) ||
       !arg_typed(env, argv[1], napi_uint8_array, "rxBatch", "arena",
@@ -187,18 +254,26 @@ static napi_value rx_batch(napi_env env, napi_callback_info info) {
     return BAD_ARG("rxBatch", "slots extend beyond the arena");
   if (first + max > (int64_t)llen)
     return BAD_ARG("rxBatch", "slots extend beyond lens");
+  if (!arg_vnet(env, argv[7], "rxBatch", first + max, &vnet)) return NULL;
 
   int64_t n = 0;
   size_t cap = (size_t)(slot - head);
+  uint8_t hdr[VNET_HDR_LEN];
   while (n < max) {
     uint8_t *p = arena + (first + n) * slot + head;
-    ssize_t r = read((int)fd, p, cap);
+    struct iovec iov[2] = {{hdr, VNET_HDR_LEN}, {p, cap}};
+    ssize_t r = vnet ? readv((int)fd, iov, 2) : read((int)fd, p, cap);
     if (r < 0) {
       int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) break;
       if (n > 0) break; /* report what we got; the error recurs next call */
       return throw_errno(env, err, "rxBatch(fd %d): read", (int)fd);
+    }
+    if (vnet) {
+      if (r < VNET_HDR_LEN) continue; /* cannot happen on a TAP; never hand out half a header */
+      r -= VNET_HDR_LEN;
+      vnet_decode(hdr, vnet + (first + n) * VNET_WORDS);
     }
     /* TAP truncates frames longer than cap; clamp anyway so lens can never
      * point outside the slot. */
@@ -209,7 +284,7 @@ static napi_value rx_batch(napi_env env, napi_callback_info info) {
 }
 
 /*
- * txBatch(fd, arena, desc, first, n[, stats]) -> consumed
+ * txBatch(fd, arena, desc, first, n[, stats[, vnet]]) -> consumed
  * desc is an Int32Array of (byteOffset, length) pairs; frames first..first+n-1
  * (n <= 256) are written with one write() each. All descriptors are copied and
  * bounds-checked before anything is written (desc may be shared memory that
@@ -220,12 +295,14 @@ static napi_value rx_batch(napi_env env, napi_callback_info info) {
  * the batch: frames from the return value on were not consumed. EBADF/EFAULT
  * throw (nothing can ever succeed on that fd), unless frames were consumed
  * already, in which case the count is returned and the error recurs.
+ * With vnet (the fd was opened with offloads) frame i is written behind the
+ * virtio_net_hdr encoded from vnet[(first+i)*6 ..].
  */
 static napi_value tx_batch(napi_env env, napi_callback_info info) {
-  ARGS(6);
+  ARGS(7);
   int64_t fd, first, n;
   uint8_t *arena;
-  int32_t *desc;
+  int32_t *desc, *vnet;
   double *stats = NULL;
   size_t alen, dlen, slen = 0;
   napi_valuetype t;
@@ -246,6 +323,7 @@ static napi_value tx_batch(napi_env env, napi_callback_info info) {
   }
   if ((first + n) * 2 > (int64_t)dlen)
     return BAD_ARG("txBatch", "frames extend beyond desc");
+  if (!arg_vnet(env, argv[6], "txBatch", first + n, &vnet)) return NULL;
   int32_t d[2 * MAX_BATCH];
   for (int64_t i = 0; i < n; i++) {
     d[2 * i] = desc[2 * (first + i)];
@@ -257,8 +335,16 @@ static napi_value tx_batch(napi_env env, napi_callback_info info) {
   }
 
   int64_t done = 0, failed = 0;
+  uint8_t hdr[VNET_HDR_LEN];
   while (done < n) {
-    ssize_t r = write((int)fd, arena + d[2 * done], (size_t)d[2 * done + 1]);
+    ssize_t r;
+    if (vnet) {
+      vnet_encode(vnet + (first + done) * VNET_WORDS, hdr);
+      struct iovec iov[2] = {{hdr, VNET_HDR_LEN}, {arena + d[2 * done], (size_t)d[2 * done + 1]}};
+      r = writev((int)fd, iov, 2);
+    } else {
+      r = write((int)fd, arena + d[2 * done], (size_t)d[2 * done + 1]);
+    }
     if (r < 0) {
       int err = errno;
       if (err == EINTR) continue;
@@ -370,6 +456,7 @@ NAPI_MODULE_INIT() {
       {"eventfdCreate", efd_create},  {"eventfdSignal", efd_signal},
       {"eventfdDrain", efd_drain},
       {"aeadSeal", aead_seal},        {"aeadOpen", aead_open},
+      {"gsoSplit", gso_split},        {"csumFill", csum_fill},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

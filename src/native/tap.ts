@@ -17,19 +17,53 @@ export interface TapHandle {
   name: string;
   /** One non-blocking fd per queue. */
   fds: number[];
+  /** TUN_F_* offloads the kernel accepted (0 when opened without offloads). */
+  offloads: number;
 }
+
+// TUN_F_* bits of TapHandle.offloads.
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_TSO_ECN = 0x08;
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
+
+/**
+ * A frame's virtio_net_hdr as rxBatch / txBatch exchange it: VNET_WORDS Int32 words per frame
+ * index, in this order.
+ */
+export const VNET_WORDS = 6;
+export const VNET_FLAGS = 0;
+export const VNET_GSO_TYPE = 1;
+export const VNET_HDR_LEN = 2;
+export const VNET_GSO_SIZE = 3;
+export const VNET_CSUM_START = 4;
+export const VNET_CSUM_OFFSET = 5;
+
+// gsoSplit's kinds of super-frame.
+export const GSO_TCP4 = 1;
+export const GSO_TCP6 = 2;
+export const GSO_UDP4 = 3;
+export const GSO_UDP6 = 4;
 
 export interface NativeError extends Error {
   code: string;
 }
 
 export interface NativeShim {
-  /** Create (or attach to) multi-queue TAP `name` (< 16 bytes) with 1..16 queues. */
-  tapOpen(name: string, queues: number): TapHandle;
+  /**
+   * Create (or attach to) multi-queue TAP `name` (< 16 bytes) with 1..16 queues; with `offloads`,
+   * frames carry a virtio_net_hdr (rxBatch / txBatch need their vnet argument) and the device
+   * takes checksum, TSO and (where the kernel has it) USO offloads.
+   */
+  tapOpen(name: string, queues: number, offloads?: boolean): TapHandle;
   /**
    * Up to maxFrames (1..256) reads; frame i lands at
    * arena[(firstSlot+i)*slotSize + headroom] (at most slotSize-headroom bytes)
    * and its length in lens[firstSlot+i]. Returns frames read (0 = none pending).
+   * With vnet (a TAP opened with offloads), frame i's virtio_net_hdr is decoded into
+   * vnet[(firstSlot+i)*VNET_WORDS ..].
    */
   rxBatch(
     fd: number,
@@ -39,12 +73,14 @@ export interface NativeShim {
     slotSize: number,
     headroom: number,
     lens: Int32Array,
+    vnet?: Int32Array,
   ): number;
   /**
    * Writes frames desc[2*(first+i)] (byte offset), desc[2*(first+i)+1] (length)
    * for i < n (n <= 256), one write() each. Returns frames consumed (written, or dropped by a per-frame
    * error such as EIO when the interface is down; each drop adds 1 to
-   * stats[0]). Fewer than n consumed means the queue is full (EAGAIN).
+   * stats[0]). Fewer than n consumed means the queue is full (EAGAIN). With vnet (a TAP opened
+   * with offloads), frame i goes out behind the header vnet[(first+i)*VNET_WORDS ..].
    */
   txBatch(
     fd: number,
@@ -53,6 +89,7 @@ export interface NativeShim {
     first: number,
     n: number,
     stats?: Float64Array,
+    vnet?: Int32Array,
   ): number;
   /**
    * poll() for POLLIN on fds[0..n) (n <= 512; negative fds are ignored),
@@ -74,6 +111,21 @@ export interface NativeShim {
    * written right after it. The key is key[keyOff, keyOff+32).
    */
   aeadSeal(key: Uint8Array, keyOff: number, buf: Uint8Array, off: number, len: number, counterLo: number, counterHi: number): void;
+  /**
+   * Software TSO / USO: the super-frame buf[off, off+len) (IP header at l3, TCP/UDP at l4, payload
+   * at `payload`; kind GSO_*) cut into segments of at most mss payload bytes, segment i written at
+   * buf[dstOff + i*stride] with its own headers and checksums, its length in lens[lensAt+i].
+   * Returns the number of segments (at most maxSegs, else EINVAL and nothing written).
+   */
+  gsoSplit(
+    buf: Uint8Array, off: number, len: number, kind: number, l3: number, l4: number, payload: number, mss: number,
+    dstOff: number, stride: number, maxSegs: number, lens: Int32Array, lensAt: number,
+  ): number;
+  /**
+   * Finishes a checksum left to the device (virtio NEEDS_CSUM): the complement of the sum of
+   * buf[start, end) — the field at `field` holding the pseudo-header sum — written at field.
+   */
+  csumFill(buf: Uint8Array, start: number, end: number, field: number, udp: boolean): void;
   /** Decrypts buf[off, off+len−16) in place against the tag in its last 16 bytes; false when it does not verify. */
   aeadOpen(key: Uint8Array, keyOff: number, buf: Uint8Array, off: number, len: number, counterLo: number, counterHi: number): boolean;
 }
