@@ -177,6 +177,7 @@ export class Agent {
         queue: i,
         cpu,
         maxFrame: this.maxFrame(),
+        superFrames: false, // TODO(offloads): from the ports' config
         portsSab: this.portTable.sab,
         routesSab: this.routeTable.sab,
         neighboursSab: this.neighbours.sab,

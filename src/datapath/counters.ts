@@ -28,6 +28,18 @@ export const COUNTER_NAMES = [
   'fragmentsSent',
   'fragmentsQueued',
   'fragmentsLost',
+  // Super-frames (superframe.ts): GSO frames received and sent whole (information); a received
+  // super-frame cut into segments in software because its output takes no offloads (an outcome,
+  // like `fragmented`), its segments made and then sent, parked or lost; checksums the sender
+  // left to the device that were computed in software.
+  'rxSuperFrames',
+  'txSuperFrames',
+  'segmented',
+  'segmentsMade',
+  'segmentsSent',
+  'segmentsQueued',
+  'segmentsLost',
+  'checksumsFinished',
   'vxlanEncapsulated',
   'vxlanDecapsulated',
   // Frames the router answered through the tunnel (already counted as consumed / icmpErrorsSent)
@@ -174,6 +186,14 @@ export const COUNTER_NAMES = [
   'dropWgSourceNotAllowed',
   'dropWgControlRingFull',
   'dropWgNested',
+  // A virtio_net_hdr that disagrees with its frame: unknown flags; a checksum to finish elsewhere
+  // than at the TCP / UDP checksum; a GSO type, size or header that does not fit the packet. A
+  // super-frame that needs more segments than one batch may make, or sent to our own address.
+  'dropVnetBadHeader',
+  'dropVnetBadChecksum',
+  'dropVnetBadGso',
+  'dropSuperFrameSegments',
+  'dropSuperFrameLocal',
   // More re-entries of one frame than receive.ts's MAX_REENTRIES (a bound no stage's rule reaches).
   'dropReentryTooDeep',
 ] as const;

@@ -11,6 +11,7 @@ import { vxlanSend, isVxlanDatagram, vxlanDecapsulate } from './vxlan.js';
 import { lbIpv4, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
 import { isWgDatagram, wgReceive } from './wg-receive.js';
 import { natEgress, natApply, natLocal } from './nat-stage.js';
+import { isSuper, isGso, checksumPartial, superFrameCheck, superWireLen, resolveSuper } from './superframe.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
 import {
   IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_CSUM, IPV4_DST, IPV4_SRC,
@@ -55,12 +56,20 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
     dp.ctr[C.dropMulticastIgnored]++;
     return;
   }
+  // Super-frames: the virtio header agrees with the packet (superframe.ts).
+  if (isSuper(dp)) {
+    const l4 = ip + ipv4HeaderLen(b, ip);
+    const proto = ipv4IsFragment(b, ip) ? -1 : b[ip + IPV4_PROTO];
+    if (!superFrameCheck(dp, off, 4, proto, l4, ip + ipv4TotalLen(b, ip))) return;
+  }
   // L4 load balancer: packets to a service go to a backend inside IPIP (lb.ts).
   if (dp.lb !== null && lbIpv4(dp, port, off, ip)) return;
   // DSR replies of a backend under l4Xlate get the service port back (lb-reverse.ts).
   if ((dp.ports.flags(port) & PORT_DSR_BACKEND) !== 0 && !ipv4IsLaterFragment(b, ip)) {
     const hl = ipv4HeaderLen(b, ip);
-    if (reverseXlate(b, 4, ip + IPV4_SRC, b[ip + IPV4_PROTO], ip + hl, ipv4TotalLen(b, ip) - hl)) dp.ctr[C.lbReverseXlated]++;
+    if (reverseXlate(b, 4, ip + IPV4_SRC, b[ip + IPV4_PROTO], ip + hl, ipv4TotalLen(b, ip) - hl, checksumPartial(dp))) {
+      dp.ctr[C.lbReverseXlated]++;
+    }
   }
   if (dp.nat !== null && natEgress(dp, port, off, ip, 4)) return;
   const r = dp.route;
@@ -101,7 +110,9 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
   const hlen = ipv4HeaderLen(b, ip);
   if (type === ROUTE_CONNECTED && !ipv4IsFragment(b, ip) && ipipToEndpoint(dp, out, off, ip + IPV4_DST, 4, b[ip + IPV4_PROTO], ip + hlen, total - hlen)) return;
   const mtu = dp.ports.mtu(out);
-  if (total > mtu && ipv4DontFragment(b, ip)) {
+  // A super-frame is too big when its segments are; they are never fragmented (as if DF).
+  const wire = superWireLen(dp, total);
+  if (wire > mtu && (ipv4DontFragment(b, ip) || isGso(dp))) {
     dp.ctr[C.dropTooBig]++;
     sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
     return;
@@ -115,11 +126,12 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
     nh = nexthop;
     nhOff = 0;
   }
-  if (total <= mtu) {
+  if (wire <= mtu) {
     sendToNeighbour(dp, out, 4, nh, nhOff, off, ETH_HLEN + total);
     return;
   }
   // Too big without DF: fragments (RFC 1812 §5.2.6), built after the TTL decrement.
+  if (isSuper(dp)) resolveSuper(dp, off, ETH_HLEN + total); // fragments carry finished checksums
   const n = fragmentIpv4(dp, off, ip, mtu);
   if (n === 0) return;
   dp.ctr[C.fragmented]++;
@@ -133,6 +145,14 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
   const total = ipv4TotalLen(b, ip);
   const icmpLen = total - hlen;
   const m = ip + hlen;
+  if (isSuper(dp)) {
+    // Of super-frames for us only a reply to translate back is expected; checksums left to us are finished.
+    if (isGso(dp)) {
+      if (dp.nat === null || !natLocal(dp, port, off, ip, 4)) dp.ctr[C.dropSuperFrameLocal]++;
+      return;
+    }
+    resolveSuper(dp, off, ETH_HLEN + total);
+  }
   if (b[ip + IPV4_PROTO] === IPPROTO_UDP && !ipv4IsFragment(b, ip) && isWgDatagram(dp, port, m, icmpLen)) {
     wgReceive(dp, port, off, ip, 4, m, icmpLen);
     return;

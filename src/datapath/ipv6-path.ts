@@ -12,6 +12,7 @@ import { isWgDatagram, wgReceive } from './wg-receive.js';
 import { lbIpv6, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
 import { handleNdp, isLocal6 } from './ndp.js';
 import { natEgress, natApply, natLocal } from './nat-stage.js';
+import { isSuper, isGso, checksumPartial, superFrameCheck, superWireLen, resolveSuper } from './superframe.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC } from '../wire/ethernet.js';
 import { IPPROTO_ICMPV6, IPPROTO_UDP } from '../wire/ipv4.js';
 import {
@@ -53,6 +54,8 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
     dp.ctr[C.dropIpv6Martian]++;
     return;
   }
+  // Super-frames: the virtio header agrees with the packet (superframe.ts).
+  if (isSuper(dp) && !superFrameCheck(dp, off, 6, w.fragment ? -1 : w.proto, w.l4Off, end)) return;
   if (ipv6IsMulticast(b, ip + IPV6_DST)) {
     // Only neighbour solicitations for our addresses concern a router's multicast input.
     if (w.proto === IPPROTO_ICMPV6 && !w.laterFragment && end - w.l4Off >= 8 && b[w.l4Off] === ND_NEIGHBOR_SOLICIT) {
@@ -79,7 +82,9 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
   // L4 load balancer: packets to a service go to a backend inside IP6IP6 (lb.ts).
   if (dp.lb !== null && lbIpv6(dp, port, off, ip, end)) return;
   // DSR replies of a backend under l4Xlate get the service port back (lb-reverse.ts).
-  if ((dp.ports.flags(port) & PORT_DSR_BACKEND) !== 0 && !w.laterFragment && reverseXlate(b, 6, ip + IPV6_SRC, w.proto, w.l4Off, end - w.l4Off)) dp.ctr[C.lbReverseXlated]++;
+  if ((dp.ports.flags(port) & PORT_DSR_BACKEND) !== 0 && !w.laterFragment && reverseXlate(b, 6, ip + IPV6_SRC, w.proto, w.l4Off, end - w.l4Off, checksumPartial(dp))) {
+    dp.ctr[C.lbReverseXlated]++;
+  }
   if (dp.nat !== null && natEgress(dp, port, off, ip, 6)) return;
   const l4Proto = w.laterFragment ? -1 : w.proto;
   const l4Off = w.laterFragment ? -1 : w.l4Off;
@@ -116,7 +121,7 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
   const total = end - ip;
   if (type === ROUTE_CONNECTED && !w.fragment && ipipToEndpoint(dp, out, off, ip + IPV6_DST, 6, w.proto, w.l4Off, end - w.l4Off)) return;
   const mtu = dp.ports.mtu(out);
-  if (total > mtu) {
+  if (superWireLen(dp, total) > mtu) {
     dp.ctr[C.dropTooBig]++;
     sendIcmp6Error(dp, port, off, ip, l4Proto, l4Off, ICMPV6_PACKET_TOO_BIG, 0, mtu);
     return;
@@ -135,6 +140,14 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
 function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: number): void {
   const b = dp.arena.bytes;
   const w = dp.walk6;
+  if (isSuper(dp)) {
+    // Of super-frames for us only a reply to translate back is expected; checksums left to us are finished.
+    if (isGso(dp)) {
+      if (dp.nat === null || !natLocal(dp, port, off, ip, 6)) dp.ctr[C.dropSuperFrameLocal]++;
+      return;
+    }
+    resolveSuper(dp, off, end - off);
+  }
   if (w.proto === IPPROTO_UDP && !w.fragment && isWgDatagram(dp, port, w.l4Off, end - w.l4Off)) {
     wgReceive(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
     return;

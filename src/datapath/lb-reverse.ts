@@ -26,9 +26,13 @@ export function attachReverseXlate(sab: SharedArrayBuffer): void {
 /**
  * Rewrites the source port of a reply from (VIP, backend port) back to the service port.
  * l4/l4len: the TCP/UDP header and the bytes after it; srcOff: the source address; v4 tells
- * whether a zero UDP checksum means "none". Returns true when it rewrote the port.
+ * whether a zero UDP checksum means "none"; partial: the checksum field holds only the
+ * pseudo-header sum (left to the device), which ports are not part of. Returns true when it
+ * rewrote the port.
  */
-export function reverseXlate(b: Uint8Array, family: number, srcOff: number, proto: number, l4: number, l4len: number): boolean {
+export function reverseXlate(
+  b: Uint8Array, family: number, srcOff: number, proto: number, l4: number, l4len: number, partial: boolean,
+): boolean {
   if (table === null || (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP)) return false;
   const csumOff = proto === IPPROTO_TCP ? TCP_CSUM : UDP_CSUM;
   if (l4len < csumOff + 2) return false;
@@ -39,7 +43,7 @@ export function reverseXlate(b: Uint8Array, family: number, srcOff: number, prot
   put16(b, l4, port);
   const csum = get16(b, l4 + csumOff);
   // A zero UDP checksum over IPv4 means "not computed": it stays zero.
-  if (!(proto === IPPROTO_UDP && family === 4 && csum === 0)) {
+  if (!partial && !(proto === IPPROTO_UDP && family === 4 && csum === 0)) {
     let c = update16(csum, sport, port);
     if (proto === IPPROTO_UDP && c === 0) c = 0xffff;
     put16(b, l4 + csumOff, c);

@@ -4,7 +4,8 @@
 import { Datapath, VIA_IPIP, VIA_TUNNEL } from './state.js';
 import { mixWord, fmix32 } from '../wire/hash32.js';
 import { C } from './counters.js';
-import { sendToNeighbour, SEND_FRAGMENT } from './output.js';
+import { sendToNeighbour, SEND_FORWARD, SEND_FRAGMENT, SEND_SEGMENT } from './output.js';
+import { isSuper, isGso, checksumPartial, superWireLen, resolveSuper, segOff, segLen } from './superframe.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
 import { ETH_HLEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
@@ -267,8 +268,10 @@ function sendToBackend(
   const overhead = family === 4 ? IPV4_MIN_HLEN : IPV6_HLEN;
   const room = dp.ports.mtu(out) - overhead;
   const df = family === 4 && ipv4DontFragment(b, ip);
-  const fragment = total > room && family === 4 && !df;
-  if (total > room && !fragment) {
+  // A super-frame is measured by its segments, never fragmented.
+  const wire = superWireLen(dp, total);
+  const fragment = wire > room && family === 4 && !df && !isGso(dp);
+  if (wire > room && !fragment) {
     dp.ctr[C.dropTooBig]++;
     if (family === 4) sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, room, b, vip);
     else sendIcmp6Error(dp, port, off, ip, proto, l4, ICMPV6_PACKET_TOO_BIG, 0, room, b, vip);
@@ -276,6 +279,19 @@ function sendToBackend(
   }
   if (lb.service[SVC_FLAGS] & SVC_FLAG_L4_XLATE) xlatePort(dp, family, proto, l4, lb.backend[BACKEND_PORT]);
   dp.ctr[C.lbForwarded]++;
+  if (isSuper(dp)) {
+    // Segments (or the packet with its checksum finished) are encapsulated one by one.
+    const gso = isGso(dp);
+    const n = resolveSuper(dp, off, ETH_HLEN + total);
+    if (n === 0) return;
+    if (gso) dp.ctr[C.segmented]++;
+    for (let k = 0; k < n; k++) {
+      const f = segOff[k];
+      const o = encapsulate(b, f, f + ETH_HLEN, family, segLen[k] - ETH_HLEN, df);
+      sendToNeighbour(dp, out, family, nextHop, 0, o, segLen[k] + overhead, gso ? SEND_SEGMENT : SEND_FORWARD);
+    }
+    return;
+  }
   if (!fragment) {
     const o = encapsulate(b, off, ip, family, total, df);
     sendToNeighbour(dp, out, family, nextHop, 0, o, ETH_HLEN + overhead + total);
@@ -291,13 +307,17 @@ function sendToBackend(
   }
 }
 
-/** Rewrites the inner destination port with an incremental L4 checksum update (RFC 1624). */
+/**
+ * Rewrites the inner destination port with an incremental L4 checksum update (RFC 1624); a
+ * checksum left to the device (a partial one: the pseudo-header sum) does not cover ports.
+ */
 function xlatePort(dp: Datapath, family: number, proto: number, l4: number, newPort: number): void {
   const b = dp.arena.bytes;
   const old = get16(b, l4 + TCP_DST_PORT);
   if (old === newPort) return;
   put16(b, l4 + TCP_DST_PORT, newPort);
   dp.ctr[C.lbL4Xlated]++;
+  if (checksumPartial(dp)) return;
   if (proto === IPPROTO_TCP) {
     put16(b, l4 + TCP_CSUM, update16(get16(b, l4 + TCP_CSUM), old, newPort));
     return;

@@ -25,6 +25,7 @@ import { wgSendToPeer, wgPeerOfNode } from './wg-send.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { vxlanSend } from './vxlan.js';
+import { checksumPartial, isGso, superWireLen, resolveSuper } from './superframe.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { IPV4_SRC, IPV4_DST, IPV4_TTL, IPPROTO_ICMPV6, ipv4TotalLen, ipv4DontFragment, ipv4DecrementTtl } from '../wire/ipv4.js';
 import { IPV6_SRC, IPV6_DST, IPV6_HOPS, IPV6_HLEN, ipv6PayloadLen } from '../wire/ipv6.js';
@@ -99,7 +100,7 @@ export function natApply(dp: Datapath): boolean {
   }
   const r = ct.outbound(p, b, n.addr, 0, ctNowSec(dp.now));
   if (r === CT_HIT || r === CT_NEW) {
-    natRewriteSource(b, p, ct.xlate, 0, ct.xlate[4]);
+    natRewriteSource(b, p, ct.xlate, 0, ct.xlate[4], checksumPartial(dp));
     dp.ctr[d === NAT_DECIDE_MASQUERADE ? C.natMasqueraded : C.natTranslated]++;
     return true;
   }
@@ -125,7 +126,7 @@ export function natLocal(dp: Datapath, port: number, off: number, ip: number, fa
   let hit = false;
   if (v === NAT_OK) {
     if (ct.inbound(p, b, ctNowSec(dp.now)) === CT_HIT) {
-      natRewriteDestination(b, p, ct.xlate, 0, ct.xlate[4]);
+      natRewriteDestination(b, p, ct.xlate, 0, ct.xlate[4], checksumPartial(dp));
       hit = true;
     }
   } else if (v === NAT_ICMP_ERROR) {
@@ -202,7 +203,9 @@ function redirectOut(dp: Datapath, port: number, off: number, ip: number, family
   const b = dp.arena.bytes;
   const total = family === 4 ? ipv4TotalLen(b, ip) : IPV6_HLEN + ipv6PayloadLen(b, ip);
   const mtu = dp.ports.mtu(out);
-  if (total > mtu && (family === 6 || ipv4DontFragment(b, ip))) {
+  // A super-frame is measured by its segments, never fragmented.
+  const wire = superWireLen(dp, total);
+  if (wire > mtu && (family === 6 || ipv4DontFragment(b, ip) || isGso(dp))) {
     dp.ctr[C.dropTooBig]++;
     if (family === 4) sendIcmp4Error(dp, port, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
     else sendIcmp6Error(dp, port, off, ip, l4Proto, l4Off, ICMPV6_PACKET_TOO_BIG, 0, mtu);
@@ -211,11 +214,12 @@ function redirectOut(dp: Datapath, port: number, off: number, ip: number, family
   dp.ctr[C.natRedirected]++;
   if (family === 4) ipv4DecrementTtl(b, ip);
   else b[ip + IPV6_HOPS]--;
-  if (total <= mtu) {
+  if (wire <= mtu) {
     if (peer >= 0) wgSendToPeer(dp, peer, off, ETH_HLEN + total, SEND_FORWARD);
     else sendToNeighbour(dp, out, gfam, nh, 0, off, ETH_HLEN + total);
     return;
   }
+  resolveSuper(dp, off, ETH_HLEN + total); // fragments carry finished checksums
   const k = fragmentIpv4(dp, off, ip, mtu);
   if (k === 0) return;
   dp.ctr[C.fragmented]++;

@@ -14,7 +14,9 @@ import { sum16, finish, pseudoSum6 } from '../wire/checksum.js';
 import { put16, copy } from '../wire/bytes.js';
 import { PORT_HAS_IPV4 } from '../tables/port-table.js';
 import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
-import { PARKED, PARK_FULL } from './send-kinds.js';
+import { PARKED, PARK_FULL, SEND_FORWARD } from './send-kinds.js';
+import { isSuper, transmitSuper } from './superframe.js';
+import { VNET_WORDS, VNET_FLAGS, VNET_GSO_TYPE } from '../native/tap.js';
 
 const BROADCAST = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 const ZERO_MAC = new Uint8Array(6);
@@ -123,7 +125,9 @@ export function solicit(dp: Datapath, port: number, family: number, a: Uint8Arra
 export function parkFrame(dp: Datapath, port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, asFragment = 0): void {
   const q = dp.pending;
   const already = q.waiting(port, family, nh, nhOff);
-  if (!q.add(port, family, nh, nhOff, b, off, len, dp.now, dp.tx.recordBits)) {
+  // The received frame keeps its offload state while it waits; what was made of it has none.
+  const vnet = asFragment === SEND_FORWARD && isSuper(dp) ? dp.vnet : null;
+  if (!q.add(port, family, nh, nhOff, b, off, len, dp.now, dp.tx.recordBits, vnet)) {
     dp.ctr[PARK_FULL[asFragment]]++;
     return;
   }
@@ -148,7 +152,12 @@ export function servicePending(dp: Datapath): void {
     } else if (neighbourMac(dp, port, q.family[i], q.nexthop, i * 16, b, f)) {
       // The slot is reused only after this batch is transmitted: release after push.
       dp.tx.recordBits = q.recordBits[i];
-      if (dp.tx.push(port, f, q.len[i])) dp.ctr[C.pendingSent]++;
+      const v = i * VNET_WORDS;
+      if ((q.vnet[v + VNET_FLAGS] | q.vnet[v + VNET_GSO_TYPE]) !== 0) {
+        for (let k = 0; k < VNET_WORDS; k++) dp.vnet[k] = q.vnet[v + k];
+        transmitSuper(dp, port, f, q.len[i], true);
+        dp.vnet.fill(0);
+      } else if (dp.tx.push(port, f, q.len[i])) dp.ctr[C.pendingSent]++;
       else dp.ctr[C.dropTxFull]++;
       dp.tx.recordBits = 0;
       q.release(i);

@@ -2,6 +2,7 @@
 // pending slots. Bounded: when full the new frame is dropped (and counted by the caller).
 import { Arena, PENDING_SLOTS } from './arena.js';
 import { copy } from '../wire/bytes.js';
+import { VNET_WORDS } from '../native/tap.js';
 
 /** How long a frame may wait for its neighbour before it is dropped. */
 export const PENDING_TIMEOUT_MS = 3000;
@@ -17,6 +18,8 @@ export class PendingQueue {
   readonly deadline = new Float64Array(PENDING_SLOTS);
   /** Recordings the frame's flow matched: it is captured when it finally leaves. */
   readonly recordBits = new Int32Array(PENDING_SLOTS);
+  /** The frame's offload header (superframe.ts), VNET_WORDS words per slot. */
+  readonly vnet = new Int32Array(PENDING_SLOTS * VNET_WORDS);
   count = 0;
   /** When the parked frames' neighbours were last solicited again (servicePending). */
   lastSolicitRound = 0;
@@ -31,7 +34,10 @@ export class PendingQueue {
   }
 
   /** Copies the frame in; returns false when every slot is taken. */
-  add(port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, now: number, recordBits = 0): boolean {
+  add(
+    port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, now: number,
+    recordBits: number, vnet: Int32Array | null,
+  ): boolean {
     if (this.count === PENDING_SLOTS || len > this.arena.maxFrameLen()) return false;
     let i = 0;
     while (this.used[i] === 1) i++;
@@ -42,7 +48,9 @@ export class PendingQueue {
     this.len[i] = len;
     this.deadline[i] = now + PENDING_TIMEOUT_MS;
     this.recordBits[i] = recordBits;
-    copy(this.arena.bytes, this.frameOff(i), b, off, len);
+    for (let k = 0; k < VNET_WORDS; k++) this.vnet[i * VNET_WORDS + k] = vnet === null ? 0 : vnet[k];
+    if (b === this.arena.bytes) b.copyWithin(this.frameOff(i), off, off + len); // a super-frame is up to 64 KB
+    else copy(this.arena.bytes, this.frameOff(i), b, off, len);
     this.count++;
     return true;
   }

@@ -8,9 +8,11 @@ export const SEND_FORWARD = 0;
 export const SEND_FRAGMENT = 1;
 /** A WireGuard message carrying a packet already counted as forwarded (into the tunnel): wgSent / Parked / Lost. */
 export const SEND_WIREGUARD = 2;
+/** One segment of a super-frame already counted as `segmented`: segmentsSent / Queued / Lost. */
+export const SEND_SEGMENT = 3;
 
-export const SENT = [C.forwarded, C.fragmentsSent, C.wgSent];
-export const TX_FULL = [C.dropTxFull, C.fragmentsLost, C.wgLost];
-export const PARKED = [C.pendingQueued, C.fragmentsQueued, C.wgParked];
-export const PARK_FULL = [C.dropPendingFull, C.fragmentsLost, C.wgLost];
+export const SENT = [C.forwarded, C.fragmentsSent, C.wgSent, C.segmentsSent];
+export const TX_FULL = [C.dropTxFull, C.fragmentsLost, C.wgLost, C.segmentsLost];
+export const PARKED = [C.pendingQueued, C.fragmentsQueued, C.wgParked, C.segmentsQueued];
+export const PARK_FULL = [C.dropPendingFull, C.fragmentsLost, C.wgLost, C.segmentsLost];
 

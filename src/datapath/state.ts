@@ -6,6 +6,7 @@ import { PrefixTable } from '../tables/prefix.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS } from '../tables/layout.js';
 import { Ipv6Walk } from '../wire/ipv6.js';
+import { loadNative, NativeShim, VNET_WORDS } from '../native/tap.js';
 import { PendingQueue } from './pending.js';
 import { NodeSettings } from './node-settings.js';
 import { LbReader } from '../lb/tables.js';
@@ -84,12 +85,24 @@ export class Datapath {
   innerOff = 0;
   innerLen = 0;
 
+  /**
+   * The offload state of the frame being processed (its virtio_net_hdr as VNET_WORDS words; all
+   * zero from a port without offloads), and where a GSO frame's L4 header and payload start,
+   * relative to the frame (superframe.ts).
+   */
+  readonly vnet = new Int32Array(VNET_WORDS);
+  gsoKind = 0;
+  gsoL4 = 0;
+  gsoPayload = 0;
+  readonly native: NativeShim;
+
   /** Monotonic milliseconds, refreshed once per batch. */
   now = 0;
   private icmpTokens = ICMP_ERROR_BURST;
   private icmpRefill = 0;
 
-  constructor(tables: DatapathTables, counters: Float64Array, maxFrame: number) {
+  /** superFrames: some port takes TAP offloads (64 KB slots and a segment area). */
+  constructor(tables: DatapathTables, counters: Float64Array, maxFrame: number, superFrames = false) {
     this.ports = tables.ports;
     this.routes = tables.routes;
     this.neighbours = tables.neighbours;
@@ -99,7 +112,8 @@ export class Datapath {
     this.wg = tables.wg ?? null;
     this.nat = tables.nat ?? null;
     this.ctr = counters;
-    this.arena = new Arena(maxFrame);
+    this.arena = new Arena(maxFrame, superFrames);
+    this.native = loadNative();
     this.pending = new PendingQueue(this.arena);
     this.tx.attachRecorder(this.recorder, this.arena.bytes, counters);
   }

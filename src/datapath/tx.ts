@@ -7,16 +7,21 @@ import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
 import type { RecorderReader } from '../recorder/tables.js';
 import { POINT_OUT } from '../recorder/tables.js';
 import { C } from './counters.js';
+import { VNET_WORDS, VNET_FLAGS, VNET_GSO_TYPE } from '../native/tap.js';
 
 export const TX_PER_PORT = 256;
 
 export class TxQueues {
   /** Pairs (offset, length) per port: port p owns desc[p*2*TX_PER_PORT ...]. */
   readonly desc = new Int32Array(MAX_PORTS * 2 * TX_PER_PORT);
+  /** Each descriptor's virtio_net_hdr (VNET_WORDS words), for ports with offloads. */
+  readonly vnet = new Int32Array(MAX_PORTS * TX_PER_PORT * VNET_WORDS);
   readonly count = new Int32Array(MAX_PORTS);
   /** Ports with at least one frame queued this batch, in first-use order. */
   readonly dirty = new Int32Array(MAX_PORTS);
   dirtyCount = 0;
+  /** The longest port queue since the last transmit (the worker transmits early past half full). */
+  highWater = 0;
   /** Recordings the received frame matched at the inbound point (0: none). */
   recordBits = 0;
   private recorder: RecorderReader | null = null;
@@ -33,15 +38,27 @@ export class TxQueues {
   push(port: number, off: number, len: number): boolean {
     const n = this.count[port];
     if (n === TX_PER_PORT) return false;
+    if (n >= this.highWater) this.highWater = n + 1;
     if (n === 0) this.dirty[this.dirtyCount++] = port;
     const d = (port * TX_PER_PORT + n) * 2;
     this.desc[d] = off;
     this.desc[d + 1] = len;
+    // No offload state (the other words mean nothing without these two); d / 2 is the index.
+    this.vnet[d * 3 + VNET_FLAGS] = 0;
+    this.vnet[d * 3 + VNET_GSO_TYPE] = 0;
     this.count[port] = n + 1;
     // Pseudo-ports' frames (VXLAN, WireGuard) are captured once encapsulated onto an uplink.
     if (this.recordBits !== 0 && port < FIRST_PSEUDO_PORT) {
       this.recorder!.capture(this.bytes, off, len, this.recordBits, POINT_OUT, port, this.ctr, C.recorderCaptured, C.recorderLost);
     }
+    return true;
+  }
+
+  /** Like push, with the frame's offload header (vnet[at..at+VNET_WORDS)), for a port with offloads. */
+  pushVnet(port: number, off: number, len: number, vnet: Int32Array, at: number): boolean {
+    if (!this.push(port, off, len)) return false;
+    const d = (port * TX_PER_PORT + this.count[port] - 1) * VNET_WORDS;
+    for (let i = 0; i < VNET_WORDS; i++) this.vnet[d + i] = vnet[at + i];
     return true;
   }
 

@@ -7,7 +7,8 @@
 // TUNNEL_PORT; what the router answers there goes back through the tunnel (vxlanSendBack).
 import { Datapath, VIA_VXLAN } from './state.js';
 import { C } from './counters.js';
-import { sendToNeighbour, SEND_FRAGMENT } from './output.js';
+import { sendToNeighbour, SEND_FORWARD, SEND_FRAGMENT, SEND_SEGMENT } from './output.js';
+import { isSuper, isGso, superWireLen, resolveSuper, segOff, segLen } from './superframe.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
 import { TX_PER_PORT } from './tx.js';
@@ -64,9 +65,11 @@ export function vxlanSend(dp: Datapath, inPort: number, off: number, ip: number,
   // The outer IP packet is the inner one plus the inner Ethernet header, VXLAN, UDP and the
   // outer IP header: exactly `overhead` bytes more.
   const room = dp.ports.mtu(out) - overhead;
-  // An IPv4 packet without DF above the room is fragmented (each fragment encapsulated).
-  const fragment = total > room && family === 4 && !ipv4DontFragment(b, ip);
-  if (total > room && !fragment) {
+  // An IPv4 packet without DF above the room is fragmented (each fragment encapsulated); a
+  // super-frame is measured by its segments, never fragmented.
+  const wire = superWireLen(dp, total);
+  const fragment = wire > room && family === 4 && !ipv4DontFragment(b, ip) && !isGso(dp);
+  if (wire > room && !fragment) {
     dp.ctr[C.dropTooBig]++;
     if (family === 4) sendIcmp4Error(dp, inPort, off, ip, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, room);
     else sendIcmp6Error(dp, inPort, off, ip, l4Proto, l4Off, ICMPV6_PACKET_TOO_BIG, 0, room);
@@ -101,6 +104,19 @@ export function vxlanSend(dp: Datapath, inPort: number, off: number, ip: number,
   if (dp.routes.lookup(ufam, remote, 0, u) >= 0 && u[ROUTE_TYPE] === ROUTE_VIA && u[ROUTE_PORT] === out) {
     wordsToBytes(u, ROUTE_NEXTHOP, dp.tunnelNexthop, ufam === 4 ? 1 : 4);
     nh = dp.tunnelNexthop;
+  }
+  if (isSuper(dp)) {
+    // Segments (or the frame with its checksum finished) are encapsulated one by one.
+    const gso = isGso(dp);
+    const n = resolveSuper(dp, off, ETH_HLEN + total);
+    if (n === 0) return;
+    if (gso) dp.ctr[C.segmented]++;
+    const sport = vxlanSourcePort(vxlanFlowHash(b, segOff[0], segLen[0]));
+    for (let k = 0; k < n; k++) {
+      const o = encapsulate(dp, out, ufam, remote, segOff[k], segLen[k], sport);
+      sendToNeighbour(dp, out, ufam, nh, 0, o, segLen[k] + overhead, gso ? SEND_SEGMENT : SEND_FORWARD);
+    }
+    return;
   }
   if (!fragment) {
     const innerLen = ETH_HLEN + total;

@@ -59,7 +59,8 @@ export function wgFlush(dp: Datapath): void {
 export function wgSendToPeer(dp: Datapath, peer: number, off: number, len: number, kind: number): void {
   const i = dp.tx.count[WG_PORT];
   transmit(dp, WG_PORT, off, len, kind);
-  if (dp.tx.count[WG_PORT] > i) dp.wg!.forcedPeer[i] = peer;
+  // A super-frame is queued as its segments: every one goes to the peer.
+  for (let k = i; k < dp.tx.count[WG_PORT]; k++) dp.wg!.forcedPeer[k] = peer;
 }
 
 /**
@@ -99,8 +100,7 @@ function encryptAndSend(dp: Datapath, w: WgWorker, f: number, len: number, force
     return;
   }
   // The slot's end bounds the padding and the tag (frames start HEADROOM into fixed-size slots).
-  const slotSize = dp.arena.slotSize;
-  const slotEnd = (Math.floor(f / slotSize) + 1) * slotSize;
+  const slotEnd = dp.arena.slotEndOf(f);
   const padded = wgPaddedLength(ipLen, w.mtu());
   if (ip + padded + AEAD_TAG_LEN > slotEnd) {
     dp.ctr[C.wgNoRoom]++;

@@ -10,7 +10,8 @@ import { TX_PER_PORT } from './tx.js';
 import { C, COUNTER_NAMES } from './counters.js';
 import { receiveFrame } from './receive.js';
 import { servicePending } from './neighbours.js';
-import { PortTable, MAX_PORTS, PORT_COUNTERS } from '../tables/port-table.js';
+import { PortTable, MAX_PORTS, PORT_COUNTERS, PORT_OFFLOADS } from '../tables/port-table.js';
+import { VNET_WORDS } from '../native/tap.js';
 import { PrefixTable } from '../tables/prefix.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { CounterBlock } from '../tables/counters.js';
@@ -30,6 +31,8 @@ export interface WorkerInit {
   /** The CPU this worker pins itself to; -1: not pinned (`cpus: none`). */
   cpu: number;
   maxFrame: number;
+  /** Some port takes TAP offloads: 64 KB slots, a segment area (arena.ts). */
+  superFrames: boolean;
   portsSab: SharedArrayBuffer;
   routesSab: SharedArrayBuffer;
   neighboursSab: SharedArrayBuffer;
@@ -76,6 +79,7 @@ const dp = new Datapath(
   },
   counters,
   init.maxFrame,
+  init.superFrames,
 );
 const arena = dp.arena;
 
@@ -89,6 +93,9 @@ const tx = dp.tx;
 
 // This worker's view of the ports: indices and this queue's fd of each, plus the wake fd.
 const portIdx = new Int32Array(MAX_PORTS);
+/** 1 where the port takes offloads: its frames come and go with a virtio_net_hdr. */
+const portOffloads = new Uint8Array(MAX_PORTS);
+const rxVnet = new Int32Array(BATCH * VNET_WORDS);
 const fds = new Int32Array(MAX_PORTS + 1);
 const ready = new Int32Array(MAX_PORTS + 1);
 let nports = 0;
@@ -103,6 +110,7 @@ function refreshPorts(): void {
     // The tunnel pseudo-port has no fds: its frames are encapsulated onto an uplink.
     if (!ports.active(p) || p >= FIRST_PSEUDO_PORT) continue;
     portIdx[nports] = p;
+    portOffloads[nports] = (ports.flags(p) & PORT_OFFLOADS) !== 0 ? 1 : 0;
     fds[nports] = ports.fd(p, init.queue);
     nports++;
   }
@@ -120,7 +128,8 @@ function flush(): void {
     let done = 0;
     txStats[0] = 0;
     try {
-      done = native.txBatch(ports.fd(port, init.queue), arena.bytes, tx.desc, first, n, txStats);
+      const vnet = (ports.flags(port) & PORT_OFFLOADS) !== 0 ? tx.vnet : undefined;
+      done = native.txBatch(ports.fd(port, init.queue), arena.bytes, tx.desc, first, n, txStats, vnet);
     } catch {
       dp.ctr[C.dropTxError] += n;
       continue;
@@ -136,6 +145,7 @@ function flush(): void {
     dp.ctr[C.dropTxQueueFull] += n - done;
   }
   tx.dirtyCount = 0;
+  tx.highWater = 0;
   arena.resetGen();
 }
 
@@ -156,8 +166,9 @@ function run(): void {
     let got = 0;
     for (let i = 0; i < nports; i++) {
       let n = 0;
+      const offloads = portOffloads[i] === 1;
       try {
-        n = native.rxBatch(fds[i], bytes, 0, BATCH, slot, HEADROOM, lens);
+        n = native.rxBatch(fds[i], bytes, 0, BATCH, slot, HEADROOM, lens, offloads ? rxVnet : undefined);
       } catch {
         // The port went away under us (fd closed by the control thread): re-read the table.
         seenGeneration = -1;
@@ -168,7 +179,13 @@ function run(): void {
       let rxBytes = 0;
       for (let j = 0; j < n; j++) {
         rxBytes += lens[j];
-        receiveFrame(dp, p, j * slot + HEADROOM, lens[j]);
+        if (offloads) {
+          for (let k = 0; k < VNET_WORDS; k++) dp.vnet[k] = rxVnet[j * VNET_WORDS + k];
+          receiveFrame(dp, p, j * slot + HEADROOM, lens[j]);
+          dp.vnet.fill(0);
+        } else receiveFrame(dp, p, j * slot + HEADROOM, lens[j]);
+        // Segments made in software fill the segment area and the queues fast: send before they overflow.
+        if (tx.highWater > TX_PER_PORT / 2 || arena.segsLow()) flush();
       }
       portCtr[p * PORT_COUNTERS] += n;
       portCtr[p * PORT_COUNTERS + 1] += rxBytes;

@@ -39,6 +39,17 @@ export function patchChecksum(b: Uint8Array, off: number, delta: number): number
 }
 
 /**
+ * A checksum left to the device (virtio NEEDS_CSUM) holds the pseudo-header sum itself, not
+ * complemented: changed words are added as they are (field' = field + delta), and only the
+ * pseudo-header's words (the addresses) count — the device sums ports and payload later.
+ */
+export function patchPartialChecksum(b: Uint8Array, off: number, addrDelta: number): void {
+  let s = get16(b, off) + addrDelta;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  put16(b, off, s);
+}
+
+/**
  * The same for a UDP checksum: over IPv4 a zero checksum means "none" and stays zero (RFC 768);
  * a computed zero is sent as 0xffff.
  */

@@ -23,7 +23,7 @@ import { IPV4_CSUM } from '../wire/ipv4.js';
 import {
   NatPacket, CSUM_TCP, CSUM_UDP, CSUM_ICMP6,
 } from './packet.js';
-import { writeAddr, writeWord, patchChecksum, patchUdpChecksum } from './csum.js';
+import { writeAddr, writeWord, patchChecksum, patchUdpChecksum, patchPartialChecksum } from './csum.js';
 
 export const SIDE_SRC = 0;
 export const SIDE_DST = 1;
@@ -36,22 +36,30 @@ function patchL4(b: Uint8Array, kind: number, off: number, v4: boolean, addrDelt
   return patchChecksum(b, off, portDelta); // ICMPv4: no pseudo-header
 }
 
-function rewrite(b: Uint8Array, p: NatPacket, addrOff: number, portOff: number, w: Int32Array, at: number, port: number): void {
+function rewrite(
+  b: Uint8Array, p: NatPacket, addrOff: number, portOff: number, w: Int32Array, at: number, port: number, partial: boolean,
+): void {
   const v4 = p.family === 4;
   const ad = writeAddr(b, addrOff, v4 ? 4 : 16, w, at);
   if (v4) patchChecksum(b, p.ipOff + IPV4_CSUM, ad);
   const pd = portOff >= 0 ? writeWord(b, portOff, port) : 0;
-  patchL4(b, p.csumKind, p.csumOff, v4, ad, pd);
+  if (partial && p.csumOff >= 0) patchPartialChecksum(b, p.csumOff, ad);
+  else patchL4(b, p.csumKind, p.csumOff, v4, ad, pd);
 }
 
-/** Original direction: source := (address w[at..], port). For an echo request the port is the identifier. */
-export function natRewriteSource(b: Uint8Array, p: NatPacket, w: Int32Array, at: number, port: number): void {
-  rewrite(b, p, p.srcOff, p.sportOff, w, at, port);
+/**
+ * Original direction: source := (address w[at..], port). For an echo request the port is the
+ * identifier. partial: the L4 checksum is left to the device (it holds the pseudo-header sum).
+ */
+export function natRewriteSource(b: Uint8Array, p: NatPacket, w: Int32Array, at: number, port: number, partial = false): void {
+  rewrite(b, p, p.srcOff, p.sportOff, w, at, port, partial);
 }
 
 /** Reply direction: destination := (address w[at..], port). For an echo reply the port is the identifier. */
-export function natRewriteDestination(b: Uint8Array, p: NatPacket, w: Int32Array, at: number, port: number): void {
-  rewrite(b, p, p.dstOff, p.dportOff, w, at, port);
+export function natRewriteDestination(
+  b: Uint8Array, p: NatPacket, w: Int32Array, at: number, port: number, partial = false,
+): void {
+  rewrite(b, p, p.dstOff, p.dportOff, w, at, port, partial);
 }
 
 /**

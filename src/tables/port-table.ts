@@ -29,6 +29,8 @@ export const PORT_HAS_IPV4 = 1;
 export const PORT_HAS_IPV6 = 2;
 /** An endpoint serving load-balanced VIPs: IPIP/IP6IP6 to it is decapsulated for it. */
 export const PORT_DSR_BACKEND = 4;
+/** A TAP opened with offloads: frames carry a virtio_net_hdr, super-frames go out whole. */
+export const PORT_OFFLOADS = 8;
 
 const HEADER_WORDS = 4; // generation, highest index + 1
 const PORT_WORDS = 64;
@@ -54,6 +56,8 @@ export interface PortSpec {
   ipv6LinkLocal: Uint8Array;
   fds: number[];
   dsrBackend?: boolean;
+  /** Opened with TAP offloads (virtio_net_hdr on every frame). */
+  offloads?: boolean;
 }
 
 export class PortTable {
@@ -93,7 +97,8 @@ export class PortTable {
     Atomics.add(this.words, 0, 1);
     this.words[w + W_KIND] = spec.kind;
     this.words[w + W_MTU] = spec.mtu;
-    this.words[w + W_FLAGS] = (spec.ipv4 ? PORT_HAS_IPV4 : 0) | (spec.ipv6 ? PORT_HAS_IPV6 : 0) | (spec.dsrBackend ? PORT_DSR_BACKEND : 0);
+    this.words[w + W_FLAGS] = (spec.ipv4 ? PORT_HAS_IPV4 : 0) | (spec.ipv6 ? PORT_HAS_IPV6 : 0) | (spec.dsrBackend ? PORT_DSR_BACKEND : 0) |
+      (spec.offloads ? PORT_OFFLOADS : 0);
     const b = w * 4;
     this.bytes.set(spec.mac, b + B_MAC);
     this.bytes.fill(0, b + B_IPV4, b + B_IPV6_LL + 16);

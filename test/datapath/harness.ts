@@ -127,7 +127,8 @@ export const PATTERN = 0xe7;
 const PATTERN32 = 0xe7e7e7e7 | 0;
 
 export const OUTCOME_NAMES: readonly string[] = COUNTER_NAMES.filter(
-  (n) => n === 'forwarded' || n === 'consumed' || n === 'pendingQueued' || n === 'fragmented' || n.startsWith('drop'),
+  (n) => n === 'forwarded' || n === 'consumed' || n === 'pendingQueued' || n === 'fragmented' || n === 'segmented' ||
+    n.startsWith('drop'),
 );
 export const OUTCOME_IDX: readonly number[] = OUTCOME_NAMES.map((n) => COUNTER_NAMES.indexOf(n as never));
 
@@ -135,6 +136,8 @@ export interface TxDesc {
   port: number;
   off: number;
   len: number;
+  /** The descriptor's virtio_net_hdr words (zero unless sent whole to a port with offloads). */
+  vnet: number[];
 }
 
 export interface StepResult {
@@ -171,8 +174,14 @@ export class Harness {
   private readonly arena32: Int32Array;
   private lastRxLen = 0;
 
-  /** `mtus`: other MTUs for the ports than MTUS (e.g. a jumbo ep1); `lb`: load-balancer tables, `recorder`: recorder tables (none by default). */
-  constructor(opts: { mtus?: number[]; lb?: LbReader; recorder?: RecorderReader; wg?: WgWorker } = {}) {
+  /**
+   * `mtus`: other MTUs for the ports than MTUS (e.g. a jumbo ep1); `lb`: load-balancer tables,
+   * `recorder`: recorder tables (none by default); `offloads`: which ports take TAP offloads
+   * (super-frames: 64 KB slots and a segment area when any does).
+   */
+  constructor(
+    opts: { mtus?: number[]; lb?: LbReader; recorder?: RecorderReader; wg?: WgWorker; offloads?: boolean[] } = {},
+  ) {
     const doc = opts.mtus ? { ...CONFIG_DOC, ports: CONFIG_DOC.ports.map((p, i) => ({ ...p, mtu: opts.mtus![i] })) } : CONFIG_DOC;
     this.cfg = parseConfig(doc, 'harness');
     const cfg = this.cfg;
@@ -189,12 +198,13 @@ export class Harness {
         ipv6: p.kind === 'endpoint' ? cfg.gateway.ipv6?.bytes : p.addresses.find((a) => a.family === 6)?.bytes,
         ipv6LinkLocal: linkLocalFromMac(PORT_MACS[index]),
         fds: [-1],
+        offloads: opts.offloads?.[index] ?? false,
       });
     });
     for (const r of routesFromConfig(cfg)) programRoute(this.routes, r);
     programVxlan(this.ports, this.settings, cfg.vxlan, cfg.gateway);
     this.maxFrame = Math.max(1500, ...cfg.ports.map((p) => p.mtu)) + 14; // Agent.maxFrame
-    this.dp = new Datapath({ ports: this.ports, routes: this.routes, neighbours: this.neighbours, settings: this.settings, lb: opts.lb, recorder: opts.recorder, wg: opts.wg }, this.counters.row(0), this.maxFrame);
+    this.dp = new Datapath({ ports: this.ports, routes: this.routes, neighbours: this.neighbours, settings: this.settings, lb: opts.lb, recorder: opts.recorder, wg: opts.wg }, this.counters.row(0), this.maxFrame, (opts.offloads ?? []).some((x) => x));
     this.dp.now = 10_000;
     // Pre-learned neighbours: EP1 (both families), the IPv4 uplink gateway. Not EP2, not the
     // IPv6 uplink gateway: frames toward those are parked and solicited.
@@ -281,7 +291,7 @@ export class Harness {
       const port = tx.dirty[k];
       for (let i = 0; i < tx.count[port]; i++) {
         const d = (port * TX_PER_PORT + i) * 2;
-        out.push({ port, off: tx.desc[d], len: tx.desc[d + 1] });
+        out.push({ port, off: tx.desc[d], len: tx.desc[d + 1], vnet: Array.from(tx.vnet.subarray(d * 3, d * 3 + 6)) });
       }
     }
     return out;
@@ -311,8 +321,11 @@ export class Harness {
     return this.dp.arena.frameOff(0);
   }
 
-  /** Copies frame into RX slot 0 (truncated to the slot) and runs receiveFrame on port. */
-  inject(frame: Uint8Array, port: number): StepResult {
+  /**
+   * Copies frame into RX slot 0 (truncated to the slot) and runs receiveFrame on port, with the
+   * virtio_net_hdr words `vnet` (a port with offloads) as the worker sets them.
+   */
+  inject(frame: Uint8Array, port: number, vnet?: ArrayLike<number>): StepResult {
     const dp = this.dp;
     const a = dp.arena;
     const off = a.frameOff(0);
@@ -328,11 +341,13 @@ export class Harness {
     let error: unknown;
     this.frames++;
     dp.recorder?.refresh(); // the worker does this once per batch
+    if (vnet) dp.vnet.set(vnet);
     try {
       receiveFrame(dp, port, off, len);
     } catch (e) {
       error = e;
     }
+    dp.vnet.fill(0);
     const after = this.snapshot();
     return {
       port,
