@@ -9,6 +9,7 @@ import { MASKS_CEILING } from '../recorder/tables.js';
 import { parseWireGuardConfig, type WireGuardConfig } from './wireguard-config.js';
 import { VXLAN_DEFAULT_PORT, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../wire/vxlan.js';
 import { parseEgressConfig, type EgressConfig } from './egress-config.js';
+import { ConfigError } from './config-error.js';
 
 export type PortKind = 'uplink' | 'host' | 'endpoint';
 
@@ -135,7 +136,7 @@ export interface NodeConfig {
   egress?: EgressConfig;
 }
 
-export class ConfigError extends Error {}
+export { ConfigError } from './config-error.js';
 
 type Obj = Record<string, unknown>;
 
