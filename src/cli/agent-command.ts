@@ -1,6 +1,7 @@
 // weft agent: load and validate the config, start the agent, stop cleanly on SIGTERM/SIGINT.
 import { parse, UsageError } from './args.js';
-import { loadConfig, ConfigError, parseLbDefaults } from '../control/config.js';
+import { loadConfig, ConfigError } from '../control/config.js';
+import { parseLbDefaults } from '../control/lb-config.js';
 import { Agent } from '../control/agent.js';
 import { ClusterController } from '../control/cluster/controller.js';
 import { LbController } from '../control/lb-controller.js';

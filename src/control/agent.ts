@@ -2,7 +2,8 @@
 // queue, serves the API, and on SIGTERM stops the workers and removes what it created.
 import { Worker } from 'node:worker_threads';
 import { cpus } from 'node:os';
-import { NodeConfig, PortConfig, Gateway } from './config.js';
+import type { NodeConfig } from './config.js';
+import type { PortConfig, Gateway } from './port-config.js';
 import { Prefix } from '../wire/addr.js';
 import { RouteManager, gatewayRoutes, portRoutes, configRoutes, programVxlan } from './routes.js';
 import { NodeSettings } from '../datapath/node-settings.js';

@@ -12,7 +12,7 @@
 // points at it as soon as their watches see the new owner. No preemption: a primary that comes
 // back stays standby until the IP is free again (moving live flows twice gains nothing).
 import type { Agent, AgentExtension } from './agent.js';
-import type { ClusterConfig } from './config.js';
+import type { ClusterConfig } from './cluster-config.js';
 import type { EgressConfig } from './egress-config.js';
 import { Store, Lease, Watcher, WatchEvent } from './store/store.js';
 import { ApiError, ApiRoutes } from './api.js';

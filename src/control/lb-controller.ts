@@ -2,7 +2,7 @@
 // seed builds the same Maglev tables and sends a flow to the same backend), watched, and
 // programmed into the shared LB tables the workers read.
 import type { Agent, AgentExtension } from './agent.js';
-import { LbConfig } from './config.js';
+import type { LbConfig } from './lb-config.js';
 import { Watcher, WatchEvent } from './store/store.js';
 import { ApiError } from './api.js';
 import { parseAddress } from '../wire/addr.js';
