@@ -1,13 +1,7 @@
 // weft agent: load and validate the config, start the agent, stop cleanly on SIGTERM/SIGINT.
 import { parse, UsageError } from './args.js';
-import { loadConfig, ConfigError } from '../control/config.js';
-import { parseLbDefaults } from '../control/lb-config.js';
-import { Agent } from '../control/agent.js';
-import { ClusterController } from '../control/cluster/controller.js';
-import { LbController } from '../control/lb-controller.js';
-import { ReverseXlateController } from '../control/reverse-xlate.js';
-import { WireGuardController } from '../control/wireguard-controller.js';
-import { EgressController } from '../control/egress-controller.js';
+import { loadConfig, lbModeConfig, ConfigError } from '../control/config.js';
+import { startAgent } from '../control/start-agent.js';
 
 const USAGE = `Usage: weft agent --config FILE [--store URL] [--mode node|lb]
 
@@ -49,9 +43,15 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     process.stderr.write(`weft agent: --config is required\n\n${USAGE}`);
     return 2;
   }
+  const mode = args.values.mode ?? 'node';
+  if (mode !== 'node' && mode !== 'lb') {
+    process.stderr.write(`weft agent: --mode must be node or lb, got "${mode}"\n`);
+    return 2;
+  }
   let cfg;
   try {
     cfg = loadConfig(args.values.config);
+    if (mode === 'lb') cfg = lbModeConfig(cfg);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`weft agent: config error: ${e.message}\n`);
@@ -59,28 +59,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const mode = args.values.mode ?? 'node';
-  if (mode !== 'node' && mode !== 'lb') {
-    process.stderr.write(`weft agent: --mode must be node or lb, got "${mode}"\n`);
-    return 2;
-  }
-  if (mode === 'lb') {
-    const other = cfg.ports.find((p) => p.kind !== 'uplink');
-    if (other) {
-      process.stderr.write(`weft agent: config error: --mode lb runs uplink ports only; port "${other.name}" is ${other.kind}\n`);
-      return 2;
-    }
-    cfg.lb ??= parseLbDefaults();
-  }
-  const agent = new Agent(cfg);
-  if (args.values.store) agent.storeUrl = args.values.store;
-  // The WireGuard device starts before the cluster controller, which publishes its key.
-  const wg = cfg.wireguard ? new WireGuardController(agent, cfg.wireguard) : undefined;
-  if (wg) agent.extensions.push(wg);
-  if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster, cfg.cluster.encryption === 'wireguard' ? wg : undefined), new ReverseXlateController(agent, agent.reverseXlate));
-  if (cfg.lb) agent.extensions.push(new LbController(agent, cfg.lb));
-  if (cfg.cluster && cfg.egress) agent.extensions.push(new EgressController(agent, cfg.egress, cfg.cluster));
-  await agent.start();
+  const agent = await startAgent(cfg, { storeUrl: args.values.store });
   process.stdout.write(`weft agent ${cfg.node}: ${cfg.ports.length} ports, ${cfg.workers} workers, API ${cfg.api}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
