@@ -1,12 +1,9 @@
 // weft agent: load and validate the config, start the agent, stop cleanly on SIGTERM/SIGINT.
-import { parse, UsageError } from './args.js';
-import { loadConfig, ConfigError, parseLbDefaults } from '../control/config.js';
-import { Agent } from '../control/agent.js';
-import { ClusterController } from '../control/cluster/controller.js';
-import { LbController } from '../control/lb-controller.js';
-import { ReverseXlateController } from '../control/reverse-xlate.js';
-import { WireGuardController } from '../control/wireguard-controller.js';
-import { EgressController } from '../control/egress-controller.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './runner.js';
+import { loadConfig, lbModeConfig, ConfigError, type NodeConfig } from '../control/config.js';
+import type { Agent } from '../control/agent.js';
+import { startAgent } from '../control/start-agent.js';
 
 const USAGE = `Usage: weft agent --config FILE [--store URL] [--mode node|lb]
 
@@ -32,62 +29,51 @@ Options:
   -h, --help          show this help
 `;
 
-export async function runAgentCommand(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parse(argv, { config: { type: 'string', short: 'c' }, store: { type: 'string' }, mode: { type: 'string' } }, USAGE);
-  } catch (e) {
-    process.stderr.write(`weft agent: ${(e as UsageError).message}`);
-    return 2;
-  }
-  if (args.values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (!args.values.config) {
-    process.stderr.write(`weft agent: --config is required\n\n${USAGE}`);
-    return 2;
-  }
-  let cfg;
-  try {
-    cfg = loadConfig(args.values.config);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`weft agent: config error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-  const mode = args.values.mode ?? 'node';
-  if (mode !== 'node' && mode !== 'lb') {
-    process.stderr.write(`weft agent: --mode must be node or lb, got "${mode}"\n`);
-    return 2;
-  }
-  if (mode === 'lb') {
-    const other = cfg.ports.find((p) => p.kind !== 'uplink');
-    if (other) {
-      process.stderr.write(`weft agent: config error: --mode lb runs uplink ports only; port "${other.name}" is ${other.kind}\n`);
-      return 2;
-    }
-    cfg.lb ??= parseLbDefaults();
-  }
-  const agent = new Agent(cfg);
-  if (args.values.store) agent.storeUrl = args.values.store;
-  // The WireGuard device starts before the cluster controller, which publishes its key.
-  const wg = cfg.wireguard ? new WireGuardController(agent, cfg.wireguard) : undefined;
-  if (wg) agent.extensions.push(wg);
-  if (cfg.cluster) agent.extensions.push(new ClusterController(agent, cfg.cluster, cfg.cluster.encryption === 'wireguard' ? wg : undefined), new ReverseXlateController(agent, agent.reverseXlate));
-  if (cfg.lb) agent.extensions.push(new LbController(agent, cfg.lb));
-  if (cfg.cluster && cfg.egress) agent.extensions.push(new EgressController(agent, cfg.egress, cfg.cluster));
-  await agent.start();
-  process.stdout.write(`weft agent ${cfg.node}: ${cfg.ports.length} ports, ${cfg.workers} workers, API ${cfg.api}\n`);
-  await new Promise<void>((resolve) => {
+/** Until SIGTERM or SIGINT, then stops the agent. */
+function runUntilSignal(agent: Agent): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
-      process.stdout.write(`weft agent ${cfg.node}: ${sig}, stopping\n`);
+      process.stdout.write(`weft agent ${agent.cfg.node}: ${sig}, stopping\n`);
       void agent.stop().then(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  return 0;
 }
+
+/** The config file's, checked now: errors are the user's to fix (exit 2), one line each. */
+function nodeConfig(file: string, mode: string): NodeConfig {
+  try {
+    const cfg = loadConfig(file);
+    return mode === 'lb' ? lbModeConfig(cfg) : cfg;
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`config error: ${e.message}`);
+    throw e;
+  }
+}
+
+export const agentCommand = defineCommand({
+  name: 'agent',
+  usage: USAGE,
+  inputErrors: [ConfigError],
+  options: { config: { type: 'string', short: 'c' }, store: { type: 'string' }, mode: { type: 'string' } },
+  defaultVerb: '',
+  verbs: {
+    '': {
+      options: ['config', 'store', 'mode'],
+      agent: false,
+      prepare: ({ values }) => {
+        if (!values.config) throw new UsageError('--config is required');
+        const mode = values.mode ?? 'node';
+        if (mode !== 'node' && mode !== 'lb') throw new UsageError(`--mode must be node or lb, got "${mode}"`);
+        const cfg = nodeConfig(values.config, mode);
+        return async () => {
+          const agent = await startAgent(cfg, { storeUrl: values.store });
+          const ports = cfg.ports.length;
+          process.stdout.write(`weft agent ${cfg.node}: ${ports} ports, ${cfg.workers} workers, API ${cfg.api}\n`);
+          await runUntilSignal(agent);
+        };
+      },
+    },
+  },
+});

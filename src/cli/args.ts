@@ -1,12 +1,7 @@
-// Thin wrapper over node:util parseArgs that turns its errors into usage messages.
-import { parseArgs, ParseArgsConfig } from 'node:util';
+// The two kinds of mistake a user can make on the command line, told apart by what helps next.
 
+/** The command line's shape is wrong (verb, operands, options, option values): the usage follows the message. */
 export class UsageError extends Error {}
 
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
-  try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n\n${usage}`);
-  }
-}
+/** Something the command line points at is invalid (a file, a filter): the message says all there is. */
+export class InputError extends Error {}

@@ -1,11 +1,12 @@
 // weft egress apply|list|delete|conntrack: egress gateway policies (CiliumEgressNATPolicy) and
 // the translations of a node.
-import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { parse, UsageError } from './args.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './runner.js';
 import { apiCall } from '../control/api.js';
-import { defaultSocket, table } from './common.js';
-import { parsePolicyFile, PolicyError } from '../nat/policy.js';
+import { readInput, table } from './common.js';
+import { parsePolicyFile, PolicyError, API_VERSION, KIND } from '../nat/policy.js';
+import { parseAddress, formatAddress } from '../wire/addr.js';
 import type { NatFlowEntry } from '../nat/conntrack.js';
 
 const USAGE = `Usage:
@@ -29,85 +30,98 @@ function hostPort(a: string, p: number): string {
   return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`;
 }
 
-export async function runEgressCommand(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parse(argv, {
-      file: { type: 'string', short: 'f' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean' },
-      source: { type: 'string' }, destination: { type: 'string' }, protocol: { type: 'string' },
-      node: { type: 'string' }, api: { type: 'string' },
-    }, USAGE);
-  } catch (e) {
-    process.stderr.write(`weft egress: ${(e as UsageError).message}`);
-    return 2;
+type PolicyView = { metadata: { name: string }; spec: Record<string, unknown>; status: { entries: number } };
+
+function formatPolicies(list: PolicyView[], output: string | undefined): string {
+  if (output === 'yaml') {
+    return list.map((p) => stringify({ apiVersion: API_VERSION, kind: KIND, metadata: p.metadata, spec: p.spec }))
+      .join('---\n');
   }
-  const [verb, name, ...extra] = args.positionals;
-  if (args.values.help || verb === undefined) {
-    process.stdout.write(USAGE);
-    return args.values.help ? 0 : 2;
-  }
-  try {
-    if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"\n\n${USAGE}`);
-    const sock = args.values.api ?? defaultSocket(args.values.node);
-    switch (verb) {
-      case 'apply': {
-        const file = args.values.file;
-        if (!file) throw new UsageError(`egress apply needs -f FILE\n\n${USAGE}`);
-        let text: string;
-        try {
-          text = readFileSync(file, 'utf8');
-        } catch (e) {
-          throw new UsageError(`${file}: cannot read: ${(e as Error).message}`);
-        }
+  return table([['NAME', 'EGRESS IP', 'DESTINATIONS', 'SELECTORS', 'ENTRIES'], ...list.map((p) => {
+    const s = p.spec as {
+      egressSourceIP?: string; egressSourceIPs?: string[]; destinationCIDRs: string[]; egress: unknown[];
+    };
+    const ips = (s.egressSourceIPs ?? [s.egressSourceIP]).join(',');
+    return [p.metadata.name, ips, s.destinationCIDRs.join(','), JSON.stringify(s.egress), String(p.status.entries)];
+  })]) + '\n';
+}
+
+function formatFlows(rows: NatFlowEntry[]): string {
+  return table([['PROTO', 'SOURCE', 'DESTINATION', 'TRANSLATED', 'STATE', 'IDLE', 'WORKER'],
+    ...rows.map((e) => [PROTO_NAME[e.proto] ?? String(e.proto), hostPort(e.src, e.sport), hostPort(e.dst, e.dport),
+      hostPort(e.xlateAddr, e.xlatePort), e.state, `${e.idleSec}s`, String(e.worker)])]) + '\n';
+}
+
+/** An address option as the agent prints addresses (so 2001:DB8::1 finds 2001:db8::1). */
+function addressOption(v: string | undefined, flag: string): string | undefined {
+  if (v === undefined) return undefined;
+  const a = parseAddress(v);
+  if (!a) throw new UsageError(`${flag} "${v}" is not an IPv4 or IPv6 address`);
+  return formatAddress(a);
+}
+
+export const egressCommand = defineCommand({
+  name: 'egress',
+  usage: USAGE,
+  inputErrors: [PolicyError],
+  options: {
+    file: { type: 'string', short: 'f' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean' },
+    source: { type: 'string' }, destination: { type: 'string' }, protocol: { type: 'string' },
+  },
+  verbs: {
+    apply: {
+      options: ['file'],
+      prepare: ({ values: { file } }) => {
+        if (!file) throw new UsageError('needs -f FILE');
+        const text = readInput(file);
         // Validated here for a quick answer, and again by the agent (which also checks owners).
         parsePolicyFile(text, file);
-        const r = (await apiCall(sock, 'POST', '/v1/egress-policies', { text, source: file }, 10000)) as { applied: string[] };
-        for (const n of r.applied) process.stdout.write(`egress policy ${n} applied\n`);
-        return 0;
-      }
-      case 'list': {
-        const list = (await apiCall(sock, 'GET', '/v1/egress-policies')) as Array<{ metadata: { name: string }; spec: Record<string, unknown>; status: { entries: number } }>;
-        if (args.values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
-        else if (args.values.output === 'yaml') process.stdout.write(list.map((p) => stringify({ apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumEgressNATPolicy', metadata: p.metadata, spec: p.spec })).join('---\n'));
-        else {
-          process.stdout.write(table([['NAME', 'EGRESS IP', 'DESTINATIONS', 'SELECTORS', 'ENTRIES'], ...list.map((p) => {
-            const s = p.spec as { egressSourceIP?: string; egressSourceIPs?: string[]; destinationCIDRs: string[]; egress: unknown[] };
-            return [p.metadata.name, (s.egressSourceIPs ?? [s.egressSourceIP]).join(','), s.destinationCIDRs.join(','), JSON.stringify(s.egress), String(p.status.entries)];
-          })]) + '\n');
+        return async (sock) => {
+          const body = { text, source: file };
+          const r = (await apiCall(sock, 'POST', '/v1/egress-policies', body, 10000)) as { applied: string[] };
+          for (const n of r.applied) process.stdout.write(`egress policy ${n} applied\n`);
+        };
+      },
+    },
+    list: {
+      options: ['output', 'json'],
+      prepare: ({ values: { output, json } }) => {
+        if (output !== undefined && output !== 'yaml') {
+          throw new UsageError(`-o "${output}" is not yaml (--json for JSON)`);
         }
-        return 0;
-      }
-      case 'delete': {
-        if (!name) throw new UsageError(`egress delete needs a NAME\n\n${USAGE}`);
+        return async (sock) => {
+          const list = (await apiCall(sock, 'GET', '/v1/egress-policies')) as PolicyView[];
+          process.stdout.write(json ? JSON.stringify(list, null, 2) + '\n' : formatPolicies(list, output));
+        };
+      },
+    },
+    delete: {
+      operands: ['NAME'],
+      prepare: ({ operands: [name] }) => async (sock) => {
         await apiCall(sock, 'DELETE', `/v1/egress-policies/${encodeURIComponent(name)}`, undefined, 10000);
         process.stdout.write(`egress policy ${name} deleted\n`);
-        return 0;
-      }
-      case 'conntrack': {
-        const proto = args.values.protocol === undefined ? undefined : PROTO[args.values.protocol.toLowerCase()];
-        if (args.values.protocol !== undefined && proto === undefined) throw new UsageError(`--protocol "${args.values.protocol}" is not tcp, udp, icmp or icmpv6`);
-        const all = (await apiCall(sock, 'GET', '/v1/egress-conntrack', undefined, 10000)) as NatFlowEntry[];
-        const rows = all.filter((e) => (args.values.source === undefined || e.src === args.values.source)
-          && (args.values.destination === undefined || e.dst === args.values.destination)
-          && (proto === undefined || e.proto === proto));
-        if (args.values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-        else process.stdout.write(table([['PROTO', 'SOURCE', 'DESTINATION', 'TRANSLATED', 'STATE', 'IDLE', 'WORKER'],
-          ...rows.map((e) => [PROTO_NAME[e.proto] ?? String(e.proto), hostPort(e.src, e.sport), hostPort(e.dst, e.dport), hostPort(e.xlateAddr, e.xlatePort), e.state, `${e.idleSec}s`, String(e.worker)])]) + '\n');
-        return 0;
-      }
-      default:
-        process.stderr.write(`weft egress: unknown verb "${verb}"\n\n${USAGE}`);
-        return 2;
-    }
-  } catch (e) {
-    if (e instanceof PolicyError || e instanceof UsageError) {
-      process.stderr.write(`weft egress: ${e.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`weft egress: ${(e as Error).message}\n`);
-    return 1;
-  }
-}
+      },
+    },
+    conntrack: {
+      options: ['source', 'destination', 'protocol', 'json'],
+      prepare: ({ values }) => {
+        const proto = values.protocol === undefined ? undefined : PROTO[values.protocol.toLowerCase()];
+        if (values.protocol !== undefined && proto === undefined) {
+          throw new UsageError(`--protocol "${values.protocol}" is not tcp, udp, icmp or icmpv6`);
+        }
+        const source = addressOption(values.source, '--source');
+        const destination = addressOption(values.destination, '--destination');
+        return async (sock) => {
+          const all = (await apiCall(sock, 'GET', '/v1/egress-conntrack', undefined, 10000)) as NatFlowEntry[];
+          const rows = all.filter((e) => (source === undefined || e.src === source)
+            && (destination === undefined || e.dst === destination)
+            && (proto === undefined || e.proto === proto));
+          process.stdout.write(values.json ? JSON.stringify(rows, null, 2) + '\n' : formatFlows(rows));
+        };
+      },
+    },
+  },
+});
 
 /** The egress section of `weft status` (NAT table usage, egress IPs held), or nothing. */
 export function formatEgressStatus(s: unknown): string[] {

@@ -1,8 +1,9 @@
 // weft endpoint add|list|delete: endpoints ("pods") of a cluster node, through its API.
 import { execFileSync } from 'node:child_process';
-import { parse, UsageError } from './args.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './runner.js';
 import { apiCall } from '../control/api.js';
-import { defaultSocket, table } from './common.js';
+import { table } from './common.js';
 import { netnsExists } from '../control/kernel-side.js';
 import type { EndpointView } from '../control/cluster/endpoints.js';
 
@@ -45,55 +46,56 @@ function formatLabels(l: Record<string, string>): string {
   return Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '-';
 }
 
-export async function runEndpointCommand(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parse(argv, {
-      labels: { type: 'string' }, namespace: { type: 'string' }, netns: { type: 'string' }, vip: { type: 'string', multiple: true }, node: { type: 'string' }, api: { type: 'string' }, json: { type: 'boolean' },
-    }, USAGE);
-  } catch (e) {
-    process.stderr.write(`weft endpoint: ${(e as UsageError).message}`);
-    return 2;
-  }
-  const [verb, name, ...extra] = args.positionals;
-  if (args.values.help || verb === undefined) {
-    process.stdout.write(USAGE);
-    return verb === undefined && !args.values.help ? 2 : 0;
-  }
-  if (extra.length) {
-    process.stderr.write(`weft endpoint: unexpected argument "${extra[0]}"\n\n${USAGE}`);
-    return 2;
-  }
-  const sock = args.values.api ?? defaultSocket(args.values.node);
-  switch (verb) {
-    case 'add': {
-      if (!name) throw new UsageError(`endpoint add needs a NAME\n\n${USAGE}`);
-      const netns = args.values.netns ?? name;
-      // Created here, in the caller's mount namespace, so every process can see it.
-      if (!netnsExists(netns)) {
-        execFileSync('ip', ['netns', 'add', netns]);
-        execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-      }
-      const ep = (await apiCall(sock, 'POST', '/v1/endpoints', { name, netns, labels: parseLabels(args.values.labels), namespace: args.values.namespace, vips: args.values.vip ?? [] }, 15000)) as EndpointView;
-      process.stdout.write(args.values.json ? JSON.stringify(ep, null, 2) + '\n' : `endpoint ${ep.name}: ${[ep.ipv4, ep.ipv6].filter(Boolean).join(', ')} in netns ${ep.netns} (port ${ep.port})\n`);
-      return 0;
-    }
-    case 'list': {
-      const eps = (await apiCall(sock, 'GET', '/v1/endpoints')) as EndpointView[];
-      if (args.values.json) process.stdout.write(JSON.stringify(eps, null, 2) + '\n');
-      else process.stdout.write(table([['NAME', 'IPV4', 'IPV6', 'LABELS', 'NETNS', 'PORT', 'RX', 'TX'],
-        ...eps.map((e) => [e.name, e.ipv4 ?? '-', e.ipv6 ?? '-', formatLabels(e.labels), e.netns, e.port,
-          `${e.stats.rxFrames} pkts/${e.stats.rxBytes} B`, `${e.stats.txFrames} pkts/${e.stats.txBytes} B`])]) + '\n');
-      return 0;
-    }
-    case 'delete': {
-      if (!name) throw new UsageError(`endpoint delete needs a NAME\n\n${USAGE}`);
-      await apiCall(sock, 'DELETE', `/v1/endpoints/${encodeURIComponent(name)}`, undefined, 15000);
-      process.stdout.write(`endpoint ${name} deleted\n`);
-      return 0;
-    }
-    default:
-      process.stderr.write(`weft endpoint: unknown verb "${verb}"\n\n${USAGE}`);
-      return 2;
-  }
+function formatList(eps: EndpointView[]): string {
+  return table([['NAME', 'IPV4', 'IPV6', 'LABELS', 'NETNS', 'PORT', 'RX', 'TX'],
+    ...eps.map((e) => [e.name, e.ipv4 ?? '-', e.ipv6 ?? '-', formatLabels(e.labels), e.netns, e.port,
+      `${e.stats.rxFrames} pkts/${e.stats.rxBytes} B`, `${e.stats.txFrames} pkts/${e.stats.txBytes} B`])]) + '\n';
 }
+
+export const endpointCommand = defineCommand({
+  name: 'endpoint',
+  usage: USAGE,
+  options: {
+    labels: { type: 'string' }, namespace: { type: 'string' }, netns: { type: 'string' },
+    vip: { type: 'string', multiple: true }, json: { type: 'boolean' },
+  },
+  verbs: {
+    add: {
+      operands: ['NAME'],
+      options: ['labels', 'namespace', 'netns', 'vip', 'json'],
+      prepare: ({ values, operands: [name] }) => {
+        const netns = values.netns ?? name;
+        const labels = parseLabels(values.labels);
+        const body = { name, netns, labels, namespace: values.namespace, vips: values.vip ?? [] };
+        return async (sock) => {
+          // No namespace for an agent that is not there, or not a cluster node.
+          await apiCall(sock, 'GET', '/v1/endpoints');
+          // Created here, in the caller's mount namespace, so every process can see it.
+          if (!netnsExists(netns)) {
+            execFileSync('ip', ['netns', 'add', netns]);
+            execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+          }
+          const ep = (await apiCall(sock, 'POST', '/v1/endpoints', body, 15000)) as EndpointView;
+          const addresses = [ep.ipv4, ep.ipv6].filter(Boolean).join(', ');
+          process.stdout.write(values.json
+            ? JSON.stringify(ep, null, 2) + '\n'
+            : `endpoint ${ep.name}: ${addresses} in netns ${ep.netns} (port ${ep.port})\n`);
+        };
+      },
+    },
+    list: {
+      options: ['json'],
+      prepare: ({ values }) => async (sock) => {
+        const eps = (await apiCall(sock, 'GET', '/v1/endpoints')) as EndpointView[];
+        process.stdout.write(values.json ? JSON.stringify(eps, null, 2) + '\n' : formatList(eps));
+      },
+    },
+    delete: {
+      operands: ['NAME'],
+      prepare: ({ operands: [name] }) => async (sock) => {
+        await apiCall(sock, 'DELETE', `/v1/endpoints/${encodeURIComponent(name)}`, undefined, 15000);
+        process.stdout.write(`endpoint ${name} deleted\n`);
+      },
+    },
+  },
+});

@@ -1,7 +1,11 @@
 // weft lb maglev: prints the Maglev table Weft (and Cilium) build for a set of backends, so
 // users can check and predict which backend a slot maps to.
-import { parse, UsageError } from './args.js';
-import { buildMaglevTable, maglevSeed, sortBackends, checkTableSize, backendName, MAGLEV_DEFAULT_SEED, MAGLEV_DEFAULT_SIZE, MAGLEV_TABLE_SIZES } from '../lb/maglev.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './runner.js';
+import {
+  buildMaglevTable, maglevSeed, sortBackends, checkTableSize, backendName, MaglevError, MAGLEV_DEFAULT_SEED,
+  MAGLEV_DEFAULT_SIZE, MAGLEV_TABLE_SIZES,
+} from '../lb/maglev.js';
 import { parseAddress, formatAddress } from '../wire/addr.js';
 
 const USAGE = `Usage: weft lb maglev [--table-size M] [--seed SEED] BACKEND...
@@ -25,36 +29,31 @@ function parseBackend(text: string): { name: string; weight: number } {
   return { name: backendName(formatAddress(addr), port), weight: m[4] === undefined ? 1 : Number(m[4]) };
 }
 
-export function runLbCommand(argv: string[]): number {
-  let args;
-  try {
-    args = parse(argv, { 'table-size': { type: 'string' }, seed: { type: 'string' } }, USAGE);
-  } catch (e) {
-    process.stderr.write(`weft lb: ${(e as UsageError).message}`);
-    return 2;
-  }
-  const [verb, ...rest] = args.positionals;
-  if (args.values.help || verb === undefined) {
-    process.stdout.write(USAGE);
-    return args.values.help ? 0 : 2;
-  }
-  if (verb !== 'maglev') {
-    process.stderr.write(`weft lb: unknown verb "${verb}"\n\n${USAGE}`);
-    return 2;
-  }
-  try {
-    const m = Number(args.values['table-size'] ?? MAGLEV_DEFAULT_SIZE);
-    checkTableSize(m);
-    const seed = maglevSeed(args.values.seed ?? MAGLEV_DEFAULT_SEED);
-    if (!rest.length) throw new UsageError('at least one BACKEND is needed');
-    const backends = sortBackends(rest.map(parseBackend));
-    const names = new Set(backends.map((b) => b.name));
-    if (names.size !== backends.length) throw new UsageError('a backend is listed twice');
-    backends.forEach((b, i) => process.stderr.write(`# ${i} ${b.name}${b.weight !== 1 ? ` weight ${b.weight}` : ''}\n`));
-    process.stdout.write(Array.from(buildMaglevTable(backends, m, seed)).join('\n') + '\n');
-    return 0;
-  } catch (e) {
-    process.stderr.write(`weft lb maglev: ${(e as Error).message}\n`);
-    return 2;
-  }
-}
+export const lbCommand = defineCommand({
+  name: 'lb',
+  usage: USAGE,
+  inputErrors: [MaglevError],
+  options: { 'table-size': { type: 'string' }, seed: { type: 'string' } },
+  verbs: {
+    maglev: {
+      operands: ['BACKEND...'],
+      options: ['table-size', 'seed'],
+      agent: false,
+      prepare: ({ values, operands }) => {
+        const m = Number(values['table-size'] ?? MAGLEV_DEFAULT_SIZE);
+        checkTableSize(m);
+        const seed = maglevSeed(values.seed ?? MAGLEV_DEFAULT_SEED);
+        const backends = sortBackends(operands.map(parseBackend));
+        if (new Set(backends.map((b) => b.name)).size !== backends.length) {
+          throw new UsageError('a backend is listed twice');
+        }
+        return () => {
+          backends.forEach((b, i) => {
+            process.stderr.write(`# ${i} ${b.name}${b.weight !== 1 ? ` weight ${b.weight}` : ''}\n`);
+          });
+          process.stdout.write(Array.from(buildMaglevTable(backends, m, seed)).join('\n') + '\n');
+        };
+      },
+    },
+  },
+});

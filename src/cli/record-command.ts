@@ -1,7 +1,8 @@
 // weft record: n-tuple packet recordings into pcap files, through an agent's API.
-import { parse, UsageError } from './args.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './runner.js';
 import { apiCall } from '../control/api.js';
-import { defaultSocket, table } from './common.js';
+import { table } from './common.js';
 import { parseFilters, RecorderError } from '../recorder/filter.js';
 import type { RecordingInfo, RecordingRequest } from '../recorder/recordings.js';
 
@@ -92,55 +93,57 @@ async function record(sock: string, req: RecordingRequest): Promise<number> {
   return 0;
 }
 
-export async function runRecordCommand(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parse(argv, {
-      'max-capture-len': { type: 'string' }, 'packet-limit': { type: 'string' }, 'bytes-limit': { type: 'string' },
-      'time-limit': { type: 'string' }, 'file-prefix': { type: 'string' }, json: { type: 'boolean' },
-      node: { type: 'string' }, api: { type: 'string' },
-    }, USAGE);
-  } catch (e) {
-    process.stderr.write(`weft record: ${(e as UsageError).message}`);
-    return 2;
-  }
-  const pos = args.positionals;
-  if (args.values.help || pos.length === 0) {
-    process.stdout.write(USAGE);
-    return args.values.help ? 0 : 2;
-  }
-  try {
-    if (pos[0] === 'list') {
-      if (pos.length > 1) throw new UsageError(`unexpected argument "${pos[1]}"`);
-      const list = (await apiCall(args.values.api ?? defaultSocket(args.values.node), 'GET', '/v1/recordings')) as RecordingInfo[];
-      if (args.values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
-      else process.stdout.write(table([['ID', 'STATE', 'PACKETS', 'BYTES', 'LOST', 'FILTERS', 'FILE'],
-        ...list.map((i) => [String(i.id), i.state === 'done' ? `done (${i.stopReason})` : i.state, String(i.packets), String(i.bytes), String(i.lost), i.filters.join('; '), i.file])]) + '\n');
-      return 0;
-    }
-    if (pos[0] === 'stop') {
-      if (pos.length !== 2 || !/^\d+$/.test(pos[1])) throw new UsageError('record stop needs one recording ID (see weft record list)');
-      const info = (await apiCall(args.values.api ?? defaultSocket(args.values.node), 'DELETE', `/v1/recordings/${pos[1]}`, undefined, 10000)) as RecordingInfo;
-      process.stderr.write(`${progress(info)} (${info.stopReason ?? 'stopped'})\n`);
-      process.stdout.write(`${info.file}\n`);
-      return 0;
-    }
-    // Checked here too, so a typo is reported before anything talks to the agent.
-    parseFilters(pos);
-    const req: RecordingRequest = {
-      filters: pos,
-      maxCaptureLen: count(args.values['max-capture-len'], '--max-capture-len'),
-      packetLimit: count(args.values['packet-limit'], '--packet-limit'),
-      bytesLimit: count(args.values['bytes-limit'], '--bytes-limit'),
-      timeLimitMs: args.values['time-limit'] === undefined ? undefined : parseDuration(args.values['time-limit']),
-      filePrefix: args.values['file-prefix'],
-    };
-    return await record(args.values.api ?? defaultSocket(args.values.node), req);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof RecorderError) {
-      process.stderr.write(`weft record: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+function formatList(list: RecordingInfo[]): string {
+  return table([['ID', 'STATE', 'PACKETS', 'BYTES', 'LOST', 'FILTERS', 'FILE'],
+    ...list.map((i) => [String(i.id), i.state === 'done' ? `done (${i.stopReason})` : i.state, String(i.packets),
+      String(i.bytes), String(i.lost), i.filters.join('; '), i.file])]) + '\n';
 }
+
+export const recordCommand = defineCommand({
+  name: 'record',
+  usage: USAGE,
+  inputErrors: [RecorderError],
+  options: {
+    'max-capture-len': { type: 'string' }, 'packet-limit': { type: 'string' }, 'bytes-limit': { type: 'string' },
+    'time-limit': { type: 'string' }, 'file-prefix': { type: 'string' }, json: { type: 'boolean' },
+  },
+  // weft record FILTER...: the filters are the operands.
+  defaultVerb: '',
+  verbs: {
+    '': {
+      operands: ['FILTER...'],
+      options: ['max-capture-len', 'packet-limit', 'bytes-limit', 'time-limit', 'file-prefix'],
+      prepare: ({ values, operands }) => {
+        // Checked here too, so a typo is reported before anything talks to the agent.
+        parseFilters(operands);
+        const req: RecordingRequest = {
+          filters: operands,
+          maxCaptureLen: count(values['max-capture-len'], '--max-capture-len'),
+          packetLimit: count(values['packet-limit'], '--packet-limit'),
+          bytesLimit: count(values['bytes-limit'], '--bytes-limit'),
+          timeLimitMs: values['time-limit'] === undefined ? undefined : parseDuration(values['time-limit']),
+          filePrefix: values['file-prefix'],
+        };
+        return (sock) => record(sock, req);
+      },
+    },
+    list: {
+      options: ['json'],
+      prepare: ({ values }) => async (sock) => {
+        const list = (await apiCall(sock, 'GET', '/v1/recordings')) as RecordingInfo[];
+        process.stdout.write(values.json ? JSON.stringify(list, null, 2) + '\n' : formatList(list));
+      },
+    },
+    stop: {
+      operands: ['ID'],
+      prepare: ({ operands: [id] }) => {
+        if (!/^\d+$/.test(id)) throw new UsageError(`"${id}" is not a recording ID (see weft record list)`);
+        return async (sock) => {
+          const info = (await apiCall(sock, 'DELETE', `/v1/recordings/${id}`, undefined, 10000)) as RecordingInfo;
+          process.stderr.write(`${progress(info)} (${info.stopReason ?? 'stopped'})\n`);
+          process.stdout.write(`${info.file}\n`);
+        };
+      },
+    },
+  },
+});

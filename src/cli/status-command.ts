@@ -1,8 +1,8 @@
 // weft status: ask an agent for its status and print it for people (or as JSON).
-import { parse, UsageError } from './args.js';
+import { defineCommand } from './runner.js';
 import { apiGet } from '../control/api.js';
 import type { Status } from '../control/status.js';
-import { defaultSocket, table } from './common.js';
+import { table } from './common.js';
 import { formatEgressStatus } from './egress-command.js';
 
 const USAGE = `Usage: weft status [--api SOCKET] [--node NAME] [--json]
@@ -16,8 +16,6 @@ Options:
   --json         print the raw JSON
   -h, --help     show this help
 `;
-
-
 
 export function formatStatus(s: Status): string {
   const out: string[] = [];
@@ -73,20 +71,18 @@ function formatRecorderStatus(s: unknown): string[] {
   return ['', `Recorder: ${r.recordings} recordings, ${r.filters} filters under ${r.masks} masks (at most ${r.maxMasks})`];
 }
 
-export async function runStatusCommand(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parse(argv, { api: { type: 'string' }, node: { type: 'string' }, json: { type: 'boolean' } }, USAGE);
-  } catch (e) {
-    process.stderr.write(`weft status: ${(e as UsageError).message}`);
-    return 2;
-  }
-  if (args.values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const sock = args.values.api ?? defaultSocket(args.values.node);
-  const s = (await apiGet(sock, '/v1/status')) as Status;
-  process.stdout.write(args.values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
-  return 0;
-}
+export const statusCommand = defineCommand({
+  name: 'status',
+  usage: USAGE,
+  options: { json: { type: 'boolean' } },
+  defaultVerb: '',
+  verbs: {
+    '': {
+      options: ['json'],
+      prepare: ({ values }) => async (sock) => {
+        const s = (await apiGet(sock, '/v1/status')) as Status;
+        process.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
+      },
+    },
+  },
+});

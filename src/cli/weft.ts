@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// The weft command: one entry point, one small module per subcommand.
-import { runAgentCommand } from './agent-command.js';
-import { runStatusCommand } from './status-command.js';
-import { runEndpointCommand } from './endpoint-command.js';
-import { runLbCommand } from './lb-command.js';
-import { runServiceCommand } from './service-command.js';
-import { runRecordCommand } from './record-command.js';
-import { runEgressCommand } from './egress-command.js';
+// The weft command: one entry point, one small module per subcommand, all run by runner.ts.
+import { runCommand } from './runner.js';
+import { agentCommand } from './agent-command.js';
+import { statusCommand } from './status-command.js';
+import { endpointCommand } from './endpoint-command.js';
+import { lbCommand } from './lb-command.js';
+import { serviceCommand } from './service-command.js';
+import { recordCommand } from './record-command.js';
+import { egressCommand } from './egress-command.js';
 
 const HELP = `weft — a userspace network dataplane
 
@@ -25,33 +26,25 @@ Commands:
 Run "weft <command> --help" for the options of a command.
 `;
 
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  agent: (argv) => runCommand(agentCommand, argv),
+  status: (argv) => runCommand(statusCommand, argv),
+  endpoint: (argv) => runCommand(endpointCommand, argv),
+  lb: (argv) => runCommand(lbCommand, argv),
+  service: (argv) => runCommand(serviceCommand, argv),
+  record: (argv) => runCommand(recordCommand, argv),
+  egress: (argv) => runCommand(egressCommand, argv),
+};
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'agent':
-      return runAgentCommand(rest);
-    case 'status':
-      return runStatusCommand(rest);
-    case 'endpoint':
-      return runEndpointCommand(rest);
-    case 'lb':
-      return runLbCommand(rest);
-    case 'service':
-      return runServiceCommand(rest);
-    case 'record':
-      return runRecordCommand(rest);
-    case 'egress':
-      return runEgressCommand(rest);
-    case undefined:
-    case '-h':
-    case '--help':
-    case 'help':
-      process.stdout.write(HELP);
-      return cmd === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`weft: unknown command "${cmd}"\n\n${HELP}`);
-      return 2;
+  if (cmd !== undefined && Object.hasOwn(COMMANDS, cmd)) return COMMANDS[cmd]!(rest);
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return cmd === undefined ? 2 : 0;
   }
+  process.stderr.write(`weft: unknown command "${cmd}"\n\n${HELP}`);
+  return 2;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,14 +1,14 @@
 // The agent's control thread: creates the ports and tables, starts one pinned worker per
-// queue, serves the API, and on SIGTERM stops the workers and removes what it created.
+// queue, runs the extensions it is given (start-agent.ts chooses them), serves the API, and on
+// SIGTERM stops the workers and removes what it created.
 import { Worker } from 'node:worker_threads';
 import { cpus } from 'node:os';
-import { NodeConfig, PortConfig, Gateway } from './config.js';
+import type { NodeConfig } from './config.js';
+import type { PortConfig, Gateway } from './port-config.js';
 import { Prefix } from '../wire/addr.js';
 import { RouteManager, gatewayRoutes, portRoutes, configRoutes, programVxlan } from './routes.js';
 import { NodeSettings } from '../datapath/node-settings.js';
 import { openStore, Store } from './store/store.js';
-import type { LbSabs } from '../lb/tables.js';
-import { createReverseXlateTable } from './reverse-xlate.js';
 import { PortManager, PortRuntime } from './port-manager.js';
 import { startApi, ApiServer, ApiRoutes } from './api.js';
 import { buildStatus } from './status.js';
@@ -21,9 +21,7 @@ import { ROUTE_VALUE_WORDS, NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS } from '../tables
 import { COUNTER_NAMES } from '../datapath/counters.js';
 import type { WorkerInit } from '../datapath/worker.js';
 import { RecorderTables } from '../recorder/tables.js';
-import { RecorderController } from './recorder-controller.js';
-import { WgShared } from '../wireguard/dataplane-tables.js';
-import type { NatSabs } from '../datapath/nat-worker.js';
+import type { AgentExtension, WorkerTables } from './extension.js';
 
 export type PortStats = ReturnType<typeof readPortCounters>;
 
@@ -33,14 +31,6 @@ export interface WorkerRuntime {
   worker: Worker;
   wakeFd: number;
   alive: boolean;
-}
-
-/** Something the agent runs beside the dataplane (the cluster controller, later BGP...). */
-export interface AgentExtension {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  api?: ApiRoutes;
-  status?: () => Record<string, unknown>;
 }
 
 export class Agent {
@@ -57,41 +47,32 @@ export class Agent {
   readonly ports: PortManager;
   readonly routes: RouteManager;
   readonly workers: WorkerRuntime[] = [];
-  readonly extensions: AgentExtension[] = [];
+  private extensionList: readonly AgentExtension[] = [];
   private readonly native: NativeShim;
   private api?: ApiServer;
   private storeOpen?: Promise<Store>;
-  /** The state store's URL (the config's, or weft agent --store). */
-  storeUrl: string;
-  /** The LB tables, when an LB controller runs (set before start). */
-  lbSabs?: LbSabs;
-  /** The egress gateway / masquerade tables, when an egress controller runs (set before start). */
-  natSabs?: NatSabs;
-  /** (VIP, backend port, protocol) → service port, for replies of DSR backends. */
-  readonly reverseXlate = createReverseXlateTable();
-  /** The n-tuple recorder's filters, capture rings and lost counters. */
+  /** The n-tuple recorder's filters, capture rings and lost counters (every agent records). */
   readonly recorderTables: RecorderTables;
-  /** WireGuard's shared tables, when the config has a wireguard section. */
-  readonly wgShared?: WgShared;
   private stopping = false;
   /** What the control thread does when a worker says something needs it (e.g. "wg": a handshake is waiting). */
   private readonly workerNotices = new Map<string, () => void>();
 
-  constructor(readonly cfg: NodeConfig) {
+  /** `storeUrl`: the state store (the config's, or weft agent --store). */
+  constructor(readonly cfg: NodeConfig, readonly storeUrl: string = cfg.store) {
     this.native = loadNative();
-    this.storeUrl = cfg.store;
     this.routeTable = PrefixTable.create({ capacity: cfg.tables.routes, valueWords: ROUTE_VALUE_WORDS });
     this.neighbours = SharedHashMap.create({ keyWords: NEIGH_KEY_WORDS, valueWords: NEIGH_VALUE_WORDS, capacity: cfg.tables.neighbours });
     this.counters = CounterBlock.create(COUNTER_NAMES, cfg.workers);
     this.portCounters = new SharedArrayBuffer(cfg.workers * MAX_PORTS * PORT_COUNTERS * 8);
     this.routes = new RouteManager(this.routeTable);
     this.ports = new PortManager(this.portTable, this.native, cfg.node, cfg.workers, this.control, () => this.wakeWorkers());
-    this.recorderTables = new RecorderTables({ maxFilters: cfg.recorder.maxFilters, workers: cfg.workers, ringBytes: cfg.recorder.ringBytes });
-    this.extensions.push(new RecorderController(this));
-    if (cfg.wireguard) this.wgShared = WgShared.create({ maxPeers: cfg.wireguard.maxPeers, maxAllowedIps: 4096, workers: cfg.workers });
+    const { maxFilters, ringBytes } = cfg.recorder;
+    this.recorderTables = new RecorderTables({ maxFilters, workers: cfg.workers, ringBytes });
   }
 
-  async start(): Promise<void> {
+  /** Starts the workers, the config's ports and routes, then `extensions` in order, then the API. */
+  async start(extensions: readonly AgentExtension[]): Promise<void> {
+    this.extensionList = extensions;
     try {
       // Workers first: ports added later are picked up through the port table generation.
       await this.startWorkers();
@@ -107,6 +88,11 @@ export class Agent {
       await this.stop();
       throw e;
     }
+  }
+
+  /** What the agent runs beside the dataplane, in start order (given to start()). */
+  get extensions(): readonly AgentExtension[] {
+    return this.extensionList;
   }
 
   /** Adds a port with its routes (owner "port:<name>"); its counters start from zero. */
@@ -166,8 +152,21 @@ export class Agent {
     if (w) this.native.eventfdSignal(w.wakeFd);
   }
 
+  /** The tables the extensions share with the workers; a table shared twice is a wiring mistake. */
+  private workerTables(): WorkerTables {
+    const all: WorkerTables = {};
+    for (const x of this.extensions) {
+      for (const [k, v] of Object.entries(x.workerTables ?? {})) {
+        if (k in all) throw new Error(`two extensions share worker table ${k}`);
+        Object.assign(all, { [k]: v });
+      }
+    }
+    return all;
+  }
+
   private async startWorkers(): Promise<void> {
     const ncpu = cpus().length;
+    const shared = this.workerTables();
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.cfg.workers; i++) {
       const cpu = this.cfg.pinWorkers ? (this.cfg.cpus[i] ?? i % ncpu) : -1;
@@ -184,11 +183,8 @@ export class Agent {
         countersSab: this.counters.sab,
         portCountersSab: this.portCounters,
         settingsSab: this.settings.sab,
-        lbSabs: this.lbSabs,
-        reverseXlateSab: this.reverseXlate.sab,
         recorderSabs: this.recorderTables.sabs,
-        wgSabs: this.wgShared?.sabs,
-        natSabs: this.natSabs,
+        ...shared,
         controlSab: this.control.buffer as SharedArrayBuffer,
         wakeFd,
       };

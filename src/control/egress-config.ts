@@ -14,11 +14,12 @@
 //     timeouts: { tcpEstablished: 21600, ... }     # seconds per state (ct-state.ts has the list)
 //
 // Errors name the field and the value, as the rest of the configuration does.
-import { parseAddress, formatAddress, parsePrefix, type Prefix } from '../wire/addr.js';
+import { formatAddress, type Prefix } from '../wire/addr.js';
+import { validator, type Validator } from '../wire/config-validate.js';
 import { DEFAULT_TIMEOUTS, type NatTimeouts } from '../nat/ct-state.js';
 import { DEFAULT_PORT_MIN, DEFAULT_PORT_MAX } from '../nat/port-alloc.js';
 import { MAX_LOCAL_EGRESS_IPS } from '../nat/local-ips.js';
-import { ConfigError } from './config.js';
+import { ConfigError } from './config-error.js';
 
 export interface EgressConfig {
   ownIPs: string[];
@@ -32,65 +33,51 @@ export interface EgressConfig {
   timeouts: NatTimeouts;
 }
 
-type Obj = Record<string, unknown>;
+const v: Validator = validator(ConfigError);
 
-function fail(where: string, msg: string): never {
-  throw new ConfigError(`${where}: ${msg}`);
-}
-
-function int(v: unknown, where: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(where, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function ips(v: unknown, where: string): string[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v)) fail(where, 'must be a list of addresses');
-  const out = v.map((x, i) => {
-    const a = typeof x === 'string' ? parseAddress(x) : null;
-    if (!a) fail(`${where}[${i}]`, `${JSON.stringify(x)} is not an IPv4 or IPv6 address`);
-    return formatAddress(a);
-  });
-  const dup = out.find((x, i) => out.indexOf(x) !== i);
-  if (dup) fail(where, `${dup} is listed twice`);
+function ips(x: unknown, where: string): string[] {
+  const out = v.list(x, where, 'addresses').map((a, i) => formatAddress(v.address(a, `${where}[${i}]`)));
+  const dup = out.find((a, i) => out.indexOf(a) !== i);
+  if (dup) v.fail(where, `${dup} is listed twice`);
   return out;
 }
 
+function parseTimeouts(x: unknown, where: string): NatTimeouts {
+  const t = v.obj(x ?? {}, where);
+  v.only(t, where, Object.keys(DEFAULT_TIMEOUTS));
+  const timeouts: NatTimeouts = { ...DEFAULT_TIMEOUTS };
+  for (const [k, s] of Object.entries(t)) timeouts[k as keyof NatTimeouts] = v.int(s, `${where}.${k}`, 1, 864000);
+  return timeouts;
+}
+
 /** Parses the section (absent: the defaults). `workers`: the node's worker count (each needs a port). */
-export function parseEgressConfig(v: unknown, where: string, workers: number): EgressConfig {
-  const o = (v ?? {}) as Obj;
-  if (typeof o !== 'object' || Array.isArray(o)) fail(where, 'must be a mapping');
-  const allowed = ['ownIPs', 'standbyFor', 'masquerade', 'nonMasqueradeCIDRs', 'portMin', 'portMax', 'conntrackCapacity', 'policyEntries', 'timeouts'];
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${where}.${k}`, `unknown field (expected one of: ${allowed.join(', ')})`);
+export function parseEgressConfig(x: unknown, where: string, workers: number): EgressConfig {
+  const o = v.obj(x ?? {}, where);
+  v.only(o, where, [
+    'ownIPs', 'standbyFor', 'masquerade', 'nonMasqueradeCIDRs', 'portMin', 'portMax', 'conntrackCapacity',
+    'policyEntries', 'timeouts',
+  ]);
   const ownIPs = ips(o.ownIPs, `${where}.ownIPs`);
   const standbyFor = ips(o.standbyFor, `${where}.standbyFor`);
-  const both = ownIPs.find((x) => standbyFor.includes(x));
-  if (both) fail(`${where}.standbyFor`, `${both} is already in ownIPs`);
-  if (ownIPs.length + standbyFor.length > MAX_LOCAL_EGRESS_IPS) fail(where, `at most ${MAX_LOCAL_EGRESS_IPS} egress IPs per node`);
-  if (o.masquerade !== undefined && typeof o.masquerade !== 'boolean') fail(`${where}.masquerade`, `must be true or false, got ${JSON.stringify(o.masquerade)}`);
-  if (o.nonMasqueradeCIDRs !== undefined && !Array.isArray(o.nonMasqueradeCIDRs)) fail(`${where}.nonMasqueradeCIDRs`, 'must be a list of CIDRs');
-  const nonMasqueradeCIDRs = ((o.nonMasqueradeCIDRs ?? []) as unknown[]).map((x, i) => {
-    const p = typeof x === 'string' ? parsePrefix(x, { allowHostBits: false }) : `${JSON.stringify(x)} is not a CIDR`;
-    if (typeof p === 'string') fail(`${where}.nonMasqueradeCIDRs[${i}]`, p);
-    return p;
-  });
-  const portMin = o.portMin === undefined ? DEFAULT_PORT_MIN : int(o.portMin, `${where}.portMin`, 1, 65535);
-  const portMax = o.portMax === undefined ? DEFAULT_PORT_MAX : int(o.portMax, `${where}.portMax`, 1, 65535);
-  if (portMax < portMin) fail(`${where}.portMax`, `${portMax} is below portMin ${portMin}`);
-  if (portMax - portMin + 1 < workers) fail(`${where}.portMax`, `the range ${portMin}-${portMax} has fewer ports than the ${workers} workers`);
-  const t = (o.timeouts ?? {}) as Obj;
-  if (typeof t !== 'object' || Array.isArray(t)) fail(`${where}.timeouts`, 'must be a mapping');
-  const timeouts: NatTimeouts = { ...DEFAULT_TIMEOUTS };
-  for (const [k, x] of Object.entries(t)) {
-    if (!(k in DEFAULT_TIMEOUTS)) fail(`${where}.timeouts.${k}`, `unknown timeout (expected one of: ${Object.keys(DEFAULT_TIMEOUTS).join(', ')})`);
-    timeouts[k as keyof NatTimeouts] = int(x, `${where}.timeouts.${k}`, 1, 864000);
+  const both = ownIPs.find((a) => standbyFor.includes(a));
+  if (both) v.fail(`${where}.standbyFor`, `${both} is already in ownIPs`);
+  if (ownIPs.length + standbyFor.length > MAX_LOCAL_EGRESS_IPS) {
+    v.fail(where, `at most ${MAX_LOCAL_EGRESS_IPS} egress IPs per node`);
   }
+  const masquerade = v.bool(o.masquerade, `${where}.masquerade`, true);
+  const nonMasqueradeCIDRs = v.list(o.nonMasqueradeCIDRs, `${where}.nonMasqueradeCIDRs`, 'CIDRs')
+    .map((c, i) => v.prefix(c, `${where}.nonMasqueradeCIDRs[${i}]`, { allowHostBits: false }));
+  const portMin = v.int(o.portMin, `${where}.portMin`, 1, 65535, DEFAULT_PORT_MIN);
+  const portMax = v.int(o.portMax, `${where}.portMax`, 1, 65535, DEFAULT_PORT_MAX);
+  if (portMax < portMin) v.fail(`${where}.portMax`, `${portMax} is below portMin ${portMin}`);
+  if (portMax - portMin + 1 < workers) {
+    v.fail(`${where}.portMax`, `the range ${portMin}-${portMax} has fewer ports than the ${workers} workers`);
+  }
+  const timeouts = parseTimeouts(o.timeouts, `${where}.timeouts`);
   return {
-    ownIPs, standbyFor,
-    masquerade: o.masquerade === undefined ? true : (o.masquerade as boolean),
-    nonMasqueradeCIDRs, portMin, portMax,
-    conntrackCapacity: o.conntrackCapacity === undefined ? 65536 : int(o.conntrackCapacity, `${where}.conntrackCapacity`, 16, 1 << 22),
-    policyEntries: o.policyEntries === undefined ? 16384 : int(o.policyEntries, `${where}.policyEntries`, 16, 1 << 20),
+    ownIPs, standbyFor, masquerade, nonMasqueradeCIDRs, portMin, portMax,
+    conntrackCapacity: v.int(o.conntrackCapacity, `${where}.conntrackCapacity`, 16, 1 << 22, 65536),
+    policyEntries: v.int(o.policyEntries, `${where}.policyEntries`, 16, 1 << 20, 16384),
     timeouts,
   };
 }

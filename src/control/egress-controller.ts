@@ -11,8 +11,9 @@
 // announces it (gratuitous ARP / unsolicited NA, three times), and every node's egress table
 // points at it as soon as their watches see the new owner. No preemption: a primary that comes
 // back stays standby until the IP is free again (moving live flows twice gains nothing).
-import type { Agent, AgentExtension } from './agent.js';
-import type { ClusterConfig } from './config.js';
+import type { Agent } from './agent.js';
+import type { AgentExtension, WorkerTables } from './extension.js';
+import type { ClusterConfig } from './cluster-config.js';
 import type { EgressConfig } from './egress-config.js';
 import { Store, Lease, Watcher, WatchEvent } from './store/store.js';
 import { ApiError, ApiRoutes } from './api.js';
@@ -45,6 +46,7 @@ export class EgressController implements AgentExtension {
   readonly egress: EgressTable;
   readonly settings = NatSettings.create();
   readonly local = LocalEgressIPs.create();
+  readonly workerTables: WorkerTables;
   private store?: Store;
   private lease?: Lease;
   private readonly watchers: Watcher[] = [];
@@ -65,8 +67,10 @@ export class EgressController implements AgentExtension {
   constructor(private readonly agent: Agent, readonly cfg: EgressConfig, private readonly cluster: ClusterConfig) {
     this.table = NatTable.create({ capacity: cfg.conntrackCapacity, workers: agent.cfg.workers, portMin: cfg.portMin, portMax: cfg.portMax });
     this.egress = EgressTable.create(cfg.policyEntries);
-    const sabs: NatSabs = { table: this.table.sab, egress: this.egress.sab, settings: this.settings.sab, local: this.local.sab };
-    agent.natSabs = sabs;
+    const natSabs: NatSabs = {
+      table: this.table.sab, egress: this.egress.sab, settings: this.settings.sab, local: this.local.sab,
+    };
+    this.workerTables = { natSabs };
   }
 
   private get name(): string {

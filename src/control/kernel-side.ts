@@ -2,7 +2,7 @@
 // rename, address, routes, bridge. Control plane only; runs once per port change.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
-import { PortConfig, Gateway } from './config.js';
+import type { PortConfig, Gateway } from './port-config.js';
 import { formatAddress, formatPrefix, Prefix } from '../wire/addr.js';
 
 export function ip(args: string[]): void {

@@ -1,8 +1,9 @@
 // Services on a load-balancer agent: kept in the store (so every LB agent with the same
 // seed builds the same Maglev tables and sends a flow to the same backend), watched, and
 // programmed into the shared LB tables the workers read.
-import type { Agent, AgentExtension } from './agent.js';
-import { LbConfig } from './config.js';
+import type { Agent } from './agent.js';
+import type { AgentExtension, WorkerTables } from './extension.js';
+import type { LbConfig } from './lb-config.js';
 import { Watcher, WatchEvent } from './store/store.js';
 import { ApiError } from './api.js';
 import { parseAddress } from '../wire/addr.js';
@@ -17,6 +18,7 @@ function log(msg: string): void {
 
 export class LbController implements AgentExtension {
   readonly tables: LbTables;
+  readonly workerTables: WorkerTables;
   private readonly seed: number;
   private readonly specs = new Map<string, ServiceSpec>();
   private watcher?: Watcher;
@@ -28,7 +30,7 @@ export class LbController implements AgentExtension {
       maxServices: cfg.maxServices, maxBackends: cfg.maxBackends, tableSize: cfg.tableSize,
       conntrackCapacity: cfg.conntrackCapacity, newFlowsPerSec: cfg.newFlowsPerSec,
     });
-    agent.lbSabs = this.tables.sabs;
+    this.workerTables = { lbSabs: this.tables.sabs };
   }
 
   async start(): Promise<void> {

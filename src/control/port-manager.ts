@@ -2,7 +2,7 @@
 // only after every worker has acknowledged the port table generation without it, so a
 // worker never polls or reads an fd number the kernel may already have reused.
 import { createHash } from 'node:crypto';
-import { PortConfig, Gateway } from './config.js';
+import type { PortConfig, Gateway } from './port-config.js';
 import { configureKernelSide, requireNetns } from './kernel-side.js';
 import { linkLocalFromMac, Prefix } from '../wire/addr.js';
 import { NativeShim } from '../native/tap.js';

@@ -1,6 +1,7 @@
 // The recorder on every agent: the API for recordings and the timer that drains the workers'
 // capture rings into pcap files.
-import type { Agent, AgentExtension } from './agent.js';
+import type { Agent } from './agent.js';
+import type { AgentExtension } from './extension.js';
 import { ApiError, ApiRoutes } from './api.js';
 import { Recorder, RecordingRequest } from '../recorder/recordings.js';
 import { RecorderError } from '../recorder/filter.js';

@@ -2,7 +2,8 @@
 // port to the backend's; this node's DSR backends answer from it; the workers put the service
 // port back (src/datapath/lb-reverse.ts) using the table programmed here from the services in
 // the store.
-import type { Agent, AgentExtension } from './agent.js';
+import type { Agent } from './agent.js';
+import type { AgentExtension, WorkerTables } from './extension.js';
 import { Watcher, WatchEvent } from './store/store.js';
 import { parseAddress } from '../wire/addr.js';
 import { SharedHashMap } from '../tables/hashmap.js';
@@ -11,16 +12,18 @@ import { fillServiceKey } from '../lb/tables.js';
 import { parseService, protoNumber, SERVICES } from '../lb/service.js';
 import { REVERSE_VALUE_WORDS } from '../datapath/lb-reverse.js';
 
-export function createReverseXlateTable(capacity = 4096): SharedHashMap {
-  return SharedHashMap.create({ keyWords: SVC_KEY_WORDS, valueWords: REVERSE_VALUE_WORDS, capacity });
-}
-
 export class ReverseXlateController implements AgentExtension {
+  /** (VIP, backend port, protocol) → service port, for replies of DSR backends. */
+  private readonly table: SharedHashMap;
+  readonly workerTables: WorkerTables;
   private watcher?: Watcher;
   /** Keys each service installed, so an update or delete removes exactly those. */
   private readonly installed = new Map<string, Int32Array[]>();
 
-  constructor(private readonly agent: Agent, private readonly table: SharedHashMap) {}
+  constructor(private readonly agent: Agent, capacity = 4096) {
+    this.table = SharedHashMap.create({ keyWords: SVC_KEY_WORDS, valueWords: REVERSE_VALUE_WORDS, capacity });
+    this.workerTables = { reverseXlateSab: this.table.sab };
+  }
 
   async start(): Promise<void> {
     const store = await this.agent.store();

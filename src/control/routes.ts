@@ -1,5 +1,7 @@
 // Derives the route table of a node from its configuration and programs it.
-import { NodeConfig, Gateway, PortConfig, VxlanConfig } from './config.js';
+import type { NodeConfig } from './config.js';
+import type { Gateway, PortConfig } from './port-config.js';
+import type { VxlanConfig } from './route-config.js';
 import { Address, Prefix, maskBytes, formatPrefix, linkLocalFromMac } from '../wire/addr.js';
 import { PrefixTable } from '../tables/prefix.js';
 import { PortTable, PORT_KIND_TUNNEL } from '../tables/port-table.js';

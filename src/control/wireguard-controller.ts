@@ -3,7 +3,8 @@
 // and the glue to the workers — the rings they hand handshake messages and session requests
 // through, the ring datagrams go back out on, the WireGuard pseudo-port and its routes (the
 // peers' allowed IPs, the device's own addresses), and the cryptokey table.
-import type { Agent, AgentExtension } from './agent.js';
+import type { Agent } from './agent.js';
+import type { AgentExtension, WorkerTables } from './extension.js';
 import { WireGuardConfig } from './wireguard-config.js';
 import { RouteEntry } from './routes.js';
 import { linkLocalFromMac, formatAddress, maskBytes, Prefix } from '../wire/addr.js';
@@ -52,6 +53,7 @@ export class WireGuardController implements AgentExtension {
   private uapi?: UapiServer;
   private timer?: NodeJS.Timeout;
   private readonly shared: WgShared;
+  readonly workerTables: WorkerTables;
   private readonly scratch: Uint8Array;
   private readonly meta = new Int32Array(RING_META_WORDS);
   private readonly metaBytes = new Uint8Array(this.meta.buffer);
@@ -67,8 +69,8 @@ export class WireGuardController implements AgentExtension {
   private readonly nodePeers = new Map<string, string>();
 
   constructor(private readonly agent: Agent, readonly cfg: WireGuardConfig) {
-    if (!agent.wgShared) throw new Error('wireguard: the agent has no WireGuard tables');
-    this.shared = agent.wgShared;
+    this.shared = WgShared.create({ maxPeers: cfg.maxPeers, maxAllowedIps: 4096, workers: agent.cfg.workers });
+    this.workerTables = { wgSabs: this.shared.sabs };
     this.scratch = new Uint8Array(this.shared.toControl[0].capacity);
     this.model = new DeviceConfig({ maxPeers: cfg.maxPeers });
   }

@@ -16,6 +16,7 @@
 // - Label keys may carry Cilium's source prefix `k8s:` or `any:`; it is dropped (Weft labels
 //   have one source).
 // An endpoint without a namespace is in "default", as a pod created without one.
+import { validator, type Obj, type Validator } from '../wire/config-validate.js';
 import { PolicyError } from './policy-error.js';
 
 export type Operator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
@@ -47,62 +48,60 @@ const LABEL_KEY = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z
 const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
 const OPERATORS: readonly Operator[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
 
-type Obj = Record<string, unknown>;
+const v: Validator = validator(PolicyError);
 
-function fail(where: string, msg: string): never {
-  throw new PolicyError(`${where}: ${msg}`);
-}
-
-function labelKey(v: unknown, where: string): string {
-  if (typeof v !== 'string') fail(where, `${JSON.stringify(v)} is not a label key (a string)`);
-  const k = v.replace(/^(k8s|any):/, '');
-  if (!LABEL_KEY.test(k)) fail(where, `"${v}" is not a valid label key`);
+function labelKey(x: unknown, where: string): string {
+  if (typeof x !== 'string') v.fail(where, `${JSON.stringify(x)} is not a label key (a string)`);
+  const k = x.replace(/^(k8s|any):/, '');
+  if (!LABEL_KEY.test(k)) v.fail(where, `"${x}" is not a valid label key`);
   return k;
 }
 
-function labelValue(v: unknown, where: string): string {
+function labelValue(x: unknown, where: string): string {
   // YAML turns `app: 1` or `enabled: true` into numbers and booleans; Kubernetes would refuse them.
-  if (typeof v !== 'string') fail(where, `${JSON.stringify(v)} is not a string (quote it)`);
-  if (!LABEL_VALUE.test(v)) fail(where, `"${v}" is not a valid label value`);
-  return v;
+  if (typeof x !== 'string') v.fail(where, `${JSON.stringify(x)} is not a string (quote it)`);
+  if (!LABEL_VALUE.test(x)) v.fail(where, `"${x}" is not a valid label value`);
+  return x;
 }
 
-export function parseSelector(v: unknown, where: string): LabelSelector {
-  if (v === null || v === undefined) return { matchLabels: {}, matchExpressions: [] };
-  if (typeof v !== 'object' || Array.isArray(v)) fail(where, 'must be a mapping with matchLabels and/or matchExpressions');
-  const o = v as Obj;
-  for (const k of Object.keys(o)) {
-    if (k !== 'matchLabels' && k !== 'matchExpressions') fail(`${where}.${k}`, 'unknown field (expected matchLabels, matchExpressions)');
+export function parseSelector(x: unknown, where: string): LabelSelector {
+  if (x === null || x === undefined) return { matchLabels: {}, matchExpressions: [] };
+  if (typeof x !== 'object' || Array.isArray(x)) {
+    v.fail(where, 'must be a mapping with matchLabels and/or matchExpressions');
   }
+  const o = x as Obj;
+  v.only(o, where, ['matchLabels', 'matchExpressions']);
   const matchLabels: Record<string, string> = {};
   if (o.matchLabels !== undefined && o.matchLabels !== null) {
-    if (typeof o.matchLabels !== 'object' || Array.isArray(o.matchLabels)) fail(`${where}.matchLabels`, 'must be a mapping of label key to value');
+    if (typeof o.matchLabels !== 'object' || Array.isArray(o.matchLabels)) {
+      v.fail(`${where}.matchLabels`, 'must be a mapping of label key to value');
+    }
     for (const [k, val] of Object.entries(o.matchLabels as Obj)) {
       matchLabels[labelKey(k, `${where}.matchLabels`)] = labelValue(val, `${where}.matchLabels.${k}`);
     }
   }
   const matchExpressions: Requirement[] = [];
   if (o.matchExpressions !== undefined && o.matchExpressions !== null) {
-    if (!Array.isArray(o.matchExpressions)) fail(`${where}.matchExpressions`, 'must be a list');
+    if (!Array.isArray(o.matchExpressions)) v.fail(`${where}.matchExpressions`, 'must be a list');
     o.matchExpressions.forEach((e, i) => matchExpressions.push(parseRequirement(e, `${where}.matchExpressions[${i}]`)));
   }
   return { matchLabels, matchExpressions };
 }
 
-function parseRequirement(v: unknown, where: string): Requirement {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, 'must be a mapping with key, operator and values');
-  const o = v as Obj;
-  for (const k of Object.keys(o)) if (!['key', 'operator', 'values'].includes(k)) fail(`${where}.${k}`, 'unknown field (expected key, operator, values)');
-  if (o.key === undefined) fail(`${where}.key`, 'missing field');
+function parseRequirement(x: unknown, where: string): Requirement {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) {
+    v.fail(where, 'must be a mapping with key, operator and values');
+  }
+  const o = x as Obj;
+  v.only(o, where, ['key', 'operator', 'values']);
+  if (o.key === undefined) v.fail(`${where}.key`, 'missing field');
   const key = labelKey(o.key, `${where}.key`);
-  if (o.operator === undefined) fail(`${where}.operator`, 'missing field');
-  if (!OPERATORS.includes(o.operator as Operator)) fail(`${where}.operator`, `"${String(o.operator)}" is not one of In, NotIn, Exists, DoesNotExist`);
-  const operator = o.operator as Operator;
-  const raw = o.values ?? [];
-  if (!Array.isArray(raw)) fail(`${where}.values`, 'must be a list of strings');
-  const values = raw.map((x, i) => labelValue(x, `${where}.values[${i}]`));
-  if ((operator === 'In' || operator === 'NotIn') && values.length === 0) fail(`${where}.values`, `must not be empty for operator ${operator}`);
-  if ((operator === 'Exists' || operator === 'DoesNotExist') && values.length !== 0) fail(`${where}.values`, `must be empty for operator ${operator}`);
+  const operator = v.oneOf(o.operator, `${where}.operator`, OPERATORS);
+  const values = v.list(o.values ?? [], `${where}.values`, 'strings')
+    .map((s, i) => labelValue(s, `${where}.values[${i}]`));
+  const needsValues = operator === 'In' || operator === 'NotIn';
+  if (needsValues && values.length === 0) v.fail(`${where}.values`, `must not be empty for operator ${operator}`);
+  if (!needsValues && values.length !== 0) v.fail(`${where}.values`, `must be empty for operator ${operator}`);
   return { key, operator, values };
 }
 

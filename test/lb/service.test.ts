@@ -16,10 +16,10 @@ test('errors name the field and the value', () => {
   const bad: Array<[unknown, RegExp]> = [
     [{ name: 'web', vip: '198.18.100.300', port: 80, backends: [] }, /service\.vip: "198\.18\.100\.300" is not an IPv4 or IPv6 address/],
     [{ name: 'web', vip: '198.18.100.1', port: 0, backends: [] }, /service\.port: must be a port number 1\.\.65535, got 0/],
-    [{ name: 'web', vip: '198.18.100.1', port: 80, protocol: 'SCTP', backends: [] }, /service\.protocol: "SCTP" is not TCP or UDP/],
+    [{ name: 'web', vip: '198.18.100.1', port: 80, protocol: 'SCTP', backends: [] }, /service\.protocol: "SCTP" is not one of TCP, UDP/],
     [{ name: 'web', vip: '198.18.100.1', port: 80, backends: [{ ip: '2001:db8:19::3' }] }, /backends\[0\]\.ip: 2001:db8:19::3 is IPv6, the VIP is IPv4/],
     [{ name: 'web', vip: '198.18.100.1', port: 80, backends: [{ ip: '198.19.0.3' }, { ip: '198.19.0.3' }] }, /backends\[1\]: duplicate backend 198\.19\.0\.3:80/],
-    [{ name: 'web', vip: '198.18.100.1', port: 80, backends: [{ ip: '198.19.0.3', weight: -1 }] }, /backends\[0\]\.weight: must be an integer 0\.\.65535/],
+    [{ name: 'web', vip: '198.18.100.1', port: 80, backends: [{ ip: '198.19.0.3', weight: -1 }] }, /backends\[0\]\.weight: must be an integer in 0\.\.65535 \(0 drains the backend\), got -1/],
     [{ name: 'Web!', vip: '198.18.100.1', port: 80, backends: [] }, /service\.name: "Web!" is not a valid name/],
     [{ name: 'web', vip: '198.18.100.1', port: 80, colour: 'red', backends: [] }, /service\.colour: unknown field/],
     [{ kind: 'Deployment', metadata: { name: 'x' }, spec: {} }, /service\.kind: expected "Service"/],

@@ -2,8 +2,10 @@
 // liveness lease, watches the other nodes and programs a route to each one's pod CIDRs
 // (next hop on the underlay, or a VXLAN tunnel), runs the endpoints and the host port.
 // The dataplane keeps forwarding with the routes it has whenever the store is away.
-import type { Agent, AgentExtension } from '../agent.js';
-import { ClusterConfig, Gateway } from '../config.js';
+import type { Agent } from '../agent.js';
+import type { AgentExtension } from '../extension.js';
+import type { ClusterConfig } from '../cluster-config.js';
+import type { Gateway } from '../port-config.js';
 import { Store, Lease, Watcher, WatchEvent } from '../store/store.js';
 import { Prefix, formatAddress, formatPrefix, parseAddress, parsePrefix, Address } from '../../wire/addr.js';
 import { claimPodCidr, gatewayOf, claimAddress, reclaimAddress } from './ipam.js';

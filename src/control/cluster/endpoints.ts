@@ -3,7 +3,7 @@
 // re-creates the ports with the same addresses.
 import { Store } from '../store/store.js';
 import type { Agent, PortStats } from '../agent.js';
-import { PortConfig, Gateway } from '../config.js';
+import type { PortConfig, Gateway } from '../port-config.js';
 import { Address, Prefix, formatAddress, parseAddress } from '../../wire/addr.js';
 import { claimAddress, reclaimAddress, releaseAddress, addressOf } from './ipam.js';
 import { endpointKey, ENDPOINTS, EndpointRecord } from './keys.js';
