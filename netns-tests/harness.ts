@@ -95,7 +95,8 @@ export class Topology {
     const node = String(config.node);
     const api = join(this.dir, `${node}.sock`);
     const file = join(this.dir, `${node}.yaml`);
-    writeFileSync(file, stringify({ api, ...config }));
+    // WEFT_OFFLOADS=off runs a test with every port's TAP offloads off (scripts/test does, for some).
+    writeFileSync(file, stringify({ api, offloads: process.env.WEFT_OFFLOADS ?? 'on', ...config }));
     const { proc, output } = this.spawn(ns, ['node', WEFT, 'agent', '--config', file]);
     const status = async (): Promise<AgentStatus> => {
       const r = this.run(ns, ['node', WEFT, 'status', '--api', api, '--json'], 10000);

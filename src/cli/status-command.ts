@@ -7,8 +7,9 @@ import { formatEgressStatus } from './egress-command.js';
 
 const USAGE = `Usage: weft status [--api SOCKET] [--node NAME] [--json]
 
-Shows the agent's health, its ports (name, MAC, addresses, MTU, queues) and workers
-(CPU, frames received / sent / dropped, and drop reasons by name).
+Shows the agent's health, its ports (name, MAC, addresses, MTU, queues, whether TAP offloads
+are on and the super-frames in and out) and workers (CPU, frames received / sent / dropped,
+and drop reasons by name).
 
 Options:
   --api SOCKET   the agent's API socket (default /run/weft/<node>.sock)
@@ -24,8 +25,17 @@ export function formatStatus(s: Status): string {
   out.push(`Uptime:   ${s.uptimeSec}s`);
   out.push('');
   out.push('Ports:');
-  out.push(table([['NAME', 'KIND', 'MAC', 'MTU', 'QUEUES', 'NETNS', 'ADDRESSES'],
-    ...s.ports.map((p) => [p.name, p.kind, p.mac, String(p.mtu), String(p.queues), p.netns ?? '-', p.addresses.join(', ')])]));
+  out.push(table([['NAME', 'KIND', 'MAC', 'MTU', 'QUEUES', 'OFFLOADS', 'SUPER IN/OUT', 'NETNS', 'ADDRESSES'],
+    ...s.ports.map((p) => [
+      p.name, p.kind, p.mac, String(p.mtu), String(p.queues), p.offloads ? 'on' : 'off',
+      p.offloads ? `${p.rxSuperFrames}/${p.txSuperFrames}` : '-', p.netns ?? '-', p.addresses.join(', '),
+    ])]));
+  const t = s.totals;
+  if ((t.rxSuperFrames ?? 0) + (t.segmentsMade ?? 0) + (t.checksumsFinished ?? 0) > 0) {
+    out.push(`Super-frames: ${t.rxSuperFrames ?? 0} in, ${t.txSuperFrames ?? 0} out whole, ` +
+      `${t.segmented ?? 0} cut into ${t.segmentsMade ?? 0} segments in software, ` +
+      `${t.checksumsFinished ?? 0} checksums finished in software`);
+  }
   out.push('');
   out.push('Workers:');
   out.push(table([['WORKER', 'CPU', 'STATE', 'RX', 'TX', 'DROPS'],

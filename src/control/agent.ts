@@ -118,8 +118,11 @@ export class Agent {
   /** Frames and bytes through a port since it was added. */
   portStats(rt: PortRuntime): PortStats {
     const now = readPortCounters(this.portCounters, this.cfg.workers, rt.index);
-    const base = this.counterBase.get(rt.index) ?? { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 };
-    return { rxFrames: now.rxFrames - base.rxFrames, rxBytes: now.rxBytes - base.rxBytes, txFrames: now.txFrames - base.txFrames, txBytes: now.txBytes - base.txBytes };
+    const base = this.counterBase.get(rt.index);
+    if (base === undefined) return now;
+    return Object.fromEntries(
+      Object.entries(now).map(([k, v]) => [k, v - base[k as keyof PortStats]]),
+    ) as unknown as PortStats;
   }
 
   maxFrame(): number {
@@ -176,7 +179,7 @@ export class Agent {
         queue: i,
         cpu,
         maxFrame: this.maxFrame(),
-        superFrames: false, // TODO(offloads): from the ports' config
+        superFrames: this.cfg.offloads || this.cfg.ports.some((p) => p.offloads),
         portsSab: this.portTable.sab,
         routesSab: this.routeTable.sab,
         neighboursSab: this.neighbours.sab,

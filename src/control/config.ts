@@ -5,7 +5,7 @@ import { cpus } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { validator, type Validator } from '../wire/config-validate.js';
 import { ConfigError } from './config-error.js';
-import { parseGateway, parsePorts, type Gateway, type PortConfig } from './port-config.js';
+import { parseGateway, parsePorts, parseOffloads, type Gateway, type PortConfig } from './port-config.js';
 import { parseRoutes, parseVxlan, type RouteConfig, type VxlanConfig } from './route-config.js';
 import { parseCluster, type ClusterConfig } from './cluster-config.js';
 import { parseLb, parseLbDefaults, type LbConfig } from './lb-config.js';
@@ -24,6 +24,8 @@ export interface NodeConfig {
   cpus: number[];
   /** False with `cpus: none`: the scheduler places the workers. */
   pinWorkers: boolean;
+  /** The ports' default for TAP offloads (`offloads: on|off`, on unless said otherwise); endpoints use it. */
+  offloads: boolean;
   gateway: Gateway;
   ports: PortConfig[];
   routes: RouteConfig[];
@@ -44,8 +46,8 @@ export interface NodeConfig {
 const v: Validator = validator(ConfigError);
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const SECTIONS = [
-  'node', 'api', 'workers', 'cpus', 'mtu', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster', 'vxlan', 'lb',
-  'recorder', 'wireguard', 'egress',
+  'node', 'api', 'workers', 'cpus', 'mtu', 'offloads', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster',
+  'vxlan', 'lb', 'recorder', 'wireguard', 'egress',
 ];
 
 function parseTables(x: unknown, where: string): NodeConfig['tables'] {
@@ -70,7 +72,8 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
     : [];
   const mtu = v.int(o.mtu, `${source}: mtu`, 1280, 9000, 1500);
   const gateway = parseGateway(o.gateway, `${source}: gateway`);
-  const ports = parsePorts(o.ports, source, mtu, gateway);
+  const offloads = parseOffloads(o.offloads, `${source}: offloads`, true);
+  const ports = parsePorts(o.ports, source, mtu, gateway, offloads);
   const routes = parseRoutes(o.routes, source, ports);
   const tables = parseTables(o.tables, `${source}: tables`);
   const cluster = o.cluster === undefined ? undefined : parseCluster(o.cluster, `${source}: cluster`, ports);
@@ -92,6 +95,7 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
     workers,
     cpus: cpuList,
     pinWorkers,
+    offloads,
     gateway,
     ports,
     routes,

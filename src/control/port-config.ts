@@ -25,6 +25,11 @@ export interface PortConfig {
   peerAddresses: Prefix[];
   /** Endpoint serving load-balanced VIPs (on its loopback): the dataplane decapsulates IPIP for it. */
   dsrBackend?: boolean;
+  /**
+   * TAP offloads (docs/offloads.md): frames of up to 64 KB with a virtio_net_hdr, checksums and
+   * segmentation left to whoever can do them last. Off: one MTU-sized frame per read and write.
+   */
+  offloads: boolean;
 }
 
 export interface Gateway {
@@ -37,9 +42,19 @@ const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
 const NETNS = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const KINDS: readonly PortKind[] = ['uplink', 'host', 'endpoint'];
 
-function parsePort(x: unknown, where: string, defaultMtu: number): PortConfig {
+/** `on` / `off` (or true / false): a TAP's offloads. */
+export function parseOffloads(x: unknown, where: string, def: boolean): boolean {
+  if (x === undefined) return def;
+  if (x === true || x === 'on') return true;
+  if (x === false || x === 'off') return false;
+  return v.fail(where, `must be on or off, got ${JSON.stringify(x)}`);
+}
+
+function parsePort(x: unknown, where: string, defaultMtu: number, defaultOffloads: boolean): PortConfig {
   const o = v.obj(x, where);
-  v.only(o, where, ['name', 'kind', 'mtu', 'netns', 'ifname', 'bridge', 'ipv4', 'ipv6', 'addresses', 'peerAddresses']);
+  v.only(o, where, [
+    'name', 'kind', 'mtu', 'netns', 'ifname', 'bridge', 'ipv4', 'ipv6', 'addresses', 'peerAddresses', 'offloads',
+  ]);
   const kind = v.oneOf(o.kind, `${where}.kind`, KINDS);
   const prefixes = (field: 'addresses' | 'peerAddresses'): Prefix[] => v.list(o[field], `${where}.${field}`)
     .map((a, i) => v.prefix(a, `${where}.${field}[${i}]`, { allowHostBits: true }));
@@ -56,6 +71,7 @@ function parsePort(x: unknown, where: string, defaultMtu: number): PortConfig {
     ipv6: o.ipv6 === undefined ? undefined : v.address(o.ipv6, `${where}.ipv6`, 6),
     addresses: prefixes('addresses'),
     peerAddresses: prefixes('peerAddresses'),
+    offloads: parseOffloads(o.offloads, `${where}.offloads`, defaultOffloads),
   };
   if (kind === 'endpoint') {
     if (!port.netns) v.fail(`${where}.netns`, 'an endpoint port needs the namespace its kernel side moves to');
@@ -80,8 +96,11 @@ export function parseGateway(x: unknown, where: string): Gateway {
 }
 
 /** The ports, with unique names; `source`: the file, prefixing every field path ("node.yaml: ports[0]"). */
-export function parsePorts(x: unknown, source: string, defaultMtu: number, gateway: Gateway): PortConfig[] {
-  const ports = v.list(x, `${source}: ports`).map((p, i) => parsePort(p, `${source}: ports[${i}]`, defaultMtu));
+export function parsePorts(
+  x: unknown, source: string, defaultMtu: number, gateway: Gateway, defaultOffloads: boolean,
+): PortConfig[] {
+  const ports = v.list(x, `${source}: ports`)
+    .map((p, i) => parsePort(p, `${source}: ports[${i}]`, defaultMtu, defaultOffloads));
   const seen = new Set<string>();
   for (const [i, p] of ports.entries()) {
     if (seen.has(p.name)) v.fail(`${source}: ports[${i}].name`, `duplicate port name "${p.name}"`);

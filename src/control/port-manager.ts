@@ -15,6 +15,8 @@ export interface PortRuntime {
   tap: string;
   mac: Uint8Array;
   fds: number[];
+  /** The TUN_F_* offloads the kernel accepted for the TAP (0: none, frames without a virtio header). */
+  offloads: number;
   /** For endpoint ports: the router addresses answered on the port. */
   gateway: Gateway;
 }
@@ -49,7 +51,7 @@ export class PortManager {
     if (index >= FIRST_PSEUDO_PORT) throw new Error(`no free port slot (at most ${FIRST_PSEUDO_PORT} ports per node)`);
     if (cfg.netns) requireNetns(cfg.netns, `port ${cfg.name}`);
     const tapName = opts.tap ?? cfg.name;
-    const tap = this.native.tapOpen(tapName, this.queues);
+    const tap = this.native.tapOpen(tapName, this.queues, cfg.offloads);
     const mac = portMac(this.node, cfg.name);
     try {
       configureKernelSide(cfg, tap.name, gateway, opts.endpointRoutes);
@@ -57,7 +59,7 @@ export class PortManager {
       for (const fd of tap.fds) this.native.close(fd);
       throw e;
     }
-    const rt: PortRuntime = { index, cfg, tap: tap.name, mac, fds: tap.fds, gateway };
+    const rt: PortRuntime = { index, cfg, tap: tap.name, mac, fds: tap.fds, offloads: tap.offloads, gateway };
     this.byIndex[index] = rt;
     const endpoint = cfg.kind === 'endpoint';
     this.table.set(index, {
@@ -69,6 +71,7 @@ export class PortManager {
       ipv6LinkLocal: linkLocalFromMac(mac),
       fds: tap.fds,
       dsrBackend: cfg.dsrBackend,
+      offloads: tap.offloads !== 0,
     });
     this.wakeWorkers();
     return rt;

@@ -1,5 +1,5 @@
 // The agent's status as plain JSON: ports, workers, counters, table usage.
-import type { Agent } from './agent.js';
+import type { Agent, PortStats } from './agent.js';
 import { formatMac } from '../wire/ethernet.js';
 import { formatAddress, formatPrefix } from '../wire/addr.js';
 import { isDrop } from '../datapath/counters.js';
@@ -21,7 +21,10 @@ export interface Status {
   node: string;
   health: 'ok' | 'degraded';
   uptimeSec: number;
-  ports: Array<{ name: string; kind: string; tap: string; netns: string | null; mac: string; addresses: string[]; mtu: number; queues: number }>;
+  ports: Array<{
+    name: string; kind: string; tap: string; netns: string | null; mac: string; addresses: string[]; mtu: number;
+    queues: number; offloads: boolean; rxSuperFrames: number; txSuperFrames: number;
+  }>;
   workers: WorkerStatus[];
   totals: Record<string, number>;
   tables: Record<string, { size: number; capacity: number; full: number }>;
@@ -31,6 +34,10 @@ export interface Status {
 
 function nonZero(o: Record<string, number>, pick: (k: string) => boolean): Record<string, number> {
   return Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== 0 && pick(k)));
+}
+
+function superFrames(s: PortStats): { rxSuperFrames: number; txSuperFrames: number } {
+  return { rxSuperFrames: s.rxSuperFrames, txSuperFrames: s.txSuperFrames };
 }
 
 export function buildStatus(agent: Agent): Status {
@@ -67,6 +74,8 @@ export function buildStatus(agent: Agent): Status {
       addresses: [...own, ...peer],
       mtu: p.mtu,
       queues: rt.fds.length,
+      offloads: rt.offloads !== 0,
+      ...superFrames(agent.portStats(rt)),
     };
   });
   const portName = (i: number): string | null => agent.ports.list().find((p) => p.index === i)?.cfg.name ?? null;

@@ -10,8 +10,11 @@ import { TX_PER_PORT } from './tx.js';
 import { C, COUNTER_NAMES } from './counters.js';
 import { receiveFrame } from './receive.js';
 import { servicePending } from './neighbours.js';
-import { PortTable, MAX_PORTS, PORT_COUNTERS, PORT_OFFLOADS } from '../tables/port-table.js';
-import { VNET_WORDS } from '../native/tap.js';
+import {
+  PortTable, MAX_PORTS, PORT_COUNTERS, PORT_OFFLOADS, PC_RX_FRAMES, PC_RX_BYTES, PC_TX_FRAMES, PC_TX_BYTES, PC_RX_SUPER,
+  PC_TX_SUPER,
+} from '../tables/port-table.js';
+import { VNET_WORDS, VNET_GSO_TYPE } from '../native/tap.js';
 import { PrefixTable } from '../tables/prefix.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { CounterBlock } from '../tables/counters.js';
@@ -49,7 +52,7 @@ export interface WorkerInit {
   wgSabs?: WgSabs;
   /** The egress gateway / masquerade tables (nat-stage.ts); absent: no NAT in this worker. */
   natSabs?: NatSabs;
-  /** Float64 per worker per port: rx frames, rx bytes, tx frames, tx bytes (PORT_COUNTERS). */
+  /** Float64 per worker per port: PORT_COUNTERS (port-table.ts). */
   portCountersSab: SharedArrayBuffer;
   /** Int32 control words: [0] = stop flag, [1 + worker] = port-table generation seen. */
   controlSab: SharedArrayBuffer;
@@ -127,8 +130,8 @@ function flush(): void {
     const first = port * TX_PER_PORT;
     let done = 0;
     txStats[0] = 0;
+    const vnet = (ports.flags(port) & PORT_OFFLOADS) !== 0 ? tx.vnet : undefined;
     try {
-      const vnet = (ports.flags(port) & PORT_OFFLOADS) !== 0 ? tx.vnet : undefined;
       done = native.txBatch(ports.fd(port, init.queue), arena.bytes, tx.desc, first, n, txStats, vnet);
     } catch {
       dp.ctr[C.dropTxError] += n;
@@ -137,8 +140,13 @@ function flush(): void {
     const failed = txStats[0];
     let bytes = 0;
     for (let i = 0; i < done; i++) bytes += tx.desc[(first + i) * 2 + 1];
-    portCtr[port * PORT_COUNTERS + 2] += done - failed;
-    portCtr[port * PORT_COUNTERS + 3] += bytes;
+    portCtr[port * PORT_COUNTERS + PC_TX_FRAMES] += done - failed;
+    portCtr[port * PORT_COUNTERS + PC_TX_BYTES] += bytes;
+    if (vnet !== undefined) {
+      let supers = 0;
+      for (let i = 0; i < done; i++) if (vnet[(first + i) * VNET_WORDS + VNET_GSO_TYPE] !== 0) supers++;
+      portCtr[port * PORT_COUNTERS + PC_TX_SUPER] += supers;
+    }
     dp.ctr[C.txFrames] += done - failed;
     dp.ctr[C.txBytes] += bytes;
     dp.ctr[C.dropTxError] += failed;
@@ -177,18 +185,21 @@ function run(): void {
       if (n === 0) continue;
       const p = portIdx[i];
       let rxBytes = 0;
+      let rxSuper = 0;
       for (let j = 0; j < n; j++) {
         rxBytes += lens[j];
         if (offloads) {
           for (let k = 0; k < VNET_WORDS; k++) dp.vnet[k] = rxVnet[j * VNET_WORDS + k];
+          if (dp.vnet[VNET_GSO_TYPE] !== 0) rxSuper++;
           receiveFrame(dp, p, j * slot + HEADROOM, lens[j]);
           dp.vnet.fill(0);
         } else receiveFrame(dp, p, j * slot + HEADROOM, lens[j]);
         // Segments made in software fill the segment area and the queues fast: send before they overflow.
         if (tx.highWater > TX_PER_PORT / 2 || arena.segsLow()) flush();
       }
-      portCtr[p * PORT_COUNTERS] += n;
-      portCtr[p * PORT_COUNTERS + 1] += rxBytes;
+      portCtr[p * PORT_COUNTERS + PC_RX_FRAMES] += n;
+      portCtr[p * PORT_COUNTERS + PC_RX_BYTES] += rxBytes;
+      portCtr[p * PORT_COUNTERS + PC_RX_SUPER] += rxSuper;
       flush();
       got += n;
     }

@@ -14,15 +14,38 @@ export const PORT_KIND_TUNNEL = 4;
 /** The WireGuard device pseudo-port (layout.ts WG_PORT). */
 export const PORT_KIND_WIREGUARD = 5;
 
-/** Per-port counters each worker keeps: rx frames, rx bytes, tx frames, tx bytes. */
-export const PORT_COUNTERS = 4;
+/**
+ * Per-port counters each worker keeps: rx frames, rx bytes, tx frames, tx bytes, and of those
+ * frames the GSO super-frames received and sent whole (ports with offloads).
+ */
+export const PORT_COUNTERS = 6;
+export const PC_RX_FRAMES = 0;
+export const PC_RX_BYTES = 1;
+export const PC_TX_FRAMES = 2;
+export const PC_TX_BYTES = 3;
+export const PC_RX_SUPER = 4;
+export const PC_TX_SUPER = 5;
+
+export interface PortCounters {
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+  rxSuperFrames: number;
+  txSuperFrames: number;
+}
 
 /** Sums the per-worker per-port counters (control thread). */
-export function readPortCounters(sab: SharedArrayBuffer, workers: number, port: number): { rxFrames: number; rxBytes: number; txFrames: number; txBytes: number } {
+export function readPortCounters(sab: SharedArrayBuffer, workers: number, port: number): PortCounters {
   const all = new Float64Array(sab);
-  const out = [0, 0, 0, 0];
-  for (let w = 0; w < workers; w++) for (let i = 0; i < PORT_COUNTERS; i++) out[i] += all[(w * MAX_PORTS + port) * PORT_COUNTERS + i];
-  return { rxFrames: out[0], rxBytes: out[1], txFrames: out[2], txBytes: out[3] };
+  const out = new Array<number>(PORT_COUNTERS).fill(0);
+  for (let w = 0; w < workers; w++) {
+    for (let i = 0; i < PORT_COUNTERS; i++) out[i]! += all[(w * MAX_PORTS + port) * PORT_COUNTERS + i]!;
+  }
+  return {
+    rxFrames: out[PC_RX_FRAMES]!, rxBytes: out[PC_RX_BYTES]!, txFrames: out[PC_TX_FRAMES]!, txBytes: out[PC_TX_BYTES]!,
+    rxSuperFrames: out[PC_RX_SUPER]!, txSuperFrames: out[PC_TX_SUPER]!,
+  };
 }
 
 export const PORT_HAS_IPV4 = 1;

@@ -94,7 +94,10 @@ export class ClusterController implements AgentExtension {
     const ipv6 = await pick(this.podCidrs.ipv6, 6);
     const clusterCidrs = [this.cluster.ipv4, this.cluster.ipv6].filter((p): p is Prefix => !!p);
     this.agent.addPort(
-      { name: HOST_PORT, kind: 'endpoint', mtu: 1500, ifname: HOST_IFNAME, ipv4, ipv6, addresses: [], peerAddresses: [] },
+      {
+        name: HOST_PORT, kind: 'endpoint', mtu: 1500, ifname: HOST_IFNAME, ipv4, ipv6, addresses: [], peerAddresses: [],
+        offloads: this.agent.cfg.offloads,
+      },
       this.gateway,
       { tap: HOST_IFNAME, endpointRoutes: clusterCidrs },
     );

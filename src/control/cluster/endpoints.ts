@@ -15,6 +15,8 @@ const NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
 
+
+const NO_STATS: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxSuperFrames: 0, txSuperFrames: 0 };
 export interface EndpointView extends EndpointRecord {
   port: string;
   stats: PortStats;
@@ -61,6 +63,7 @@ export class EndpointManager {
       addresses: [],
       peerAddresses: [],
       dsrBackend: (r.vips ?? []).length > 0,
+      offloads: this.agent.cfg.offloads,
     };
   }
 
@@ -155,6 +158,6 @@ export class EndpointManager {
 
   private view(r: EndpointRecord): EndpointView {
     const rt = this.agent.ports.find(r.name);
-    return { ...r, port: rt ? rt.tap : '(missing)', stats: rt ? this.agent.portStats(rt) : { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 } };
+    return { ...r, port: rt ? rt.tap : '(missing)', stats: rt ? this.agent.portStats(rt) : NO_STATS };
   }
 }
