@@ -15,7 +15,10 @@
 // AEAD candidates per sealed packet: the shim, node:crypto, @noble/ciphers).
 // Default: all. The I/O scenarios and their baselines are measured ROUNDS times (default 3)
 // in turns; figures and ratios are medians. pipeline's lb4_ns_per_frame is the LB node's
-// per-frame JavaScript (balance + IPIP) without the TAP I/O.
+// per-frame JavaScript (balance + IPIP) without the TAP I/O. The paths (forward, direct, vxlan,
+// lb, snat, wireguard) run twice per round, with TAP offloads (the default) and without
+// (`*_nooffload` figures), and compare with tapfwd, tapgso (the C forwarder with offloads: the
+// limit for super-frames) and the kernel's own forwarding; two-node paths also with tapfwd2.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +32,7 @@ import { wireguard, wireguardWggo } from './bench-wireguard.js';
 import { buildMaglevTable, maglevSeed, sortBackends, backendName, MAGLEV_DEFAULT_SEED } from '../src/lb/maglev.js';
 
 const SECS = Number(process.env.SECS ?? 5);
+const CRR = '/tmp/weft-bench-crr';
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 3));
 const BASELINES = join(REPO, '..', 'shared', 'bench', 'baselines.sh');
 
@@ -60,12 +64,33 @@ function iperfUdp64(t: Topology, client: string, server: string, dst: string, bi
   return Math.round((s.packets - s.lost_packets) / s.seconds);
 }
 
+/** TCP connect / request / response / close per second (baselines.sh's crr.c), client → server at dst. */
+function crr(t: Topology, client: string, server: string, dst: string): number {
+  if (!existsSync(CRR)) {
+    const cc = spawnSync('gcc', ['-O2', '-o', CRR, join(REPO, '..', 'shared', 'bench', 'crr.c')], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`cannot build crr.c: ${cc.stderr}`);
+  }
+  const srv = t.spawn(server, [CRR, 'server', '5001']);
+  spawnSync('sleep', ['0.3']);
+  try {
+    const out = t.must(client, [CRR, 'client', dst, '5001', String(SECS)], (SECS + 20) * 1000);
+    return Number(/crr_per_s (\S+)/.exec(out)?.[1] ?? 0);
+  } finally {
+    srv.proc.kill('SIGTERM');
+  }
+}
+
 async function forward(): Promise<Figures> {
   const t = new Topology('bfw');
   try {
     const { ep1, ep2 } = await twoEndpoints(t);
     await sleep(500);
-    return { tcp_gbps: iperfTcp(t, ep1, ep2, '198.19.1.20'), udp64_pps: iperfUdp64(t, ep1, ep2, '198.19.1.20') };
+    return {
+      tcp_gbps: iperfTcp(t, ep1, ep2, '198.19.1.20'),
+      tcp6_gbps: iperfTcp(t, ep1, ep2, '2001:db8:19:1::20'),
+      udp64_pps: iperfUdp64(t, ep1, ep2, '198.19.1.20'),
+      crr_per_s: crr(t, ep1, ep2, '198.19.1.20'),
+    };
   } finally {
     await t.cleanup();
   }
@@ -81,7 +106,12 @@ async function crossNode(mode: 'direct' | 'vxlan'): Promise<Figures> {
     const a = addEndpoint(t, n1, 'a1');
     const b = addEndpoint(t, n2, 'b1');
     t.must(a.ns, ['ping', '-c', '2', '-i', '0.2', b.ipv4], 20000);
-    return { tcp_gbps: iperfTcp(t, a.ns, b.ns, b.ipv4), udp64_pps: iperfUdp64(t, a.ns, b.ns, b.ipv4) };
+    return {
+      tcp_gbps: iperfTcp(t, a.ns, b.ns, b.ipv4),
+      tcp6_gbps: iperfTcp(t, a.ns, b.ns, b.ipv6),
+      udp64_pps: iperfUdp64(t, a.ns, b.ns, b.ipv4),
+      crr_per_s: crr(t, a.ns, b.ns, b.ipv4),
+    };
   } finally {
     await t.cleanup();
   }
@@ -109,8 +139,11 @@ async function lb(): Promise<Figures> {
     // iperf3 in the backend listens on the VIP (its loopback); replies go straight to the client.
     const tcp = iperfTcp(t, client, be.ns, '198.18.100.1', '198.18.100.1');
     const udp = iperfUdp64(t, client, be.ns, '198.18.100.1', '198.18.100.1');
+    t.must('', ['node', join(REPO, 'dist/src/cli/weft.js'), 'service', 'add', 'crr', '--vip', '198.18.100.1', '--port',
+      '5001', '--protocol', 'tcp', '--backend', `${be.ipv4}:5001`, '--api', lbNode.agent.api]);
+    const crrs = crr(t, client, be.ns, '198.18.100.1');
     // The issue asks the lb scenario for the table build time too (the maglev scenario alone gives it as well).
-    return { tcp_gbps: tcp, udp64_pps: udp, maglev_build_ms: (await maglev()).maglev_build_ms };
+    return { tcp_gbps: tcp, udp64_pps: udp, crr_per_s: crrs, maglev_build_ms: (await maglev()).maglev_build_ms };
   } finally {
     await t.cleanup();
   }
@@ -193,6 +226,10 @@ const SCENARIOS: Record<string, () => Promise<Figures>> = {
 };
 /** Scenarios whose figures compare with the tapfwd baseline. */
 const IO_SCENARIOS = ['forward', 'direct', 'vxlan', 'lb', 'recorder', 'snat', 'wireguard', 'wireguard-wggo'];
+/** Paths measured with TAP offloads and again without (`_nooffload`): what super-frames gain, or cost. */
+const OFFLOAD_PAIRS = ['forward', 'direct', 'vxlan', 'lb', 'snat', 'wireguard'];
+/** Paths through two Weft nodes: they also compare with tapfwd2 (two C forwarders, a bridge between). */
+const TWO_NODE = ['direct', 'vxlan', 'lb', 'wireguard'];
 /** Measured once whatever ROUNDS says: in-process figures, and recorder (it has rounds of its own). */
 const ONCE = ['maglev', 'pipeline', 'crypto', 'recorder'];
 /** Scenarios whose figures also compare with the wggo baseline (wireguard-go on both ends). */
@@ -235,7 +272,10 @@ async function main(): Promise<void> {
   for (const n of names) if (!SCENARIOS[n]) throw new Error(`unknown scenario "${n}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
   const io = names.some((n) => IO_SCENARIOS.includes(n));
   const wg = names.some((n) => WG_SCENARIOS.includes(n));
-  const which = ['tapfwd', ...(names.includes('snat') ? ['nftnat'] : []), ...(wg ? ['wggo'] : [])];
+  const which = [
+    'tapfwd', 'tapgso', 'kernel', ...(names.some((n) => TWO_NODE.includes(n)) ? ['tapfwd2'] : []),
+    ...(names.includes('snat') ? ['nftnat'] : []), ...(wg ? ['wggo'] : []),
+  ];
   // Two runs of the same thing here differ by more than the differences looked for (which of
   // iperf3's processes shares a CPU with which dataplane thread decides much): the I/O scenarios
   // and their baselines are measured in turns, ROUNDS times, and compared by their medians.
@@ -247,6 +287,15 @@ async function main(): Promise<void> {
       if (r > 1 && ONCE.includes(n)) continue;
       console.log(`# scenario ${n} (${SECS} s per figure${rounds > 1 ? `, round ${r} of ${rounds}` : ''})`);
       const f = await SCENARIOS[n]();
+      if (OFFLOAD_PAIRS.includes(n)) {
+        // The same path with every TAP opened without offloads (netns-tests/harness.ts reads it).
+        process.env.WEFT_OFFLOADS = 'off';
+        try {
+          for (const [k, v] of Object.entries(await SCENARIOS[n]())) if (k.endsWith('_ms') === false) f[`${k}_nooffload`] = v;
+        } finally {
+          delete process.env.WEFT_OFFLOADS;
+        }
+      }
       for (const [k, v] of Object.entries(f)) console.log(`${rounds > 1 ? '# round ' : ''}BENCH ${n} ${k} ${v}`);
       (perRound[n] ??= []).push(f);
     }
@@ -264,7 +313,6 @@ async function main(): Promise<void> {
     for (const [s, f] of Object.entries(all)) for (const [k, v] of Object.entries(f)) console.log(`BASELINE ${s} ${k} ${v}`);
   }
   if (!io) return;
-  const base = all.tapfwd ?? {};
   // New connections per second through the egress gateway vs the kernel's own masquerade.
   if (results.snat && all.nftnat?.crr_per_s) console.log(`RATIO snat/nftnat crr_per_s ${(results.snat.crr_per_s / all.nftnat.crr_per_s).toFixed(2)}`);
   // WireGuard: Weft's tunnels against wireguard-go's (goal ≥ 1×).
@@ -274,11 +322,22 @@ async function main(): Promise<void> {
     const ref = results['wireguard-wggo']?.wggo_handshakes_per_s;
     if (ref && results[n].handshakes_per_s) console.log(`RATIO ${n}/wggo handshakes_per_s ${(results[n].handshakes_per_s / ref).toFixed(2)}`);
   }
+  const refs = ['tapfwd', 'tapgso', 'kernel', 'tapfwd2'];
   for (const n of names) {
     for (const [k, v] of Object.entries(results[n])) {
-      // udp64_pps_off and its siblings compare with the baseline's udp64_pps.
-      const bk = base[k] ? k : Object.keys(base).find((b) => k.startsWith(`${b}_`));
-      if (bk) console.log(`RATIO ${n}/tapfwd ${k} ${(v / base[bk]).toFixed(2)}`);
+      for (const ref of refs) {
+        if (ref === 'tapfwd2' && !TWO_NODE.includes(n)) continue;
+        const b = all[ref] ?? {};
+        // udp64_pps_off, tcp6_gbps and their siblings compare with the baseline's udp64_pps / tcp_gbps.
+        const bk = b[k] ? k : k.startsWith('tcp6_') ? k.replace('tcp6_', 'tcp_').replace(/_nooffload$/, '')
+          : Object.keys(b).find((x) => k.startsWith(`${x}_`));
+        if (bk && b[bk]) console.log(`RATIO ${n}/${ref} ${k} ${(v / b[bk]).toFixed(2)}`);
+      }
+    }
+    // Super-frames against the same path without them (goals: TCP ≥ 2×, small packets ≥ 0.95×).
+    for (const [k, v] of Object.entries(results[n])) {
+      const off = results[n][`${k}_nooffload`];
+      if (off) console.log(`RATIO ${n} offload/nooffload ${k} ${(v / off).toFixed(2)}`);
     }
   }
 }
