@@ -172,3 +172,35 @@ napi_value csum_fill(napi_env env, napi_callback_info info) {
   put16(buf + field, c);
   return NULL;
 }
+
+/*
+ * l4CsumOk(buf, l3, l4, end, v6) -> bool: the TCP / UDP checksum of the packet whose IP header
+ * is at l3 and L4 header at l4 (ending at end) verifies, pseudo-header included (protocol from
+ * the IPv4 header, or the IPv6 next header, which the caller has made sure is the L4's). GRO
+ * checks every segment it merges: the merged frame's checksum is left to the kernel, which
+ * would then never look at the original ones.
+ */
+napi_value l4_csum_ok(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  const char *call = "l4CsumOk";
+  uint8_t *buf;
+  size_t blen;
+  int64_t l3, l4, end;
+  bool v6 = false;
+  if (!arg_typed(env, argv[0], napi_uint8_array, call, "buf", (void **)&buf, &blen) ||
+      !arg_int(env, argv[1], 0, INT32_MAX, call, "l3", &l3) ||
+      !arg_int(env, argv[2], 0, INT32_MAX, call, "l4", &l4) ||
+      !arg_int(env, argv[3], 0, INT32_MAX, call, "end", &end))
+    return NULL;
+  if (napi_get_value_bool(env, argv[4], &v6) != napi_ok)
+    return throw_errno(env, EINVAL, "%s: v6 must be a boolean", call);
+  if (!(l3 + (v6 ? 40 : 20) <= l4 && l4 + 8 <= end && end <= (int64_t)blen))
+    return throw_errno(env, EINVAL, "%s: offsets outside the buffer", call);
+  const uint8_t *ip = buf + l3;
+  const uint16_t l4len = (uint16_t)(end - l4);
+  uint64_t acc = v6 ? sum_bytes(ip + 8, 32, 0) + ip[6] : sum_bytes(ip + 12, 8, 0) + ip[9];
+  acc = sum_bytes(buf + l4, (size_t)l4len, acc + l4len);
+  napi_value r;
+  napi_get_boolean(env, fold(acc) == 0xffff, &r);
+  return r;
+}

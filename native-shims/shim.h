@@ -26,6 +26,7 @@ void vnet_encode(const int32_t *w, uint8_t h[VNET_HDR_LEN]);
 /* Segmentation and checksums for outputs without offloads (offload.c). */
 napi_value gso_split(napi_env env, napi_callback_info info);
 napi_value csum_fill(napi_env env, napi_callback_info info);
+napi_value l4_csum_ok(napi_env env, napi_callback_info info);
 
 /* WireGuard transport AEAD (wg_aead.c). */
 napi_value aead_seal(napi_env env, napi_callback_info info);

@@ -457,6 +457,7 @@ NAPI_MODULE_INIT() {
       {"eventfdDrain", efd_drain},
       {"aeadSeal", aead_seal},        {"aeadOpen", aead_open},
       {"gsoSplit", gso_split},        {"csumFill", csum_fill},
+      {"l4CsumOk", l4_csum_ok},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -58,7 +58,7 @@ test('egress gateway: selected endpoint leaves from the egress IP, others are re
     assert.match(applied.out, /egress policy egress-web applied/);
 
     // Everything but neighbour discovery (the firewall's own NS / NA on that link).
-    const dump = t.spawn(w.out, ['tcpdump', '-i', 'eth0', '-nn', '-l', '-q', 'ip or (ip6 and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137))']);
+    const dump = t.spawn(w.out, ['tcpdump', '-i', 'eth0', '-nn', '-l', '-q', '-B', '16384', 'ip or (ip6 and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137))']);
     await sleep(1000);
 
     // The selected endpoint on a non-gateway node: from the egress IP, both families.

@@ -21,7 +21,7 @@ import { parseAddress, formatAddress, formatPrefix, maskBytes, type Prefix } fro
 import { NODES, ENDPOINTS, NodeRecord, EndpointRecord } from './cluster/keys.js';
 import { RouteEntry } from './routes.js';
 import { ROUTE_LOCAL } from '../tables/layout.js';
-import { loadNative } from '../native/tap.js';
+import { loadNative, VNET_WORDS } from '../native/tap.js';
 import { ctNowSec } from '../lb/conntrack.js';
 import {
   NatTable, EgressTable, NatSettings, LocalEgressIPs, compileEgress, parsePolicyFile, parsePolicy, policyManifest,
@@ -194,7 +194,9 @@ export class EgressController implements AgentExtension {
       if (!rt || !a || this.stopped || !this.held.has(ip)) return;
       const frame = announceFrame(a, rt.mac);
       try {
-        loadNative().txBatch(rt.fds[0], frame, Int32Array.of(0, frame.length), 0, 1);
+        // A TAP with offloads takes a virtio_net_hdr in front of every frame: an empty one here.
+        const vnet = rt.offloads !== 0 ? new Int32Array(VNET_WORDS) : undefined;
+        loadNative().txBatch(rt.fds[0], frame, Int32Array.of(0, frame.length), 0, 1, undefined, vnet);
       } catch (e) {
         log(`announcing ${ip}: ${(e as Error).message}`);
       }

@@ -40,6 +40,8 @@ export const COUNTER_NAMES = [
   'segmentsQueued',
   'segmentsLost',
   'checksumsFinished',
+  // TCP segments appended to another of their flow's (gro.ts): they leave inside its super-frame.
+  'groMerged',
   'vxlanEncapsulated',
   'vxlanDecapsulated',
   // Frames the router answered through the tunnel (already counted as consumed / icmpErrorsSent)

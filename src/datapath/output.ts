@@ -4,6 +4,8 @@ import { Datapath } from './state.js';
 import { WG_PORT } from '../tables/layout.js';
 import { SEND_FORWARD, SENT, TX_FULL } from './send-kinds.js';
 import { isSuper, transmitSuper } from './superframe.js';
+import { groTransmit } from './gro.js';
+import { PORT_OFFLOADS } from '../tables/port-table.js';
 
 export { SEND_FORWARD, SEND_FRAGMENT, SEND_WIREGUARD, SEND_SEGMENT } from './send-kinds.js';
 import { neighbourMac, parkFrame } from './neighbours.js';
@@ -13,9 +15,16 @@ import { copy } from '../wire/bytes.js';
 /** `kind` (SEND_*): a received frame's outcome, or information about a packet counted already. */
 export function transmit(dp: Datapath, port: number, off: number, len: number, kind = SEND_FORWARD): void {
   // The received frame itself, still a super-frame or with its checksum left to the device.
-  if (kind === SEND_FORWARD && isSuper(dp)) {
-    transmitSuper(dp, port, off, len, false);
-    return;
+  if (kind === SEND_FORWARD) {
+    if (isSuper(dp)) {
+      transmitSuper(dp, port, off, len, false);
+      return;
+    }
+    // Segments of one flow toward a port with offloads leave as one super-frame (gro.ts).
+    if ((dp.ports.flags(port) & PORT_OFFLOADS) !== 0) {
+      groTransmit(dp, port, off, len);
+      return;
+    }
   }
   if (dp.tx.push(port, off, len)) dp.ctr[SENT[kind]]++;
   else dp.ctr[TX_FULL[kind]]++;

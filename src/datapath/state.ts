@@ -7,6 +7,7 @@ import { SharedHashMap } from '../tables/hashmap.js';
 import { NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS } from '../tables/layout.js';
 import { Ipv6Walk } from '../wire/ipv6.js';
 import { loadNative, NativeShim, VNET_WORDS } from '../native/tap.js';
+import { GroTable } from './gro.js';
 import { PendingQueue } from './pending.js';
 import { NodeSettings } from './node-settings.js';
 import { LbReader } from '../lb/tables.js';
@@ -91,6 +92,8 @@ export class Datapath {
    * relative to the frame (superframe.ts).
    */
   readonly vnet = new Int32Array(VNET_WORDS);
+  /** TCP segments being coalesced toward ports with offloads (gro.ts); reset when the worker transmits. */
+  readonly gro = new GroTable();
   gsoKind = 0;
   gsoL4 = 0;
   gsoPayload = 0;

@@ -62,6 +62,13 @@ export class TxQueues {
     return true;
   }
 
+  /** The recorder's outbound capture of a frame that does not get a descriptor of its own (GRO merges it). */
+  capture(port: number, off: number, len: number): void {
+    if (this.recordBits !== 0 && port < FIRST_PSEUDO_PORT) {
+      this.recorder!.capture(this.bytes, off, len, this.recordBits, POINT_OUT, port, this.ctr, C.recorderCaptured, C.recorderLost);
+    }
+  }
+
   /**
    * For frames the router makes up on its own account (ARP requests, neighbour solicitations):
    * queued like any other but never captured as part of the flow that triggered them.

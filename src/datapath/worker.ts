@@ -154,6 +154,7 @@ function flush(): void {
   }
   tx.dirtyCount = 0;
   tx.highWater = 0;
+  dp.gro.reset();
   arena.resetGen();
 }
 

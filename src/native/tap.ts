@@ -126,6 +126,11 @@ export interface NativeShim {
    * buf[start, end) — the field at `field` holding the pseudo-header sum — written at field.
    */
   csumFill(buf: Uint8Array, start: number, end: number, field: number, udp: boolean): void;
+  /**
+   * True when the TCP / UDP checksum of the packet (IP header at l3, L4 at l4, ending at end; the
+   * protocol is the IPv4 header's or the IPv6 next header) verifies, pseudo-header included.
+   */
+  l4CsumOk(buf: Uint8Array, l3: number, l4: number, end: number, v6: boolean): boolean;
   /** Decrypts buf[off, off+len−16) in place against the tag in its last 16 bytes; false when it does not verify. */
   aeadOpen(key: Uint8Array, keyOff: number, buf: Uint8Array, off: number, len: number, counterLo: number, counterHi: number): boolean;
 }

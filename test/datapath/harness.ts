@@ -313,6 +313,7 @@ export class Harness {
     a.bytes.fill(PATTERN, a.genBase * a.slotSize, (a.genBase + this.genUsed()) * a.slotSize);
     for (let k = 0; k < tx.dirtyCount; k++) tx.count[tx.dirty[k]] = 0;
     tx.dirtyCount = 0;
+    this.dp.gro.reset();
     a.resetGen();
   }
 
@@ -322,16 +323,18 @@ export class Harness {
   }
 
   /**
-   * Copies frame into RX slot 0 (truncated to the slot) and runs receiveFrame on port, with the
-   * virtio_net_hdr words `vnet` (a port with offloads) as the worker sets them.
+   * Copies frame into RX slot `slot` (0 by default; truncated to the slot) and runs receiveFrame
+   * on port, with the virtio_net_hdr words `vnet` (a port with offloads) as the worker sets them.
+   * Other slots than 0 hold the later frames of one batch (what the worker reads at once).
    */
-  inject(frame: Uint8Array, port: number, vnet?: ArrayLike<number>): StepResult {
+  inject(frame: Uint8Array, port: number, vnet?: ArrayLike<number>, slot = 0): StepResult {
     const dp = this.dp;
     const a = dp.arena;
-    const off = a.frameOff(0);
+    const off = a.frameOff(slot);
     const len = Math.min(frame.length, a.maxFrameLen());
     // The whole slot: encapsulation writes outer headers into the headroom.
-    if (this.lastRxLen > 0) a.bytes.fill(PATTERN, 0, a.slotSize);
+    if (slot > 0) a.bytes.fill(PATTERN, slot * a.slotSize, (slot + 1) * a.slotSize);
+    else if (this.lastRxLen > 0) a.bytes.fill(PATTERN, 0, a.slotSize);
     a.bytes.set(frame.subarray(0, len), off);
     this.lastRxLen = len;
     a.lens[0] = len;
