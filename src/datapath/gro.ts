@@ -3,7 +3,7 @@
 // the kernel gets one write and one pass up its stack instead of one per segment. Segments come
 // out of VXLAN, IPIP or WireGuard, or from a port without offloads.
 //
-// A frame pushed toward such a port becomes a candidate for its flow (up to GRO_FLOWS at once);
+// A frame pushed toward such a port becomes a candidate for its flow (up to GRO_FLOWS at once, gro-table.ts);
 // a later segment of the same flow is appended to the candidate's frame in place (its RX slot
 // holds 64 KB) when: same addresses, ports, TTL / hop limit, TOS / traffic class; IPv4 without
 // options, with DF; IPv6 with TCP as the next header; the same TCP header length, options, ACK
@@ -25,8 +25,6 @@ import {
   VNET_WORDS, VNET_FLAGS, VNET_GSO_TYPE, VNET_HDR_LEN, VNET_GSO_SIZE, VNET_CSUM_START, VNET_CSUM_OFFSET,
 } from '../native/tap.js';
 
-/** Flows one batch coalesces at once (a new one evicts the oldest). */
-export const GRO_FLOWS = 8;
 const TCP_PSH = 0x08;
 /** The most IP bytes a super-frame may hold (IPv4 total length; IPv6 payload length likewise). */
 const MAX_IP = 65535;
@@ -35,36 +33,6 @@ const MAX_IP = 65535;
 const NEEDS_CSUM = 1;
 const GSO_TCPV4 = 1;
 const GSO_TCPV6 = 4;
-
-export class GroTable {
-  count = 0;
-  private next = 0;
-  readonly port = new Int32Array(GRO_FLOWS);
-  /** The candidate's TX descriptor: index within its port's queue. */
-  readonly desc = new Int32Array(GRO_FLOWS);
-  readonly off = new Int32Array(GRO_FLOWS);
-  readonly len = new Int32Array(GRO_FLOWS);
-  /** L4 header offset relative to the frame, and TCP header length. */
-  readonly l4 = new Int32Array(GRO_FLOWS);
-  readonly thl = new Int32Array(GRO_FLOWS);
-  readonly size = new Int32Array(GRO_FLOWS);
-  readonly segs = new Int32Array(GRO_FLOWS);
-  readonly nextSeq = new Float64Array(GRO_FLOWS);
-  readonly closed = new Uint8Array(GRO_FLOWS);
-
-  reset(): void {
-    this.count = 0;
-    this.next = 0;
-  }
-
-  /** A slot for a new candidate: a free one, else the oldest. */
-  take(): number {
-    if (this.count < GRO_FLOWS) return this.count++;
-    const i = this.next;
-    this.next = (this.next + 1) % GRO_FLOWS;
-    return i;
-  }
-}
 
 /**
  * The received frame (plain: no offload state) toward `port`, a port with offloads: merged into

@@ -7,7 +7,7 @@ import { SharedHashMap } from '../tables/hashmap.js';
 import { NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS } from '../tables/layout.js';
 import { Ipv6Walk } from '../wire/ipv6.js';
 import { loadNative, NativeShim, VNET_WORDS } from '../native/tap.js';
-import { GroTable } from './gro.js';
+import { GroTable } from './gro-table.js';
 import { PendingQueue } from './pending.js';
 import { NodeSettings } from './node-settings.js';
 import { LbReader } from '../lb/tables.js';
