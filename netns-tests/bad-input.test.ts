@@ -22,7 +22,10 @@ test('malformed frames are dropped by name; good traffic keeps flowing', { timeo
     const cap = t.spawn(ep2, ['tcpdump', '-n', '-l', '-i', 'eth0', 'ip6 dst host 2001:db8:19:1::20']);
     await sleep(1000);
 
-    const expected = JSON.parse(t.must(ep1, ['/usr/bin/python3', INJECT, 'eth0', routerMac, '5'], 60000)) as Record<string, number>;
+    const expected = JSON.parse(t.must(ep1, ['/usr/bin/python3', INJECT, 'eth0', routerMac, '5'], 60000)) as Record<
+      string,
+      number
+    >;
     assert.ok(Object.keys(expected).length >= 14, 'every malformation kind was sent');
     await sleep(500);
 

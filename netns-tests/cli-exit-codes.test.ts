@@ -11,7 +11,11 @@ test('usage errors exit 2, runtime errors exit 1, with a live agent', { timeout:
   await withTopology('cx', async (t) => {
     const node = t.ns('node');
     const agent = await t.startAgent(node, {
-      node: t.prefix, workers: 1, cpus: 'none', store: `dir:${join(t.dir, 'store')}`, lb: {},
+      node: t.prefix,
+      workers: 1,
+      cpus: 'none',
+      store: `dir:${join(t.dir, 'store')}`,
+      lb: {},
     });
     const weft = (...args: string[]) => t.run('', ['node', WEFT, ...args, '--api', agent.api]);
     for (const cmd of ['endpoint', 'service']) {
@@ -34,10 +38,17 @@ test('usage errors exit 2, runtime errors exit 1, with a live agent', { timeout:
     assert.equal(await agent.stop(), 0, agent.output());
 
     const bad = join(t.dir, 'bad.yaml');
-    writeFileSync(bad, toYaml({
-      node: 'bad', api: join(t.dir, 'bad.sock'), workers: 1, cpus: 'none', gateway: { ipv4: '198.19.1.1' },
-      ports: [{ name: 'e', kind: 'endpoint', netns: `${t.prefix}-nope`, ipv4: '198.19.1.10' }],
-    }));
+    writeFileSync(
+      bad,
+      toYaml({
+        node: 'bad',
+        api: join(t.dir, 'bad.sock'),
+        workers: 1,
+        cpus: 'none',
+        gateway: { ipv4: '198.19.1.1' },
+        ports: [{ name: 'e', kind: 'endpoint', netns: `${t.prefix}-nope`, ipv4: '198.19.1.10' }],
+      }),
+    );
     const start = t.run(node, ['node', WEFT, 'agent', '--config', bad], 20000);
     assert.equal(start.code, 1, start.stderr);
     assert.match(start.stderr, /^weft agent: [^\n]*network namespace "wt.*-nope" does not exist[^\n]*\n$/);

@@ -7,19 +7,33 @@ import { writeFileSync } from 'node:fs';
 import { withTopology, WEFT, toYaml } from './harness.js';
 import { startNode, fabric } from './cluster.js';
 
-test('overlapping pod CIDRs, unknown store URL, etcd unreachable: one clear line each', { timeout: 60000 }, async () => {
+test('overlapping pod CIDRs, unknown store URL, etcd unreachable: one clear line each', {
+  timeout: 60000,
+}, async () => {
   await withTopology('clc', async (t) => {
     const store = `dir:${join(t.dir, 'store')}`;
     await startNode(t, 1, { store }, { podCIDR: { ipv4: '198.19.5.0/24' } });
     const fab = fabric(t);
     const ns = t.ns('n2');
-    const agent = (extra: Record<string, unknown>, storeUrl: string, args: string[] = []): { code: number | null; stderr: string; ms: number } => {
+    const agent = (
+      extra: Record<string, unknown>,
+      storeUrl: string,
+      args: string[] = [],
+    ): { code: number | null; stderr: string; ms: number } => {
       const file = join(t.dir, 'n2.yaml');
-      writeFileSync(file, toYaml({
-        node: 'n2', api: join(t.dir, 'n2.sock'), store: storeUrl, workers: 1,
-        cluster: { ipv4: '198.19.0.0/16', ...extra },
-        ports: [{ name: 'up0', kind: 'uplink', netns: fab, bridge: 'br0', ifname: 'n2up', addresses: ['198.18.0.12/24'] }],
-      }));
+      writeFileSync(
+        file,
+        toYaml({
+          node: 'n2',
+          api: join(t.dir, 'n2.sock'),
+          store: storeUrl,
+          workers: 1,
+          cluster: { ipv4: '198.19.0.0/16', ...extra },
+          ports: [
+            { name: 'up0', kind: 'uplink', netns: fab, bridge: 'br0', ifname: 'n2up', addresses: ['198.18.0.12/24'] },
+          ],
+        }),
+      );
       const t0 = Date.now();
       const r = t.run(ns, ['node', WEFT, 'agent', '--config', file, ...args], 20000);
       return { code: r.code, stderr: r.stderr, ms: Date.now() - t0 };

@@ -11,7 +11,9 @@ function ping(t: Topology, from: Endpoint | ClusterNode, to: string): void {
   pingOk(t, from.ns, to);
 }
 
-test('two nodes, direct routing, embedded store: endpoints reach each other; nodes join and leave', { timeout: 120000 }, async () => {
+test('two nodes, direct routing, embedded store: endpoints reach each other; nodes join and leave', {
+  timeout: 120000,
+}, async () => {
   await withTopology('cld', async (t) => {
     const store = `dir:${join(t.dir, 'store')}`;
     const n1 = await startNode(t, 1, { store, leaseTTL: 2 });
@@ -22,7 +24,12 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
     const b2 = addEndpoint(t, n2, 'b2');
     for (const ep of [a1, a2, b1, b2]) httpServer(t, ep);
 
-    for (const [from, to] of [[a1, a2], [a1, b1], [b2, a2], [b1, b2]] as const) {
+    for (const [from, to] of [
+      [a1, a2],
+      [a1, b1],
+      [b2, a2],
+      [b1, b2],
+    ] as const) {
       ping(t, from, to.ipv4);
       ping(t, from, to.ipv6);
     }
@@ -33,7 +40,14 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
     ping(t, n1, b1.ipv4);
     assert.equal(t.must(n1.ns, ['curl', '-sS', '--max-time', '5', `http://[${b2.ipv6}]:8080/`]), 'hello from b2\n');
 
-    const list = t.must('', ['node', join(process.cwd(), 'dist/src/cli/weft.js'), 'endpoint', 'list', '--api', n1.agent.api]);
+    const list = t.must('', [
+      'node',
+      join(process.cwd(), 'dist/src/cli/weft.js'),
+      'endpoint',
+      'list',
+      '--api',
+      n1.agent.api,
+    ]);
     assert.match(list, /a1\s+198\.19\.\d+\.\d+\s+2001:db8:19:[0-9a-f:]+\s+app=web/);
     assert.match(list, /a2\s+.*app=other/);
 
@@ -43,7 +57,7 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
     const joined = Date.now();
     let seen = 0;
     while (Date.now() - joined < 3000) {
-      const s = await n1.agent.status() as unknown as { routes: Array<{ prefix: string; type: string }> };
+      const s = (await n1.agent.status()) as unknown as { routes: Array<{ prefix: string; type: string }> };
       if (s.routes.some((r) => r.prefix.startsWith('198.19.2.0/24') && r.type === 'via')) {
         seen = Date.now() - joined;
         break;
@@ -60,7 +74,7 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
     const killed = Date.now();
     let gone = 0;
     while (Date.now() - killed < 8000) {
-      const s = await n1.agent.status() as unknown as { nodes: Array<{ name: string }> };
+      const s = (await n1.agent.status()) as unknown as { nodes: Array<{ name: string }> };
       if (!s.nodes.some((n) => n.name === 'n3')) {
         gone = Date.now() - killed;
         break;
@@ -68,7 +82,7 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
       await sleep(100);
     }
     assert.ok(gone > 0, 'n3 removed from n1 after its lease expired');
-    const routes = (await n1.agent.status() as unknown as { routes: Array<{ prefix: string }> }).routes;
+    const routes = ((await n1.agent.status()) as unknown as { routes: Array<{ prefix: string }> }).routes;
     assert.ok(!routes.some((r) => r.prefix.startsWith('198.19.2.0/24')), 'route to n3 removed');
     pinger.proc.kill('SIGINT');
     await sleep(300);
@@ -76,7 +90,15 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
     for (const n of [n1, n2]) assert.equal((await n.agent.status()).health, 'ok');
 
     // Delete frees the endpoint's port and addresses.
-    t.must('', ['node', join(process.cwd(), 'dist/src/cli/weft.js'), 'endpoint', 'delete', 'a2', '--api', n1.agent.api]);
+    t.must('', [
+      'node',
+      join(process.cwd(), 'dist/src/cli/weft.js'),
+      'endpoint',
+      'delete',
+      'a2',
+      '--api',
+      n1.agent.api,
+    ]);
     assert.notEqual(t.run(a2.ns, ['ip', 'link', 'show', 'eth0']).code, 0, 'a2 port removed');
     const a3 = addEndpoint(t, n1, 'a3');
     assert.equal(a3.ipv4, a2.ipv4, 'the freed address is handed out again');
@@ -88,7 +110,7 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
     const left = Date.now();
     let leftMs = 0;
     while (Date.now() - left < 3000) {
-      const s = await n1.agent.status() as unknown as { nodes: Array<{ name: string }> };
+      const s = (await n1.agent.status()) as unknown as { nodes: Array<{ name: string }> };
       if (!s.nodes.some((n) => n.name === 'n2')) {
         leftMs = Date.now() - left;
         break;
@@ -97,11 +119,29 @@ test('two nodes, direct routing, embedded store: endpoints reach each other; nod
     }
     assert.ok(leftMs > 0 && leftMs < 1000, `n2 left n1's view after ${leftMs} ms`);
     await restartNode(t, n2);
-    assert.equal(t.run(b1.ns, ['ip', '-br', 'addr', 'show', 'eth0']).stdout.includes(b1.ipv4), true, 'b1 has its address back');
+    assert.equal(
+      t.run(b1.ns, ['ip', '-br', 'addr', 'show', 'eth0']).stdout.includes(b1.ipv4),
+      true,
+      'b1 has its address back',
+    );
     ping(t, a1, b1.ipv4);
     ping(t, a3, b2.ipv6);
     assert.equal(curl(t, a1.ns, b2.ipv4), 'hello from b2\n');
-    const relist = t.must('', ['node', join(process.cwd(), 'dist/src/cli/weft.js'), 'endpoint', 'list', '--api', n2.agent.api, '--json']);
-    assert.deepEqual((JSON.parse(relist) as Array<{ name: string; ipv4: string }>).map((e) => [e.name, e.ipv4]), [['b1', b1.ipv4], ['b2', b2.ipv4]]);
+    const relist = t.must('', [
+      'node',
+      join(process.cwd(), 'dist/src/cli/weft.js'),
+      'endpoint',
+      'list',
+      '--api',
+      n2.agent.api,
+      '--json',
+    ]);
+    assert.deepEqual(
+      (JSON.parse(relist) as Array<{ name: string; ipv4: string }>).map((e) => [e.name, e.ipv4]),
+      [
+        ['b1', b1.ipv4],
+        ['b2', b2.ipv4],
+      ],
+    );
   });
 });

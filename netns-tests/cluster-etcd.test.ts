@@ -13,7 +13,8 @@ function ping(t: Topology, from: Endpoint, to: string): void {
 }
 
 test('two nodes on etcd; etcd away and back: forwarding continues, agents resync', { timeout: 150000 }, async () => {
-  if (spawnSync('sh', ['-c', 'command -v etcd']).status !== 0) throw new Error('etcd is not installed (scripts/setup installs etcd-server)');
+  if (spawnSync('sh', ['-c', 'command -v etcd']).status !== 0)
+    throw new Error('etcd is not installed (scripts/setup installs etcd-server)');
   await withTopology('cle', async (t) => {
     const etcd = startEtcd(t, join(t.dir, 'etcd'));
     await waitEtcd(t, etcd.ns);
@@ -24,13 +25,20 @@ test('two nodes on etcd; etcd away and back: forwarding continues, agents resync
     const a2 = addEndpoint(t, n1, 'a2');
     const b1 = addEndpoint(t, n2, 'b1');
     const b2 = addEndpoint(t, n2, 'b2');
-    for (const [from, to] of [[a1, a2], [a1, b1], [b2, a1], [a2, b2]] as const) {
+    for (const [from, to] of [
+      [a1, a2],
+      [a1, b1],
+      [b2, a1],
+      [a2, b2],
+    ] as const) {
       ping(t, from, to.ipv4);
       ping(t, from, to.ipv6);
     }
     t.spawn(b1.ns, ['iperf3', '-s', '-1']);
     await sleep(500);
-    const tcp = JSON.parse(t.must(a1.ns, ['iperf3', '-c', b1.ipv4, '-t', '2', '-J'], 30000)) as { end: { sum_received: { bytes: number } } };
+    const tcp = JSON.parse(t.must(a1.ns, ['iperf3', '-c', b1.ipv4, '-t', '2', '-J'], 30000)) as {
+      end: { sum_received: { bytes: number } };
+    };
     assert.ok(tcp.end.sum_received.bytes > 1_000_000);
 
     // etcd goes away for longer than the lease TTL while traffic flows.
@@ -61,6 +69,9 @@ test('two nodes on etcd; etcd away and back: forwarding continues, agents resync
     pinger.proc.kill('SIGINT');
     await sleep(300);
     const loss = /(\d+)% packet loss/.exec(pinger.output());
-    assert.ok(loss && Number(loss[1]) === 0, `forwarding never stopped while etcd was away: ${pinger.output().split('\n').slice(-3).join(' ')}`);
+    assert.ok(
+      loss && Number(loss[1]) === 0,
+      `forwarding never stopped while etcd was away: ${pinger.output().split('\n').slice(-3).join(' ')}`,
+    );
   });
 });

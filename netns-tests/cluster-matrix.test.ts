@@ -9,7 +9,9 @@ import { startNode, addEndpoint, startEtcd, waitEtcd, pingOk, httpServer, curl, 
 
 for (const mode of ['direct', 'vxlan'] as const) {
   for (const storeKind of ['dir', 'etcd'] as const) {
-    test(`cluster ${mode} on ${storeKind}: same-node and cross-node, v4 and v6, ping and HTTP`, { timeout: 90000 }, async () => {
+    test(`cluster ${mode} on ${storeKind}: same-node and cross-node, v4 and v6, ping and HTTP`, {
+      timeout: 90000,
+    }, async () => {
       await withTopology(`m${mode[0]}${storeKind[0]}`, async (t) => {
         let store = `dir:${join(t.dir, 'store')}`;
         if (storeKind === 'etcd') {
@@ -20,10 +22,20 @@ for (const mode of ['direct', 'vxlan'] as const) {
         const mgmt = storeKind === 'etcd';
         const n1 = await startNode(t, 1, { store, mode, mgmt });
         const n2 = await startNode(t, 2, { store, mode, mgmt });
-        const eps = [addEndpoint(t, n1, 'a1'), addEndpoint(t, n1, 'a2'), addEndpoint(t, n2, 'b1'), addEndpoint(t, n2, 'b2')];
+        const eps = [
+          addEndpoint(t, n1, 'a1'),
+          addEndpoint(t, n1, 'a2'),
+          addEndpoint(t, n2, 'b1'),
+          addEndpoint(t, n2, 'b2'),
+        ];
         const [a1, a2, b1, b2] = eps;
         for (const ep of eps) httpServer(t, ep);
-        for (const [from, to] of [[a1, a2], [b2, b1], [a1, b1], [b2, a2]] as const) {
+        for (const [from, to] of [
+          [a1, a2],
+          [b2, b1],
+          [a1, b1],
+          [b2, a2],
+        ] as const) {
           pingOk(t, from.ns, to.ipv4);
           pingOk(t, from.ns, to.ipv6);
           assert.equal(curl(t, from.ns, to.ipv4), `hello from ${to.name}\n`);

@@ -8,16 +8,29 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { withTopology, WEFT, REPO, sleep } from './harness.js';
 import { addEndpoint } from './cluster.js';
-import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, curlOutEventually, EGRESS4, SERVER4 } from './egress-topology.js';
+import {
+  outsideWorld,
+  egressNode,
+  waitServer,
+  policyYaml,
+  curlOut,
+  curlOutEventually,
+  EGRESS4,
+  SERVER4,
+} from './egress-topology.js';
 
 const CLIENT = join(REPO, 'netns-tests', 'tools', 'egress_client.py');
 
-test('egress gateway port exhaustion: new flows dropped and counted, existing ones work, ports come back after the timeout', { timeout: 180000 }, async () => {
+test('egress gateway port exhaustion: new flows dropped and counted, existing ones work, ports come back after the timeout', {
+  timeout: 180000,
+}, async () => {
   await withTopology('egx', async (t) => {
     const store = `dir:${join(t.dir, 'store')}`;
     const w = outsideWorld(t);
     const gw = await egressNode(t, 3, store, {
-      ownIPs: [EGRESS4], portMin: 40000, portMax: 40003,
+      ownIPs: [EGRESS4],
+      portMin: 40000,
+      portMax: 40003,
       timeouts: { tcpFinWait: 2, tcpCloseWait: 2, tcpTimeWait: 2, tcpClose: 2, tcpSynSent: 3 },
     });
     const n1 = await egressNode(t, 1, store);
@@ -30,7 +43,11 @@ test('egress gateway port exhaustion: new flows dropped and counted, existing on
     assert.equal(r.body, `outside saw ${EGRESS4}\n`);
     // Let that connection's entry expire so that all four ports are free.
     const stats = async (): Promise<{ connections: number; portsExhausted: number }> =>
-      ((await gw.agent.status()) as unknown as { egress: { conntrack: { connections: number; portsExhausted: number } } }).egress.conntrack;
+      (
+        (await gw.agent.status()) as unknown as {
+          egress: { conntrack: { connections: number; portsExhausted: number } };
+        }
+      ).egress.conntrack;
     for (let i = 0; i < 50 && (await stats()).connections > 0; i++) await sleep(200);
     assert.equal((await stats()).connections, 0, 'the first connection was swept');
 

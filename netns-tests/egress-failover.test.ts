@@ -9,11 +9,24 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { withTopology, WEFT, sleep, waitExit } from './harness.js';
 import { addEndpoint } from './cluster.js';
-import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, curlOutEventually, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
+import {
+  outsideWorld,
+  egressNode,
+  waitServer,
+  policyYaml,
+  curlOut,
+  curlOutEventually,
+  EGRESS4,
+  EGRESS6,
+  SERVER4,
+  SERVER6,
+} from './egress-topology.js';
 
 const TTL = 2;
 
-test('egress gateway failover: the standby takes the egress IP within 2 s of the primary\'s lease expiry', { timeout: 180000 }, async () => {
+test("egress gateway failover: the standby takes the egress IP within 2 s of the primary's lease expiry", {
+  timeout: 180000,
+}, async () => {
   await withTopology('egf', async (t) => {
     const store = `dir:${join(t.dir, 'store')}`;
     const w = outsideWorld(t);
@@ -52,7 +65,9 @@ test('egress gateway failover: the standby takes the egress IP within 2 s of the
     }
     assert.ok(ok4 > 0, 'no connection through the standby within 15 s');
     const late = ok4 - expiresBy;
-    process.stdout.write(`new connection through the standby ${ok4 - killed} ms after the kill (${late} ms after the lease's latest expiry)\n`);
+    process.stdout.write(
+      `new connection through the standby ${ok4 - killed} ms after the kill (${late} ms after the lease's latest expiry)\n`,
+    );
     assert.ok(late <= 2000, `new connections resumed ${late} ms after the lease expired`);
     assert.equal(body, `outside saw ${EGRESS4}\n`);
     let r6 = curlOut(t, web1.ns, SERVER6, 2);

@@ -26,8 +26,20 @@ export const OUTSIDE_ROUTES = [
 ];
 
 /** A cluster node with the outside routes and an egress section. */
-export function egressNode(t: Topology, i: number, store: string, egress: Record<string, unknown> = {}, opts: { workers?: number; mode?: 'direct' | 'vxlan'; leaseTTL?: number } = {}): Promise<ClusterNode> {
-  return startNode(t, i, { store, workers: opts.workers ?? 1, mode: opts.mode, leaseTTL: opts.leaseTTL }, {}, { routes: OUTSIDE_ROUTES, egress });
+export function egressNode(
+  t: Topology,
+  i: number,
+  store: string,
+  egress: Record<string, unknown> = {},
+  opts: { workers?: number; mode?: 'direct' | 'vxlan'; leaseTTL?: number } = {},
+): Promise<ClusterNode> {
+  return startNode(
+    t,
+    i,
+    { store, workers: opts.workers ?? 1, mode: opts.mode, leaseTTL: opts.leaseTTL },
+    {},
+    { routes: OUTSIDE_ROUTES, egress },
+  );
 }
 
 /** `firewall: false`: a plain router (no nftables rules), for benchmarks. */
@@ -52,7 +64,12 @@ export function outsideWorld(t: Topology, opts: { reject?: boolean; firewall?: b
   t.must(out, ['ip', 'route', 'add', 'default', 'via', '198.18.200.1']);
   t.must(out, ['ip', '-6', 'route', 'add', 'default', 'via', '2001:db8:18:200::1']);
   const verdict = opts.reject === false ? 'drop' : 'reject';
-  if (opts.firewall !== false) t.must(fw, ['nft', '-f', '-'], 15000, `
+  if (opts.firewall !== false)
+    t.must(
+      fw,
+      ['nft', '-f', '-'],
+      15000,
+      `
 table inet weftfw {
   chain forward_filter {
     type filter hook forward priority 0; policy drop;
@@ -62,9 +79,13 @@ table inet weftfw {
     iifname "fw0" ${verdict}
   }
 }
-`);
+`,
+    );
   // The real servers: HTTP on port 80 answering the client's address, a UDP echo on 5353.
-  t.spawn(out, ['python3', '-c', `
+  t.spawn(out, [
+    'python3',
+    '-c',
+    `
 import http.server, socket, threading
 class S(http.server.ThreadingHTTPServer):
     address_family = socket.AF_INET6
@@ -81,7 +102,8 @@ def udp():
     while True:
         d, a = u.recvfrom(65535); u.sendto(d, a)
 threading.Thread(target=udp, daemon=True).start()
-S(("::", 80), H).serve_forever()`]);
+S(("::", 80), H).serve_forever()`,
+  ]);
   return { fab, fw, out };
 }
 
@@ -94,8 +116,14 @@ export async function waitServer(t: Topology, w: EgressWorld): Promise<void> {
   throw new Error('the outside HTTP server did not start');
 }
 
-export function policyYaml(name: string, app: string, egressIPs: string[], cidrs = ['198.18.200.0/24', '2001:db8:18:200::/64']): string {
-  const ip = egressIPs.length === 1 ? `  egressSourceIP: ${egressIPs[0]}` : `  egressSourceIPs: [${egressIPs.join(', ')}]`;
+export function policyYaml(
+  name: string,
+  app: string,
+  egressIPs: string[],
+  cidrs = ['198.18.200.0/24', '2001:db8:18:200::/64'],
+): string {
+  const ip =
+    egressIPs.length === 1 ? `  egressSourceIP: ${egressIPs[0]}` : `  egressSourceIPs: [${egressIPs.join(', ')}]`;
   return `apiVersion: cilium.io/v2alpha1
 kind: CiliumEgressNATPolicy
 metadata: { name: ${name} }
@@ -108,7 +136,11 @@ ${ip}
 }
 
 /** curlOut, retried for up to 5 s while a policy just applied reaches every node. */
-export async function curlOutEventually(t: Topology, ns: string, host: string): Promise<{ code: number | null; body: string }> {
+export async function curlOutEventually(
+  t: Topology,
+  ns: string,
+  host: string,
+): Promise<{ code: number | null; body: string }> {
   let r = curlOut(t, ns, host);
   for (let i = 0; i < 20 && r.code !== 0; i++) {
     await new Promise((resolve) => setTimeout(resolve, 250));

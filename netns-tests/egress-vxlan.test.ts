@@ -7,9 +7,22 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { withTopology, WEFT } from './harness.js';
 import { addEndpoint } from './cluster.js';
-import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, curlOutEventually, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
+import {
+  outsideWorld,
+  egressNode,
+  waitServer,
+  policyYaml,
+  curlOut,
+  curlOutEventually,
+  EGRESS4,
+  EGRESS6,
+  SERVER4,
+  SERVER6,
+} from './egress-topology.js';
 
-test('egress gateway over VXLAN: redirected through the tunnel, from the egress IP, both families', { timeout: 120000 }, async () => {
+test('egress gateway over VXLAN: redirected through the tunnel, from the egress IP, both families', {
+  timeout: 120000,
+}, async () => {
   await withTopology('egv', async (t) => {
     const store = `dir:${join(t.dir, 'store')}`;
     const w = outsideWorld(t);

@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { withTopology, WEFT, REPO, sleep, Topology } from './harness.js';
 import { addEndpoint, ClusterNode } from './cluster.js';
-import { outsideWorld, egressNode, waitServer, policyYaml, curlOut, EGRESS4, EGRESS6, SERVER4, SERVER6 } from './egress-topology.js';
+import {
+  outsideWorld,
+  egressNode,
+  waitServer,
+  policyYaml,
+  curlOut,
+  EGRESS4,
+  EGRESS6,
+  SERVER4,
+  SERVER6,
+} from './egress-topology.js';
 
 const CLIENT = join(REPO, 'netns-tests', 'tools', 'egress_client.py');
 
@@ -23,7 +33,9 @@ async function counters(node: ClusterNode): Promise<Record<string, number>> {
   return (await node.agent.status()).totals;
 }
 
-test('egress gateway: selected endpoint leaves from the egress IP, others are refused, bad input rejected', { timeout: 240000 }, async () => {
+test('egress gateway: selected endpoint leaves from the egress IP, others are refused, bad input rejected', {
+  timeout: 240000,
+}, async () => {
   await withTopology('egr', async (t) => {
     const store = `dir:${join(t.dir, 'store')}`;
     const w = outsideWorld(t);
@@ -37,9 +49,21 @@ test('egress gateway: selected endpoint leaves from the egress IP, others are re
 
     // Bad input: each rejected with a message naming the field and value; nothing applied.
     const bad: Array<[string, string, RegExp]> = [
-      ['bad-cidr', policyYaml('bad-cidr', 'web', [EGRESS4], ['198.18.200.0/33']), /destinationCIDRs\[0\].*198\.18\.200\.0\/33/],
-      ['unknown-field', policyYaml('unknown-field', 'web', [EGRESS4], ['198.18.200.0/24']).replace('spec:\n', 'spec:\n  egres: []\n'), /spec\.egres/],
-      ['unowned', policyYaml('unowned', 'web', ['198.18.0.250'], ['198.18.200.0/24']), /198\.18\.0\.250 is not an egress IP of any node/],
+      [
+        'bad-cidr',
+        policyYaml('bad-cidr', 'web', [EGRESS4], ['198.18.200.0/33']),
+        /destinationCIDRs\[0\].*198\.18\.200\.0\/33/,
+      ],
+      [
+        'unknown-field',
+        policyYaml('unknown-field', 'web', [EGRESS4], ['198.18.200.0/24']).replace('spec:\n', 'spec:\n  egres: []\n'),
+        /spec\.egres/,
+      ],
+      [
+        'unowned',
+        policyYaml('unowned', 'web', ['198.18.0.250'], ['198.18.200.0/24']),
+        /198\.18\.0\.250 is not an egress IP of any node/,
+      ],
     ];
     for (const [name, text, re] of bad) {
       const f = join(t.dir, `${name}.yaml`);
@@ -58,7 +82,17 @@ test('egress gateway: selected endpoint leaves from the egress IP, others are re
     assert.match(applied.out, /egress policy egress-web applied/);
 
     // Everything but neighbour discovery (the firewall's own NS / NA on that link).
-    const dump = t.spawn(w.out, ['tcpdump', '-i', 'eth0', '-nn', '-l', '-q', '-B', '16384', 'ip or (ip6 and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137))']);
+    const dump = t.spawn(w.out, [
+      'tcpdump',
+      '-i',
+      'eth0',
+      '-nn',
+      '-l',
+      '-q',
+      '-B',
+      '16384',
+      'ip or (ip6 and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137))',
+    ]);
     await sleep(1000);
 
     // The selected endpoint on a non-gateway node: from the egress IP, both families.
@@ -78,7 +112,11 @@ test('egress gateway: selected endpoint leaves from the egress IP, others are re
     // 200 concurrent connections, UDP and ping through the gateway, both families.
     for (const server of [SERVER4, SERVER6]) {
       const many = t.must(web1.ns, ['python3', CLIENT, 'many', '200', server, '80'], 90000);
-      assert.equal(many, `ok 200\noutside saw ${server.includes(':') ? EGRESS6 : EGRESS4}\n`, `200 connections to ${server}`);
+      assert.equal(
+        many,
+        `ok 200\noutside saw ${server.includes(':') ? EGRESS6 : EGRESS4}\n`,
+        `200 connections to ${server}`,
+      );
       assert.equal(t.must(web1.ns, ['python3', CLIENT, 'udp', server, '5353'], 20000), 'udp ok\n');
       const ping = t.run(web1.ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', server], 20000);
       assert.match(ping.stdout, /3 received/, ping.stdout + ping.stderr);
@@ -87,7 +125,12 @@ test('egress gateway: selected endpoint leaves from the egress IP, others are re
     // The gateway's translations and table usage.
     const ct = weft(t, gw, ['egress', 'conntrack', '--source', web1.ipv4, '--protocol', 'udp']);
     assert.equal(ct.code, 0, ct.out);
-    assert.match(ct.out, new RegExp(`UDP\\s+${web1.ipv4.replace(/\./g, '\\.')}:\\d+\\s+${SERVER4.replace(/\./g, '\\.')}:5353\\s+198\\.18\\.0\\.200:\\d+`));
+    assert.match(
+      ct.out,
+      new RegExp(
+        `UDP\\s+${web1.ipv4.replace(/\./g, '\\.')}:\\d+\\s+${SERVER4.replace(/\./g, '\\.')}:5353\\s+198\\.18\\.0\\.200:\\d+`,
+      ),
+    );
     const st = weft(t, gw, ['status']);
     assert.match(st.out, /NAT: \d+\/65536 connections/, st.out);
     const gc = await counters(gw);
@@ -99,7 +142,12 @@ test('egress gateway: selected endpoint leaves from the egress IP, others are re
 
     // Unsolicited packets to the egress IP (no conntrack entry): dropped and counted.
     const before = (await counters(gw)).dropNatUnsolicited ?? 0;
-    t.run(w.fw, ['python3', '-c', `
+    t.run(
+      w.fw,
+      [
+        'python3',
+        '-c',
+        `
 import socket
 for fam, a in ((socket.AF_INET, "${EGRESS4}"), (socket.AF_INET6, "${EGRESS6}")):
     u = socket.socket(fam, socket.SOCK_DGRAM)
@@ -107,7 +155,10 @@ for fam, a in ((socket.AF_INET, "${EGRESS4}"), (socket.AF_INET6, "${EGRESS6}")):
     s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(0.5)
     try: s.connect((a, 33333))
     except Exception: pass
-`], 15000);
+`,
+      ],
+      15000,
+    );
     await sleep(300);
     const after = (await counters(gw)).dropNatUnsolicited ?? 0;
     assert.ok(after - before >= 20, `unsolicited drops ${before} -> ${after}`);
@@ -117,8 +168,16 @@ for fam, a in ((socket.AF_INET, "${EGRESS4}"), (socket.AF_INET6, "${EGRESS6}")):
     // link is down to 1280 bytes (the endpoint's kernel learns the path MTU).
     t.must(w.fw, ['ip', 'link', 'set', 'fw1', 'mtu', '1280']);
     const icmpBefore = (await counters(gw)).natIcmpErrors ?? 0;
-    for (const [server, fam, disc, mtuOpt] of [[SERVER4, 'AF_INET', 'socket.IPPROTO_IP, 10', 'socket.IPPROTO_IP, 14'], [SERVER6, 'AF_INET6', 'socket.IPPROTO_IPV6, 23', 'socket.IPPROTO_IPV6, 24']]) {
-      const out = t.must(web1.ns, ['python3', '-c', `
+    for (const [server, fam, disc, mtuOpt] of [
+      [SERVER4, 'AF_INET', 'socket.IPPROTO_IP, 10', 'socket.IPPROTO_IP, 14'],
+      [SERVER6, 'AF_INET6', 'socket.IPPROTO_IPV6, 23', 'socket.IPPROTO_IPV6, 24'],
+    ]) {
+      const out = t.must(
+        web1.ns,
+        [
+          'python3',
+          '-c',
+          `
 import socket, time, errno
 u = socket.socket(socket.${fam}, socket.SOCK_DGRAM); u.settimeout(2)
 u.connect(("${server}", 9)); u.send(b"x")
@@ -138,7 +197,10 @@ for i in range(20):
         if e.errno == errno.EMSGSIZE: break
     time.sleep(0.2)
 print("mtu", s.getsockopt(${mtuOpt}))
-`], 30000);
+`,
+        ],
+        30000,
+      );
       assert.equal(out, 'refused\nmtu 1280\n', `ICMP errors toward ${server}`);
     }
     assert.ok(((await counters(gw)).natIcmpErrors ?? 0) - icmpBefore >= 4, 'the gateway translated the ICMP errors');
@@ -148,7 +210,8 @@ print("mtu", s.getsockopt(${mtuOpt}))
     dump.proc.kill('SIGTERM');
     await sleep(300);
     // "IP 198.18.0.200.40000 > 198.18.200.10.80: tcp 0", "IP6 2001:db8:18::200 > 2001:db8:18:200::10: ICMP6, ..."
-    const host = (v6: boolean, s: string): string => (v6 ? (s.includes('.') ? s.slice(0, s.lastIndexOf('.')) : s) : s.split('.').slice(0, 4).join('.'));
+    const host = (v6: boolean, s: string): string =>
+      v6 ? (s.includes('.') ? s.slice(0, s.lastIndexOf('.')) : s) : s.split('.').slice(0, 4).join('.');
     const sources = new Set<string>();
     let lines = 0;
     for (const line of dump.output().split('\n')) {
@@ -160,6 +223,10 @@ print("mtu", s.getsockopt(${mtuOpt}))
       sources.add(host(v6, m[2]));
     }
     assert.ok(lines > 1000, `tcpdump saw ${lines} packets to the server`);
-    assert.deepEqual([...sources].sort(), [EGRESS6, EGRESS4].sort(), `sources seen by the server: ${[...sources].join(' ')}`);
+    assert.deepEqual(
+      [...sources].sort(),
+      [EGRESS6, EGRESS4].sort(),
+      `sources seen by the server: ${[...sources].join(' ')}`,
+    );
   });
 });

@@ -9,7 +9,12 @@ test('endpoints reach each other through the router (ping, iperf3, tcpdump)', { 
     const { ep1, ep2, agent } = await twoEndpoints(t);
     const cap = t.spawn(ep2, ['tcpdump', '-n', '-l', '-i', 'eth0', '-c', '4', 'icmp and host 198.19.1.10']);
     await sleep(1000);
-    for (const [from, to] of [[ep1, '198.19.1.20'], [ep2, '198.19.1.10'], [ep1, '2001:db8:19:1::20'], [ep2, '2001:db8:19:1::10']]) {
+    for (const [from, to] of [
+      [ep1, '198.19.1.20'],
+      [ep2, '198.19.1.10'],
+      [ep1, '2001:db8:19:1::20'],
+      [ep2, '2001:db8:19:1::10'],
+    ]) {
       const out = t.must(from, ['ping', '-c', '3', '-i', '0.2', '-W', '2', to], 20000);
       assert.match(out, /3 packets transmitted, 3 received/, `ping ${to} from ${from}`);
     }
@@ -23,14 +28,21 @@ test('endpoints reach each other through the router (ping, iperf3, tcpdump)', { 
 
     t.spawn(ep2, ['iperf3', '-s', '-1']);
     await sleep(500);
-    const tcp = JSON.parse(t.must(ep1, ['iperf3', '-c', '198.19.1.20', '-t', '2', '-J'], 30000)) as { end: { sum_received: { bytes: number } } };
+    const tcp = JSON.parse(t.must(ep1, ['iperf3', '-c', '198.19.1.20', '-t', '2', '-J'], 30000)) as {
+      end: { sum_received: { bytes: number } };
+    };
     assert.ok(tcp.end.sum_received.bytes > 1_000_000, `TCP moved ${tcp.end.sum_received.bytes} bytes`);
 
     t.spawn(ep2, ['iperf3', '-s', '-1']);
     await sleep(500);
-    const udp = JSON.parse(t.must(ep1, ['iperf3', '-c', '2001:db8:19:1::20', '-u', '-b', '20M', '-t', '2', '-J'], 30000)) as { end: { sum: { packets: number; lost_packets: number } } };
+    const udp = JSON.parse(
+      t.must(ep1, ['iperf3', '-c', '2001:db8:19:1::20', '-u', '-b', '20M', '-t', '2', '-J'], 30000),
+    ) as { end: { sum: { packets: number; lost_packets: number } } };
     assert.ok(udp.end.sum.packets > 1000, 'UDP datagrams were sent');
-    assert.ok(udp.end.sum.lost_packets / udp.end.sum.packets < 0.01, `UDP loss ${udp.end.sum.lost_packets}/${udp.end.sum.packets} at 20 Mbit/s`);
+    assert.ok(
+      udp.end.sum.lost_packets / udp.end.sum.packets < 0.01,
+      `UDP loss ${udp.end.sum.lost_packets}/${udp.end.sum.packets} at 20 Mbit/s`,
+    );
 
     const s = await agent.status();
     assert.equal(s.health, 'ok');

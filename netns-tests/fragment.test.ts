@@ -15,8 +15,15 @@ interface Seen {
 }
 
 function parseCapture(out: string): Seen[] {
-  const re = /IP \(tos 0x[0-9a-f]+, ttl (\d+), id (\d+), offset (\d+), flags \[([^\]]*)\], proto (\w+) \(\d+\), length (\d+)/g;
-  return [...out.matchAll(re)].map((m) => ({ id: Number(m[2]), offset: Number(m[3]), more: m[4].includes('+'), proto: m[5], length: Number(m[6]) }));
+  const re =
+    /IP \(tos 0x[0-9a-f]+, ttl (\d+), id (\d+), offset (\d+), flags \[([^\]]*)\], proto (\w+) \(\d+\), length (\d+)/g;
+  return [...out.matchAll(re)].map((m) => ({
+    id: Number(m[2]),
+    offset: Number(m[3]),
+    more: m[4].includes('+'),
+    proto: m[5],
+    length: Number(m[6]),
+  }));
 }
 
 /** The packets of one IP datagram (one id), by offset. */
@@ -45,7 +52,9 @@ s.sendto(d, ('198.19.1.20', 9999))
 print('sent', len(d), hashlib.sha256(d).hexdigest(), flush=True)
 `;
 
-test('packets without DF above the egress MTU are fragmented by the router and reassembled by the receiver', { timeout: 90000 }, async () => {
+test('packets without DF above the egress MTU are fragmented by the router and reassembled by the receiver', {
+  timeout: 90000,
+}, async () => {
   await withTopology('frag', async (t) => {
     const { ep1, ep2, agent } = await twoEndpoints(t, { mtu2: 1400 });
     const cap = t.spawn(ep2, ['tcpdump', '-n', '-l', '-v', '-i', 'eth0', 'ip and src host 198.19.1.10']);
@@ -53,8 +62,16 @@ test('packets without DF above the egress MTU are fragmented by the router and r
 
     // ICMP echo of 2000 bytes: ep1 sends 1500 + 548 bytes of IP; Weft cuts the first into
     // 1396 + 124 for ep2's port (1376 bytes of data, a multiple of 8); ep2 answers.
-    const ping = t.run(ep1, ['ping', '-c', '3', '-i', '0.3', '-W', '2', '-M', 'dont', '-s', '2000', '198.19.1.20'], 20000);
-    assert.match(ping.stdout, /3 packets transmitted, 3 received/, `ping -M dont -s 2000:\n${ping.stdout}${ping.stderr}`);
+    const ping = t.run(
+      ep1,
+      ['ping', '-c', '3', '-i', '0.3', '-W', '2', '-M', 'dont', '-s', '2000', '198.19.1.20'],
+      20000,
+    );
+    assert.match(
+      ping.stdout,
+      /3 packets transmitted, 3 received/,
+      `ping -M dont -s 2000:\n${ping.stdout}${ping.stderr}`,
+    );
     assert.match(ping.stdout, /2008 bytes from 198\.19\.1\.20: icmp_seq=1 ttl=63/);
 
     // A UDP datagram of 4000 bytes arrives whole.
@@ -70,7 +87,8 @@ test('packets without DF above the egress MTU are fragmented by the router and r
     for (let i = 0; i < 30 && parseCapture(cap.output()).length < 14; i++) await sleep(100);
     const seen = parseCapture(cap.output());
     assert.ok(seen.length > 0, `tcpdump in ep2 saw nothing:\n${cap.output()}`);
-    for (const s of seen) assert.ok(s.length <= 1400, `a packet of ${s.length} bytes of IP arrived on the 1400-byte port`);
+    for (const s of seen)
+      assert.ok(s.length <= 1400, `a packet of ${s.length} bytes of IP arrived on the 1400-byte port`);
     const layout = (g: Seen[]): string => g.map((s) => `${s.offset}+${s.length}${s.more ? '+MF' : ''}`).join(' ');
     const pings = byDatagram(seen, 'ICMP');
     assert.equal(pings.length, 3, `echo requests seen: ${pings.map(layout).join(' | ')}`);
@@ -83,7 +101,11 @@ test('packets without DF above the egress MTU are fragmented by the router and r
     const s = await agent.status();
     assert.equal(s.health, 'ok');
     assert.equal(s.totals.fragmented, 5, `fragmented: ${JSON.stringify(s.totals)}`);
-    assert.equal((s.totals.fragmentsSent ?? 0) + (s.totals.fragmentsQueued ?? 0), 10, 'fragments sent at once, or parked until ep2 was resolved');
+    assert.equal(
+      (s.totals.fragmentsSent ?? 0) + (s.totals.fragmentsQueued ?? 0),
+      10,
+      'fragments sent at once, or parked until ep2 was resolved',
+    );
     assert.equal(s.totals.fragmentsLost ?? 0, 0);
   });
 });

@@ -34,7 +34,16 @@ export interface AgentStatus {
   node: string;
   health: string;
   ports: Array<{ name: string; mac: string; mtu: number; queues: number; addresses: string[] }>;
-  workers: Array<{ index: number; cpu: number; alive: boolean; rx: number; tx: number; drops: number; dropReasons: Record<string, number>; counters: Record<string, number> }>;
+  workers: Array<{
+    index: number;
+    cpu: number;
+    alive: boolean;
+    rx: number;
+    tx: number;
+    drops: number;
+    dropReasons: Record<string, number>;
+    counters: Record<string, number>;
+  }>;
   totals: Record<string, number>;
 }
 
@@ -75,7 +84,8 @@ export class Topology {
   /** Like run, but a non-zero exit throws with the command's output. */
   must(ns: string, argv: string[], timeoutMs = 15000, input?: string): string {
     const r = this.run(ns, argv, timeoutMs, input);
-    if (r.code !== 0) throw new CommandError(`${ns ? `[${ns}] ` : ''}${argv.join(' ')} exited ${r.code}\n${r.stdout}${r.stderr}`);
+    if (r.code !== 0)
+      throw new CommandError(`${ns ? `[${ns}] ` : ''}${argv.join(' ')} exited ${r.code}\n${r.stdout}${r.stderr}`);
     return r.stdout;
   }
 
@@ -105,9 +115,11 @@ export class Topology {
     };
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (proc.exitCode !== null) throw new CommandError(`agent ${node} exited ${proc.exitCode} at start:\n${output()}`);
+      if (proc.exitCode !== null)
+        throw new CommandError(`agent ${node} exited ${proc.exitCode} at start:\n${output()}`);
       if (existsSync(api) && this.run(ns, ['node', WEFT, 'status', '--api', api, '--json'], 5000).code === 0) break;
-      if (Date.now() > deadline) throw new CommandError(`agent ${node} did not come up within ${timeoutMs} ms:\n${output()}`);
+      if (Date.now() > deadline)
+        throw new CommandError(`agent ${node} did not come up within ${timeoutMs} ms:\n${output()}`);
       await sleep(100);
     }
     const stop = async (): Promise<number | null> => {
@@ -166,7 +178,10 @@ export async function withTopology<T>(tag: string, fn: (t: Topology) => Promise<
 }
 
 /** A node with two endpoints behind one agent: the topology of the frame-path tests. */
-export async function twoEndpoints(t: Topology, opts: { workers?: number; mtu2?: number; extra?: Record<string, unknown> } = {}): Promise<{ node: string; ep1: string; ep2: string; agent: AgentHandle }> {
+export async function twoEndpoints(
+  t: Topology,
+  opts: { workers?: number; mtu2?: number; extra?: Record<string, unknown> } = {},
+): Promise<{ node: string; ep1: string; ep2: string; agent: AgentHandle }> {
   const node = t.ns('node');
   const ep1 = t.ns('ep1');
   const ep2 = t.ns('ep2');
@@ -176,7 +191,14 @@ export async function twoEndpoints(t: Topology, opts: { workers?: number; mtu2?:
     gateway: { ipv4: '198.19.1.1', ipv6: '2001:db8:19:1::1' },
     ports: [
       { name: 'ep1', kind: 'endpoint', netns: ep1, ipv4: '198.19.1.10', ipv6: '2001:db8:19:1::10' },
-      { name: 'ep2', kind: 'endpoint', netns: ep2, ipv4: '198.19.1.20', ipv6: '2001:db8:19:1::20', mtu: opts.mtu2 ?? 1500 },
+      {
+        name: 'ep2',
+        kind: 'endpoint',
+        netns: ep2,
+        ipv4: '198.19.1.20',
+        ipv6: '2001:db8:19:1::20',
+        mtu: opts.mtu2 ?? 1500,
+      },
     ],
     ...opts.extra,
   });

@@ -4,7 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withTopology, twoEndpoints } from './harness.js';
 
-test('TTL 1 gets time exceeded; oversize DF gets frag-needed / packet-too-big with the MTU', { timeout: 60000 }, async () => {
+test('TTL 1 gets time exceeded; oversize DF gets frag-needed / packet-too-big with the MTU', {
+  timeout: 60000,
+}, async () => {
   await withTopology('icmp', async (t) => {
     const { ep1, agent } = await twoEndpoints(t, { mtu2: 1400 });
 
@@ -20,7 +22,10 @@ test('TTL 1 gets time exceeded; oversize DF gets frag-needed / packet-too-big wi
 
     // A datagram that fits goes through at the new path MTU.
     assert.match(t.must(ep1, ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '1372', '198.19.1.20']), /1 received/);
-    assert.match(t.must(ep1, ['ping', '-6', '-c', '1', '-W', '2', '-M', 'do', '-s', '1352', '2001:db8:19:1::20']), /1 received/);
+    assert.match(
+      t.must(ep1, ['ping', '-6', '-c', '1', '-W', '2', '-M', 'do', '-s', '1352', '2001:db8:19:1::20']),
+      /1 received/,
+    );
 
     const s = await agent.status();
     const drops = (name: string): number => s.workers.reduce((a, w) => a + (w.dropReasons[name] ?? 0), 0);

@@ -11,10 +11,27 @@ test('backend list changes under load lose no packet of unaffected flows', { tim
   await withTopology('lbu', async (t) => {
     const { lbs, client, backends } = await lbTopology(t, `dir:${join(t.dir, 'store')}`);
     const set = (list: Array<[number, number]>): void => {
-      t.must('', ['node', WEFT, 'service', 'add', 'dns', '--vip', VIP4, '--port', '53', '--protocol', 'udp',
-        ...list.map(([i, w]) => ['--backend', `${backends[i].ipv4}:53@${w}`]).flat(), '--api', lbs[0].agent.api]);
+      t.must('', [
+        'node',
+        WEFT,
+        'service',
+        'add',
+        'dns',
+        '--vip',
+        VIP4,
+        '--port',
+        '53',
+        '--protocol',
+        'udp',
+        ...list.map(([i, w]) => ['--backend', `${backends[i].ipv4}:53@${w}`]).flat(),
+        '--api',
+        lbs[0].agent.api,
+      ]);
     };
-    const load = t.spawn(client, ['python3', '-c', `
+    const load = t.spawn(client, [
+      'python3',
+      '-c',
+      `
 import socket, select, time, json
 flows = []
 for i in range(32):
@@ -37,23 +54,43 @@ for k in range(150):
         f["s"].sendto(b"q", ("${VIP4}", 53)); f["sent"] += 1
     drain(t0 + (k + 1) * 0.03, 0.005)
 drain(time.time() + 1.5, 0.1)
-print(json.dumps([{"sent": f["sent"], "got": f["got"], "names": f["names"]} for f in flows]))`]);
+print(json.dumps([{"sent": f["sent"], "got": f["got"], "names": f["names"]} for f in flows]))`,
+    ]);
     await sleep(1200);
-    set([[0, 1], [2, 1]]); // a2 removed
+    set([
+      [0, 1],
+      [2, 1],
+    ]); // a2 removed
     await sleep(1000);
-    set([[0, 1], [1, 2], [2, 1]]); // a2 back, weight 2
+    set([
+      [0, 1],
+      [1, 2],
+      [2, 1],
+    ]); // a2 back, weight 2
     await sleep(1000);
-    set([[0, 1], [1, 2], [2, 0]]); // b1 drained
+    set([
+      [0, 1],
+      [1, 2],
+      [2, 0],
+    ]); // b1 drained
     for (let i = 0; i < 100 && load.proc.exitCode === null; i++) await sleep(100);
     assert.equal(load.proc.exitCode, 0, load.output());
-    const flows = JSON.parse(load.output().trim().split('\n').pop()!) as Array<{ sent: number; got: number; names: string[] }>;
+    const flows = JSON.parse(load.output().trim().split('\n').pop()!) as Array<{
+      sent: number;
+      got: number;
+      names: string[];
+    }>;
     const unaffected = flows.filter((f) => f.names.length === 1);
     assert.ok(unaffected.length >= 4, `some flows kept their backend throughout: ${unaffected.length}`);
-    for (const f of unaffected) assert.equal(f.got, f.sent, `an unaffected flow (${f.names[0]}) lost ${f.sent - f.got} of ${f.sent}`);
+    for (const f of unaffected)
+      assert.equal(f.got, f.sent, `an unaffected flow (${f.names[0]}) lost ${f.sent - f.got} of ${f.sent}`);
     const sent = flows.reduce((a, f) => a + f.sent, 0);
     const got = flows.reduce((a, f) => a + f.got, 0);
     assert.ok(got >= sent * 0.99, `overall ${got}/${sent} answered`);
-    assert.ok(flows.some((f) => f.names.length > 1), 'some flows moved with the changes');
+    assert.ok(
+      flows.some((f) => f.names.length > 1),
+      'some flows moved with the changes',
+    );
     assert.equal((await lbs[0].agent.status()).health, 'ok');
   });
 });

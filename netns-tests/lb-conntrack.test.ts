@@ -9,17 +9,35 @@ import { lbTopology, VIP4_XLATE } from './lb-topology.js';
 
 const VIP = VIP4_XLATE; // a VIP of its own here, served on port 80 by the same HTTP servers
 
-test('with the connection table, an established stream survives its backend being drained', { timeout: 120000 }, async () => {
+test('with the connection table, an established stream survives its backend being drained', {
+  timeout: 120000,
+}, async () => {
   await withTopology('lbt', async (t) => {
     const { lbs, client, backends } = await lbTopology(t, `dir:${join(t.dir, 'store')}`);
     const svc = (weights: number[]): void => {
-      t.must('', ['node', WEFT, 'service', 'add', 'stream', '--vip', VIP, '--port', '80', '--conntrack',
-        ...backends.flatMap((b, i) => ['--backend', `${b.ipv4}:80@${weights[i]}`]), '--api', lbs[0].agent.api]);
+      t.must('', [
+        'node',
+        WEFT,
+        'service',
+        'add',
+        'stream',
+        '--vip',
+        VIP,
+        '--port',
+        '80',
+        '--conntrack',
+        ...backends.flatMap((b, i) => ['--backend', `${b.ipv4}:80@${weights[i]}`]),
+        '--api',
+        lbs[0].agent.api,
+      ]);
     };
     svc([1, 1, 1]);
     await sleep(500);
     // One TCP connection streaming 40 MB over ~6 s (an HTTP PUT the servers count).
-    const run = t.spawn(client, ['python3', '-c', `
+    const run = t.spawn(client, [
+      'python3',
+      '-c',
+      `
 import socket, time
 n = 40_000_000
 s = socket.create_connection(("${VIP}", 80), timeout=20)
@@ -34,11 +52,14 @@ while True:
     d = s.recv(4096)
     if not d: break
     data += d
-print(data.split(b"\\r\\n\\r\\n", 1)[1].decode())`]);
+print(data.split(b"\\r\\n\\r\\n", 1)[1].decode())`,
+    ]);
     let serving = -1;
     for (let i = 0; i < 40 && serving < 0; i++) {
       await sleep(100);
-      serving = backends.findIndex((b) => t.run(b.ns, ['ss', '-Htn', 'state', 'established', '( sport = :80 )']).stdout.trim() !== '');
+      serving = backends.findIndex(
+        (b) => t.run(b.ns, ['ss', '-Htn', 'state', 'established', '( sport = :80 )']).stdout.trim() !== '',
+      );
     }
     assert.ok(serving >= 0, 'one backend carries the stream');
     await sleep(1000);

@@ -12,10 +12,22 @@ import { lbTopology, viaLb, VIP4, VIP6, VIP4_XLATE } from './lb-topology.js';
 test('two LBs agree per flow; PMTU replies from the VIP; 10 MB upload completes', { timeout: 180000 }, async () => {
   await withTopology('lbc', async (t) => {
     const { lbs, client, backends } = await lbTopology(t, `dir:${join(t.dir, 'store')}`, 2);
-    for (let i = 0; i < 50 && !/dns6/.test(t.run('', ['node', WEFT, 'service', 'list', '--api', lbs[1].agent.api]).stdout); i++) await sleep(100);
+    for (
+      let i = 0;
+      i < 50 && !/dns6/.test(t.run('', ['node', WEFT, 'service', 'list', '--api', lbs[1].agent.api]).stdout);
+      i++
+    )
+      await sleep(100);
 
     // The same UDP 5-tuples (fixed source ports) through each LB reach the same backend.
-    const ask = (vip: string, ports: number[]): string[] => JSON.parse(t.must(client, ['python3', '-c', `
+    const ask = (vip: string, ports: number[]): string[] =>
+      JSON.parse(
+        t.must(
+          client,
+          [
+            'python3',
+            '-c',
+            `
 import socket, json
 fam = socket.AF_INET6 if ":" in "${vip}" else socket.AF_INET
 out = []
@@ -28,7 +40,11 @@ for p in ${JSON.stringify(ports)}:
         except socket.timeout:
             if attempt == 2: out.append("timeout")
     s.close()
-print(json.dumps(out))`], 60000)) as string[];
+print(json.dumps(out))`,
+          ],
+          60000,
+        ),
+      ) as string[];
     const ports = Array.from({ length: 24 }, (_, i) => 40000 + i * 7);
     for (const vip of [VIP4, VIP6]) {
       viaLb(t, client, lbs[0]);
@@ -42,22 +58,41 @@ print(json.dumps(out))`], 60000)) as string[];
     viaLb(t, client, lbs[0]);
 
     // PMTU: a 1500-byte DF datagram would become 1520 bytes of IPIP on a 1500-byte uplink.
-    const dfSend = (vip: string, payload: number): string => t.must(client, ['python3', '-c', `
+    const dfSend = (vip: string, payload: number): string =>
+      t.must(client, [
+        'python3',
+        '-c',
+        `
 import socket, time
 v6 = ":" in "${vip}"
 s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
 if v6: s.setsockopt(socket.IPPROTO_IPV6, 23, 2)
 else: s.setsockopt(socket.IPPROTO_IP, 10, 2)
 s.sendto(b"x" * ${payload}, ("${vip}", 53))
-time.sleep(0.5)`]);
+time.sleep(0.5)`,
+      ]);
     dfSend(VIP4, 1472);
     assert.match(t.must(client, ['ip', 'route', 'get', VIP4]), /mtu 1480/, 'frag-needed with MTU 1480 learned');
     dfSend(VIP6, 1452);
     assert.match(t.must(client, ['ip', '-6', 'route', 'get', VIP6]), /mtu 1460/, 'packet too big 1460 learned');
 
     // l4Xlate backend: VIP:80 reaches servers on 8080; the backend node restores port 80.
-    t.must('', ['node', WEFT, 'service', 'add', 'xlate', '--vip', VIP4_XLATE, '--port', '80', '--l4-xlate', 'backend',
-      ...backends.flatMap((e) => ['--backend', `${e.ipv4}:8080`]), '--api', lbs[0].agent.api]);
+    t.must('', [
+      'node',
+      WEFT,
+      'service',
+      'add',
+      'xlate',
+      '--vip',
+      VIP4_XLATE,
+      '--port',
+      '80',
+      '--l4-xlate',
+      'backend',
+      ...backends.flatMap((e) => ['--backend', `${e.ipv4}:8080`]),
+      '--api',
+      lbs[0].agent.api,
+    ]);
     await sleep(600);
     for (let i = 0; i < 6; i++) {
       assert.match(t.must(client, ['curl', '-sS', '--max-time', '5', `http://${VIP4_XLATE}/`]), /^(a1|a2|b1):8080$/);
@@ -65,10 +100,18 @@ time.sleep(0.5)`]);
 
     for (const vip of [VIP4, VIP6]) {
       const host = vip.includes(':') ? `[${vip}]` : vip;
-      const out = t.must(client, ['python3', '-c', `
+      const out = t.must(
+        client,
+        [
+          'python3',
+          '-c',
+          `
 import urllib.request
 req = urllib.request.Request("http://${host}/", data=b"u" * 10_000_000, method="PUT")
-print(urllib.request.urlopen(req, timeout=60).read().decode())`], 90000);
+print(urllib.request.urlopen(req, timeout=60).read().decode())`,
+        ],
+        90000,
+      );
       assert.match(out, /^(a1|a2|b1) 10000000$/m, `${vip}: upload of 10 MB: ${out}`);
     }
   });

@@ -15,14 +15,31 @@ test('services: apply, list, describe, delete; two LB agents agree', { timeout: 
     const agents: AgentHandle[] = [];
     for (const i of [1, 2]) {
       const ns = t.ns(`lb${i}`);
-      agents.push(await t.startAgent(ns, {
-        node: `lb${i}`, store, workers: 1, lb: { tableSize: 1021 },
-        ports: [{ name: 'up0', kind: 'uplink', netns: fab, bridge: 'br0', ifname: `lb${i}up`, addresses: [`198.18.0.${i}/24`] }],
-      }));
+      agents.push(
+        await t.startAgent(ns, {
+          node: `lb${i}`,
+          store,
+          workers: 1,
+          lb: { tableSize: 1021 },
+          ports: [
+            {
+              name: 'up0',
+              kind: 'uplink',
+              netns: fab,
+              bridge: 'br0',
+              ifname: `lb${i}up`,
+              addresses: [`198.18.0.${i}/24`],
+            },
+          ],
+        }),
+      );
     }
-    const weft = (i: number, ...args: string[]) => t.run('', ['node', WEFT, 'service', ...args, '--api', agents[i].api], 15000);
+    const weft = (i: number, ...args: string[]) =>
+      t.run('', ['node', WEFT, 'service', ...args, '--api', agents[i].api], 15000);
     const file = join(t.dir, 'svc.yaml');
-    writeFileSync(file, `kind: Service
+    writeFileSync(
+      file,
+      `kind: Service
 metadata: { name: web }
 spec:
   vip: 198.18.100.1
@@ -35,10 +52,14 @@ spec:
 kind: Service
 metadata: { name: web6 }
 spec: { vip: "2001:db8:18:100::1", port: 80, protocol: TCP, backends: [{ ip: "2001:db8:19::3" }] }
-`);
+`,
+    );
     assert.equal(weft(0, 'apply', '-f', file).code, 0);
     const list = weft(0, 'list').stdout;
-    assert.match(list, /web\s+198\.18\.100\.1\s+80\s+TCP\s+none\s+0\s+0\s+198\.19\.0\.3:8080\(0\) 198\.19\.1\.3:8080\(0\) 198\.19\.1\.4:8080@0\(0\)/);
+    assert.match(
+      list,
+      /web\s+198\.18\.100\.1\s+80\s+TCP\s+none\s+0\s+0\s+198\.19\.0\.3:8080\(0\) 198\.19\.1\.3:8080\(0\) 198\.19\.1\.4:8080@0\(0\)/,
+    );
     assert.match(list, /web6\s+2001:db8:18:100::1\s+80\s+TCP/);
     // The other agent sees the same services from the store and builds the same table.
     let other = '';
@@ -50,11 +71,18 @@ spec: { vip: "2001:db8:18:100::1", port: 80, protocol: TCP, backends: [{ ip: "20
     const d0 = JSON.parse(weft(0, 'describe', 'web', '--json').stdout) as { slots: Record<string, number> };
     const d1 = JSON.parse(weft(1, 'describe', 'web', '--json').stdout) as { slots: Record<string, number> };
     assert.deepEqual(d0.slots, d1.slots);
-    assert.deepEqual(Object.values(d0.slots).sort((a, b) => a - b), [0, 510, 511], 'weight 0 drains; the rest split M = 1021');
+    assert.deepEqual(
+      Object.values(d0.slots).sort((a, b) => a - b),
+      [0, 510, 511],
+      'weight 0 drains; the rest split M = 1021',
+    );
 
     // A file with one bad document applies nothing.
     const bad = join(t.dir, 'bad.yaml');
-    writeFileSync(bad, 'kind: Service\nmetadata: { name: ok }\nspec: { vip: 198.18.100.2, port: 80, backends: [] }\n---\nkind: Service\nmetadata: { name: broken }\nspec: { vip: 198.18.100.3, port: 99999, backends: [] }\n');
+    writeFileSync(
+      bad,
+      'kind: Service\nmetadata: { name: ok }\nspec: { vip: 198.18.100.2, port: 80, backends: [] }\n---\nkind: Service\nmetadata: { name: broken }\nspec: { vip: 198.18.100.3, port: 99999, backends: [] }\n',
+    );
     const r = weft(0, 'apply', '-f', bad);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /document 2\.spec\.port: must be a port number 1\.\.65535, got 99999/);

@@ -19,7 +19,10 @@ export interface LbTopology {
 }
 
 function servers(t: Topology, ep: Endpoint): void {
-  t.spawn(ep.ns, ['python3', '-c', `
+  t.spawn(ep.ns, [
+    'python3',
+    '-c',
+    `
 import http.server, socket, threading
 class S(http.server.ThreadingHTTPServer):
     address_family = socket.AF_INET6
@@ -45,21 +48,32 @@ class H8080(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 threading.Thread(target=udp, daemon=True).start()
 threading.Thread(target=S(("::", 8080), H8080).serve_forever, daemon=True).start()
-S(("::", 80), H).serve_forever()`]);
+S(("::", 80), H).serve_forever()`,
+  ]);
 }
 
 /**
  * LB nodes are n5, n6...; backends a1, a2 on n1 and b1 on n2; the client at .100 / ::100.
  * `top`: more top-level config for the LB nodes and the backend nodes (e.g. a recorder section).
  */
-export async function lbTopology(t: Topology, store: string, lbCount = 1, top: { lb?: Record<string, unknown>; backend?: Record<string, unknown> } = {}): Promise<LbTopology> {
+export async function lbTopology(
+  t: Topology,
+  store: string,
+  lbCount = 1,
+  top: { lb?: Record<string, unknown>; backend?: Record<string, unknown> } = {},
+): Promise<LbTopology> {
   const fab = fabric(t);
   const lbs: ClusterNode[] = [];
-  for (let i = 0; i < lbCount; i++) lbs.push(await startNode(t, 5 + i, { store }, {}, { lb: { tableSize: 1021 }, ...top.lb }));
+  for (let i = 0; i < lbCount; i++)
+    lbs.push(await startNode(t, 5 + i, { store }, {}, { lb: { tableSize: 1021 }, ...top.lb }));
   const n1 = await startNode(t, 1, { store }, {}, top.backend);
   const n2 = await startNode(t, 2, { store }, {}, top.backend);
   const vips = [VIP4, VIP6, VIP4_XLATE];
-  const backends = [addEndpoint(t, n1, 'a1', 'app=web', vips), addEndpoint(t, n1, 'a2', 'app=web', vips), addEndpoint(t, n2, 'b1', 'app=web', vips)];
+  const backends = [
+    addEndpoint(t, n1, 'a1', 'app=web', vips),
+    addEndpoint(t, n1, 'a2', 'app=web', vips),
+    addEndpoint(t, n2, 'b1', 'app=web', vips),
+  ];
   for (const ep of backends) servers(t, ep);
   const client = t.ns('client');
   t.must('', ['ip', 'link', 'add', 'eth0', 'netns', client, 'type', 'veth', 'peer', 'name', 'clup', 'netns', fab]);
@@ -68,10 +82,29 @@ export async function lbTopology(t: Topology, store: string, lbCount = 1, top: {
   t.must(client, ['ip', 'addr', 'add', '2001:db8:18::100/64', 'dev', 'eth0', 'nodad']);
   t.must(client, ['ip', 'link', 'set', 'eth0', 'up']);
   viaLb(t, client, lbs[0]);
-  for (const [name, vip, proto, port] of [['web', VIP4, 'tcp', 80], ['web6', VIP6, 'tcp', 80], ['dns', VIP4, 'udp', 53], ['dns6', VIP6, 'udp', 53]] as const) {
+  for (const [name, vip, proto, port] of [
+    ['web', VIP4, 'tcp', 80],
+    ['web6', VIP6, 'tcp', 80],
+    ['dns', VIP4, 'udp', 53],
+    ['dns6', VIP6, 'udp', 53],
+  ] as const) {
     const v6 = vip.includes(':');
-    t.must('', ['node', WEFT, 'service', 'add', name, '--vip', vip, '--port', String(port), '--protocol', proto,
-      ...backends.flatMap((e) => ['--backend', v6 ? `[${e.ipv6}]:${port}` : `${e.ipv4}:${port}`]), '--api', lbs[0].agent.api]);
+    t.must('', [
+      'node',
+      WEFT,
+      'service',
+      'add',
+      name,
+      '--vip',
+      vip,
+      '--port',
+      String(port),
+      '--protocol',
+      proto,
+      ...backends.flatMap((e) => ['--backend', v6 ? `[${e.ipv6}]:${port}` : `${e.ipv4}:${port}`]),
+      '--api',
+      lbs[0].agent.api,
+    ]);
   }
   return { lbs, nodes: [n1, n2], backends, client, fab };
 }

@@ -10,11 +10,31 @@ test('bad configuration gives one clear line naming the field', { timeout: 30000
   await withTopology('cfg', async (t) => {
     const node = t.ns('node');
     const cases: Array<[Record<string, unknown>, RegExp]> = [
-      [{ node: 'n', gateway: { ipv4: '198.19.1.1' }, ports: [{ name: 'e', kind: 'endpoint', netns: 'x', ipv4: '198.19.1.300' }] }, /ports\[0\]\.ipv4: "198\.19\.1\.300" is not an IPv4 address/],
-      [{ node: 'n', ports: [{ name: 'e', kind: 'bridge' }] }, /ports\[0\]\.kind: "bridge" is not one of uplink, host, endpoint/],
+      [
+        {
+          node: 'n',
+          gateway: { ipv4: '198.19.1.1' },
+          ports: [{ name: 'e', kind: 'endpoint', netns: 'x', ipv4: '198.19.1.300' }],
+        },
+        /ports\[0\]\.ipv4: "198\.19\.1\.300" is not an IPv4 address/,
+      ],
+      [
+        { node: 'n', ports: [{ name: 'e', kind: 'bridge' }] },
+        /ports\[0\]\.kind: "bridge" is not one of uplink, host, endpoint/,
+      ],
       [{ node: 'n', colour: 'blue' }, /colour: unknown field/],
-      [{ node: 'n', routes: [{ prefix: '198.18.0.1/24', via: '198.18.0.254', port: 'up' }] }, /routes\[0\]\.prefix: "198\.18\.0\.1\/24" has host bits set/],
-      [{ node: 'n', gateway: { ipv4: '198.19.1.1' }, ports: [{ name: 'e', kind: 'endpoint', netns: `${t.prefix}-nope`, ipv4: '198.19.1.10' }] }, /network namespace "wt.*-nope" does not exist/],
+      [
+        { node: 'n', routes: [{ prefix: '198.18.0.1/24', via: '198.18.0.254', port: 'up' }] },
+        /routes\[0\]\.prefix: "198\.18\.0\.1\/24" has host bits set/,
+      ],
+      [
+        {
+          node: 'n',
+          gateway: { ipv4: '198.19.1.1' },
+          ports: [{ name: 'e', kind: 'endpoint', netns: `${t.prefix}-nope`, ipv4: '198.19.1.10' }],
+        },
+        /network namespace "wt.*-nope" does not exist/,
+      ],
     ];
     for (const [cfg, re] of cases) {
       const file = join(t.dir, 'bad.yaml');
@@ -48,7 +68,11 @@ test('weft status shows ports and workers; SIGTERM removes the TAPs', { timeout:
     assert.match(agent.output(), /SIGTERM, stopping/);
     assert.notEqual(t.run(ep1, ['ip', 'link', 'show', 'eth0']).code, 0, 'ep1 TAP removed');
     assert.notEqual(t.run(ep2, ['ip', 'link', 'show', 'eth0']).code, 0, 'ep2 TAP removed');
-    assert.equal(t.must(node, ['ip', '-o', 'link', 'show', 'type', 'tun']).trim(), '', 'no TAP left in the node namespace');
+    assert.equal(
+      t.must(node, ['ip', '-o', 'link', 'show', 'type', 'tun']).trim(),
+      '',
+      'no TAP left in the node namespace',
+    );
     assert.ok(!existsSync(agent.api), 'API socket removed');
     const gone = t.run(node, ['node', WEFT, 'status', '--api', agent.api]);
     assert.notEqual(gone.code, 0);

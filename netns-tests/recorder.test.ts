@@ -9,7 +9,11 @@ import { writeFileSync, statSync } from 'node:fs';
 import { withTopology, sleep, Topology, WEFT } from './harness.js';
 import { lbTopology, VIP4, VIP6 } from './lb-topology.js';
 
-interface Recording { proc: { kill: (s: NodeJS.Signals) => void }; output: () => string; done: Promise<number | null> }
+interface Recording {
+  proc: { kill: (s: NodeJS.Signals) => void };
+  output: () => string;
+  done: Promise<number | null>;
+}
 
 /** Starts `weft record` in the background and waits until the recording runs. */
 async function record(t: Topology, api: string, args: string[]): Promise<Recording> {
@@ -34,7 +38,11 @@ async function finish(r: Recording, interrupt = true): Promise<string> {
 function readBoth(t: Topology, file: string): string[] {
   const td = t.run('', ['tcpdump', '-nn', '-r', file], 30000);
   assert.equal(td.code, 0, td.stderr);
-  assert.doesNotMatch(td.stderr.replace(/^reading from file .*$/m, '').trim(), /\S/, `tcpdump complained: ${td.stderr}`);
+  assert.doesNotMatch(
+    td.stderr.replace(/^reading from file .*$/m, '').trim(),
+    /\S/,
+    `tcpdump complained: ${td.stderr}`,
+  );
   const ts = t.run('', ['tshark', '-n', '-r', file], 60000);
   assert.equal(ts.code, 0, ts.stderr);
   assert.doesNotMatch(ts.stderr, /cut short|appears to be damaged|isn't a capture file/i, ts.stderr);
@@ -53,17 +61,30 @@ function traffic(t: Topology, client: string, n: number): void {
     t.must(client, ['curl', '-s', '--max-time', '5', `http://${VIP4}/`]);
     t.must(client, ['curl', '-s', '--max-time', '5', '-g', `http://[${VIP6}]/`]);
   }
-  t.must(client, ['python3', '-c', `
+  t.must(
+    client,
+    [
+      'python3',
+      '-c',
+      `
 import socket
 for vip, fam in (("${VIP4}", socket.AF_INET), ("${VIP6}", socket.AF_INET6)):
     for i in range(${n}):
         s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(3)
-        s.sendto(b"q", (vip, 53)); s.recvfrom(100); s.close()`], 30000);
+        s.sendto(b"q", (vip, 53)); s.recvfrom(100); s.close()`,
+    ],
+    30000,
+  );
 }
 
 /** UDP datagrams of 1200 B to VIP4:53 in bursts; how many answers came back. */
 function blast(t: Topology, client: string, total: number): number {
-  const out = t.must(client, ['python3', '-c', `
+  const out = t.must(
+    client,
+    [
+      'python3',
+      '-c',
+      `
 import socket, time
 s = socket.socket(); s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -79,11 +100,16 @@ end = time.time() + 1
 while time.time() < end:
     try: s.recv(100); got += 1
     except BlockingIOError: time.sleep(0.01)
-print(got)`], 120000);
+print(got)`,
+    ],
+    120000,
+  );
   return Number(out.trim());
 }
 
-test('recorder: pcap files of client→VIP and IPIP/IP6IP6 packets, wildcards, limits, overflow, bad input', { timeout: 280000 }, async () => {
+test('recorder: pcap files of client→VIP and IPIP/IP6IP6 packets, wildcards, limits, overflow, bad input', {
+  timeout: 280000,
+}, async () => {
   await withTopology('rec', async (t) => {
     const blocker = join(t.dir, 'not-a-directory');
     writeFileSync(blocker, '');
@@ -95,7 +121,12 @@ test('recorder: pcap files of client→VIP and IPIP/IP6IP6 packets, wildcards, l
     await sleep(500);
 
     // Several recordings at once, each with its own file.
-    const match = await record(t, api, ['198.18.0.0/24 0 198.18.100.1/32 80 TCP', '2001:db8:18::/64 0 2001:db8:18:100::1/128 80 TCP', '--file-prefix', 'match']);
+    const match = await record(t, api, [
+      '198.18.0.0/24 0 198.18.100.1/32 80 TCP',
+      '2001:db8:18::/64 0 2001:db8:18:100::1/128 80 TCP',
+      '--file-prefix',
+      'match',
+    ]);
     const none = await record(t, api, ['198.18.0.0/24 0 198.18.100.1/32 81 TCP', '--file-prefix', 'none']);
     const short = await record(t, api, ['198.18.0.0/24 0 198.18.100.1/32 80 TCP', '--max-capture-len', '64']);
     const udp = await record(t, api, ['198.18.0.0/16 0 198.18.100.1/32 53 UDP']);
@@ -110,13 +141,31 @@ test('recorder: pcap files of client→VIP and IPIP/IP6IP6 packets, wildcards, l
     assert.match(matchFile, /\/match_\d{10}_[0-9a-f]{8}_n5\.pcap$/);
     assert.equal(statSync(matchFile).mode & 0o777, 0o600);
     const lines = readBoth(t, matchFile);
-    const direct4 = lines.filter((l) => /IP 198\.18\.0\.100\.\d+ > 198\.18\.100\.1\.80:/.test(l) && !/: IP /.test(l.slice(20)));
-    const ipip = lines.filter((l) => /IP 198\.18\.0\.15 > 198\.19\.\d+\.\d+: IP 198\.18\.0\.100\.\d+ > 198\.18\.100\.1\.80:/.test(l));
-    const direct6 = lines.filter((l) => /IP6 2001:db8:18::100\.\d+ > 2001:db8:18:100::1\.80:/.test(l) && !/: IP6 /.test(l.slice(20)));
-    const ip6ip6 = lines.filter((l) => /IP6 2001:db8:18::15 > 2001:db8:19:[0-9a-f:]+: IP6 2001:db8:18::100\.\d+ > 2001:db8:18:100::1\.80:/.test(l));
-    assert.ok(direct4.length >= 5 * 5 && ipip.length === direct4.length, `IPv4: ${direct4.length} client packets, ${ipip.length} IPIP`);
-    assert.ok(direct6.length >= 5 * 5 && ip6ip6.length === direct6.length, `IPv6: ${direct6.length} client packets, ${ip6ip6.length} IP6IP6`);
-    assert.equal(lines.length, direct4.length + ipip.length + direct6.length + ip6ip6.length, 'nothing else in the file');
+    const direct4 = lines.filter(
+      (l) => /IP 198\.18\.0\.100\.\d+ > 198\.18\.100\.1\.80:/.test(l) && !/: IP /.test(l.slice(20)),
+    );
+    const ipip = lines.filter((l) =>
+      /IP 198\.18\.0\.15 > 198\.19\.\d+\.\d+: IP 198\.18\.0\.100\.\d+ > 198\.18\.100\.1\.80:/.test(l),
+    );
+    const direct6 = lines.filter(
+      (l) => /IP6 2001:db8:18::100\.\d+ > 2001:db8:18:100::1\.80:/.test(l) && !/: IP6 /.test(l.slice(20)),
+    );
+    const ip6ip6 = lines.filter((l) =>
+      /IP6 2001:db8:18::15 > 2001:db8:19:[0-9a-f:]+: IP6 2001:db8:18::100\.\d+ > 2001:db8:18:100::1\.80:/.test(l),
+    );
+    assert.ok(
+      direct4.length >= 5 * 5 && ipip.length === direct4.length,
+      `IPv4: ${direct4.length} client packets, ${ipip.length} IPIP`,
+    );
+    assert.ok(
+      direct6.length >= 5 * 5 && ip6ip6.length === direct6.length,
+      `IPv6: ${direct6.length} client packets, ${ip6ip6.length} IP6IP6`,
+    );
+    assert.equal(
+      lines.length,
+      direct4.length + ipip.length + direct6.length + ip6ip6.length,
+      'nothing else in the file',
+    );
     assert.equal(count(t, matchFile, 'ip.proto == 4'), ipip.length);
     assert.equal(count(t, matchFile, 'ipv6.nxt == 41'), ip6ip6.length);
 
@@ -126,11 +175,20 @@ test('recorder: pcap files of client→VIP and IPIP/IP6IP6 packets, wildcards, l
 
     const shortFile = await finish(short);
     readBoth(t, shortFile);
-    const lens = t.must('', ['tshark', '-n', '-r', shortFile, '-T', 'fields', '-e', 'frame.cap_len', '-e', 'frame.len'], 60000)
-      .split('\n').filter(Boolean).map((l) => l.split('\t').map(Number));
+    const lens = t
+      .must('', ['tshark', '-n', '-r', shortFile, '-T', 'fields', '-e', 'frame.cap_len', '-e', 'frame.len'], 60000)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t').map(Number));
     assert.ok(lens.length === direct4.length + ipip.length, `${lens.length} records`);
-    assert.ok(lens.every(([cap, len]) => cap <= 64 && cap === Math.min(64, len)), 'records of at most 64 bytes');
-    assert.ok(lens.some(([, len]) => len > 64), 'original lengths preserved');
+    assert.ok(
+      lens.every(([cap, len]) => cap <= 64 && cap === Math.min(64, len)),
+      'records of at most 64 bytes',
+    );
+    assert.ok(
+      lens.some(([, len]) => len > 64),
+      'original lengths preserved',
+    );
 
     // Wildcards: each file holds exactly what its filter says.
     const udpFile = await finish(udp);
@@ -141,7 +199,10 @@ test('recorder: pcap files of client→VIP and IPIP/IP6IP6 packets, wildcards, l
     const anyFile = await finish(anyFromClient);
     const anyTotal = readBoth(t, anyFile).length;
     assert.equal(count(t, anyFile, 'ip.src == 198.18.0.100'), anyTotal, 'all from the client (outer or inner)');
-    assert.ok(count(t, anyFile, 'tcp.dstport == 80') > 0 && count(t, anyFile, 'udp.dstport == 53') === 10, 'TCP and UDP');
+    assert.ok(
+      count(t, anyFile, 'tcp.dstport == 80') > 0 && count(t, anyFile, 'udp.dstport == 53') === 10,
+      'TCP and UDP',
+    );
     assert.equal(count(t, anyFile, 'ipv6'), 0);
     const v6File = await finish(v6tcp);
     const v6Total = readBoth(t, v6File).length;
@@ -164,7 +225,10 @@ test('recorder: pcap files of client→VIP and IPIP/IP6IP6 packets, wildcards, l
     assert.ok(stats && Number(stats[2]) > 0, `lost captures counted: ${flood.output()}`);
     assert.ok(withRec >= 0.9 * base, `answers with a full recording ${withRec}, without ${base}`);
     readBoth(t, floodFile);
-    const st = JSON.parse(t.must('', ['node', WEFT, 'status', '--json', '--api', api])) as { totals: Record<string, number>; recorder: { recordings: number; masks: number } };
+    const st = JSON.parse(t.must('', ['node', WEFT, 'status', '--json', '--api', api])) as {
+      totals: Record<string, number>;
+      recorder: { recordings: number; masks: number };
+    };
     assert.ok(st.totals.recorderLost > 0 && st.totals.recorderCaptured > 0);
     assert.deepEqual([st.recorder.recordings, st.recorder.masks], [0, 0], 'nothing left programmed');
 
@@ -179,16 +243,27 @@ test('recorder: pcap files of client→VIP and IPIP/IP6IP6 packets, wildcards, l
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, re);
     }
-    const bad = t.run('', ['node', WEFT, 'record', '198.18.0.0/24 0 198.18.100.1/32 80 TCP', '--api', nodes[0].agent.api]);
+    const bad = t.run('', [
+      'node',
+      WEFT,
+      'record',
+      '198.18.0.0/24 0 198.18.100.1/32 80 TCP',
+      '--api',
+      nodes[0].agent.api,
+    ]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /recording directory .*not-a-directory\/rec/);
     assert.match(t.must('', ['node', WEFT, 'record', 'list', '--json', '--api', nodes[0].agent.api]), /^\[\]/);
   });
 });
 
-test('recorder on a backend node: the IPIP packet as it arrives and the decapsulated packet toward the endpoint', { timeout: 180000 }, async () => {
+test('recorder on a backend node: the IPIP packet as it arrives and the decapsulated packet toward the endpoint', {
+  timeout: 180000,
+}, async () => {
   await withTopology('recb', async (t) => {
-    const { client, nodes } = await lbTopology(t, `dir:${join(t.dir, 'store')}`, 1, { backend: { recorder: { directory: join(t.dir, 'rec') } } });
+    const { client, nodes } = await lbTopology(t, `dir:${join(t.dir, 'store')}`, 1, {
+      backend: { recorder: { directory: join(t.dir, 'rec') } },
+    });
     await sleep(500);
     const recs = await Promise.all(nodes.map((n) => record(t, n.agent.api, ['198.18.0.0/24 0 198.19.0.0/16 0 ANY'])));
     for (let i = 0; i < 6; i++) t.must(client, ['curl', '-s', '--max-time', '5', `http://${VIP4}/`]);
@@ -197,7 +272,9 @@ test('recorder on a backend node: the IPIP packet as it arrives and the decapsul
     let inner = 0;
     for (const r of recs) {
       const lines = readBoth(t, await finish(r));
-      ipip += lines.filter((l) => /IP 198\.18\.0\.15 > 198\.19\.\d+\.\d+: IP 198\.18\.0\.100\.\d+ > 198\.18\.100\.1\.80:/.test(l)).length;
+      ipip += lines.filter((l) =>
+        /IP 198\.18\.0\.15 > 198\.19\.\d+\.\d+: IP 198\.18\.0\.100\.\d+ > 198\.18\.100\.1\.80:/.test(l),
+      ).length;
       inner += lines.filter((l) => /^\S+ IP 198\.18\.0\.100\.\d+ > 198\.18\.100\.1\.80:/.test(l)).length;
     }
     assert.ok(ipip >= 6 * 5, `${ipip} IPIP packets arriving`);

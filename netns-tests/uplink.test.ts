@@ -16,8 +16,20 @@ test('uplink with default routes via a next hop, and a host port for the node st
       gateway: { ipv4: '198.19.1.1', ipv6: '2001:db8:19:1::1' },
       ports: [
         { name: 'ep', kind: 'endpoint', netns: ep, ipv4: '198.19.1.10', ipv6: '2001:db8:19:1::10' },
-        { name: 'up0', kind: 'uplink', netns: ext, ifname: 'up0', addresses: ['198.18.0.1/24', '2001:db8:18::1/64'], peerAddresses: ['198.18.0.254/24', '2001:db8:18::fe/64'] },
-        { name: 'host0', kind: 'host', addresses: ['198.18.1.1/30', '2001:db8:18:1::1/64'], peerAddresses: ['198.18.1.2/30', '2001:db8:18:1::2/64'] },
+        {
+          name: 'up0',
+          kind: 'uplink',
+          netns: ext,
+          ifname: 'up0',
+          addresses: ['198.18.0.1/24', '2001:db8:18::1/64'],
+          peerAddresses: ['198.18.0.254/24', '2001:db8:18::fe/64'],
+        },
+        {
+          name: 'host0',
+          kind: 'host',
+          addresses: ['198.18.1.1/30', '2001:db8:18:1::1/64'],
+          peerAddresses: ['198.18.1.2/30', '2001:db8:18:1::2/64'],
+        },
       ],
       routes: [
         { prefix: '0.0.0.0/0', via: '198.18.0.254', port: 'up0' },
@@ -41,12 +53,18 @@ test('uplink with default routes via a next hop, and a host port for the node st
     assert.match(t.must(ext, ['ping', '-6', '-c', '1', '-W', '2', '2001:db8:18::1']), /1 received/);
     // The node's kernel stack through the host port.
     assert.match(t.must(node, ['ping', '-c', '2', '-i', '0.2', '-W', '2', '198.19.1.10'], 20000), /2 received/);
-    assert.match(t.must(node, ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '2', '2001:db8:19:1::10'], 20000), /2 received/);
+    assert.match(
+      t.must(node, ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '2', '2001:db8:19:1::10'], 20000),
+      /2 received/,
+    );
     // One routed hop through the dataplane, then the external host answers.
     assert.match(t.must(ep, ['ping', '-c', '1', '-W', '2', '198.18.200.1']), /ttl=63/);
 
     const s = await agent.status();
-    assert.deepEqual(s.ports.map((p) => p.name), ['ep', 'up0', 'host0']);
+    assert.deepEqual(
+      s.ports.map((p) => p.name),
+      ['ep', 'up0', 'host0'],
+    );
     assert.equal(s.health, 'ok');
   });
 });

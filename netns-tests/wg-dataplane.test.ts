@@ -14,14 +14,29 @@ import { withTopology, sleep, Topology, WEFT } from './harness.js';
 const GO_ENV = ['env', 'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1', 'WG_PROCESS_FOREGROUND=1'];
 
 function counters(t: Topology, api: string): Record<string, number> {
-  return (JSON.parse(t.must('', ['node', WEFT, 'status', '--json', '--api', api])) as { totals: Record<string, number> }).totals;
+  return (
+    JSON.parse(t.must('', ['node', WEFT, 'status', '--json', '--api', api])) as { totals: Record<string, number> }
+  ).totals;
 }
 
 function startGo(t: Topology, ns: string, ifname: string, key: string, weftPub: string): { stop: () => Promise<void> } {
   const p = t.spawn(ns, [...GO_ENV, 'wireguard-go', ifname]);
   for (let i = 0; i < 50 && t.run(ns, ['wg', 'show', ifname]).code !== 0; i++) spawnSleep(100);
-  t.must(ns, ['wg', 'set', ifname, 'listen-port', '51820', 'private-key', key,
-    'peer', weftPub, 'allowed-ips', '198.18.60.1/32,198.19.1.0/24,2001:db8:60::1/128,2001:db8:19:1::/64', 'endpoint', '198.18.0.1:51871']);
+  t.must(ns, [
+    'wg',
+    'set',
+    ifname,
+    'listen-port',
+    '51820',
+    'private-key',
+    key,
+    'peer',
+    weftPub,
+    'allowed-ips',
+    '198.18.60.1/32,198.19.1.0/24,2001:db8:60::1/128,2001:db8:19:1::/64',
+    'endpoint',
+    '198.18.0.1:51871',
+  ]);
   t.must(ns, ['ip', 'addr', 'add', '198.18.60.2/24', 'dev', ifname]);
   t.must(ns, ['ip', 'addr', 'add', '2001:db8:60::2/64', 'dev', ifname, 'nodad']);
   t.must(ns, ['ip', 'link', 'set', ifname, 'up']);
@@ -40,7 +55,9 @@ function spawnSleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-test('WireGuard dataplane interoperates with wireguard-go: ping, iperf3, wg show/set, restart, roaming, hostile input', { timeout: 240000 }, async () => {
+test('WireGuard dataplane interoperates with wireguard-go: ping, iperf3, wg show/set, restart, roaming, hostile input', {
+  timeout: 240000,
+}, async () => {
   await withTopology('wgd', async (t) => {
     const node = t.ns('node');
     const ep = t.ns('ep');
@@ -51,34 +68,72 @@ test('WireGuard dataplane interoperates with wireguard-go: ping, iperf3, wg show
     const { file: goKeyFile, pub: goPub } = wgKeys(t, 'go');
     let go: { stop: () => Promise<void> } | undefined;
     try {
-      const agent = await t.startAgent(node, wgNodeConfig(t, {
-        ep,
-        uplinks: [
-          { name: 'up0', kind: 'uplink', netns: gons, ifname: 'up0', addresses: ['198.18.0.1/24', '2001:db8:18::1/64'], peerAddresses: ['198.18.0.2/24', '2001:db8:18::2/64'] },
-        ],
-        wgIf, privateKey: weftKey, addresses: ['198.18.60.1/24', '2001:db8:60::1/64'],
-      }));
+      const agent = await t.startAgent(
+        node,
+        wgNodeConfig(t, {
+          ep,
+          uplinks: [
+            {
+              name: 'up0',
+              kind: 'uplink',
+              netns: gons,
+              ifname: 'up0',
+              addresses: ['198.18.0.1/24', '2001:db8:18::1/64'],
+              peerAddresses: ['198.18.0.2/24', '2001:db8:18::2/64'],
+            },
+          ],
+          wgIf,
+          privateKey: weftKey,
+          addresses: ['198.18.60.1/24', '2001:db8:60::1/64'],
+        }),
+      );
       // The peer, with the standard tool, through our UAPI socket.
-      t.must('', ['wg', 'set', wgIf, 'peer', goPub, 'allowed-ips', '198.18.60.2/32,2001:db8:60::2/128', 'endpoint', '198.18.0.2:51820']);
+      t.must('', [
+        'wg',
+        'set',
+        wgIf,
+        'peer',
+        goPub,
+        'allowed-ips',
+        '198.18.60.2/32,2001:db8:60::2/128',
+        'endpoint',
+        '198.18.0.2:51820',
+      ]);
       go = startGo(t, gons, goIf, goKeyFile, weftPub);
 
       // wireguard-go initiates (its ping), our responder answers; then traffic both ways.
       assert.match(t.must(gons, ['ping', '-c', '3', '-i', '0.3', '-W', '3', '198.19.1.10'], 30000), /3 received/);
       assert.match(t.must(ep, ['ping', '-c', '3', '-i', '0.3', '-W', '3', '198.18.60.2'], 30000), /3 received/);
-      assert.match(t.must(ep, ['ping', '-6', '-c', '3', '-i', '0.3', '-W', '3', '2001:db8:60::2'], 30000), /3 received/);
-      assert.match(t.must(gons, ['ping', '-6', '-c', '2', '-i', '0.3', '-W', '3', '2001:db8:19:1::10'], 30000), /2 received/);
+      assert.match(
+        t.must(ep, ['ping', '-6', '-c', '3', '-i', '0.3', '-W', '3', '2001:db8:60::2'], 30000),
+        /3 received/,
+      );
+      assert.match(
+        t.must(gons, ['ping', '-6', '-c', '2', '-i', '0.3', '-W', '3', '2001:db8:19:1::10'], 30000),
+        /2 received/,
+      );
       // The node's own address inside the tunnel answers too.
       assert.match(t.must(gons, ['ping', '-c', '2', '-i', '0.3', '-W', '3', '198.18.60.1'], 30000), /2 received/);
 
       // iperf3 both ways through the tunnel.
       t.spawn(ep, ['iperf3', '-s', '-1']);
       await sleep(500);
-      const up = JSON.parse(t.must(gons, ['iperf3', '-c', '198.19.1.10', '-t', '2', '-J'], 30000)) as { end: { sum_received: { bits_per_second: number } } };
-      assert.ok(up.end.sum_received.bits_per_second > 1e6, `wireguard-go → Weft ${up.end.sum_received.bits_per_second} bit/s`);
+      const up = JSON.parse(t.must(gons, ['iperf3', '-c', '198.19.1.10', '-t', '2', '-J'], 30000)) as {
+        end: { sum_received: { bits_per_second: number } };
+      };
+      assert.ok(
+        up.end.sum_received.bits_per_second > 1e6,
+        `wireguard-go → Weft ${up.end.sum_received.bits_per_second} bit/s`,
+      );
       t.spawn(ep, ['iperf3', '-s', '-1']);
       await sleep(500);
-      const down = JSON.parse(t.must(gons, ['iperf3', '-c', '198.19.1.10', '-t', '2', '-R', '-J'], 30000)) as { end: { sum_received: { bits_per_second: number } } };
-      assert.ok(down.end.sum_received.bits_per_second > 1e6, `Weft → wireguard-go ${down.end.sum_received.bits_per_second} bit/s`);
+      const down = JSON.parse(t.must(gons, ['iperf3', '-c', '198.19.1.10', '-t', '2', '-R', '-J'], 30000)) as {
+        end: { sum_received: { bits_per_second: number } };
+      };
+      assert.ok(
+        down.end.sum_received.bits_per_second > 1e6,
+        `Weft → wireguard-go ${down.end.sum_received.bits_per_second} bit/s`,
+      );
 
       // wg show on the Weft interface: the peer, a handshake, transfer.
       await sleep(700);
@@ -118,11 +173,26 @@ test('WireGuard dataplane interoperates with wireguard-go: ping, iperf3, wg show
 
       // Hostile datagrams to our listen port from the peer's namespace.
       const before = counters(t, agent.api);
-      const cap = t.spawn(gons, ['tcpdump', '-n', '-i', 'up0', '-c', '1', '-w', join(t.dir, 'one.pcap'), 'udp and dst port 51871 and greater 100']);
+      const cap = t.spawn(gons, [
+        'tcpdump',
+        '-n',
+        '-i',
+        'up0',
+        '-c',
+        '1',
+        '-w',
+        join(t.dir, 'one.pcap'),
+        'udp and dst port 51871 and greater 100',
+      ]);
       await sleep(500);
       t.must(gons, ['ping', '-c', '1', '-W', '2', '198.19.1.10'], 10000);
       for (let i = 0; i < 30 && cap.proc.exitCode === null; i++) await sleep(100);
-      t.must(gons, ['/usr/bin/python3', '-c', `
+      t.must(
+        gons,
+        [
+          '/usr/bin/python3',
+          '-c',
+          `
 from scapy.all import rdpcap, sendp, Ether, IP, UDP, Raw, conf
 import os, struct
 conf.verb = 0
@@ -137,14 +207,21 @@ bad = [
   base / Raw(b"\\x01\\x00\\x00\\x00" + os.urandom(144)),                # initiation with a bad MAC1
 ]
 sendp(bad * 10, iface="up0")
-`], 60000);
+`,
+        ],
+        60000,
+      );
       await sleep(500);
       const after = counters(t, agent.api);
       const d = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
       assert.ok(d('dropWgReplay') >= 1000, `replays dropped: ${d('dropWgReplay')}`);
       assert.ok(d('dropWgMalformed') >= 30, `malformed: ${d('dropWgMalformed')}`);
       assert.ok(d('dropWgUnknownIndex') >= 10, `unknown index: ${d('dropWgUnknownIndex')}`);
-      const wgStatus = (JSON.parse(t.must('', ['node', WEFT, 'status', '--json', '--api', agent.api])) as { wireguard: { refused: Record<string, number> } }).wireguard;
+      const wgStatus = (
+        JSON.parse(t.must('', ['node', WEFT, 'status', '--json', '--api', agent.api])) as {
+          wireguard: { refused: Record<string, number> };
+        }
+      ).wireguard;
       assert.ok((wgStatus.refused.badMac1 ?? 0) >= 10, `bad MAC1 refused: ${JSON.stringify(wgStatus.refused)}`);
       // Still working afterwards.
       assert.match(t.must(ep, ['ping', '-c', '2', '-i', '0.3', '-W', '3', '198.18.60.2'], 30000), /2 received/);

@@ -23,7 +23,15 @@ const FLOOD_SOURCES = ['198.18.2.2', '198.18.2.3', '198.18.2.4', '198.18.2.5'];
 interface WgStatus {
   refused: Record<string, number>;
   handshakes: number;
-  handshakePool: { submitted: number; refused: number; identified: number; unidentified: number; stale: number; maxInFlightSeen: number; maxInFlight: number } | null;
+  handshakePool: {
+    submitted: number;
+    refused: number;
+    identified: number;
+    unidentified: number;
+    stale: number;
+    maxInFlightSeen: number;
+    maxInFlight: number;
+  } | null;
 }
 
 interface FloodReport {
@@ -42,11 +50,16 @@ function status(t: Topology, api: string): { ms: number; wg: WgStatus } {
 }
 
 function lastReport(output: string): FloodReport | null {
-  const lines = output.trim().split('\n').filter((l) => l.startsWith('{'));
+  const lines = output
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   return lines.length ? (JSON.parse(lines[lines.length - 1]) as FloodReport) : null;
 }
 
-test('WireGuard under a flood of forged initiations: cookie replies, the real peer still handshakes, status answers', { timeout: 90000 }, async (tc) => {
+test('WireGuard under a flood of forged initiations: cookie replies, the real peer still handshakes, status answers', {
+  timeout: 90000,
+}, async (tc) => {
   await withTopology('wgf', async (t) => {
     const node = t.ns('node');
     const ep = t.ns('ep');
@@ -58,14 +71,33 @@ test('WireGuard under a flood of forged initiations: cookie replies, the real pe
     const { file: goKeyFile, pub: goPub } = wgKeys(t, 'go');
     let goProc: ReturnType<Topology['spawn']> | undefined;
     try {
-      const agent = await t.startAgent(node, wgNodeConfig(t, {
-        ep,
-        uplinks: [
-          { name: 'up0', kind: 'uplink', netns: gons, ifname: 'up0', addresses: ['198.18.0.1/24'], peerAddresses: ['198.18.0.2/24'] },
-          { name: 'up1', kind: 'uplink', netns: fl, ifname: 'up1', addresses: ['198.18.2.1/24'], peerAddresses: ['198.18.2.2/24'] },
-        ],
-        wgIf, privateKey: weftKey, addresses: ['198.18.60.1/24'],
-      }));
+      const agent = await t.startAgent(
+        node,
+        wgNodeConfig(t, {
+          ep,
+          uplinks: [
+            {
+              name: 'up0',
+              kind: 'uplink',
+              netns: gons,
+              ifname: 'up0',
+              addresses: ['198.18.0.1/24'],
+              peerAddresses: ['198.18.0.2/24'],
+            },
+            {
+              name: 'up1',
+              kind: 'uplink',
+              netns: fl,
+              ifname: 'up1',
+              addresses: ['198.18.2.1/24'],
+              peerAddresses: ['198.18.2.2/24'],
+            },
+          ],
+          wgIf,
+          privateKey: weftKey,
+          addresses: ['198.18.60.1/24'],
+        }),
+      );
       t.must('', ['wg', 'set', wgIf, 'peer', goPub, 'allowed-ips', '198.18.60.2/32', 'endpoint', '198.18.0.2:51820']);
       for (const a of FLOOD_SOURCES.slice(1)) t.must(fl, ['ip', 'addr', 'add', `${a}/24`, 'dev', 'up1']);
 
@@ -73,8 +105,22 @@ test('WireGuard under a flood of forged initiations: cookie replies, the real pe
       assert.equal(quiet.wg.handshakePool?.submitted ?? 0, 0);
 
       // The flood, from 4 addresses × 4 ports.
-      const flood = t.spawn(fl, ['node', FLOOD, '--target', '198.18.2.1:51871', '--public-key', weftPub, '--sources', FLOOD_SOURCES.join(','),
-        '--ports-per-source', '4', '--rate', String(FLOOD_RATE), '--seconds', String(FLOOD_SECONDS)]);
+      const flood = t.spawn(fl, [
+        'node',
+        FLOOD,
+        '--target',
+        '198.18.2.1:51871',
+        '--public-key',
+        weftPub,
+        '--sources',
+        FLOOD_SOURCES.join(','),
+        '--ports-per-source',
+        '4',
+        '--rate',
+        String(FLOOD_RATE),
+        '--seconds',
+        String(FLOOD_SECONDS),
+      ]);
       const statusMs: number[] = [];
       const probe = (): WgStatus => {
         const s = status(t, agent.api);
@@ -88,14 +134,30 @@ test('WireGuard under a flood of forged initiations: cookie replies, the real pe
         underWay = probe();
         if ((underWay.refused.cookieSent ?? 0) > 1000) break;
       }
-      assert.ok((underWay?.refused.cookieSent ?? 0) > 1000, `cookie replies once the flood runs: ${JSON.stringify(underWay)}`);
+      assert.ok(
+        (underWay?.refused.cookieSent ?? 0) > 1000,
+        `cookie replies once the flood runs: ${JSON.stringify(underWay)}`,
+      );
       const c0 = { at: performance.now(), cookies: underWay!.refused.cookieSent };
 
       // The real peer comes up during the flood and starts its first handshake with the first ping.
       goProc = t.spawn(gons, [...GO_ENV, 'wireguard-go', goIf]);
       for (let i = 0; i < 50 && t.run(gons, ['wg', 'show', goIf]).code !== 0; i++) await sleep(100);
-      t.must(gons, ['wg', 'set', goIf, 'listen-port', '51820', 'private-key', goKeyFile,
-        'peer', weftPub, 'allowed-ips', '198.18.60.1/32,198.19.1.0/24', 'endpoint', '198.18.0.1:51871']);
+      t.must(gons, [
+        'wg',
+        'set',
+        goIf,
+        'listen-port',
+        '51820',
+        'private-key',
+        goKeyFile,
+        'peer',
+        weftPub,
+        'allowed-ips',
+        '198.18.60.1/32,198.19.1.0/24',
+        'endpoint',
+        '198.18.0.1:51871',
+      ]);
       t.must(gons, ['ip', 'addr', 'add', '198.18.60.2/24', 'dev', goIf]);
       t.must(gons, ['ip', 'link', 'set', goIf, 'up']);
       t.must(gons, ['ip', 'route', 'add', '198.19.1.0/24', 'dev', goIf]);
@@ -109,7 +171,10 @@ test('WireGuard under a flood of forged initiations: cookie replies, the real pe
       const m = /^\[(\d+\.\d+)\] \d+ bytes from 198\.19\.1\.10/m.exec(ping.output());
       assert.ok(m, `no reply through the tunnel during the flood:\n${ping.output()}`);
       const handshakeMs = Number(m[1]) * 1000 - pingStart;
-      assert.ok(handshakeMs < 15000, `the real peer needed ${Math.round(handshakeMs)} ms; refused ${JSON.stringify(probe().refused)}`);
+      assert.ok(
+        handshakeMs < 15000,
+        `the real peer needed ${Math.round(handshakeMs)} ms; refused ${JSON.stringify(probe().refused)}`,
+      );
 
       // Still flooding: more cookies, the tunnel keeps working, status keeps answering.
       assert.ok(flood.proc.exitCode === null, `the flood ended early:\n${flood.output()}`);
@@ -118,21 +183,30 @@ test('WireGuard under a flood of forged initiations: cookie replies, the real pe
       const cookieRate = (during.refused.cookieSent - c0.cookies) / ((performance.now() - c0.at) / 1000);
       const sent = lastReport(flood.output());
       assert.ok(during.handshakes >= 1, 'handshakes counted');
-      assert.ok(sent !== null && sent.cookieReplies > 1000, `the flood got cookie replies back: ${JSON.stringify(sent)}`);
+      assert.ok(
+        sent !== null && sent.cookieReplies > 1000,
+        `the flood got cookie replies back: ${JSON.stringify(sent)}`,
+      );
       const slowest = Math.max(...statusMs);
-      assert.ok(slowest < 2000, `weft status took up to ${Math.round(slowest)} ms: ${statusMs.map(Math.round).join(' ')}`);
+      assert.ok(
+        slowest < 2000,
+        `weft status took up to ${Math.round(slowest)} ms: ${statusMs.map(Math.round).join(' ')}`,
+      );
       const show = t.must('', ['wg', 'show', wgIf]);
       assert.match(show, /latest handshake: .* ago/);
-      tc.diagnostic(`flood: ${sent?.sent} forged initiations in ${sent?.t} s, ${sent?.cookieReplies} cookie replies received by the flooder; ` +
-        `cookieSent ${Math.round(cookieRate)}/s; real peer handshake + first ping ${Math.round(handshakeMs)} ms; ` +
-        `weft status ${statusMs.length} calls, median ${Math.round(statusMs.sort((a, b) => a - b)[statusMs.length >> 1])} ms, max ${Math.round(slowest)} ms (quiet ${Math.round(quiet.ms)} ms); ` +
-        `refused ${JSON.stringify(during.refused)}; pool ${JSON.stringify(during.handshakePool)}`);
+      tc.diagnostic(
+        `flood: ${sent?.sent} forged initiations in ${sent?.t} s, ${sent?.cookieReplies} cookie replies received by the flooder; ` +
+          `cookieSent ${Math.round(cookieRate)}/s; real peer handshake + first ping ${Math.round(handshakeMs)} ms; ` +
+          `weft status ${statusMs.length} calls, median ${Math.round(statusMs.sort((a, b) => a - b)[statusMs.length >> 1])} ms, max ${Math.round(slowest)} ms (quiet ${Math.round(quiet.ms)} ms); ` +
+          `refused ${JSON.stringify(during.refused)}; pool ${JSON.stringify(during.handshakePool)}`,
+      );
       flood.proc.kill('SIGTERM');
       assert.equal((await agent.status()).health, 'ok');
     } finally {
       if (goProc && goProc.proc.exitCode === null) {
         goProc.proc.kill('SIGTERM');
-        for (let i = 0; i < 30 && goProc.proc.exitCode === null && goProc.proc.signalCode === null; i++) await sleep(100);
+        for (let i = 0; i < 30 && goProc.proc.exitCode === null && goProc.proc.signalCode === null; i++)
+          await sleep(100);
       }
       rmSync(`/var/run/wireguard/${goIf}.sock`, { force: true });
     }

@@ -25,12 +25,18 @@ export function wgKeys(t: Topology, name: string): WgKeys {
  * A standalone Weft node with one endpoint (198.19.1.10, 2001:db8:19:1::10 behind gateway .1)
  * and a WireGuard device, given its uplinks (the peers live behind them).
  */
-export function wgNodeConfig(t: Topology, o: { ep: string; uplinks: unknown[]; wgIf: string; privateKey: string; addresses: string[] }): Record<string, unknown> {
+export function wgNodeConfig(
+  t: Topology,
+  o: { ep: string; uplinks: unknown[]; wgIf: string; privateKey: string; addresses: string[] },
+): Record<string, unknown> {
   return {
     node: t.prefix,
     workers: 2,
     gateway: { ipv4: '198.19.1.1', ipv6: '2001:db8:19:1::1' },
-    ports: [{ name: 'ep', kind: 'endpoint', netns: o.ep, ipv4: '198.19.1.10', ipv6: '2001:db8:19:1::10' }, ...o.uplinks],
+    ports: [
+      { name: 'ep', kind: 'endpoint', netns: o.ep, ipv4: '198.19.1.10', ipv6: '2001:db8:19:1::10' },
+      ...o.uplinks,
+    ],
     wireguard: { interface: o.wgIf, privateKey: o.privateKey, addresses: o.addresses },
   };
 }

@@ -1,7 +1,21 @@
 // In-process cost of the pipeline per frame (no TAP I/O): a 64-byte UDP datagram routed
 // from one endpoint to another, IPv4 and IPv6. Shows what JavaScript costs next to the
 // 1-2.5 µs of each TAP read or write.
-import { Harness, EP1, EP2, UP, EP1_4, EP2_4, EP1_6, EP2_6, EP2_MAC, NH_MAC, PORT_MACS, C, ip } from '../test/datapath/harness.js';
+import {
+  Harness,
+  EP1,
+  EP2,
+  UP,
+  EP1_4,
+  EP2_4,
+  EP1_6,
+  EP2_6,
+  EP2_MAC,
+  NH_MAC,
+  PORT_MACS,
+  C,
+  ip,
+} from '../test/datapath/harness.js';
 import { LbTables, LbReader } from '../src/lb/tables.js';
 import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../src/lb/maglev.js';
 import { parseAddress } from '../src/wire/addr.js';
@@ -37,7 +51,11 @@ function frame(family: 4 | 6): Uint8Array {
   if (family === 4) writeIpv4Header(f, 14, l3 + 72, 1, true, 64, 17, EP2_4, 0, EP1_4, 0);
   else writeIpv6Header(f, 14, 72, 17, 64, EP2_6, 0, EP1_6, 0);
   const u = 14 + l3;
-  f[u] = 0x30; f[u + 1] = 0x39; f[u + 2] = 0x13; f[u + 3] = 0x89; f[u + 5] = 72;
+  f[u] = 0x30;
+  f[u + 1] = 0x39;
+  f[u + 2] = 0x13;
+  f[u + 3] = 0x89;
+  f[u + 5] = 72;
   return f;
 }
 
@@ -47,7 +65,8 @@ export function pipelineNsPerFrame(family: 4 | 6, iterations = 2_000_000, load: 
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-rec-'));
   const rec = new Recorder({ node: 'bench', directory: dir, maxMasks: 16, tables });
   if (load === '10k-filters') rec.start({ filters: tenThousandFilters() });
-  if (load === 'capture-all') rec.start({ filters: ['0.0.0.0/0 0 0.0.0.0/0 0 ANY', '::/0 0 ::/0 0 ANY'], maxCaptureLen: 128 });
+  if (load === 'capture-all')
+    rec.start({ filters: ['0.0.0.0/0 0 0.0.0.0/0 0 ANY', '::/0 0 ::/0 0 ANY'], maxCaptureLen: 128 });
   h.dp.recorder!.refresh();
   const dp = h.dp;
   const f = frame(family);
@@ -86,13 +105,22 @@ export function pipelineNsPerFrame(family: 4 | 6, iterations = 2_000_000, load: 
 export function lbNsPerFrame(iterations = 2_000_000): number {
   const vip = ip('198.18.100.1');
   const lb = new LbTables({ maxServices: 16, maxBackends: 64, tableSize: 1021 });
-  lb.upsert({ vip: parseAddress('198.18.100.1')!, port: 5201, proto: 17 }, 0, [{ addr: parseAddress('198.18.0.2')!, port: 5201, weight: 1 }], maglevSeed(MAGLEV_DEFAULT_SEED));
+  lb.upsert(
+    { vip: parseAddress('198.18.100.1')!, port: 5201, proto: 17 },
+    0,
+    [{ addr: parseAddress('198.18.0.2')!, port: 5201, weight: 1 }],
+    maglevSeed(MAGLEV_DEFAULT_SEED),
+  );
   const h = new Harness({ lb: new LbReader(lb.sabs) });
   const dp = h.dp;
   const f = new Uint8Array(14 + 20 + 8 + 64);
   writeEthernet(f, 0, PORT_MACS[UP], 0, NH_MAC, 0, 0x0800);
   writeIpv4Header(f, 14, 20 + 72, 1, true, 64, 17, ip('198.18.0.100'), 0, vip, 0);
-  f[34] = 0x30; f[35] = 0x39; f[36] = 0x14; f[37] = 0x51; f[39] = 72;
+  f[34] = 0x30;
+  f[35] = 0x39;
+  f[36] = 0x14;
+  f[37] = 0x51;
+  f[39] = 72;
   const off = dp.arena.frameOff(0);
   const before = dp.ctr[C.lbForwarded];
   const run = (n: number): void => {

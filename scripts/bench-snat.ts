@@ -17,8 +17,13 @@ function iperf(t: Topology, client: string, server: string, udp: boolean): numbe
   t.spawn(server, ['iperf3', '-s', '-1']);
   spawnSync('sleep', ['0.5']);
   const args = udp ? ['-u', '-b', '0', '-l', '64'] : [];
-  const j = JSON.parse(t.must(client, ['iperf3', '-c', SERVER4, ...args, '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as {
-    end: { sum_received?: { bits_per_second: number }; sum?: { packets: number; lost_packets: number; seconds: number } };
+  const j = JSON.parse(
+    t.must(client, ['iperf3', '-c', SERVER4, ...args, '-t', String(SECS), '-J'], (SECS + 20) * 1000),
+  ) as {
+    end: {
+      sum_received?: { bits_per_second: number };
+      sum?: { packets: number; lost_packets: number; seconds: number };
+    };
   };
   if (!udp) return Math.round(j.end.sum_received!.bits_per_second / 1e7) / 100;
   const s = j.end.sum!;
@@ -38,7 +43,10 @@ export async function snat(): Promise<Record<string, number>> {
     const store = `dir:${join(t.dir, 'store')}`;
     const w = outsideWorld(t, { firewall: false });
     const gw = await egressNode(t, 3, store, {
-      ownIPs: [EGRESS4], portMin: 1024, portMax: 65535, conntrackCapacity: 131072,
+      ownIPs: [EGRESS4],
+      portMin: 1024,
+      portMax: 65535,
+      conntrackCapacity: 131072,
       timeouts: { tcpFinWait: 2, tcpCloseWait: 2, tcpTimeWait: 2, tcpClose: 2 },
     });
     const n1 = await egressNode(t, 1, store);
@@ -48,7 +56,8 @@ export async function snat(): Promise<Record<string, number>> {
     writeFileSync(file, policyYaml('bench', 'bench', [EGRESS4], ['198.18.200.0/24']));
     t.must('', ['node', WEFT, 'egress', 'apply', '-f', file, '--api', gw.agent.api]);
     t.spawn(w.out, [CRR, 'server', '5001']);
-    for (let i = 0; i < 40 && t.run(local.ns, ['ping', '-c', '1', '-W', '1', SERVER4]).code !== 0; i++) await sleep(250);
+    for (let i = 0; i < 40 && t.run(local.ns, ['ping', '-c', '1', '-W', '1', SERVER4]).code !== 0; i++)
+      await sleep(250);
     t.must(remote.ns, ['ping', '-c', '2', '-i', '0.2', SERVER4], 20000);
     const figures = {
       tcp_gbps: iperf(t, local.ns, w.out, false),
@@ -56,8 +65,13 @@ export async function snat(): Promise<Record<string, number>> {
       crr_per_s: crr(t, local.ns),
       crr_per_s_redirected: crr(t, remote.ns),
     };
-    const s = (await gw.agent.status()) as unknown as { totals: Record<string, number>; egress: { conntrack: Record<string, number> } };
-    console.log(`# snat gateway: ${s.totals.natTranslated ?? 0} packets translated, conntrack ${JSON.stringify(s.egress.conntrack)}`);
+    const s = (await gw.agent.status()) as unknown as {
+      totals: Record<string, number>;
+      egress: { conntrack: Record<string, number> };
+    };
+    console.log(
+      `# snat gateway: ${s.totals.natTranslated ?? 0} packets translated, conntrack ${JSON.stringify(s.egress.conntrack)}`,
+    );
     return figures;
   } finally {
     await t.cleanup();

@@ -41,7 +41,9 @@ export function inprocHandshakes(peers = 256, n = 4096): number {
   const src = { address: '198.18.1.1', port: 40000 };
   let clock = 1000;
   // Warm-up: the first round (JIT, first keypair slots).
-  for (const p of ini) if (dev.handshakeMessage(p.initiations[0].msg, src, (clock += 0.1)).length !== 1) throw new Error(`no response: ${JSON.stringify([...dev.errors])}`);
+  for (const p of ini)
+    if (dev.handshakeMessage(p.initiations[0].msg, src, (clock += 0.1)).length !== 1)
+      throw new Error(`no response: ${JSON.stringify([...dev.errors])}`);
   let done = 0;
   const t0 = performance.now();
   for (let k = 1; k < per; k++) {
@@ -50,7 +52,10 @@ export function inprocHandshakes(peers = 256, n = 4096): number {
     }
   }
   const secs = (performance.now() - t0) / 1000;
-  if (done !== (per - 1) * peers) throw new Error(`in-process handshakes: ${done} of ${(per - 1) * peers} answered (${JSON.stringify([...dev.errors])})`);
+  if (done !== (per - 1) * peers)
+    throw new Error(
+      `in-process handshakes: ${done} of ${(per - 1) * peers} answered (${JSON.stringify([...dev.errors])})`,
+    );
   return Math.round(done / secs);
 }
 
@@ -68,14 +73,18 @@ const HS_WINDOW_LOADED = 256;
 function iperfTcp(t: Topology, client: string, server: string, dst: string): number {
   t.spawn(server, ['iperf3', '-s', '-1']);
   spawnSync('sleep', ['0.5']);
-  const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as { end: { sum_received: { bits_per_second: number } } };
+  const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as {
+    end: { sum_received: { bits_per_second: number } };
+  };
   return Math.round(j.end.sum_received.bits_per_second / 1e7) / 100;
 }
 
 function iperfUdp64(t: Topology, client: string, server: string, dst: string): number {
   t.spawn(server, ['iperf3', '-s', '-1']);
   spawnSync('sleep', ['0.5']);
-  const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-u', '-b', '0', '-l', '64', '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as { end: { sum: { packets: number; lost_packets: number; seconds: number } } };
+  const j = JSON.parse(
+    t.must(client, ['iperf3', '-c', dst, '-u', '-b', '0', '-l', '64', '-t', String(SECS), '-J'], (SECS + 20) * 1000),
+  ) as { end: { sum: { packets: number; lost_packets: number; seconds: number } } };
   const s = j.end.sum;
   return Math.round((s.packets - s.lost_packets) / s.seconds);
 }
@@ -97,7 +106,12 @@ function driverPeers(t: Topology, ns: string, dev: string): Driver {
     return { priv: Buffer.from(k).toString('base64'), pub: Buffer.from(publicKeyFromPrivate(k)).toString('base64') };
   });
   const sources = keys.map((_, i) => `198.18.0.${100 + i}`);
-  t.must('', ['ip', '-n', ns, '-batch', '-'], 15000, sources.map((a) => `addr add ${a}/24 dev ${dev}`).join('\n') + '\n');
+  t.must(
+    '',
+    ['ip', '-n', ns, '-batch', '-'],
+    15000,
+    sources.map((a) => `addr add ${a}/24 dev ${dev}`).join('\n') + '\n',
+  );
   return { keys, sources };
 }
 
@@ -111,26 +125,56 @@ function driverPeerConfig(d: Driver): Array<Record<string, unknown>> {
  * HS_WINDOW outstanding initiations and one with HS_WINDOW_LOADED. `expectPerSec` sizes the
  * initiations made ahead of time (the driver stops early, and says so, if they run out).
  */
-function driveHandshakes(t: Topology, ns: string, target: { address: string; port: number }, responderPub: string, d: Driver, expectPerSec: number, label: string, secs = SECS): { normal: number; loaded: number } {
+function driveHandshakes(
+  t: Topology,
+  ns: string,
+  target: { address: string; port: number },
+  responderPub: string,
+  d: Driver,
+  expectPerSec: number,
+  label: string,
+  secs = SECS,
+): { normal: number; loaded: number } {
   const perPeer = Math.max(8, Math.ceil((2 * secs * expectPerSec * 1.3) / HS_PEERS));
   const file = join(t.dir, `hs-${label}.json`);
-  writeFileSync(file, JSON.stringify({
-    target, responderPublicKey: responderPub, perPeer,
-    peers: d.keys.map((k, i) => ({ privateKey: k.priv, source: d.sources[i] })),
-    phases: [{ window: HS_WINDOW, secs }, { window: HS_WINDOW_LOADED, secs }],
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      target,
+      responderPublicKey: responderPub,
+      perPeer,
+      peers: d.keys.map((k, i) => ({ privateKey: k.priv, source: d.sources[i] })),
+      phases: [
+        { window: HS_WINDOW, secs },
+        { window: HS_WINDOW_LOADED, secs },
+      ],
+    }),
+  );
   const out = t.must(ns, ['node', DRIVER, file], (4 * secs + 120) * 1000);
-  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const phases = lines.filter((l) => 'window' in l);
-  console.log(`# ${label} handshakes: ${lines[0].generated} initiations made in ${lines[0].genMs} ms; ` +
-    phases.map((p) => `window ${p.window}: ${p.completed}/${p.sent} answered, ${p.handshakes_per_s}/s, ${p.cookies} cookie replies, ${p.timeouts} timeouts, ${p.verified} verified + ${p.verifyFailed} bad${p.ranOut ? ', RAN OUT of initiations' : ''}`).join('; '));
+  console.log(
+    `# ${label} handshakes: ${lines[0].generated} initiations made in ${lines[0].genMs} ms; ` +
+      phases
+        .map(
+          (p) =>
+            `window ${p.window}: ${p.completed}/${p.sent} answered, ${p.handshakes_per_s}/s, ${p.cookies} cookie replies, ${p.timeouts} timeouts, ${p.verified} verified + ${p.verifyFailed} bad${p.ranOut ? ', RAN OUT of initiations' : ''}`,
+        )
+        .join('; '),
+  );
   if (phases.length !== 2) throw new Error(`handshake driver: ${out}`);
-  if (phases.some((p) => Number(p.verifyFailed) > 0)) throw new Error(`handshake driver: responses that do not verify: ${out}`);
+  if (phases.some((p) => Number(p.verifyFailed) > 0))
+    throw new Error(`handshake driver: responses that do not verify: ${out}`);
   return { normal: Number(phases[0].handshakes_per_s), loaded: Number(phases[1].handshakes_per_s) };
 }
 
 function refused(t: Topology, api: string): string {
-  const s = JSON.parse(t.must('', ['node', WEFT, 'status', '--json', '--api', api])) as { wireguard?: Record<string, unknown> };
+  const s = JSON.parse(t.must('', ['node', WEFT, 'status', '--json', '--api', api])) as {
+    wireguard?: Record<string, unknown>;
+  };
   const { publicKey: _k, ...rest } = s.wireguard ?? {};
   return JSON.stringify(rest);
 }
@@ -154,13 +198,21 @@ export async function wireguard(): Promise<Figures> {
     const ka = wgKeys(t);
     const kb = wgKeys(t);
     const d = driverPeers(t, fab, 'br0');
-    const node = async (n: 'a' | 'b', i: number, key: string, peer: Record<string, unknown>, extraPeers: Array<Record<string, unknown>>) => {
+    const node = async (
+      n: 'a' | 'b',
+      i: number,
+      key: string,
+      peer: Record<string, unknown>,
+      extraPeers: Array<Record<string, unknown>>,
+    ) => {
       const ns = t.ns(n);
       const ep = t.ns(`e${n}`);
       const wgIf = `${t.prefix}${n}`;
       ifs.push(wgIf);
       const agent = await t.startAgent(ns, {
-        node: n, workers: 1, cpus: [i - 1],
+        node: n,
+        workers: 1,
+        cpus: [i - 1],
         gateway: { ipv4: `198.19.${i}.1`, ipv6: `2001:db8:19:${i}::1` },
         ports: [
           { name: 'ep', kind: 'endpoint', netns: ep, ipv4: `198.19.${i}.10`, ipv6: `2001:db8:19:${i}::10`, mtu: 1420 },
@@ -170,14 +222,32 @@ export async function wireguard(): Promise<Figures> {
       });
       return { ns, ep, agent };
     };
-    const a = await node('a', 1, ka.priv, { publicKey: kb.pub, endpoint: '198.18.0.2:51871', allowedIPs: ['198.19.2.0/24', '198.18.60.2/32'] }, driverPeerConfig(d));
-    const b = await node('b', 2, kb.priv, { publicKey: ka.pub, endpoint: '198.18.0.1:51871', allowedIPs: ['198.19.1.0/24', '198.18.60.1/32'] }, []);
+    const a = await node(
+      'a',
+      1,
+      ka.priv,
+      { publicKey: kb.pub, endpoint: '198.18.0.2:51871', allowedIPs: ['198.19.2.0/24', '198.18.60.2/32'] },
+      driverPeerConfig(d),
+    );
+    const b = await node(
+      'b',
+      2,
+      kb.priv,
+      { publicKey: ka.pub, endpoint: '198.18.0.1:51871', allowedIPs: ['198.19.1.0/24', '198.18.60.1/32'] },
+      [],
+    );
     waitPing(t, a.ep, '198.19.2.10');
     const tcp = iperfTcp(t, a.ep, b.ep, '198.19.2.10');
     const udp = iperfUdp64(t, a.ep, b.ep, '198.19.2.10');
     const hs = driveHandshakes(t, fab, { address: '198.18.0.1', port: 51871 }, ka.pub, d, inproc, 'weft');
     console.log(`# wireguard node a status: ${refused(t, a.agent.api)}`);
-    return { tcp_gbps: tcp, udp64_pps: udp, handshakes_per_s: hs.normal, handshakes_per_s_under_load: hs.loaded, handshakes_per_s_inproc: inproc };
+    return {
+      tcp_gbps: tcp,
+      udp64_pps: udp,
+      handshakes_per_s: hs.normal,
+      handshakes_per_s_under_load: hs.loaded,
+      handshakes_per_s_inproc: inproc,
+    };
   } finally {
     await t.cleanup();
     for (const i of ifs) rmSync(`/var/run/wireguard/${i}.sock`, { force: true });
@@ -205,21 +275,47 @@ export async function wireguardWggo(): Promise<Figures> {
     const goKeyFile = join(t.dir, 'go.key');
     writeFileSync(goKeyFile, kg.priv + '\n', { mode: 0o600 });
     const agent = await t.startAgent(node, {
-      node: 'w', workers: 1,
+      node: 'w',
+      workers: 1,
       gateway: { ipv4: '198.19.1.1', ipv6: '2001:db8:19:1::1' },
       ports: [
         { name: 'ep', kind: 'endpoint', netns: ep, ipv4: '198.19.1.10', ipv6: '2001:db8:19:1::10', mtu: 1420 },
-        { name: 'up0', kind: 'uplink', netns: gons, ifname: 'up0', addresses: ['198.18.0.1/24'], peerAddresses: ['198.18.0.2/24'] },
+        {
+          name: 'up0',
+          kind: 'uplink',
+          netns: gons,
+          ifname: 'up0',
+          addresses: ['198.18.0.1/24'],
+          peerAddresses: ['198.18.0.2/24'],
+        },
       ],
-      wireguard: { interface: weftIf, privateKey: kw.priv, addresses: ['198.18.60.1/24'], peers: [{ publicKey: kg.pub, endpoint: '198.18.0.2:51820', allowedIPs: ['198.18.60.2/32'] }] },
+      wireguard: {
+        interface: weftIf,
+        privateKey: kw.priv,
+        addresses: ['198.18.60.1/24'],
+        peers: [{ publicKey: kg.pub, endpoint: '198.18.0.2:51820', allowedIPs: ['198.18.60.2/32'] }],
+      },
     });
     const d = driverPeers(t, gons, 'up0');
     // The driver's peers through the UAPI socket, as `wg set` would add any peer.
     t.must('', ['wg', 'set', weftIf, ...d.keys.flatMap((k) => ['peer', k.pub])], 30000);
     go = t.spawn(gons, [...GO_ENV, 'wireguard-go', goIf]);
     for (let i = 0; i < 50 && t.run(gons, ['wg', 'show', goIf]).code !== 0; i++) await sleep(100);
-    t.must(gons, ['wg', 'set', goIf, 'listen-port', '51820', 'private-key', goKeyFile,
-      'peer', kw.pub, 'allowed-ips', '198.19.1.0/24,198.18.60.1/32', 'endpoint', '198.18.0.1:51871']);
+    t.must(gons, [
+      'wg',
+      'set',
+      goIf,
+      'listen-port',
+      '51820',
+      'private-key',
+      goKeyFile,
+      'peer',
+      kw.pub,
+      'allowed-ips',
+      '198.19.1.0/24,198.18.60.1/32',
+      'endpoint',
+      '198.18.0.1:51871',
+    ]);
     t.must(gons, ['ip', 'addr', 'add', '198.18.60.2/24', 'dev', goIf]);
     t.must(gons, ['ip', 'link', 'set', goIf, 'up']);
     t.must(gons, ['ip', 'route', 'add', '198.19.1.0/24', 'dev', goIf]);
@@ -232,10 +328,24 @@ export async function wireguardWggo(): Promise<Figures> {
     // peer), 2 s per phase: the initiations made ahead for its rate (~2000/s here) take Weft's
     // noise code ~0.8 ms each to build.
     t.must(gons, ['wg', 'set', goIf, ...d.keys.flatMap((k) => ['peer', k.pub])], 30000);
-    const goHs = driveHandshakes(t, gons, { address: '198.18.0.2', port: 51820 }, kg.pub, d, 2500, 'wireguard-go', Math.min(SECS, 2));
+    const goHs = driveHandshakes(
+      t,
+      gons,
+      { address: '198.18.0.2', port: 51820 },
+      kg.pub,
+      d,
+      2500,
+      'wireguard-go',
+      Math.min(SECS, 2),
+    );
     return {
-      tcp_gbps: tcp, udp64_pps: udp, handshakes_per_s: hs.normal, handshakes_per_s_under_load: hs.loaded, handshakes_per_s_inproc: inproc,
-      wggo_handshakes_per_s: goHs.normal, wggo_handshakes_per_s_under_load: goHs.loaded,
+      tcp_gbps: tcp,
+      udp64_pps: udp,
+      handshakes_per_s: hs.normal,
+      handshakes_per_s_under_load: hs.loaded,
+      handshakes_per_s_inproc: inproc,
+      wggo_handshakes_per_s: goHs.normal,
+      wggo_handshakes_per_s_under_load: goHs.loaded,
     };
   } finally {
     if (go) {

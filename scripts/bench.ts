@@ -52,14 +52,18 @@ const SHARED_HOST = 'none';
 function iperfTcp(t: Topology, client: string, server: string, dst: string, bind?: string): number {
   t.spawn(server, ['iperf3', '-s', '-1', ...(bind ? ['-B', bind] : [])]);
   spawnSync('sleep', ['0.5']);
-  const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as { end: { sum_received: { bits_per_second: number } } };
+  const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as {
+    end: { sum_received: { bits_per_second: number } };
+  };
   return Math.round(j.end.sum_received.bits_per_second / 1e7) / 100;
 }
 
 function iperfUdp64(t: Topology, client: string, server: string, dst: string, bind?: string): number {
   t.spawn(server, ['iperf3', '-s', '-1', ...(bind ? ['-B', bind] : [])]);
   spawnSync('sleep', ['0.5']);
-  const j = JSON.parse(t.must(client, ['iperf3', '-c', dst, '-u', '-b', '0', '-l', '64', '-t', String(SECS), '-J'], (SECS + 20) * 1000)) as { end: { sum: { packets: number; lost_packets: number; seconds: number } } };
+  const j = JSON.parse(
+    t.must(client, ['iperf3', '-c', dst, '-u', '-b', '0', '-l', '64', '-t', String(SECS), '-J'], (SECS + 20) * 1000),
+  ) as { end: { sum: { packets: number; lost_packets: number; seconds: number } } };
   const s = j.end.sum;
   return Math.round((s.packets - s.lost_packets) / s.seconds);
 }
@@ -133,14 +137,45 @@ async function lb(): Promise<Figures> {
     t.must(client, ['ip', 'link', 'set', 'eth0', 'up']);
     t.must(client, ['ip', 'route', 'add', '198.18.100.1/32', 'via', lbNode.underlay4]);
     for (const proto of ['tcp', 'udp']) {
-      t.must('', ['node', join(REPO, 'dist/src/cli/weft.js'), 'service', 'add', `iperf-${proto}`, '--vip', '198.18.100.1', '--port', '5201', '--protocol', proto, '--backend', `${be.ipv4}:5201`, '--api', lbNode.agent.api]);
+      t.must('', [
+        'node',
+        join(REPO, 'dist/src/cli/weft.js'),
+        'service',
+        'add',
+        `iperf-${proto}`,
+        '--vip',
+        '198.18.100.1',
+        '--port',
+        '5201',
+        '--protocol',
+        proto,
+        '--backend',
+        `${be.ipv4}:5201`,
+        '--api',
+        lbNode.agent.api,
+      ]);
     }
     await sleep(500);
     // iperf3 in the backend listens on the VIP (its loopback); replies go straight to the client.
     const tcp = iperfTcp(t, client, be.ns, '198.18.100.1', '198.18.100.1');
     const udp = iperfUdp64(t, client, be.ns, '198.18.100.1', '198.18.100.1');
-    t.must('', ['node', join(REPO, 'dist/src/cli/weft.js'), 'service', 'add', 'crr', '--vip', '198.18.100.1', '--port',
-      '5001', '--protocol', 'tcp', '--backend', `${be.ipv4}:5001`, '--api', lbNode.agent.api]);
+    t.must('', [
+      'node',
+      join(REPO, 'dist/src/cli/weft.js'),
+      'service',
+      'add',
+      'crr',
+      '--vip',
+      '198.18.100.1',
+      '--port',
+      '5001',
+      '--protocol',
+      'tcp',
+      '--backend',
+      `${be.ipv4}:5001`,
+      '--api',
+      lbNode.agent.api,
+    ]);
     const crrs = crr(t, client, be.ns, '198.18.100.1');
     // The issue asks the lb scenario for the table build time too (the maglev scenario alone gives it as well).
     return { tcp_gbps: tcp, udp64_pps: udp, crr_per_s: crrs, maglev_build_ms: (await maglev()).maglev_build_ms };
@@ -158,7 +193,9 @@ async function recorder(): Promise<Figures> {
   const ROUNDS = 3;
   const t = new Topology('brec');
   try {
-    const { ep1, ep2, agent } = await twoEndpoints(t, { extra: { recorder: { directory: join(t.dir, 'rec'), maxFilters: 16384 } } });
+    const { ep1, ep2, agent } = await twoEndpoints(t, {
+      extra: { recorder: { directory: join(t.dir, 'rec'), maxFilters: 16384 } },
+    });
     await sleep(500);
     const udp = (): number => iperfUdp64(t, ep1, ep2, '198.19.1.20');
     // 10 000 filters under 4 masks (2 per family); none matches the iperf3 flow.
@@ -166,11 +203,17 @@ async function recorder(): Promise<Figures> {
     const during = async (body: unknown): Promise<number> => {
       const rec = (await apiCall(agent.api, 'POST', '/v1/recordings', body, 30000)) as { id: number };
       const pps = udp();
-      const done = (await apiCall(agent.api, 'DELETE', `/v1/recordings/${rec.id}`, undefined, 30000)) as { packets: number; lost: number };
-      if (done.packets > 0) console.log(`# capture-all recording: ${done.packets} packets written, ${done.lost} lost to full rings`);
+      const done = (await apiCall(agent.api, 'DELETE', `/v1/recordings/${rec.id}`, undefined, 30000)) as {
+        packets: number;
+        lost: number;
+      };
+      if (done.packets > 0)
+        console.log(`# capture-all recording: ${done.packets} packets written, ${done.lost} lost to full rings`);
       return pps;
     };
-    const off: number[] = [], tenK: number[] = [], all: number[] = [];
+    const off: number[] = [],
+      tenK: number[] = [],
+      all: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       off.push(udp());
       tenK.push(await during({ filters }));
@@ -178,10 +221,15 @@ async function recorder(): Promise<Figures> {
     }
     const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1];
     console.log(`# rounds: off ${off.join(' ')}; 10k filters ${tenK.join(' ')}; capture all ${all.join(' ')}`);
-    const o = median(off), k = median(tenK), a = median(all);
+    const o = median(off),
+      k = median(tenK),
+      a = median(all);
     return {
-      udp64_pps_off: o, udp64_pps_10k_filters: k, udp64_pps_capture_all: a,
-      cost_10k_filters_pct: Math.round((1 - k / o) * 1000) / 10, cost_capture_all_pct: Math.round((1 - a / o) * 1000) / 10,
+      udp64_pps_off: o,
+      udp64_pps_10k_filters: k,
+      udp64_pps_capture_all: a,
+      cost_10k_filters_pct: Math.round((1 - k / o) * 1000) / 10,
+      cost_capture_all_pct: Math.round((1 - a / o) * 1000) / 10,
     };
   } finally {
     await t.cleanup();
@@ -190,7 +238,9 @@ async function recorder(): Promise<Figures> {
 
 async function pipeline(): Promise<Figures> {
   return {
-    ipv4_ns_per_frame: pipelineNsPerFrame(4), ipv6_ns_per_frame: pipelineNsPerFrame(6), lb4_ns_per_frame: lbNsPerFrame(),
+    ipv4_ns_per_frame: pipelineNsPerFrame(4),
+    ipv6_ns_per_frame: pipelineNsPerFrame(6),
+    lb4_ns_per_frame: lbNsPerFrame(),
     ipv4_ns_per_frame_10k_filters: pipelineNsPerFrame(4, 2_000_000, '10k-filters'),
     ipv4_ns_per_frame_capture_all: pipelineNsPerFrame(4, 1_000_000, 'capture-all'),
   };
@@ -199,7 +249,9 @@ async function pipeline(): Promise<Figures> {
 /** Maglev table build, M = 65521, N = 1000 (goal ≤ 10 ms): median of warm builds. */
 async function maglev(): Promise<Figures> {
   const seed = maglevSeed(MAGLEV_DEFAULT_SEED);
-  const b = sortBackends(Array.from({ length: 1000 }, (_, i) => ({ name: backendName(`198.18.${i >> 8}.${i & 255}`, 80), weight: 1 })));
+  const b = sortBackends(
+    Array.from({ length: 1000 }, (_, i) => ({ name: backendName(`198.18.${i >> 8}.${i & 255}`, 80), weight: 1 })),
+  );
   const times: number[] = [];
   for (let k = 0; k < 11; k++) {
     const t0 = process.hrtime.bigint();
@@ -241,14 +293,19 @@ function baselines(which: string[], tag = ''): Record<string, Figures> {
     console.log(`# ${BASELINES} not found: no ratios`);
     return {};
   }
-  const r = spawnSync('bash', [BASELINES, ...which], { encoding: 'utf8', env: { ...process.env, SECS: String(SECS) }, timeout: 600000 });
+  const r = spawnSync('bash', [BASELINES, ...which], {
+    encoding: 'utf8',
+    env: { ...process.env, SECS: String(SECS) },
+    timeout: 600000,
+  });
   const out: Record<string, Figures> = {};
   for (const line of r.stdout.split('\n')) {
     process.stdout.write(line ? `${line.startsWith('BASELINE') ? tag : ''}${line}\n` : '');
     const m = /^BASELINE (\S+) (\S+) (\S+)$/.exec(line);
     if (m) (out[m[1]] ??= {})[m[2]] = Number(m[3]);
   }
-  if (r.status !== 0) console.log(`# baselines.sh exited ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.status !== 0)
+    console.log(`# baselines.sh exited ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return out;
 }
 
@@ -256,7 +313,10 @@ function baselines(which: string[], tag = ''): Record<string, Figures> {
 function medians(rounds: Figures[]): Figures {
   const out: Figures = {};
   for (const k of new Set(rounds.flatMap((f) => Object.keys(f)))) {
-    const v = rounds.map((f) => f[k]).filter((x) => x !== undefined).sort((a, b) => a - b);
+    const v = rounds
+      .map((f) => f[k])
+      .filter((x) => x !== undefined)
+      .sort((a, b) => a - b);
     out[k] = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   }
   return out;
@@ -265,16 +325,23 @@ function medians(rounds: Figures[]): Figures {
 async function main(): Promise<void> {
   const args = process.argv.slice(2).filter((a) => a !== '--');
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(`usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')}]...   (SECS=${SECS} per measurement, ROUNDS=${ROUNDS})`);
+    console.log(
+      `usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')}]...   (SECS=${SECS} per measurement, ROUNDS=${ROUNDS})`,
+    );
     return;
   }
   const names = args.length ? args : Object.keys(SCENARIOS);
-  for (const n of names) if (!SCENARIOS[n]) throw new Error(`unknown scenario "${n}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
+  for (const n of names)
+    if (!SCENARIOS[n]) throw new Error(`unknown scenario "${n}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
   const io = names.some((n) => IO_SCENARIOS.includes(n));
   const wg = names.some((n) => WG_SCENARIOS.includes(n));
   const which = [
-    'tapfwd', 'tapgso', 'kernel', ...(names.some((n) => TWO_NODE.includes(n)) ? ['tapfwd2'] : []),
-    ...(names.includes('snat') ? ['nftnat'] : []), ...(wg ? ['wggo'] : []),
+    'tapfwd',
+    'tapgso',
+    'kernel',
+    ...(names.some((n) => TWO_NODE.includes(n)) ? ['tapfwd2'] : []),
+    ...(names.includes('snat') ? ['nftnat'] : []),
+    ...(wg ? ['wggo'] : []),
   ];
   // Two runs of the same thing here differ by more than the differences looked for (which of
   // iperf3's processes shares a CPU with which dataplane thread decides much): the I/O scenarios
@@ -291,7 +358,8 @@ async function main(): Promise<void> {
         // The same path with every TAP opened without offloads (netns-tests/harness.ts reads it).
         process.env.WEFT_OFFLOADS = 'off';
         try {
-          for (const [k, v] of Object.entries(await SCENARIOS[n]())) if (k.endsWith('_ms') === false) f[`${k}_nooffload`] = v;
+          for (const [k, v] of Object.entries(await SCENARIOS[n]()))
+            if (k.endsWith('_ms') === false) f[`${k}_nooffload`] = v;
         } finally {
           delete process.env.WEFT_OFFLOADS;
         }
@@ -301,7 +369,8 @@ async function main(): Promise<void> {
     }
     if (!io) continue;
     console.log(`# baselines ${which.join(' ')} (same invocation${rounds > 1 ? `, round ${r} of ${rounds}` : ''})`);
-    for (const [s, f] of Object.entries(baselines(which, rounds > 1 ? '# round ' : ''))) (basePerRound[s] ??= []).push(f);
+    for (const [s, f] of Object.entries(baselines(which, rounds > 1 ? '# round ' : '')))
+      (basePerRound[s] ??= []).push(f);
   }
   const results: Record<string, Figures> = {};
   for (const n of names) results[n] = medians(perRound[n]);
@@ -310,17 +379,22 @@ async function main(): Promise<void> {
   if (rounds > 1) {
     console.log(`# medians of ${rounds} rounds`);
     for (const n of names) for (const [k, v] of Object.entries(results[n])) console.log(`BENCH ${n} ${k} ${v}`);
-    for (const [s, f] of Object.entries(all)) for (const [k, v] of Object.entries(f)) console.log(`BASELINE ${s} ${k} ${v}`);
+    for (const [s, f] of Object.entries(all))
+      for (const [k, v] of Object.entries(f)) console.log(`BASELINE ${s} ${k} ${v}`);
   }
   if (!io) return;
   // New connections per second through the egress gateway vs the kernel's own masquerade.
-  if (results.snat && all.nftnat?.crr_per_s) console.log(`RATIO snat/nftnat crr_per_s ${(results.snat.crr_per_s / all.nftnat.crr_per_s).toFixed(2)}`);
+  if (results.snat && all.nftnat?.crr_per_s)
+    console.log(`RATIO snat/nftnat crr_per_s ${(results.snat.crr_per_s / all.nftnat.crr_per_s).toFixed(2)}`);
   // WireGuard: Weft's tunnels against wireguard-go's (goal ≥ 1×).
   for (const n of names.filter((x) => WG_SCENARIOS.includes(x))) {
-    for (const k of ['tcp_gbps', 'udp64_pps']) if (all.wggo?.[k] && results[n][k] !== undefined) console.log(`RATIO ${n}/wggo ${k} ${(results[n][k] / all.wggo[k]).toFixed(2)}`);
+    for (const k of ['tcp_gbps', 'udp64_pps'])
+      if (all.wggo?.[k] && results[n][k] !== undefined)
+        console.log(`RATIO ${n}/wggo ${k} ${(results[n][k] / all.wggo[k]).toFixed(2)}`);
     // baselines.sh has no handshake figure: the reference is the same driver against wireguard-go, in the wireguard-wggo scenario.
     const ref = results['wireguard-wggo']?.wggo_handshakes_per_s;
-    if (ref && results[n].handshakes_per_s) console.log(`RATIO ${n}/wggo handshakes_per_s ${(results[n].handshakes_per_s / ref).toFixed(2)}`);
+    if (ref && results[n].handshakes_per_s)
+      console.log(`RATIO ${n}/wggo handshakes_per_s ${(results[n].handshakes_per_s / ref).toFixed(2)}`);
   }
   const refs = ['tapfwd', 'tapgso', 'kernel', 'tapfwd2'];
   for (const n of names) {
@@ -329,8 +403,11 @@ async function main(): Promise<void> {
         if (ref === 'tapfwd2' && !TWO_NODE.includes(n)) continue;
         const b = all[ref] ?? {};
         // udp64_pps_off, tcp6_gbps and their siblings compare with the baseline's udp64_pps / tcp_gbps.
-        const bk = b[k] ? k : k.startsWith('tcp6_') ? k.replace('tcp6_', 'tcp_').replace(/_nooffload$/, '')
-          : Object.keys(b).find((x) => k.startsWith(`${x}_`));
+        const bk = b[k]
+          ? k
+          : k.startsWith('tcp6_')
+            ? k.replace('tcp6_', 'tcp_').replace(/_nooffload$/, '')
+            : Object.keys(b).find((x) => k.startsWith(`${x}_`));
         if (bk && b[bk]) console.log(`RATIO ${n}/${ref} ${k} ${(v / b[bk]).toFixed(2)}`);
       }
     }

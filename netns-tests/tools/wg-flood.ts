@@ -12,7 +12,14 @@
 import dgram from 'node:dgram';
 import { randomFillSync } from 'node:crypto';
 import { hash, mac } from '../../src/wireguard/crypto.js';
-import { LABEL_MAC1, MSG_INITIATION, MSG_INITIATION_SIZE, MSG_COOKIE_REPLY, MSG_COOKIE_REPLY_SIZE, MAC_LEN } from '../../src/wireguard/constants.js';
+import {
+  LABEL_MAC1,
+  MSG_INITIATION,
+  MSG_INITIATION_SIZE,
+  MSG_COOKIE_REPLY,
+  MSG_COOKIE_REPLY_SIZE,
+  MAC_LEN,
+} from '../../src/wireguard/constants.js';
 
 function arg(name: string, def?: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -66,8 +66,12 @@ export function parseEcho(p: Uint8Array): Echo | null {
     const t = p[hl];
     if (t !== 0 && t !== 8) return null;
     return {
-      family: 4, type: t === 8 ? 'request' : 'reply', src: fmt(p, 12, 4), dst: fmt(p, 16, 4),
-      id: (p[hl + 4] << 8) | p[hl + 5], seq: (p[hl + 6] << 8) | p[hl + 7],
+      family: 4,
+      type: t === 8 ? 'request' : 'reply',
+      src: fmt(p, 12, 4),
+      dst: fmt(p, 16, 4),
+      id: (p[hl + 4] << 8) | p[hl + 5],
+      seq: (p[hl + 6] << 8) | p[hl + 7],
       checksumOk: checksum(p, hl, p.length - hl) === 0 && checksum(p, 0, hl) === 0,
       payloadOk: p.length - hl - 8 === PAYLOAD.length && PAYLOAD.every((x, i) => p[hl + 8 + i] === x),
     };
@@ -77,8 +81,12 @@ export function parseEcho(p: Uint8Array): Echo | null {
     if (t !== 128 && t !== 129) return null;
     const len = p.length - 40;
     return {
-      family: 6, type: t === 128 ? 'request' : 'reply', src: fmt(p, 8, 16), dst: fmt(p, 24, 16),
-      id: (p[44] << 8) | p[45], seq: (p[46] << 8) | p[47],
+      family: 6,
+      type: t === 128 ? 'request' : 'reply',
+      src: fmt(p, 8, 16),
+      dst: fmt(p, 24, 16),
+      id: (p[44] << 8) | p[45],
+      seq: (p[46] << 8) | p[47],
       checksumOk: finish(sum16(p, 40, len, pseudoSum6(p, 0, IPPROTO_ICMPV6, len))) === 0,
       payloadOk: len - 8 === PAYLOAD.length && PAYLOAD.every((x, i) => p[48 + i] === x),
     };

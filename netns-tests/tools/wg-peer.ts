@@ -46,7 +46,10 @@ if (cfg.fixed) {
   const eph = new Uint8Array(Buffer.from(cfg.fixed.ephemeral, 'hex'));
   const idx = new Uint8Array(4);
   new DataView(idx.buffer).setUint32(0, cfg.fixed.index, true);
-  const pending = new Map<number, Uint8Array>([[32, eph], [4, idx]]);
+  const pending = new Map<number, Uint8Array>([
+    [32, eph],
+    [4, idx],
+  ]);
   rng = (n) => {
     const v = pending.get(n);
     if (v) {
@@ -127,15 +130,31 @@ function finish(ok: boolean): void {
   finished = true;
   clearInterval(ticker);
   clearTimeout(deadline);
-  emit({ done: ok, handshakes, replies: [...replies].sort(), answered, errors, rxBytes: tunnel.rxBytes, txBytes: tunnel.txBytes });
+  emit({
+    done: ok,
+    handshakes,
+    replies: [...replies].sort(),
+    answered,
+    errors,
+    rxBytes: tunnel.rxBytes,
+    txBytes: tunnel.txBytes,
+  });
   sock.close();
 }
 
 sock.on('message', (msg, rinfo) => {
-  if (msg.length > 0 && msg[0] === 1) emit({ event: 'received', kind: 'initiation', hex: msg.toString('hex'), from: `${rinfo.address}:${rinfo.port}` });
+  if (msg.length > 0 && msg[0] === 1)
+    emit({ event: 'received', kind: 'initiation', hex: msg.toString('hex'), from: `${rinfo.address}:${rinfo.port}` });
   if (msg.length > 0 && msg[0] === 2) emit({ event: 'received', kind: 'response', hex: msg.toString('hex') });
-  if (msg.length > 0 && msg[0] === 4 && transportsShown++ < 3) emit({ event: 'received', kind: 'transport', hex: msg.toString('hex') });
-  act(tunnel.decapsulate(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), { address: rinfo.address, port: rinfo.port }, now()));
+  if (msg.length > 0 && msg[0] === 4 && transportsShown++ < 3)
+    emit({ event: 'received', kind: 'transport', hex: msg.toString('hex') });
+  act(
+    tunnel.decapsulate(
+      new Uint8Array(msg.buffer, msg.byteOffset, msg.length),
+      { address: rinfo.address, port: rinfo.port },
+      now(),
+    ),
+  );
 });
 
 const ticker = setInterval(() => act(tunnel.tick(now())), 50);

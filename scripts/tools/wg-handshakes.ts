@@ -44,29 +44,60 @@ interface PeerState {
 }
 
 const tGen = performance.now();
-const peers = makeInitiations(cfg.peers.map((p) => b64(p.privateKey)), b64(cfg.responderPublicKey), cfg.perPeer, Date.now());
+const peers = makeInitiations(
+  cfg.peers.map((p) => b64(p.privateKey)),
+  b64(cfg.responderPublicKey),
+  cfg.perPeer,
+  Date.now(),
+);
 const genMs = performance.now() - tGen;
 
 let onMessage: (s: PeerState, m: Buffer) => void = () => {};
 
 async function bindAll(): Promise<PeerState[]> {
-  return Promise.all(peers.map((p, i) => new Promise<PeerState>((resolve, reject) => {
-    const sock = createSocket('udp4');
-    const s: PeerState = { p, sock, next: 0, out: null, sentAt: 0, allowedAt: 0 };
-    sock.on('message', (m) => onMessage(s, m));
-    sock.once('error', reject);
-    sock.bind({ address: cfg.peers[i].source, port: 0 }, () => resolve(s));
-  })));
+  return Promise.all(
+    peers.map(
+      (p, i) =>
+        new Promise<PeerState>((resolve, reject) => {
+          const sock = createSocket('udp4');
+          const s: PeerState = { p, sock, next: 0, out: null, sentAt: 0, allowedAt: 0 };
+          sock.on('message', (m) => onMessage(s, m));
+          sock.once('error', reject);
+          sock.bind({ address: cfg.peers[i].source, port: 0 }, () => resolve(s));
+        }),
+    ),
+  );
 }
 
 interface PhaseResult {
-  window: number; secs: number; sent: number; completed: number; handshakes_per_s: number;
-  cookies: number; resent: number; timeouts: number; verified: number; verifyFailed: number; ranOut: boolean;
+  window: number;
+  secs: number;
+  sent: number;
+  completed: number;
+  handshakes_per_s: number;
+  cookies: number;
+  resent: number;
+  timeouts: number;
+  verified: number;
+  verifyFailed: number;
+  ranOut: boolean;
 }
 
 function phase(states: PeerState[], window: number, secs: number): Promise<PhaseResult> {
   return new Promise((resolve) => {
-    const r: PhaseResult = { window, secs, sent: 0, completed: 0, handshakes_per_s: 0, cookies: 0, resent: 0, timeouts: 0, verified: 0, verifyFailed: 0, ranOut: false };
+    const r: PhaseResult = {
+      window,
+      secs,
+      sent: 0,
+      completed: 0,
+      handshakes_per_s: 0,
+      cookies: 0,
+      resent: 0,
+      timeouts: 0,
+      verified: 0,
+      verifyFailed: 0,
+      ranOut: false,
+    };
     const ready: PeerState[] = states.filter((s) => s.next < s.p.initiations.length);
     let outstanding = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -101,7 +132,8 @@ function phase(states: PeerState[], window: number, secs: number): Promise<Phase
         return finish(now);
       }
       clearTimeout(timer);
-      if (outstanding < window && ready.length > 0) timer = setTimeout(pump, Math.max(0, Math.min(ready[0].allowedAt, end) - now));
+      if (outstanding < window && ready.length > 0)
+        timer = setTimeout(pump, Math.max(0, Math.min(ready[0].allowedAt, end) - now));
       else timer = setTimeout(pump, Math.max(0, end - now));
     };
     const finish = (now: number): void => {

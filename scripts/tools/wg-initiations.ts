@@ -4,7 +4,13 @@
 // TAI64N timestamp (20 ms apart, above the 2^24 ns whitening), plus the initiator's state
 // needed to check the responder's answer. Generating them before the timed phase keeps the
 // initiator's own Diffie-Hellman work out of the measurement of the responder.
-import { LocalIdentity, Handshake, HandshakeState, createInitiation, consumeResponse } from '../../src/wireguard/noise.js';
+import {
+  LocalIdentity,
+  Handshake,
+  HandshakeState,
+  createInitiation,
+  consumeResponse,
+} from '../../src/wireguard/noise.js';
 import { CookieGenerator } from '../../src/wireguard/cookie.js';
 import { generatePrivateKey, KeyPair } from '../../src/wireguard/x25519.js';
 
@@ -25,7 +31,12 @@ export interface InitiatorPeer {
 }
 
 /** `count` initiations per peer key to the responder's public key; timestamps from wallStart on. */
-export function makeInitiations(peerKeys: Uint8Array[], responderPublic: Uint8Array, count: number, wallStart: number): InitiatorPeer[] {
+export function makeInitiations(
+  peerKeys: Uint8Array[],
+  responderPublic: Uint8Array,
+  count: number,
+  wallStart: number,
+): InitiatorPeer[] {
   return peerKeys.map((key, id) => {
     const hs = new Handshake(new LocalIdentity(key), responderPublic);
     const cookies = new CookieGenerator(responderPublic);
@@ -38,7 +49,13 @@ export function makeInitiations(peerKeys: Uint8Array[], responderPublic: Uint8Ar
       cookies.addMacs(msg, 0);
       // Copies: the next createInitiation clears (zeroes) the handshake's arrays in place.
       const e = hs.localEphemeral!;
-      initiations.push({ msg, senderIndex, hash: Uint8Array.from(hs.hash), chainingKey: Uint8Array.from(hs.chainingKey), ephemeral: { ...e, privateKey: Uint8Array.from(e.privateKey) } });
+      initiations.push({
+        msg,
+        senderIndex,
+        hash: Uint8Array.from(hs.hash),
+        chainingKey: Uint8Array.from(hs.chainingKey),
+        ephemeral: { ...e, privateKey: Uint8Array.from(e.privateKey) },
+      });
     }
     return { id, hs, cookies, initiations };
   });

@@ -34,22 +34,42 @@ type PolicyView = { metadata: { name: string }; spec: Record<string, unknown>; s
 
 function formatPolicies(list: PolicyView[], output: string | undefined): string {
   if (output === 'yaml') {
-    return list.map((p) => stringify({ apiVersion: API_VERSION, kind: KIND, metadata: p.metadata, spec: p.spec }))
+    return list
+      .map((p) => stringify({ apiVersion: API_VERSION, kind: KIND, metadata: p.metadata, spec: p.spec }))
       .join('---\n');
   }
-  return table([['NAME', 'EGRESS IP', 'DESTINATIONS', 'SELECTORS', 'ENTRIES'], ...list.map((p) => {
-    const s = p.spec as {
-      egressSourceIP?: string; egressSourceIPs?: string[]; destinationCIDRs: string[]; egress: unknown[];
-    };
-    const ips = (s.egressSourceIPs ?? [s.egressSourceIP]).join(',');
-    return [p.metadata.name, ips, s.destinationCIDRs.join(','), JSON.stringify(s.egress), String(p.status.entries)];
-  })]) + '\n';
+  return (
+    table([
+      ['NAME', 'EGRESS IP', 'DESTINATIONS', 'SELECTORS', 'ENTRIES'],
+      ...list.map((p) => {
+        const s = p.spec as {
+          egressSourceIP?: string;
+          egressSourceIPs?: string[];
+          destinationCIDRs: string[];
+          egress: unknown[];
+        };
+        const ips = (s.egressSourceIPs ?? [s.egressSourceIP]).join(',');
+        return [p.metadata.name, ips, s.destinationCIDRs.join(','), JSON.stringify(s.egress), String(p.status.entries)];
+      }),
+    ]) + '\n'
+  );
 }
 
 function formatFlows(rows: NatFlowEntry[]): string {
-  return table([['PROTO', 'SOURCE', 'DESTINATION', 'TRANSLATED', 'STATE', 'IDLE', 'WORKER'],
-    ...rows.map((e) => [PROTO_NAME[e.proto] ?? String(e.proto), hostPort(e.src, e.sport), hostPort(e.dst, e.dport),
-      hostPort(e.xlateAddr, e.xlatePort), e.state, `${e.idleSec}s`, String(e.worker)])]) + '\n';
+  return (
+    table([
+      ['PROTO', 'SOURCE', 'DESTINATION', 'TRANSLATED', 'STATE', 'IDLE', 'WORKER'],
+      ...rows.map((e) => [
+        PROTO_NAME[e.proto] ?? String(e.proto),
+        hostPort(e.src, e.sport),
+        hostPort(e.dst, e.dport),
+        hostPort(e.xlateAddr, e.xlatePort),
+        e.state,
+        `${e.idleSec}s`,
+        String(e.worker),
+      ]),
+    ]) + '\n'
+  );
 }
 
 /** An address option as the agent prints addresses (so 2001:DB8::1 finds 2001:db8::1). */
@@ -65,8 +85,12 @@ export const egressCommand = defineCommand({
   usage: USAGE,
   inputErrors: [PolicyError],
   options: {
-    file: { type: 'string', short: 'f' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean' },
-    source: { type: 'string' }, destination: { type: 'string' }, protocol: { type: 'string' },
+    file: { type: 'string', short: 'f' },
+    output: { type: 'string', short: 'o' },
+    json: { type: 'boolean' },
+    source: { type: 'string' },
+    destination: { type: 'string' },
+    protocol: { type: 'string' },
   },
   verbs: {
     apply: {
@@ -97,10 +121,12 @@ export const egressCommand = defineCommand({
     },
     delete: {
       operands: ['NAME'],
-      prepare: ({ operands: [name] }) => async (sock) => {
-        await apiCall(sock, 'DELETE', `/v1/egress-policies/${encodeURIComponent(name)}`, undefined, 10000);
-        process.stdout.write(`egress policy ${name} deleted\n`);
-      },
+      prepare:
+        ({ operands: [name] }) =>
+        async (sock) => {
+          await apiCall(sock, 'DELETE', `/v1/egress-policies/${encodeURIComponent(name)}`, undefined, 10000);
+          process.stdout.write(`egress policy ${name} deleted\n`);
+        },
     },
     conntrack: {
       options: ['source', 'destination', 'protocol', 'json'],
@@ -113,9 +139,12 @@ export const egressCommand = defineCommand({
         const destination = addressOption(values.destination, '--destination');
         return async (sock) => {
           const all = (await apiCall(sock, 'GET', '/v1/egress-conntrack', undefined, 10000)) as NatFlowEntry[];
-          const rows = all.filter((e) => (source === undefined || e.src === source)
-            && (destination === undefined || e.dst === destination)
-            && (proto === undefined || e.proto === proto));
+          const rows = all.filter(
+            (e) =>
+              (source === undefined || e.src === source) &&
+              (destination === undefined || e.dst === destination) &&
+              (proto === undefined || e.proto === proto),
+          );
           process.stdout.write(values.json ? JSON.stringify(rows, null, 2) + '\n' : formatFlows(rows));
         };
       },
@@ -125,11 +154,25 @@ export const egressCommand = defineCommand({
 
 /** The egress section of `weft status` (NAT table usage, egress IPs held), or nothing. */
 export function formatEgressStatus(s: unknown): string[] {
-  const e = (s as { egress?: {
-    masquerade: boolean; held: string[]; ports: string; policies: number;
-    conntrack: { connections: number; capacity: number; newFlows: number; portsExhausted: number; tableFull: number; expired: number };
-    policyEntries: { size: number; capacity: number; refused: number };
-  } }).egress;
+  const e = (
+    s as {
+      egress?: {
+        masquerade: boolean;
+        held: string[];
+        ports: string;
+        policies: number;
+        conntrack: {
+          connections: number;
+          capacity: number;
+          newFlows: number;
+          portsExhausted: number;
+          tableFull: number;
+          expired: number;
+        };
+        policyEntries: { size: number; capacity: number; refused: number };
+      };
+    }
+  ).egress;
   if (!e) return [];
   const c = e.conntrack;
   return [

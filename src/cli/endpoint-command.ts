@@ -43,21 +43,40 @@ function parseLabels(text: string | undefined): Record<string, string> {
 }
 
 function formatLabels(l: Record<string, string>): string {
-  return Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || '-';
+  return (
+    Object.entries(l)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',') || '-'
+  );
 }
 
 function formatList(eps: EndpointView[]): string {
-  return table([['NAME', 'IPV4', 'IPV6', 'LABELS', 'NETNS', 'PORT', 'RX', 'TX'],
-    ...eps.map((e) => [e.name, e.ipv4 ?? '-', e.ipv6 ?? '-', formatLabels(e.labels), e.netns, e.port,
-      `${e.stats.rxFrames} pkts/${e.stats.rxBytes} B`, `${e.stats.txFrames} pkts/${e.stats.txBytes} B`])]) + '\n';
+  return (
+    table([
+      ['NAME', 'IPV4', 'IPV6', 'LABELS', 'NETNS', 'PORT', 'RX', 'TX'],
+      ...eps.map((e) => [
+        e.name,
+        e.ipv4 ?? '-',
+        e.ipv6 ?? '-',
+        formatLabels(e.labels),
+        e.netns,
+        e.port,
+        `${e.stats.rxFrames} pkts/${e.stats.rxBytes} B`,
+        `${e.stats.txFrames} pkts/${e.stats.txBytes} B`,
+      ]),
+    ]) + '\n'
+  );
 }
 
 export const endpointCommand = defineCommand({
   name: 'endpoint',
   usage: USAGE,
   options: {
-    labels: { type: 'string' }, namespace: { type: 'string' }, netns: { type: 'string' },
-    vip: { type: 'string', multiple: true }, json: { type: 'boolean' },
+    labels: { type: 'string' },
+    namespace: { type: 'string' },
+    netns: { type: 'string' },
+    vip: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
   },
   verbs: {
     add: {
@@ -77,25 +96,31 @@ export const endpointCommand = defineCommand({
           }
           const ep = (await apiCall(sock, 'POST', '/v1/endpoints', body, 15000)) as EndpointView;
           const addresses = [ep.ipv4, ep.ipv6].filter(Boolean).join(', ');
-          process.stdout.write(values.json
-            ? JSON.stringify(ep, null, 2) + '\n'
-            : `endpoint ${ep.name}: ${addresses} in netns ${ep.netns} (port ${ep.port})\n`);
+          process.stdout.write(
+            values.json
+              ? JSON.stringify(ep, null, 2) + '\n'
+              : `endpoint ${ep.name}: ${addresses} in netns ${ep.netns} (port ${ep.port})\n`,
+          );
         };
       },
     },
     list: {
       options: ['json'],
-      prepare: ({ values }) => async (sock) => {
-        const eps = (await apiCall(sock, 'GET', '/v1/endpoints')) as EndpointView[];
-        process.stdout.write(values.json ? JSON.stringify(eps, null, 2) + '\n' : formatList(eps));
-      },
+      prepare:
+        ({ values }) =>
+        async (sock) => {
+          const eps = (await apiCall(sock, 'GET', '/v1/endpoints')) as EndpointView[];
+          process.stdout.write(values.json ? JSON.stringify(eps, null, 2) + '\n' : formatList(eps));
+        },
     },
     delete: {
       operands: ['NAME'],
-      prepare: ({ operands: [name] }) => async (sock) => {
-        await apiCall(sock, 'DELETE', `/v1/endpoints/${encodeURIComponent(name)}`, undefined, 15000);
-        process.stdout.write(`endpoint ${name} deleted\n`);
-      },
+      prepare:
+        ({ operands: [name] }) =>
+        async (sock) => {
+          await apiCall(sock, 'DELETE', `/v1/endpoints/${encodeURIComponent(name)}`, undefined, 15000);
+          process.stdout.write(`endpoint ${name} deleted\n`);
+        },
     },
   },
 });

@@ -3,8 +3,15 @@
 import { UsageError } from './args.js';
 import { defineCommand } from './runner.js';
 import {
-  buildMaglevTable, maglevSeed, sortBackends, checkTableSize, backendName, MaglevError, MAGLEV_DEFAULT_SEED,
-  MAGLEV_DEFAULT_SIZE, MAGLEV_TABLE_SIZES,
+  buildMaglevTable,
+  maglevSeed,
+  sortBackends,
+  checkTableSize,
+  backendName,
+  MaglevError,
+  MAGLEV_DEFAULT_SEED,
+  MAGLEV_DEFAULT_SIZE,
+  MAGLEV_TABLE_SIZES,
 } from '../lb/maglev.js';
 import { parseAddress, formatAddress } from '../wire/addr.js';
 

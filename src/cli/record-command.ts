@@ -32,7 +32,8 @@ Options:
 
 function count(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`${flag} "${v}" is not a non-negative integer`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new UsageError(`${flag} "${v}" is not a non-negative integer`);
   return Number(v);
 }
 
@@ -94,9 +95,20 @@ async function record(sock: string, req: RecordingRequest): Promise<number> {
 }
 
 function formatList(list: RecordingInfo[]): string {
-  return table([['ID', 'STATE', 'PACKETS', 'BYTES', 'LOST', 'FILTERS', 'FILE'],
-    ...list.map((i) => [String(i.id), i.state === 'done' ? `done (${i.stopReason})` : i.state, String(i.packets),
-      String(i.bytes), String(i.lost), i.filters.join('; '), i.file])]) + '\n';
+  return (
+    table([
+      ['ID', 'STATE', 'PACKETS', 'BYTES', 'LOST', 'FILTERS', 'FILE'],
+      ...list.map((i) => [
+        String(i.id),
+        i.state === 'done' ? `done (${i.stopReason})` : i.state,
+        String(i.packets),
+        String(i.bytes),
+        String(i.lost),
+        i.filters.join('; '),
+        i.file,
+      ]),
+    ]) + '\n'
+  );
 }
 
 export const recordCommand = defineCommand({
@@ -104,8 +116,12 @@ export const recordCommand = defineCommand({
   usage: USAGE,
   inputErrors: [RecorderError],
   options: {
-    'max-capture-len': { type: 'string' }, 'packet-limit': { type: 'string' }, 'bytes-limit': { type: 'string' },
-    'time-limit': { type: 'string' }, 'file-prefix': { type: 'string' }, json: { type: 'boolean' },
+    'max-capture-len': { type: 'string' },
+    'packet-limit': { type: 'string' },
+    'bytes-limit': { type: 'string' },
+    'time-limit': { type: 'string' },
+    'file-prefix': { type: 'string' },
+    json: { type: 'boolean' },
   },
   // weft record FILTER...: the filters are the operands.
   defaultVerb: '',
@@ -129,10 +145,12 @@ export const recordCommand = defineCommand({
     },
     list: {
       options: ['json'],
-      prepare: ({ values }) => async (sock) => {
-        const list = (await apiCall(sock, 'GET', '/v1/recordings')) as RecordingInfo[];
-        process.stdout.write(values.json ? JSON.stringify(list, null, 2) + '\n' : formatList(list));
-      },
+      prepare:
+        ({ values }) =>
+        async (sock) => {
+          const list = (await apiCall(sock, 'GET', '/v1/recordings')) as RecordingInfo[];
+          process.stdout.write(values.json ? JSON.stringify(list, null, 2) + '\n' : formatList(list));
+        },
     },
     stop: {
       operands: ['ID'],

@@ -14,8 +14,9 @@ const AGENT_OPTIONS = { node: { type: 'string' }, api: { type: 'string' } } as c
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
 type AllOptions<O extends OptionSpecs> = O & typeof AGENT_OPTIONS & typeof HELP_OPTION;
-export type Values<O extends OptionSpecs> =
-  ReturnType<typeof parseArgs<{ options: AllOptions<O>; allowPositionals: true; strict: true }>>['values'];
+export type Values<O extends OptionSpecs> = ReturnType<
+  typeof parseArgs<{ options: AllOptions<O>; allowPositionals: true; strict: true }>
+>['values'];
 
 /** The work of a verb, given the agent's API socket ('' for verbs without an agent); resolves to the exit code. */
 export type Action = (socket: string) => Promise<number | void> | number | void;
@@ -115,7 +116,7 @@ export async function runCommand<O extends OptionSpecs>(cmd: Command<O>, argv: s
     return fail(e);
   }
   try {
-    const socket = verb.agent === false ? '' : common.api ?? defaultSocket(common.node);
+    const socket = verb.agent === false ? '' : (common.api ?? defaultSocket(common.node));
     return (await action(socket)) ?? 0;
   } catch (e) {
     return fail(e);

@@ -48,22 +48,42 @@ function hostPort(ip: string, port: number): string {
 }
 
 function formatList(list: Array<ServiceSpec & { counters?: Counters }>): string {
-  return table([['NAME', 'VIP', 'PORT', 'PROTO', 'L4-XLATE', 'PACKETS', 'BYTES', 'BACKENDS (packets)'],
-    ...list.map((s) => [s.name, s.vip, String(s.port), s.protocol, s.l4Xlate, String(s.counters?.packets ?? 0),
-      String(s.counters?.bytes ?? 0),
-      s.backends.map((b) => {
-        const n = hostPort(b.ip, b.port);
-        return `${n}${b.weight !== 1 ? `@${b.weight}` : ''}(${s.counters?.backends[n]?.packets ?? 0})`;
-      }).join(' ') || '-'])]) + '\n';
+  return (
+    table([
+      ['NAME', 'VIP', 'PORT', 'PROTO', 'L4-XLATE', 'PACKETS', 'BYTES', 'BACKENDS (packets)'],
+      ...list.map((s) => [
+        s.name,
+        s.vip,
+        String(s.port),
+        s.protocol,
+        s.l4Xlate,
+        String(s.counters?.packets ?? 0),
+        String(s.counters?.bytes ?? 0),
+        s.backends
+          .map((b) => {
+            const n = hostPort(b.ip, b.port);
+            return `${n}${b.weight !== 1 ? `@${b.weight}` : ''}(${s.counters?.backends[n]?.packets ?? 0})`;
+          })
+          .join(' ') || '-',
+      ]),
+    ]) + '\n'
+  );
 }
 
 function formatDescribed(d: Described): string {
   const head = `Service ${d.name}: ${d.vip}:${d.port}/${d.protocol}, l4-xlate ${d.l4Xlate}, Maglev M=${d.tableSize}\n`;
-  return head + table([['BACKEND', 'WEIGHT', 'SLOTS', 'PACKETS', 'BYTES'], ...d.backends.map((b) => {
-    const n = hostPort(b.ip, b.port);
-    const c = d.counters?.backends[n];
-    return [n, String(b.weight), String(d.slots[n] ?? 0), String(c?.packets ?? 0), String(c?.bytes ?? 0)];
-  })]) + '\n';
+  return (
+    head +
+    table([
+      ['BACKEND', 'WEIGHT', 'SLOTS', 'PACKETS', 'BYTES'],
+      ...d.backends.map((b) => {
+        const n = hostPort(b.ip, b.port);
+        const c = d.counters?.backends[n];
+        return [n, String(b.weight), String(d.slots[n] ?? 0), String(c?.packets ?? 0), String(c?.bytes ?? 0)];
+      }),
+    ]) +
+    '\n'
+  );
 }
 
 export const serviceCommand = defineCommand({
@@ -71,8 +91,13 @@ export const serviceCommand = defineCommand({
   usage: USAGE,
   inputErrors: [ServiceError],
   options: {
-    vip: { type: 'string' }, port: { type: 'string' }, protocol: { type: 'string' }, 'l4-xlate': { type: 'string' },
-    backend: { type: 'string', multiple: true }, conntrack: { type: 'boolean' }, file: { type: 'string', short: 'f' },
+    vip: { type: 'string' },
+    port: { type: 'string' },
+    protocol: { type: 'string' },
+    'l4-xlate': { type: 'string' },
+    backend: { type: 'string', multiple: true },
+    conntrack: { type: 'boolean' },
+    file: { type: 'string', short: 'f' },
     json: { type: 'boolean' },
   },
   verbs: {
@@ -82,7 +107,10 @@ export const serviceCommand = defineCommand({
       prepare: ({ values, operands: [name] }) => {
         const port = Number(values.port);
         const spec = parseService({
-          name, vip: values.vip, port, protocol: (values.protocol ?? 'tcp').toUpperCase(),
+          name,
+          vip: values.vip,
+          port,
+          protocol: (values.protocol ?? 'tcp').toUpperCase(),
           l4Xlate: values['l4-xlate'] ?? 'none',
           ...(values.conntrack ? { conntrack: true } : {}),
           backends: (values.backend ?? []).map((b) => parseBackendArg(b, port)),
@@ -102,25 +130,31 @@ export const serviceCommand = defineCommand({
     },
     list: {
       options: ['json'],
-      prepare: ({ values }) => async (sock) => {
-        const list = (await apiCall(sock, 'GET', '/v1/services')) as Array<ServiceSpec & { counters?: Counters }>;
-        process.stdout.write(values.json ? JSON.stringify(list, null, 2) + '\n' : formatList(list));
-      },
+      prepare:
+        ({ values }) =>
+        async (sock) => {
+          const list = (await apiCall(sock, 'GET', '/v1/services')) as Array<ServiceSpec & { counters?: Counters }>;
+          process.stdout.write(values.json ? JSON.stringify(list, null, 2) + '\n' : formatList(list));
+        },
     },
     describe: {
       operands: ['NAME'],
       options: ['json'],
-      prepare: ({ values, operands: [name] }) => async (sock) => {
-        const d = (await apiCall(sock, 'GET', `/v1/services/${encodeURIComponent(name)}`)) as Described;
-        process.stdout.write(values.json ? JSON.stringify(d, null, 2) + '\n' : formatDescribed(d));
-      },
+      prepare:
+        ({ values, operands: [name] }) =>
+        async (sock) => {
+          const d = (await apiCall(sock, 'GET', `/v1/services/${encodeURIComponent(name)}`)) as Described;
+          process.stdout.write(values.json ? JSON.stringify(d, null, 2) + '\n' : formatDescribed(d));
+        },
     },
     delete: {
       operands: ['NAME'],
-      prepare: ({ operands: [name] }) => async (sock) => {
-        await apiCall(sock, 'DELETE', `/v1/services/${encodeURIComponent(name)}`, undefined, 10000);
-        process.stdout.write(`service ${name} deleted\n`);
-      },
+      prepare:
+        ({ operands: [name] }) =>
+        async (sock) => {
+          await apiCall(sock, 'DELETE', `/v1/services/${encodeURIComponent(name)}`, undefined, 10000);
+          process.stdout.write(`service ${name} deleted\n`);
+        },
     },
   },
 });

@@ -58,14 +58,23 @@ export class Agent {
   private readonly workerNotices = new Map<string, () => void>();
 
   /** `storeUrl`: the state store (the config's, or weft agent --store). */
-  constructor(readonly cfg: NodeConfig, readonly storeUrl: string = cfg.store) {
+  constructor(
+    readonly cfg: NodeConfig,
+    readonly storeUrl: string = cfg.store,
+  ) {
     this.native = loadNative();
     this.routeTable = PrefixTable.create({ capacity: cfg.tables.routes, valueWords: ROUTE_VALUE_WORDS });
-    this.neighbours = SharedHashMap.create({ keyWords: NEIGH_KEY_WORDS, valueWords: NEIGH_VALUE_WORDS, capacity: cfg.tables.neighbours });
+    this.neighbours = SharedHashMap.create({
+      keyWords: NEIGH_KEY_WORDS,
+      valueWords: NEIGH_VALUE_WORDS,
+      capacity: cfg.tables.neighbours,
+    });
     this.counters = CounterBlock.create(COUNTER_NAMES, cfg.workers);
     this.portCounters = new SharedArrayBuffer(cfg.workers * MAX_PORTS * PORT_COUNTERS * 8);
     this.routes = new RouteManager(this.routeTable);
-    this.ports = new PortManager(this.portTable, this.native, cfg.node, cfg.workers, this.control, () => this.wakeWorkers());
+    this.ports = new PortManager(this.portTable, this.native, cfg.node, cfg.workers, this.control, () =>
+      this.wakeWorkers(),
+    );
     const { maxFilters, ringBytes } = cfg.recorder;
     this.recorderTables = new RecorderTables({ maxFilters, workers: cfg.workers, ringBytes });
   }
@@ -80,7 +89,10 @@ export class Agent {
       this.routes.set('gateway', gatewayRoutes(this.cfg.gateway));
       // In a cluster the controller programs VXLAN once it knows its gateway addresses.
       if (!this.cfg.cluster) this.setVxlanGateway(this.cfg.gateway);
-      this.routes.set('config', configRoutes(this.cfg, (name) => this.ports.find(name)?.index ?? -1));
+      this.routes.set(
+        'config',
+        configRoutes(this.cfg, (name) => this.ports.find(name)?.index ?? -1),
+      );
       for (const x of this.extensions) await x.start();
       const extra = Object.assign({}, ...this.extensions.map((x) => x.api ?? {})) as ApiRoutes;
       this.api = await startApi(this.cfg.api, { 'GET /v1/status': () => buildStatus(this), ...extra });
@@ -244,6 +256,10 @@ export class Agent {
     for (const w of this.workers) this.native.close(w.wakeFd);
     this.ports.closeAll();
     await this.api?.close();
-    if (this.storeOpen) await this.storeOpen.then((s) => s.close(), () => undefined);
+    if (this.storeOpen)
+      await this.storeOpen.then(
+        (s) => s.close(),
+        () => undefined,
+      );
   }
 }

@@ -10,7 +10,10 @@ export type ApiRoutes = Record<string, ApiHandler>;
 
 /** Thrown by a handler to answer with a status code and a message. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -30,7 +33,10 @@ async function clearStaleSocket(path: string): Promise<void> {
   if (!existsSync(path)) return;
   const live = await new Promise<boolean>((resolve) => {
     const s = connect(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
   if (live) throw new Error(`API socket ${path} is in use by another agent`);
@@ -98,7 +104,13 @@ export function apiGet(socketPath: string, path: string, timeoutMs = 3000): Prom
 }
 
 /** Client side: one request to an agent's API socket; rejects with the agent's error text. */
-export function apiCall(socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 3000): Promise<unknown> {
+export function apiCall(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 3000,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const s = connect(socketPath);
     let data = '';
@@ -108,7 +120,13 @@ export function apiCall(socketPath: string, method: string, path: string, body?:
     }, timeoutMs);
     s.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `no agent is serving ${socketPath} (is weft agent running?)` : e.message));
+      reject(
+        new Error(
+          e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
+            ? `no agent is serving ${socketPath} (is weft agent running?)`
+            : e.message,
+        ),
+      );
     });
     s.on('data', (d) => (data += d.toString()));
     s.on('end', () => {
@@ -126,6 +144,8 @@ export function apiCall(socketPath: string, method: string, path: string, body?:
       }
     });
     const payload = body === undefined ? '' : JSON.stringify(body);
-    s.write(`${method} ${path} HTTP/1.1\r\nHost: weft\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`);
+    s.write(
+      `${method} ${path} HTTP/1.1\r\nHost: weft\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`,
+    );
   });
 }

@@ -59,7 +59,7 @@ function parsePodPrefixLength(x: unknown, where: string, cidrs: Families<Prefix>
 function parseUnderlayPort(x: unknown, where: string, ports: PortConfig[]): string {
   const uplinks = ports.filter((p) => p.kind === 'uplink');
   const name = x === undefined ? uplinks[0]?.name : v.str(x, `${where}.underlayPort`);
-  if (!name) v.fail(where, 'a cluster node needs an uplink port (its addresses are the node\'s underlay addresses)');
+  if (!name) v.fail(where, "a cluster node needs an uplink port (its addresses are the node's underlay addresses)");
   const up = ports.find((p) => p.name === name);
   if (!up || up.kind !== 'uplink') v.fail(`${where}.underlayPort`, `no uplink port named "${name}"`);
   if (!up.addresses.length) v.fail(`${where}.underlayPort`, `uplink "${name}" has no addresses`);
@@ -69,7 +69,15 @@ function parseUnderlayPort(x: unknown, where: string, ports: PortConfig[]): stri
 export function parseCluster(x: unknown, where: string, ports: PortConfig[]): ClusterConfig {
   const o = v.obj(x, where);
   v.only(o, where, [
-    'mode', 'ipv4', 'ipv6', 'podPrefixLength', 'podCIDR', 'leaseTTL', 'underlayPort', 'hostPort', 'encryption',
+    'mode',
+    'ipv4',
+    'ipv6',
+    'podPrefixLength',
+    'podCIDR',
+    'leaseTTL',
+    'underlayPort',
+    'hostPort',
+    'encryption',
   ]);
   const encryption = v.oneOf(o.encryption, `${where}.encryption`, ['none', 'wireguard'], 'none');
   const mode = v.oneOf(o.mode, `${where}.mode`, ['direct', 'vxlan'], 'direct');
@@ -78,7 +86,8 @@ export function parseCluster(x: unknown, where: string, ports: PortConfig[]): Cl
   const podPrefixLength = parsePodPrefixLength(o.podPrefixLength, `${where}.podPrefixLength`, cidrs);
   const podCIDR = familyPrefixes(optionalPair(o.podCIDR, `${where}.podCIDR`), `${where}.podCIDR`);
   for (const f of ['ipv4', 'ipv6'] as const) {
-    const own = podCIDR[f], cidr = cidrs[f];
+    const own = podCIDR[f],
+      cidr = cidrs[f];
     if (own && (!cidr || !prefixWithin(own, cidr))) {
       v.fail(`${where}.podCIDR.${f}`, `must lie inside the cluster ${f} CIDR`);
     }

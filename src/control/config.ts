@@ -46,8 +46,23 @@ export interface NodeConfig {
 const v: Validator = validator(ConfigError);
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const SECTIONS = [
-  'node', 'api', 'workers', 'cpus', 'mtu', 'offloads', 'gateway', 'ports', 'routes', 'tables', 'store', 'cluster',
-  'vxlan', 'lb', 'recorder', 'wireguard', 'egress',
+  'node',
+  'api',
+  'workers',
+  'cpus',
+  'mtu',
+  'offloads',
+  'gateway',
+  'ports',
+  'routes',
+  'tables',
+  'store',
+  'cluster',
+  'vxlan',
+  'lb',
+  'recorder',
+  'wireguard',
+  'egress',
 ];
 
 function parseTables(x: unknown, where: string): NodeConfig['tables'] {
@@ -104,9 +119,10 @@ export function parseConfig(doc: unknown, source: string): NodeConfig {
     lb: o.lb === undefined ? undefined : parseLb(o.lb, `${source}: lb`),
     recorder: parseRecorder(o.recorder, `${source}: recorder`),
     // Cluster encryption runs the same device; a wireguard section only tunes it.
-    wireguard: o.wireguard !== undefined || cluster?.encryption === 'wireguard'
-      ? parseWireGuardConfig(o.wireguard, `${source}: wireguard`, `wg-${node}`.slice(0, 15))
-      : undefined,
+    wireguard:
+      o.wireguard !== undefined || cluster?.encryption === 'wireguard'
+        ? parseWireGuardConfig(o.wireguard, `${source}: wireguard`, `wg-${node}`.slice(0, 15))
+        : undefined,
     egress: cluster ? parseEgressConfig(o.egress, `${source}: egress`, workers) : undefined,
   };
 }

@@ -16,7 +16,8 @@ export function announceFrame(ip: Address, mac: Uint8Array): Uint8Array {
     const f = new Uint8Array(60);
     f.fill(0xff, 0, 6);
     f.set(mac, 6);
-    f[12] = 0x08; f[13] = 0x06;
+    f[12] = 0x08;
+    f[13] = 0x06;
     f.set([0, 1, 0x08, 0, 6, 4, 0, 1], 14);
     f.set(mac, 22);
     f.set(ip.bytes, 28);
@@ -26,7 +27,8 @@ export function announceFrame(ip: Address, mac: Uint8Array): Uint8Array {
   const f = new Uint8Array(14 + 40 + 32);
   f.set([0x33, 0x33, 0, 0, 0, 1], 0);
   f.set(mac, 6);
-  f[12] = 0x86; f[13] = 0xdd;
+  f[12] = 0x86;
+  f[13] = 0xdd;
   const ip6 = 14;
   f[ip6] = 0x60;
   f[ip6 + 5] = 32; // payload length
@@ -45,6 +47,7 @@ export function announceFrame(ip: Address, mac: Uint8Array): Uint8Array {
   let seed = 32 + 58;
   for (let i = 0; i < 32; i += 2) seed += (f[ip6 + 8 + i]! << 8) | f[ip6 + 9 + i]!;
   const c = csum(f, m, m + 32, seed);
-  f[m + 2] = c >>> 8; f[m + 3] = c & 0xff;
+  f[m + 2] = c >>> 8;
+  f[m + 3] = c & 0xff;
   return f;
 }

@@ -54,8 +54,15 @@ function parseTimeouts(x: unknown, where: string): NatTimeouts {
 export function parseEgressConfig(x: unknown, where: string, workers: number): EgressConfig {
   const o = v.obj(x ?? {}, where);
   v.only(o, where, [
-    'ownIPs', 'standbyFor', 'masquerade', 'nonMasqueradeCIDRs', 'portMin', 'portMax', 'conntrackCapacity',
-    'policyEntries', 'timeouts',
+    'ownIPs',
+    'standbyFor',
+    'masquerade',
+    'nonMasqueradeCIDRs',
+    'portMin',
+    'portMax',
+    'conntrackCapacity',
+    'policyEntries',
+    'timeouts',
   ]);
   const ownIPs = ips(o.ownIPs, `${where}.ownIPs`);
   const standbyFor = ips(o.standbyFor, `${where}.standbyFor`);
@@ -65,7 +72,8 @@ export function parseEgressConfig(x: unknown, where: string, workers: number): E
     v.fail(where, `at most ${MAX_LOCAL_EGRESS_IPS} egress IPs per node`);
   }
   const masquerade = v.bool(o.masquerade, `${where}.masquerade`, true);
-  const nonMasqueradeCIDRs = v.list(o.nonMasqueradeCIDRs, `${where}.nonMasqueradeCIDRs`, 'CIDRs')
+  const nonMasqueradeCIDRs = v
+    .list(o.nonMasqueradeCIDRs, `${where}.nonMasqueradeCIDRs`, 'CIDRs')
     .map((c, i) => v.prefix(c, `${where}.nonMasqueradeCIDRs[${i}]`, { allowHostBits: false }));
   const portMin = v.int(o.portMin, `${where}.portMin`, 1, 65535, DEFAULT_PORT_MIN);
   const portMax = v.int(o.portMax, `${where}.portMax`, 1, 65535, DEFAULT_PORT_MAX);
@@ -75,7 +83,12 @@ export function parseEgressConfig(x: unknown, where: string, workers: number): E
   }
   const timeouts = parseTimeouts(o.timeouts, `${where}.timeouts`);
   return {
-    ownIPs, standbyFor, masquerade, nonMasqueradeCIDRs, portMin, portMax,
+    ownIPs,
+    standbyFor,
+    masquerade,
+    nonMasqueradeCIDRs,
+    portMin,
+    portMax,
     conntrackCapacity: v.int(o.conntrackCapacity, `${where}.conntrackCapacity`, 16, 1 << 22, 65536),
     policyEntries: v.int(o.policyEntries, `${where}.policyEntries`, 16, 1 << 20, 16384),
     timeouts,

@@ -24,8 +24,22 @@ import { ROUTE_LOCAL } from '../tables/layout.js';
 import { loadNative, VNET_WORDS } from '../native/tap.js';
 import { ctNowSec } from '../lb/conntrack.js';
 import {
-  NatTable, EgressTable, NatSettings, LocalEgressIPs, compileEgress, parsePolicyFile, parsePolicy, policyManifest,
-  policyKey, unownableEgressIPs, PolicyError, EgressPolicy, EgressEndpoint, EgressNode, MAX_NON_MASQ, EV_POLICY,
+  NatTable,
+  EgressTable,
+  NatSettings,
+  LocalEgressIPs,
+  compileEgress,
+  parsePolicyFile,
+  parsePolicy,
+  policyManifest,
+  policyKey,
+  unownableEgressIPs,
+  PolicyError,
+  EgressPolicy,
+  EgressEndpoint,
+  EgressNode,
+  MAX_NON_MASQ,
+  EV_POLICY,
 } from '../nat/index.js';
 import type { NatSabs } from '../datapath/nat-worker.js';
 import { announceFrame } from './egress-announce.js';
@@ -64,11 +78,23 @@ export class EgressController implements AgentExtension {
   private readonly startedAt = Date.now();
   private lastSync = { inserted: 0, updated: 0, deleted: 0, refused: 0 };
 
-  constructor(private readonly agent: Agent, readonly cfg: EgressConfig, private readonly cluster: ClusterConfig) {
-    this.table = NatTable.create({ capacity: cfg.conntrackCapacity, workers: agent.cfg.workers, portMin: cfg.portMin, portMax: cfg.portMax });
+  constructor(
+    private readonly agent: Agent,
+    readonly cfg: EgressConfig,
+    private readonly cluster: ClusterConfig,
+  ) {
+    this.table = NatTable.create({
+      capacity: cfg.conntrackCapacity,
+      workers: agent.cfg.workers,
+      portMin: cfg.portMin,
+      portMax: cfg.portMax,
+    });
     this.egress = EgressTable.create(cfg.policyEntries);
     const natSabs: NatSabs = {
-      table: this.table.sab, egress: this.egress.sab, settings: this.settings.sab, local: this.local.sab,
+      table: this.table.sab,
+      egress: this.egress.sab,
+      settings: this.settings.sab,
+      local: this.local.sab,
     };
     this.workerTables = { natSabs };
   }
@@ -85,7 +111,8 @@ export class EgressController implements AgentExtension {
   /** Masquerade source = the node's underlay addresses; never translated: cluster CIDRs, underlay subnets, configured CIDRs. */
   private configureMasquerade(): void {
     const { prefixes } = this.uplink();
-    const v4 = prefixes.find((p) => p.family === 4), v6 = prefixes.find((p) => p.family === 6);
+    const v4 = prefixes.find((p) => p.family === 4),
+      v6 = prefixes.find((p) => p.family === 6);
     this.nodeAddresses = [v4, v6].filter((p): p is Prefix => !!p).map((p) => formatAddress(p));
     const cidrs: Prefix[] = [this.cluster.ipv4, this.cluster.ipv6].filter((p): p is Prefix => !!p);
     for (const p of prefixes) cidrs.push({ family: p.family, bytes: maskBytes(p.bytes, p.len), len: p.len });
@@ -93,7 +120,10 @@ export class EgressController implements AgentExtension {
     const texts = [...new Set(cidrs.map(formatPrefix))];
     for (const fam of [4, 6]) {
       const n = texts.filter((t) => (fam === 4) === !t.includes(':')).length;
-      if (n > MAX_NON_MASQ) throw new Error(`egress.nonMasqueradeCIDRs: more than ${MAX_NON_MASQ} IPv${fam} CIDRs with the cluster CIDRs and underlay subnets`);
+      if (n > MAX_NON_MASQ)
+        throw new Error(
+          `egress.nonMasqueradeCIDRs: more than ${MAX_NON_MASQ} IPv${fam} CIDRs with the cluster CIDRs and underlay subnets`,
+        );
     }
     this.settings.configure({
       enabled: this.cfg.masquerade,
@@ -129,7 +159,9 @@ export class EgressController implements AgentExtension {
     const store = this.store!;
     const lease = await store.lease(this.cluster.leaseTTL);
     this.lease = lease;
-    await store.put(`${IPS}${this.name}`, JSON.stringify({ own: this.cfg.ownIPs, standby: this.cfg.standbyFor }), { lease });
+    await store.put(`${IPS}${this.name}`, JSON.stringify({ own: this.cfg.ownIPs, standby: this.cfg.standbyFor }), {
+      lease,
+    });
     lease.onLost(() => {
       if (this.stopped) return;
       log('lease lost (store away too long): giving up the egress IPs this node held');
@@ -144,7 +176,10 @@ export class EgressController implements AgentExtension {
     this.claiming = true;
     try {
       if (!this.lease) await this.grantLease();
-      const want = [...this.cfg.ownIPs, ...(Date.now() - this.startedAt >= STANDBY_GRACE_MS ? this.cfg.standbyFor : [])];
+      const want = [
+        ...this.cfg.ownIPs,
+        ...(Date.now() - this.startedAt >= STANDBY_GRACE_MS ? this.cfg.standbyFor : []),
+      ];
       for (const ip of want) {
         if (this.held.has(ip) || this.owners.has(ip)) continue;
         if (await this.store.create(`${OWNERS}${ip}`, this.name, { lease: this.lease })) {
@@ -253,22 +288,35 @@ export class EgressController implements AgentExtension {
 
   private compile(): void {
     const endpoints: EgressEndpoint[] = [...this.endpoints.values()].map((r) => ({
-      name: `${r.node}/${r.name}`, labels: r.labels ?? {}, namespace: r.namespace, addresses: [r.ipv4, r.ipv6].filter((x): x is string => !!x),
+      name: `${r.node}/${r.name}`,
+      labels: r.labels ?? {},
+      namespace: r.namespace,
+      addresses: [r.ipv4, r.ipv6].filter((x): x is string => !!x),
     }));
-    const nodes: EgressNode[] = [...this.nodes.values()].filter((n) => n && n.name).map((n) => ({ name: n.name, ipv4: n.underlay?.ipv4, ipv6: n.underlay?.ipv6 }));
+    const nodes: EgressNode[] = [...this.nodes.values()]
+      .filter((n) => n && n.name)
+      .map((n) => ({ name: n.name, ipv4: n.underlay?.ipv4, ipv6: n.underlay?.ipv6 }));
     if (!this.nodes.has(this.name)) {
-      const v4 = this.nodeAddresses.find((a) => !a.includes(':')), v6 = this.nodeAddresses.find((a) => a.includes(':'));
+      const v4 = this.nodeAddresses.find((a) => !a.includes(':')),
+        v6 = this.nodeAddresses.find((a) => a.includes(':'));
       nodes.push({ name: this.name, ipv4: v4, ipv6: v6 });
     }
     // Only live owners count: the held set is the truth for this node.
     const owners = new Map([...this.owners].filter(([ip, n]) => n !== this.name || this.held.has(ip)));
     for (const ip of this.held) owners.set(ip, this.name);
-    const { entries, problems } = compileEgress({ policies: [...this.policies.values()], endpoints, owners, nodes, localNode: this.name });
+    const { entries, problems } = compileEgress({
+      policies: [...this.policies.values()],
+      endpoints,
+      owners,
+      nodes,
+      localNode: this.name,
+    });
     this.lastSync = this.egress.sync(entries);
     for (const p of problems) if (!this.problems.has(p)) log(p);
     this.problems.clear();
     for (const p of problems) this.problems.add(p);
-    if (this.lastSync.refused) log(`egress table full: ${this.lastSync.refused} entries refused (egress.policyEntries)`);
+    if (this.lastSync.refused)
+      log(`egress table full: ${this.lastSync.refused} entries refused (egress.policyEntries)`);
   }
 
   async stop(): Promise<void> {
@@ -298,7 +346,7 @@ export class EgressController implements AgentExtension {
 
   private async apply(body: unknown): Promise<{ applied: string[] }> {
     const b = (body ?? {}) as { text?: unknown; source?: unknown };
-    if (typeof b.text !== 'string') throw new ApiError(400, 'body.text: the policy file\'s text is required');
+    if (typeof b.text !== 'string') throw new ApiError(400, "body.text: the policy file's text is required");
     let policies: EgressPolicy[];
     try {
       policies = parsePolicyFile(b.text, typeof b.source === 'string' ? b.source : 'policy');
@@ -306,7 +354,8 @@ export class EgressController implements AgentExtension {
       if (e instanceof PolicyError) throw new ApiError(400, e.message);
       throw e;
     }
-    if (policies.length === 0) throw new ApiError(400, `${typeof b.source === 'string' ? b.source : 'policy'}: no policy in the file`);
+    if (policies.length === 0)
+      throw new ApiError(400, `${typeof b.source === 'string' ? b.source : 'policy'}: no policy in the file`);
     const ownable = await this.ownable();
     const problems = policies.flatMap((p) => unownableEgressIPs(p, ownable).map((m) => `policy ${p.name}: ${m}`));
     if (problems.length) throw new ApiError(400, `${problems.join('\n')}\nnothing applied`);
@@ -327,11 +376,15 @@ export class EgressController implements AgentExtension {
       const names = [...this.policies.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const count = new Map<number, number>();
       for (const e of this.egress.entries()) count.set(e.value[EV_POLICY]!, (count.get(e.value[EV_POLICY]!) ?? 0) + 1);
-      return names.map((n, i) => ({ ...policyManifest(this.policies.get(n)!), status: { entries: count.get(i) ?? 0 } }));
+      return names.map((n, i) => ({
+        ...policyManifest(this.policies.get(n)!),
+        status: { entries: count.get(i) ?? 0 },
+      }));
     },
     'POST /v1/egress-policies': ({ body }) => this.apply(body),
     'DELETE /v1/egress-policies/*': async ({ params }) => {
-      if (!(await this.store!.delete(policyKey(params[0])))) throw new ApiError(404, `no egress policy named "${params[0]}"`);
+      if (!(await this.store!.delete(policyKey(params[0]))))
+        throw new ApiError(404, `no egress policy named "${params[0]}"`);
       this.policies.delete(params[0]);
       this.compile();
       return { deleted: params[0] };

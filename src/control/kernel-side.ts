@@ -33,7 +33,8 @@ export function netnsExists(name: string): boolean {
  * invisible to every other process.
  */
 export function requireNetns(name: string, where: string): void {
-  if (!netnsExists(name)) throw new Error(`${where}: network namespace "${name}" does not exist (create it first: ip netns add ${name})`);
+  if (!netnsExists(name))
+    throw new Error(`${where}: network namespace "${name}" does not exist (create it first: ip netns add ${name})`);
 }
 
 /**
@@ -56,18 +57,25 @@ export function configureKernelSide(port: PortConfig, tap: string, gateway: Gate
   }
   ip(at(['link', 'set', 'dev', dev, 'up']));
   if (port.bridge) ip(at(['link', 'set', 'dev', dev, 'master', port.bridge]));
-  for (const a of port.peerAddresses) ip(at(['addr', 'add', formatPrefix(a), 'dev', dev, ...(a.family === 6 ? ['nodad'] : [])]));
+  for (const a of port.peerAddresses)
+    ip(at(['addr', 'add', formatPrefix(a), 'dev', dev, ...(a.family === 6 ? ['nodad'] : [])]));
   if (port.kind !== 'endpoint') return;
   // The Cilium endpoint model: a host address and the gateway on-link; every packet goes
   // to the dataplane.
-  for (const [addr, gw] of [[port.ipv4, gateway.ipv4], [port.ipv6, gateway.ipv6]] as const) {
+  for (const [addr, gw] of [
+    [port.ipv4, gateway.ipv4],
+    [port.ipv6, gateway.ipv6],
+  ] as const) {
     if (!addr || !gw) continue;
     const v6 = addr.family === 6;
     const g = formatAddress(gw);
     ip(at(['addr', 'add', `${formatAddress(addr)}/${v6 ? 128 : 32}`, 'dev', dev, ...(v6 ? ['nodad'] : [])]));
     ip(at([...(v6 ? ['-6'] : []), 'route', 'add', g, 'dev', dev, ...(v6 ? [] : ['scope', 'link'])]));
-    const dests = endpointRoutes ? endpointRoutes.filter((p) => p.family === addr.family).map(formatPrefix) : ['default'];
-    for (const d of dests) ip(at([...(v6 ? ['-6'] : []), 'route', 'add', d, 'via', g, 'dev', dev, 'mtu', String(port.mtu)]));
+    const dests = endpointRoutes
+      ? endpointRoutes.filter((p) => p.family === addr.family).map(formatPrefix)
+      : ['default'];
+    for (const d of dests)
+      ip(at([...(v6 ? ['-6'] : []), 'route', 'add', d, 'via', g, 'dev', dev, 'mtu', String(port.mtu)]));
   }
 }
 

@@ -36,8 +36,15 @@ function maglevCheck(check: () => unknown, where: string): void {
 export function parseLb(x: unknown, where: string): LbConfig {
   const o = v.obj(x ?? {}, where);
   v.only(o, where, [
-    'tableSize', 'seed', 'maxServices', 'maxBackends', 'ipv4SourceCIDR', 'ipv6SourceCIDR',
-    'conntrackCapacity', 'conntrackIdleSec', 'newFlowsPerSec',
+    'tableSize',
+    'seed',
+    'maxServices',
+    'maxBackends',
+    'ipv4SourceCIDR',
+    'ipv6SourceCIDR',
+    'conntrackCapacity',
+    'conntrackIdleSec',
+    'newFlowsPerSec',
   ]);
   const tableSize = v.int(o.tableSize, `${where}.tableSize`, 251, 131071, MAGLEV_DEFAULT_SIZE);
   maglevCheck(() => checkTableSize(tableSize), `${where}.tableSize`);

@@ -53,19 +53,34 @@ export function parseOffloads(x: unknown, where: string, def: boolean): boolean 
 function parsePort(x: unknown, where: string, defaultMtu: number, defaultOffloads: boolean): PortConfig {
   const o = v.obj(x, where);
   v.only(o, where, [
-    'name', 'kind', 'mtu', 'netns', 'ifname', 'bridge', 'ipv4', 'ipv6', 'addresses', 'peerAddresses', 'offloads',
+    'name',
+    'kind',
+    'mtu',
+    'netns',
+    'ifname',
+    'bridge',
+    'ipv4',
+    'ipv6',
+    'addresses',
+    'peerAddresses',
+    'offloads',
   ]);
   const kind = v.oneOf(o.kind, `${where}.kind`, KINDS);
-  const prefixes = (field: 'addresses' | 'peerAddresses'): Prefix[] => v.list(o[field], `${where}.${field}`)
-    .map((a, i) => v.prefix(a, `${where}.${field}[${i}]`, { allowHostBits: true }));
+  const prefixes = (field: 'addresses' | 'peerAddresses'): Prefix[] =>
+    v
+      .list(o[field], `${where}.${field}`)
+      .map((a, i) => v.prefix(a, `${where}.${field}[${i}]`, { allowHostBits: true }));
   const port: PortConfig = {
     name: v.str(o.name, `${where}.name`, NAME),
     kind,
     mtu: v.int(o.mtu, `${where}.mtu`, 1280, 9000, defaultMtu),
     netns: o.netns === undefined ? undefined : v.str(o.netns, `${where}.netns`, NETNS),
-    ifname: o.ifname === undefined
-      ? (kind === 'endpoint' ? 'eth0' : v.str(o.name, `${where}.name`))
-      : v.str(o.ifname, `${where}.ifname`, NAME),
+    ifname:
+      o.ifname === undefined
+        ? kind === 'endpoint'
+          ? 'eth0'
+          : v.str(o.name, `${where}.name`)
+        : v.str(o.ifname, `${where}.ifname`, NAME),
     bridge: o.bridge === undefined ? undefined : v.str(o.bridge, `${where}.bridge`, NAME),
     ipv4: o.ipv4 === undefined ? undefined : v.address(o.ipv4, `${where}.ipv4`, 4),
     ipv6: o.ipv6 === undefined ? undefined : v.address(o.ipv6, `${where}.ipv6`, 6),
@@ -97,9 +112,14 @@ export function parseGateway(x: unknown, where: string): Gateway {
 
 /** The ports, with unique names; `source`: the file, prefixing every field path ("node.yaml: ports[0]"). */
 export function parsePorts(
-  x: unknown, source: string, defaultMtu: number, gateway: Gateway, defaultOffloads: boolean,
+  x: unknown,
+  source: string,
+  defaultMtu: number,
+  gateway: Gateway,
+  defaultOffloads: boolean,
 ): PortConfig[] {
-  const ports = v.list(x, `${source}: ports`)
+  const ports = v
+    .list(x, `${source}: ports`)
     .map((p, i) => parsePort(p, `${source}: ports[${i}]`, defaultMtu, defaultOffloads));
   const seen = new Set<string>();
   for (const [i, p] of ports.entries()) {

@@ -22,7 +22,12 @@ export class RecorderController implements AgentExtension {
 
   constructor(agent: Agent) {
     const cfg = agent.cfg.recorder;
-    this.recorder = new Recorder({ node: agent.cfg.node, directory: cfg.directory, maxMasks: cfg.maxMasks, tables: agent.recorderTables });
+    this.recorder = new Recorder({
+      node: agent.cfg.node,
+      directory: cfg.directory,
+      maxMasks: cfg.maxMasks,
+      tables: agent.recorderTables,
+    });
     const r = this.recorder;
     this.api = {
       'POST /v1/recordings': ({ body }) => {

@@ -20,7 +20,10 @@ export class ReverseXlateController implements AgentExtension {
   /** Keys each service installed, so an update or delete removes exactly those. */
   private readonly installed = new Map<string, Int32Array[]>();
 
-  constructor(private readonly agent: Agent, capacity = 4096) {
+  constructor(
+    private readonly agent: Agent,
+    capacity = 4096,
+  ) {
     this.table = SharedHashMap.create({ keyWords: SVC_KEY_WORDS, valueWords: REVERSE_VALUE_WORDS, capacity });
     this.workerTables = { reverseXlateSab: this.table.sab };
   }

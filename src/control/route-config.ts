@@ -59,8 +59,8 @@ export function parseVxlan(x: unknown, where: string): Omit<VxlanConfig, 'enable
 }
 
 function parseTunnelRoute(o: Record<string, unknown>, r: RouteConfig, where: string, ports: PortConfig[]): RouteConfig {
-  if (r.via) v.fail(`${where}.via`, 'a tunnel route takes remote (the remote VTEP\'s underlay address), not via');
-  if (o.remote === undefined) v.fail(`${where}.remote`, 'a tunnel route needs the remote VTEP\'s underlay address');
+  if (r.via) v.fail(`${where}.via`, "a tunnel route takes remote (the remote VTEP's underlay address), not via");
+  if (o.remote === undefined) v.fail(`${where}.remote`, "a tunnel route needs the remote VTEP's underlay address");
   const remote = v.address(o.remote, `${where}.remote`);
   r.remote = remote;
   if (!r.port) v.fail(`${where}.port`, 'a tunnel route needs the uplink port it leaves through');

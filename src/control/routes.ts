@@ -7,8 +7,19 @@ import { PrefixTable } from '../tables/prefix.js';
 import { PortTable, PORT_KIND_TUNNEL } from '../tables/port-table.js';
 import { NodeSettings } from '../datapath/node-settings.js';
 import {
-  ROUTE_VALUE_WORDS, ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_LOCAL, ROUTE_CONNECTED, ROUTE_VIA,
-  ROUTE_BLACKHOLE, ROUTE_UNREACHABLE, ROUTE_TUNNEL, ROUTE_AUX, ROUTE_INNER_MAC, ROUTE_AUX_INNER_MAC,
+  ROUTE_VALUE_WORDS,
+  ROUTE_TYPE,
+  ROUTE_PORT,
+  ROUTE_NEXTHOP,
+  ROUTE_LOCAL,
+  ROUTE_CONNECTED,
+  ROUTE_VIA,
+  ROUTE_BLACKHOLE,
+  ROUTE_UNREACHABLE,
+  ROUTE_TUNNEL,
+  ROUTE_AUX,
+  ROUTE_INNER_MAC,
+  ROUTE_AUX_INNER_MAC,
   TUNNEL_PORT,
 } from '../tables/layout.js';
 
@@ -25,8 +36,12 @@ export interface RouteEntry {
 }
 
 const TYPE_NAMES: Record<number, string> = {
-  [ROUTE_LOCAL]: 'local', [ROUTE_CONNECTED]: 'connected', [ROUTE_VIA]: 'via',
-  [ROUTE_BLACKHOLE]: 'blackhole', [ROUTE_UNREACHABLE]: 'unreachable', [ROUTE_TUNNEL]: 'tunnel',
+  [ROUTE_LOCAL]: 'local',
+  [ROUTE_CONNECTED]: 'connected',
+  [ROUTE_VIA]: 'via',
+  [ROUTE_BLACKHOLE]: 'blackhole',
+  [ROUTE_UNREACHABLE]: 'unreachable',
+  [ROUTE_TUNNEL]: 'tunnel',
 };
 
 export function routeTypeName(t: number): string {
@@ -51,7 +66,11 @@ export function portRoutes(p: PortConfig, index: number): RouteEntry[] {
   if (p.ipv4) out.push({ prefix: host(p.ipv4), type: ROUTE_CONNECTED, port: index });
   if (p.ipv6) out.push({ prefix: host(p.ipv6), type: ROUTE_CONNECTED, port: index });
   for (const a of p.addresses) {
-    out.push({ prefix: { family: a.family, bytes: maskBytes(a.bytes, a.len), len: a.len }, type: ROUTE_CONNECTED, port: index });
+    out.push({
+      prefix: { family: a.family, bytes: maskBytes(a.bytes, a.len), len: a.len },
+      type: ROUTE_CONNECTED,
+      port: index,
+    });
     out.push({ prefix: host(a), type: ROUTE_LOCAL, port: index });
   }
   return out;
@@ -59,14 +78,23 @@ export function portRoutes(p: PortConfig, index: number): RouteEntry[] {
 
 /** The config's static routes; portIndex maps a port name to its slot. */
 export function configRoutes(cfg: NodeConfig, portIndex: (name: string) => number): RouteEntry[] {
-  return cfg.routes.map((r) => r.type === 'tunnel'
-    ? tunnelRoute(r.prefix, r.remote!, r.port ? portIndex(r.port) : -1, r.innerMac)
-    : {
-      prefix: r.prefix,
-      type: r.type === 'via' ? ROUTE_VIA : r.type === 'connected' ? ROUTE_CONNECTED : r.type === 'blackhole' ? ROUTE_BLACKHOLE : ROUTE_UNREACHABLE,
-      port: r.port ? portIndex(r.port) : -1,
-      via: r.via,
-    });
+  return cfg.routes.map((r) =>
+    r.type === 'tunnel'
+      ? tunnelRoute(r.prefix, r.remote!, r.port ? portIndex(r.port) : -1, r.innerMac)
+      : {
+          prefix: r.prefix,
+          type:
+            r.type === 'via'
+              ? ROUTE_VIA
+              : r.type === 'connected'
+                ? ROUTE_CONNECTED
+                : r.type === 'blackhole'
+                  ? ROUTE_BLACKHOLE
+                  : ROUTE_UNREACHABLE,
+          port: r.port ? portIndex(r.port) : -1,
+          via: r.via,
+        },
+  );
 }
 
 /**
@@ -87,7 +115,8 @@ export function routesFromConfig(cfg: NodeConfig): RouteEntry[] {
 }
 
 export function programRoute(table: PrefixTable, r: RouteEntry): void {
-  if (r.port === TUNNEL_PORT) throw new Error(`route ${formatPrefix(r.prefix)}: port ${TUNNEL_PORT} is the tunnel pseudo-port`);
+  if (r.port === TUNNEL_PORT)
+    throw new Error(`route ${formatPrefix(r.prefix)}: port ${TUNNEL_PORT} is the tunnel pseudo-port`);
   const v = new Int32Array(ROUTE_VALUE_WORDS);
   v[ROUTE_TYPE] = r.type;
   v[ROUTE_PORT] = r.port;
@@ -103,7 +132,8 @@ export function programRoute(table: PrefixTable, r: RouteEntry): void {
   }
   if (nh) {
     const b = nh.bytes;
-    for (let i = 0; i < b.length / 4; i++) v[ROUTE_NEXTHOP + i] = (b[4 * i] << 24) | (b[4 * i + 1] << 16) | (b[4 * i + 2] << 8) | b[4 * i + 3];
+    for (let i = 0; i < b.length / 4; i++)
+      v[ROUTE_NEXTHOP + i] = (b[4 * i] << 24) | (b[4 * i + 1] << 16) | (b[4 * i + 2] << 8) | b[4 * i + 3];
   }
   if (!table.insert(r.prefix.family, r.prefix.bytes, r.prefix.len, v)) {
     throw new Error(`route table full: cannot add ${formatPrefix(r.prefix)} (raise tables.routes)`);

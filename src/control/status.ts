@@ -22,8 +22,17 @@ export interface Status {
   health: 'ok' | 'degraded';
   uptimeSec: number;
   ports: Array<{
-    name: string; kind: string; tap: string; netns: string | null; mac: string; addresses: string[]; mtu: number;
-    queues: number; offloads: boolean; rxSuperFrames: number; txSuperFrames: number;
+    name: string;
+    kind: string;
+    tap: string;
+    netns: string | null;
+    mac: string;
+    addresses: string[];
+    mtu: number;
+    queues: number;
+    offloads: boolean;
+    rxSuperFrames: number;
+    txSuperFrames: number;
   }>;
   workers: WorkerStatus[];
   totals: Record<string, number>;
@@ -59,12 +68,14 @@ export function buildStatus(agent: Agent): Status {
   });
   const ports = agent.ports.list().map((rt) => {
     const p = rt.cfg;
-    const own = p.kind === 'endpoint'
-      ? [rt.gateway.ipv4, rt.gateway.ipv6].filter((a) => a !== undefined).map((a) => formatAddress(a!))
-      : p.addresses.map(formatPrefix);
-    const peer = p.kind === 'endpoint'
-      ? [p.ipv4, p.ipv6].filter((a) => a !== undefined).map((a) => `endpoint ${formatAddress(a!)}`)
-      : p.peerAddresses.map((a) => `peer ${formatPrefix(a)}`);
+    const own =
+      p.kind === 'endpoint'
+        ? [rt.gateway.ipv4, rt.gateway.ipv6].filter((a) => a !== undefined).map((a) => formatAddress(a!))
+        : p.addresses.map(formatPrefix);
+    const peer =
+      p.kind === 'endpoint'
+        ? [p.ipv4, p.ipv6].filter((a) => a !== undefined).map((a) => `endpoint ${formatAddress(a!)}`)
+        : p.peerAddresses.map((a) => `peer ${formatPrefix(a)}`);
     return {
       name: p.name,
       kind: p.kind,

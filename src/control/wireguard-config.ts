@@ -56,7 +56,7 @@ function prefixes(x: unknown, where: string, allowHostBits: boolean): Prefix[] {
 
 function endpoint(x: unknown, where: string): { address: string; port: number } {
   const m = typeof x === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(x) : null;
-  const address = m ? m[1] ?? m[2] : '';
+  const address = m ? (m[1] ?? m[2]) : '';
   if (!m || !parseAddress(address) || Number(m[3]) < 1 || Number(m[3]) > 65535) {
     v.fail(where, `${JSON.stringify(x)} is not IP:port (IPv6 as [IP]:port)`);
   }
@@ -95,7 +95,14 @@ function parsePeer(x: unknown, w: string): WireGuardPeerConfig {
 export function parseWireGuardConfig(x: unknown, where: string, defaultInterface = 'wg0'): WireGuardConfig {
   const o = v.obj(x ?? {}, where);
   v.only(o, where, [
-    'interface', 'listenPort', 'privateKey', 'privateKeyFile', 'mtu', 'addresses', 'maxPeers', 'peers',
+    'interface',
+    'listenPort',
+    'privateKey',
+    'privateKeyFile',
+    'mtu',
+    'addresses',
+    'maxPeers',
+    'peers',
   ]);
   const ifname = o.interface === undefined ? defaultInterface : o.interface;
   if (typeof ifname !== 'string' || !IFNAME.test(ifname)) {

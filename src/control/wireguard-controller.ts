@@ -10,7 +10,14 @@ import { RouteEntry } from './routes.js';
 import { linkLocalFromMac, formatAddress, maskBytes, Prefix } from '../wire/addr.js';
 import { WgDevice, Datagram } from '../wireguard/device.js';
 import { systemClock } from '../wireguard/clock.js';
-import { WgShared, MSG_HANDSHAKE, MSG_NEED_SESSION, MSG_CONFIRMED, MSG_SEND, RING_META_WORDS } from '../wireguard/dataplane-tables.js';
+import {
+  WgShared,
+  MSG_HANDSHAKE,
+  MSG_NEED_SESSION,
+  MSG_CONFIRMED,
+  MSG_SEND,
+  RING_META_WORDS,
+} from '../wireguard/dataplane-tables.js';
 import { generatePrivateKey } from '../wireguard/x25519.js';
 import { DeviceConfig, UapiServer, ChangeEvent, makeEndpoint } from '../wireguard/uapi/index.js';
 import type { Endpoint as UapiEndpoint } from '../wireguard/uapi/index.js';
@@ -68,7 +75,10 @@ export class WireGuardController implements AgentExtension {
   /** Cluster encryption: node name → its peer's public key (hex). */
   private readonly nodePeers = new Map<string, string>();
 
-  constructor(private readonly agent: Agent, readonly cfg: WireGuardConfig) {
+  constructor(
+    private readonly agent: Agent,
+    readonly cfg: WireGuardConfig,
+  ) {
     this.shared = WgShared.create({ maxPeers: cfg.maxPeers, maxAllowedIps: 4096, workers: agent.cfg.workers });
     this.workerTables = { wgSabs: this.shared.sabs };
     this.scratch = new Uint8Array(this.shared.toControl[0].capacity);
@@ -78,7 +88,10 @@ export class WireGuardController implements AgentExtension {
   async start(): Promise<void> {
     const privateKey = this.cfg.privateKey ?? generatePrivateKey();
     this.device = new WgDevice(this.shared, this.agent.cfg.workers, {
-      privateKey, listenPort: this.cfg.listenPort, mtu: this.cfg.mtu, underLoad: (now) => now < this.loadUntil,
+      privateKey,
+      listenPort: this.cfg.listenPort,
+      mtu: this.cfg.mtu,
+      underLoad: (now) => now < this.loadUntil,
       clock: systemClock,
       handshakePool: HANDSHAKE_POOL,
       // Identified initiations are answered as soon as the pool hands them back.
@@ -87,7 +100,13 @@ export class WireGuardController implements AgentExtension {
     const a4 = this.cfg.addresses.find((p) => p.family === 4);
     const a6 = this.cfg.addresses.find((p) => p.family === 6);
     this.agent.portTable.set(WG_PORT, {
-      kind: PORT_KIND_WIREGUARD, mtu: this.cfg.mtu, mac: WG_MAC, ipv4: a4?.bytes, ipv6: a6?.bytes, ipv6LinkLocal: linkLocalFromMac(WG_MAC), fds: [],
+      kind: PORT_KIND_WIREGUARD,
+      mtu: this.cfg.mtu,
+      mac: WG_MAC,
+      ipv4: a4?.bytes,
+      ipv6: a6?.bytes,
+      ipv6LinkLocal: linkLocalFromMac(WG_MAC),
+      fds: [],
     });
     this.model.onChange((e) => this.apply(e));
     this.model.update((d) => {
@@ -145,7 +164,13 @@ export class WireGuardController implements AgentExtension {
    * on its WireGuard port, with its pod CIDRs as allowed IPs — so routes to them go through the
    * tunnel. Goes through the model, so `wg show` lists cluster peers like any other.
    */
-  setNodePeer(name: string, publicKey: string, endpoint: { address: string; port: number }, allowed: Prefix[], underlay: { ipv4?: string; ipv6?: string } = {}): void {
+  setNodePeer(
+    name: string,
+    publicKey: string,
+    endpoint: { address: string; port: number },
+    allowed: Prefix[],
+    underlay: { ipv4?: string; ipv6?: string } = {},
+  ): void {
     const key = Buffer.from(publicKey, 'base64');
     if (key.length !== 32) {
       log(`node ${name} publishes a malformed public key; not peered`);
@@ -160,10 +185,15 @@ export class WireGuardController implements AgentExtension {
       if (!d.hasPeer(hex)) d.addPeer(key);
       d.setEndpoint(hex, makeEndpoint(a.family, a.bytes, endpoint.port));
       d.clearAllowedIps(hex);
-      for (const p of allowed) d.addAllowedIp(hex, `${formatAddress({ family: p.family, bytes: maskBytes(p.bytes, p.len) })}/${p.len}`);
+      for (const p of allowed)
+        d.addAllowedIp(hex, `${formatAddress({ family: p.family, bytes: maskBytes(p.bytes, p.len) })}/${p.len}`);
     });
     this.nodePeers.set(name, hex);
-    this.device.setNodeAddresses(key, underlay.ipv4 ? parseAddress(underlay.ipv4)?.bytes ?? null : null, underlay.ipv6 ? parseAddress(underlay.ipv6)?.bytes ?? null : null);
+    this.device.setNodeAddresses(
+      key,
+      underlay.ipv4 ? (parseAddress(underlay.ipv4)?.bytes ?? null) : null,
+      underlay.ipv6 ? (parseAddress(underlay.ipv6)?.bytes ?? null) : null,
+    );
   }
 
   removeNodePeer(name: string): void {
@@ -192,7 +222,11 @@ export class WireGuardController implements AgentExtension {
           break;
         case 'peerAdded': {
           const p = this.model.peer(c.publicKey)!;
-          this.device.addPeer(p.publicKeyBytes, { presharedKey: p.presharedKey ?? undefined, endpoint: toTunnelEndpoint(p.endpoint), persistentKeepalive: p.persistentKeepaliveInterval });
+          this.device.addPeer(p.publicKeyBytes, {
+            presharedKey: p.presharedKey ?? undefined,
+            endpoint: toTunnelEndpoint(p.endpoint),
+            persistentKeepalive: p.persistentKeepaliveInterval,
+          });
           break;
         }
         case 'peerRemoved':
@@ -205,11 +239,16 @@ export class WireGuardController implements AgentExtension {
           if (c.fields.includes('presharedKey')) {
             // The preshared key is part of the handshake: start this peer over.
             this.device.removePeer(p.publicKeyBytes);
-            this.device.addPeer(p.publicKeyBytes, { presharedKey: p.presharedKey ?? undefined, endpoint: toTunnelEndpoint(p.endpoint), persistentKeepalive: p.persistentKeepaliveInterval });
+            this.device.addPeer(p.publicKeyBytes, {
+              presharedKey: p.presharedKey ?? undefined,
+              endpoint: toTunnelEndpoint(p.endpoint),
+              persistentKeepalive: p.persistentKeepaliveInterval,
+            });
             ips = true;
           }
           if (c.fields.includes('endpoint')) this.device.setEndpoint(p.publicKeyBytes, toTunnelEndpoint(p.endpoint));
-          if (c.fields.includes('persistentKeepaliveInterval')) this.device.setPersistentKeepalive(p.publicKeyBytes, p.persistentKeepaliveInterval);
+          if (c.fields.includes('persistentKeepaliveInterval'))
+            this.device.setPersistentKeepalive(p.publicKeyBytes, p.persistentKeepaliveInterval);
           break;
         }
         case 'allowedIpsAdded':
@@ -229,21 +268,35 @@ export class WireGuardController implements AgentExtension {
     for (const p of this.model.peers()) {
       const peer = this.device.peerIndex(p.publicKeyBytes);
       if (peer < 0) continue;
-      for (const ip of p.allowedIps) want.set(ip.text, { prefix: { family: ip.family, bytes: ip.bytes, len: ip.len }, peer });
+      for (const ip of p.allowedIps)
+        want.set(ip.text, { prefix: { family: ip.family, bytes: ip.bytes, len: ip.len }, peer });
     }
     const table = this.shared.allowed;
     for (const [k, v] of this.cryptokey) if (!want.has(k)) table.delete(v.prefix.family, v.prefix.bytes, v.prefix.len);
     for (const [k, v] of want) {
       const old = this.cryptokey.get(k);
       if (old?.peer === v.peer) continue;
-      if (!table.insert(v.prefix.family, v.prefix.bytes, v.prefix.len, Int32Array.of(v.peer))) log(`cryptokey table full: ${k} not routed`);
+      if (!table.insert(v.prefix.family, v.prefix.bytes, v.prefix.len, Int32Array.of(v.peer)))
+        log(`cryptokey table full: ${k} not routed`);
     }
     this.cryptokey.clear();
     for (const [k, v] of want) this.cryptokey.set(k, v);
-    const routes: RouteEntry[] = [...want.values()].map((v) => ({ prefix: v.prefix, type: ROUTE_CONNECTED, port: WG_PORT }));
+    const routes: RouteEntry[] = [...want.values()].map((v) => ({
+      prefix: v.prefix,
+      type: ROUTE_CONNECTED,
+      port: WG_PORT,
+    }));
     for (const a of this.cfg.addresses) {
-      routes.push({ prefix: { family: a.family, bytes: maskBytes(a.bytes, a.len), len: a.len }, type: ROUTE_CONNECTED, port: WG_PORT });
-      routes.push({ prefix: { family: a.family, bytes: a.bytes, len: a.family === 4 ? 32 : 128 }, type: ROUTE_LOCAL, port: WG_PORT });
+      routes.push({
+        prefix: { family: a.family, bytes: maskBytes(a.bytes, a.len), len: a.len },
+        type: ROUTE_CONNECTED,
+        port: WG_PORT,
+      });
+      routes.push({
+        prefix: { family: a.family, bytes: a.bytes, len: a.family === 4 ? 32 : 128 },
+        type: ROUTE_LOCAL,
+        port: WG_PORT,
+      });
     }
     this.agent.routes.set('wireguard', routes);
   }
@@ -373,11 +426,22 @@ export class WireGuardController implements AgentExtension {
       if (!s) continue;
       const ep = s.endpoint ? `${s.endpoint.address}:${s.endpoint.port}` : '';
       const last = this.shown.get(p.publicKey);
-      if (last && last.hs === s.lastHandshakeWallMs && last.rx === s.rxBytes && last.tx === s.txBytes && last.ep === ep) continue;
+      if (last && last.hs === s.lastHandshakeWallMs && last.rx === s.rxBytes && last.tx === s.txBytes && last.ep === ep)
+        continue;
       this.shown.set(p.publicKey, { hs: s.lastHandshakeWallMs, rx: s.rxBytes, tx: s.txBytes, ep });
-      if (s.lastHandshakeWallMs > 0) this.model.recordHandshake(p.publicKey, Math.floor(s.lastHandshakeWallMs / 1000), (s.lastHandshakeWallMs % 1000) * 1e6);
+      if (s.lastHandshakeWallMs > 0)
+        this.model.recordHandshake(
+          p.publicKey,
+          Math.floor(s.lastHandshakeWallMs / 1000),
+          (s.lastHandshakeWallMs % 1000) * 1e6,
+        );
       this.model.setTransfer(p.publicKey, s.rxBytes, s.txBytes);
-      if (s.endpoint && (!p.endpoint || p.endpoint.port !== s.endpoint.port || formatAddress({ family: p.endpoint.family, bytes: p.endpoint.address }) !== s.endpoint.address)) {
+      if (
+        s.endpoint &&
+        (!p.endpoint ||
+          p.endpoint.port !== s.endpoint.port ||
+          formatAddress({ family: p.endpoint.family, bytes: p.endpoint.address }) !== s.endpoint.address)
+      ) {
         const a = parseAddress(s.endpoint.address);
         if (a) this.model.roam(p.publicKey, makeEndpoint(a.family, a.bytes, s.endpoint.port));
       }
@@ -388,4 +452,3 @@ export class WireGuardController implements AgentExtension {
 function toTunnelEndpoint(e: UapiEndpoint | null): Endpoint | null {
   return e ? { address: formatAddress({ family: e.family, bytes: e.address }), port: e.port } : null;
 }
-

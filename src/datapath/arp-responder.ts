@@ -24,7 +24,8 @@ export function handleArp(dp: Datapath, port: number, off: number, len: number):
     return;
   }
   dp.ctr[C.consumed]++;
-  const spaZero = b[a + ARP_SPA] === 0 && b[a + ARP_SPA + 1] === 0 && b[a + ARP_SPA + 2] === 0 && b[a + ARP_SPA + 3] === 0;
+  const spaZero =
+    b[a + ARP_SPA] === 0 && b[a + ARP_SPA + 1] === 0 && b[a + ARP_SPA + 2] === 0 && b[a + ARP_SPA + 3] === 0;
   if (!spaZero) learnNeighbour(dp, port, 4, b, a + ARP_SPA, b, a + ARP_SHA);
   if (op !== ARP_REQUEST) return;
   const f = dp.arena.allocGen();

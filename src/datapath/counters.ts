@@ -207,7 +207,9 @@ function indexOf(name: CounterName): number {
 }
 
 /** Counter indices, resolved once at load. */
-export const C = Object.freeze(Object.fromEntries(COUNTER_NAMES.map((n) => [n, indexOf(n)])) as Record<CounterName, number>);
+export const C = Object.freeze(
+  Object.fromEntries(COUNTER_NAMES.map((n) => [n, indexOf(n)])) as Record<CounterName, number>,
+);
 
 export function isDrop(name: string): boolean {
   return name.startsWith('drop');

@@ -15,8 +15,17 @@ import { C } from './counters.js';
 import { GEN_SLOTS } from './arena.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import {
-  IPV4_MIN_HLEN, IPV4_TOTLEN, IPV4_FRAG, IPV4_CSUM, IPV4_MF, IPV4_OFFSET_MASK, IPV4_RESERVED_FLAG, IPV4_OPT_EOL,
-  ipv4HeaderLen, ipv4TotalLen, ipv4CopiedOptions,
+  IPV4_MIN_HLEN,
+  IPV4_TOTLEN,
+  IPV4_FRAG,
+  IPV4_CSUM,
+  IPV4_MF,
+  IPV4_OFFSET_MASK,
+  IPV4_RESERVED_FLAG,
+  IPV4_OPT_EOL,
+  ipv4HeaderLen,
+  ipv4TotalLen,
+  ipv4CopiedOptions,
 } from '../wire/ipv4.js';
 import { checksum } from '../wire/checksum.js';
 import { get16, put16, copy } from '../wire/bytes.js';

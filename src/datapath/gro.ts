@@ -22,7 +22,13 @@ import { TCP_SEQ, TCP_ACK, TCP_FLAGS, TCP_CSUM, TCP_MIN_HLEN, TCP_ACK_FLAG } fro
 import { get16, put16, get32, equal } from '../wire/bytes.js';
 import { checksum } from '../wire/checksum.js';
 import {
-  VNET_WORDS, VNET_FLAGS, VNET_GSO_TYPE, VNET_HDR_LEN, VNET_GSO_SIZE, VNET_CSUM_START, VNET_CSUM_OFFSET,
+  VNET_WORDS,
+  VNET_FLAGS,
+  VNET_GSO_TYPE,
+  VNET_HDR_LEN,
+  VNET_GSO_SIZE,
+  VNET_CSUM_START,
+  VNET_CSUM_OFFSET,
 } from '../native/tap.js';
 
 const TCP_PSH = 0x08;
@@ -105,19 +111,35 @@ function sameFlow(b: Uint8Array, c: number, s: number, v4: boolean, l4rel: numbe
     if (!equal(b, c + ip + 8, b, s + ip + 8, 32)) return false;
   }
   // Ports, ACK number, then the options (from byte 20 of the TCP header).
-  return equal(b, c + l4rel, b, s + l4rel, 4) && equal(b, c + l4rel + TCP_ACK, b, s + l4rel + TCP_ACK, 4) &&
-    equal(b, c + l4rel + TCP_MIN_HLEN, b, s + l4rel + TCP_MIN_HLEN, thl - TCP_MIN_HLEN);
+  return (
+    equal(b, c + l4rel, b, s + l4rel, 4) &&
+    equal(b, c + l4rel + TCP_ACK, b, s + l4rel + TCP_ACK, 4) &&
+    equal(b, c + l4rel + TCP_MIN_HLEN, b, s + l4rel + TCP_MIN_HLEN, thl - TCP_MIN_HLEN)
+  );
 }
 
 /** Appends the segment at off to candidate i; false when it cannot (then it is queued on its own). */
-function merge(dp: Datapath, i: number, port: number, off: number, len: number, v4: boolean, l4rel: number,
-  payload: number, flags: number): boolean {
+function merge(
+  dp: Datapath,
+  i: number,
+  port: number,
+  off: number,
+  len: number,
+  v4: boolean,
+  l4rel: number,
+  payload: number,
+  flags: number,
+): boolean {
   const g = dp.gro;
   const b = dp.arena.bytes;
   const c = g.off[i];
   const cEnd = c + g.len[i];
-  if (payload > g.size[i] || g.len[i] - ETH_HLEN + payload > MAX_IP + (v4 ? 0 : IPV6_HLEN) ||
-    cEnd + payload > dp.arena.slotEndOf(c)) return false;
+  if (
+    payload > g.size[i] ||
+    g.len[i] - ETH_HLEN + payload > MAX_IP + (v4 ? 0 : IPV6_HLEN) ||
+    cEnd + payload > dp.arena.slotEndOf(c)
+  )
+    return false;
   const native = dp.native;
   // The candidate's own checksum is checked once, before it is overwritten with a partial one.
   if (g.segs[i] === 1 && !native.l4CsumOk(b, c + ETH_HLEN, c + g.l4[i], cEnd, !v4)) return false;

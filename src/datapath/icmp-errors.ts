@@ -6,11 +6,26 @@ import { Datapath } from './state.js';
 import { C } from './counters.js';
 import { ETH_HLEN, ETH_SRC, ETHERTYPE_IPV4, ETHERTYPE_IPV6, writeEthernet, isGroup } from '../wire/ethernet.js';
 import {
-  IPV4_MIN_HLEN, IPV4_SRC, IPV4_PROTO, IPPROTO_ICMP, IPPROTO_ICMPV6, writeIpv4Header,
-  ipv4TotalLen, ipv4IsLaterFragment, ipv4IsMulticastOrBroadcast, ipv4HeaderLen,
+  IPV4_MIN_HLEN,
+  IPV4_SRC,
+  IPV4_PROTO,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  writeIpv4Header,
+  ipv4TotalLen,
+  ipv4IsLaterFragment,
+  ipv4IsMulticastOrBroadcast,
+  ipv4HeaderLen,
 } from '../wire/ipv4.js';
 import { ICMP_HLEN, ICMP_MAX_ERROR_LEN, icmpIsError } from '../wire/icmp.js';
-import { IPV6_HLEN, IPV6_SRC, writeIpv6Header, ipv6PayloadLen, ipv6IsMulticast, ipv6IsUnspecified } from '../wire/ipv6.js';
+import {
+  IPV6_HLEN,
+  IPV6_SRC,
+  writeIpv6Header,
+  ipv6PayloadLen,
+  ipv6IsMulticast,
+  ipv6IsUnspecified,
+} from '../wire/ipv6.js';
 import { ICMPV6_HLEN, ICMPV6_MAX_ERROR_LEN, icmpv6IsError } from '../wire/icmpv6.js';
 import { checksum, sum16, finish, pseudoSum6 } from '../wire/checksum.js';
 import { put16, put32, copy } from '../wire/bytes.js';
@@ -18,8 +33,15 @@ import { PORT_HAS_IPV4, PORT_HAS_IPV6 } from '../tables/port-table.js';
 
 /** Sends an ICMPv4 error about the IPv4 packet at ip (frame at off) back through inPort. */
 export function sendIcmp4Error(
-  dp: Datapath, inPort: number, off: number, ip: number, type: number, code: number, mtu: number,
-  src: Uint8Array | null = null, srcOff = 0,
+  dp: Datapath,
+  inPort: number,
+  off: number,
+  ip: number,
+  type: number,
+  code: number,
+  mtu: number,
+  src: Uint8Array | null = null,
+  srcOff = 0,
 ): void {
   const b = dp.arena.bytes;
   if (isGroup(b, off) || ipv4IsLaterFragment(b, ip) || ipv4IsMulticastOrBroadcast(b, ip + IPV4_SRC)) return;
@@ -38,7 +60,8 @@ export function sendIcmp4Error(
   writeEthernet(b, f, b, off + ETH_SRC, pb, dp.ports.macOff(inPort), ETHERTYPE_IPV4);
   const oip = f + ETH_HLEN;
   const total = IPV4_MIN_HLEN + ICMP_HLEN + quote;
-  if (src === null) writeIpv4Header(b, oip, total, 0, false, 64, IPPROTO_ICMP, pb, dp.ports.ipv4Off(inPort), b, ip + IPV4_SRC);
+  if (src === null)
+    writeIpv4Header(b, oip, total, 0, false, 64, IPPROTO_ICMP, pb, dp.ports.ipv4Off(inPort), b, ip + IPV4_SRC);
   else writeIpv4Header(b, oip, total, 0, false, 64, IPPROTO_ICMP, src, srcOff, b, ip + IPV4_SRC);
   const m = oip + IPV4_MIN_HLEN;
   b[m] = type;
@@ -56,12 +79,27 @@ export function sendIcmp4Error(
  * come from the extension-header walk (-1 when unknown) so errors about errors are not sent.
  */
 export function sendIcmp6Error(
-  dp: Datapath, inPort: number, off: number, ip: number, l4Proto: number, l4Off: number, type: number, code: number,
-  param: number, src: Uint8Array | null = null, srcOff = 0,
+  dp: Datapath,
+  inPort: number,
+  off: number,
+  ip: number,
+  l4Proto: number,
+  l4Off: number,
+  type: number,
+  code: number,
+  param: number,
+  src: Uint8Array | null = null,
+  srcOff = 0,
 ): void {
   const b = dp.arena.bytes;
   if (isGroup(b, off) || ipv6IsMulticast(b, ip + IPV6_SRC) || ipv6IsUnspecified(b, ip + IPV6_SRC)) return;
-  if (l4Proto === IPPROTO_ICMPV6 && l4Off >= 0 && l4Off < ip + IPV6_HLEN + ipv6PayloadLen(b, ip) && icmpv6IsError(b[l4Off])) return;
+  if (
+    l4Proto === IPPROTO_ICMPV6 &&
+    l4Off >= 0 &&
+    l4Off < ip + IPV6_HLEN + ipv6PayloadLen(b, ip) &&
+    icmpv6IsError(b[l4Off])
+  )
+    return;
   if (!dp.takeIcmpToken()) {
     dp.ctr[C.icmpErrorsRateLimited]++;
     return;
@@ -69,7 +107,8 @@ export function sendIcmp6Error(
   const f = dp.arena.allocGen();
   if (f < 0) return;
   const pb = dp.ports.bytes;
-  const portSrcOff = dp.ports.flags(inPort) & PORT_HAS_IPV6 ? dp.ports.ipv6Off(inPort) : dp.ports.ipv6LinkLocalOff(inPort);
+  const portSrcOff =
+    dp.ports.flags(inPort) & PORT_HAS_IPV6 ? dp.ports.ipv6Off(inPort) : dp.ports.ipv6LinkLocalOff(inPort);
   const quote = Math.min(IPV6_HLEN + ipv6PayloadLen(b, ip), ICMPV6_MAX_ERROR_LEN - IPV6_HLEN - ICMPV6_HLEN);
   const plen = ICMPV6_HLEN + quote;
   writeEthernet(b, f, b, off + ETH_SRC, pb, dp.ports.macOff(inPort), ETHERTYPE_IPV6);

@@ -14,18 +14,48 @@ import { natEgress, natApply, natLocal } from './nat-stage.js';
 import { isSuper, isGso, checksumPartial, superFrameCheck, superWireLen, resolveSuper } from './superframe.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
 import {
-  IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_CSUM, IPV4_DST, IPV4_SRC,
-  IPV4_TTL, IPV4_PROTO, IPPROTO_ICMP, IPPROTO_UDP, ipv4Check, ipv4HeaderLen, ipv4TotalLen, ipv4DontFragment,
-  ipv4DecrementTtl, ipv4IsFragment, ipv4IsLaterFragment, ipv4IsMulticastOrBroadcast,
+  IPV4_OK,
+  IPV4_TRUNCATED,
+  IPV4_BAD_VERSION,
+  IPV4_BAD_HLEN,
+  IPV4_BAD_TOTLEN,
+  IPV4_CSUM,
+  IPV4_DST,
+  IPV4_SRC,
+  IPV4_TTL,
+  IPV4_PROTO,
+  IPPROTO_ICMP,
+  IPPROTO_UDP,
+  ipv4Check,
+  ipv4HeaderLen,
+  ipv4TotalLen,
+  ipv4DontFragment,
+  ipv4DecrementTtl,
+  ipv4IsFragment,
+  ipv4IsLaterFragment,
+  ipv4IsMulticastOrBroadcast,
 } from '../wire/ipv4.js';
 import {
-  ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY, ICMP_CODE_NET_UNREACH, ICMP_CODE_HOST_UNREACH,
-  ICMP_CODE_FRAG_NEEDED, ICMP_CODE_TTL_EXCEEDED,
+  ICMP_DEST_UNREACH,
+  ICMP_TIME_EXCEEDED,
+  ICMP_ECHO_REQUEST,
+  ICMP_ECHO_REPLY,
+  ICMP_CODE_NET_UNREACH,
+  ICMP_CODE_HOST_UNREACH,
+  ICMP_CODE_FRAG_NEEDED,
+  ICMP_CODE_TTL_EXCEEDED,
 } from '../wire/icmp.js';
 import { checksum, update16 } from '../wire/checksum.js';
 import { get16, put16, copy, swap, wordsToBytes } from '../wire/bytes.js';
 import {
-  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_LOCAL, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE, ROUTE_TUNNEL,
+  ROUTE_TYPE,
+  ROUTE_PORT,
+  ROUTE_NEXTHOP,
+  ROUTE_LOCAL,
+  ROUTE_CONNECTED,
+  ROUTE_VIA,
+  ROUTE_BLACKHOLE,
+  ROUTE_TUNNEL,
 } from '../tables/layout.js';
 
 const nexthop = new Uint8Array(4);
@@ -108,7 +138,12 @@ export function handleIpv4(dp: Datapath, port: number, off: number, len: number)
   }
   const total = ipv4TotalLen(b, ip);
   const hlen = ipv4HeaderLen(b, ip);
-  if (type === ROUTE_CONNECTED && !ipv4IsFragment(b, ip) && ipipToEndpoint(dp, out, off, ip + IPV4_DST, 4, b[ip + IPV4_PROTO], ip + hlen, total - hlen)) return;
+  if (
+    type === ROUTE_CONNECTED &&
+    !ipv4IsFragment(b, ip) &&
+    ipipToEndpoint(dp, out, off, ip + IPV4_DST, 4, b[ip + IPV4_PROTO], ip + hlen, total - hlen)
+  )
+    return;
   const mtu = dp.ports.mtu(out);
   // A super-frame is too big when its segments are; they are never fragmented (as if DF).
   const wire = superWireLen(dp, total);
@@ -157,7 +192,12 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
     wgReceive(dp, port, off, ip, 4, m, icmpLen);
     return;
   }
-  if (b[ip + IPV4_PROTO] === IPPROTO_UDP && !ipv4IsFragment(b, ip) && (dp.via & VIA_TUNNEL) === 0 && isVxlanDatagram(dp, port, m, icmpLen)) {
+  if (
+    b[ip + IPV4_PROTO] === IPPROTO_UDP &&
+    !ipv4IsFragment(b, ip) &&
+    (dp.via & VIA_TUNNEL) === 0 &&
+    isVxlanDatagram(dp, port, m, icmpLen)
+  ) {
     vxlanDecapsulate(dp, port, off, ip, 4, m, icmpLen);
     return;
   }
@@ -195,6 +235,5 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
   if (dp.tx.push(port, off, ETH_HLEN + total)) {
     dp.ctr[C.consumed]++;
     dp.ctr[C.echoReplied]++;
-  }
-  else dp.ctr[C.dropTxFull]++;
+  } else dp.ctr[C.dropTxFull]++;
 }

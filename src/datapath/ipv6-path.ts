@@ -16,18 +16,43 @@ import { isSuper, isGso, checksumPartial, superFrameCheck, superWireLen, resolve
 import { ETH_HLEN, ETH_DST, ETH_SRC } from '../wire/ethernet.js';
 import { IPPROTO_ICMPV6, IPPROTO_UDP } from '../wire/ipv4.js';
 import {
-  IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IPV6_BAD_EXT_HEADER, IPV6_HLEN, IPV6_HOPS,
-  IPV6_SRC, IPV6_DST, ipv6Check, ipv6Walk, ipv6PayloadLen, ipv6IsMulticast, ipv6IsLinkLocal, ipv6IsUnspecified,
+  IPV6_OK,
+  IPV6_TRUNCATED,
+  IPV6_BAD_VERSION,
+  IPV6_BAD_EXT_HEADER,
+  IPV6_HLEN,
+  IPV6_HOPS,
+  IPV6_SRC,
+  IPV6_DST,
+  ipv6Check,
+  ipv6Walk,
+  ipv6PayloadLen,
+  ipv6IsMulticast,
+  ipv6IsLinkLocal,
+  ipv6IsUnspecified,
   ipv6IsLoopback,
 } from '../wire/ipv6.js';
 import {
-  ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY, ICMPV6_TIME_EXCEEDED, ICMPV6_PACKET_TOO_BIG, ICMPV6_DEST_UNREACH, ICMPV6_CODE_NO_ROUTE,
-  ICMPV6_CODE_ADDR_UNREACH, ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT,
+  ICMPV6_ECHO_REQUEST,
+  ICMPV6_ECHO_REPLY,
+  ICMPV6_TIME_EXCEEDED,
+  ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_DEST_UNREACH,
+  ICMPV6_CODE_NO_ROUTE,
+  ICMPV6_CODE_ADDR_UNREACH,
+  ND_NEIGHBOR_SOLICIT,
+  ND_NEIGHBOR_ADVERT,
 } from '../wire/icmpv6.js';
 import { sum16, finish, pseudoSum6, update16 } from '../wire/checksum.js';
 import { get16, put16, copy, swap, wordsToBytes } from '../wire/bytes.js';
 import {
-  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_BLACKHOLE, ROUTE_TUNNEL,
+  ROUTE_TYPE,
+  ROUTE_PORT,
+  ROUTE_NEXTHOP,
+  ROUTE_CONNECTED,
+  ROUTE_VIA,
+  ROUTE_BLACKHOLE,
+  ROUTE_TUNNEL,
 } from '../tables/layout.js';
 
 const nexthop = new Uint8Array(16);
@@ -65,7 +90,12 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
     }
     return;
   }
-  if (ipv6IsUnspecified(b, ip + IPV6_SRC) || ipv6IsLoopback(b, ip + IPV6_SRC) || ipv6IsLoopback(b, ip + IPV6_DST) || ipv6IsUnspecified(b, ip + IPV6_DST)) {
+  if (
+    ipv6IsUnspecified(b, ip + IPV6_SRC) ||
+    ipv6IsLoopback(b, ip + IPV6_SRC) ||
+    ipv6IsLoopback(b, ip + IPV6_DST) ||
+    ipv6IsUnspecified(b, ip + IPV6_DST)
+  ) {
     // RFC 4291 §2.5.2-3: never forwarded, never answered (NS from :: was handled above).
     dp.ctr[C.dropIpv6Martian]++;
     return;
@@ -82,7 +112,11 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
   // L4 load balancer: packets to a service go to a backend inside IP6IP6 (lb.ts).
   if (dp.lb !== null && lbIpv6(dp, port, off, ip, end)) return;
   // DSR replies of a backend under l4Xlate get the service port back (lb-reverse.ts).
-  if ((dp.ports.flags(port) & PORT_DSR_BACKEND) !== 0 && !w.laterFragment && reverseXlate(b, 6, ip + IPV6_SRC, w.proto, w.l4Off, end - w.l4Off, checksumPartial(dp))) {
+  if (
+    (dp.ports.flags(port) & PORT_DSR_BACKEND) !== 0 &&
+    !w.laterFragment &&
+    reverseXlate(b, 6, ip + IPV6_SRC, w.proto, w.l4Off, end - w.l4Off, checksumPartial(dp))
+  ) {
     dp.ctr[C.lbReverseXlated]++;
   }
   if (dp.nat !== null && natEgress(dp, port, off, ip, 6)) return;
@@ -119,7 +153,12 @@ export function handleIpv6(dp: Datapath, port: number, off: number, len: number)
     return;
   }
   const total = end - ip;
-  if (type === ROUTE_CONNECTED && !w.fragment && ipipToEndpoint(dp, out, off, ip + IPV6_DST, 6, w.proto, w.l4Off, end - w.l4Off)) return;
+  if (
+    type === ROUTE_CONNECTED &&
+    !w.fragment &&
+    ipipToEndpoint(dp, out, off, ip + IPV6_DST, 6, w.proto, w.l4Off, end - w.l4Off)
+  )
+    return;
   const mtu = dp.ports.mtu(out);
   if (superWireLen(dp, total) > mtu) {
     dp.ctr[C.dropTooBig]++;
@@ -152,7 +191,12 @@ function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: 
     wgReceive(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
     return;
   }
-  if (w.proto === IPPROTO_UDP && !w.fragment && (dp.via & VIA_TUNNEL) === 0 && isVxlanDatagram(dp, port, w.l4Off, end - w.l4Off)) {
+  if (
+    w.proto === IPPROTO_UDP &&
+    !w.fragment &&
+    (dp.via & VIA_TUNNEL) === 0 &&
+    isVxlanDatagram(dp, port, w.l4Off, end - w.l4Off)
+  ) {
     vxlanDecapsulate(dp, port, off, ip, 6, w.l4Off, end - w.l4Off);
     return;
   }
@@ -200,6 +244,5 @@ function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: 
   if (dp.tx.push(port, off, end - off)) {
     dp.ctr[C.consumed]++;
     dp.ctr[C.echoReplied]++;
-  }
-  else dp.ctr[C.dropTxFull]++;
+  } else dp.ctr[C.dropTxFull]++;
 }

@@ -31,7 +31,13 @@ export function attachReverseXlate(sab: SharedArrayBuffer): void {
  * rewrote the port.
  */
 export function reverseXlate(
-  b: Uint8Array, family: number, srcOff: number, proto: number, l4: number, l4len: number, partial: boolean,
+  b: Uint8Array,
+  family: number,
+  srcOff: number,
+  proto: number,
+  l4: number,
+  l4len: number,
+  partial: boolean,
 ): boolean {
   if (table === null || (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP)) return false;
   const csumOff = proto === IPPROTO_TCP ? TCP_CSUM : UDP_CSUM;

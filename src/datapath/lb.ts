@@ -10,8 +10,20 @@ import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
 import { ETH_HLEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
 import {
-  IPV4_MIN_HLEN, IPV4_SRC, IPV4_DST, IPV4_PROTO, IPV4_ID, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_IPV6,
-  ipv4HeaderLen, ipv4TotalLen, ipv4DontFragment, ipv4IsLaterFragment, writeIpv4Header,
+  IPV4_MIN_HLEN,
+  IPV4_SRC,
+  IPV4_DST,
+  IPV4_PROTO,
+  IPV4_ID,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPPROTO_IPIP,
+  IPPROTO_IPV6,
+  ipv4HeaderLen,
+  ipv4TotalLen,
+  ipv4DontFragment,
+  ipv4IsLaterFragment,
+  writeIpv4Header,
 } from '../wire/ipv4.js';
 import { IPV6_HLEN, IPV6_SRC, IPV6_DST, writeIpv6Header } from '../wire/ipv6.js';
 import { ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED } from '../wire/icmp.js';
@@ -24,8 +36,21 @@ import { fillServiceKey } from '../lb/tables.js';
 import { fillConnKey, ctNowSec, CT_BACKEND, CT_BACKEND_ADDR, CT_BACKEND_PORT, CT_LAST_SEEN } from '../lb/conntrack.js';
 import { PORT_HAS_IPV4, PORT_HAS_IPV6, PORT_KIND_UPLINK, PORT_DSR_BACKEND } from '../tables/port-table.js';
 import {
-  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, SVC_FLAGS, SVC_SLOT, SVC_VIP_MARKER,
-  SVC_FLAG_L4_XLATE, SVC_FLAG_CONNTRACK, BACKEND_FAMILY, BACKEND_ADDR, BACKEND_PORT, SET_LB4_SRC, SET_LB6_SRC,
+  ROUTE_TYPE,
+  ROUTE_PORT,
+  ROUTE_NEXTHOP,
+  ROUTE_CONNECTED,
+  ROUTE_VIA,
+  SVC_FLAGS,
+  SVC_SLOT,
+  SVC_VIP_MARKER,
+  SVC_FLAG_L4_XLATE,
+  SVC_FLAG_CONNTRACK,
+  BACKEND_FAMILY,
+  BACKEND_ADDR,
+  BACKEND_PORT,
+  SET_LB4_SRC,
+  SET_LB6_SRC,
 } from '../tables/layout.js';
 
 /** Outer TTL / hop limit of what the load balancer sends. */
@@ -45,9 +70,9 @@ let nextHop = backendAddr;
 let outerSrcBytes: Uint8Array = outerSrc;
 let outerSrcOff = 0;
 
-
 function hashAddr(h: number, b: Uint8Array, o: number, alen: number): number {
-  for (let i = 0; i < alen; i += 4) h = mixWord(h, (b[o + i] << 24) | (b[o + i + 1] << 16) | (b[o + i + 2] << 8) | b[o + i + 3]);
+  for (let i = 0; i < alen; i += 4)
+    h = mixWord(h, (b[o + i] << 24) | (b[o + i + 1] << 16) | (b[o + i + 2] << 8) | b[o + i + 3]);
   return h;
 }
 
@@ -55,7 +80,14 @@ function hashAddr(h: number, b: Uint8Array, o: number, alen: number): number {
  * The backend selection hash: client address (alen = 4 or 16 bytes at b[o]), client port,
  * service port, IP protocol. Unsigned 32 bits.
  */
-export function lbFlowHash(b: Uint8Array, o: number, alen: number, sport: number, dport: number, proto: number): number {
+export function lbFlowHash(
+  b: Uint8Array,
+  o: number,
+  alen: number,
+  sport: number,
+  dport: number,
+  proto: number,
+): number {
   let h = hashAddr(SEED_SELECT, b, o, alen);
   h = mixWord(h, ((sport & 0xffff) << 16) | (dport & 0xffff));
   h = mixWord(h, proto & 0xff);
@@ -116,8 +148,16 @@ export function lbIpv6(dp: Datapath, port: number, off: number, ip: number, end:
 }
 
 function balance(
-  dp: Datapath, port: number, off: number, ip: number, family: 4 | 6, proto: number, l4: number, l4avail: number,
-  later: boolean, total: number,
+  dp: Datapath,
+  port: number,
+  off: number,
+  ip: number,
+  family: 4 | 6,
+  proto: number,
+  l4: number,
+  l4avail: number,
+  later: boolean,
+  total: number,
 ): boolean {
   const lb = dp.lb!;
   const b = dp.arena.bytes;
@@ -162,7 +202,14 @@ const TRACK_STALE = 3;
  * connection table updated). False when the packet was dropped (counted).
  */
 function chooseBackend(
-  dp: Datapath, family: 4 | 6, proto: number, src: number, vip: number, sport: number, dport: number, total: number,
+  dp: Datapath,
+  family: 4 | 6,
+  proto: number,
+  src: number,
+  vip: number,
+  sport: number,
+  dport: number,
+  total: number,
 ): boolean {
   const lb = dp.lb!;
   const b = dp.arena.bytes;
@@ -260,8 +307,16 @@ function routeToBackend(dp: Datapath, family: 4 | 6, src: number, sport: number)
  * the optional L4 port rewrite, the outer header and the send toward `nextHop` out of `out`.
  */
 function sendToBackend(
-  dp: Datapath, port: number, off: number, ip: number, family: 4 | 6, proto: number, l4: number, vip: number,
-  out: number, total: number,
+  dp: Datapath,
+  port: number,
+  off: number,
+  ip: number,
+  family: 4 | 6,
+  proto: number,
+  l4: number,
+  vip: number,
+  out: number,
+  total: number,
 ): void {
   const lb = dp.lb!;
   const b = dp.arena.bytes;
@@ -353,7 +408,11 @@ function encapsulate(b: Uint8Array, off: number, ip: number, family: number, tot
  * fragment) is an IPIP / IP6IP6 packet this node decapsulates.
  */
 export function isIpip(dp: Datapath, port: number, proto: number): boolean {
-  return (proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) && (dp.via & VIA_TUNNEL) === 0 && dp.ports.kind(port) === PORT_KIND_UPLINK;
+  return (
+    (proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) &&
+    (dp.via & VIA_TUNNEL) === 0 &&
+    dp.ports.kind(port) === PORT_KIND_UPLINK
+  );
 }
 
 /**
@@ -361,7 +420,14 @@ export function isIpip(dp: Datapath, port: number, proto: number): boolean {
  * at off, received on port) and hands the inner packet back to the dispatcher, to run on the
  * same port.
  */
-export function ipipDecapsulate(dp: Datapath, port: number, off: number, proto: number, inner: number, innerLen: number): void {
+export function ipipDecapsulate(
+  dp: Datapath,
+  port: number,
+  off: number,
+  proto: number,
+  inner: number,
+  innerLen: number,
+): void {
   const b = dp.arena.bytes;
   const version = proto === IPPROTO_IPIP ? 4 : 6;
   if (innerLen < 1 || b[inner] >>> 4 !== version) {
@@ -377,7 +443,6 @@ export function ipipDecapsulate(dp: Datapath, port: number, off: number, proto: 
   dp.reenter(VIA_IPIP, port, f, ETH_HLEN + innerLen);
 }
 
-
 const endpointAddr = new Uint8Array(16);
 
 /**
@@ -386,8 +451,22 @@ const endpointAddr = new Uint8Array(16);
  * hands the inner packet (destination: the VIP on the endpoint's loopback) to that endpoint.
  * Returns false when this is not such a packet.
  */
-export function ipipToEndpoint(dp: Datapath, out: number, off: number, outerDstOff: number, outerFamily: number, proto: number, inner: number, innerLen: number): boolean {
-  if ((proto !== IPPROTO_IPIP && proto !== IPPROTO_IPV6) || (dp.via & VIA_IPIP) !== 0 || (dp.ports.flags(out) & PORT_DSR_BACKEND) === 0) return false;
+export function ipipToEndpoint(
+  dp: Datapath,
+  out: number,
+  off: number,
+  outerDstOff: number,
+  outerFamily: number,
+  proto: number,
+  inner: number,
+  innerLen: number,
+): boolean {
+  if (
+    (proto !== IPPROTO_IPIP && proto !== IPPROTO_IPV6) ||
+    (dp.via & VIA_IPIP) !== 0 ||
+    (dp.ports.flags(out) & PORT_DSR_BACKEND) === 0
+  )
+    return false;
   const b = dp.arena.bytes;
   const version = proto === IPPROTO_IPIP ? 4 : 6;
   if (innerLen < (version === 4 ? 20 : 40) || b[inner] >>> 4 !== version) {

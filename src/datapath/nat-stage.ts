@@ -27,20 +27,38 @@ import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { vxlanSend } from './vxlan.js';
 import { checksumPartial, isGso, superWireLen, resolveSuper } from './superframe.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
-import { IPV4_SRC, IPV4_DST, IPV4_TTL, IPPROTO_ICMPV6, ipv4TotalLen, ipv4DontFragment, ipv4DecrementTtl } from '../wire/ipv4.js';
+import {
+  IPV4_SRC,
+  IPV4_DST,
+  IPV4_TTL,
+  IPPROTO_ICMPV6,
+  ipv4TotalLen,
+  ipv4DontFragment,
+  ipv4DecrementTtl,
+} from '../wire/ipv4.js';
 import { IPV6_SRC, IPV6_DST, IPV6_HOPS, IPV6_HLEN, ipv6PayloadLen } from '../wire/ipv6.js';
 import { ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_CODE_FRAG_NEEDED, ICMP_CODE_TTL_EXCEEDED } from '../wire/icmp.js';
 import { ICMPV6_TIME_EXCEEDED, ICMPV6_PACKET_TOO_BIG, ND_ROUTER_SOLICIT, ND_REDIRECT } from '../wire/icmpv6.js';
 import { PORT_KIND_ENDPOINT } from '../tables/port-table.js';
 import {
-  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_AUX, ROUTE_CONNECTED, ROUTE_VIA, ROUTE_TUNNEL, WG_PORT,
+  ROUTE_TYPE,
+  ROUTE_PORT,
+  ROUTE_NEXTHOP,
+  ROUTE_AUX,
+  ROUTE_CONNECTED,
+  ROUTE_VIA,
+  ROUTE_TUNNEL,
+  WG_PORT,
 } from '../tables/layout.js';
 import { wordsToBytes } from '../wire/bytes.js';
 import { ctNowSec } from '../lb/conntrack.js';
 import { CT_HIT, CT_NEW, CT_PORTS_EXHAUSTED, CT_TABLE_FULL, CT_INSERT_FAILED } from '../nat/conntrack.js';
 import { EV_FLAGS, EGRESS_GATEWAY_V6 } from '../nat/egress-table.js';
 import {
-  NAT_DECIDE_NONE, NAT_DECIDE_REDIRECT, NAT_DECIDE_DROP_NO_GATEWAY, NAT_DECIDE_MASQUERADE,
+  NAT_DECIDE_NONE,
+  NAT_DECIDE_REDIRECT,
+  NAT_DECIDE_DROP_NO_GATEWAY,
+  NAT_DECIDE_MASQUERADE,
 } from '../nat/masquerade.js';
 import { natParse, NAT_OK, NAT_ICMP_ERROR, NAT_LATER_FRAGMENT } from '../nat/packet.js';
 import { natRewriteSource, natRewriteDestination, natRewriteIcmpError, SIDE_SRC, SIDE_DST } from '../nat/snat.js';
@@ -49,7 +67,11 @@ import { LOCAL_NONE, LOCAL_EGRESS_IP } from '../nat/local-ips.js';
 /** The source is the endpoint's own address: its host route leads to the port the packet came in on. */
 function ownSource(dp: Datapath, port: number, family: number, b: Uint8Array, srcOff: number): boolean {
   const r = dp.route;
-  return dp.routes.lookup(family === 4 ? 4 : 6, b, srcOff, r) === (family === 4 ? 32 : 128) && r[ROUTE_TYPE] === ROUTE_CONNECTED && r[ROUTE_PORT] === port;
+  return (
+    dp.routes.lookup(family === 4 ? 4 : 6, b, srcOff, r) === (family === 4 ? 32 : 128) &&
+    r[ROUTE_TYPE] === ROUTE_CONNECTED &&
+    r[ROUTE_PORT] === port
+  );
 }
 
 /** Hook 1 (forwarding, before the route lookup). True: the packet is dealt with (sent or dropped). */
@@ -88,7 +110,9 @@ export function natApply(dp: Datapath): boolean {
   const n = dp.nat!;
   const d = n.pending;
   n.pending = 0;
-  const b = dp.arena.bytes, p = n.p, ct = n.ct;
+  const b = dp.arena.bytes,
+    p = n.p,
+    ct = n.ct;
   if (n.verdict === NAT_ICMP_ERROR) {
     if (ct.icmpErrorOutbound(p, b) !== CT_HIT) {
       dp.ctr[C.dropNatNoEntry]++;
@@ -119,9 +143,17 @@ export function natLocal(dp: Datapath, port: number, off: number, ip: number, fa
   if (kind === LOCAL_NONE) return false;
   // Neighbour discovery for our addresses is the router's business.
   const w = dp.walk6;
-  if (family === 6 && w.proto === IPPROTO_ICMPV6 && !w.laterFragment && b[w.l4Off]! >= ND_ROUTER_SOLICIT && b[w.l4Off]! <= ND_REDIRECT) return false;
+  if (
+    family === 6 &&
+    w.proto === IPPROTO_ICMPV6 &&
+    !w.laterFragment &&
+    b[w.l4Off]! >= ND_ROUTER_SOLICIT &&
+    b[w.l4Off]! <= ND_REDIRECT
+  )
+    return false;
   const end = family === 4 ? ip + ipv4TotalLen(b, ip) : ip + IPV6_HLEN + ipv6PayloadLen(b, ip);
-  const p = n.p, ct = n.ct;
+  const p = n.p,
+    ct = n.ct;
   const v = natParse(b, ip, end - ip, p);
   let hit = false;
   if (v === NAT_OK) {
@@ -199,7 +231,19 @@ function redirect(dp: Datapath, port: number, off: number, ip: number, family: n
  * the WireGuard device toward `peer` — the egress port's MTU (frag needed / packet too big, or
  * fragments without DF), TTL decrement, send.
  */
-function redirectOut(dp: Datapath, port: number, off: number, ip: number, family: number, l4Proto: number, l4Off: number, out: number, gfam: number, nh: Uint8Array, peer: number): void {
+function redirectOut(
+  dp: Datapath,
+  port: number,
+  off: number,
+  ip: number,
+  family: number,
+  l4Proto: number,
+  l4Off: number,
+  out: number,
+  gfam: number,
+  nh: Uint8Array,
+  peer: number,
+): void {
   const b = dp.arena.bytes;
   const total = family === 4 ? ipv4TotalLen(b, ip) : IPV6_HLEN + ipv6PayloadLen(b, ip);
   const mtu = dp.ports.mtu(out);

@@ -7,8 +7,16 @@ import { ETH_HLEN, ETH_SRC, ETHERTYPE_IPV6, writeEthernet } from '../wire/ethern
 import { IPPROTO_ICMPV6 } from '../wire/ipv4.js';
 import { IPV6_HLEN, IPV6_HOPS, IPV6_SRC, ipv6IsMulticast, ipv6IsUnspecified, writeIpv6Header } from '../wire/ipv6.js';
 import {
-  ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT, ND_TARGET, ND_OPTIONS, ND_OPT_SOURCE_LLADDR, ND_OPT_TARGET_LLADDR,
-  NA_FLAG_ROUTER, NA_FLAG_SOLICITED, NA_FLAG_OVERRIDE, ndFindLinkLayerOption,
+  ND_NEIGHBOR_SOLICIT,
+  ND_NEIGHBOR_ADVERT,
+  ND_TARGET,
+  ND_OPTIONS,
+  ND_OPT_SOURCE_LLADDR,
+  ND_OPT_TARGET_LLADDR,
+  NA_FLAG_ROUTER,
+  NA_FLAG_SOLICITED,
+  NA_FLAG_OVERRIDE,
+  ndFindLinkLayerOption,
 } from '../wire/icmpv6.js';
 import { sum16, finish, pseudoSum6 } from '../wire/checksum.js';
 import { put16, copy, equal } from '../wire/bytes.js';

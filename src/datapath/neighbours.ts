@@ -29,7 +29,9 @@ function fillKey(dp: Datapath, port: number, family: number, a: Uint8Array, o: n
   k[1] = family;
   k[2] = (a[o] << 24) | (a[o + 1] << 16) | (a[o + 2] << 8) | a[o + 3];
   if (family === 4) {
-    k[3] = 0; k[4] = 0; k[5] = 0;
+    k[3] = 0;
+    k[4] = 0;
+    k[5] = 0;
   } else {
     k[3] = (a[o + 4] << 24) | (a[o + 5] << 16) | (a[o + 6] << 8) | a[o + 7];
     k[4] = (a[o + 8] << 24) | (a[o + 9] << 16) | (a[o + 10] << 8) | a[o + 11];
@@ -38,7 +40,15 @@ function fillKey(dp: Datapath, port: number, family: number, a: Uint8Array, o: n
 }
 
 /** Writes the neighbour's MAC at dst[dstOff] and returns true, or false when unknown. */
-export function neighbourMac(dp: Datapath, port: number, family: number, a: Uint8Array, o: number, dst: Uint8Array, dstOff: number): boolean {
+export function neighbourMac(
+  dp: Datapath,
+  port: number,
+  family: number,
+  a: Uint8Array,
+  o: number,
+  dst: Uint8Array,
+  dstOff: number,
+): boolean {
   fillKey(dp, port, family, a, o);
   if (!dp.neighbours.lookup(dp.neighKey, 0, dp.neighValue, 0)) return false;
   const hi = dp.neighValue[0];
@@ -53,7 +63,15 @@ export function neighbourMac(dp: Datapath, port: number, family: number, a: Uint
 }
 
 /** Records addr → mac on port unless the table already says so (recently). */
-export function learnNeighbour(dp: Datapath, port: number, family: number, a: Uint8Array, o: number, mac: Uint8Array, macOff: number): void {
+export function learnNeighbour(
+  dp: Datapath,
+  port: number,
+  family: number,
+  a: Uint8Array,
+  o: number,
+  mac: Uint8Array,
+  macOff: number,
+): void {
   if (mac[macOff] & 1) return; // never learn a group address
   // Nothing is ever sent to a neighbour on the tunnel (routes name the remote VTEP), and
   // remote hosts must not be able to fill the shared table through it.
@@ -81,7 +99,17 @@ function sendArpRequest(dp: Datapath, port: number, a: Uint8Array, o: number): v
   // Without an IPv4 address of its own on the port the sender's protocol address is 0.0.0.0 (an ARP probe).
   const hasIpv4 = (dp.ports.flags(port) & PORT_HAS_IPV4) !== 0;
   writeArp(
-    b, f + ETH_HLEN, ARP_REQUEST, pb, mac, hasIpv4 ? pb : ZERO_MAC, hasIpv4 ? dp.ports.ipv4Off(port) : 0, ZERO_MAC, 0, a, o,
+    b,
+    f + ETH_HLEN,
+    ARP_REQUEST,
+    pb,
+    mac,
+    hasIpv4 ? pb : ZERO_MAC,
+    hasIpv4 ? dp.ports.ipv4Off(port) : 0,
+    ZERO_MAC,
+    0,
+    a,
+    o,
   );
   if (dp.tx.pushUncaptured(port, f, ETH_HLEN + ARP_LEN)) dp.ctr[C.neighbourRequests]++;
 }
@@ -122,7 +150,17 @@ export function solicit(dp: Datapath, port: number, family: number, a: Uint8Arra
  * The frame's Ethernet source is already set; the destination is filled when resolved.
  * `asFragment` (SEND_* of output.ts): how the frame is counted (pendingQueued, fragmentsQueued, wgParked...).
  */
-export function parkFrame(dp: Datapath, port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, asFragment = 0): void {
+export function parkFrame(
+  dp: Datapath,
+  port: number,
+  family: number,
+  nh: Uint8Array,
+  nhOff: number,
+  b: Uint8Array,
+  off: number,
+  len: number,
+  asFragment = 0,
+): void {
   const q = dp.pending;
   const already = q.waiting(port, family, nh, nhOff);
   // The received frame keeps its offload state while it waits; what was made of it has none.

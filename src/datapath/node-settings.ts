@@ -2,7 +2,13 @@
 // thread is the only writer, workers read the words per packet. Today: VXLAN on/off, VNI and
 // UDP port; the load balancer's outer source prefixes. A worker started without a settings buffer gets a private one with VXLAN off.
 import {
-  SETTINGS_WORDS, SET_VXLAN_ENABLED, SET_VXLAN_VNI, SET_VXLAN_PORT, SET_LB4_SRC_PLEN1, SET_LB4_SRC, SET_LB6_SRC_PLEN1,
+  SETTINGS_WORDS,
+  SET_VXLAN_ENABLED,
+  SET_VXLAN_VNI,
+  SET_VXLAN_PORT,
+  SET_LB4_SRC_PLEN1,
+  SET_LB4_SRC,
+  SET_LB6_SRC_PLEN1,
   SET_LB6_SRC,
 } from '../tables/layout.js';
 import { VXLAN_DEFAULT_PORT, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../wire/vxlan.js';
@@ -65,7 +71,8 @@ export class NodeSettings {
       return;
     }
     if (addr.length !== 4 * n) throw new RangeError(`IPv${family} prefix needs ${4 * n} bytes, got ${addr.length}`);
-    if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > 32 * n) throw new RangeError(`prefix length ${prefixLen} out of range`);
+    if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > 32 * n)
+      throw new RangeError(`prefix length ${prefixLen} out of range`);
     for (let i = 0; i < n; i++) {
       const bits = Math.max(0, Math.min(32, prefixLen - 32 * i));
       const mask = bits === 0 ? 0 : bits === 32 ? -1 : ~(0xffffffff >>> bits);

@@ -31,7 +31,16 @@ export function transmit(dp: Datapath, port: number, off: number, len: number, k
 }
 
 /** Sends the frame at off out of port to the neighbour whose address is nh[nhOff]. */
-export function sendToNeighbour(dp: Datapath, port: number, family: number, nh: Uint8Array, nhOff: number, off: number, len: number, asFragment = SEND_FORWARD): void {
+export function sendToNeighbour(
+  dp: Datapath,
+  port: number,
+  family: number,
+  nh: Uint8Array,
+  nhOff: number,
+  off: number,
+  len: number,
+  asFragment = SEND_FORWARD,
+): void {
   // Into the WireGuard device: no neighbours there; encrypted when the frame is done (wg-send.ts).
   if (port === WG_PORT) {
     transmit(dp, port, off, len, asFragment);

@@ -35,8 +35,16 @@ export class PendingQueue {
 
   /** Copies the frame in; returns false when every slot is taken. */
   add(
-    port: number, family: number, nh: Uint8Array, nhOff: number, b: Uint8Array, off: number, len: number, now: number,
-    recordBits: number, vnet: Int32Array | null,
+    port: number,
+    family: number,
+    nh: Uint8Array,
+    nhOff: number,
+    b: Uint8Array,
+    off: number,
+    len: number,
+    now: number,
+    recordBits: number,
+    vnet: Int32Array | null,
   ): boolean {
     if (this.count === PENDING_SLOTS || len > this.arena.maxFrameLen()) return false;
     let i = 0;
@@ -49,7 +57,8 @@ export class PendingQueue {
     this.deadline[i] = now + PENDING_TIMEOUT_MS;
     this.recordBits[i] = recordBits;
     for (let k = 0; k < VNET_WORDS; k++) this.vnet[i * VNET_WORDS + k] = vnet === null ? 0 : vnet[k];
-    if (b === this.arena.bytes) b.copyWithin(this.frameOff(i), off, off + len); // a super-frame is up to 64 KB
+    if (b === this.arena.bytes)
+      b.copyWithin(this.frameOff(i), off, off + len); // a super-frame is up to 64 KB
     else copy(this.arena.bytes, this.frameOff(i), b, off, len);
     this.count++;
     return true;
@@ -61,7 +70,11 @@ export class PendingQueue {
     for (let i = 0; i < PENDING_SLOTS; i++) {
       if (this.used[i] === 0 || this.port[i] !== port || this.family[i] !== family) continue;
       let same = true;
-      for (let k = 0; k < n; k++) if (this.nexthop[i * 16 + k] !== nh[nhOff + k]) { same = false; break; }
+      for (let k = 0; k < n; k++)
+        if (this.nexthop[i * 16 + k] !== nh[nhOff + k]) {
+          same = false;
+          break;
+        }
       if (same) return true;
     }
     return false;
@@ -73,7 +86,11 @@ export class PendingQueue {
     for (let j = 0; j < i; j++) {
       if (this.used[j] === 0 || this.port[j] !== this.port[i] || this.family[j] !== this.family[i]) continue;
       let same = true;
-      for (let k = 0; k < n; k++) if (this.nexthop[j * 16 + k] !== this.nexthop[i * 16 + k]) { same = false; break; }
+      for (let k = 0; k < n; k++)
+        if (this.nexthop[j * 16 + k] !== this.nexthop[i * 16 + k]) {
+          same = false;
+          break;
+        }
       if (same) return false;
     }
     return true;

@@ -11,7 +11,15 @@ import { handleIpv6 } from './ipv6-path.js';
 import { vxlanSendBack } from './vxlan.js';
 import { wgFlush } from './wg-send.js';
 import {
-  ETH_HLEN, ETH_DST, ETH_SRC, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, ethType, isGroup,
+  ETH_HLEN,
+  ETH_DST,
+  ETH_SRC,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  ETHERTYPE_VLAN,
+  ethType,
+  isGroup,
 } from '../wire/ethernet.js';
 import { equal } from '../wire/bytes.js';
 import { POINT_IN } from '../recorder/tables.js';

@@ -15,4 +15,3 @@ export const SENT = [C.forwarded, C.fragmentsSent, C.wgSent, C.segmentsSent];
 export const TX_FULL = [C.dropTxFull, C.fragmentsLost, C.wgLost, C.segmentsLost];
 export const PARKED = [C.pendingQueued, C.fragmentsQueued, C.wgParked, C.segmentsQueued];
 export const PARK_FULL = [C.dropPendingFull, C.fragmentsLost, C.wgLost, C.segmentsLost];
-

@@ -19,8 +19,16 @@ import { ETH_HLEN } from '../wire/ethernet.js';
 import { TCP_MIN_HLEN, TCP_CSUM, tcpHeaderLen } from '../wire/tcp.js';
 import { UDP_HLEN, UDP_CSUM } from '../wire/udp.js';
 import {
-  VNET_FLAGS, VNET_GSO_TYPE, VNET_HDR_LEN, VNET_GSO_SIZE, VNET_CSUM_START, VNET_CSUM_OFFSET, GSO_TCP4,
-  GSO_TCP6, GSO_UDP4, GSO_UDP6,
+  VNET_FLAGS,
+  VNET_GSO_TYPE,
+  VNET_HDR_LEN,
+  VNET_GSO_SIZE,
+  VNET_CSUM_START,
+  VNET_CSUM_OFFSET,
+  GSO_TCP4,
+  GSO_TCP6,
+  GSO_UDP4,
+  GSO_UDP6,
 } from '../native/tap.js';
 
 // virtio_net_hdr values (include/uapi/linux/virtio_net.h).
@@ -60,7 +68,14 @@ export function clearSuper(dp: Datapath): void {
  * l4, -1 for a later fragment; the packet ends at end) and notes where a GSO frame's headers
  * end (dp.gsoL4, dp.gsoPayload, relative to the frame). False: dropped and counted.
  */
-export function superFrameCheck(dp: Datapath, off: number, family: number, proto: number, l4: number, end: number): boolean {
+export function superFrameCheck(
+  dp: Datapath,
+  off: number,
+  family: number,
+  proto: number,
+  l4: number,
+  end: number,
+): boolean {
   const v = dp.vnet;
   const flags = v[VNET_FLAGS];
   if ((flags & ~(VIRTIO_NEEDS_CSUM | VIRTIO_DATA_VALID)) !== 0) {
@@ -70,8 +85,12 @@ export function superFrameCheck(dp: Datapath, off: number, family: number, proto
   const tcp = proto === IPPROTO_TCP;
   if (flags & VIRTIO_NEEDS_CSUM) {
     // Only the L4 checksum of TCP or UDP is ever left to a device here.
-    if ((!tcp && proto !== IPPROTO_UDP) || v[VNET_CSUM_START] !== l4 - off ||
-      v[VNET_CSUM_OFFSET] !== (tcp ? TCP_CSUM : UDP_CSUM) || l4 + (tcp ? TCP_CSUM : UDP_CSUM) + 2 > end) {
+    if (
+      (!tcp && proto !== IPPROTO_UDP) ||
+      v[VNET_CSUM_START] !== l4 - off ||
+      v[VNET_CSUM_OFFSET] !== (tcp ? TCP_CSUM : UDP_CSUM) ||
+      l4 + (tcp ? TCP_CSUM : UDP_CSUM) + 2 > end
+    ) {
       dp.ctr[C.dropVnetBadChecksum]++;
       return false;
     }
@@ -81,8 +100,12 @@ export function superFrameCheck(dp: Datapath, off: number, family: number, proto
   dp.ctr[C.rxSuperFrames]++;
   const want = type === VIRTIO_GSO_UDP_L4 ? IPPROTO_UDP : IPPROTO_TCP;
   const typeFamily = type === VIRTIO_GSO_TCPV4 ? 4 : type === VIRTIO_GSO_TCPV6 ? 6 : family;
-  if ((type !== VIRTIO_GSO_TCPV4 && type !== VIRTIO_GSO_TCPV6 && type !== VIRTIO_GSO_UDP_L4) || proto !== want ||
-    typeFamily !== family || (flags & VIRTIO_NEEDS_CSUM) === 0) {
+  if (
+    (type !== VIRTIO_GSO_TCPV4 && type !== VIRTIO_GSO_TCPV6 && type !== VIRTIO_GSO_UDP_L4) ||
+    proto !== want ||
+    typeFamily !== family ||
+    (flags & VIRTIO_NEEDS_CSUM) === 0
+  ) {
     dp.ctr[C.dropVnetBadGso]++;
     return false;
   }
@@ -127,8 +150,21 @@ export function segmentFrame(dp: Datapath, off: number, len: number): number {
     dp.ctr[C.dropSuperFrameSegments]++;
     return 0;
   }
-  const made = dp.native.gsoSplit(a.bytes, off, len, dp.gsoKind, off + ETH_HLEN, off + dp.gsoL4, payload, size, first,
-    a.segStride, n, segLen, 0);
+  const made = dp.native.gsoSplit(
+    a.bytes,
+    off,
+    len,
+    dp.gsoKind,
+    off + ETH_HLEN,
+    off + dp.gsoL4,
+    payload,
+    size,
+    first,
+    a.segStride,
+    n,
+    segLen,
+    0,
+  );
   for (let i = 0; i < made; i++) segOff[i] = first + i * a.segStride;
   dp.ctr[C.segmentsMade] += made;
   return made;

@@ -49,7 +49,17 @@ export class TxQueues {
     this.count[port] = n + 1;
     // Pseudo-ports' frames (VXLAN, WireGuard) are captured once encapsulated onto an uplink.
     if (this.recordBits !== 0 && port < FIRST_PSEUDO_PORT) {
-      this.recorder!.capture(this.bytes, off, len, this.recordBits, POINT_OUT, port, this.ctr, C.recorderCaptured, C.recorderLost);
+      this.recorder!.capture(
+        this.bytes,
+        off,
+        len,
+        this.recordBits,
+        POINT_OUT,
+        port,
+        this.ctr,
+        C.recorderCaptured,
+        C.recorderLost,
+      );
     }
     return true;
   }
@@ -65,7 +75,17 @@ export class TxQueues {
   /** The recorder's outbound capture of a frame that does not get a descriptor of its own (GRO merges it). */
   capture(port: number, off: number, len: number): void {
     if (this.recordBits !== 0 && port < FIRST_PSEUDO_PORT) {
-      this.recorder!.capture(this.bytes, off, len, this.recordBits, POINT_OUT, port, this.ctr, C.recorderCaptured, C.recorderLost);
+      this.recorder!.capture(
+        this.bytes,
+        off,
+        len,
+        this.recordBits,
+        POINT_OUT,
+        port,
+        this.ctr,
+        C.recorderCaptured,
+        C.recorderLost,
+      );
     }
   }
 

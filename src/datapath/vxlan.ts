@@ -13,7 +13,14 @@ import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
 import { TX_PER_PORT } from './tx.js';
 import {
-  ETH_HLEN, ETH_DST, ETH_SRC, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ethType, isGroup,
+  ETH_HLEN,
+  ETH_DST,
+  ETH_SRC,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  ethType,
+  isGroup,
 } from '../wire/ethernet.js';
 import { IPV4_SRC, IPV4_DST, ipv4TotalLen, ipv4DontFragment, ipv4DecrementTtl } from '../wire/ipv4.js';
 import { IPV6_HLEN, IPV6_HOPS, IPV6_SRC, IPV6_DST, ipv6PayloadLen } from '../wire/ipv6.js';
@@ -21,27 +28,50 @@ import { ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED } from '../wire/icmp.js';
 import { ICMPV6_PACKET_TOO_BIG } from '../wire/icmpv6.js';
 import { UDP_HLEN, UDP_LEN, UDP_DST_PORT, udpLengthValid, udpChecksumOk4, udpChecksumOk6 } from '../wire/udp.js';
 import {
-  VXLAN_HLEN, VXLAN_OK, VXLAN_TRUNCATED, VXLAN_OVERHEAD4, VXLAN_OVERHEAD6, vxlanCheck, vxlanVni, vxlanFlowHash,
-  vxlanSourcePort, writeVxlanEncap4, writeVxlanEncap6,
+  VXLAN_HLEN,
+  VXLAN_OK,
+  VXLAN_TRUNCATED,
+  VXLAN_OVERHEAD4,
+  VXLAN_OVERHEAD6,
+  vxlanCheck,
+  vxlanVni,
+  vxlanFlowHash,
+  vxlanSourcePort,
+  writeVxlanEncap4,
+  writeVxlanEncap6,
 } from '../wire/vxlan.js';
 import { get16, copy, equal, wordsToBytes } from '../wire/bytes.js';
 import { PORT_HAS_IPV4, PORT_HAS_IPV6, PORT_KIND_UPLINK } from '../tables/port-table.js';
 import {
-  ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_AUX, ROUTE_INNER_MAC, ROUTE_AUX_FAMILY_MASK, ROUTE_AUX_INNER_MAC,
-  ROUTE_VIA, TUNNEL_PORT,
+  ROUTE_TYPE,
+  ROUTE_PORT,
+  ROUTE_NEXTHOP,
+  ROUTE_AUX,
+  ROUTE_INNER_MAC,
+  ROUTE_AUX_FAMILY_MASK,
+  ROUTE_AUX_INNER_MAC,
+  ROUTE_VIA,
+  TUNNEL_PORT,
 } from '../tables/layout.js';
 
 const OUTER_SRC = 0;
 const OUTER_DST = 16;
 const OUTER_MAC = 32;
 
-
 /**
  * Forwards the routed packet at ip (frame at off, received on inPort) through the tunnel that
  * dp.route (a ROUTE_TUNNEL value) names. TTL / hop limit were checked by the caller and are
  * decremented here, after the PMTU check. `l4Proto`/`l4Off` are the IPv6 walk's (-1 for IPv4).
  */
-export function vxlanSend(dp: Datapath, inPort: number, off: number, ip: number, family: number, l4Proto: number, l4Off: number): void {
+export function vxlanSend(
+  dp: Datapath,
+  inPort: number,
+  off: number,
+  ip: number,
+  family: number,
+  l4Proto: number,
+  l4Off: number,
+): void {
   const b = dp.arena.bytes;
   const r = dp.route;
   const s = dp.settings;
@@ -138,7 +168,15 @@ export function vxlanSend(dp: Datapath, inPort: number, off: number, ip: number,
 }
 
 /** Writes the outer headers in front of the inner frame at off; returns the outer frame's offset. */
-function encapsulate(dp: Datapath, out: number, ufam: number, remote: Uint8Array, off: number, innerLen: number, sport: number): number {
+function encapsulate(
+  dp: Datapath,
+  out: number,
+  ufam: number,
+  remote: Uint8Array,
+  off: number,
+  innerLen: number,
+  sport: number,
+): number {
   const b = dp.arena.bytes;
   const pb = dp.ports.bytes;
   const s = dp.settings;
@@ -154,8 +192,12 @@ function encapsulate(dp: Datapath, out: number, ufam: number, remote: Uint8Array
  */
 export function isVxlanDatagram(dp: Datapath, port: number, u: number, l4avail: number): boolean {
   const s = dp.settings;
-  return s.vxlanEnabled() && l4avail >= UDP_HLEN && get16(dp.arena.bytes, u + UDP_DST_PORT) === s.vxlanPort() &&
-    dp.ports.kind(port) === PORT_KIND_UPLINK;
+  return (
+    s.vxlanEnabled() &&
+    l4avail >= UDP_HLEN &&
+    get16(dp.arena.bytes, u + UDP_DST_PORT) === s.vxlanPort() &&
+    dp.ports.kind(port) === PORT_KIND_UPLINK
+  );
 }
 
 /**
@@ -163,7 +205,15 @@ export function isVxlanDatagram(dp: Datapath, port: number, u: number, l4avail: 
  * received on port) and hands its inner frame back to the dispatcher, to run on TUNNEL_PORT.
  * Every frame ends in one dropVxlan* counter or in the inner frame's outcome.
  */
-export function vxlanDecapsulate(dp: Datapath, port: number, off: number, ip: number, family: number, u: number, l4avail: number): void {
+export function vxlanDecapsulate(
+  dp: Datapath,
+  port: number,
+  off: number,
+  ip: number,
+  family: number,
+  u: number,
+  l4avail: number,
+): void {
   const b = dp.arena.bytes;
   if (!udpLengthValid(b, u, l4avail)) {
     dp.ctr[C.dropVxlanMalformed]++;
@@ -192,7 +242,10 @@ export function vxlanDecapsulate(dp: Datapath, port: number, off: number, ip: nu
     return;
   }
   const pb = dp.ports.bytes;
-  if (isGroup(b, inner + ETH_SRC) || (!isGroup(b, inner + ETH_DST) && !equal(b, inner + ETH_DST, pb, dp.ports.macOff(TUNNEL_PORT), 6))) {
+  if (
+    isGroup(b, inner + ETH_SRC) ||
+    (!isGroup(b, inner + ETH_DST) && !equal(b, inner + ETH_DST, pb, dp.ports.macOff(TUNNEL_PORT), 6))
+  ) {
     dp.ctr[C.dropVxlanInnerMac]++;
     return;
   }
@@ -237,9 +290,10 @@ export function vxlanSendBack(dp: Datapath): void {
       continue;
     }
     const sport = vxlanSourcePort(vxlanFlowHash(b, f, len));
-    const e = fam === 4
-      ? writeVxlanEncap4(b, f, len, o, OUTER_DST, o, OUTER_SRC, sport, s.vxlanPort(), s.vxlanVni())
-      : writeVxlanEncap6(b, f, len, o, OUTER_DST, o, OUTER_SRC, sport, s.vxlanPort(), s.vxlanVni());
+    const e =
+      fam === 4
+        ? writeVxlanEncap4(b, f, len, o, OUTER_DST, o, OUTER_SRC, sport, s.vxlanPort(), s.vxlanVni())
+        : writeVxlanEncap6(b, f, len, o, OUTER_DST, o, OUTER_SRC, sport, s.vxlanPort(), s.vxlanVni());
     copy(b, e + ETH_DST, o, OUTER_MAC, 6);
     copy(b, e + ETH_SRC, pb, dp.ports.macOff(out), 6);
     if (tx.push(out, e, len + overhead)) dp.ctr[C.vxlanEncapsulated]++;

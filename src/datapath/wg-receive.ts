@@ -13,8 +13,28 @@ import { Datapath, VIA_TUNNEL, VIA_WIREGUARD } from './state.js';
 import { C } from './counters.js';
 import { wallNow } from './wg-send.js';
 import {
-  SLOT_LIVE, SLOT_NEXT, SLOT_WORDS, K_STATE, K_PEER, K_RECV_KEY, K_SHARED, PEER_WORDS, P_CURRENT, P_EP_LOCK, P_EP_GEN,
-  P_EP_FAMILY, P_EP_PORT, P_EP_ADDR, P_NODE4, P_NODE6, A_DATA_RECV, A_AUTH_RECV, A_RX_BYTES, MSG_HANDSHAKE, MSG_CONFIRMED, RING_META_WORDS,
+  SLOT_LIVE,
+  SLOT_NEXT,
+  SLOT_WORDS,
+  K_STATE,
+  K_PEER,
+  K_RECV_KEY,
+  K_SHARED,
+  PEER_WORDS,
+  P_CURRENT,
+  P_EP_LOCK,
+  P_EP_GEN,
+  P_EP_FAMILY,
+  P_EP_PORT,
+  P_EP_ADDR,
+  P_NODE4,
+  P_NODE6,
+  A_DATA_RECV,
+  A_AUTH_RECV,
+  A_RX_BYTES,
+  MSG_HANDSHAKE,
+  MSG_CONFIRMED,
+  RING_META_WORDS,
 } from '../wireguard/dataplane-tables.js';
 import { REJECT_AFTER_TIME, MSG_TRANSPORT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from '../wireguard/constants.js';
 import { replayCheck, counterBelowReject } from '../wireguard/replay.js';
@@ -35,11 +55,25 @@ const key = new Int32Array(1);
 
 export function isWgDatagram(dp: Datapath, port: number, u: number, l4avail: number): boolean {
   const w = dp.wg;
-  return w !== null && w.enabled() && l4avail >= UDP_HLEN && get16(dp.arena.bytes, u + UDP_DST_PORT) === w.listenPort() && dp.ports.kind(port) === PORT_KIND_UPLINK;
+  return (
+    w !== null &&
+    w.enabled() &&
+    l4avail >= UDP_HLEN &&
+    get16(dp.arena.bytes, u + UDP_DST_PORT) === w.listenPort() &&
+    dp.ports.kind(port) === PORT_KIND_UPLINK
+  );
 }
 
 /** The datagram at u (l4avail bytes) of the IPv4/IPv6 packet at ip; one outcome per frame. */
-export function wgReceive(dp: Datapath, port: number, off: number, ip: number, family: number, u: number, l4avail: number): void {
+export function wgReceive(
+  dp: Datapath,
+  port: number,
+  off: number,
+  ip: number,
+  family: number,
+  u: number,
+  l4avail: number,
+): void {
   const b = dp.arena.bytes;
   if ((dp.via & VIA_TUNNEL) !== 0) {
     dp.ctr[C.dropWgNested]++;
@@ -86,7 +120,17 @@ function transport(dp: Datapath, family: number, ip: number, u: number, msg: num
     dp.ctr[C.dropWgReplay]++;
     return;
   }
-  if (!w.native.aeadOpen(t.slotBytes, (sb + K_RECV_KEY) * 4, b, msg + TRANSPORT_HEADER_SIZE, len - TRANSPORT_HEADER_SIZE, lo, hi)) {
+  if (
+    !w.native.aeadOpen(
+      t.slotBytes,
+      (sb + K_RECV_KEY) * 4,
+      b,
+      msg + TRANSPORT_HEADER_SIZE,
+      len - TRANSPORT_HEADER_SIZE,
+      lo,
+      hi,
+    )
+  ) {
     dp.ctr[C.dropWgDecrypt]++;
     return;
   }
@@ -126,7 +170,10 @@ function transport(dp: Datapath, family: number, ip: number, u: number, msg: num
   // Cryptokey routing, receive side: the inner source must be one the peer may use — or the
   // peer is the egress gateway of this flow and hands back a reply from outside.
   const srcOff = inner + (fam === 4 ? IPV4_SRC : IPV6_SRC);
-  if ((t.allowed.lookup(fam, b, srcOff, w.lookup) < 0 || w.lookup[0] !== peer) && !replyFromGateway(dp, peer, fam, b, inner)) {
+  if (
+    (t.allowed.lookup(fam, b, srcOff, w.lookup) < 0 || w.lookup[0] !== peer) &&
+    !replyFromGateway(dp, peer, fam, b, inner)
+  ) {
     dp.ctr[C.dropWgSourceNotAllowed]++;
     return;
   }
@@ -162,11 +209,22 @@ function replyFromGateway(dp: Datapath, peer: number, fam: number, b: Uint8Array
 }
 
 /** The peer's endpoint becomes the source of this authenticated packet, if it moved. */
-function roam(w: NonNullable<Datapath['wg']>, pw: number, family: number, b: Uint8Array, ip: number, port: number): void {
+function roam(
+  w: NonNullable<Datapath['wg']>,
+  pw: number,
+  family: number,
+  b: Uint8Array,
+  ip: number,
+  port: number,
+): void {
   const p = w.t.peers;
   const src = ip + (family === 4 ? IPV4_SRC : IPV6_SRC);
   const words = family === 4 ? 1 : 4;
-  if (p[pw + P_EP_FAMILY] === family && p[pw + P_EP_PORT] === port && wordsEqualBytes(p, pw + P_EP_ADDR, b, src, words)) {
+  if (
+    p[pw + P_EP_FAMILY] === family &&
+    p[pw + P_EP_PORT] === port &&
+    wordsEqualBytes(p, pw + P_EP_ADDR, b, src, words)
+  ) {
     return;
   }
   lock(p, pw + P_EP_LOCK);

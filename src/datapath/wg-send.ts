@@ -16,8 +16,31 @@ import { sendToNeighbour, transmit, SEND_WIREGUARD } from './output.js';
 import { TX_PER_PORT } from './tx.js';
 import { WgWorker } from './wg-worker.js';
 import {
-  SLOT_LIVE, K_STATE, K_REMOTE_INDEX, K_SEND_KEY, K_SHARED, PEER_WORDS, P_ACTIVE, P_CURRENT, P_NODE4, P_NODE6, P_EP_GEN, P_EP_FAMILY, P_EP_PORT, P_EP_ADDR,
-  P_ASKED_AT, P_ASK_COUNT, STAGED_PER_ASK, SET_PEER_LIMIT, A_DATA_SENT, A_TX_BYTES, A_AUTH_SENT, MSG_NEED_SESSION, MSG_SEND, RING_META_WORDS, SLOT_WORDS,
+  SLOT_LIVE,
+  K_STATE,
+  K_REMOTE_INDEX,
+  K_SEND_KEY,
+  K_SHARED,
+  PEER_WORDS,
+  P_ACTIVE,
+  P_CURRENT,
+  P_NODE4,
+  P_NODE6,
+  P_EP_GEN,
+  P_EP_FAMILY,
+  P_EP_PORT,
+  P_EP_ADDR,
+  P_ASKED_AT,
+  P_ASK_COUNT,
+  STAGED_PER_ASK,
+  SET_PEER_LIMIT,
+  A_DATA_SENT,
+  A_TX_BYTES,
+  A_AUTH_SENT,
+  MSG_NEED_SESSION,
+  MSG_SEND,
+  RING_META_WORDS,
+  SLOT_WORDS,
 } from '../wireguard/dataplane-tables.js';
 import { REJECT_AFTER_TIME, REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from '../wireguard/constants.js';
 import { counterBelowReject } from '../wireguard/replay.js';
@@ -86,7 +109,12 @@ function encryptAndSend(dp: Datapath, w: WgWorker, f: number, len: number, force
   const ip = f + ETH_HLEN;
   const ipLen = len - ETH_HLEN;
   const family = ((b[f + ETH_TYPE] << 8) | b[f + ETH_TYPE + 1]) === ETHERTYPE_IPV6 ? 6 : 4;
-  const peer = forced >= 0 ? forced : t.allowed.lookup(family, b, ip + (family === 4 ? IPV4_DST : IPV6_DST), w.lookup) < 0 ? -1 : w.lookup[0];
+  const peer =
+    forced >= 0
+      ? forced
+      : t.allowed.lookup(family, b, ip + (family === 4 ? IPV4_DST : IPV6_DST), w.lookup) < 0
+        ? -1
+        : w.lookup[0];
   if (peer < 0 || peer >= t.maxPeers) {
     dp.ctr[C.wgNoPeer]++;
     return;
@@ -95,7 +123,12 @@ function encryptAndSend(dp: Datapath, w: WgWorker, f: number, len: number, force
   const slot = Atomics.load(t.peers, pw + P_CURRENT);
   const now = wallNow(dp);
   const sb = slot * SLOT_WORDS;
-  if (slot < 0 || slot >= t.slotCount || Atomics.load(t.slotWords, sb + K_STATE) !== SLOT_LIVE || now - t.createdWallMs(slot) >= REJECT_AFTER_TIME) {
+  if (
+    slot < 0 ||
+    slot >= t.slotCount ||
+    Atomics.load(t.slotWords, sb + K_STATE) !== SLOT_LIVE ||
+    now - t.createdWallMs(slot) >= REJECT_AFTER_TIME
+  ) {
     askForSession(dp, w, peer, ip, ipLen, now);
     return;
   }
@@ -193,7 +226,10 @@ function sendDatagram(dp: Datapath, w: WgWorker, msg: number, msgLen: number): b
   const b = dp.arena.bytes;
   const fam = w.epFamily;
   const r = dp.route;
-  if (dp.routes.lookup(fam as 4 | 6, w.endpoint, 0, r) < 0 || (r[ROUTE_TYPE] !== ROUTE_CONNECTED && r[ROUTE_TYPE] !== ROUTE_VIA)) {
+  if (
+    dp.routes.lookup(fam as 4 | 6, w.endpoint, 0, r) < 0 ||
+    (r[ROUTE_TYPE] !== ROUTE_CONNECTED && r[ROUTE_TYPE] !== ROUTE_VIA)
+  ) {
     dp.ctr[C.wgNoRoute]++;
     return false;
   }

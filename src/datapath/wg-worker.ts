@@ -1,6 +1,13 @@
 // A worker's handle on WireGuard: the shared tables (src/wireguard/dataplane-tables.ts), its
 // own activity row and rings, the native AEAD, and scratch reused for every packet.
-import { WgShared, WgSabs, SET_ENABLED, SET_LISTEN_PORT, SET_MTU, RING_META_WORDS } from '../wireguard/dataplane-tables.js';
+import {
+  WgShared,
+  WgSabs,
+  SET_ENABLED,
+  SET_LISTEN_PORT,
+  SET_MTU,
+  RING_META_WORDS,
+} from '../wireguard/dataplane-tables.js';
 import { loadNative, NativeShim } from '../native/tap.js';
 import { TX_PER_PORT } from './tx.js';
 
@@ -30,7 +37,10 @@ export class WgWorker {
    */
   notifyControl: () => void = () => {};
 
-  constructor(sabs: WgSabs, readonly worker: number) {
+  constructor(
+    sabs: WgSabs,
+    readonly worker: number,
+  ) {
     this.t = new WgShared(sabs);
     this.native = loadNative();
     this.toControl = this.t.toControl[worker];

@@ -11,7 +11,15 @@ import { C, COUNTER_NAMES } from './counters.js';
 import { receiveFrame } from './receive.js';
 import { servicePending } from './neighbours.js';
 import {
-  PortTable, MAX_PORTS, PORT_COUNTERS, PORT_OFFLOADS, PC_RX_FRAMES, PC_RX_BYTES, PC_TX_FRAMES, PC_TX_BYTES, PC_RX_SUPER,
+  PortTable,
+  MAX_PORTS,
+  PORT_COUNTERS,
+  PORT_OFFLOADS,
+  PC_RX_FRAMES,
+  PC_RX_BYTES,
+  PC_TX_FRAMES,
+  PC_TX_BYTES,
+  PC_RX_SUPER,
   PC_TX_SUPER,
 } from '../tables/port-table.js';
 import { VNET_WORDS, VNET_GSO_TYPE } from '../native/tap.js';
@@ -91,7 +99,11 @@ function newWgWorker(sabs: WgSabs, index: number): WgWorker {
   w.notifyControl = () => parentPort?.postMessage({ type: 'wg' });
   return w;
 }
-const portCtr = new Float64Array(init.portCountersSab, init.index * MAX_PORTS * PORT_COUNTERS * 8, MAX_PORTS * PORT_COUNTERS);
+const portCtr = new Float64Array(
+  init.portCountersSab,
+  init.index * MAX_PORTS * PORT_COUNTERS * 8,
+  MAX_PORTS * PORT_COUNTERS,
+);
 const tx = dp.tx;
 
 // This worker's view of the ports: indices and this queue's fd of each, plus the wake fd.
@@ -162,7 +174,10 @@ function run(): void {
   try {
     if (init.cpu >= 0) native.pin(init.cpu);
   } catch (e) {
-    parentPort?.postMessage({ type: 'warn', message: `worker ${init.index}: cannot pin to CPU ${init.cpu}: ${(e as Error).message}` });
+    parentPort?.postMessage({
+      type: 'warn',
+      message: `worker ${init.index}: cannot pin to CPU ${init.cpu}: ${(e as Error).message}`,
+    });
   }
   parentPort?.postMessage({ type: 'ready', index: init.index });
   const bytes = arena.bytes;

@@ -57,12 +57,25 @@ function word(b: Uint8Array, o: number): number {
 
 /** Fills a flow key (client address at b[src], VIP at b[vip], both of the family's length). */
 export function fillConnKey(
-  key: Int32Array, family: number, b: Uint8Array, src: number, vip: number, sport: number, dport: number, proto: number,
+  key: Int32Array,
+  family: number,
+  b: Uint8Array,
+  src: number,
+  vip: number,
+  sport: number,
+  dport: number,
+  proto: number,
 ): void {
   key[0] = (family << 8) | proto;
   if (family === 4) {
-    key[1] = word(b, src); key[2] = 0; key[3] = 0; key[4] = 0;
-    key[5] = word(b, vip); key[6] = 0; key[7] = 0; key[8] = 0;
+    key[1] = word(b, src);
+    key[2] = 0;
+    key[3] = 0;
+    key[4] = 0;
+    key[5] = word(b, vip);
+    key[6] = 0;
+    key[7] = 0;
+    key[8] = 0;
   } else {
     for (let i = 0; i < 4; i++) {
       key[1 + i] = word(b, src + 4 * i);
@@ -80,7 +93,10 @@ export class ConntrackReader {
   private tokens: number;
   private refill = -1;
 
-  constructor(sab: SharedArrayBuffer, readonly newFlowsPerSec: number) {
+  constructor(
+    sab: SharedArrayBuffer,
+    readonly newFlowsPerSec: number,
+  ) {
     this.map = SharedHashMap.attach(sab);
     this.tokens = newFlowsPerSec;
   }

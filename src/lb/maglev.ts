@@ -15,14 +15,16 @@ export class MaglevError extends Error {}
 
 /** The 32-bit MurmurHash seed from Cilium's 12-byte base64 seed. */
 export function maglevSeed(seed: string): number {
-  if (!/^[A-Za-z0-9+/]{16}$/.test(seed)) throw new MaglevError(`Maglev seed "${seed}" is not 12 bytes of base64 (16 characters)`);
+  if (!/^[A-Za-z0-9+/]{16}$/.test(seed))
+    throw new MaglevError(`Maglev seed "${seed}" is not 12 bytes of base64 (16 characters)`);
   const d = Buffer.from(seed, 'base64');
   if (d.length !== 12) throw new MaglevError(`Maglev seed "${seed}" decodes to ${d.length} bytes, not 12`);
   return ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0;
 }
 
 export function checkTableSize(m: number): void {
-  if (!(MAGLEV_TABLE_SIZES as readonly number[]).includes(m)) throw new MaglevError(`Maglev table size ${m} is not one of ${MAGLEV_TABLE_SIZES.join(', ')}`);
+  if (!(MAGLEV_TABLE_SIZES as readonly number[]).includes(m))
+    throw new MaglevError(`Maglev table size ${m} is not one of ${MAGLEV_TABLE_SIZES.join(', ')}`);
 }
 
 export interface MaglevBackend {
@@ -65,7 +67,8 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], m: number, 
     for (let i = 0; i < n && filled < m; i++) {
       const w = weight[i];
       // Equal weights: a turn every round, in index order (Cilium's n % N); w/maxWeight otherwise.
-      if (w !== maxWeight && Math.floor(((round + 1) * w) / maxWeight) === Math.floor((round * w) / maxWeight)) continue;
+      if (w !== maxWeight && Math.floor(((round + 1) * w) / maxWeight) === Math.floor((round * w) / maxWeight))
+        continue;
       let c = pos[i];
       while (entry[c] >= 0) {
         c += skip[i];

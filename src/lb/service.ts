@@ -84,7 +84,12 @@ export function parseService(doc: unknown, where = 'service'): ServiceSpec {
     return { ip: formatAddress(a), port: p, weight };
   });
   const spec: ServiceSpec = {
-    name, vip: formatAddress(vip), port: port(o.port, `${where}.port`), protocol: proto, l4Xlate, backends,
+    name,
+    vip: formatAddress(vip),
+    port: port(o.port, `${where}.port`),
+    protocol: proto,
+    l4Xlate,
+    backends,
   };
   if (conntrack !== undefined) spec.conntrack = conntrack;
   return spec;

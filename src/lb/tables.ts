@@ -6,13 +6,27 @@
 // swap Cilium does with a map-in-map, here with one seqlocked word).
 import { SharedHashMap } from '../tables/hashmap.js';
 import {
-  SVC_KEY_WORDS, SVC_VALUE_WORDS, SVC_SLOT, SVC_GENERATION, SVC_BACKENDS, BACKEND_WORDS, BACKEND_FAMILY,
-  BACKEND_ADDR, BACKEND_PORT, SVC_VIP_MARKER,
+  SVC_KEY_WORDS,
+  SVC_VALUE_WORDS,
+  SVC_SLOT,
+  SVC_GENERATION,
+  SVC_BACKENDS,
+  BACKEND_WORDS,
+  BACKEND_FAMILY,
+  BACKEND_ADDR,
+  BACKEND_PORT,
+  SVC_VIP_MARKER,
 } from '../tables/layout.js';
 import { buildMaglevTable, sortBackends, backendName } from './maglev.js';
 import { Address, formatAddress } from '../wire/addr.js';
 import {
-  CT_KEY_WORDS, CT_VALUE_WORDS, DEFAULT_CONNTRACK_CAPACITY, DEFAULT_NEW_FLOWS_PER_SEC, ConntrackReader, ctNowSec, sweepConntrack,
+  CT_KEY_WORDS,
+  CT_VALUE_WORDS,
+  DEFAULT_CONNTRACK_CAPACITY,
+  DEFAULT_NEW_FLOWS_PER_SEC,
+  ConntrackReader,
+  ctNowSec,
+  sweepConntrack,
 } from './conntrack.js';
 
 export interface LbSizes {
@@ -72,11 +86,20 @@ export interface BackendSpec {
 const LOOKUP_RETRIES = 8;
 
 /** Fills a service key from VIP bytes in a buffer (packet or control-plane array). */
-export function fillServiceKey(key: Int32Array, family: number, b: Uint8Array, o: number, port: number, proto: number): void {
+export function fillServiceKey(
+  key: Int32Array,
+  family: number,
+  b: Uint8Array,
+  o: number,
+  port: number,
+  proto: number,
+): void {
   key[0] = family;
   key[1] = (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
   if (family === 4) {
-    key[2] = 0; key[3] = 0; key[4] = 0;
+    key[2] = 0;
+    key[3] = 0;
+    key[4] = 0;
   } else {
     key[2] = (b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7];
     key[3] = (b[o + 8] << 24) | (b[o + 9] << 16) | (b[o + 10] << 8) | b[o + 11];
@@ -147,8 +170,14 @@ export class LbReader {
         if (this.service[SVC_GENERATION] !== gen) continue;
       }
       const be = this.backend;
-      return be[BACKEND_FAMILY] === family && be[BACKEND_PORT] === port && be[BACKEND_ADDR] === addr[ao] &&
-        be[BACKEND_ADDR + 1] === addr[ao + 1] && be[BACKEND_ADDR + 2] === addr[ao + 2] && be[BACKEND_ADDR + 3] === addr[ao + 3];
+      return (
+        be[BACKEND_FAMILY] === family &&
+        be[BACKEND_PORT] === port &&
+        be[BACKEND_ADDR] === addr[ao] &&
+        be[BACKEND_ADDR + 1] === addr[ao + 1] &&
+        be[BACKEND_ADDR + 2] === addr[ao + 2] &&
+        be[BACKEND_ADDR + 3] === addr[ao + 3]
+      );
     }
     return false;
   }
@@ -209,7 +238,11 @@ export class LbTables {
 
   constructor(readonly sizes: LbSizes) {
     // Room for every service and one VIP marker per service (SVC_VIP_MARKER).
-    this.services = SharedHashMap.create({ keyWords: SVC_KEY_WORDS, valueWords: SVC_VALUE_WORDS, capacity: sizes.maxServices * 2 });
+    this.services = SharedHashMap.create({
+      keyWords: SVC_KEY_WORDS,
+      valueWords: SVC_VALUE_WORDS,
+      capacity: sizes.maxServices * 2,
+    });
     const maglev = new SharedArrayBuffer(sizes.maxServices * 2 * sizes.tableSize * 4);
     const backends = new SharedArrayBuffer(sizes.maxBackends * BACKEND_WORDS * 4);
     this.maglev = new Int32Array(maglev);
@@ -219,11 +252,16 @@ export class LbTables {
     this.members = new Int32Array(members);
     const ctCapacity = sizes.conntrackCapacity ?? DEFAULT_CONNTRACK_CAPACITY;
     const flows = sizes.newFlowsPerSec ?? DEFAULT_NEW_FLOWS_PER_SEC;
-    if (!Number.isInteger(ctCapacity) || ctCapacity < 1) throw new Error(`conntrackCapacity ${ctCapacity} must be a positive integer`);
+    if (!Number.isInteger(ctCapacity) || ctCapacity < 1)
+      throw new Error(`conntrackCapacity ${ctCapacity} must be a positive integer`);
     if (!(flows >= 0)) throw new Error(`newFlowsPerSec ${flows} must be a number >= 0`);
     this.conntrack = SharedHashMap.create({ keyWords: CT_KEY_WORDS, valueWords: CT_VALUE_WORDS, capacity: ctCapacity });
     this.sabs = {
-      services: this.services.sab, maglev, backends, members, conntrack: this.conntrack.sab,
+      services: this.services.sab,
+      maglev,
+      backends,
+      members,
+      conntrack: this.conntrack.sab,
       counters: new SharedArrayBuffer(LB_COUNTER_WORKERS * lbCounterRow(sizes) * 8),
       sizes: { ...sizes, conntrackCapacity: ctCapacity, newFlowsPerSec: flows },
     };
@@ -280,7 +318,8 @@ export class LbTables {
     for (let i = 0; i < 4; i++) {
       const o = 4 * i;
       const a = b.addr.bytes;
-      this.backends[r + BACKEND_ADDR + i] = o < a.length ? (a[o] << 24) | (a[o + 1] << 16) | (a[o + 2] << 8) | a[o + 3] : 0;
+      this.backends[r + BACKEND_ADDR + i] =
+        o < a.length ? (a[o] << 24) | (a[o + 1] << 16) | (a[o + 2] << 8) | a[o + 3] : 0;
     }
     this.backends[r + BACKEND_PORT] = b.port;
     this.backendIds.set(name, { id, refs: 1 });
@@ -336,7 +375,9 @@ export class LbTables {
   }
 
   /** Packets and bytes sent to a service and to each of its backends (by "IP:port" name), summed over the workers. */
-  counters(s: ServiceKey): { packets: number; bytes: number; backends: Record<string, { packets: number; bytes: number }> } | undefined {
+  counters(
+    s: ServiceKey,
+  ): { packets: number; bytes: number; backends: Record<string, { packets: number; bytes: number }> } | undefined {
     const st = this.state.get(this.name(s));
     if (!st) return undefined;
     const all = new Float64Array(this.sabs.counters);
@@ -351,7 +392,8 @@ export class LbTables {
       return { packets, bytes };
     };
     const backends: Record<string, { packets: number; bytes: number }> = {};
-    for (const [name, e] of this.backendIds) if (st.backendIds.includes(e.id)) backends[name] = sum(this.sizes.maxServices + e.id);
+    for (const [name, e] of this.backendIds)
+      if (st.backendIds.includes(e.id)) backends[name] = sum(this.sizes.maxServices + e.id);
     return { ...sum(st.slot), backends };
   }
 

@@ -33,18 +33,37 @@
 import { SharedHashMap } from '../tables/hashmap.js';
 import { hashWords } from '../tables/hash.js';
 import { NatPacket } from './packet.js';
-import { PortSlice, portSlice, candidatePort, DEFAULT_PORT_MIN, DEFAULT_PORT_MAX, DEFAULT_MAX_TRIES } from './port-alloc.js';
 import {
-  CT_NONE, UDP_UNREPLIED, UDP_REPLIED, ICMP_ECHO, CT_STATE_NAMES, DEFAULT_TIMEOUTS, NatTimeouts,
-  tcpInitialState, tcpNextState, timeoutOf,
+  PortSlice,
+  portSlice,
+  candidatePort,
+  DEFAULT_PORT_MIN,
+  DEFAULT_PORT_MAX,
+  DEFAULT_MAX_TRIES,
+} from './port-alloc.js';
+import {
+  CT_NONE,
+  UDP_UNREPLIED,
+  UDP_REPLIED,
+  ICMP_ECHO,
+  CT_STATE_NAMES,
+  DEFAULT_TIMEOUTS,
+  NatTimeouts,
+  tcpInitialState,
+  tcpNextState,
+  timeoutOf,
 } from './ct-state.js';
 import { IPPROTO_TCP, IPPROTO_UDP, formatIpv4 } from '../wire/ipv4.js';
 import { formatIpv6 } from '../wire/ipv6.js';
 
 export const CT_KEY_WORDS = 10;
 export const CT_VALUE_WORDS = 8;
-const K_TAG = 0, K_A = 1, K_B = 5, K_PORTS = 9;
-const DIR_ORIG = 0, DIR_REPLY = 1;
+const K_TAG = 0,
+  K_A = 1,
+  K_B = 5,
+  K_PORTS = 9;
+const DIR_ORIG = 0,
+  DIR_REPLY = 1;
 /** Value words (both directions). */
 export const V_STATE = 0;
 export const V_SEEN = 1;
@@ -61,15 +80,32 @@ export const CT_PORTS_EXHAUSTED = 3;
 export const CT_TABLE_FULL = 4;
 /** The map refused an insert for another reason (its writer lock stayed busy, probe limit). */
 export const CT_INSERT_FAILED = 5;
-export const CT_VERDICT_NAMES: readonly string[] = ['hit', 'new', 'noEntry', 'portsExhausted', 'tableFull', 'insertFailed'];
+export const CT_VERDICT_NAMES: readonly string[] = [
+  'hit',
+  'new',
+  'noEntry',
+  'portsExhausted',
+  'tableFull',
+  'insertFailed',
+];
 
 export const ORPHAN_GRACE_SEC = 10;
 /** Tries of one map insert before a new flow counts as insertFailed. */
 const INSERT_TRIES = 4;
 
 // Table header (Int32 words before the map).
-const H_MAGIC = 0, H_CAP = 1, H_PORT_MIN = 2, H_PORT_MAX = 3, H_WORKERS = 4, H_MAX_TRIES = 5;
-const H_NEW = 8, H_PORTS_EXHAUSTED = 9, H_TABLE_FULL = 10, H_EXPIRED = 11, H_ORPHANS = 12, H_INSERT_FAILED = 13;
+const H_MAGIC = 0,
+  H_CAP = 1,
+  H_PORT_MIN = 2,
+  H_PORT_MAX = 3,
+  H_WORKERS = 4,
+  H_MAX_TRIES = 5;
+const H_NEW = 8,
+  H_PORTS_EXHAUSTED = 9,
+  H_TABLE_FULL = 10,
+  H_EXPIRED = 11,
+  H_ORPHANS = 12,
+  H_INSERT_FAILED = 13;
 const HEADER_WORDS = 64;
 const HEADER_BYTES = HEADER_WORDS * 4;
 const MAGIC = 0x574e4154; // "WNAT"
@@ -114,7 +150,10 @@ function addrText(family: number, w: Int32Array, at: number): string {
   const b = new Uint8Array(16);
   for (let i = 0; i < 4; i++) {
     const x = w[at + i]!;
-    b[4 * i] = x >>> 24; b[4 * i + 1] = (x >>> 16) & 0xff; b[4 * i + 2] = (x >>> 8) & 0xff; b[4 * i + 3] = x & 0xff;
+    b[4 * i] = x >>> 24;
+    b[4 * i + 1] = (x >>> 16) & 0xff;
+    b[4 * i + 2] = (x >>> 8) & 0xff;
+    b[4 * i + 3] = x & 0xff;
   }
   return family === 4 ? formatIpv4(b) : formatIpv6(b);
 }
@@ -147,16 +186,21 @@ export class NatTable {
   }
 
   static create(o: NatTableOptions): NatTable {
-    const lo = o.portMin ?? DEFAULT_PORT_MIN, hi = o.portMax ?? DEFAULT_PORT_MAX;
+    const lo = o.portMin ?? DEFAULT_PORT_MIN,
+      hi = o.portMax ?? DEFAULT_PORT_MAX;
     portSlice(lo, hi, 0, o.workers); // validates the range against the worker count
-    if (!Number.isInteger(o.capacity) || o.capacity < 1 || o.capacity > 1 << 24) throw new RangeError('NatTable: capacity must be 1..16777216 connections');
+    if (!Number.isInteger(o.capacity) || o.capacity < 1 || o.capacity > 1 << 24)
+      throw new RangeError('NatTable: capacity must be 1..16777216 connections');
     // The map gets room for 3 entries per connection while the table admits 2: at most ~50 %
     // load, so probe chains stay short (the admission bound is H_CAP, checked before inserting).
     const mo = { keyWords: CT_KEY_WORDS, valueWords: CT_VALUE_WORDS, capacity: 3 * o.capacity, maxProbe: 64 };
     const sab = new SharedArrayBuffer(HEADER_BYTES + SharedHashMap.bytesFor(mo));
     SharedHashMap.create({ ...mo, sab, byteOffset: HEADER_BYTES });
     const h = new Int32Array(sab, 0, HEADER_WORDS);
-    h[H_CAP] = o.capacity; h[H_PORT_MIN] = lo; h[H_PORT_MAX] = hi; h[H_WORKERS] = o.workers;
+    h[H_CAP] = o.capacity;
+    h[H_PORT_MIN] = lo;
+    h[H_PORT_MAX] = hi;
+    h[H_WORKERS] = o.workers;
     h[H_MAX_TRIES] = o.maxTries ?? DEFAULT_MAX_TRIES;
     Atomics.store(h, H_MAGIC, MAGIC);
     return new NatTable(sab);
@@ -166,16 +210,27 @@ export class NatTable {
     return new NatTable(sab);
   }
 
-  get portMin(): number { return this.h[H_PORT_MIN]!; }
-  get portMax(): number { return this.h[H_PORT_MAX]!; }
-  get workers(): number { return this.h[H_WORKERS]!; }
+  get portMin(): number {
+    return this.h[H_PORT_MIN]!;
+  }
+  get portMax(): number {
+    return this.h[H_PORT_MAX]!;
+  }
+  get workers(): number {
+    return this.h[H_WORKERS]!;
+  }
 
   stats(): NatTableStats {
     const h = this.h;
     return {
-      connections: Math.floor(this.map.size() / 2), capacity: h[H_CAP]!,
-      newFlows: Atomics.load(h, H_NEW), portsExhausted: Atomics.load(h, H_PORTS_EXHAUSTED), tableFull: Atomics.load(h, H_TABLE_FULL),
-      expired: Atomics.load(h, H_EXPIRED), orphansRemoved: Atomics.load(h, H_ORPHANS), insertFailed: Atomics.load(h, H_INSERT_FAILED),
+      connections: Math.floor(this.map.size() / 2),
+      capacity: h[H_CAP]!,
+      newFlows: Atomics.load(h, H_NEW),
+      portsExhausted: Atomics.load(h, H_PORTS_EXHAUSTED),
+      tableFull: Atomics.load(h, H_TABLE_FULL),
+      expired: Atomics.load(h, H_EXPIRED),
+      orphansRemoved: Atomics.load(h, H_ORPHANS),
+      insertFailed: Atomics.load(h, H_INSERT_FAILED),
     };
   }
 
@@ -186,10 +241,13 @@ export class NatTable {
   sweep(nowSec: number, timeouts: Readonly<NatTimeouts> = DEFAULT_TIMEOUTS): { expired: number; orphans: number } {
     const origs: Array<[Int32Array, Int32Array]> = [];
     const replies: Array<[Int32Array, Int32Array]> = [];
-    this.map.forEach((k, v) => ((k[K_TAG]! >>> 16) === DIR_ORIG ? origs : replies).push([k, v]));
+    this.map.forEach((k, v) => (k[K_TAG]! >>> 16 === DIR_ORIG ? origs : replies).push([k, v]));
     const live = new Set<string>();
-    const rk = new Int32Array(CT_KEY_WORDS), rv = new Int32Array(CT_VALUE_WORDS), cur = new Int32Array(CT_VALUE_WORDS);
-    let expired = 0, orphans = 0;
+    const rk = new Int32Array(CT_KEY_WORDS),
+      rv = new Int32Array(CT_VALUE_WORDS),
+      cur = new Int32Array(CT_VALUE_WORDS);
+    let expired = 0,
+      orphans = 0;
     for (const [k, v] of origs) {
       replyKeyOf(k, v, rk);
       // Re-read: a worker may have refreshed it since the snapshot.
@@ -220,13 +278,20 @@ export class NatTable {
   entries(nowSec: number): NatFlowEntry[] {
     const out: NatFlowEntry[] = [];
     this.map.forEach((k, v) => {
-      if ((k[K_TAG]! >>> 16) !== DIR_ORIG) return;
+      if (k[K_TAG]! >>> 16 !== DIR_ORIG) return;
       const family = ((k[K_TAG]! >>> 8) & 0xff) as 4 | 6;
       out.push({
-        family, proto: k[K_TAG]! & 0xff,
-        src: addrText(family, k, K_A), sport: k[K_PORTS]! >>> 16, dst: addrText(family, k, K_B), dport: k[K_PORTS]! & 0xffff,
-        xlateAddr: addrText(family, v, V_ADDR), xlatePort: v[V_PORT]!, state: CT_STATE_NAMES[v[V_STATE]!] ?? String(v[V_STATE]),
-        idleSec: nowSec - v[V_SEEN]!, worker: v[V_INFO]!,
+        family,
+        proto: k[K_TAG]! & 0xff,
+        src: addrText(family, k, K_A),
+        sport: k[K_PORTS]! >>> 16,
+        dst: addrText(family, k, K_B),
+        dport: k[K_PORTS]! & 0xffff,
+        xlateAddr: addrText(family, v, V_ADDR),
+        xlatePort: v[V_PORT]!,
+        state: CT_STATE_NAMES[v[V_STATE]!] ?? String(v[V_STATE]),
+        idleSec: nowSec - v[V_SEEN]!,
+        worker: v[V_INFO]!,
       });
     });
     return out;
@@ -236,14 +301,20 @@ export class NatTable {
 /** The reply key a connection's original entry (k, v) claims. */
 function replyKeyOf(k: Int32Array, v: Int32Array, out: Int32Array): void {
   out[K_TAG] = (k[K_TAG]! & 0xffff) | (DIR_REPLY << 16);
-  for (let i = 0; i < 4; i++) { out[K_A + i] = k[K_B + i]!; out[K_B + i] = v[V_ADDR + i]!; }
+  for (let i = 0; i < 4; i++) {
+    out[K_A + i] = k[K_B + i]!;
+    out[K_B + i] = v[V_ADDR + i]!;
+  }
   out[K_PORTS] = v[V_PORT]!;
 }
 
 /** The original key a reply entry (k, v) belongs to. */
 function origKeyOfReply(k: Int32Array, v: Int32Array, out: Int32Array): void {
   out[K_TAG] = k[K_TAG]! & 0xffff;
-  for (let i = 0; i < 4; i++) { out[K_A + i] = v[V_ADDR + i]!; out[K_B + i] = k[K_A + i]!; }
+  for (let i = 0; i < 4; i++) {
+    out[K_A + i] = v[V_ADDR + i]!;
+    out[K_B + i] = k[K_A + i]!;
+  }
   out[K_PORTS] = ((v[V_PORT]! & 0xffff) << 16) | (v[V_INFO]! & 0xffff);
 }
 
@@ -269,7 +340,10 @@ export class NatFlows {
   /** State of the connection after the last lookup (ct-state.ts). */
   state = CT_NONE;
 
-  constructor(sab: SharedArrayBuffer, readonly worker: number) {
+  constructor(
+    sab: SharedArrayBuffer,
+    readonly worker: number,
+  ) {
     const t = NatTable.attach(sab);
     this.map = t.map;
     this.h = t.h;
@@ -277,7 +351,9 @@ export class NatFlows {
   }
 
   /** The first port and the number of ports this worker hands out. */
-  get portSlice(): Readonly<PortSlice> { return this.slice; }
+  get portSlice(): Readonly<PortSlice> {
+    return this.slice;
+  }
 
   /**
    * Original direction (endpoint → outside), packet parsed as NAT_OK: finds the flow's
@@ -286,7 +362,9 @@ export class NatFlows {
    * translation it was created with.
    */
   outbound(p: NatPacket, b: Uint8Array, xw: Int32Array, xat: number, nowSec: number): number {
-    const k = this.key, v = this.val, fam = p.family;
+    const k = this.key,
+      v = this.val,
+      fam = p.family;
     k[K_TAG] = tag(DIR_ORIG, fam, p.proto);
     readAddr(b, p.srcOff, fam, k, K_A);
     readAddr(b, p.dstOff, fam, k, K_B);
@@ -303,14 +381,25 @@ export class NatFlows {
     if (state === CT_NONE) return CT_NO_ENTRY;
     if (this.map.size() + 2 > 2 * this.h[H_CAP]!) return this.count(H_TABLE_FULL, CT_TABLE_FULL);
     // Claim a port: the reply entry is the allocation.
-    const rk = this.rkey, rv = this.rval;
+    const rk = this.rkey,
+      rv = this.rval;
     rk[K_TAG] = tag(DIR_REPLY, fam, p.proto);
-    for (let i = 0; i < 4; i++) { rk[K_A + i] = k[K_B + i]!; rk[K_B + i] = xw[xat + i]!; }
-    if (fam === 4) { rk[K_B + 1] = 0; rk[K_B + 2] = 0; rk[K_B + 3] = 0; }
-    rv[V_STATE] = 0; rv[V_SEEN] = nowSec;
+    for (let i = 0; i < 4; i++) {
+      rk[K_A + i] = k[K_B + i]!;
+      rk[K_B + i] = xw[xat + i]!;
+    }
+    if (fam === 4) {
+      rk[K_B + 1] = 0;
+      rk[K_B + 2] = 0;
+      rk[K_B + 3] = 0;
+    }
+    rv[V_STATE] = 0;
+    rv[V_SEEN] = nowSec;
     for (let i = 0; i < 4; i++) rv[V_ADDR + i] = k[K_A + i]!;
-    rv[V_PORT] = p.sport; rv[V_INFO] = p.dport;
-    const s = this.slice, hash = hashWords(k, 0, CT_KEY_WORDS);
+    rv[V_PORT] = p.sport;
+    rv[V_INFO] = p.dport;
+    const s = this.slice,
+      hash = hashWords(k, 0, CT_KEY_WORDS);
     let port = -1;
     for (let i = 0; i < s.tries; i++) {
       rk[K_PORTS] = candidatePort(s, hash, i);
@@ -320,9 +409,11 @@ export class NatFlows {
       break;
     }
     if (port < 0) return this.count(H_PORTS_EXHAUSTED, CT_PORTS_EXHAUSTED);
-    v[V_STATE] = state; v[V_SEEN] = nowSec;
+    v[V_STATE] = state;
+    v[V_SEEN] = nowSec;
     for (let i = 0; i < 4; i++) v[V_ADDR + i] = rk[K_B + i]!;
-    v[V_PORT] = port; v[V_INFO] = this.worker;
+    v[V_PORT] = port;
+    v[V_INFO] = this.worker;
     if (!this.insertRetry(k, v)) {
       this.map.delete(rk, 0); // rollback: a refused flow leaves nothing behind
       return this.insertFailed();
@@ -341,7 +432,8 @@ export class NatFlows {
   inbound(p: NatPacket, b: Uint8Array, nowSec: number): number {
     if (!this.findReply(b, p.family, p.proto, p.srcOff, p.dstOff, p.dport, p.sport)) return CT_NO_ENTRY;
     // State lives in the original entry.
-    const k = this.key, v = this.val;
+    const k = this.key,
+      v = this.val;
     origKeyOfReply(this.rkey, this.rval, k);
     if (this.map.lookup(k, 0, v, 0)) this.refresh(k, v, p, true, nowSec);
     return CT_HIT;
@@ -353,7 +445,9 @@ export class NatFlows {
    * address and port for natRewriteIcmpError(SIDE_DST), or CT_NO_ENTRY.
    */
   icmpErrorInbound(p: NatPacket, b: Uint8Array): number {
-    return this.findReply(b, p.family, p.innerProto, p.innerDstOff, p.innerSrcOff, p.innerSport, p.innerDport) ? CT_HIT : CT_NO_ENTRY;
+    return this.findReply(b, p.family, p.innerProto, p.innerDstOff, p.innerSrcOff, p.innerSport, p.innerDport)
+      ? CT_HIT
+      : CT_NO_ENTRY;
   }
 
   /**
@@ -362,7 +456,8 @@ export class NatFlows {
    * natRewriteIcmpError(SIDE_SRC), or CT_NO_ENTRY.
    */
   icmpErrorOutbound(p: NatPacket, b: Uint8Array): number {
-    const k = this.key, v = this.val;
+    const k = this.key,
+      v = this.val;
     k[K_TAG] = tag(DIR_ORIG, p.family, p.innerProto);
     readAddr(b, p.innerDstOff, p.family, k, K_A);
     readAddr(b, p.innerSrcOff, p.family, k, K_B);
@@ -373,8 +468,17 @@ export class NatFlows {
   }
 
   /** Reply entry for (remote at remoteOff, translated address at xOff, port); checks the remote port. */
-  private findReply(b: Uint8Array, fam: number, proto: number, remoteOff: number, xOff: number, port: number, remotePort: number): boolean {
-    const rk = this.rkey, rv = this.rval;
+  private findReply(
+    b: Uint8Array,
+    fam: number,
+    proto: number,
+    remoteOff: number,
+    xOff: number,
+    port: number,
+    remotePort: number,
+  ): boolean {
+    const rk = this.rkey,
+      rv = this.rval;
     rk[K_TAG] = tag(DIR_REPLY, fam, proto);
     readAddr(b, remoteOff, fam, rk, K_A);
     readAddr(b, xOff, fam, rk, K_B);

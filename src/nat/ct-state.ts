@@ -27,8 +27,17 @@ export const ICMP_ECHO = 10;
 export const CT_STATES = 11;
 
 export const CT_STATE_NAMES: readonly string[] = [
-  'none', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'TIME_WAIT', 'CLOSE',
-  'UDP_UNREPLIED', 'UDP_REPLIED', 'ICMP',
+  'none',
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT',
+  'CLOSE_WAIT',
+  'TIME_WAIT',
+  'CLOSE',
+  'UDP_UNREPLIED',
+  'UDP_REPLIED',
+  'ICMP',
 ];
 
 /** Idle timeouts in seconds, per state. */
@@ -50,27 +59,49 @@ export interface NatTimeouts {
 }
 
 export const DEFAULT_TIMEOUTS: Readonly<NatTimeouts> = {
-  tcpSynSent: 120, tcpSynRecv: 60, tcpEstablished: 21600, tcpFinWait: 120, tcpCloseWait: 120, tcpTimeWait: 120,
-  tcpClose: 10, udpUnreplied: 30, udpReplied: 180, icmp: 30,
+  tcpSynSent: 120,
+  tcpSynRecv: 60,
+  tcpEstablished: 21600,
+  tcpFinWait: 120,
+  tcpCloseWait: 120,
+  tcpTimeWait: 120,
+  tcpClose: 10,
+  udpUnreplied: 30,
+  udpReplied: 180,
+  icmp: 30,
 };
 
 export function timeoutOf(state: number, t: Readonly<NatTimeouts>): number {
   switch (state) {
-    case TCP_SYN_SENT: return t.tcpSynSent;
-    case TCP_SYN_RECV: return t.tcpSynRecv;
-    case TCP_ESTABLISHED: return t.tcpEstablished;
-    case TCP_FIN_WAIT: return t.tcpFinWait;
-    case TCP_CLOSE_WAIT: return t.tcpCloseWait;
-    case TCP_TIME_WAIT: return t.tcpTimeWait;
-    case TCP_CLOSE: return t.tcpClose;
-    case UDP_UNREPLIED: return t.udpUnreplied;
-    case UDP_REPLIED: return t.udpReplied;
-    case ICMP_ECHO: return t.icmp;
-    default: return 0;
+    case TCP_SYN_SENT:
+      return t.tcpSynSent;
+    case TCP_SYN_RECV:
+      return t.tcpSynRecv;
+    case TCP_ESTABLISHED:
+      return t.tcpEstablished;
+    case TCP_FIN_WAIT:
+      return t.tcpFinWait;
+    case TCP_CLOSE_WAIT:
+      return t.tcpCloseWait;
+    case TCP_TIME_WAIT:
+      return t.tcpTimeWait;
+    case TCP_CLOSE:
+      return t.tcpClose;
+    case UDP_UNREPLIED:
+      return t.udpUnreplied;
+    case UDP_REPLIED:
+      return t.udpReplied;
+    case ICMP_ECHO:
+      return t.icmp;
+    default:
+      return 0;
   }
 }
 
-const FIN = 0x01, SYN = 0x02, RST = 0x04, ACK = 0x10;
+const FIN = 0x01,
+  SYN = 0x02,
+  RST = 0x04,
+  ACK = 0x10;
 
 /** State of a new TCP flow from its first (original-direction) packet; CT_NONE: create nothing. */
 export function tcpInitialState(flags: number): number {
@@ -82,7 +113,9 @@ export function tcpInitialState(flags: number): number {
 /** Next TCP state after a packet with `flags` in direction reply (true) or orig (false). */
 export function tcpNextState(state: number, flags: number, reply: boolean): number {
   if (flags & RST) return TCP_CLOSE;
-  const syn = (flags & SYN) !== 0, ack = (flags & ACK) !== 0, fin = (flags & FIN) !== 0;
+  const syn = (flags & SYN) !== 0,
+    ack = (flags & ACK) !== 0,
+    fin = (flags & FIN) !== 0;
   switch (state) {
     case TCP_SYN_SENT:
       if (reply && syn && ack) return TCP_SYN_RECV;

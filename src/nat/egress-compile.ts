@@ -64,11 +64,17 @@ export interface EgressEntry {
 }
 
 /** True when the endpoint is selected by one of the policy's egress rules. */
-export function policySelects(p: EgressPolicy, ep: EgressEndpoint, nsLabels: Readonly<Record<string, Record<string, string>>> = {}): boolean {
+export function policySelects(
+  p: EgressPolicy,
+  ep: EgressEndpoint,
+  nsLabels: Readonly<Record<string, Record<string, string>>> = {},
+): boolean {
   const id = { labels: { ...ep.labels }, namespace: ep.namespace };
-  return p.egress.some((r) =>
-    (!r.namespaceSelector || selectorMatches(r.namespaceSelector, namespaceLabels(id, nsLabels))) &&
-    (!r.podSelector || selectorMatches(r.podSelector, podLabels(id))));
+  return p.egress.some(
+    (r) =>
+      (!r.namespaceSelector || selectorMatches(r.namespaceSelector, namespaceLabels(id, nsLabels))) &&
+      (!r.podSelector || selectorMatches(r.podSelector, podLabels(id))),
+  );
 }
 
 export function compileEgress(input: EgressCompileInput): { entries: EgressEntry[]; problems: string[] } {
@@ -85,34 +91,51 @@ export function compileEgress(input: EgressCompileInput): { entries: EgressEntry
       const owner = input.owners.get(ip) ?? null;
       const n = owner === null ? undefined : nodes.get(owner);
       const fam = parseAddress(ip)!.family;
-      const address = n ? (fam === 4 ? n.ipv4 ?? n.ipv6 : n.ipv6 ?? n.ipv4) ?? null : null;
-      if (owner === null) problems.push(`policy ${p.name}: egress IP ${ip} is owned by no node: its traffic is dropped until a gateway takes it`);
-      else if (address === null) problems.push(`policy ${p.name}: egress IP ${ip}: its owner ${owner} has no known underlay address: its traffic is dropped`);
+      const address = n ? ((fam === 4 ? (n.ipv4 ?? n.ipv6) : (n.ipv6 ?? n.ipv4)) ?? null) : null;
+      if (owner === null)
+        problems.push(
+          `policy ${p.name}: egress IP ${ip} is owned by no node: its traffic is dropped until a gateway takes it`,
+        );
+      else if (address === null)
+        problems.push(
+          `policy ${p.name}: egress IP ${ip}: its owner ${owner} has no known underlay address: its traffic is dropped`,
+        );
       gateway.set(ip, { node: owner, address });
     }
     for (const ep of input.endpoints) {
       if (!policySelects(p, ep, input.namespaceLabels)) continue;
       for (const text of ep.addresses) {
         const a = parseAddress(text);
-        if (!a) { problems.push(`endpoint ${ep.name ?? '?'}: "${text}" is not an address`); continue; }
+        if (!a) {
+          problems.push(`endpoint ${ep.name ?? '?'}: "${text}" is not an address`);
+          continue;
+        }
         const egressIP = egressByFamily.get(a.family);
         if (egressIP === undefined) continue;
         const source = formatAddress(a);
         for (const cidr of p.destinationCIDRs) {
-          if ((parseAddress(cidr.slice(0, cidr.indexOf('/')))!.family) !== a.family) continue;
+          if (parseAddress(cidr.slice(0, cidr.indexOf('/')))!.family !== a.family) continue;
           const key = `${source}|${cidr}`;
           const prev = byKey.get(key);
           if (prev) {
             if (prev.egressIP !== egressIP && !reported.has(`${key}|${p.name}`)) {
               reported.add(`${key}|${p.name}`);
-              problems.push(`policies ${prev.policy} and ${p.name} both send ${source} to ${cidr} through different egress IPs (${prev.egressIP}, ${egressIP}): ${prev.policy} wins (first by name)`);
+              problems.push(
+                `policies ${prev.policy} and ${p.name} both send ${source} to ${cidr} through different egress IPs (${prev.egressIP}, ${egressIP}): ${prev.policy} wins (first by name)`,
+              );
             }
             continue;
           }
           const g = gateway.get(egressIP)!;
           byKey.set(key, {
-            source, destination: cidr, egressIP, policy: p.name, policyIndex,
-            gatewayNode: g.node, gatewayAddress: g.address, local: g.node === input.localNode && g.address !== null,
+            source,
+            destination: cidr,
+            egressIP,
+            policy: p.name,
+            policyIndex,
+            gatewayNode: g.node,
+            gatewayAddress: g.address,
+            local: g.node === input.localNode && g.address !== null,
           });
         }
       }
@@ -127,10 +150,14 @@ export function compileEgress(input: EgressCompileInput): { entries: EgressEntry
  * or standby). Messages name the field.
  */
 export function unownableEgressIPs(p: EgressPolicy, ownable: ReadonlySet<string>): string[] {
-  const field = p.egressSourceIPs.length === 1 ? (i: number) => (void i, 'spec.egressSourceIP') : (i: number) => `spec.egressSourceIPs[${i}]`;
+  const field =
+    p.egressSourceIPs.length === 1
+      ? (i: number) => (void i, 'spec.egressSourceIP')
+      : (i: number) => `spec.egressSourceIPs[${i}]`;
   const out: string[] = [];
   p.egressSourceIPs.forEach((ip, i) => {
-    if (!ownable.has(ip)) out.push(`${field(i)}: ${ip} is not an egress IP of any node (add it to a gateway node's configuration first)`);
+    if (!ownable.has(ip))
+      out.push(`${field(i)}: ${ip} is not an egress IP of any node (add it to a gateway node's configuration first)`);
   });
   return out;
 }

@@ -37,7 +37,9 @@ export const EGRESS_NO_GATEWAY = 0x2;
 /** The gateway node's address is IPv6 (else IPv4, in the first word). */
 export const EGRESS_GATEWAY_V6 = 0x4;
 
-const H_MAGIC = 0, H_CAP = 1, H_FULL = 2;
+const H_MAGIC = 0,
+  H_CAP = 1,
+  H_FULL = 2;
 const MASK4 = 4; // 2 words: lengths 0..32
 const MASK6 = 6; // 5 words: lengths 0..128
 const REFS4 = 16; // 33 words
@@ -49,7 +51,8 @@ const MAGIC = 0x57454754; // "WEGT"
 function words(a: Address, out: Int32Array, at: number): void {
   for (let i = 0; i < 4; i++) {
     const o = 4 * i;
-    out[at + i] = o < a.bytes.length ? (a.bytes[o]! << 24) | (a.bytes[o + 1]! << 16) | (a.bytes[o + 2]! << 8) | a.bytes[o + 3]! : 0;
+    out[at + i] =
+      o < a.bytes.length ? (a.bytes[o]! << 24) | (a.bytes[o + 1]! << 16) | (a.bytes[o + 2]! << 8) | a.bytes[o + 3]! : 0;
   }
 }
 
@@ -92,15 +95,27 @@ export class EgressTable {
    */
   lookup(family: number, b: Uint8Array, srcOff: number, dstOff: number, out: Int32Array): number {
     const nb = family === 4 ? 4 : family === 6 ? 16 : 0;
-    if (nb === 0 || srcOff < 0 || dstOff < 0 || srcOff + nb > b.length || dstOff + nb > b.length || out.length < EGRESS_VALUE_WORDS) return -1;
-    const k = this.key, d = this.dst, h = this.h;
+    if (
+      nb === 0 ||
+      srcOff < 0 ||
+      dstOff < 0 ||
+      srcOff + nb > b.length ||
+      dstOff + nb > b.length ||
+      out.length < EGRESS_VALUE_WORDS
+    )
+      return -1;
+    const k = this.key,
+      d = this.dst,
+      h = this.h;
     const n = nb >>> 2;
     for (let i = 0; i < 4; i++) {
-      const so = srcOff + 4 * i, dof = dstOff + 4 * i;
+      const so = srcOff + 4 * i,
+        dof = dstOff + 4 * i;
       k[1 + i] = i < n ? (b[so]! << 24) | (b[so + 1]! << 16) | (b[so + 2]! << 8) | b[so + 3]! : 0;
       d[i] = i < n ? (b[dof]! << 24) | (b[dof + 1]! << 16) | (b[dof + 2]! << 8) | b[dof + 3]! : 0;
     }
-    const base = family === 4 ? MASK4 : MASK6, nwords = family === 4 ? 2 : 5;
+    const base = family === 4 ? MASK4 : MASK6,
+      nwords = family === 4 ? 2 : 5;
     for (let wi = nwords - 1; wi >= 0; wi--) {
       let m = Atomics.load(h, base + wi);
       while (m !== 0) {
@@ -124,8 +139,10 @@ export class EgressTable {
   }
 
   private ref(family: number, len: number, add: boolean): void {
-    const h = this.h, ri = (family === 4 ? REFS4 : REFS6) + len;
-    const mw = (family === 4 ? MASK4 : MASK6) + (len >>> 5), bit = 1 << (len & 31);
+    const h = this.h,
+      ri = (family === 4 ? REFS4 : REFS6) + len;
+    const mw = (family === 4 ? MASK4 : MASK6) + (len >>> 5),
+      bit = 1 << (len & 31);
     if (add) {
       if (h[ri]! === 0) Atomics.or(h, mw, bit); // the length first, then its entry
       h[ri]!++;
@@ -143,32 +160,53 @@ export class EgressTable {
     const want = new Map<string, { e: EgressEntry; value: Int32Array }>();
     for (const e of entries) {
       const v = new Int32Array(EGRESS_VALUE_WORDS);
-      v[EV_FLAGS] = (e.local ? EGRESS_LOCAL : 0) | (e.gatewayAddress === null ? EGRESS_NO_GATEWAY : 0) |
+      v[EV_FLAGS] =
+        (e.local ? EGRESS_LOCAL : 0) |
+        (e.gatewayAddress === null ? EGRESS_NO_GATEWAY : 0) |
         (e.gatewayAddress !== null && e.gatewayAddress.includes(':') ? EGRESS_GATEWAY_V6 : 0);
       words(parseAddress(e.egressIP)!, v, EV_EGRESS_IP);
       if (e.gatewayAddress !== null) words(parseAddress(e.gatewayAddress)!, v, EV_GATEWAY);
       v[EV_POLICY] = e.policyIndex;
       want.set(`${e.source}|${e.destination}`, { e, value: v });
     }
-    let inserted = 0, updated = 0, deleted = 0, refused = 0;
+    let inserted = 0,
+      updated = 0,
+      deleted = 0,
+      refused = 0;
     const cur = new Int32Array(EGRESS_VALUE_WORDS);
     for (const { e, value } of want.values()) {
-      const src = parseAddress(e.source)!, dst = parsePrefix(e.destination, { allowHostBits: false }) as Address & { len: number };
+      const src = parseAddress(e.source)!,
+        dst = parsePrefix(e.destination, { allowHostBits: false }) as Address & { len: number };
       this.setKey(src.family, dst.len, src, dst);
       if (this.map.lookup(this.key, 0, cur, 0)) {
-        if (!cur.every((x, i) => x === value[i])) { this.map.update(this.key, 0, value, 0); updated++; }
+        if (!cur.every((x, i) => x === value[i])) {
+          this.map.update(this.key, 0, value, 0);
+          updated++;
+        }
         continue;
       }
-      if (this.map.size() >= this.h[H_CAP]!) { refused++; Atomics.add(this.h, H_FULL, 1); continue; }
+      if (this.map.size() >= this.h[H_CAP]!) {
+        refused++;
+        Atomics.add(this.h, H_FULL, 1);
+        continue;
+      }
       this.ref(src.family, dst.len, true);
       if (this.map.insert(this.key, 0, value, 0)) inserted++;
-      else { this.ref(src.family, dst.len, false); refused++; Atomics.add(this.h, H_FULL, 1); }
+      else {
+        this.ref(src.family, dst.len, false);
+        refused++;
+        Atomics.add(this.h, H_FULL, 1);
+      }
     }
     for (const x of this.entries()) {
       if (want.has(`${x.source}|${x.destination}`)) continue;
-      const src = parseAddress(x.source)!, dst = parsePrefix(x.destination, { allowHostBits: false }) as Address & { len: number };
+      const src = parseAddress(x.source)!,
+        dst = parsePrefix(x.destination, { allowHostBits: false }) as Address & { len: number };
       this.setKey(src.family, dst.len, src, dst);
-      if (this.map.delete(this.key, 0)) { this.ref(src.family, dst.len, false); deleted++; }
+      if (this.map.delete(this.key, 0)) {
+        this.ref(src.family, dst.len, false);
+        deleted++;
+      }
     }
     return { inserted, updated, deleted, refused };
   }
@@ -177,7 +215,8 @@ export class EgressTable {
   entries(): Array<{ source: string; destination: string; value: Int32Array }> {
     const out: Array<{ source: string; destination: string; value: Int32Array }> = [];
     this.map.forEach((k, v) => {
-      const family = k[0]! >>> 8, len = k[0]! & 0xff;
+      const family = k[0]! >>> 8,
+        len = k[0]! & 0xff;
       out.push({ source: text(family, k, 1), destination: `${text(family, k, 5)}/${len}`, value: v });
     });
     return out;

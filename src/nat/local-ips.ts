@@ -12,7 +12,9 @@ const SLOTS = 20;
 export const LOCAL_NONE = 0;
 export const LOCAL_EGRESS_IP = 1;
 export const LOCAL_NODE_ADDRESS = 2;
-const G = 0, N = 1, LIST = 2; // [family | kind << 8, a0..a3] × MAX
+const G = 0,
+  N = 1,
+  LIST = 2; // [family | kind << 8, a0..a3] × MAX
 const WORDS = LIST + 5 * SLOTS;
 
 function word(b: Uint8Array, o: number): number {
@@ -37,8 +39,10 @@ export class LocalEgressIPs {
   /** Control thread: the complete list (addresses beyond the maximum are refused with an error). */
   set(egressIPs: readonly string[], nodeAddresses: readonly string[] = []): void {
     const ips = [...egressIPs, ...nodeAddresses];
-    if (egressIPs.length > MAX_LOCAL_EGRESS_IPS || ips.length > SLOTS) throw new RangeError(`more than ${MAX_LOCAL_EGRESS_IPS} egress IPs on one node`);
-    const w = this.w, g = Atomics.load(w, G);
+    if (egressIPs.length > MAX_LOCAL_EGRESS_IPS || ips.length > SLOTS)
+      throw new RangeError(`more than ${MAX_LOCAL_EGRESS_IPS} egress IPs on one node`);
+    const w = this.w,
+      g = Atomics.load(w, G);
     Atomics.store(w, G, (g + 1) | 0);
     ips.forEach((text, i) => {
       const a = parseAddress(text);
@@ -62,7 +66,10 @@ export class LocalEgressIPs {
       for (let i = 0; i < n && found === LOCAL_NONE; i++) {
         const at = LIST + 5 * i;
         if ((w[at]! & 0xff) !== family) continue;
-        const same = w[at + 1] === word(b, off) && (family === 4 || (w[at + 2] === word(b, off + 4) && w[at + 3] === word(b, off + 8) && w[at + 4] === word(b, off + 12)));
+        const same =
+          w[at + 1] === word(b, off) &&
+          (family === 4 ||
+            (w[at + 2] === word(b, off + 4) && w[at + 3] === word(b, off + 8) && w[at + 4] === word(b, off + 12)));
         if (same) found = w[at]! >>> 8;
       }
       if (Atomics.load(w, G) === g) return found;

@@ -36,11 +36,17 @@ export const NAT_DECIDE_NAMES: readonly string[] = ['none', 'redirect', 'snatEgr
 /** Most non-masquerade CIDRs per family (a linear scan per packet: kept short on purpose). */
 export const MAX_NON_MASQ = 8;
 
-const S_GEN = 0, S_FLAGS = 1, S_NODE4 = 2, S_NODE6 = 4, S_N4 = 8, S_N6 = 9;
+const S_GEN = 0,
+  S_FLAGS = 1,
+  S_NODE4 = 2,
+  S_NODE6 = 4,
+  S_N4 = 8,
+  S_N6 = 9;
 const S_LIST4 = 16; // [addr, len] × 8
 const S_LIST6 = S_LIST4 + 2 * MAX_NON_MASQ; // [addr (4), len] × 8
 export const NAT_SETTINGS_WORDS = S_LIST6 + 5 * MAX_NON_MASQ;
-const F_MASQ4 = 1, F_MASQ6 = 2;
+const F_MASQ4 = 1,
+  F_MASQ6 = 2;
 const READ_RETRIES = 100;
 
 export interface MasqueradeConfig {
@@ -86,26 +92,33 @@ export class NatSettings {
     const put = (text: string | undefined, field: string, family: 4 | 6, at: number): boolean => {
       if (text === undefined) return false;
       const a = parseAddress(text);
-      if (!a || a.family !== family) throw new RangeError(`${field}: ${JSON.stringify(text)} is not an IPv${family} address`);
+      if (!a || a.family !== family)
+        throw new RangeError(`${field}: ${JSON.stringify(text)} is not an IPv${family} address`);
       for (let i = 0; i < a.bytes.length; i += 4) next[at + i / 4] = word(a.bytes, i);
       return true;
     };
     const has4 = put(c.nodeIPv4, 'masquerade.nodeIPv4', 4, S_NODE4);
     const has6 = put(c.nodeIPv6, 'masquerade.nodeIPv6', 6, S_NODE6);
     next[S_FLAGS] = c.enabled ? (has4 ? F_MASQ4 : 0) | (has6 ? F_MASQ6 : 0) : 0;
-    let n4 = 0, n6 = 0;
+    let n4 = 0,
+      n6 = 0;
     c.nonMasqueradeCIDRs.forEach((text, i) => {
       const p = parseCidr(text, `masquerade.nonMasqueradeCIDRs[${i}]`);
       const n = p.family === 4 ? n4++ : n6++;
-      if (n >= MAX_NON_MASQ) throw new RangeError(`masquerade.nonMasqueradeCIDRs[${i}]: more than ${MAX_NON_MASQ} IPv${p.family} CIDRs`);
-      if (p.family === 4) { next[S_LIST4 + 2 * n] = word(p.bytes, 0); next[S_LIST4 + 2 * n + 1] = p.len; }
-      else {
+      if (n >= MAX_NON_MASQ)
+        throw new RangeError(`masquerade.nonMasqueradeCIDRs[${i}]: more than ${MAX_NON_MASQ} IPv${p.family} CIDRs`);
+      if (p.family === 4) {
+        next[S_LIST4 + 2 * n] = word(p.bytes, 0);
+        next[S_LIST4 + 2 * n + 1] = p.len;
+      } else {
         for (let j = 0; j < 4; j++) next[S_LIST6 + 5 * n + j] = word(p.bytes, 4 * j);
         next[S_LIST6 + 5 * n + 4] = p.len;
       }
     });
-    next[S_N4] = n4; next[S_N6] = n6;
-    const w = this.w, g = Atomics.load(w, S_GEN);
+    next[S_N4] = n4;
+    next[S_N6] = n6;
+    const w = this.w,
+      g = Atomics.load(w, S_GEN);
     Atomics.store(w, S_GEN, (g + 1) | 0); // odd: writing
     for (let i = 1; i < NAT_SETTINGS_WORDS; i++) Atomics.store(w, i, next[i]!);
     Atomics.store(w, S_GEN, (g + 2) | 0);
@@ -113,7 +126,8 @@ export class NatSettings {
 
   /** Consistent per-thread copy of the settings, or false (a writer kept it busy). */
   private snapshot(): boolean {
-    const w = this.w, c = this.copy;
+    const w = this.w,
+      c = this.copy;
     for (let r = 0; r < READ_RETRIES; r++) {
       const g = Atomics.load(w, S_GEN);
       if (g & 1) continue;
@@ -139,7 +153,8 @@ export class NatSettings {
       return false;
     }
     for (let i = 0; i < c[S_N6]!; i++) {
-      const at = S_LIST6 + 5 * i, len = c[at + 4]!;
+      const at = S_LIST6 + 5 * i,
+        len = c[at + 4]!;
       let match = true;
       for (let j = 0; j < 4 && match; j++) match = maskWord(word(b, dstOff + 4 * j), len, j) === c[at + j];
       if (match) return true;
@@ -152,7 +167,15 @@ export class NatSettings {
    * EgressTable.lookup for the packet (-1: no policy). fromEndpoint: it came from one of this
    * node's endpoints. out (4 words) receives the address for REDIRECT / SNAT_EGRESS / MASQUERADE.
    */
-  decide(family: number, b: Uint8Array, dstOff: number, fromEndpoint: boolean, egressLen: number, egress: Int32Array, out: Int32Array): number {
+  decide(
+    family: number,
+    b: Uint8Array,
+    dstOff: number,
+    fromEndpoint: boolean,
+    egressLen: number,
+    egress: Int32Array,
+    out: Int32Array,
+  ): number {
     const nb = family === 4 ? 4 : family === 6 ? 16 : 0;
     if (nb === 0 || dstOff < 0 || dstOff + nb > b.length || !this.snapshot()) return NAT_DECIDE_NONE;
     if (this.inCluster(family, b, dstOff)) return NAT_DECIDE_NONE;
@@ -165,8 +188,12 @@ export class NatSettings {
     }
     const c = this.copy;
     if (!fromEndpoint || !(c[S_FLAGS]! & (family === 4 ? F_MASQ4 : F_MASQ6))) return NAT_DECIDE_NONE;
-    if (family === 4) { out[0] = c[S_NODE4]!; out[1] = 0; out[2] = 0; out[3] = 0; }
-    else for (let i = 0; i < 4; i++) out[i] = c[S_NODE6 + i]!;
+    if (family === 4) {
+      out[0] = c[S_NODE4]!;
+      out[1] = 0;
+      out[2] = 0;
+      out[3] = 0;
+    } else for (let i = 0; i < 4; i++) out[i] = c[S_NODE6 + i]!;
     return NAT_DECIDE_MASQUERADE;
   }
 }

@@ -73,7 +73,8 @@ function parseRule(x: unknown, where: string): EgressRule {
   const o = v.obj(x, where);
   v.only(o, where, ['podSelector', 'namespaceSelector']);
   // A `podSelector:` with nothing after it is YAML null: treat it as {} (all), as Kubernetes does.
-  const hasPod = 'podSelector' in o, hasNs = 'namespaceSelector' in o;
+  const hasPod = 'podSelector' in o,
+    hasNs = 'namespaceSelector' in o;
   if (!hasPod && !hasNs) v.fail(where, 'needs a podSelector or a namespaceSelector');
   const r: EgressRule = {};
   if (hasPod) r.podSelector = parseSelector(o.podSelector, `${where}.podSelector`);
@@ -103,8 +104,7 @@ export function parsePolicy(doc: unknown, where = ''): EgressPolicy {
   const specAt = fieldPath(where, 'spec');
   const spec = v.obj(top.spec, specAt);
   v.only(spec, specAt, ['egress', 'destinationCIDRs', 'egressSourceIP', 'egressSourceIPs']);
-  const egress = v.nonEmptyList(spec.egress, `${specAt}.egress`)
-    .map((r, i) => parseRule(r, `${specAt}.egress[${i}]`));
+  const egress = v.nonEmptyList(spec.egress, `${specAt}.egress`).map((r, i) => parseRule(r, `${specAt}.egress[${i}]`));
 
   // Egress IPs first, so CIDR errors can say which families the policy has.
   const ips: Address[] = [];

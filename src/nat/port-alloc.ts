@@ -33,7 +33,13 @@ export interface PortSlice {
 }
 
 /** Worker `worker` of `workers`: its slice of [lo, hi]. Throws when the range is too small. */
-export function portSlice(lo: number, hi: number, worker: number, workers: number, maxTries = DEFAULT_MAX_TRIES): PortSlice {
+export function portSlice(
+  lo: number,
+  hi: number,
+  worker: number,
+  workers: number,
+  maxTries = DEFAULT_MAX_TRIES,
+): PortSlice {
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi > 65535 || lo > hi) {
     throw new RangeError(`port range ${lo}-${hi}: must be 1..65535 with min ≤ max`);
   }
@@ -41,7 +47,8 @@ export function portSlice(lo: number, hi: number, worker: number, workers: numbe
   if (!Number.isInteger(workers) || workers < 1 || total < workers) {
     throw new RangeError(`port range ${lo}-${hi} has ${total} ports, fewer than the ${workers} workers sharing it`);
   }
-  if (!Number.isInteger(worker) || worker < 0 || worker >= workers) throw new RangeError(`worker ${worker} not in 0..${workers - 1}`);
+  if (!Number.isInteger(worker) || worker < 0 || worker >= workers)
+    throw new RangeError(`worker ${worker} not in 0..${workers - 1}`);
   const first = lo + Math.floor((worker * total) / workers);
   const next = lo + Math.floor(((worker + 1) * total) / workers);
   const count = next - first;

@@ -97,7 +97,8 @@ function parseRequirement(x: unknown, where: string): Requirement {
   if (o.key === undefined) v.fail(`${where}.key`, 'missing field');
   const key = labelKey(o.key, `${where}.key`);
   const operator = v.oneOf(o.operator, `${where}.operator`, OPERATORS);
-  const values = v.list(o.values ?? [], `${where}.values`, 'strings')
+  const values = v
+    .list(o.values ?? [], `${where}.values`, 'strings')
     .map((s, i) => labelValue(s, `${where}.values[${i}]`));
   const needsValues = operator === 'In' || operator === 'NotIn';
   if (needsValues && values.length === 0) v.fail(`${where}.values`, `must not be empty for operator ${operator}`);
@@ -111,10 +112,18 @@ export function selectorMatches(sel: LabelSelector, labels: Readonly<Record<stri
   for (const r of sel.matchExpressions) {
     const has = Object.prototype.hasOwnProperty.call(labels, r.key);
     switch (r.operator) {
-      case 'In': if (!has || !r.values.includes(labels[r.key]!)) return false; break;
-      case 'NotIn': if (has && r.values.includes(labels[r.key]!)) return false; break; // an absent key is "not in"
-      case 'Exists': if (!has) return false; break;
-      case 'DoesNotExist': if (has) return false; break;
+      case 'In':
+        if (!has || !r.values.includes(labels[r.key]!)) return false;
+        break;
+      case 'NotIn':
+        if (has && r.values.includes(labels[r.key]!)) return false;
+        break; // an absent key is "not in"
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
     }
   }
   return true;
@@ -126,7 +135,10 @@ export function podLabels(ep: EndpointIdentity): Record<string, string> {
 }
 
 /** The labels a namespaceSelector sees for the endpoint's namespace. */
-export function namespaceLabels(ep: EndpointIdentity, configured: Readonly<Record<string, Record<string, string>>> = {}): Record<string, string> {
+export function namespaceLabels(
+  ep: EndpointIdentity,
+  configured: Readonly<Record<string, Record<string, string>>> = {},
+): Record<string, string> {
   const ns = ep.namespace ?? DEFAULT_NAMESPACE;
   return { ...(configured[ns] ?? {}), [NAMESPACE_NAME_LABEL]: ns };
 }

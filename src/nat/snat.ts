@@ -20,9 +20,7 @@
 // The caller passes only packets natParse accepted (NAT_OK / NAT_ICMP_ERROR respectively).
 import { get16 } from '../wire/bytes.js';
 import { IPV4_CSUM } from '../wire/ipv4.js';
-import {
-  NatPacket, CSUM_TCP, CSUM_UDP, CSUM_ICMP6,
-} from './packet.js';
+import { NatPacket, CSUM_TCP, CSUM_UDP, CSUM_ICMP6 } from './packet.js';
 import { writeAddr, writeWord, patchChecksum, patchUdpChecksum, patchPartialChecksum } from './csum.js';
 
 export const SIDE_SRC = 0;
@@ -37,7 +35,14 @@ function patchL4(b: Uint8Array, kind: number, off: number, v4: boolean, addrDelt
 }
 
 function rewrite(
-  b: Uint8Array, p: NatPacket, addrOff: number, portOff: number, w: Int32Array, at: number, port: number, partial: boolean,
+  b: Uint8Array,
+  p: NatPacket,
+  addrOff: number,
+  portOff: number,
+  w: Int32Array,
+  at: number,
+  port: number,
+  partial: boolean,
 ): void {
   const v4 = p.family === 4;
   const ad = writeAddr(b, addrOff, v4 ? 4 : 16, w, at);
@@ -51,13 +56,25 @@ function rewrite(
  * Original direction: source := (address w[at..], port). For an echo request the port is the
  * identifier. partial: the L4 checksum is left to the device (it holds the pseudo-header sum).
  */
-export function natRewriteSource(b: Uint8Array, p: NatPacket, w: Int32Array, at: number, port: number, partial = false): void {
+export function natRewriteSource(
+  b: Uint8Array,
+  p: NatPacket,
+  w: Int32Array,
+  at: number,
+  port: number,
+  partial = false,
+): void {
   rewrite(b, p, p.srcOff, p.sportOff, w, at, port, partial);
 }
 
 /** Reply direction: destination := (address w[at..], port). For an echo reply the port is the identifier. */
 export function natRewriteDestination(
-  b: Uint8Array, p: NatPacket, w: Int32Array, at: number, port: number, partial = false,
+  b: Uint8Array,
+  p: NatPacket,
+  w: Int32Array,
+  at: number,
+  port: number,
+  partial = false,
 ): void {
   rewrite(b, p, p.dstOff, p.dportOff, w, at, port, partial);
 }
@@ -70,8 +87,16 @@ export function natRewriteDestination(
  * The quoted port is left alone when the quote has none on that side (an echo reply quoted
  * as "source").
  */
-export function natRewriteIcmpError(b: Uint8Array, p: NatPacket, outerSide: number, w: Int32Array, at: number, port: number): void {
-  const v4 = p.family === 4, nb = v4 ? 4 : 16;
+export function natRewriteIcmpError(
+  b: Uint8Array,
+  p: NatPacket,
+  outerSide: number,
+  w: Int32Array,
+  at: number,
+  port: number,
+): void {
+  const v4 = p.family === 4,
+    nb = v4 ? 4 : 16;
   const outerOff = outerSide === SIDE_DST ? p.dstOff : p.srcOff;
   const innerAddrOff = outerSide === SIDE_DST ? p.innerSrcOff : p.innerDstOff;
   const innerPortOff = outerSide === SIDE_DST ? p.innerSportOff : p.innerDportOff;

@@ -110,7 +110,15 @@ export interface NativeShim {
    * 64-bit counter little-endian): buf[off, off+len) becomes ciphertext and the 16-byte tag is
    * written right after it. The key is key[keyOff, keyOff+32).
    */
-  aeadSeal(key: Uint8Array, keyOff: number, buf: Uint8Array, off: number, len: number, counterLo: number, counterHi: number): void;
+  aeadSeal(
+    key: Uint8Array,
+    keyOff: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    counterLo: number,
+    counterHi: number,
+  ): void;
   /**
    * Software TSO / USO: the super-frame buf[off, off+len) (IP header at l3, TCP/UDP at l4, payload
    * at `payload`; kind GSO_*) cut into segments of at most mss payload bytes, segment i written at
@@ -118,8 +126,19 @@ export interface NativeShim {
    * Returns the number of segments (at most maxSegs, else EINVAL and nothing written).
    */
   gsoSplit(
-    buf: Uint8Array, off: number, len: number, kind: number, l3: number, l4: number, payload: number, mss: number,
-    dstOff: number, stride: number, maxSegs: number, lens: Int32Array, lensAt: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    kind: number,
+    l3: number,
+    l4: number,
+    payload: number,
+    mss: number,
+    dstOff: number,
+    stride: number,
+    maxSegs: number,
+    lens: Int32Array,
+    lensAt: number,
   ): number;
   /**
    * Finishes a checksum left to the device (virtio NEEDS_CSUM): the complement of the sum of
@@ -132,7 +151,15 @@ export interface NativeShim {
    */
   l4CsumOk(buf: Uint8Array, l3: number, l4: number, end: number, v6: boolean): boolean;
   /** Decrypts buf[off, off+len−16) in place against the tag in its last 16 bytes; false when it does not verify. */
-  aeadOpen(key: Uint8Array, keyOff: number, buf: Uint8Array, off: number, len: number, counterLo: number, counterHi: number): boolean;
+  aeadOpen(
+    key: Uint8Array,
+    keyOff: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    counterLo: number,
+    counterHi: number,
+  ): boolean;
 }
 
 /** Where the addon is expected: $WEFT_NATIVE, else relative to dist/src/native/tap.js. */
@@ -161,8 +188,11 @@ export function loadNative(): NativeShim {
 }
 
 export function isNativeError(e: unknown, code?: string): e is NativeError {
-  return e instanceof Error && typeof (e as NativeError).code === 'string' &&
-    (code === undefined || (e as NativeError).code === code);
+  return (
+    e instanceof Error &&
+    typeof (e as NativeError).code === 'string' &&
+    (code === undefined || (e as NativeError).code === code)
+  );
 }
 
 export const tapOpen: NativeShim['tapOpen'] = (name, queues) => loadNative().tapOpen(name, queues);

@@ -20,7 +20,14 @@ export function pcapFileHeader(snaplen: number): Buffer {
 }
 
 /** Writes a record header at `at` in dst. */
-export function writePcapRecordHeader(dst: Buffer, at: number, sec: number, usec: number, capLen: number, origLen: number): void {
+export function writePcapRecordHeader(
+  dst: Buffer,
+  at: number,
+  sec: number,
+  usec: number,
+  capLen: number,
+  origLen: number,
+): void {
   dst.writeUInt32LE(sec >>> 0, at);
   dst.writeUInt32LE(usec >>> 0, at + 4);
   dst.writeUInt32LE(capLen >>> 0, at + 8);

@@ -5,8 +5,25 @@
 import { mkdirSync, openSync, writeSync, closeSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { RecorderError, Filter, FilterMask, parseFilters, formatFilter, filterMask, maskName, maskSpecificity } from './filter.js';
-import { RecorderTables, MAX_RECORDINGS, CAPLEN_FULL, CAPTURE_META_WORDS, META_ORIG_LEN, META_SEC, META_USEC } from './tables.js';
+import {
+  RecorderError,
+  Filter,
+  FilterMask,
+  parseFilters,
+  formatFilter,
+  filterMask,
+  maskName,
+  maskSpecificity,
+} from './filter.js';
+import {
+  RecorderTables,
+  MAX_RECORDINGS,
+  CAPLEN_FULL,
+  CAPTURE_META_WORDS,
+  META_ORIG_LEN,
+  META_SEC,
+  META_USEC,
+} from './tables.js';
 import { pcapFileHeader, writePcapRecordHeader, PCAP_RECORD_HEADER_LEN } from './pcap.js';
 
 export interface RecordingRequest {
@@ -67,7 +84,8 @@ interface Recording {
 
 function limit(v: unknown, what: string, max: number): number {
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new RecorderError(`${what} must be an integer in 0..${max} (0 = no limit), got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    throw new RecorderError(`${what} must be an integer in 0..${max} (0 = no limit), got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -90,21 +108,40 @@ export class Recorder {
     const bytesLimit = limit(req.bytesLimit, 'bytesLimit', Number.MAX_SAFE_INTEGER);
     const timeLimitMs = limit(req.timeLimitMs, 'timeLimitMs', 2 ** 31 - 1);
     const prefix = req.filePrefix ?? 'weft';
-    if (typeof prefix !== 'string' || !PREFIX.test(prefix)) throw new RecorderError(`file prefix ${JSON.stringify(prefix)} must be 1-64 letters, digits, "_", "." or "-"`);
+    if (typeof prefix !== 'string' || !PREFIX.test(prefix))
+      throw new RecorderError(`file prefix ${JSON.stringify(prefix)} must be 1-64 letters, digits, "_", "." or "-"`);
     const slot = this.freeSlot();
     if (slot < 0) throw new RecorderError(`${MAX_RECORDINGS} recordings are already running`);
     const maskNames = filters.map((f) => maskName(filterMask(f)));
     const newMasks = new Set(maskNames.filter((m) => !this.masks.has(m)));
     if (this.masks.size + newMasks.size > this.o.maxMasks) {
-      throw new RecorderError(`these filters need ${newMasks.size} new filter masks (prefix lengths, port and protocol wildcards), but ${this.masks.size} of at most ${this.o.maxMasks} are in use (recorder.maxMasks)`);
+      throw new RecorderError(
+        `these filters need ${newMasks.size} new filter masks (prefix lengths, port and protocol wildcards), but ${this.masks.size} of at most ${this.o.maxMasks} are in use (recorder.maxMasks)`,
+      );
     }
     const file = this.createFile(prefix, maxCaptureLen);
     const rec: Recording = {
       info: {
-        id: this.nextId++, filters: filters.map(formatFilter), file: file.path, state: 'running', packets: 0, bytes: 0, lost: 0,
-        startedAt: new Date().toISOString(), maxCaptureLen, packetLimit, bytesLimit, timeLimitMs,
+        id: this.nextId++,
+        filters: filters.map(formatFilter),
+        file: file.path,
+        state: 'running',
+        packets: 0,
+        bytes: 0,
+        lost: 0,
+        startedAt: new Date().toISOString(),
+        maxCaptureLen,
+        packetLimit,
+        bytesLimit,
+        timeLimitMs,
       },
-      slot, filters, masks: maskNames, fd: file.fd, buf: Buffer.allocUnsafe(WRITE_BUFFER), used: 0, lostBase: this.o.tables.lostFor(slot),
+      slot,
+      filters,
+      masks: maskNames,
+      fd: file.fd,
+      buf: Buffer.allocUnsafe(WRITE_BUFFER),
+      used: 0,
+      lostBase: this.o.tables.lostFor(slot),
     };
     try {
       this.program(rec);
@@ -144,12 +181,19 @@ export class Recorder {
   }
 
   list(): RecordingInfo[] {
-    const running = this.slots.filter((r): r is Recording => r !== undefined).map((r) => ({ ...r.info, lost: this.lostOf(r) }));
+    const running = this.slots
+      .filter((r): r is Recording => r !== undefined)
+      .map((r) => ({ ...r.info, lost: this.lostOf(r) }));
     return [...running, ...this.finished].sort((a, b) => a.id - b.id);
   }
 
   usage(): { recordings: number; masks: number; maxMasks: number; filters: number } {
-    return { recordings: this.slots.filter(Boolean).length, masks: this.masks.size, maxMasks: this.o.maxMasks, filters: this.o.tables.filterCount() };
+    return {
+      recordings: this.slots.filter(Boolean).length,
+      masks: this.masks.size,
+      maxMasks: this.o.maxMasks,
+      filters: this.o.tables.filterCount(),
+    };
   }
 
   /** Moves every captured packet from the workers' rings into the recordings' files. */
@@ -165,7 +209,8 @@ export class Recorder {
         for (let slot = 0; slot < MAX_RECORDINGS; slot++) {
           if (((tag >>> slot) & 1) === 0) continue;
           const rec = this.slots[slot];
-          if (rec && rec.info.state === 'running') this.append(rec, m[META_SEC], m[META_USEC], m[META_ORIG_LEN], captured);
+          if (rec && rec.info.state === 'running')
+            this.append(rec, m[META_SEC], m[META_USEC], m[META_ORIG_LEN], captured);
         }
       }
     }
@@ -178,7 +223,10 @@ export class Recorder {
     if (i.bytesLimit > 0 && i.bytes + len > i.bytesLimit) return this.finish(rec, 'bytes-limit');
     if (rec.used + PCAP_RECORD_HEADER_LEN + len > rec.buf.length) this.flush(rec);
     writePcapRecordHeader(rec.buf, rec.used, sec, usec, len, origLen);
-    rec.buf.set(this.scratch.subarray(4 * CAPTURE_META_WORDS, 4 * CAPTURE_META_WORDS + len), rec.used + PCAP_RECORD_HEADER_LEN);
+    rec.buf.set(
+      this.scratch.subarray(4 * CAPTURE_META_WORDS, 4 * CAPTURE_META_WORDS + len),
+      rec.used + PCAP_RECORD_HEADER_LEN,
+    );
     rec.used += PCAP_RECORD_HEADER_LEN + len;
     i.packets++;
     i.bytes += len;
@@ -283,7 +331,9 @@ export class Recorder {
       for (const name of created) this.masks.delete(name);
       t.setCaptureLength(rec.slot, 0);
       const st = t.filterStats();
-      throw new RecorderError(`the filter table is full (${st.size} of ${st.capacity} filters in use; recorder.maxFilters)`);
+      throw new RecorderError(
+        `the filter table is full (${st.size} of ${st.capacity} filters in use; recorder.maxFilters)`,
+      );
     }
     this.publish();
   }

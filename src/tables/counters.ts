@@ -20,7 +20,10 @@ export class CounterBlock {
   readonly workers: number;
   private readonly rows: Float64Array[];
 
-  private constructor(readonly sab: SharedArrayBuffer, names: readonly string[]) {
+  private constructor(
+    readonly sab: SharedArrayBuffer,
+    names: readonly string[],
+  ) {
     const hdr = new Float64Array(sab, 0, HEADER);
     if (hdr[0] !== MAGIC) throw new Error('CounterBlock: bad magic (not a counter SAB)');
     if (hdr[1] !== names.length) throw new Error(`CounterBlock: SAB has ${hdr[1]} counters, got ${names.length} names`);
@@ -39,7 +42,10 @@ export class CounterBlock {
     const stride = Math.max(8, (names.length + 7) & ~7);
     const sab = new SharedArrayBuffer(8 * (HEADER + workers * stride));
     const hdr = new Float64Array(sab, 0, HEADER);
-    hdr[1] = names.length; hdr[2] = workers; hdr[3] = stride; hdr[0] = MAGIC;
+    hdr[1] = names.length;
+    hdr[2] = workers;
+    hdr[3] = stride;
+    hdr[0] = MAGIC;
     return new CounterBlock(sab, names);
   }
 
@@ -56,7 +62,9 @@ export class CounterBlock {
   }
 
   /** Index of a counter name in each row, or -1. */
-  indexOf(name: string): number { return this.names.indexOf(name); }
+  indexOf(name: string): number {
+    return this.names.indexOf(name);
+  }
 
   /** Control thread: totals and per-worker values by name. */
   read(): { total: Record<string, number>; perWorker: Record<string, number>[] } {
@@ -65,7 +73,10 @@ export class CounterBlock {
     for (const n of this.names) total[n] = 0;
     for (const r of this.rows) {
       const o: Record<string, number> = {};
-      this.names.forEach((n, i) => { o[n] = r[i]!; total[n]! += r[i]!; });
+      this.names.forEach((n, i) => {
+        o[n] = r[i]!;
+        total[n]! += r[i]!;
+      });
       perWorker.push(o);
     }
     return { total, perWorker };

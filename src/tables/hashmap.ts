@@ -34,13 +34,24 @@
  */
 import { hashWords } from './hash.js';
 
-const H_MAGIC = 0, H_KEYW = 1, H_VALW = 2, H_CAP = 3, H_SLOTS = 4, H_MAXPROBE = 5;
-const H_SIZE = 6, H_FULL = 7, H_LOCKBUSY = 8, H_RETRIES = 9, H_PROBE_EXH = 10;
+const H_MAGIC = 0,
+  H_KEYW = 1,
+  H_VALW = 2,
+  H_CAP = 3,
+  H_SLOTS = 4,
+  H_MAXPROBE = 5;
+const H_SIZE = 6,
+  H_FULL = 7,
+  H_LOCKBUSY = 8,
+  H_RETRIES = 9,
+  H_PROBE_EXH = 10;
 const H_LOCK = 16; // own 64-byte line: writers hammer it, readers never touch it
 /** Header size in 32-bit words (slot 0 starts right after). */
 export const HASHMAP_HEADER_WORDS = 32;
 const MAGIC = 0x57484d31; // "WHM1"
-const EMPTY = 0, USED = 1, TOMB = 2;
+const EMPTY = 0,
+  USED = 1,
+  TOMB = 2;
 const READ_RETRIES = 1000;
 const LOCK_SPINS = 1 << 20; // bounded so a dead/stalled writer can't hang others forever
 const SLOT_SPINS = 1 << 16;
@@ -50,10 +61,19 @@ const SLOT_SPINS = 1 << 16;
 // read-modify-write (release semantics) on a private word gives one.
 const NEED_LOAD_FENCE = process.arch !== 'x64' && process.arch !== 'ia32';
 
-export interface HashMapOptions { keyWords: number; valueWords: number; capacity: number; maxProbe?: number }
+export interface HashMapOptions {
+  keyWords: number;
+  valueWords: number;
+  capacity: number;
+  maxProbe?: number;
+}
 export interface HashMapStats {
-  size: number; capacity: number; full: number; lockBusy: number;
-  readRetriesExhausted: number; probeExhausted: number;
+  size: number;
+  capacity: number;
+  full: number;
+  lockBusy: number;
+  readRetriesExhausted: number;
+  probeExhausted: number;
 }
 
 function slotCount(capacity: number): number {
@@ -83,11 +103,17 @@ export class SharedHashMap {
   private readonly scratch: Int32Array;
   private readonly fence = new Int32Array(new SharedArrayBuffer(64)); // private word for the load fence
 
-  private constructor(readonly sab: SharedArrayBuffer, readonly byteOffset: number) {
+  private constructor(
+    readonly sab: SharedArrayBuffer,
+    readonly byteOffset: number,
+  ) {
     const hdr = new Int32Array(sab, byteOffset, HASHMAP_HEADER_WORDS);
     if (hdr[H_MAGIC] !== MAGIC) throw new Error('SharedHashMap: bad magic (not a hashmap SAB)');
-    this.keyWords = hdr[H_KEYW]!; this.valueWords = hdr[H_VALW]!;
-    this.capacity = hdr[H_CAP]!; this.slots = hdr[H_SLOTS]!; this.maxProbe = hdr[H_MAXPROBE]!;
+    this.keyWords = hdr[H_KEYW]!;
+    this.valueWords = hdr[H_VALW]!;
+    this.capacity = hdr[H_CAP]!;
+    this.slots = hdr[H_SLOTS]!;
+    this.maxProbe = hdr[H_MAXPROBE]!;
     this.stride = 2 + this.keyWords + this.valueWords;
     this.mask = this.slots - 1;
     this.w = new Int32Array(sab, byteOffset, HASHMAP_HEADER_WORDS + this.slots * this.stride);
@@ -109,8 +135,11 @@ export class SharedHashMap {
     const sab = o.sab ?? new SharedArrayBuffer(off + SharedHashMap.bytesFor(o));
     if (sab.byteLength < off + SharedHashMap.bytesFor(o)) throw new RangeError('SharedHashMap: sab too small');
     const hdr = new Int32Array(sab, off, HASHMAP_HEADER_WORDS);
-    hdr[H_KEYW] = keyWords; hdr[H_VALW] = valueWords; hdr[H_CAP] = capacity;
-    hdr[H_SLOTS] = slotCount(capacity); hdr[H_MAXPROBE] = Math.min(maxProbe, hdr[H_SLOTS]!);
+    hdr[H_KEYW] = keyWords;
+    hdr[H_VALW] = valueWords;
+    hdr[H_CAP] = capacity;
+    hdr[H_SLOTS] = slotCount(capacity);
+    hdr[H_MAXPROBE] = Math.min(maxProbe, hdr[H_SLOTS]!);
     Atomics.store(hdr, H_MAGIC, MAGIC); // publish last
     return new SharedHashMap(sab, off);
   }
@@ -149,7 +178,9 @@ export class SharedHashMap {
 
   /** Slot base of key's (unvalidated) match, or -1. Plain loads: only decides where to look. */
   private probe(key: Int32Array, keyOff: number): number {
-    const w = this.w, stride = this.stride, mask = this.mask;
+    const w = this.w,
+      stride = this.stride,
+      mask = this.mask;
     let idx = hashWords(key, keyOff, this.keyWords) & mask;
     for (let p = 0; p < this.maxProbe; p++) {
       const base = HASHMAP_HEADER_WORDS + idx * stride;
@@ -162,7 +193,8 @@ export class SharedHashMap {
   }
 
   private keyEq(base: number, key: Int32Array, off: number): boolean {
-    const w = this.w, kb = base + 2;
+    const w = this.w,
+      kb = base + 2;
     for (let i = 0; i < this.keyWords; i++) if (w[kb + i] !== key[off + i]) return false;
     return true;
   }
@@ -173,14 +205,23 @@ export class SharedHashMap {
    * (vs. "key deleted/replaced meanwhile").
    */
   private readSlot(base: number, key: Int32Array, keyOff: number, out: Int32Array, outOff: number): boolean {
-    const w = this.w, vb = base + 2 + this.keyWords, vw = this.valueWords;
+    const w = this.w,
+      vb = base + 2 + this.keyWords,
+      vw = this.valueWords;
     for (let r = 0; r < READ_RETRIES; r++) {
       const s1 = Atomics.load(w, base); // acquire: the plain loads below can't move above it
       if (s1 & 1) continue; // writer inside: spin
-      if (w[base + 1] !== USED || !this.keyEq(base, key, keyOff)) { this.busy = false; return false; }
+      if (w[base + 1] !== USED || !this.keyEq(base, key, keyOff)) {
+        this.busy = false;
+        return false;
+      }
       for (let i = 0; i < vw; i++) out[outOff + i] = w[vb + i]!;
       if (NEED_LOAD_FENCE) Atomics.add(this.fence, 0, 1);
-      if (Atomics.load(w, base) === s1) { this.seen = s1; this.lastBase = base; return true; }
+      if (Atomics.load(w, base) === s1) {
+        this.seen = s1;
+        this.lastBase = base;
+        return true;
+      }
     }
     this.busy = true;
     return false;
@@ -196,14 +237,26 @@ export class SharedHashMap {
   }
 
   private writeValue(base: number, value: Int32Array, valueOff: number): void {
-    const w = this.w, vb = base + 2 + this.keyWords;
+    const w = this.w,
+      vb = base + 2 + this.keyWords;
     for (let i = 0; i < this.valueWords; i++) Atomics.store(w, vb + i, value[valueOff + i]!);
   }
 
   /** Claim slot, write (key and state too when newKey), release. False (lockBusy++) if the slot stays claimed. */
-  private writeSlot(base: number, newKey: boolean, key: Int32Array, keyOff: number, value: Int32Array, valueOff: number): boolean {
-    const w = this.w, v = this.lockSlot(base);
-    if (v === -1) { Atomics.add(w, H_LOCKBUSY, 1); return false; }
+  private writeSlot(
+    base: number,
+    newKey: boolean,
+    key: Int32Array,
+    keyOff: number,
+    value: Int32Array,
+    valueOff: number,
+  ): boolean {
+    const w = this.w,
+      v = this.lockSlot(base);
+    if (v === -1) {
+      Atomics.add(w, H_LOCKBUSY, 1);
+      return false;
+    }
     if (newKey) for (let i = 0; i < this.keyWords; i++) Atomics.store(w, base + 2 + i, key[keyOff + i]!);
     this.writeValue(base, value, valueOff);
     if (newKey) Atomics.store(w, base + 1, USED);
@@ -217,7 +270,10 @@ export class SharedHashMap {
     for (let a = 0; a < SLOT_SPINS; a++) {
       const base = this.probe(key, keyOff);
       if (base < 0) return 0;
-      if (!this.readSlot(base, key, keyOff, this.scratch, 0)) { if (this.busy) return -1; continue; }
+      if (!this.readSlot(base, key, keyOff, this.scratch, 0)) {
+        if (this.busy) return -1;
+        continue;
+      }
       const v = this.seen; // CAS from the seq we validated "used + key" at
       if (Atomics.compareExchange(w, base, v, (v + 1) | 0) !== v) continue; // slot changed: re-validate
       this.writeValue(base, value, valueOff);
@@ -242,7 +298,9 @@ export class SharedHashMap {
     Atomics.add(w, H_LOCKBUSY, 1);
     return false;
   }
-  private unlockTable(): void { Atomics.store(this.w, H_LOCK, 0); }
+  private unlockTable(): void {
+    Atomics.store(this.w, H_LOCK, 0);
+  }
 
   /** Insert or overwrite. False when full, probe-exhausted, lock busy, or bad input. */
   insert(key: Int32Array, keyOff: number, value: Int32Array, valueOff: number): boolean {
@@ -255,7 +313,9 @@ export class SharedHashMap {
   }
 
   private insertLocked(key: Int32Array, keyOff: number, value: Int32Array, valueOff: number): boolean {
-    const w = this.w, stride = this.stride, mask = this.mask;
+    const w = this.w,
+      stride = this.stride,
+      mask = this.mask;
     let idx = hashWords(key, keyOff, this.keyWords) & mask;
     let free = -1;
     for (let p = 0; p < this.maxProbe; p++) {
@@ -270,8 +330,14 @@ export class SharedHashMap {
       }
       idx = (idx + 1) & mask;
     }
-    if (Atomics.load(w, H_SIZE) >= this.capacity) { Atomics.add(w, H_FULL, 1); return false; }
-    if (free < 0) { Atomics.add(w, H_PROBE_EXH, 1); return false; }
+    if (Atomics.load(w, H_SIZE) >= this.capacity) {
+      Atomics.add(w, H_FULL, 1);
+      return false;
+    }
+    if (free < 0) {
+      Atomics.add(w, H_PROBE_EXH, 1);
+      return false;
+    }
     if (!this.writeSlot(free, true, key, keyOff, value, valueOff)) return false;
     Atomics.add(w, H_SIZE, 1);
     return true;
@@ -286,11 +352,16 @@ export class SharedHashMap {
   }
 
   private deleteLocked(key: Int32Array, keyOff: number): boolean {
-    const w = this.w, stride = this.stride, mask = this.mask;
+    const w = this.w,
+      stride = this.stride,
+      mask = this.mask;
     const base = this.probe(key, keyOff); // exact under the lock: keys can't change
     if (base < 0) return false;
     const v = this.lockSlot(base); // an updater may hold it briefly
-    if (v === -1) { Atomics.add(w, H_LOCKBUSY, 1); return false; }
+    if (v === -1) {
+      Atomics.add(w, H_LOCKBUSY, 1);
+      return false;
+    }
     Atomics.store(w, base + 1, TOMB); // key words stay; state alone decides
     Atomics.store(w, base, (v + 2) | 0);
     Atomics.sub(w, H_SIZE, 1);
@@ -309,27 +380,38 @@ export class SharedHashMap {
     return true;
   }
 
-  size(): number { return Atomics.load(this.w, H_SIZE); }
+  size(): number {
+    return Atomics.load(this.w, H_SIZE);
+  }
 
   stats(): HashMapStats {
     const w = this.w;
     return {
-      size: Atomics.load(w, H_SIZE), capacity: this.capacity, full: Atomics.load(w, H_FULL),
-      lockBusy: Atomics.load(w, H_LOCKBUSY), readRetriesExhausted: Atomics.load(w, H_RETRIES),
+      size: Atomics.load(w, H_SIZE),
+      capacity: this.capacity,
+      full: Atomics.load(w, H_FULL),
+      lockBusy: Atomics.load(w, H_LOCKBUSY),
+      readRetriesExhausted: Atomics.load(w, H_RETRIES),
       probeExhausted: Atomics.load(w, H_PROBE_EXH),
     };
   }
 
   /** Control plane: visits a consistent snapshot of each used entry (fresh arrays per entry). */
   forEach(fn: (key: Int32Array, value: Int32Array) => void): void {
-    const w = this.w, kw = this.keyWords, vw = this.valueWords;
+    const w = this.w,
+      kw = this.keyWords,
+      vw = this.valueWords;
     for (let s = 0; s < this.slots; s++) {
       const base = HASHMAP_HEADER_WORDS + s * this.stride;
       for (let r = 0; r < SLOT_SPINS; r++) {
         const s1 = Atomics.load(w, base);
         if (s1 & 1) continue;
-        if (Atomics.load(w, base + 1) !== USED) { if (Atomics.load(w, base) === s1) break; continue; }
-        const k = new Int32Array(kw), v = new Int32Array(vw);
+        if (Atomics.load(w, base + 1) !== USED) {
+          if (Atomics.load(w, base) === s1) break;
+          continue;
+        }
+        const k = new Int32Array(kw),
+          v = new Int32Array(vw);
         for (let i = 0; i < kw; i++) k[i] = Atomics.load(w, base + 2 + i);
         for (let i = 0; i < vw; i++) v[i] = Atomics.load(w, base + 2 + kw + i);
         if (Atomics.load(w, base) !== s1) continue;

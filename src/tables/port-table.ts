@@ -43,8 +43,12 @@ export function readPortCounters(sab: SharedArrayBuffer, workers: number, port: 
     for (let i = 0; i < PORT_COUNTERS; i++) out[i]! += all[(w * MAX_PORTS + port) * PORT_COUNTERS + i]!;
   }
   return {
-    rxFrames: out[PC_RX_FRAMES]!, rxBytes: out[PC_RX_BYTES]!, txFrames: out[PC_TX_FRAMES]!, txBytes: out[PC_TX_BYTES]!,
-    rxSuperFrames: out[PC_RX_SUPER]!, txSuperFrames: out[PC_TX_SUPER]!,
+    rxFrames: out[PC_RX_FRAMES]!,
+    rxBytes: out[PC_RX_BYTES]!,
+    txFrames: out[PC_TX_FRAMES]!,
+    txBytes: out[PC_TX_BYTES]!,
+    rxSuperFrames: out[PC_RX_SUPER]!,
+    txSuperFrames: out[PC_TX_SUPER]!,
   };
 }
 
@@ -120,7 +124,10 @@ export class PortTable {
     Atomics.add(this.words, 0, 1);
     this.words[w + W_KIND] = spec.kind;
     this.words[w + W_MTU] = spec.mtu;
-    this.words[w + W_FLAGS] = (spec.ipv4 ? PORT_HAS_IPV4 : 0) | (spec.ipv6 ? PORT_HAS_IPV6 : 0) | (spec.dsrBackend ? PORT_DSR_BACKEND : 0) |
+    this.words[w + W_FLAGS] =
+      (spec.ipv4 ? PORT_HAS_IPV4 : 0) |
+      (spec.ipv6 ? PORT_HAS_IPV6 : 0) |
+      (spec.dsrBackend ? PORT_DSR_BACKEND : 0) |
       (spec.offloads ? PORT_OFFLOADS : 0);
     const b = w * 4;
     this.bytes.set(spec.mac, b + B_MAC);

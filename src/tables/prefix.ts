@@ -26,18 +26,30 @@
 import { SharedHashMap } from './hashmap.js';
 import type { HashMapStats } from './hashmap.js';
 
-const P_MAGIC = 0, P_VALW = 1, P_CAP = 2, P_GEN = 3, P_STALE = 4;
+const P_MAGIC = 0,
+  P_VALW = 1,
+  P_CAP = 2,
+  P_GEN = 3,
+  P_STALE = 4;
 const MAGIC = 0x57505431; // "WPT1"
-const REFS4 = 8, REFS6 = REFS4 + 33; // refcount per length (writer-only)
+const REFS4 = 8,
+  REFS6 = REFS4 + 33; // refcount per length (writer-only)
 // Length-list buffer: [n4, lens4[33], n6, lens6[129]], longest first; two of them.
-const B_N4 = 0, B_N6 = 34, BUF_WORDS = 164;
+const B_N4 = 0,
+  B_N6 = 34,
+  BUF_WORDS = 164;
 const BUF0 = 176;
 const HEADER_WORDS = BUF0 + 2 * BUF_WORDS + 4; // 512: keeps the map 8-byte aligned
 const HEADER_BYTES = HEADER_WORDS * 4;
 const KEY_WORDS = 5;
 const READ_RETRIES = 1000;
 
-export interface PrefixEntry { family: 4 | 6; addr: Uint8Array; prefixLen: number; value: Int32Array }
+export interface PrefixEntry {
+  family: 4 | 6;
+  addr: Uint8Array;
+  prefixLen: number;
+  value: Int32Array;
+}
 
 export class PrefixTable {
   readonly valueWords: number;
@@ -63,7 +75,8 @@ export class PrefixTable {
 
   static create(opts: { capacity: number; valueWords: number }): PrefixTable {
     const { capacity, valueWords } = opts;
-    if (!Number.isInteger(valueWords) || valueWords < 1 || valueWords > 8) throw new RangeError('valueWords must be 1..8');
+    if (!Number.isInteger(valueWords) || valueWords < 1 || valueWords > 8)
+      throw new RangeError('valueWords must be 1..8');
     const mo = { keyWords: KEY_WORDS, valueWords, capacity };
     const sab = new SharedArrayBuffer(HEADER_BYTES + SharedHashMap.bytesFor(mo));
     SharedHashMap.create({ ...mo, sab, byteOffset: HEADER_BYTES }); // validates capacity
@@ -74,11 +87,14 @@ export class PrefixTable {
     return new PrefixTable(sab);
   }
 
-  static attach(sab: SharedArrayBuffer): PrefixTable { return new PrefixTable(sab); }
+  static attach(sab: SharedArrayBuffer): PrefixTable {
+    return new PrefixTable(sab);
+  }
 
   /** Load the address (big-endian words) from bytes[off..] into addrW. Caller validated bounds. */
   private readAddr(family: number, bytes: Uint8Array, off: number): void {
-    const a = this.addrW, nw = family === 4 ? 1 : 4;
+    const a = this.addrW,
+      nw = family === 4 ? 1 : 4;
     for (let i = 0; i < 4; i++) {
       const o = off + 4 * i;
       a[i] = i < nw ? (bytes[o]! << 24) | (bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]! : 0;
@@ -87,7 +103,8 @@ export class PrefixTable {
 
   /** key = [family<<8 | len, addrW masked to len]. */
   private maskKey(family: number, len: number): void {
-    const a = this.addrW, k = this.key;
+    const a = this.addrW,
+      k = this.key;
     k[0] = (family << 8) | len;
     for (let i = 0; i < 4; i++) {
       const bits = len - 32 * i;
@@ -102,12 +119,15 @@ export class PrefixTable {
       const g = Atomics.load(h, P_GEN);
       if (g === this.cachedGen) return true;
       const b = BUF0 + (g & 1) * BUF_WORDS;
-      const n4 = Atomics.load(h, b + B_N4), n6 = Atomics.load(h, b + B_N6);
+      const n4 = Atomics.load(h, b + B_N4),
+        n6 = Atomics.load(h, b + B_N6);
       if (n4 > 33 || n6 > 129) continue; // buffer being rebuilt: retry
       for (let i = 0; i < n4; i++) this.lens4[i] = Atomics.load(h, b + B_N4 + 1 + i);
       for (let i = 0; i < n6; i++) this.lens6[i] = Atomics.load(h, b + B_N6 + 1 + i);
       if (Atomics.load(h, P_GEN) !== g) continue;
-      this.n4 = n4; this.n6 = n6; this.cachedGen = g;
+      this.n4 = n4;
+      this.n6 = n6;
+      this.cachedGen = g;
       return true;
     }
     Atomics.add(h, P_STALE, 1);
@@ -124,7 +144,8 @@ export class PrefixTable {
     if (out.length < this.valueWords || !this.refresh()) return -1;
     const lens = family === 4 ? this.lens4 : this.lens6;
     const n = family === 4 ? this.n4 : this.n6;
-    const k = this.key, map = this.map;
+    const k = this.key,
+      map = this.map;
     this.readAddr(family, bytes, addrOff);
     for (let i = 0; i < n; i++) {
       this.maskKey(family, lens[i]!);
@@ -133,23 +154,31 @@ export class PrefixTable {
     return -1;
   }
 
-  private maxLen(family: number): number { return family === 4 ? 32 : family === 6 ? 128 : -1; }
-  private refIdx(family: number, len: number): number { return (family === 4 ? REFS4 : REFS6) + len; }
+  private maxLen(family: number): number {
+    return family === 4 ? 32 : family === 6 ? 128 : -1;
+  }
+  private refIdx(family: number, len: number): number {
+    return (family === 4 ? REFS4 : REFS6) + len;
+  }
 
   /** Single writer: rebuild both lists in the inactive buffer with `len` added/removed, then flip. */
   private editLengths(family: number, len: number, add: boolean): void {
-    const h = this.h, g = Atomics.load(h, P_GEN);
-    const src = BUF0 + (g & 1) * BUF_WORDS, dst = BUF0 + ((g + 1) & 1) * BUF_WORDS;
+    const h = this.h,
+      g = Atomics.load(h, P_GEN);
+    const src = BUF0 + (g & 1) * BUF_WORDS,
+      dst = BUF0 + ((g + 1) & 1) * BUF_WORDS;
     for (const nOff of [B_N4, B_N6]) {
       const edit = (nOff === B_N4) === (family === 4);
       const n = Atomics.load(h, src + nOff);
       let o = 0;
       for (let i = 0; i < n; i++) {
         const l = Atomics.load(h, src + nOff + 1 + i);
-        if (edit && add && len > l && (i === 0 || len < Atomics.load(h, src + nOff + i))) Atomics.store(h, dst + nOff + 1 + o++, len);
+        if (edit && add && len > l && (i === 0 || len < Atomics.load(h, src + nOff + i)))
+          Atomics.store(h, dst + nOff + 1 + o++, len);
         if (!(edit && !add && l === len)) Atomics.store(h, dst + nOff + 1 + o++, l);
       }
-      if (edit && add && (n === 0 || len < Atomics.load(h, src + nOff + n))) Atomics.store(h, dst + nOff + 1 + o++, len);
+      if (edit && add && (n === 0 || len < Atomics.load(h, src + nOff + n)))
+        Atomics.store(h, dst + nOff + 1 + o++, len);
       Atomics.store(h, dst + nOff, o);
     }
     Atomics.store(h, P_GEN, (g + 1) | 0); // publish
@@ -157,8 +186,13 @@ export class PrefixTable {
 
   private validArgs(family: number, addr: Uint8Array, prefixLen: number): boolean {
     const ml = this.maxLen(family);
-    return ml > 0 && addr.length >= (family === 4 ? 4 : 16) &&
-      Number.isInteger(prefixLen) && prefixLen >= 0 && prefixLen <= ml;
+    return (
+      ml > 0 &&
+      addr.length >= (family === 4 ? 4 : 16) &&
+      Number.isInteger(prefixLen) &&
+      prefixLen >= 0 &&
+      prefixLen <= ml
+    );
   }
 
   /** Insert or overwrite a route. Host bits beyond prefixLen are masked off silently. */
@@ -191,13 +225,17 @@ export class PrefixTable {
 
   /** Control plane: prefix lengths currently present, longest first. */
   lengths(family: 4 | 6): number[] {
-    const h = this.h, b = BUF0 + (Atomics.load(h, P_GEN) & 1) * BUF_WORDS + (family === 4 ? B_N4 : B_N6);
-    const n = Atomics.load(h, b), r: number[] = [];
+    const h = this.h,
+      b = BUF0 + (Atomics.load(h, P_GEN) & 1) * BUF_WORDS + (family === 4 ? B_N4 : B_N6);
+    const n = Atomics.load(h, b),
+      r: number[] = [];
     for (let i = 0; i < n; i++) r.push(Atomics.load(h, b + 1 + i));
     return r;
   }
 
-  size(): number { return this.map.size(); }
+  size(): number {
+    return this.map.size();
+  }
   stats(): HashMapStats & { staleLengthLists: number } {
     return { ...this.map.stats(), staleLengthLists: Atomics.load(this.h, P_STALE) };
   }

@@ -16,7 +16,11 @@
  * orders (synchronizes-with), so no per-byte atomics are needed.
  */
 
-const R_MAGIC = 0, R_CAP = 1, R_DROPPED = 2, R_HEAD = 16, R_TAIL = 32;
+const R_MAGIC = 0,
+  R_CAP = 1,
+  R_DROPPED = 2,
+  R_HEAD = 16,
+  R_TAIL = 32;
 const HEADER_BYTES = 192;
 const MAGIC = 0x57524e31; // "WRN1"
 const PAD = -1;
@@ -55,9 +59,14 @@ export class SpscRing {
     return new SpscRing(sab);
   }
 
-  static attach(sab: SharedArrayBuffer): SpscRing { return new SpscRing(sab); }
+  static attach(sab: SharedArrayBuffer): SpscRing {
+    return new SpscRing(sab);
+  }
 
-  private drop(): false { Atomics.add(this.h, R_DROPPED, 1); return false; }
+  private drop(): false {
+    Atomics.add(this.h, R_DROPPED, 1);
+    return false;
+  }
 
   /** Producer only. Copies src[off, off+len) as one record. False (and dropped++) if it doesn't fit. */
   push(src: Uint8Array, off: number, len: number, tag: number): boolean {
@@ -71,7 +80,10 @@ export class SpscRing {
   pushWithMeta(meta: Int32Array, metaWords: number, src: Uint8Array, off: number, len: number, tag: number): boolean {
     if ((off | 0) !== off || (len | 0) !== len || off < 0 || len < 0 || off + len > src.length) return this.drop();
     if ((metaWords | 0) !== metaWords || metaWords < 0 || metaWords > meta.length) return this.drop();
-    const cap = this.capacity, h = this.h, d32 = this.d32, d8 = this.d8;
+    const cap = this.capacity,
+      h = this.h,
+      d32 = this.d32,
+      d8 = this.d8;
     const body = 4 * metaWords + len;
     const rec = 8 + ((body + 7) & ~7);
     const head = Atomics.load(h, R_HEAD);
@@ -87,10 +99,14 @@ export class SpscRing {
     d32[w >> 2] = body;
     d32[(w >> 2) + 1] = tag;
     for (let k = 0; k < metaWords; k++) d32[(w >> 2) + 2 + k] = meta[k]!;
-    const dst = w + 8 + 4 * metaWords, so = src.byteOffset + off;
+    const dst = w + 8 + 4 * metaWords,
+      so = src.byteOffset + off;
     let i = 0;
     if (len >= 32 && (so & 3) === 0) {
-      const sv = this.srcWords(src), s4 = so >> 2, d4 = dst >> 2, n4 = len >> 2;
+      const sv = this.srcWords(src),
+        s4 = so >> 2,
+        d4 = dst >> 2,
+        n4 = len >> 2;
       for (; i < n4; i++) d32[d4 + i] = sv[s4 + i]!;
       i <<= 2;
     }
@@ -103,7 +119,8 @@ export class SpscRing {
 
   /** Consumer only: byte position of the next record's header, skipping padding; -1 if empty. */
   private front(): number {
-    const h = this.h, cap = this.capacity;
+    const h = this.h,
+      cap = this.capacity;
     const tail = Atomics.load(h, R_TAIL);
     if (tail === Atomics.load(h, R_HEAD)) return -1;
     const pos = tail >= cap ? tail - cap : tail;
@@ -124,14 +141,20 @@ export class SpscRing {
   pop(dst: Uint8Array, dstOff: number): number {
     const p = this.front();
     if (p < 0) return -1;
-    const d32 = this.d32, d8 = this.d8, cap = this.capacity;
+    const d32 = this.d32,
+      d8 = this.d8,
+      cap = this.capacity;
     const len = d32[p >> 2]!;
     if ((dstOff | 0) !== dstOff || dstOff < 0 || dstOff + len > dst.length) return -2;
     this.lastTag = d32[(p >> 2) + 1]! >>> 0;
-    const s = p + 8, dO = dst.byteOffset + dstOff;
+    const s = p + 8,
+      dO = dst.byteOffset + dstOff;
     let i = 0;
     if (len >= 32 && (dO & 3) === 0) {
-      const dv = this.dstWords(dst), s4 = s >> 2, d4 = dO >> 2, n4 = len >> 2;
+      const dv = this.dstWords(dst),
+        s4 = s >> 2,
+        d4 = dO >> 2,
+        n4 = len >> 2;
       for (; i < n4; i++) dv[d4 + i] = d32[s4 + i]!;
       i <<= 2;
     }
@@ -146,12 +169,18 @@ export class SpscRing {
 
   private srcWords(a: Uint8Array): Int32Array<ArrayBufferLike> {
     const b = a.buffer;
-    if (b !== this.srcBuf) { this.srcBuf = b; this.srcView = new Int32Array(b, 0, b.byteLength >> 2); }
+    if (b !== this.srcBuf) {
+      this.srcBuf = b;
+      this.srcView = new Int32Array(b, 0, b.byteLength >> 2);
+    }
     return this.srcView;
   }
   private dstWords(a: Uint8Array): Int32Array<ArrayBufferLike> {
     const b = a.buffer;
-    if (b !== this.dstBuf) { this.dstBuf = b; this.dstView = new Int32Array(b, 0, b.byteLength >> 2); }
+    if (b !== this.dstBuf) {
+      this.dstBuf = b;
+      this.dstView = new Int32Array(b, 0, b.byteLength >> 2);
+    }
     return this.dstView;
   }
 

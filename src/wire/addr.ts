@@ -32,7 +32,8 @@ export function parsePrefix(text: string, opts: { allowHostBits: boolean }): Pre
     if (!/^\d{1,3}$/.test(t) || Number(t) > max) return `"${text}" has an invalid prefix length (0..${max})`;
     len = Number(t);
   }
-  if (!opts.allowHostBits && !hostBitsClear(addr.bytes, len)) return `"${text}" has host bits set (did you mean ${formatPrefix({ ...addr, bytes: maskBytes(addr.bytes, len), len })}?)`;
+  if (!opts.allowHostBits && !hostBitsClear(addr.bytes, len))
+    return `"${text}" has host bits set (did you mean ${formatPrefix({ ...addr, bytes: maskBytes(addr.bytes, len), len })}?)`;
   return { ...addr, len };
 }
 

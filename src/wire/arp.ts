@@ -21,9 +21,17 @@ export function arpOp(b: Uint8Array, o: number): number {
 
 /** Writes a complete ARP body (sha/spa from src arrays, tha/tpa likewise). */
 export function writeArp(
-  b: Uint8Array, o: number, op: number,
-  sha: Uint8Array, shaOff: number, spa: Uint8Array, spaOff: number,
-  tha: Uint8Array, thaOff: number, tpa: Uint8Array, tpaOff: number,
+  b: Uint8Array,
+  o: number,
+  op: number,
+  sha: Uint8Array,
+  shaOff: number,
+  spa: Uint8Array,
+  spaOff: number,
+  tha: Uint8Array,
+  thaOff: number,
+  tpa: Uint8Array,
+  tpaOff: number,
 ): void {
   put16(b, o, 1);
   put16(b, o + 2, 0x0800);

@@ -24,7 +24,15 @@ export function isGroup(b: Uint8Array, macOff: number): boolean {
   return (b[macOff] & 1) === 1;
 }
 
-export function writeEthernet(b: Uint8Array, o: number, dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, type: number): void {
+export function writeEthernet(
+  b: Uint8Array,
+  o: number,
+  dst: Uint8Array,
+  dstOff: number,
+  src: Uint8Array,
+  srcOff: number,
+  type: number,
+): void {
   copy(b, o + ETH_DST, dst, dstOff, 6);
   copy(b, o + ETH_SRC, src, srcOff, 6);
   put16(b, o + ETH_TYPE, type);

@@ -17,7 +17,14 @@ export function udpLengthValid(b: Uint8Array, o: number, l4avail: number): boole
 }
 
 /** Writes an 8-byte header; the checksum is left to the caller (0 means "none" over IPv4). */
-export function writeUdpHeader(b: Uint8Array, o: number, srcPort: number, dstPort: number, len: number, csum: number): void {
+export function writeUdpHeader(
+  b: Uint8Array,
+  o: number,
+  srcPort: number,
+  dstPort: number,
+  len: number,
+  csum: number,
+): void {
   put16(b, o + UDP_SRC_PORT, srcPort);
   put16(b, o + UDP_DST_PORT, dstPort);
   put16(b, o + UDP_LEN, len);

@@ -98,16 +98,24 @@ export function vxlanFlowHash(b: Uint8Array, o: number, len: number): number {
     const hlen = (b[ip] & 0x0f) << 2;
     const total = get16(b, ip + 2);
     const fragment = (get16(b, ip + 6) & 0x3fff) !== 0;
-    if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && !fragment &&
-        hlen >= IPV4_MIN_HLEN && hlen + 4 <= total && ETH_HLEN + hlen + 4 <= len) {
+    if (
+      (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) &&
+      !fragment &&
+      hlen >= IPV4_MIN_HLEN &&
+      hlen + 4 <= total &&
+      ETH_HLEN + hlen + 4 <= len
+    ) {
       h = fnv(h, b, ip + hlen, 4);
     }
   } else if (type === ETHERTYPE_IPV6 && len >= ETH_HLEN + IPV6_HLEN) {
     const next = b[ip + 6];
     h = fnv(h, b, ip + 8, 32);
     h = fnv(h, b, ip + 6, 1);
-    if ((next === IPPROTO_TCP || next === IPPROTO_UDP || next === IPPROTO_SCTP) &&
-        get16(b, ip + 4) >= 4 && ETH_HLEN + IPV6_HLEN + 4 <= len) {
+    if (
+      (next === IPPROTO_TCP || next === IPPROTO_UDP || next === IPPROTO_SCTP) &&
+      get16(b, ip + 4) >= 4 &&
+      ETH_HLEN + IPV6_HLEN + 4 <= len
+    ) {
       h = fnv(h, b, ip + IPV6_HLEN, 4);
     }
   } else if (len >= 12) {
@@ -129,9 +137,16 @@ export function vxlanSourcePort(hash: number): number {
  * Returns the outer frame's offset, innerOff - VXLAN_OVERHEAD4.
  */
 export function writeVxlanEncap4(
-  b: Uint8Array, innerOff: number, innerLen: number,
-  src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number,
-  srcPort: number, dstPort: number, vni: number,
+  b: Uint8Array,
+  innerOff: number,
+  innerLen: number,
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  srcPort: number,
+  dstPort: number,
+  vni: number,
 ): number {
   const o = innerOff - VXLAN_OVERHEAD4;
   const ip = o + ETH_HLEN;
@@ -149,9 +164,16 @@ export function writeVxlanEncap4(
  * (mandatory over IPv6) and VXLAN in front of the inner frame. Returns innerOff - VXLAN_OVERHEAD6.
  */
 export function writeVxlanEncap6(
-  b: Uint8Array, innerOff: number, innerLen: number,
-  src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number,
-  srcPort: number, dstPort: number, vni: number,
+  b: Uint8Array,
+  innerOff: number,
+  innerLen: number,
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  srcPort: number,
+  dstPort: number,
+  vni: number,
 ): number {
   const o = innerOff - VXLAN_OVERHEAD6;
   const ip = o + ETH_HLEN;

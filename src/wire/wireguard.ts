@@ -73,11 +73,16 @@ export function wgCheck(b: Uint8Array, o: number, len: number): number {
   if (len < 4 || o < 0 || o + len > b.length) return WG_TRUNCATED;
   if (b[o + 1] !== 0 || b[o + 2] !== 0 || b[o + 3] !== 0) return WG_BAD_TYPE;
   switch (b[o]) {
-    case MSG_INITIATION: return len === MSG_INITIATION_SIZE ? MSG_INITIATION : WG_BAD_SIZE;
-    case MSG_RESPONSE: return len === MSG_RESPONSE_SIZE ? MSG_RESPONSE : WG_BAD_SIZE;
-    case MSG_COOKIE_REPLY: return len === MSG_COOKIE_REPLY_SIZE ? MSG_COOKIE_REPLY : WG_BAD_SIZE;
-    case MSG_TRANSPORT: return len >= MSG_TRANSPORT_MIN_SIZE ? MSG_TRANSPORT : WG_BAD_SIZE;
-    default: return WG_BAD_TYPE;
+    case MSG_INITIATION:
+      return len === MSG_INITIATION_SIZE ? MSG_INITIATION : WG_BAD_SIZE;
+    case MSG_RESPONSE:
+      return len === MSG_RESPONSE_SIZE ? MSG_RESPONSE : WG_BAD_SIZE;
+    case MSG_COOKIE_REPLY:
+      return len === MSG_COOKIE_REPLY_SIZE ? MSG_COOKIE_REPLY : WG_BAD_SIZE;
+    case MSG_TRANSPORT:
+      return len >= MSG_TRANSPORT_MIN_SIZE ? MSG_TRANSPORT : WG_BAD_SIZE;
+    default:
+      return WG_BAD_TYPE;
   }
 }
 
@@ -119,7 +124,13 @@ export function wgCounterHi(b: Uint8Array, o: number): number {
 }
 
 /** Writes a transport header: type 4, receiver index, 64-bit counter as two 32-bit halves. */
-export function writeWgTransportHeader(b: Uint8Array, o: number, receiver: number, counterHi: number, counterLo: number): void {
+export function writeWgTransportHeader(
+  b: Uint8Array,
+  o: number,
+  receiver: number,
+  counterHi: number,
+  counterLo: number,
+): void {
   writeWgType(b, o, MSG_TRANSPORT);
   putLe32(b, o + WG_DATA_RECEIVER, receiver);
   putLe32(b, o + WG_DATA_COUNTER, counterLo);

@@ -33,8 +33,16 @@ export const REKEY_AFTER_TIME_RECEIVING = REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT 
 // Message types and sizes are the wire format's (src/wire/wireguard.ts); named here too so
 // this file stays the one place to read the protocol's numbers.
 export {
-  MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE_REPLY, MSG_TRANSPORT, MSG_INITIATION_SIZE, MSG_RESPONSE_SIZE,
-  MSG_COOKIE_REPLY_SIZE, TRANSPORT_HEADER_SIZE, MSG_TRANSPORT_MIN_SIZE, AEAD_TAG_LEN,
+  MSG_INITIATION,
+  MSG_RESPONSE,
+  MSG_COOKIE_REPLY,
+  MSG_TRANSPORT,
+  MSG_INITIATION_SIZE,
+  MSG_RESPONSE_SIZE,
+  MSG_COOKIE_REPLY_SIZE,
+  TRANSPORT_HEADER_SIZE,
+  MSG_TRANSPORT_MIN_SIZE,
+  AEAD_TAG_LEN,
 } from '../wire/wireguard.js';
 
 // Sizes.

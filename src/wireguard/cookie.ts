@@ -7,10 +7,28 @@
 // every COOKIE_REFRESH_TIME; a sender without a valid mac2 gets a cookie reply instead of
 // a response, encrypted with XChaCha20-Poly1305 under HASH(LABEL_COOKIE || responder's public
 // key) with the mac1 it answers as associated data. The sender then retries with mac2.
-import { COOKIE_LEN, COOKIE_NONCE_LEN, COOKIE_REFRESH_TIME, HASH_LEN, LABEL_COOKIE, LABEL_MAC1, MAC_LEN, MSG_COOKIE_REPLY, MSG_COOKIE_REPLY_SIZE } from './constants.js';
+import {
+  COOKIE_LEN,
+  COOKIE_NONCE_LEN,
+  COOKIE_REFRESH_TIME,
+  HASH_LEN,
+  LABEL_COOKIE,
+  LABEL_MAC1,
+  MAC_LEN,
+  MSG_COOKIE_REPLY,
+  MSG_COOKIE_REPLY_SIZE,
+} from './constants.js';
 import { hash, mac, xaeadSeal, xaeadOpen, ctEqual, zero } from './crypto.js';
 import { Rng, systemRng } from './x25519.js';
-import { writeWgType, putLe32, getLe32, WG_SENDER, WG_COOKIE_NONCE, WG_COOKIE_ENCRYPTED, WG_COOKIE_RECEIVER } from '../wire/wireguard.js';
+import {
+  writeWgType,
+  putLe32,
+  getLe32,
+  WG_SENDER,
+  WG_COOKIE_NONCE,
+  WG_COOKIE_ENCRYPTED,
+  WG_COOKIE_RECEIVER,
+} from '../wire/wireguard.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -128,7 +146,12 @@ export class CookieGenerator {
   consumeReply(reply: Uint8Array, now: number): boolean {
     if (this.lastMac1 === null || reply.length !== MSG_COOKIE_REPLY_SIZE) return false;
     const nonce = reply.subarray(WG_COOKIE_NONCE, WG_COOKIE_NONCE + COOKIE_NONCE_LEN);
-    const cookie = xaeadOpen(this.decryptionKey, nonce, reply.subarray(WG_COOKIE_ENCRYPTED, MSG_COOKIE_REPLY_SIZE), this.lastMac1);
+    const cookie = xaeadOpen(
+      this.decryptionKey,
+      nonce,
+      reply.subarray(WG_COOKIE_ENCRYPTED, MSG_COOKIE_REPLY_SIZE),
+      this.lastMac1,
+    );
     if (cookie === null || cookie.length !== COOKIE_LEN) return false;
     if (this.cookie) zero(this.cookie);
     this.cookie = cookie;

@@ -60,7 +60,6 @@ export function kdf3(ck: Uint8Array, input: Uint8Array): [Uint8Array, Uint8Array
   return [t1, t2, t3];
 }
 
-
 /** The 96-bit ChaCha20-Poly1305 nonce: 32 zero bits, then the 64-bit counter little-endian. */
 export function aeadNonce(counter: number): Buffer {
   const n = Buffer.alloc(12);

@@ -27,34 +27,61 @@ import { SpscRing } from '../tables/ring.js';
 import { KEYPAIR_SHARED_WORDS } from './keypair.js';
 
 export const SLOT_WORDS = 288;
-export const K_STATE = 0, K_PEER = 1, K_LOCAL_INDEX = 2, K_REMOTE_INDEX = 3, K_INITIATOR = 4;
+export const K_STATE = 0,
+  K_PEER = 1,
+  K_LOCAL_INDEX = 2,
+  K_REMOTE_INDEX = 3,
+  K_INITIATOR = 4;
 /** Float64 index of createdWallMs: (slot * SLOT_WORDS + 6) / 2. */
 const K_CREATED_F64 = 3;
-export const K_SEND_KEY = 8, K_RECV_KEY = 16, K_SHARED = 24;
+export const K_SEND_KEY = 8,
+  K_RECV_KEY = 16,
+  K_SHARED = 24;
 /** Slot states: free; sending and receiving (current, previous); receive only until confirmed (next). */
-export const SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_NEXT = 2;
+export const SLOT_FREE = 0,
+  SLOT_LIVE = 1,
+  SLOT_NEXT = 2;
 
 export const PEER_WORDS = 20;
-export const P_ACTIVE = 0, P_CURRENT = 1, P_EP_LOCK = 2, P_EP_GEN = 3, P_EP_FAMILY = 4, P_EP_PORT = 5, P_EP_ADDR = 6;
+export const P_ACTIVE = 0,
+  P_CURRENT = 1,
+  P_EP_LOCK = 2,
+  P_EP_GEN = 3,
+  P_EP_FAMILY = 4,
+  P_EP_PORT = 5,
+  P_EP_ADDR = 6;
 /**
  * Wall seconds when a worker opened the current "asked for a session" window (0: none; the
  * control thread clears it when it takes a request), and how many packets the workers handed
  * over in it (at most STAGED_PER_ASK, so one peer's traffic cannot fill the control ring).
  */
-export const P_ASKED_AT = 10, P_ASK_COUNT = 16;
+export const P_ASKED_AT = 10,
+  P_ASK_COUNT = 16;
 export const STAGED_PER_ASK = 16;
 /** A cluster node peer's underlay addresses (IPv4: 1 word, IPv6: 4 words; 0 when none): egress redirects find the gateway's peer by them. */
-export const P_NODE4 = 11, P_NODE6 = 12;
+export const P_NODE4 = 11,
+  P_NODE6 = 12;
 
 export const ACT_WORDS = 8;
-export const A_DATA_SENT = 0, A_DATA_RECV = 1, A_AUTH_RECV = 2, A_TX_BYTES = 3, A_RX_BYTES = 4, A_AUTH_SENT = 5;
+export const A_DATA_SENT = 0,
+  A_DATA_RECV = 1,
+  A_AUTH_RECV = 2,
+  A_TX_BYTES = 3,
+  A_RX_BYTES = 4,
+  A_AUTH_SENT = 5;
 
 /** SET_PEER_LIMIT: one past the highest peer row ever used, so scans of the rows stop there. */
-export const SET_ENABLED = 0, SET_LISTEN_PORT = 1, SET_MTU = 2, SET_PEER_LIMIT = 3;
+export const SET_ENABLED = 0,
+  SET_LISTEN_PORT = 1,
+  SET_MTU = 2,
+  SET_PEER_LIMIT = 3;
 const SETTINGS_WORDS = 16;
 
 /** Ring record kinds (the record's tag). */
-export const MSG_HANDSHAKE = 1, MSG_NEED_SESSION = 2, MSG_CONFIRMED = 3, MSG_SEND = 4;
+export const MSG_HANDSHAKE = 1,
+  MSG_NEED_SESSION = 2,
+  MSG_CONFIRMED = 3,
+  MSG_SEND = 4;
 /** Meta words in front of each ring record: [family | peer, port | slot, address (4 words)]. */
 export const RING_META_WORDS = 6;
 

@@ -14,7 +14,13 @@ import { HandshakePoolOptions, PoolStats } from './handshake-pool.js';
 import { KeypairSlots } from './keypair-slots.js';
 import { PeerRegistry, Peer, PeerOptions } from './device-peers.js';
 import {
-  openPeerRow, closePeerRow, setCurrentSlot, clearSessionAsked, writeEndpoint, readEndpoint, writeNodeAddresses,
+  openPeerRow,
+  closePeerRow,
+  setCurrentSlot,
+  clearSessionAsked,
+  writeEndpoint,
+  readEndpoint,
+  writeNodeAddresses,
   collectActivity,
 } from './peer-rows.js';
 import { Rng, systemRng } from './x25519.js';
@@ -81,7 +87,10 @@ export class WgDevice {
     this.workers = workers;
     this.rng = o.rng ?? systemRng;
     this.gate = new HandshakeGate(o.privateKey, {
-      rng: this.rng, underLoad: o.underLoad, handshakePool: o.handshakePool, onIdentified: o.onIdentified,
+      rng: this.rng,
+      underLoad: o.underLoad,
+      handshakePool: o.handshakePool,
+      onIdentified: o.onIdentified,
       count: (reason, n) => this.count(reason, n),
     });
     this.peers = new PeerRegistry(t.maxPeers);
@@ -147,14 +156,27 @@ export class WgDevice {
     const index = this.peers.freeIndex();
     const clock = this.o.clock;
     const tunnel = new Tunnel({
-      privateKey: this.o.privateKey, peerPublicKey: key, presharedKey: opts.presharedKey,
-      endpoint: opts.endpoint ?? null, persistentKeepalive: opts.persistentKeepalive ?? 0, mtu: this.o.mtu,
-      rng: this.rng, wallClock: () => clock.wallNow(), underLoad: this.o.underLoad, rateLimiter: this.gate.limiter,
-      local: this.gate.identity, cookieChecker: this.gate.cookieChecker, timeScale: this.o.timeScale,
+      privateKey: this.o.privateKey,
+      peerPublicKey: key,
+      presharedKey: opts.presharedKey,
+      endpoint: opts.endpoint ?? null,
+      persistentKeepalive: opts.persistentKeepalive ?? 0,
+      mtu: this.o.mtu,
+      rng: this.rng,
+      wallClock: () => clock.wallNow(),
+      underLoad: this.o.underLoad,
+      rateLimiter: this.gate.limiter,
+      local: this.gate.identity,
+      cookieChecker: this.gate.cookieChecker,
+      timeScale: this.o.timeScale,
       keypairPlacement: (keys) => this.slots.place(index, keys.isInitiator),
     });
     const peer: Peer = {
-      index, key: Uint8Array.from(key), tunnel, slots: new Map(), seen: new Float64Array(this.workers * ACT_WORDS),
+      index,
+      key: Uint8Array.from(key),
+      tunnel,
+      slots: new Map(),
+      seen: new Float64Array(this.workers * ACT_WORDS),
       options: opts,
     };
     this.peers.add(peer);

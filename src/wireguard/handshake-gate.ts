@@ -59,7 +59,10 @@ export class HandshakeGate {
   /** Identified initiations waiting for takeIdentified(); bounded by what the pool holds. */
   private identified: Identified<PoolCtx>[] = [];
 
-  constructor(privateKey: Uint8Array, private readonly o: GateOptions) {
+  constructor(
+    privateKey: Uint8Array,
+    private readonly o: GateOptions,
+  ) {
     this.local = new LocalIdentity(privateKey);
     this.checker = new CookieChecker(this.local.keys.publicKey, o.rng);
     if (o.handshakePool) {

@@ -19,7 +19,9 @@ import type { OpenedInitiation } from './noise.js';
 import { KEY_LEN, MSG_INITIATION_SIZE } from './constants.js';
 
 /** Shared key words: [sequence, key (8 words)]. */
-export const KEY_SEQ = 0, KEY_AT = 1, KEY_WORDS = KEY_LEN / 4;
+export const KEY_SEQ = 0,
+  KEY_AT = 1,
+  KEY_WORDS = KEY_LEN / 4;
 
 export interface PoolTask {
   gen: number;
@@ -86,13 +88,25 @@ export class HandshakePool<T> {
   private closed = false;
   /** Set when submit() refused since the last `busy` read. */
   private refusedRecently = false;
-  private readonly s = { submitted: 0, refused: 0, identified: 0, unidentified: 0, stale: 0, failed: 0, maxInFlightSeen: 0 };
+  private readonly s = {
+    submitted: 0,
+    refused: 0,
+    identified: 0,
+    unidentified: 0,
+    stale: 0,
+    failed: 0,
+    maxInFlightSeen: 0,
+  };
 
   /**
    * onResults gets every batch that comes back under the current key; `stale` counts the
    * initiations of batches that came back under an older one (dropped here).
    */
-  constructor(privateKey: Uint8Array, o: HandshakePoolOptions, private readonly onResults: (r: Identified<T>[], stale: number) => void) {
+  constructor(
+    privateKey: Uint8Array,
+    o: HandshakePoolOptions,
+    private readonly onResults: (r: Identified<T>[], stale: number) => void,
+  ) {
     this.threads = Math.max(1, Math.floor(o.threads ?? 1));
     this.batchSize = Math.max(1, Math.floor(o.batchSize ?? 32));
     this.maxInFlight = Math.max(1, Math.floor(o.maxInFlight ?? 2 * this.threads));
@@ -175,8 +189,12 @@ export class HandshakePool<T> {
 
   stats(): PoolStats {
     return {
-      threads: this.threads, batchSize: this.batchSize, maxInFlight: this.maxInFlight, inFlight: this.inFlightCount,
-      pending: this.batchCtx.length, ...this.s,
+      threads: this.threads,
+      batchSize: this.batchSize,
+      maxInFlight: this.maxInFlight,
+      inFlight: this.inFlightCount,
+      pending: this.batchCtx.length,
+      ...this.s,
     };
   }
 
@@ -207,13 +225,14 @@ export class HandshakePool<T> {
           ctx: ctx[i],
           msg: msgs.subarray(i * MSG_INITIATION_SIZE, (i + 1) * MSG_INITIATION_SIZE),
           publicKey: ok ? r.keys.slice(i * KEY_LEN, (i + 1) * KEY_LEN) : null,
-          opened: ok && r.states.length === ctx.length * 2 * KEY_LEN
-            ? {
-              peerPublic: r.keys.slice(i * KEY_LEN, (i + 1) * KEY_LEN),
-              chainingKey: r.states.slice(2 * i * KEY_LEN, (2 * i + 1) * KEY_LEN),
-              hash: r.states.slice((2 * i + 1) * KEY_LEN, (2 * i + 2) * KEY_LEN),
-            }
-            : null,
+          opened:
+            ok && r.states.length === ctx.length * 2 * KEY_LEN
+              ? {
+                  peerPublic: r.keys.slice(i * KEY_LEN, (i + 1) * KEY_LEN),
+                  chainingKey: r.states.slice(2 * i * KEY_LEN, (2 * i + 1) * KEY_LEN),
+                  hash: r.states.slice((2 * i + 1) * KEY_LEN, (2 * i + 2) * KEY_LEN),
+                }
+              : null,
         });
       }
       this.onResults(out, 0);

@@ -4,8 +4,19 @@
 // indices, creation time, state — with the receiver-index table in step, and slots of
 // keypairs a peer no longer holds are wiped and freed.
 import {
-  WgShared, SLOT_WORDS, K_STATE, K_PEER, K_LOCAL_INDEX, K_REMOTE_INDEX, K_INITIATOR, K_SEND_KEY, K_RECV_KEY, K_SHARED,
-  SLOT_FREE, SLOT_LIVE, SLOT_NEXT,
+  WgShared,
+  SLOT_WORDS,
+  K_STATE,
+  K_PEER,
+  K_LOCAL_INDEX,
+  K_REMOTE_INDEX,
+  K_INITIATOR,
+  K_SEND_KEY,
+  K_RECV_KEY,
+  K_SHARED,
+  SLOT_FREE,
+  SLOT_LIVE,
+  SLOT_NEXT,
 } from './dataplane-tables.js';
 import { Keypair, KEYPAIR_SHARED_WORDS } from './keypair.js';
 import type { Session } from './session.js';
@@ -15,7 +26,11 @@ export class KeypairSlots {
   private readonly free: number[] = [];
 
   /** timeScale: the tunnels' (keypairs' creation times are clock.now() / timeScale). */
-  constructor(private readonly t: WgShared, private readonly clock: WgClock, private readonly timeScale = 1) {
+  constructor(
+    private readonly t: WgShared,
+    private readonly clock: WgClock,
+    private readonly timeScale = 1,
+  ) {
     for (let s = t.slotCount - 1; s >= 0; s--) this.free.push(s);
   }
 
@@ -57,7 +72,7 @@ export class KeypairSlots {
       this.retire(slot, kp.localIndex);
     }
     const cur = session.current;
-    return { live, current: cur !== null && !cur.zeroed ? live.get(cur) ?? -1 : -1 };
+    return { live, current: cur !== null && !cur.zeroed ? (live.get(cur) ?? -1) : -1 };
   }
 
   private publish(slot: number, kp: Keypair): void {

@@ -69,15 +69,28 @@ export class Keypair {
   }
 
   /** A new keypair with its own shared state (zero counters, empty window). */
-  static create(sendKey: Uint8Array, recvKey: Uint8Array, localIndex: number, remoteIndex: number, createdAt: number, isInitiator: boolean): Keypair {
+  static create(
+    sendKey: Uint8Array,
+    recvKey: Uint8Array,
+    localIndex: number,
+    remoteIndex: number,
+    createdAt: number,
+    isInitiator: boolean,
+  ): Keypair {
     const shared = new Int32Array(new SharedArrayBuffer(KEYPAIR_SHARED_WORDS * 4));
     return new Keypair({ sendKey, recvKey, localIndex, remoteIndex, createdAt, isInitiator, shared, base: 0 });
   }
 
   descriptor(): KeypairDescriptor {
     return {
-      sendKey: this.sendRaw, recvKey: this.recvRaw, localIndex: this.localIndex, remoteIndex: this.remoteIndex,
-      createdAt: this.createdAt, isInitiator: this.isInitiator, shared: this.shared, base: this.base,
+      sendKey: this.sendRaw,
+      recvKey: this.recvRaw,
+      localIndex: this.localIndex,
+      remoteIndex: this.remoteIndex,
+      createdAt: this.createdAt,
+      isInitiator: this.isInitiator,
+      shared: this.shared,
+      base: this.base,
     };
   }
 
@@ -121,7 +134,8 @@ export class Keypair {
   seal(buf: Uint8Array, pktOff: number, pktLen: number, paddedLen: number, now: number): number {
     const key = this.sendKey;
     if (key === null) return TRANSPORT_ZEROED;
-    if (pktOff < TRANSPORT_HEADER_SIZE || paddedLen < pktLen || pktOff + paddedLen + AEAD_TAG_LEN > buf.length) return TRANSPORT_NO_ROOM;
+    if (pktOff < TRANSPORT_HEADER_SIZE || paddedLen < pktLen || pktOff + paddedLen + AEAD_TAG_LEN > buf.length)
+      return TRANSPORT_NO_ROOM;
     if (this.expired(now)) return TRANSPORT_EXPIRED;
     // Take a counter: unique across every thread using this keypair.
     const s = this.shared;

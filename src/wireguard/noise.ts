@@ -6,15 +6,34 @@
 // A consume* function changes no state unless the message is accepted, so a forged or
 // replayed message can never disturb a handshake in progress.
 import {
-  CONSTRUCTION, IDENTIFIER, LABEL_COOKIE, LABEL_MAC1, KEY_LEN, TAI64N_LEN, AEAD_TAG_LEN,
-  MSG_INITIATION, MSG_RESPONSE, MSG_INITIATION_SIZE, MSG_RESPONSE_SIZE, HANDSHAKE_INITIATION_MIN_INTERVAL,
+  CONSTRUCTION,
+  IDENTIFIER,
+  LABEL_COOKIE,
+  LABEL_MAC1,
+  KEY_LEN,
+  TAI64N_LEN,
+  AEAD_TAG_LEN,
+  MSG_INITIATION,
+  MSG_RESPONSE,
+  MSG_INITIATION_SIZE,
+  MSG_RESPONSE_SIZE,
+  HANDSHAKE_INITIATION_MIN_INTERVAL,
 } from './constants.js';
 import { hash, kdf1, kdf2, kdf3, aeadSeal, aeadOpen, zero, EMPTY } from './crypto.js';
 import { dh, KeyPair, keyPairFromPrivate } from './x25519.js';
 import { tai64n, tai64nAfter } from './tai64n.js';
 import {
-  writeWgType, putLe32, getLe32, WG_INIT_SENDER, WG_INIT_EPHEMERAL, WG_INIT_STATIC, WG_INIT_TIMESTAMP,
-  WG_RESP_SENDER, WG_RESP_RECEIVER, WG_RESP_EPHEMERAL, WG_RESP_EMPTY,
+  writeWgType,
+  putLe32,
+  getLe32,
+  WG_INIT_SENDER,
+  WG_INIT_EPHEMERAL,
+  WG_INIT_STATIC,
+  WG_INIT_TIMESTAMP,
+  WG_RESP_SENDER,
+  WG_RESP_RECEIVER,
+  WG_RESP_EPHEMERAL,
+  WG_RESP_EMPTY,
 } from '../wire/wireguard.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -53,8 +72,14 @@ export const enum HandshakeState {
 
 /** Why a handshake message was refused. */
 export type HandshakeError =
-  | 'badDh' | 'decryptStatic' | 'unknownPeer' | 'decryptTimestamp' | 'staleTimestamp' | 'initiationFlood'
-  | 'unexpectedResponse' | 'decryptEmpty';
+  | 'badDh'
+  | 'decryptStatic'
+  | 'unknownPeer'
+  | 'decryptTimestamp'
+  | 'staleTimestamp'
+  | 'initiationFlood'
+  | 'unexpectedResponse'
+  | 'decryptEmpty';
 
 /** Transport keys and indices of a completed handshake. */
 export interface SessionKeys {
@@ -112,7 +137,12 @@ export class Handshake {
  * Builds an initiation (148 bytes, MAC fields zero) from us to hs's peer with the given
  * ephemeral private key, sender index and wall time; null when a DH fails.
  */
-export function createInitiation(hs: Handshake, ephemeralPrivate: Uint8Array, senderIndex: number, wallMs: number): Uint8Array | null {
+export function createInitiation(
+  hs: Handshake,
+  ephemeralPrivate: Uint8Array,
+  senderIndex: number,
+  wallMs: number,
+): Uint8Array | null {
   if (hs.staticStatic === null) return null;
   const eph = keyPairFromPrivate(Uint8Array.from(ephemeralPrivate));
   const es = dh(eph.keyObject, hs.peerPublic);
@@ -179,7 +209,12 @@ export function openInitiation(local: LocalIdentity, msg: Uint8Array): OpenedIni
  * timestamp (newer than the last one from this peer), the flood interval. On success hs holds
  * the state for createResponse.
  */
-export function consumeOpenedInitiation(opened: OpenedInitiation, msg: Uint8Array, hs: Handshake, now: number): Handshake | HandshakeError {
+export function consumeOpenedInitiation(
+  opened: OpenedInitiation,
+  msg: Uint8Array,
+  hs: Handshake,
+  now: number,
+): Handshake | HandshakeError {
   const e = msg.subarray(WG_INIT_EPHEMERAL, WG_INIT_EPHEMERAL + KEY_LEN);
   const sealedTime = msg.subarray(WG_INIT_TIMESTAMP, WG_INIT_TIMESTAMP + TIMESTAMP_SEALED);
   if (hs.staticStatic === null) return 'badDh';
@@ -211,7 +246,10 @@ export function consumeOpenedInitiation(opened: OpenedInitiation, msg: Uint8Arra
  * state for createResponse.
  */
 export function consumeInitiation(
-  local: LocalIdentity, msg: Uint8Array, findPeer: (publicKey: Uint8Array) => Handshake | undefined, now: number,
+  local: LocalIdentity,
+  msg: Uint8Array,
+  findPeer: (publicKey: Uint8Array) => Handshake | undefined,
+  now: number,
 ): Handshake | HandshakeError {
   const opened = openInitiation(local, msg);
   if (typeof opened === 'string') return opened;

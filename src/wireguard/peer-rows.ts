@@ -2,8 +2,25 @@
 // them: the peer row (active, current slot, endpoint under its lock and generation, underlay
 // addresses) and the workers' activity rows, read as "what happened since the last look".
 import {
-  WgShared, PEER_WORDS, P_ACTIVE, P_CURRENT, P_EP_LOCK, P_EP_GEN, P_EP_FAMILY, P_EP_PORT, P_EP_ADDR, P_ASKED_AT,
-  P_NODE4, P_NODE6, ACT_WORDS, A_DATA_SENT, A_DATA_RECV, A_AUTH_RECV, A_TX_BYTES, A_RX_BYTES, A_AUTH_SENT,
+  WgShared,
+  PEER_WORDS,
+  P_ACTIVE,
+  P_CURRENT,
+  P_EP_LOCK,
+  P_EP_GEN,
+  P_EP_FAMILY,
+  P_EP_PORT,
+  P_EP_ADDR,
+  P_ASKED_AT,
+  P_NODE4,
+  P_NODE6,
+  ACT_WORDS,
+  A_DATA_SENT,
+  A_DATA_RECV,
+  A_AUTH_RECV,
+  A_TX_BYTES,
+  A_RX_BYTES,
+  A_AUTH_SENT,
   SET_PEER_LIMIT,
 } from './dataplane-tables.js';
 import { lock, unlock } from './spinlock.js';
@@ -45,8 +62,15 @@ export function writeEndpoint(t: WgShared, index: number, ep: Endpoint | null, o
   const pe = t.peers;
   const a = ep ? parseAddress(ep.address) : null;
   const fam = a ? a.family : 0;
-  if (onlyIfChanged && fam === pe[pw + P_EP_FAMILY] && ep && ep.port === pe[pw + P_EP_PORT] && a
-    && sameAddr(pe, pw + P_EP_ADDR, a.bytes)) return;
+  if (
+    onlyIfChanged &&
+    fam === pe[pw + P_EP_FAMILY] &&
+    ep &&
+    ep.port === pe[pw + P_EP_PORT] &&
+    a &&
+    sameAddr(pe, pw + P_EP_ADDR, a.bytes)
+  )
+    return;
   lock(pe, pw + P_EP_LOCK);
   Atomics.add(pe, pw + P_EP_GEN, 1);
   pe[pw + P_EP_FAMILY] = fam;
@@ -82,9 +106,17 @@ export function writeNodeAddresses(t: WgShared, index: number, v4: Uint8Array | 
  * ACT_WORDS) holds what was handed on already and is brought up to date. Null: nothing happened.
  */
 export function collectActivity(
-  t: WgShared, index: number, workers: number, seen: Float64Array,
+  t: WgShared,
+  index: number,
+  workers: number,
+  seen: Float64Array,
 ): DataplaneActivity | null {
-  let dataSent = false, dataReceived = false, authReceived = false, authSent = false, rx = 0, tx = 0;
+  let dataSent = false,
+    dataReceived = false,
+    authReceived = false,
+    authSent = false,
+    rx = 0,
+    tx = 0;
   const act = t.activity;
   for (let w = 0; w < workers; w++) {
     const a = t.activityAt(w, index);

@@ -58,7 +58,7 @@ export function replayCheck(w: Int32Array, base: number, hi: number, lo: number)
     if (!started || hi > lastHi || (hi === lastHi && lo > lastLo)) {
       const lastBlock = ((lastLo >>> 5) | (lastHi << 27)) >>> 0;
       // Distance in blocks; exact when small, and when large only its size relative to the ring matters.
-      let ahead = started ? (((hi >>> 5) - (lastHi >>> 5)) * 4294967296 + (block - lastBlock)) : RING_BLOCKS;
+      let ahead = started ? ((hi >>> 5) - (lastHi >>> 5)) * 4294967296 + (block - lastBlock) : RING_BLOCKS;
       if (ahead > RING_BLOCKS) ahead = RING_BLOCKS;
       for (let i = 1; i <= ahead; i++) w[base + RING + ((lastBlock + i) & BLOCK_MASK)] = 0;
       w[base + LAST_HI] = hi | 0;

@@ -22,9 +22,18 @@ export class Session {
   /** Installs the keys of a completed handshake; returns the new keypair. */
   install(keys: SessionKeys, now: number): Keypair {
     const where = this.place?.(keys) ?? null;
-    const kp = where === null
-      ? Keypair.create(keys.sendKey, keys.recvKey, keys.localIndex, keys.remoteIndex, now, keys.isInitiator)
-      : new Keypair({ sendKey: keys.sendKey, recvKey: keys.recvKey, localIndex: keys.localIndex, remoteIndex: keys.remoteIndex, createdAt: now, isInitiator: keys.isInitiator, ...where });
+    const kp =
+      where === null
+        ? Keypair.create(keys.sendKey, keys.recvKey, keys.localIndex, keys.remoteIndex, now, keys.isInitiator)
+        : new Keypair({
+            sendKey: keys.sendKey,
+            recvKey: keys.recvKey,
+            localIndex: keys.localIndex,
+            remoteIndex: keys.remoteIndex,
+            createdAt: now,
+            isInitiator: keys.isInitiator,
+            ...where,
+          });
     if (keys.isInitiator) {
       // The peer may already be using an unconfirmed `next` (it is its current): keep it for receiving.
       const keep = this.next ?? this.current;
@@ -76,7 +85,8 @@ export class Session {
 
   /** True when every keypair is older than ZERO_KEYS_AFTER (nothing left worth keeping). */
   allStale(now: number): boolean {
-    for (const kp of [this.current, this.previous, this.next]) if (kp !== null && now - kp.createdAt < ZERO_KEYS_AFTER) return false;
+    for (const kp of [this.current, this.previous, this.next])
+      if (kp !== null && now - kp.createdAt < ZERO_KEYS_AFTER) return false;
     return true;
   }
 }

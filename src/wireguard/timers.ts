@@ -4,7 +4,11 @@
 // sends anything. Deadlines are absolute clock values in milliseconds; Infinity = not armed.
 // (A test that wants the schedule faster scales the clock it passes in; see Tunnel's timeScale.)
 import {
-  KEEPALIVE_TIMEOUT, REKEY_TIMEOUT, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT_JITTER_MAX, ZERO_KEYS_AFTER,
+  KEEPALIVE_TIMEOUT,
+  REKEY_TIMEOUT,
+  REKEY_ATTEMPT_TIME,
+  REKEY_TIMEOUT_JITTER_MAX,
+  ZERO_KEYS_AFTER,
 } from './constants.js';
 
 export const enum TimerAction {
@@ -111,7 +115,7 @@ export class PeerTimers {
 
   /** Any authenticated packet went either way: push the persistent keepalive back. */
   authenticatedPacketTraversal(now: number): void {
-    if (this.persistentKeepalive > 0) this.persistentAt = now + (this.persistentKeepalive * 1000);
+    if (this.persistentKeepalive > 0) this.persistentAt = now + this.persistentKeepalive * 1000;
   }
 
   /** Stops everything (peer removed or keys zeroed). */

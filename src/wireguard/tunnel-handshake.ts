@@ -6,8 +6,14 @@ import { MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE_REPLY } from './constants.js';
 import { ctEqual } from './crypto.js';
 import { generatePrivateKey } from './x25519.js';
 import {
-  HandshakeState, OpenedInitiation, createInitiation, consumeInitiation, consumeOpenedInitiation, createResponse,
-  consumeResponse, deriveSessionKeys,
+  HandshakeState,
+  OpenedInitiation,
+  createInitiation,
+  consumeInitiation,
+  consumeOpenedInitiation,
+  createResponse,
+  consumeResponse,
+  deriveSessionKeys,
 } from './noise.js';
 import { MacVerdict, sourceAddressBytes } from './cookie.js';
 import { wgReceiverIndex, getLe32 } from '../wire/wireguard.js';
@@ -48,7 +54,13 @@ export function initiate(s: TunnelState, now: number, isRetry: boolean, out: Tun
 
 /** An initiation or a response (type) from src. */
 export function receiveHandshake(
-  s: TunnelState, msg: Uint8Array, type: number, src: Endpoint, now: number, out: TunnelAction[], pre: Prechecked,
+  s: TunnelState,
+  msg: Uint8Array,
+  type: number,
+  src: Endpoint,
+  now: number,
+  out: TunnelAction[],
+  pre: Prechecked,
 ): void {
   const ip = addressBytes(src.address);
   if (ip === null) {
@@ -79,7 +91,13 @@ export function receiveCookieReply(s: TunnelState, msg: Uint8Array, now: number,
 
 /** MAC1; under load a cookie reply without a valid MAC2, and the per-source rate limit. False: stop here. */
 function macsAndLoad(
-  s: TunnelState, msg: Uint8Array, type: number, ip: Uint8Array, src: Endpoint, now: number, out: TunnelAction[],
+  s: TunnelState,
+  msg: Uint8Array,
+  type: number,
+  ip: Uint8Array,
+  src: Endpoint,
+  now: number,
+  out: TunnelAction[],
 ): boolean {
   const verdict = s.checker.check(msg, msg.length, sourceAddressBytes(ip, src.port), now);
   if (verdict === MacVerdict.BadMac1) {
@@ -102,12 +120,20 @@ function macsAndLoad(
 }
 
 function initiation(
-  s: TunnelState, msg: Uint8Array, src: Endpoint, now: number, out: TunnelAction[], opened?: OpenedInitiation,
+  s: TunnelState,
+  msg: Uint8Array,
+  src: Endpoint,
+  now: number,
+  out: TunnelAction[],
+  opened?: OpenedInitiation,
 ): void {
   const hs = s.handshake;
-  const r = opened === undefined
-    ? consumeInitiation(s.local, msg, (pub) => (ctEqual(pub, s.peerPublicKey) ? hs : undefined), now)
-    : ctEqual(opened.peerPublic, s.peerPublicKey) ? consumeOpenedInitiation(opened, msg, hs, now) : 'unknownPeer';
+  const r =
+    opened === undefined
+      ? consumeInitiation(s.local, msg, (pub) => (ctEqual(pub, s.peerPublicKey) ? hs : undefined), now)
+      : ctEqual(opened.peerPublic, s.peerPublicKey)
+        ? consumeOpenedInitiation(opened, msg, hs, now)
+        : 'unknownPeer';
   if (typeof r === 'string') {
     out.push({ type: 'error', reason: r });
     return;

@@ -42,7 +42,8 @@ export class TunnelState {
     this.handshake = new Handshake(this.local, this.peerPublicKey, o.presharedKey);
     this.rng = o.rng ?? systemRng;
     this.timers = new PeerTimers({
-      persistentKeepalive: o.persistentKeepalive ?? 0, jitter: () => getLe32(this.rng(4), 0) % 334,
+      persistentKeepalive: o.persistentKeepalive ?? 0,
+      jitter: () => getLe32(this.rng(4), 0) % 334,
     });
     this.cookies = new CookieGenerator(this.peerPublicKey);
     this.checker = o.cookieChecker ?? new CookieChecker(this.local.keys.publicKey, this.rng);

@@ -3,8 +3,13 @@
 // initiator uses it, and the packets queued while there was no session going out.
 import { MSG_TRANSPORT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from './constants.js';
 import {
-  Keypair, TRANSPORT_COUNTER_EXHAUSTED, TRANSPORT_DECRYPT_FAILED, TRANSPORT_EXPIRED, TRANSPORT_NO_ROOM,
-  TRANSPORT_REPLAY, TRANSPORT_ZEROED,
+  Keypair,
+  TRANSPORT_COUNTER_EXHAUSTED,
+  TRANSPORT_DECRYPT_FAILED,
+  TRANSPORT_EXPIRED,
+  TRANSPORT_NO_ROOM,
+  TRANSPORT_REPLAY,
+  TRANSPORT_ZEROED,
 } from './keypair.js';
 import { wgReceiverIndex, wgPaddedLength } from '../wire/wireguard.js';
 import type { TunnelState } from './tunnel-state.js';
@@ -52,7 +57,11 @@ export function confirmIfNext(s: TunnelState, kp: Keypair, now: number, out: Tun
  * keypair it authenticated under (the caller's rekey check wants it), null when refused.
  */
 export function receiveTransport(
-  s: TunnelState, msg: Uint8Array, src: Endpoint, now: number, out: TunnelAction[],
+  s: TunnelState,
+  msg: Uint8Array,
+  src: Endpoint,
+  now: number,
+  out: TunnelAction[],
 ): Keypair | null {
   const receiver = wgReceiverIndex(msg, 0, MSG_TRANSPORT);
   const kp = s.session.byIndex(receiver);
@@ -103,12 +112,19 @@ export function ipPacketLength(p: Uint8Array): number {
 
 function transportReason(n: number): TunnelError {
   switch (n) {
-    case TRANSPORT_REPLAY: return 'replay';
-    case TRANSPORT_DECRYPT_FAILED: return 'decryptFailed';
-    case TRANSPORT_EXPIRED: return 'expired';
-    case TRANSPORT_COUNTER_EXHAUSTED: return 'counterExhausted';
-    case TRANSPORT_ZEROED: return 'keysZeroed';
-    case TRANSPORT_NO_ROOM: return 'packetTooLarge';
-    default: return 'decryptFailed';
+    case TRANSPORT_REPLAY:
+      return 'replay';
+    case TRANSPORT_DECRYPT_FAILED:
+      return 'decryptFailed';
+    case TRANSPORT_EXPIRED:
+      return 'expired';
+    case TRANSPORT_COUNTER_EXHAUSTED:
+      return 'counterExhausted';
+    case TRANSPORT_ZEROED:
+      return 'keysZeroed';
+    case TRANSPORT_NO_ROOM:
+      return 'packetTooLarge';
+    default:
+      return 'decryptFailed';
   }
 }

@@ -12,10 +12,24 @@ export interface Endpoint {
 }
 
 export type TunnelError =
-  | 'truncated' | 'badType' | 'wrongSize' | 'badMac1' | 'rateLimited' | 'badSourceAddress'
+  | 'truncated'
+  | 'badType'
+  | 'wrongSize'
+  | 'badMac1'
+  | 'rateLimited'
+  | 'badSourceAddress'
   | HandshakeError
-  | 'unknownReceiverIndex' | 'noSession' | 'replay' | 'decryptFailed' | 'expired' | 'keysZeroed'
-  | 'counterExhausted' | 'badCookie' | 'badInnerPacket' | 'noEndpoint' | 'packetTooLarge';
+  | 'unknownReceiverIndex'
+  | 'noSession'
+  | 'replay'
+  | 'decryptFailed'
+  | 'expired'
+  | 'keysZeroed'
+  | 'counterExhausted'
+  | 'badCookie'
+  | 'badInnerPacket'
+  | 'noEndpoint'
+  | 'packetTooLarge';
 
 export type NetworkKind = 'initiation' | 'response' | 'cookieReply' | 'data' | 'keepalive';
 

@@ -15,7 +15,10 @@ const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 const PLACEHOLDER_X = Buffer.alloc(KEY_LEN).toString('base64url');
 
 function privateFromJwk(raw: Uint8Array): KeyObject {
-  return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(raw).toString('base64url'), x: PLACEHOLDER_X }, format: 'jwk' });
+  return createPrivateKey({
+    key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(raw).toString('base64url'), x: PLACEHOLDER_X },
+    format: 'jwk',
+  });
 }
 
 function privateFromDer(raw: Uint8Array): KeyObject {
@@ -29,7 +32,9 @@ const JWK_WORKS = ((): boolean => {
   try {
     const alice = Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex');
     const x = createPublicKey(privateFromJwk(alice)).export({ format: 'jwk' }).x;
-    return x === Buffer.from('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a', 'hex').toString('base64url');
+    return (
+      x === Buffer.from('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a', 'hex').toString('base64url')
+    );
   } catch {
     return false;
   }
@@ -55,7 +60,11 @@ export function privateKeyObject(raw: Uint8Array): KeyObject {
 }
 
 export function publicKeyObject(raw: Uint8Array): KeyObject {
-  if (JWK_WORKS) return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+  if (JWK_WORKS)
+    return createPublicKey({
+      key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw).toString('base64url') },
+      format: 'jwk',
+    });
   return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 

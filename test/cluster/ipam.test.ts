@@ -24,7 +24,10 @@ test('pod CIDRs: distinct per node, stable per node, configured ones checked for
     const b = await claimPodCidr(store, 'n2', cluster, 24);
     assert.notEqual(formatPrefix(a), formatPrefix(b));
     assert.equal(formatPrefix(await claimPodCidr(store, 'n1', cluster, 24)), formatPrefix(a), 'a node keeps its CIDR');
-    await assert.rejects(claimPodCidr(store, 'n3', cluster, 24, p('198.19.0.0/23')), (e: Error) => e instanceof IpamError && /overlaps 198\.19\.0\.0\/24 of node n1/.test(e.message));
+    await assert.rejects(
+      claimPodCidr(store, 'n3', cluster, 24, p('198.19.0.0/23')),
+      (e: Error) => e instanceof IpamError && /overlaps 198\.19\.0\.0\/24 of node n1/.test(e.message),
+    );
     const v6 = await claimPodCidr(store, 'n1', p('2001:db8:19::/48'), 64);
     assert.equal(formatPrefix(v6), '2001:db8:19::/64');
     assert.equal(formatAddress(gatewayOf(v6)), '2001:db8:19::1');
@@ -46,11 +49,16 @@ test('addresses: unique, skip network/gateway/broadcast, released ones reused, e
     const got: string[] = [];
     for (let i = 0; i < 5; i++) got.push(formatAddress(await claimAddress(store, 'n1', cidr, `ep${i}`)));
     assert.deepEqual(got, ['198.19.7.2', '198.19.7.3', '198.19.7.4', '198.19.7.5', '198.19.7.6']);
-    await assert.rejects(claimAddress(store, 'n1', cidr, 'ep5'), /pod CIDR 198\.19\.7\.0\/29 is exhausted \(5 addresses in use\)/);
+    await assert.rejects(
+      claimAddress(store, 'n1', cidr, 'ep5'),
+      /pod CIDR 198\.19\.7\.0\/29 is exhausted \(5 addresses in use\)/,
+    );
     await releaseAddress(store, 'n1', (await import('../../src/wire/addr.js')).parseAddress('198.19.7.4')!);
     assert.equal(formatAddress(await claimAddress(store, 'n1', cidr, 'ep6')), '198.19.7.4');
     // Two claimers racing for the same CIDR never get the same address.
-    const race = await Promise.all(Array.from({ length: 2 }, (_, i) => claimAddress(store, 'n2', p('198.19.8.0/24'), `r${i}`)));
+    const race = await Promise.all(
+      Array.from({ length: 2 }, (_, i) => claimAddress(store, 'n2', p('198.19.8.0/24'), `r${i}`)),
+    );
     assert.notEqual(formatAddress(race[0]), formatAddress(race[1]));
   } finally {
     await store.close();

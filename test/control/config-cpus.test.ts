@@ -19,6 +19,10 @@ test('cpus: a list pins each worker, nothing means worker i on CPU i, none means
 
 test('cpus: anything else is refused with the field named', () => {
   for (const bad of ['all', [-1], [1.5], ['x'], 3]) {
-    assert.throws(() => parseConfig({ ...BASE, cpus: bad }, 't'), (e: Error) => e instanceof ConfigError && /cpus/.test(e.message), JSON.stringify(bad));
+    assert.throws(
+      () => parseConfig({ ...BASE, cpus: bad }, 't'),
+      (e: Error) => e instanceof ConfigError && /cpus/.test(e.message),
+      JSON.stringify(bad),
+    );
   }
 });

@@ -20,8 +20,17 @@ import { PrefixTable } from '../../src/tables/prefix.js';
 import { SharedHashMap } from '../../src/tables/hashmap.js';
 import { CounterBlock } from '../../src/tables/counters.js';
 import {
-  NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS, ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_AUX,
-  ROUTE_INNER_MAC, ROUTE_AUX_INNER_MAC, ROUTE_TUNNEL, TUNNEL_PORT,
+  NEIGH_KEY_WORDS,
+  NEIGH_VALUE_WORDS,
+  ROUTE_VALUE_WORDS,
+  ROUTE_TYPE,
+  ROUTE_PORT,
+  ROUTE_NEXTHOP,
+  ROUTE_AUX,
+  ROUTE_INNER_MAC,
+  ROUTE_AUX_INNER_MAC,
+  ROUTE_TUNNEL,
+  TUNNEL_PORT,
 } from '../../src/tables/layout.js';
 
 // ---------------------------------------------------------------------------------------
@@ -127,7 +136,12 @@ export const PATTERN = 0xe7;
 const PATTERN32 = 0xe7e7e7e7 | 0;
 
 export const OUTCOME_NAMES: readonly string[] = COUNTER_NAMES.filter(
-  (n) => n === 'forwarded' || n === 'consumed' || n === 'pendingQueued' || n === 'fragmented' || n === 'segmented' ||
+  (n) =>
+    n === 'forwarded' ||
+    n === 'consumed' ||
+    n === 'pendingQueued' ||
+    n === 'fragmented' ||
+    n === 'segmented' ||
     n.startsWith('drop'),
 );
 export const OUTCOME_IDX: readonly number[] = OUTCOME_NAMES.map((n) => COUNTER_NAMES.indexOf(n as never));
@@ -182,11 +196,17 @@ export class Harness {
   constructor(
     opts: { mtus?: number[]; lb?: LbReader; recorder?: RecorderReader; wg?: WgWorker; offloads?: boolean[] } = {},
   ) {
-    const doc = opts.mtus ? { ...CONFIG_DOC, ports: CONFIG_DOC.ports.map((p, i) => ({ ...p, mtu: opts.mtus![i] })) } : CONFIG_DOC;
+    const doc = opts.mtus
+      ? { ...CONFIG_DOC, ports: CONFIG_DOC.ports.map((p, i) => ({ ...p, mtu: opts.mtus![i] })) }
+      : CONFIG_DOC;
     this.cfg = parseConfig(doc, 'harness');
     const cfg = this.cfg;
     this.routes = PrefixTable.create({ capacity: cfg.tables.routes, valueWords: ROUTE_VALUE_WORDS });
-    this.neighbours = SharedHashMap.create({ keyWords: NEIGH_KEY_WORDS, valueWords: NEIGH_VALUE_WORDS, capacity: cfg.tables.neighbours });
+    this.neighbours = SharedHashMap.create({
+      keyWords: NEIGH_KEY_WORDS,
+      valueWords: NEIGH_VALUE_WORDS,
+      capacity: cfg.tables.neighbours,
+    });
     this.counters = CounterBlock.create(COUNTER_NAMES, 1);
     // Like Agent.createPorts, with fixed MACs and no TAP (fds = [-1]).
     cfg.ports.forEach((p, index) => {
@@ -204,7 +224,20 @@ export class Harness {
     for (const r of routesFromConfig(cfg)) programRoute(this.routes, r);
     programVxlan(this.ports, this.settings, cfg.vxlan, cfg.gateway);
     this.maxFrame = Math.max(1500, ...cfg.ports.map((p) => p.mtu)) + 14; // Agent.maxFrame
-    this.dp = new Datapath({ ports: this.ports, routes: this.routes, neighbours: this.neighbours, settings: this.settings, lb: opts.lb, recorder: opts.recorder, wg: opts.wg }, this.counters.row(0), this.maxFrame, (opts.offloads ?? []).some((x) => x));
+    this.dp = new Datapath(
+      {
+        ports: this.ports,
+        routes: this.routes,
+        neighbours: this.neighbours,
+        settings: this.settings,
+        lb: opts.lb,
+        recorder: opts.recorder,
+        wg: opts.wg,
+      },
+      this.counters.row(0),
+      this.maxFrame,
+      (opts.offloads ?? []).some((x) => x),
+    );
     this.dp.now = 10_000;
     // Pre-learned neighbours: EP1 (both families), the IPv4 uplink gateway. Not EP2, not the
     // IPv6 uplink gateway: frames toward those are parked and solicited.
@@ -224,8 +257,13 @@ export class Harness {
     const k = new Int32Array(NEIGH_KEY_WORDS);
     k[0] = port;
     k[1] = family;
-    for (let i = 0; i < (family === 4 ? 1 : 4); i++) k[2 + i] = (addr[4 * i] << 24) | (addr[4 * i + 1] << 16) | (addr[4 * i + 2] << 8) | addr[4 * i + 3];
-    const v = Int32Array.of((m[0] << 24) | (m[1] << 16) | (m[2] << 8) | m[3], (m[4] << 8) | m[5], (this.dp.now / 1000) | 0);
+    for (let i = 0; i < (family === 4 ? 1 : 4); i++)
+      k[2 + i] = (addr[4 * i] << 24) | (addr[4 * i + 1] << 16) | (addr[4 * i + 2] << 8) | addr[4 * i + 3];
+    const v = Int32Array.of(
+      (m[0] << 24) | (m[1] << 16) | (m[2] << 8) | m[3],
+      (m[4] << 8) | m[5],
+      (this.dp.now / 1000) | 0,
+    );
     if (!this.neighbours.insert(k, 0, v, 0)) throw new Error('neighbour insert failed');
   }
 
@@ -240,7 +278,14 @@ export class Harness {
     }
     const v = new Int32Array(NEIGH_VALUE_WORDS);
     if (!this.neighbours.lookup(k, 0, v, 0)) return null;
-    return Uint8Array.of(v[0] >>> 24, (v[0] >>> 16) & 255, (v[0] >>> 8) & 255, v[0] & 255, (v[1] >>> 8) & 255, v[1] & 255);
+    return Uint8Array.of(
+      v[0] >>> 24,
+      (v[0] >>> 16) & 255,
+      (v[0] >>> 8) & 255,
+      v[0] & 255,
+      (v[1] >>> 8) & 255,
+      v[1] & 255,
+    );
   }
 
   /**
@@ -252,7 +297,7 @@ export class Harness {
     const out = new Int32Array(ROUTE_VALUE_WORDS);
     if (this.routes.lookup(family, addr, addrOff, out) < 0) return null;
     const tunnel = out[ROUTE_TYPE] === ROUTE_TUNNEL;
-    const nhFamily = tunnel ? (out[ROUTE_AUX] & 0xff) as 4 | 6 : family;
+    const nhFamily = tunnel ? ((out[ROUTE_AUX] & 0xff) as 4 | 6) : family;
     const nh = new Uint8Array(nhFamily === 4 ? 4 : 16);
     for (let i = 0; i < nh.length; i++) nh[i] = (out[ROUTE_NEXTHOP + (i >> 2)] >>> (24 - 8 * (i & 3))) & 255;
     const r: Route = { type: out[ROUTE_TYPE], port: out[ROUTE_PORT], nexthop: nh, nhFamily };
@@ -393,8 +438,15 @@ export class Harness {
     const after = this.snapshot();
     const ch = this.pendingChanges(usedBefore);
     const r: StepResult = {
-      port: -1, input: new Uint8Array(0), rxOff: -1, delta: Harness.diff(before, after), tx: this.txQueued(), ...ch,
-      genBefore, genAfter: this.genUsed(), error,
+      port: -1,
+      input: new Uint8Array(0),
+      rxOff: -1,
+      delta: Harness.diff(before, after),
+      tx: this.txQueued(),
+      ...ch,
+      genBefore,
+      genAfter: this.genUsed(),
+      error,
     };
     this.releasedLens = ch.released.map((i) => lensBefore[i]);
     return r;
@@ -563,7 +615,10 @@ export function ipv4(o: Ipv4Opts, payload: Uint8Array): Uint8Array {
 
 /** ICMPv4 message with checksum: type, code, 4 bytes rest-of-header, data. */
 export function icmp4(type: number, code: number, rest: number, data: Uint8Array): Uint8Array {
-  const m = concat(Uint8Array.of(type, code, 0, 0, rest >>> 24, (rest >>> 16) & 255, (rest >>> 8) & 255, rest & 255), data);
+  const m = concat(
+    Uint8Array.of(type, code, 0, 0, rest >>> 24, (rest >>> 16) & 255, (rest >>> 8) & 255, rest & 255),
+    data,
+  );
   m.set(be16(csum(m)), 2);
   return m;
 }
@@ -588,7 +643,14 @@ export function udp(src: Uint8Array, dst: Uint8Array, sport: number, dport: numb
   return u;
 }
 
-export function tcp(src: Uint8Array, dst: Uint8Array, sport: number, dport: number, flags: number, data: Uint8Array): Uint8Array {
+export function tcp(
+  src: Uint8Array,
+  dst: Uint8Array,
+  sport: number,
+  dport: number,
+  flags: number,
+  data: Uint8Array,
+): Uint8Array {
   const t = new Uint8Array(20 + data.length);
   t.set(be16(sport), 0);
   t.set(be16(dport), 2);
@@ -635,7 +697,16 @@ export function extHeader(next: number, totalLen: number, fill?: (h: Uint8Array)
 }
 
 export function fragHeader(next: number, offset8: number, more: boolean, id: number): Uint8Array {
-  return Uint8Array.of(next, 0, (offset8 >> 5) & 255, ((offset8 & 31) << 3) | (more ? 1 : 0), id >>> 24, (id >>> 16) & 255, (id >>> 8) & 255, id & 255);
+  return Uint8Array.of(
+    next,
+    0,
+    (offset8 >> 5) & 255,
+    ((offset8 & 31) << 3) | (more ? 1 : 0),
+    id >>> 24,
+    (id >>> 16) & 255,
+    (id >>> 8) & 255,
+    id & 255,
+  );
 }
 
 export function solicitedNode(a: Uint8Array): Uint8Array {
@@ -669,7 +740,12 @@ export function equalBytes(a: Uint8Array, ao: number, b: Uint8Array, bo: number,
  * A UDP datagram carrying a VXLAN header and the inner frame. The UDP checksum is computed over
  * IPv6 (required) and, over IPv4, only when `csum` is set (Linux sends 0 by default).
  */
-export function vxlanUdp(src: Uint8Array, dst: Uint8Array, inner: Uint8Array, o: { sport?: number; dport?: number; vni?: number; flags?: number; csum?: boolean } = {}): Uint8Array {
+export function vxlanUdp(
+  src: Uint8Array,
+  dst: Uint8Array,
+  inner: Uint8Array,
+  o: { sport?: number; dport?: number; vni?: number; flags?: number; csum?: boolean } = {},
+): Uint8Array {
   const vni = o.vni ?? VX_VNI;
   const vx = Uint8Array.of(o.flags ?? 0x08, 0, 0, 0, (vni >>> 16) & 255, (vni >>> 8) & 255, vni & 255, 0);
   const data = concat(vx, inner);

@@ -4,7 +4,22 @@
 // refuses and counts (the sweeper makes room), and the new-flow bucket bypasses floods.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, OUTCOME_IDX, COUNTER_NAMES, C, UP, PORT_MACS, NH_MAC, NH_6, ip, eth, ipv4, ipv6, tcp, hex } from './harness.js';
+import {
+  Harness,
+  OUTCOME_IDX,
+  COUNTER_NAMES,
+  C,
+  UP,
+  PORT_MACS,
+  NH_MAC,
+  NH_6,
+  ip,
+  eth,
+  ipv4,
+  ipv6,
+  tcp,
+  hex,
+} from './harness.js';
 import { LbTables, LbReader, LbSizes, fillServiceKey } from '../../src/lb/tables.js';
 import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../../src/lb/maglev.js';
 import { lbFlowHash } from '../../src/datapath/lb.js';
@@ -28,7 +43,12 @@ function setup(sizes: Partial<LbSizes> = {}): { lb: LbTables; h: Harness; oracle
 }
 
 function syn(vip: Uint8Array, sport: number): Uint8Array {
-  return eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT, dst: vip, proto: 6, df: true }, tcp(CLIENT, vip, sport, 80, 0x02, new Uint8Array(0))));
+  return eth(
+    PORT_MACS[UP],
+    NH_MAC,
+    0x0800,
+    ipv4({ src: CLIENT, dst: vip, proto: 6, df: true }, tcp(CLIENT, vip, sport, 80, 0x02, new Uint8Array(0))),
+  );
 }
 
 /** Injects one frame without moving the clock; expects the outcome forwarded; returns the backend address and the counter deltas. */
@@ -37,7 +57,11 @@ function send(h: Harness, vip: Uint8Array, sport: number): { backend: string; de
   const r = h.inject(syn(vip, sport), UP);
   assert.equal(r.error, undefined);
   const moved = OUTCOME_IDX.filter((i) => r.delta[i] !== 0);
-  assert.deepEqual(moved.map((i) => COUNTER_NAMES[i]), ['forwarded'], JSON.stringify(Harness.named(r.delta)));
+  assert.deepEqual(
+    moved.map((i) => COUNTER_NAMES[i]),
+    ['forwarded'],
+    JSON.stringify(Harness.named(r.delta)),
+  );
   const b = h.dp.arena.bytes;
   const f = b.slice(r.tx[0].off, r.tx[0].off + r.tx[0].len);
   return { backend: hex(f.subarray(30, 34)), delta: r.delta };
@@ -57,7 +81,8 @@ const hexOf = (s: string): string => hex(ip(s));
 function backendId(oracle: LbReader, a: string): number {
   const w = ip(a);
   const x = (w[0] << 24) | (w[1] << 16) | (w[2] << 8) | w[3];
-  for (let id = 0; id < oracle.maxBackends; id++) if (oracle.backends[id * BACKEND_WORDS + BACKEND_ADDR] === x) return id;
+  for (let id = 0; id < oracle.maxBackends; id++)
+    if (oracle.backends[id * BACKEND_WORDS + BACKEND_ADDR] === x) return id;
   return -1;
 }
 
@@ -245,7 +270,15 @@ test('conntrack over IPv6: tracked flows keep their backend when one is added', 
   lb.upsert(svc6, SVC_FLAG_CONNTRACK, be(list), SEED);
   const send6 = (sport: number): { backend: string; delta: Float64Array } => {
     h.resetTx();
-    const r = h.inject(eth(PORT_MACS[UP], NH_MAC, 0x86dd, ipv6(client, vip, 6, 64, tcp(client, vip, sport, 80, 0x02, new Uint8Array(0)))), UP);
+    const r = h.inject(
+      eth(
+        PORT_MACS[UP],
+        NH_MAC,
+        0x86dd,
+        ipv6(client, vip, 6, 64, tcp(client, vip, sport, 80, 0x02, new Uint8Array(0))),
+      ),
+      UP,
+    );
     assert.equal(r.error, undefined);
     assert.equal(r.delta[C.forwarded], 1, JSON.stringify(Harness.named(r.delta)));
     const b = h.dp.arena.bytes;

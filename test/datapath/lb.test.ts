@@ -4,8 +4,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Harness, StepResult, OUTCOME_IDX, COUNTER_NAMES, C, UP, EP1, PORT_MACS, NH_MAC, EP1_MAC, NH_6, UP_4, UP_6, EP1_4, EP1_6,
-  ip, eth, ipv4, ipv6, tcp, udp, csum, bytes, concat, hex,
+  Harness,
+  StepResult,
+  OUTCOME_IDX,
+  COUNTER_NAMES,
+  C,
+  UP,
+  EP1,
+  PORT_MACS,
+  NH_MAC,
+  EP1_MAC,
+  NH_6,
+  UP_4,
+  UP_6,
+  EP1_4,
+  EP1_6,
+  ip,
+  eth,
+  ipv4,
+  ipv6,
+  tcp,
+  udp,
+  csum,
+  bytes,
+  concat,
+  hex,
 } from './harness.js';
 import { LbTables, LbReader, fillServiceKey } from '../../src/lb/tables.js';
 import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../../src/lb/maglev.js';
@@ -24,11 +47,31 @@ const BACKENDS4 = ['10.1.0.1', '10.1.0.2', '10.1.0.3'];
 const BACKENDS6 = ['2001:db8:200::1', '2001:db8:200::2', '2001:db8:200::3'];
 
 const lb = new LbTables({ maxServices: 16, maxBackends: 64, tableSize: 251 });
-lb.upsert({ vip: addr('198.51.100.10'), port: 80, proto: 6 }, 0, BACKENDS4.map((a) => ({ addr: addr(a), port: 80, weight: 1 })), SEED);
-lb.upsert({ vip: addr('198.51.100.10'), port: 53, proto: 17 }, SVC_FLAG_L4_XLATE, BACKENDS4.map((a) => ({ addr: addr(a), port: 5353, weight: 1 })), SEED);
-lb.upsert({ vip: addr('198.51.100.10'), port: 443, proto: 6 }, SVC_FLAG_L4_XLATE, BACKENDS4.map((a) => ({ addr: addr(a), port: 8443, weight: 1 })), SEED);
+lb.upsert(
+  { vip: addr('198.51.100.10'), port: 80, proto: 6 },
+  0,
+  BACKENDS4.map((a) => ({ addr: addr(a), port: 80, weight: 1 })),
+  SEED,
+);
+lb.upsert(
+  { vip: addr('198.51.100.10'), port: 53, proto: 17 },
+  SVC_FLAG_L4_XLATE,
+  BACKENDS4.map((a) => ({ addr: addr(a), port: 5353, weight: 1 })),
+  SEED,
+);
+lb.upsert(
+  { vip: addr('198.51.100.10'), port: 443, proto: 6 },
+  SVC_FLAG_L4_XLATE,
+  BACKENDS4.map((a) => ({ addr: addr(a), port: 8443, weight: 1 })),
+  SEED,
+);
 lb.upsert({ vip: addr('198.51.100.10'), port: 81, proto: 6 }, 0, [], SEED);
-lb.upsert({ vip: addr('2001:db8:100::10'), port: 80, proto: 6 }, 0, BACKENDS6.map((a) => ({ addr: addr(a), port: 80, weight: 1 })), SEED);
+lb.upsert(
+  { vip: addr('2001:db8:100::10'), port: 80, proto: 6 },
+  0,
+  BACKENDS6.map((a) => ({ addr: addr(a), port: 80, weight: 1 })),
+  SEED,
+);
 
 const h = new Harness({ lb: new LbReader(lb.sabs) });
 h.settings.setLbSourcePrefix(4, ip('192.0.2.0'), 24);
@@ -36,7 +79,14 @@ h.settings.setLbSourcePrefix(6, ip('2001:db8:300::'), 64);
 /** An independent reader: the backend the test expects. */
 const oracle = new LbReader(lb.sabs);
 
-function expectedBackend(family: 4 | 6, vip: Uint8Array, client: Uint8Array, sport: number, dport: number, proto: number): Uint8Array {
+function expectedBackend(
+  family: 4 | 6,
+  vip: Uint8Array,
+  client: Uint8Array,
+  sport: number,
+  dport: number,
+  proto: number,
+): Uint8Array {
   fillServiceKey(oracle.key, family, vip, 0, dport, proto);
   assert.ok(oracle.findService());
   assert.ok(oracle.pickBackend(lbFlowHash(client, 0, client.length, sport, dport, proto)) >= 0);
@@ -57,9 +107,18 @@ function step(frame: Uint8Array, port = UP): { r: StepResult; outcome: string; f
   return { r, outcome: COUNTER_NAMES[moved[0]], frames: r.tx.map((t) => b.slice(t.off, t.off + t.len)) };
 }
 
-function syn4(sport: number, dport = 80, o: { df?: boolean; data?: Uint8Array; mf?: boolean; fragOff?: number } = {}): Uint8Array {
+function syn4(
+  sport: number,
+  dport = 80,
+  o: { df?: boolean; data?: Uint8Array; mf?: boolean; fragOff?: number } = {},
+): Uint8Array {
   const seg = tcp(CLIENT4, VIP4, sport, dport, 0x02, o.data ?? new Uint8Array(0));
-  return eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 6, df: o.df ?? true, mf: o.mf, fragOff: o.fragOff }, seg));
+  return eth(
+    PORT_MACS[UP],
+    NH_MAC,
+    0x0800,
+    ipv4({ src: CLIENT4, dst: VIP4, proto: 6, df: o.df ?? true, mf: o.mf, fragOff: o.fragOff }, seg),
+  );
 }
 
 function syn6(sport: number, data: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -143,13 +202,17 @@ test('L4 xlate: the inner destination port becomes the backend port, checksums v
   assert.equal(hex(inner.subarray(0, 20)), hex(input.subarray(14, 34)), 'inner IP header untouched');
   // UDP with a checksum, and UDP with checksum 0 (stays 0 over IPv4).
   const dgram = udp(CLIENT4, VIP4, 1234, 53, bytes(30, 4));
-  const u = step(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 17 }, dgram))).frames[0].subarray(54);
+  const u = step(
+    eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 17 }, dgram)),
+  ).frames[0].subarray(54);
   assert.equal(g16(u, 2), 5353);
   assert.equal(csum(u, 0, u.length, pseudo(CLIENT4, VIP4, 17, u.length)), 0, 'UDP checksum after the rewrite');
   const zero = dgram.slice();
   zero[6] = 0;
   zero[7] = 0;
-  const z = step(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 17 }, zero))).frames[0].subarray(54);
+  const z = step(
+    eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 17 }, zero)),
+  ).frames[0].subarray(54);
   assert.equal(g16(z, 2), 5353);
   assert.equal(g16(z, 6), 0);
 });
@@ -205,11 +268,36 @@ test('non-DF IPv4 above MTU - 20 is fragmented, every fragment inside IPIP with 
 });
 
 test('later fragments to a VIP: dropLbFragment; truncated L4: dropL4Truncated; no backend: dropLbNoBackend', () => {
-  assert.equal(step(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 6, fragOff: 185 }, bytes(64, 8)))).outcome, 'dropLbFragment');
-  const frag6 = eth(PORT_MACS[UP], NH_MAC, 0x86dd, ipv6(CLIENT6, VIP6, 44, 64, concat(Uint8Array.of(6, 0, 0, 185 << 3 & 0xff, 0, 0, 0, 1), bytes(64, 8))));
+  assert.equal(
+    step(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 6, fragOff: 185 }, bytes(64, 8))))
+      .outcome,
+    'dropLbFragment',
+  );
+  const frag6 = eth(
+    PORT_MACS[UP],
+    NH_MAC,
+    0x86dd,
+    ipv6(CLIENT6, VIP6, 44, 64, concat(Uint8Array.of(6, 0, 0, (185 << 3) & 0xff, 0, 0, 0, 1), bytes(64, 8))),
+  );
   assert.equal(step(frag6).outcome, 'dropLbFragment');
-  assert.equal(step(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 6 }, bytes(12, 9).map((x, i) => (i === 2 ? 0 : i === 3 ? 80 : x))))).outcome, 'dropL4Truncated');
-  assert.equal(step(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 6 }, bytes(3, 9)))).outcome, 'dropL4Truncated');
+  assert.equal(
+    step(
+      eth(
+        PORT_MACS[UP],
+        NH_MAC,
+        0x0800,
+        ipv4(
+          { src: CLIENT4, dst: VIP4, proto: 6 },
+          bytes(12, 9).map((x, i) => (i === 2 ? 0 : i === 3 ? 80 : x)),
+        ),
+      ),
+    ).outcome,
+    'dropL4Truncated',
+  );
+  assert.equal(
+    step(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 6 }, bytes(3, 9)))).outcome,
+    'dropL4Truncated',
+  );
   assert.equal(step(syn4(40004, 81)).outcome, 'dropLbNoBackend');
   // A port without a service, and another protocol: routed as usual (default route, forwarded untouched).
   const other = step(syn4(40005, 82));
@@ -219,7 +307,10 @@ test('later fragments to a VIP: dropLbFragment; truncated L4: dropL4Truncated; n
 });
 
 test('backend side: IPIP / IP6IP6 to the uplink address is decapsulated and the inner packet routed', () => {
-  const inner4 = ipv4({ src: CLIENT4, dst: EP1_4, proto: 6, ttl: 30 }, tcp(CLIENT4, EP1_4, 40000, 80, 0x02, new Uint8Array(0)));
+  const inner4 = ipv4(
+    { src: CLIENT4, dst: EP1_4, proto: 6, ttl: 30 },
+    tcp(CLIENT4, EP1_4, 40000, 80, 0x02, new Uint8Array(0)),
+  );
   const outer4 = eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: ip('192.0.2.77'), dst: UP_4, proto: 4 }, inner4));
   const a = step(outer4);
   assert.equal(a.outcome, 'forwarded');
@@ -241,7 +332,14 @@ test('backend side: IPIP / IP6IP6 to the uplink address is decapsulated and the 
   assert.equal(b6.frames[0][21], 29);
   assert.equal(hex(b6.frames[0].subarray(22)), hex(inner6.subarray(8)));
   // Inner version not matching the protocol.
-  assert.equal(step(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: ip('192.0.2.77'), dst: UP_4, proto: 4 }, inner6))).outcome, 'dropIpipMalformed');
+  assert.equal(
+    step(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: ip('192.0.2.77'), dst: UP_4, proto: 4 }, inner6))).outcome,
+    'dropIpipMalformed',
+  );
   // From an endpoint port: not decapsulated.
-  assert.equal(step(eth(PORT_MACS[EP1], EP1_MAC, 0x0800, ipv4({ src: EP1_4, dst: ip('198.19.1.1'), proto: 4 }, inner4)), EP1).outcome, 'dropLocalUnhandled');
+  assert.equal(
+    step(eth(PORT_MACS[EP1], EP1_MAC, 0x0800, ipv4({ src: EP1_4, dst: ip('198.19.1.1'), proto: 4 }, inner4)), EP1)
+      .outcome,
+    'dropLocalUnhandled',
+  );
 });

@@ -6,11 +6,35 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  Harness, EP1, EP2, UP, NH_6, NH_MAC, PORT_MACS, EP2_MAC, EP1_4, EP2_4, EP1_6, EP2_6, OUT_4, OUT_6, POD_B4, C, OUTCOME_IDX, csum,
+  Harness,
+  EP1,
+  EP2,
+  UP,
+  NH_6,
+  NH_MAC,
+  PORT_MACS,
+  EP2_MAC,
+  EP1_4,
+  EP2_4,
+  EP1_6,
+  EP2_6,
+  OUT_4,
+  OUT_6,
+  POD_B4,
+  C,
+  OUTCOME_IDX,
+  csum,
   StepResult,
 } from './harness.js';
 import { COUNTER_NAMES } from '../../src/datapath/counters.js';
-import { VNET_FLAGS, VNET_GSO_TYPE, VNET_GSO_SIZE, VNET_CSUM_START, VNET_CSUM_OFFSET, VNET_HDR_LEN } from '../../src/native/tap.js';
+import {
+  VNET_FLAGS,
+  VNET_GSO_TYPE,
+  VNET_GSO_SIZE,
+  VNET_CSUM_START,
+  VNET_CSUM_OFFSET,
+  VNET_HDR_LEN,
+} from '../../src/native/tap.js';
 
 const NEEDS_CSUM = 1;
 const TCPV4 = 1;
@@ -39,7 +63,14 @@ function pseudoPartial(b: Uint8Array, src: number, alen: number, proto: number, 
 }
 
 /** A TCP (or UDP) super-frame from the endpoint on EP2 to dst, as a kernel with TSO hands it over. */
-function superFrame(opts: { v6?: boolean; udp?: boolean; dst: Uint8Array; payload: number; mss: number; gso?: boolean }): Built {
+function superFrame(opts: {
+  v6?: boolean;
+  udp?: boolean;
+  dst: Uint8Array;
+  payload: number;
+  mss: number;
+  gso?: boolean;
+}): Built {
   const v6 = opts.v6 ?? false;
   const l4 = 14 + (v6 ? 40 : 20);
   const l4h = opts.udp ? 8 : 32; // TCP with 12 bytes of options
@@ -80,8 +111,14 @@ function superFrame(opts: { v6?: boolean; udp?: boolean; dst: Uint8Array; payloa
   for (let i = payload; i < f.length; i++) f[i] = (i * 13) & 255;
   put16(f, l4 + (opts.udp ? 6 : 16), pseudoPartial(f, v6 ? 22 : 26, v6 ? 16 : 4, proto, f.length - l4));
   const gso = opts.gso ?? true;
-  const vnet = [NEEDS_CSUM, gso ? (opts.udp ? UDP_L4 : v6 ? TCPV6 : TCPV4) : 0, payload, gso ? opts.mss : 0, l4,
-    opts.udp ? 6 : 16];
+  const vnet = [
+    NEEDS_CSUM,
+    gso ? (opts.udp ? UDP_L4 : v6 ? TCPV6 : TCPV4) : 0,
+    payload,
+    gso ? opts.mss : 0,
+    l4,
+    opts.udp ? 6 : 16,
+  ];
   return { frame: f, vnet, l4, payload };
 }
 
@@ -95,7 +132,9 @@ function l4Verifies(b: Uint8Array, v6: boolean, proto: number): boolean {
 
 function nonZero(r: StepResult): Record<string, number> {
   const o: Record<string, number> = {};
-  r.delta.forEach((v, i) => { if (v !== 0) o[COUNTER_NAMES[i]!] = v; });
+  r.delta.forEach((v, i) => {
+    if (v !== 0) o[COUNTER_NAMES[i]!] = v;
+  });
   return o;
 }
 
@@ -217,16 +256,23 @@ test('hostile virtio headers: handled or dropped by name, never an exception, on
         dst: fc.integer({ min: 0, max: dsts.length - 1 }),
         udp: fc.boolean(),
         payload: fc.integer({ min: 0, max: 20000 }),
-        vnet: fc.tuple(fc.integer({ min: 0, max: 7 }), fc.constantFrom(0, 1, 3, 4, 5, 0x81, 0x84, 2, 200),
-          fc.integer({ min: 0, max: 70000 }), fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 70000 })),
-          fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 40 })),
+        vnet: fc.tuple(
+          fc.integer({ min: 0, max: 7 }),
+          fc.constantFrom(0, 1, 3, 4, 5, 0x81, 0x84, 2, 200),
+          fc.integer({ min: 0, max: 70000 }),
+          fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 70000 })),
+          fc.integer({ min: 0, max: 200 }),
+          fc.integer({ min: 0, max: 40 }),
+        ),
         keepCsum: fc.boolean(),
         cut: fc.integer({ min: 0, max: 200 }),
       }),
       (x) => {
         const dst = dsts[x.dst]!;
         const s = superFrame({ v6: dst.length === 16, udp: x.udp, dst, payload: x.payload, mss: 1400 });
-        const vnet = x.keepCsum ? [x.vnet[0], x.vnet[1], x.vnet[2], x.vnet[3], s.l4, s.vnet[VNET_CSUM_OFFSET]!] : x.vnet;
+        const vnet = x.keepCsum
+          ? [x.vnet[0], x.vnet[1], x.vnet[2], x.vnet[3], s.l4, s.vnet[VNET_CSUM_OFFSET]!]
+          : x.vnet;
         const frame = s.frame.subarray(0, Math.max(14, s.frame.length - x.cut));
         const r = h.inject(frame, EP2, vnet);
         h.resetTx();
@@ -243,14 +289,32 @@ test('hostile virtio headers: handled or dropped by name, never an exception, on
 
 /** Plain TCP segments of one flow as a sender without offloads sends them: full checksums, consecutive IDs. */
 function segments(opts: { v6?: boolean; count: number; mss: number; last?: number; from?: number }): Uint8Array[] {
-  const sf = superFrame({ v6: opts.v6, dst: opts.v6 ? EP1_6 : EP1_4, payload: opts.mss * (opts.count - 1) + (opts.last ?? opts.mss), mss: opts.mss });
+  const sf = superFrame({
+    v6: opts.v6,
+    dst: opts.v6 ? EP1_6 : EP1_4,
+    payload: opts.mss * (opts.count - 1) + (opts.last ?? opts.mss),
+    mss: opts.mss,
+  });
   // Our own segmentation of the super-frame is the reference sender (checked against the kernel's in test/native).
   const b = new Uint8Array(sf.frame.length + opts.count * 2048 + 4096);
   b.set(sf.frame, 0);
   const lens = new Int32Array(opts.count);
   const l4 = sf.l4;
-  const n = h0.dp.native.gsoSplit(b, 0, sf.frame.length, opts.v6 ? 2 : 1, 14, l4, sf.payload, opts.mss, sf.frame.length,
-    2048, opts.count, lens, 0);
+  const n = h0.dp.native.gsoSplit(
+    b,
+    0,
+    sf.frame.length,
+    opts.v6 ? 2 : 1,
+    14,
+    l4,
+    sf.payload,
+    opts.mss,
+    sf.frame.length,
+    2048,
+    opts.count,
+    lens,
+    0,
+  );
   return Array.from({ length: n }, (_, i) => {
     const f = b.slice(sf.frame.length + i * 2048, sf.frame.length + i * 2048 + lens[i]!);
     f.set(PORT_MACS[opts.from ?? UP]!, 0); // as received on that port
@@ -304,5 +368,8 @@ test('GRO: a corrupted segment, a gap or a PSH ends the merge; nothing else is m
   segs[2]![100] ^= 0xff; // payload of segment 2 corrupted: its checksum no longer verifies
   segs.forEach((s, i) => h.inject(s, UP, undefined, i + 1));
   // 0+1 merged, 2 on its own (bad), 3 cannot follow 1 (gap) and starts anew, 4 and 5 join it.
-  assert.deepEqual(h.txQueued().map((d) => d.len - 66), [2000, 1000, 3000]);
+  assert.deepEqual(
+    h.txQueued().map((d) => d.len - 66),
+    [2000, 1000, 3000],
+  );
 });

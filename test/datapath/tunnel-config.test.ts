@@ -9,7 +9,14 @@ import { NodeSettings } from '../../src/datapath/node-settings.js';
 import { PrefixTable } from '../../src/tables/prefix.js';
 import { PortTable, PORT_KIND_TUNNEL } from '../../src/tables/port-table.js';
 import {
-  ROUTE_VALUE_WORDS, ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_AUX, ROUTE_INNER_MAC, ROUTE_AUX_INNER_MAC, ROUTE_TUNNEL,
+  ROUTE_VALUE_WORDS,
+  ROUTE_TYPE,
+  ROUTE_PORT,
+  ROUTE_NEXTHOP,
+  ROUTE_AUX,
+  ROUTE_INNER_MAC,
+  ROUTE_AUX_INNER_MAC,
+  ROUTE_TUNNEL,
   TUNNEL_PORT,
 } from '../../src/tables/layout.js';
 import { formatMac, parseMac } from '../../src/wire/ethernet.js';
@@ -51,7 +58,10 @@ test('vxlan settings: defaults, enabled by a vxlan section or a tunnel route, of
   assert.equal(off.vxlan.port, 8472);
   assert.equal(formatMac(off.vxlan.mac), DEFAULT_VXLAN_MAC);
   const on = cfg({ vxlan: { vni: 0xabcdef, port: 4789, mac: '02:00:00:00:aa:01' } });
-  assert.deepEqual([on.vxlan.enabled, on.vxlan.vni, on.vxlan.port, formatMac(on.vxlan.mac)], [true, 0xabcdef, 4789, '02:00:00:00:aa:01']);
+  assert.deepEqual(
+    [on.vxlan.enabled, on.vxlan.vni, on.vxlan.port, formatMac(on.vxlan.mac)],
+    [true, 0xabcdef, 4789, '02:00:00:00:aa:01'],
+  );
   assert.equal(cfg({ vxlan: {} }).vxlan.enabled, true);
   const byRoute = cfg({ routes: [{ prefix: '198.19.2.0/24', type: 'tunnel', remote: '198.18.0.2', port: 'up0' }] });
   assert.equal(byRoute.vxlan.enabled, true);
@@ -59,19 +69,35 @@ test('vxlan settings: defaults, enabled by a vxlan section or a tunnel route, of
 });
 
 test('config errors name the field', () => {
-  const t = (r: Record<string, unknown>): string => err({ routes: [{ prefix: '198.19.2.0/24', type: 'tunnel', port: 'up0', remote: '198.18.0.2', ...r }] });
-  assert.match(err({ routes: [{ prefix: '198.19.2.0/24', type: 'tunnel', port: 'up0' }] }), /routes\[0\]\.remote: a tunnel route needs the remote VTEP's underlay address/);
+  const t = (r: Record<string, unknown>): string =>
+    err({ routes: [{ prefix: '198.19.2.0/24', type: 'tunnel', port: 'up0', remote: '198.18.0.2', ...r }] });
+  assert.match(
+    err({ routes: [{ prefix: '198.19.2.0/24', type: 'tunnel', port: 'up0' }] }),
+    /routes\[0\]\.remote: a tunnel route needs the remote VTEP's underlay address/,
+  );
   assert.match(t({ remote: 'nowhere' }), /routes\[0\]\.remote: "nowhere" is not an IPv4 or IPv6 address/);
   assert.match(t({ remote: '2001:db8:18::2' }), /routes\[0\]\.remote: uplink "up0" has no IPv6 address to send from/);
   assert.match(t({ via: '198.18.0.254' }), /routes\[0\]\.via: a tunnel route takes remote/);
   assert.match(t({ port: undefined }), /routes\[0\]\.port: a tunnel route needs the uplink port/);
-  assert.match(t({ port: 'ep1' }), /routes\[0\]\.port: tunnel routes leave through an uplink port; "ep1" is of kind endpoint/);
+  assert.match(
+    t({ port: 'ep1' }),
+    /routes\[0\]\.port: tunnel routes leave through an uplink port; "ep1" is of kind endpoint/,
+  );
   assert.match(t({ port: 'nope' }), /routes\[0\]\.port: no port named "nope"/);
   assert.match(t({ innerMac: 'zz' }), /routes\[0\]\.innerMac: "zz" is not a MAC address/);
   assert.match(t({ innerMac: '01:00:5e:00:00:01' }), /routes\[0\]\.innerMac: .* group \(multicast\) address/);
-  assert.match(err({ routes: [{ prefix: '198.19.2.0/24', via: '198.18.0.254', port: 'up0', innerMac: '02:00:00:00:00:01' }] }), /routes\[0\]\.innerMac: only tunnel routes take innerMac/);
-  assert.match(err({ routes: [{ prefix: '198.19.2.0/24', via: '198.18.0.254', port: 'up0', remote: '198.18.0.2' }] }), /routes\[0\]\.remote: only tunnel routes take remote/);
-  assert.match(err({ routes: [{ prefix: '198.19.2.0/24', type: 'tunnell' }] }), /routes\[0\]\.type: "tunnell" is not one of via, connected, blackhole, unreachable, tunnel/);
+  assert.match(
+    err({ routes: [{ prefix: '198.19.2.0/24', via: '198.18.0.254', port: 'up0', innerMac: '02:00:00:00:00:01' }] }),
+    /routes\[0\]\.innerMac: only tunnel routes take innerMac/,
+  );
+  assert.match(
+    err({ routes: [{ prefix: '198.19.2.0/24', via: '198.18.0.254', port: 'up0', remote: '198.18.0.2' }] }),
+    /routes\[0\]\.remote: only tunnel routes take remote/,
+  );
+  assert.match(
+    err({ routes: [{ prefix: '198.19.2.0/24', type: 'tunnell' }] }),
+    /routes\[0\]\.type: "tunnell" is not one of via, connected, blackhole, unreachable, tunnel/,
+  );
   assert.match(err({ vxlan: { vni: 1 << 24 } }), /t: vxlan\.vni: must be an integer in 0\.\.16777215/);
   assert.match(err({ vxlan: { port: 0 } }), /t: vxlan\.port: must be an integer in 1\.\.65535/);
   assert.match(err({ vxlan: { mac: 'ff:ff:ff:ff:ff:ff' } }), /t: vxlan\.mac: .* group/);
@@ -79,7 +105,7 @@ test('config errors name the field', () => {
   assert.match(err({ vxlan: 7 }), /t: vxlan: must be a mapping/);
 });
 
-test('programRoute: a tunnel route\'s value words, with and without an inner MAC', () => {
+test("programRoute: a tunnel route's value words, with and without an inner MAC", () => {
   const c = cfg({
     routes: [
       { prefix: '198.19.2.0/24', type: 'tunnel', remote: '198.18.0.2', port: 'up0', innerMac: '02:00:00:00:02:01' },
@@ -90,7 +116,19 @@ test('programRoute: a tunnel route\'s value words, with and without an inner MAC
   for (const r of routesFromConfig(c)) programRoute(table, r);
   const v = new Int32Array(ROUTE_VALUE_WORDS);
   assert.equal(table.lookup(4, parseAddress('198.19.2.7')!.bytes, 0, v), 24);
-  assert.deepEqual([...v], [ROUTE_TUNNEL, 1, (198 << 24) | (18 << 16) | 2, 0, 0, 0, 4 | ROUTE_AUX_INNER_MAC | (0x02 << 24) | (0x01 << 16), 0x02000000]);
+  assert.deepEqual(
+    [...v],
+    [
+      ROUTE_TUNNEL,
+      1,
+      (198 << 24) | (18 << 16) | 2,
+      0,
+      0,
+      0,
+      4 | ROUTE_AUX_INNER_MAC | (0x02 << 24) | (0x01 << 16),
+      0x02000000,
+    ],
+  );
   assert.equal(routeTypeName(v[ROUTE_TYPE]), 'tunnel');
   assert.equal(table.lookup(6, parseAddress('2001:db8:19:3::9')!.bytes, 0, v), 64);
   assert.equal(v[ROUTE_TYPE], ROUTE_TUNNEL);
@@ -99,11 +137,27 @@ test('programRoute: a tunnel route\'s value words, with and without an inner MAC
   assert.equal(v[ROUTE_AUX], 4, 'IPv4 underlay, no inner MAC');
   assert.equal(v[ROUTE_INNER_MAC], 0);
   // The cluster code's entry point: an IPv6 underlay.
-  programRoute(table, tunnelRoute(prefix('198.19.9.0/24'), parseAddress('2001:db8:18::9')!, 1, parseMac('02:00:00:00:09:01')));
+  programRoute(
+    table,
+    tunnelRoute(prefix('198.19.9.0/24'), parseAddress('2001:db8:18::9')!, 1, parseMac('02:00:00:00:09:01')),
+  );
   assert.equal(table.lookup(4, parseAddress('198.19.9.1')!.bytes, 0, v), 24);
-  assert.deepEqual([v[ROUTE_NEXTHOP], v[ROUTE_NEXTHOP + 3], v[ROUTE_AUX] & 0xffff], [0x20010db8, 9, 6 | ROUTE_AUX_INNER_MAC]);
-  assert.throws(() => programRoute(table, { prefix: prefix('198.19.8.0/24'), type: ROUTE_TUNNEL, port: 1 }), /no remote VTEP address/);
-  assert.throws(() => programRoute(table, tunnelRoute(prefix('198.19.8.0/24'), parseAddress('198.18.0.8')!, 1, parseMac('01:00:00:00:00:01'))), /unicast/);
+  assert.deepEqual(
+    [v[ROUTE_NEXTHOP], v[ROUTE_NEXTHOP + 3], v[ROUTE_AUX] & 0xffff],
+    [0x20010db8, 9, 6 | ROUTE_AUX_INNER_MAC],
+  );
+  assert.throws(
+    () => programRoute(table, { prefix: prefix('198.19.8.0/24'), type: ROUTE_TUNNEL, port: 1 }),
+    /no remote VTEP address/,
+  );
+  assert.throws(
+    () =>
+      programRoute(
+        table,
+        tunnelRoute(prefix('198.19.8.0/24'), parseAddress('198.18.0.8')!, 1, parseMac('01:00:00:00:00:01')),
+      ),
+    /unicast/,
+  );
 });
 
 test('programVxlan publishes the tunnel pseudo-port and the shared settings, and takes them back', () => {
@@ -117,7 +171,11 @@ test('programVxlan publishes the tunnel pseudo-port and the shared settings, and
   assert.ok(ports.active(TUNNEL_PORT));
   assert.equal(ports.kind(TUNNEL_PORT), PORT_KIND_TUNNEL);
   assert.equal(formatMac(ports.bytes, ports.macOff(TUNNEL_PORT)), DEFAULT_VXLAN_MAC);
-  assert.deepEqual([...ports.bytes.subarray(ports.ipv4Off(TUNNEL_PORT), ports.ipv4Off(TUNNEL_PORT) + 4)], [198, 19, 1, 1], 'answers as the gateway');
+  assert.deepEqual(
+    [...ports.bytes.subarray(ports.ipv4Off(TUNNEL_PORT), ports.ipv4Off(TUNNEL_PORT) + 4)],
+    [198, 19, 1, 1],
+    'answers as the gateway',
+  );
   programVxlan(ports, settings, { ...c.vxlan, enabled: false }, c.gateway);
   assert.equal(worker.vxlanEnabled(), false);
   assert.ok(!ports.active(TUNNEL_PORT));

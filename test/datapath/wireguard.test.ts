@@ -10,10 +10,36 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  Harness, OUTCOME_IDX, COUNTER_NAMES, C, UP, EP1, PORT_MACS, EP1_MAC, VTEP_B_MAC, UP_4, VTEP_B4, EP1_4,
-  ip, eth, ipv4, udp, icmp4, bytes, hex,
+  Harness,
+  OUTCOME_IDX,
+  COUNTER_NAMES,
+  C,
+  UP,
+  EP1,
+  PORT_MACS,
+  EP1_MAC,
+  VTEP_B_MAC,
+  UP_4,
+  VTEP_B4,
+  EP1_4,
+  ip,
+  eth,
+  ipv4,
+  udp,
+  icmp4,
+  bytes,
+  hex,
 } from './harness.js';
-import { WgShared, MSG_HANDSHAKE, MSG_CONFIRMED, MSG_NEED_SESSION, RING_META_WORDS, PEER_WORDS, P_CURRENT, STAGED_PER_ASK } from '../../src/wireguard/dataplane-tables.js';
+import {
+  WgShared,
+  MSG_HANDSHAKE,
+  MSG_CONFIRMED,
+  MSG_NEED_SESSION,
+  RING_META_WORDS,
+  PEER_WORDS,
+  P_CURRENT,
+  STAGED_PER_ASK,
+} from '../../src/wireguard/dataplane-tables.js';
 import { WgDevice } from '../../src/wireguard/device.js';
 import { WgWorker } from '../../src/datapath/wg-worker.js';
 import { Tunnel } from '../../src/wireguard/tunnel.js';
@@ -30,24 +56,40 @@ const WG_MAC = Uint8Array.of(2, 0x77, 0x65, 0x66, 0x74, 0x77);
 
 const shared = WgShared.create({ maxPeers: 4, maxAllowedIps: 16, workers: 1 });
 const h = new Harness({ wg: new WgWorker(shared.sabs, 0) });
-h.ports.set(WG_PORT, { kind: PORT_KIND_WIREGUARD, mtu: 1420, mac: WG_MAC, ipv6LinkLocal: linkLocalFromMac(WG_MAC), fds: [] });
+h.ports.set(WG_PORT, {
+  kind: PORT_KIND_WIREGUARD,
+  mtu: 1420,
+  mac: WG_MAC,
+  ipv6LinkLocal: linkLocalFromMac(WG_MAC),
+  fds: [],
+});
 programRoute(h.routes, { prefix: { family: 4, bytes: PEER_NET, len: 24 }, type: ROUTE_CONNECTED, port: WG_PORT });
 
 const ours = keyPairFromPrivate(generatePrivateKey());
 const theirs = keyPairFromPrivate(generatePrivateKey());
 const device = new WgDevice(shared, 1, {
-  privateKey: ours.privateKey, listenPort: 51871, mtu: 1420, clock: systemClock,
+  privateKey: ours.privateKey,
+  listenPort: 51871,
+  mtu: 1420,
+  clock: systemClock,
 });
 const peerIndex = device.addPeer(theirs.publicKey, { endpoint: { address: '198.18.0.2', port: 51820 } });
 assert.ok(shared.allowed.insert(4, PEER_NET, 24, Int32Array.of(peerIndex)));
 const peer = new Tunnel({
-  privateKey: theirs.privateKey, peerPublicKey: ours.publicKey, endpoint: { address: '198.18.0.1', port: 51871 },
+  privateKey: theirs.privateKey,
+  peerPublicKey: ours.publicKey,
+  endpoint: { address: '198.18.0.1', port: 51871 },
   wallClock: systemClock.wallNow,
 });
 
 /** A UDP datagram from the peer's endpoint to our listen port, as a frame on the uplink. */
 function fromPeer(payload: Uint8Array, src = VTEP_B4): Uint8Array {
-  return eth(PORT_MACS[UP], VTEP_B_MAC, 0x0800, ipv4({ src, dst: UP_4, proto: 17 }, udp(src, UP_4, 51820, 51871, payload)));
+  return eth(
+    PORT_MACS[UP],
+    VTEP_B_MAC,
+    0x0800,
+    ipv4({ src, dst: UP_4, proto: 17 }, udp(src, UP_4, 51820, 51871, payload)),
+  );
 }
 
 function inject(frame: Uint8Array, port = UP): { outcome: string; out: Uint8Array[]; delta: Float64Array } {
@@ -56,7 +98,11 @@ function inject(frame: Uint8Array, port = UP): { outcome: string; out: Uint8Arra
   assert.equal(r.error, undefined);
   const moved = OUTCOME_IDX.filter((i) => r.delta[i] !== 0);
   assert.equal(moved.length, 1, `outcomes: ${JSON.stringify(Harness.named(r.delta))}`);
-  return { outcome: COUNTER_NAMES[moved[0]], out: r.tx.map((d) => h.dp.arena.bytes.slice(d.off, d.off + d.len)), delta: r.delta };
+  return {
+    outcome: COUNTER_NAMES[moved[0]],
+    out: r.tx.map((d) => h.dp.arena.bytes.slice(d.off, d.off + d.len)),
+    delta: r.delta,
+  };
 }
 
 /** Drains worker → control ring records into the device, as the controller's poll does. */
@@ -69,7 +115,8 @@ function controlPoll(now: number): Uint8Array[] {
     const n = ring.pop(buf, 0);
     if (n < 0) break;
     const body = buf.slice(RING_META_WORDS * 4, n);
-    if (ring.lastTag === MSG_HANDSHAKE) for (const d of device.handshakeMessage(body, { address: '198.18.0.2', port: meta[1] }, now)) sent.push(d.packet);
+    if (ring.lastTag === MSG_HANDSHAKE)
+      for (const d of device.handshakeMessage(body, { address: '198.18.0.2', port: meta[1] }, now)) sent.push(d.packet);
     if (ring.lastTag === MSG_CONFIRMED) device.confirmed(meta[0], meta[1], now);
     if (ring.lastTag === MSG_NEED_SESSION) for (const d of device.needSession(meta[0], body, now)) sent.push(d.packet);
   }
@@ -99,32 +146,37 @@ test('the peer initiates; the response comes back; its keepalive makes our keypa
   replayable = keepalive.packet.slice();
 });
 
-test('an endpoint packet to the peer\'s allowed IPs leaves as one encrypted datagram the peer opens to the same packet', () => {
+test("an endpoint packet to the peer's allowed IPs leaves as one encrypted datagram the peer opens to the same packet", () => {
   const ping = ipv4({ src: EP1_4, dst: PEER_HOST, proto: 1, ttl: 64 }, icmp4(8, 0, 0x12340001, bytes(56)));
   const r = inject(eth(PORT_MACS[EP1], EP1_MAC, 0x0800, ping), EP1);
   assert.equal(r.outcome, 'forwarded');
   assert.equal(r.delta[C.wgSent], 1);
   assert.equal(r.out.length, 1);
   const f = r.out[0];
-  assert.deepEqual(f.subarray(0, 6), VTEP_B_MAC, 'to the peer endpoint\'s MAC');
+  assert.deepEqual(f.subarray(0, 6), VTEP_B_MAC, "to the peer endpoint's MAC");
   assert.equal(f[23], 17, 'UDP');
   assert.deepEqual(f.subarray(26, 30), UP_4);
   assert.deepEqual(f.subarray(30, 34), VTEP_B4);
   assert.equal((f[36] << 8) | f[37], 51820);
   const acts = peer.decapsulate(udpPayload(f).slice(), { address: '198.18.0.1', port: 51871 }, performance.now());
   const inner = acts.find((a) => a.type === 'tunnel');
-  assert.ok(inner && inner.type === 'tunnel', JSON.stringify(acts.map((a) => a.type === 'error' ? a.reason : a.type)));
+  assert.ok(
+    inner && inner.type === 'tunnel',
+    JSON.stringify(acts.map((a) => (a.type === 'error' ? a.reason : a.type))),
+  );
   const expect = ping.slice();
   expect[8]--; // we routed it: TTL − 1, checksum adjusted
-  expect[10] = 0; expect[11] = 0;
+  expect[10] = 0;
+  expect[11] = 0;
   let s = 0;
   for (let i = 0; i < 20; i += 2) s += (expect[i] << 8) | expect[i + 1];
   while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  expect[10] = (~s >> 8) & 0xff; expect[11] = ~s & 0xff;
+  expect[10] = (~s >> 8) & 0xff;
+  expect[11] = ~s & 0xff;
   assert.equal(hex(inner.packet), hex(expect));
 });
 
-test('the peer\'s data reaches the endpoint; a replay, a forged inner source and garbage are dropped by name', () => {
+test("the peer's data reaches the endpoint; a replay, a forged inner source and garbage are dropped by name", () => {
   const reply = ipv4({ src: PEER_HOST, dst: EP1_4, proto: 1, ttl: 64 }, icmp4(0, 0, 0x12340001, bytes(56)));
   const data = peer.encapsulate(reply, performance.now()).find((a) => a.type === 'network');
   assert.ok(data && data.type === 'network');
@@ -158,11 +210,16 @@ test('a burst to a peer without a session: STAGED_PER_ASK packets wait for the h
   const index2 = device.addPeer(keys2.publicKey, { endpoint: { address: '198.18.0.2', port: 51821 } });
   assert.ok(shared.allowed.insert(4, net2, 24, Int32Array.of(index2)));
   const peer2 = new Tunnel({
-    privateKey: keys2.privateKey, peerPublicKey: ours.publicKey, endpoint: { address: '198.18.0.1', port: 51871 },
+    privateKey: keys2.privateKey,
+    peerPublicKey: ours.publicKey,
+    endpoint: { address: '198.18.0.1', port: 51871 },
     wallClock: systemClock.wallNow,
   });
-  const burst = Array.from({ length: STAGED_PER_ASK + 4 }, (_, i) => ipv4({ src: EP1_4, dst: host2, proto: 17, ttl: 64 }, udp(EP1_4, host2, 4000 + i, 53, bytes(30))));
-  let queued = 0, dropped = 0;
+  const burst = Array.from({ length: STAGED_PER_ASK + 4 }, (_, i) =>
+    ipv4({ src: EP1_4, dst: host2, proto: 17, ttl: 64 }, udp(EP1_4, host2, 4000 + i, 53, bytes(30))),
+  );
+  let queued = 0,
+    dropped = 0;
   for (const pkt of burst) {
     const r = inject(eth(PORT_MACS[EP1], EP1_MAC, 0x0800, pkt), EP1);
     assert.equal(r.outcome, 'forwarded');
@@ -187,21 +244,41 @@ test('a burst to a peer without a session: STAGED_PER_ASK packets wait for the h
     assert.ok(inner && inner.type === 'tunnel');
     return (inner.packet[20] << 8) | inner.packet[21]; // the UDP source port tells them apart
   });
-  assert.deepEqual(got, burst.slice(0, STAGED_PER_ASK).map((_, i) => 4000 + i), 'in order, none lost');
+  assert.deepEqual(
+    got,
+    burst.slice(0, STAGED_PER_ASK).map((_, i) => 4000 + i),
+    'in order, none lost',
+  );
 });
 
 test('random and mutated datagrams to the WireGuard port: one outcome each, never a throw', () => {
-  const base = peer.encapsulate(ipv4({ src: PEER_HOST, dst: EP1_4, proto: 17 }, udp(PEER_HOST, EP1_4, 1, 2, bytes(20))), performance.now()).find((a) => a.type === 'network');
+  const base = peer
+    .encapsulate(
+      ipv4({ src: PEER_HOST, dst: EP1_4, proto: 17 }, udp(PEER_HOST, EP1_4, 1, 2, bytes(20))),
+      performance.now(),
+    )
+    .find((a) => a.type === 'network');
   assert.ok(base && base.type === 'network');
-  const seeds = [base.packet, replayable, Uint8Array.of(1, 0, 0, 0), Uint8Array.of(2, 0, 0, 0), Uint8Array.of(3, 0, 0, 0)];
-  fc.assert(fc.property(
-    fc.integer({ min: 0, max: seeds.length - 1 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: 0, max: 200 }),
-    (which, flips, extra) => {
-      const p = new Uint8Array(Math.max(seeds[which].length, 4) + (which >= 2 ? extra : 0));
-      p.set(seeds[which]);
-      for (const [at, v] of flips) p[at % p.length] = v;
-      inject(fromPeer(p));
-      controlPoll(performance.now()); // handshake-looking ones go to the device, which must not throw either
-    },
-  ), { numRuns: 3000 });
+  const seeds = [
+    base.packet,
+    replayable,
+    Uint8Array.of(1, 0, 0, 0),
+    Uint8Array.of(2, 0, 0, 0),
+    Uint8Array.of(3, 0, 0, 0),
+  ];
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: seeds.length - 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+      fc.integer({ min: 0, max: 200 }),
+      (which, flips, extra) => {
+        const p = new Uint8Array(Math.max(seeds[which].length, 4) + (which >= 2 ? extra : 0));
+        p.set(seeds[which]);
+        for (const [at, v] of flips) p[at % p.length] = v;
+        inject(fromPeer(p));
+        controlPoll(performance.now()); // handshake-looking ones go to the device, which must not throw either
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });

@@ -17,7 +17,10 @@ let h = 12345;
 while (Date.now() < end) {
   for (let k = 0; k < 1000; k++) {
     fillServiceKey(r.key, 4, VIP.bytes, 0, 80, 6);
-    if (!r.findService()) { misses++; continue; }
+    if (!r.findService()) {
+      misses++;
+      continue;
+    }
     h = (Math.imul(h, 1103515245) + 12345) >>> 0;
     // Now and then dawdle between reading the service and its table, long enough for the
     // writer to publish two generations and reuse the buffer we are about to read.
@@ -26,7 +29,10 @@ while (Date.now() < end) {
       while (performance.now() < until);
     }
     const id = r.pickBackend(h);
-    if (id < 0) { misses++; continue; }
+    if (id < 0) {
+      misses++;
+      continue;
+    }
     const gen = r.service[SVC_GENERATION];
     const a = r.backend[BACKEND_ADDR];
     const name = `198.19.${(a >>> 8) & 255}.${a & 255}:${r.backend[BACKEND_PORT]}`;

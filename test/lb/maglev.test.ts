@@ -5,7 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildMaglevTable, maglevSeed, sortBackends, backendName, checkTableSize, MaglevError, MAGLEV_DEFAULT_SEED } from '../../src/lb/maglev.js';
+import {
+  buildMaglevTable,
+  maglevSeed,
+  sortBackends,
+  backendName,
+  checkTableSize,
+  MaglevError,
+  MAGLEV_DEFAULT_SEED,
+} from '../../src/lb/maglev.js';
 import { murmur3x64_128 } from '../../src/lb/murmur3.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/lb/maglev.json', import.meta.url));
@@ -20,11 +28,21 @@ test('MurmurHash3_x64_128 test vectors', () => {
 });
 
 test('tables equal the reference (Cilium 1.10 algorithm) for every fixture', () => {
-  const cases = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Array<{ name: string; seed: string; m: number; backends: string[]; table: number[] }>;
+  const cases = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Array<{
+    name: string;
+    seed: string;
+    m: number;
+    backends: string[];
+    table: number[];
+  }>;
   assert.ok(cases.length >= 4);
   for (const c of cases) {
     const backends = sortBackends(c.backends.map((name) => ({ name, weight: 1 })));
-    assert.deepEqual(backends.map((b) => b.name), c.backends, `${c.name}: sorted as Go sorts strings`);
+    assert.deepEqual(
+      backends.map((b) => b.name),
+      c.backends,
+      `${c.name}: sorted as Go sorts strings`,
+    );
     const t = buildMaglevTable(backends, c.m, maglevSeed(c.seed));
     assert.deepEqual(Array.from(t), c.table, c.name);
   }
@@ -32,19 +50,33 @@ test('tables equal the reference (Cilium 1.10 algorithm) for every fixture', () 
 
 test('equal weights: every backend gets floor(M/N) or ceil(M/N) slots', () => {
   const seed = maglevSeed(MAGLEV_DEFAULT_SEED);
-  for (const [n, m] of [[3, 251], [7, 1021], [100, 16381], [1000, 65521]]) {
-    const b = sortBackends(Array.from({ length: n }, (_, i) => ({ name: backendName(`198.18.${i >> 8}.${i & 255}`, 80), weight: 1 })));
+  for (const [n, m] of [
+    [3, 251],
+    [7, 1021],
+    [100, 16381],
+    [1000, 65521],
+  ]) {
+    const b = sortBackends(
+      Array.from({ length: n }, (_, i) => ({ name: backendName(`198.18.${i >> 8}.${i & 255}`, 80), weight: 1 })),
+    );
     const t = buildMaglevTable(b, m, seed);
     const count = new Array<number>(n).fill(0);
     for (const e of t) count[e]++;
-    for (const c of count) assert.ok(c === Math.floor(m / n) || c === Math.ceil(m / n), `N=${n} M=${m}: a backend got ${c}`);
+    for (const c of count)
+      assert.ok(c === Math.floor(m / n) || c === Math.ceil(m / n), `N=${n} M=${m}: a backend got ${c}`);
   }
 });
 
 test('removing 1 of N backends moves at most 1/N + 1 % of the other slots', () => {
   const seed = maglevSeed(MAGLEV_DEFAULT_SEED);
-  for (const [n, m] of [[5, 1021], [10, 16381], [50, 16381]]) {
-    const all = sortBackends(Array.from({ length: n }, (_, i) => ({ name: backendName(`198.19.${i}.10`, 8080), weight: 1 })));
+  for (const [n, m] of [
+    [5, 1021],
+    [10, 16381],
+    [50, 16381],
+  ]) {
+    const all = sortBackends(
+      Array.from({ length: n }, (_, i) => ({ name: backendName(`198.19.${i}.10`, 8080), weight: 1 })),
+    );
     const before = buildMaglevTable(all, m, seed);
     for (const gone of [0, Math.floor(n / 2), n - 1]) {
       const rest = all.filter((_, i) => i !== gone);
@@ -64,14 +96,28 @@ test('removing 1 of N backends moves at most 1/N + 1 % of the other slots', () =
 test('weights: shares follow weights; weight 0 drains a backend', () => {
   const seed = maglevSeed(MAGLEV_DEFAULT_SEED);
   const b = sortBackends([
-    { name: '198.19.1.1:80', weight: 1 }, { name: '198.19.1.2:80', weight: 2 }, { name: '198.19.1.3:80', weight: 3 }, { name: '198.19.1.4:80', weight: 0 },
+    { name: '198.19.1.1:80', weight: 1 },
+    { name: '198.19.1.2:80', weight: 2 },
+    { name: '198.19.1.3:80', weight: 3 },
+    { name: '198.19.1.4:80', weight: 0 },
   ]);
   const t = buildMaglevTable(b, 16381, seed);
   const count = [0, 0, 0, 0];
   for (const e of t) count[e]++;
   assert.equal(count[3], 0, 'weight 0 gets no slot');
-  for (const i of [0, 1, 2]) assert.ok(Math.abs(count[i] / 16381 - b[i].weight / 6) < 0.01, `backend ${i}: ${count[i]} slots`);
-  assert.deepEqual(Array.from(buildMaglevTable(b.map((x) => ({ ...x, weight: 0 })), 251, seed)).every((e) => e === -1), true, 'no weight at all: empty table');
+  for (const i of [0, 1, 2])
+    assert.ok(Math.abs(count[i] / 16381 - b[i].weight / 6) < 0.01, `backend ${i}: ${count[i]} slots`);
+  assert.deepEqual(
+    Array.from(
+      buildMaglevTable(
+        b.map((x) => ({ ...x, weight: 0 })),
+        251,
+        seed,
+      ),
+    ).every((e) => e === -1),
+    true,
+    'no weight at all: empty table',
+  );
 });
 
 test('bad seeds and sizes are clear errors', () => {
@@ -84,12 +130,20 @@ test('bad seeds and sizes are clear errors', () => {
 test('weft lb maglev prints the reference table, one index per line', async () => {
   const { spawnSync } = await import('node:child_process');
   const cli = fileURLToPath(new URL('../../src/cli/weft.js', import.meta.url));
-  const c = (JSON.parse(readFileSync(FIXTURE, 'utf8')) as Array<{ m: number; seed: string; backends: string[]; table: number[] }>)[0];
-  const r = spawnSync(process.execPath, [cli, 'lb', 'maglev', '--table-size', String(c.m), '--seed', c.seed, ...[...c.backends].reverse()], { encoding: 'utf8' });
+  const c = (
+    JSON.parse(readFileSync(FIXTURE, 'utf8')) as Array<{ m: number; seed: string; backends: string[]; table: number[] }>
+  )[0];
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'lb', 'maglev', '--table-size', String(c.m), '--seed', c.seed, ...[...c.backends].reverse()],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n').map(Number), c.table);
   assert.match(r.stderr, /^# 0 198\.19\.1\.10:8080$/m);
-  const bad = spawnSync(process.execPath, [cli, 'lb', 'maglev', '--table-size', '1000', '198.19.1.1:80'], { encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, [cli, 'lb', 'maglev', '--table-size', '1000', '198.19.1.1:80'], {
+    encoding: 'utf8',
+  });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /table size 1000 is not one of/);
 });

@@ -28,7 +28,16 @@ test('lookups follow the published Maglev table; delete and table limits', () =>
   assert.throws(() => lb.upsert({ ...key, port: 82 }, 0, backendSet(1), SEED), /service table full/);
   assert.ok(lb.delete({ ...key, port: 81 }));
   assert.equal(r.findService(), false);
-  assert.throws(() => lb.upsert({ ...key, port: 83 }, 0, Array.from({ length: 20 }, (_, i) => ({ addr: VIP, port: 1000 + i, weight: 1 })), SEED), /backend table full/);
+  assert.throws(
+    () =>
+      lb.upsert(
+        { ...key, port: 83 },
+        0,
+        Array.from({ length: 20 }, (_, i) => ({ addr: VIP, port: 1000 + i, weight: 1 })),
+        SEED,
+      ),
+    /backend table full/,
+  );
 });
 
 test('workers reading during rebuilds never see a half-built table', { timeout: 30000 }, async () => {
@@ -43,11 +52,16 @@ test('workers reading during rebuilds never see a half-built table', { timeout: 
   r.findService();
   assert.equal(r.service[SVC_GENERATION], gen);
   const ms = 1500;
-  const workers = [0, 1].map(() => new Worker(new URL('./lb-reader-worker.js', import.meta.url), { workerData: { sabs: lb.sabs, ms } }));
-  const results = workers.map((w) => new Promise<{ picks: number; wrong: number; misses: number; firstWrong: string }>((res, rej) => {
-    w.once('message', res);
-    w.once('error', rej);
-  }));
+  const workers = [0, 1].map(
+    () => new Worker(new URL('./lb-reader-worker.js', import.meta.url), { workerData: { sabs: lb.sabs, ms } }),
+  );
+  const results = workers.map(
+    (w) =>
+      new Promise<{ picks: number; wrong: number; misses: number; firstWrong: string }>((res, rej) => {
+        w.once('message', res);
+        w.once('error', rej);
+      }),
+  );
   const end = Date.now() + ms;
   let rebuilds = 0;
   while (Date.now() < end) {
@@ -69,10 +83,22 @@ test('connection table settings: defaults, readable by workers, validated', () =
   assert.equal(lb.sabs.sizes.conntrackCapacity, 65536);
   assert.equal(lb.sabs.sizes.newFlowsPerSec, 100000);
   assert.equal(lb.conntrack.capacity, 65536);
-  const small = new LbTables({ maxServices: 2, maxBackends: 16, tableSize: 251, conntrackCapacity: 100, newFlowsPerSec: 7 });
+  const small = new LbTables({
+    maxServices: 2,
+    maxBackends: 16,
+    tableSize: 251,
+    conntrackCapacity: 100,
+    newFlowsPerSec: 7,
+  });
   const r = new LbReader(small.sabs);
   assert.equal(r.conntrack.map.capacity, 100);
   assert.equal(r.conntrack.newFlowsPerSec, 7);
-  assert.throws(() => new LbTables({ maxServices: 2, maxBackends: 16, tableSize: 251, conntrackCapacity: 0 }), /conntrackCapacity/);
-  assert.throws(() => new LbTables({ maxServices: 2, maxBackends: 16, tableSize: 251, newFlowsPerSec: -1 }), /newFlowsPerSec/);
+  assert.throws(
+    () => new LbTables({ maxServices: 2, maxBackends: 16, tableSize: 251, conntrackCapacity: 0 }),
+    /conntrackCapacity/,
+  );
+  assert.throws(
+    () => new LbTables({ maxServices: 2, maxBackends: 16, tableSize: 251, newFlowsPerSec: -1 }),
+    /newFlowsPerSec/,
+  );
 });

@@ -8,9 +8,13 @@ import { NatTable } from '../../src/nat/conntrack.js';
 import { portSlice } from '../../src/nat/port-alloc.js';
 import { flowOf, type CtWorkerData, type CtWorkerResult } from './ct-worker.js';
 
-const WORKERS = 3, FLOWS = 4000, REMOTES = 3;
+const WORKERS = 3,
+  FLOWS = 4000,
+  REMOTES = 3;
 
-test('3 workers × 4000 new flows: none lost or duplicated, ports unique per destination and in the owner\'s slice', { timeout: 60000 }, async () => {
+test("3 workers × 4000 new flows: none lost or duplicated, ports unique per destination and in the owner's slice", {
+  timeout: 60000,
+}, async () => {
   const t = NatTable.create({ capacity: WORKERS * FLOWS, workers: WORKERS, portMin: 32768, portMax: 60999 });
   const go = new SharedArrayBuffer(4);
   const ready: Promise<void>[] = [];
@@ -19,12 +23,18 @@ test('3 workers × 4000 new flows: none lost or duplicated, ports unique per des
     const data: CtWorkerData = { sab: t.sab, worker: w, flows: FLOWS, remotes: REMOTES, go };
     const wk = new Worker(new URL('./ct-worker.js', import.meta.url), { workerData: data });
     let onReady!: () => void;
-    ready.push(new Promise((res) => { onReady = res; }));
-    done.push(new Promise((res, rej) => {
-      wk.on('message', (m: unknown) => (m === 'ready' ? onReady() : res(m as CtWorkerResult)));
-      wk.on('error', rej);
-      wk.on('exit', (c) => rej(new Error(`worker exited ${c}`)));
-    }));
+    ready.push(
+      new Promise((res) => {
+        onReady = res;
+      }),
+    );
+    done.push(
+      new Promise((res, rej) => {
+        wk.on('message', (m: unknown) => (m === 'ready' ? onReady() : res(m as CtWorkerResult)));
+        wk.on('error', rej);
+        wk.on('exit', (c) => rej(new Error(`worker exited ${c}`)));
+      }),
+    );
   }
   await Promise.all(ready);
   Atomics.store(new Int32Array(go), 0, 1);
@@ -32,11 +42,17 @@ test('3 workers × 4000 new flows: none lost or duplicated, ports unique per des
   // Sweep while they insert: nothing is old enough to go (all at t=1000).
   let sweeps = 0;
   const sweeping = (async () => {
-    for (let i = 0; i < 20; i++) { t.sweep(1005); sweeps++; await new Promise((r) => setImmediate(r)); }
+    for (let i = 0; i < 20; i++) {
+      t.sweep(1005);
+      sweeps++;
+      await new Promise((r) => setImmediate(r));
+    }
   })();
   const rs = await Promise.all(done);
   await sweeping;
-  console.log(`workers: ${JSON.stringify(rs.map((r) => ({ created: r.created, failed: r.failed, rehit: r.rehit, reverse: r.reverse })))}, sweeps=${sweeps}, stats=${JSON.stringify(t.stats())}`);
+  console.log(
+    `workers: ${JSON.stringify(rs.map((r) => ({ created: r.created, failed: r.failed, rehit: r.rehit, reverse: r.reverse })))}, sweeps=${sweeps}, stats=${JSON.stringify(t.stats())}`,
+  );
   for (const r of rs) {
     assert.equal(r.created, FLOWS, `failures: ${JSON.stringify(r.failed)}`);
     assert.equal(r.rehit, FLOWS);
@@ -60,5 +76,8 @@ test('3 workers × 4000 new flows: none lost or duplicated, ports unique per des
   const entries = t.entries(1000);
   assert.equal(entries.length, WORKERS * FLOWS);
   assert.equal(new Set(entries.map((e) => `${e.src}:${e.sport}>${e.dst}`)).size, WORKERS * FLOWS);
-  assert.deepEqual([0, 1, 2].map((w) => entries.filter((e) => e.worker === w).length), [FLOWS, FLOWS, FLOWS]);
+  assert.deepEqual(
+    [0, 1, 2].map((w) => entries.filter((e) => e.worker === w).length),
+    [FLOWS, FLOWS, FLOWS],
+  );
 });

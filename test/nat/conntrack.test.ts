@@ -2,22 +2,54 @@
 // timeouts, GC freeing ports, exhaustion and capacity refusal, ICMP errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NatTable, NatFlows, CT_HIT, CT_NEW, CT_NO_ENTRY, CT_PORTS_EXHAUSTED, CT_TABLE_FULL, CT_VERDICT_NAMES } from '../../src/nat/conntrack.js';
 import {
-  DEFAULT_TIMEOUTS, CT_STATE_NAMES, tcpNextState, tcpInitialState, TCP_SYN_SENT, TCP_SYN_RECV, TCP_ESTABLISHED, TCP_FIN_WAIT,
-  TCP_CLOSE_WAIT, TCP_TIME_WAIT, TCP_CLOSE, CT_NONE,
+  NatTable,
+  NatFlows,
+  CT_HIT,
+  CT_NEW,
+  CT_NO_ENTRY,
+  CT_PORTS_EXHAUSTED,
+  CT_TABLE_FULL,
+  CT_VERDICT_NAMES,
+} from '../../src/nat/conntrack.js';
+import {
+  DEFAULT_TIMEOUTS,
+  CT_STATE_NAMES,
+  tcpNextState,
+  tcpInitialState,
+  TCP_SYN_SENT,
+  TCP_SYN_RECV,
+  TCP_ESTABLISHED,
+  TCP_FIN_WAIT,
+  TCP_CLOSE_WAIT,
+  TCP_TIME_WAIT,
+  TCP_CLOSE,
+  CT_NONE,
 } from '../../src/nat/ct-state.js';
 import { portSlice, sliceOwner, candidatePort } from '../../src/nat/port-alloc.js';
-import { natRewriteSource, natRewriteDestination, natRewriteIcmpError, SIDE_DST, SIDE_SRC } from '../../src/nat/snat.js';
+import {
+  natRewriteSource,
+  natRewriteDestination,
+  natRewriteIcmpError,
+  SIDE_DST,
+  SIDE_SRC,
+} from '../../src/nat/snat.js';
 import { natParse, NAT_ICMP_ERROR, NAT_OK } from '../../src/nat/packet.js';
 import { pkt, icmpError, ip } from './flows.js';
 import { bytesWords } from './helpers.js';
 import { formatIpv4 } from '../../src/wire/ipv4.js';
 
-const EP = '198.19.1.10', EP2 = '198.19.1.11', REMOTE = '198.18.200.10', REMOTE2 = '198.18.200.11', EGRESS = '198.18.0.200';
+const EP = '198.19.1.10',
+  EP2 = '198.19.1.11',
+  REMOTE = '198.18.200.10',
+  REMOTE2 = '198.18.200.11',
+  EGRESS = '198.18.0.200';
 const EGW = bytesWords(ip(EGRESS));
 const T0 = 1_000_000;
-const SYN = 0x02, ACK = 0x10, FIN = 0x01, RST = 0x04;
+const SYN = 0x02,
+  ACK = 0x10,
+  FIN = 0x01,
+  RST = 0x04;
 
 function setup(capacity = 1000, portMin = 32768, portMax = 60999, workers = 1): { t: NatTable; f: NatFlows } {
   const t = NatTable.create({ capacity, workers, portMin, portMax });
@@ -55,20 +87,63 @@ test('a TCP flow: translation, same translation for later packets, reverse looku
   assert.equal(t.stats().connections, 1);
   assert.equal(t.stats().newFlows, 1);
   const [e] = t.entries(T0 + 5);
-  assert.deepEqual(e, { family: 4, proto: 6, src: EP, sport: 40000, dst: REMOTE, dport: 80, xlateAddr: EGRESS, xlatePort: port, state: 'SYN_RECV', idleSec: 5, worker: 0 });
+  assert.deepEqual(e, {
+    family: 4,
+    proto: 6,
+    src: EP,
+    sport: 40000,
+    dst: REMOTE,
+    dport: 80,
+    xlateAddr: EGRESS,
+    xlatePort: port,
+    state: 'SYN_RECV',
+    idleSec: 5,
+    worker: 0,
+  });
 });
 
 test('TCP state tracker follows flags in each direction', () => {
   assert.equal(tcpInitialState(SYN), TCP_SYN_SENT);
   assert.equal(tcpInitialState(ACK), TCP_ESTABLISHED, 'a mid-stream flow is picked up');
   assert.equal(tcpInitialState(RST | ACK), CT_NONE);
-  const walk = (steps: Array<[number, boolean]>, from = TCP_SYN_SENT) => steps.reduce((s, [fl, reply]) => tcpNextState(s, fl, reply), from);
+  const walk = (steps: Array<[number, boolean]>, from = TCP_SYN_SENT) =>
+    steps.reduce((s, [fl, reply]) => tcpNextState(s, fl, reply), from);
   assert.equal(walk([[SYN | ACK, true]]), TCP_SYN_RECV);
-  assert.equal(walk([[SYN | ACK, true], [ACK, false]]), TCP_ESTABLISHED);
-  assert.equal(walk([[SYN | ACK, true], [ACK, false], [FIN | ACK, false]]), TCP_FIN_WAIT);
-  assert.equal(walk([[SYN | ACK, true], [ACK, false], [FIN | ACK, false], [FIN | ACK, true]]), TCP_TIME_WAIT);
+  assert.equal(
+    walk([
+      [SYN | ACK, true],
+      [ACK, false],
+    ]),
+    TCP_ESTABLISHED,
+  );
+  assert.equal(
+    walk([
+      [SYN | ACK, true],
+      [ACK, false],
+      [FIN | ACK, false],
+    ]),
+    TCP_FIN_WAIT,
+  );
+  assert.equal(
+    walk([
+      [SYN | ACK, true],
+      [ACK, false],
+      [FIN | ACK, false],
+      [FIN | ACK, true],
+    ]),
+    TCP_TIME_WAIT,
+  );
   assert.equal(walk([[FIN | ACK, true]], TCP_ESTABLISHED), TCP_CLOSE_WAIT);
-  assert.equal(walk([[FIN | ACK, true], [FIN | ACK, false]], TCP_ESTABLISHED), TCP_TIME_WAIT);
+  assert.equal(
+    walk(
+      [
+        [FIN | ACK, true],
+        [FIN | ACK, false],
+      ],
+      TCP_ESTABLISHED,
+    ),
+    TCP_TIME_WAIT,
+  );
   assert.equal(walk([[RST, true]], TCP_ESTABLISHED), TCP_CLOSE);
   assert.equal(walk([[SYN, false]], TCP_TIME_WAIT), TCP_SYN_SENT, 'port reuse after TIME_WAIT');
   assert.equal(walk([[SYN, false]], TCP_ESTABLISHED), TCP_ESTABLISHED);
@@ -76,7 +151,8 @@ test('TCP state tracker follows flags in each direction', () => {
 
 /** Drives a fresh table at T0; returns the flow's state and the last probed second a sweep keeps it. */
 function survives(drive: (f: NatFlows) => void): { lastKept: number; state: string } {
-  let state = '', lastKept = -1;
+  let state = '',
+    lastKept = -1;
   for (const dt of [9, 10, 11, 29, 30, 31, 59, 60, 61, 119, 120, 121, 179, 180, 181, 21600, 21601]) {
     const { t, f } = setup();
     drive(f);
@@ -88,9 +164,18 @@ function survives(drive: (f: NatFlows) => void): { lastKept: number; state: stri
 }
 
 test('timeouts per state (netfilter values; ESTABLISHED: Cilium 6 h)', () => {
-  const out = (fl: number) => (f: NatFlows) => { const s = pkt('tcp', EP, 40000, REMOTE, 80, fl); f.outbound(s.p, s.b, EGW, 0, T0); };
-  const back = (fl: number) => (f: NatFlows) => { const r = pkt('tcp', REMOTE, 80, EGRESS, f.xlate[4]!, fl); f.inbound(r.p, r.b, T0); };
-  const seq = (...fs: Array<(f: NatFlows) => void>) => (f: NatFlows) => fs.forEach((x) => x(f));
+  const out = (fl: number) => (f: NatFlows) => {
+    const s = pkt('tcp', EP, 40000, REMOTE, 80, fl);
+    f.outbound(s.p, s.b, EGW, 0, T0);
+  };
+  const back = (fl: number) => (f: NatFlows) => {
+    const r = pkt('tcp', REMOTE, 80, EGRESS, f.xlate[4]!, fl);
+    f.inbound(r.p, r.b, T0);
+  };
+  const seq =
+    (...fs: Array<(f: NatFlows) => void>) =>
+    (f: NatFlows) =>
+      fs.forEach((x) => x(f));
   const cases: Array<[string, (f: NatFlows) => void, number]> = [
     ['SYN_SENT', out(SYN), 120],
     ['SYN_RECV', seq(out(SYN), back(SYN | ACK)), 60],
@@ -99,12 +184,32 @@ test('timeouts per state (netfilter values; ESTABLISHED: Cilium 6 h)', () => {
     ['CLOSE_WAIT', seq(out(SYN), back(SYN | ACK), out(ACK), back(FIN | ACK)), 120],
     ['TIME_WAIT', seq(out(SYN), back(SYN | ACK), out(ACK), back(FIN | ACK), out(FIN | ACK)), 120],
     ['CLOSE', seq(out(SYN), back(SYN | ACK), out(ACK), back(RST)), 10],
-    ['UDP_UNREPLIED', (f) => { const s = pkt('udp', EP, 5353, REMOTE, 53); f.outbound(s.p, s.b, EGW, 0, T0); }, 30],
-    ['UDP_REPLIED', (f) => {
-      const s = pkt('udp', EP, 5353, REMOTE, 53); f.outbound(s.p, s.b, EGW, 0, T0);
-      const r = pkt('udp', REMOTE, 53, EGRESS, f.xlate[4]!); assert.equal(f.inbound(r.p, r.b, T0), CT_HIT);
-    }, 180],
-    ['ICMP', (f) => { const s = pkt('echo', EP, 0x1234, REMOTE, 0); f.outbound(s.p, s.b, EGW, 0, T0); }, 30],
+    [
+      'UDP_UNREPLIED',
+      (f) => {
+        const s = pkt('udp', EP, 5353, REMOTE, 53);
+        f.outbound(s.p, s.b, EGW, 0, T0);
+      },
+      30,
+    ],
+    [
+      'UDP_REPLIED',
+      (f) => {
+        const s = pkt('udp', EP, 5353, REMOTE, 53);
+        f.outbound(s.p, s.b, EGW, 0, T0);
+        const r = pkt('udp', REMOTE, 53, EGRESS, f.xlate[4]!);
+        assert.equal(f.inbound(r.p, r.b, T0), CT_HIT);
+      },
+      180,
+    ],
+    [
+      'ICMP',
+      (f) => {
+        const s = pkt('echo', EP, 0x1234, REMOTE, 0);
+        f.outbound(s.p, s.b, EGW, 0, T0);
+      },
+      30,
+    ],
   ];
   for (const [state, drive, timeout] of cases) {
     const r = survives(drive);
@@ -116,20 +221,27 @@ test('timeouts per state (netfilter values; ESTABLISHED: Cilium 6 h)', () => {
 
 test('activity refreshes the entry; an idle one is swept with its reply entry, which frees the port', () => {
   const { t, f } = setup(100, 40000, 40001); // two ports
-  const a = pkt('udp', EP, 1000, REMOTE, 53), b = pkt('udp', EP, 1001, REMOTE, 53), c = pkt('udp', EP, 1002, REMOTE, 53);
+  const a = pkt('udp', EP, 1000, REMOTE, 53),
+    b = pkt('udp', EP, 1001, REMOTE, 53),
+    c = pkt('udp', EP, 1002, REMOTE, 53);
   assert.equal(name(f.outbound(a.p, a.b, EGW, 0, T0)), 'new');
   const pa = f.xlate[4];
   assert.equal(name(f.outbound(b.p, b.b, EGW, 0, T0)), 'new');
   assert.notEqual(f.xlate[4], pa);
   assert.equal(name(f.outbound(c.p, c.b, EGW, 0, T0)), 'portsExhausted');
   // Ports are per (egress IP, remote address, protocol): another remote or protocol still gets one.
-  const d = pkt('udp', EP, 1002, REMOTE2, 53), e = pkt('tcp', EP, 1002, REMOTE, 53, SYN);
+  const d = pkt('udp', EP, 1002, REMOTE2, 53),
+    e = pkt('tcp', EP, 1002, REMOTE, 53, SYN);
   assert.equal(name(f.outbound(d.p, d.b, EGW, 0, T0)), 'new');
   assert.equal(name(f.outbound(e.p, e.b, EGW, 0, T0)), 'new');
   assert.equal(t.stats().portsExhausted, 1);
   // Keep flow a alive; b goes idle.
   assert.equal(name(f.outbound(a.p, a.b, EGW, 0, T0 + 25)), 'hit');
-  assert.deepEqual(t.sweep(T0 + 31), { expired: 2, orphans: 0 }, 'b and d (UDP unreplied, 30 s); a was refreshed, e is SYN_SENT (120 s)');
+  assert.deepEqual(
+    t.sweep(T0 + 31),
+    { expired: 2, orphans: 0 },
+    'b and d (UDP unreplied, 30 s); a was refreshed, e is SYN_SENT (120 s)',
+  );
   assert.equal(name(f.outbound(c.p, c.b, EGW, 0, T0 + 31)), 'new', 'the freed port is handed out again');
   assert.equal(f.xlate[4] === pa, false);
 });
@@ -215,7 +327,12 @@ test('ICMP echo ids, ICMP errors in both directions, IPv6', () => {
 });
 
 test('port slices: disjoint, cover the range, owners found; a range smaller than the workers is refused', () => {
-  for (const [lo, hi, n] of [[32768, 60999, 2], [40000, 40004, 3], [1, 65535, 7], [10, 10, 1]] as const) {
+  for (const [lo, hi, n] of [
+    [32768, 60999, 2],
+    [40000, 40004, 3],
+    [1, 65535, 7],
+    [10, 10, 1],
+  ] as const) {
     const seen = new Set<number>();
     for (let w = 0; w < n; w++) {
       const s = portSlice(lo, hi, w, n);
@@ -229,7 +346,10 @@ test('port slices: disjoint, cover the range, owners found; a range smaller than
     assert.equal(seen.size, hi - lo + 1);
   }
   assert.throws(() => portSlice(40000, 40001, 0, 3), /has 2 ports, fewer than the 3 workers/);
-  assert.throws(() => NatTable.create({ capacity: 10, workers: 3, portMin: 40000, portMax: 40001 }), /fewer than the 3 workers/);
+  assert.throws(
+    () => NatTable.create({ capacity: 10, workers: 3, portMin: 40000, portMax: 40001 }),
+    /fewer than the 3 workers/,
+  );
   const { f } = setup(10, 40000, 40009, 2);
   assert.deepEqual({ ...f.portSlice }, { first: 40000, count: 5, tries: 5 });
   assert.equal(name(CT_PORTS_EXHAUSTED), 'portsExhausted');
@@ -242,7 +362,9 @@ test('an orphaned reply entry (its original gone) is removed after the grace per
   assert.equal(f.outbound(a.p, a.b, EGW, 0, T0), CT_NEW);
   // Simulate a worker stopped between the two inserts: only the reply entry remains.
   let orig: Int32Array | null = null;
-  t.map.forEach((k) => { if ((k[0]! >>> 16) === 0) orig = k; });
+  t.map.forEach((k) => {
+    if (k[0]! >>> 16 === 0) orig = k;
+  });
   assert.ok(t.map.delete(orig!, 0));
   const b = pkt('udp', EP, 3001, REMOTE, 53);
   assert.equal(f.outbound(b.p, b.b, EGW, 0, T0 + 1), CT_PORTS_EXHAUSTED, 'the orphan still holds the only port');

@@ -3,14 +3,30 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { NatFlows, CT_NEW, CT_HIT } from '../../src/nat/conntrack.js';
 import { pkt } from './flows.js';
-import { bytesWords, } from './helpers.js';
+import { bytesWords } from './helpers.js';
 import { ip } from './flows.js';
 
-export interface CtWorkerData { sab: SharedArrayBuffer; worker: number; flows: number; remotes: number; go: SharedArrayBuffer }
-export interface CtWorkerResult { created: number; failed: Record<string, number>; ports: number[]; rehit: number; reverse: number }
+export interface CtWorkerData {
+  sab: SharedArrayBuffer;
+  worker: number;
+  flows: number;
+  remotes: number;
+  go: SharedArrayBuffer;
+}
+export interface CtWorkerResult {
+  created: number;
+  failed: Record<string, number>;
+  ports: number[];
+  rehit: number;
+  reverse: number;
+}
 
 export function flowOf(worker: number, i: number, remotes: number): { src: string; sport: number; dst: string } {
-  return { src: `198.19.${10 + worker}.${1 + (i % 250)}`, sport: 1024 + Math.floor(i / 250), dst: `198.18.200.${1 + (i % remotes)}` };
+  return {
+    src: `198.19.${10 + worker}.${1 + (i % 250)}`,
+    sport: 1024 + Math.floor(i / 250),
+    dst: `198.18.200.${1 + (i % remotes)}`,
+  };
 }
 
 function run(d: CtWorkerData): CtWorkerResult {
@@ -26,8 +42,13 @@ function run(d: CtWorkerData): CtWorkerResult {
   const r: CtWorkerResult = { created: 0, failed: {}, ports: [], rehit: 0, reverse: 0 };
   for (const { p, b } of packets) {
     const v = f.outbound(p, b, egress, 0, 1000);
-    if (v === CT_NEW) { r.created++; r.ports.push(f.xlate[4]!); }
-    else { r.failed[v] = (r.failed[v] ?? 0) + 1; r.ports.push(-1); }
+    if (v === CT_NEW) {
+      r.created++;
+      r.ports.push(f.xlate[4]!);
+    } else {
+      r.failed[v] = (r.failed[v] ?? 0) + 1;
+      r.ports.push(-1);
+    }
   }
   // Every flow this worker created is found again with the same port, and its reply maps back.
   packets.forEach(({ p, b }, i) => {

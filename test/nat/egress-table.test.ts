@@ -5,12 +5,21 @@ import assert from 'node:assert/strict';
 import { parsePolicyFile, type EgressPolicy } from '../../src/nat/policy.js';
 import { compileEgress, unownableEgressIPs, type EgressEndpoint } from '../../src/nat/egress-compile.js';
 import {
-  EgressTable, EV_FLAGS, EV_EGRESS_IP, EV_GATEWAY, EV_POLICY, EGRESS_LOCAL, EGRESS_NO_GATEWAY, EGRESS_GATEWAY_V6, EGRESS_VALUE_WORDS,
+  EgressTable,
+  EV_FLAGS,
+  EV_EGRESS_IP,
+  EV_GATEWAY,
+  EV_POLICY,
+  EGRESS_LOCAL,
+  EGRESS_NO_GATEWAY,
+  EGRESS_GATEWAY_V6,
+  EGRESS_VALUE_WORDS,
 } from '../../src/nat/egress-table.js';
 import { ip } from './flows.js';
 import { bytesWords } from './helpers.js';
 
-const POLICIES = parsePolicyFile(`
+const POLICIES = parsePolicyFile(
+  `
 apiVersion: cilium.io/v2alpha1
 kind: CiliumEgressNATPolicy
 metadata: { name: web }
@@ -34,7 +43,9 @@ spec:
   egress: [{ podSelector: { matchLabels: { app: web } } }]
   destinationCIDRs: [198.18.200.0/24]
   egressSourceIP: 198.18.0.202
-`, 'test');
+`,
+  'test',
+);
 
 const ENDPOINTS: EgressEndpoint[] = [
   { name: 'web1', addresses: ['198.19.1.10', '2001:db8:19:1::a'], labels: { app: 'web' } },
@@ -42,16 +53,33 @@ const ENDPOINTS: EgressEndpoint[] = [
   { name: 'other', addresses: ['198.19.1.11'], labels: { app: 'other' } },
   { name: 'prod-db', addresses: ['198.19.2.11'], labels: { app: 'db' }, namespace: 'prod' },
 ];
-const NODES = [{ name: 'n1', ipv4: '198.18.0.1' }, { name: 'gw', ipv4: '198.18.0.3', ipv6: '2001:db8::3' }];
-const OWNERS = new Map([['198.18.0.200', 'gw'], ['2001:db8::200', 'gw'], ['198.18.0.201', 'gw'], ['198.18.0.202', 'n1']]);
+const NODES = [
+  { name: 'n1', ipv4: '198.18.0.1' },
+  { name: 'gw', ipv4: '198.18.0.3', ipv6: '2001:db8::3' },
+];
+const OWNERS = new Map([
+  ['198.18.0.200', 'gw'],
+  ['2001:db8::200', 'gw'],
+  ['198.18.0.201', 'gw'],
+  ['198.18.0.202', 'n1'],
+]);
 
 function compile(owners = OWNERS, localNode = 'n1', policies: readonly EgressPolicy[] = POLICIES) {
-  return compileEgress({ policies, endpoints: ENDPOINTS, owners, nodes: NODES, localNode, namespaceLabels: { prod: { env: 'prod' } } });
+  return compileEgress({
+    policies,
+    endpoints: ENDPOINTS,
+    owners,
+    nodes: NODES,
+    localNode,
+    namespaceLabels: { prod: { env: 'prod' } },
+  });
 }
 
 test('compile: selected endpoints × CIDRs of their family, gateways, conflicts reported', () => {
   const { entries, problems } = compile();
-  const rows = entries.map((e) => `${e.source} ${e.destination} ${e.egressIP} ${e.gatewayAddress} ${e.policy}${e.local ? ' local' : ''}`).sort();
+  const rows = entries
+    .map((e) => `${e.source} ${e.destination} ${e.egressIP} ${e.gatewayAddress} ${e.policy}${e.local ? ' local' : ''}`)
+    .sort();
   assert.deepEqual(rows, [
     '198.19.1.10 198.18.200.0/24 198.18.0.200 198.18.0.3 web',
     '198.19.2.10 198.18.200.0/24 198.18.0.200 198.18.0.3 web',
@@ -75,8 +103,10 @@ test('table: longest destination prefix per source, no match for unselected sour
   const out = new Int32Array(EGRESS_VALUE_WORDS);
   const pkt = new Uint8Array(32);
   const look = (src: string, dst: string): number => {
-    const s = ip(src), d = ip(dst);
-    pkt.set(s, 0); pkt.set(d, 16);
+    const s = ip(src),
+      d = ip(dst);
+    pkt.set(s, 0);
+    pkt.set(d, 16);
     return worker.lookup(s.length === 4 ? 4 : 6, pkt, 0, 16, out);
   };
   assert.equal(look('198.19.2.10', '198.18.200.200'), 25);
@@ -106,14 +136,27 @@ test('table: longest destination prefix per source, no match for unselected sour
   // Nobody owns it: still matched, flagged, so the datapath drops instead of leaking.
   failed.delete('198.18.0.200');
   const r = compile(failed);
-  assert.ok(r.problems.includes('policy web: egress IP 198.18.0.200 is owned by no node: its traffic is dropped until a gateway takes it'));
+  assert.ok(
+    r.problems.includes(
+      'policy web: egress IP 198.18.0.200 is owned by no node: its traffic is dropped until a gateway takes it',
+    ),
+  );
   t.sync(r.entries);
   assert.equal(look('198.19.1.10', '198.18.200.5'), 24);
   assert.equal(out[EV_FLAGS], EGRESS_NO_GATEWAY);
 
   // A policy removed: its entries go, and its prefix length with them (web's three entries are
   // rewritten: owned again, and its policy index moved up).
-  assert.deepEqual(t.sync(compile(OWNERS, 'n1', POLICIES.filter((p) => p.name !== 'prod-narrow')).entries), { inserted: 0, updated: 3, deleted: 2, refused: 0 });
+  assert.deepEqual(
+    t.sync(
+      compile(
+        OWNERS,
+        'n1',
+        POLICIES.filter((p) => p.name !== 'prod-narrow'),
+      ).entries,
+    ),
+    { inserted: 0, updated: 3, deleted: 2, refused: 0 },
+  );
   assert.equal(look('198.19.2.10', '198.18.200.200'), 24);
   assert.equal(look('198.19.2.11', '198.18.200.200'), -1);
   assert.deepEqual(t.sync([]), { inserted: 0, updated: 0, deleted: 3, refused: 0 });
@@ -131,10 +174,10 @@ test('table: bounded; refused entries are counted', () => {
 test('apply-time check: egress IPs no node may own are named by field', () => {
   const [web, narrow] = POLICIES;
   assert.deepEqual(unownableEgressIPs(web!, new Set(['198.18.0.200'])), [
-    'spec.egressSourceIPs[1]: 2001:db8::200 is not an egress IP of any node (add it to a gateway node\'s configuration first)',
+    "spec.egressSourceIPs[1]: 2001:db8::200 is not an egress IP of any node (add it to a gateway node's configuration first)",
   ]);
   assert.deepEqual(unownableEgressIPs(narrow!, new Set()), [
-    'spec.egressSourceIP: 198.18.0.201 is not an egress IP of any node (add it to a gateway node\'s configuration first)',
+    "spec.egressSourceIP: 198.18.0.201 is not an egress IP of any node (add it to a gateway node's configuration first)",
   ]);
   assert.deepEqual(unownableEgressIPs(narrow!, new Set(['198.18.0.201'])), []);
 });

@@ -7,12 +7,19 @@ import { checksum, sum16, finish, pseudoSum4, pseudoSum6 } from '../../src/wire/
 import { NatPacket, CSUM_TCP, CSUM_UDP, CSUM_ICMP6 } from '../../src/nat/packet.js';
 
 export interface RewriteCase {
-  name: string; op: 'src' | 'dst' | 'icmp-dst' | 'icmp-src' | 'none'; family: 4 | 6; verdict: string;
-  in: string; out?: string; addr?: string; port?: number;
+  name: string;
+  op: 'src' | 'dst' | 'icmp-dst' | 'icmp-src' | 'none';
+  family: 4 | 6;
+  verdict: string;
+  in: string;
+  out?: string;
+  addr?: string;
+  port?: number;
 }
 
-export const REWRITES: readonly RewriteCase[] = JSON.parse(readFileSync(
-  fileURLToPath(new URL('../../../test/fixtures/nat/rewrites.json', import.meta.url)), 'utf8')) as RewriteCase[];
+export const REWRITES: readonly RewriteCase[] = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../test/fixtures/nat/rewrites.json', import.meta.url)), 'utf8'),
+) as RewriteCase[];
 
 export function hex(h: string): Uint8Array {
   return Uint8Array.from(Buffer.from(h, 'hex'));
@@ -69,16 +76,22 @@ export function scratchMismatches(b: Uint8Array, p: NatPacket): string[] {
   const c = b.slice();
   if (p.family === 4) {
     const hl = (c[p.ipOff]! & 15) << 2;
-    c[p.ipOff + 10] = 0; c[p.ipOff + 11] = 0;
+    c[p.ipOff + 10] = 0;
+    c[p.ipOff + 11] = 0;
     if (checksum(c, p.ipOff, hl) !== get16(b, p.ipOff + 10)) bad.push('ipv4');
   }
   if (!p.firstFragment && p.csumOff >= 0) {
     const stored = get16(b, p.csumOff);
     if (p.csumKind === CSUM_UDP && p.family === 4 && stored === 0) return bad;
-    c[p.csumOff] = 0; c[p.csumOff + 1] = 0;
+    c[p.csumOff] = 0;
+    c[p.csumOff + 1] = 0;
     const len = p.end - p.l4Off;
-    const ph = p.csumKind === CSUM_TCP || p.csumKind === CSUM_UDP || p.csumKind === CSUM_ICMP6
-      ? (p.family === 4 ? pseudoSum4(c, p.ipOff, p.proto, len) : pseudoSum6(c, p.ipOff, p.proto, len)) : 0;
+    const ph =
+      p.csumKind === CSUM_TCP || p.csumKind === CSUM_UDP || p.csumKind === CSUM_ICMP6
+        ? p.family === 4
+          ? pseudoSum4(c, p.ipOff, p.proto, len)
+          : pseudoSum6(c, p.ipOff, p.proto, len)
+        : 0;
     let want = finish(sum16(c, p.l4Off, len, ph));
     if (want === 0 && p.csumKind === CSUM_UDP) want = 0xffff;
     if (want !== stored) bad.push(`l4 ${stored.toString(16)} != ${want.toString(16)}`);

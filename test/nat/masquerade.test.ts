@@ -3,18 +3,41 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NatSettings, NAT_DECIDE_NAMES } from '../../src/nat/masquerade.js';
-import { EGRESS_VALUE_WORDS, EV_FLAGS, EV_EGRESS_IP, EV_GATEWAY, EGRESS_LOCAL, EGRESS_NO_GATEWAY } from '../../src/nat/egress-table.js';
+import {
+  EGRESS_VALUE_WORDS,
+  EV_FLAGS,
+  EV_EGRESS_IP,
+  EV_GATEWAY,
+  EGRESS_LOCAL,
+  EGRESS_NO_GATEWAY,
+} from '../../src/nat/egress-table.js';
 import { ip } from './flows.js';
 import { bytesWords } from './helpers.js';
 
 const CONFIG = {
-  enabled: true, nodeIPv4: '198.18.0.1', nodeIPv6: '2001:db8::1',
+  enabled: true,
+  nodeIPv4: '198.18.0.1',
+  nodeIPv6: '2001:db8::1',
   nonMasqueradeCIDRs: ['198.19.0.0/16', '2001:db8:19::/48', '198.18.0.0/24'],
 };
 
-function decide(s: NatSettings, dst: string, fromEndpoint: boolean, egress: Int32Array | null): { verdict: string; out: Int32Array } {
-  const d = ip(dst), out = new Int32Array(4);
-  const v = s.decide(d.length === 4 ? 4 : 6, d, 0, fromEndpoint, egress ? 24 : -1, egress ?? new Int32Array(EGRESS_VALUE_WORDS), out);
+function decide(
+  s: NatSettings,
+  dst: string,
+  fromEndpoint: boolean,
+  egress: Int32Array | null,
+): { verdict: string; out: Int32Array } {
+  const d = ip(dst),
+    out = new Int32Array(4);
+  const v = s.decide(
+    d.length === 4 ? 4 : 6,
+    d,
+    0,
+    fromEndpoint,
+    egress ? 24 : -1,
+    egress ?? new Int32Array(EGRESS_VALUE_WORDS),
+    out,
+  );
   return { verdict: NAT_DECIDE_NAMES[v]!, out };
 }
 
@@ -57,15 +80,27 @@ test('egress policy first: redirect to the gateway, SNAT on the gateway, drop wi
   assert.equal(r.verdict, 'snatEgress', 'redirected traffic arriving at the gateway');
   assert.deepEqual([...r.out], [...bytesWords(ip('198.18.0.200'))]);
   assert.equal(decide(s, '198.18.200.10', true, egressValue(EGRESS_NO_GATEWAY)).verdict, 'dropNoGateway');
-  assert.equal(decide(s, '198.19.1.1', true, egressValue(0)).verdict, 'none', 'a policy CIDR covering the cluster does not redirect cluster traffic');
+  assert.equal(
+    decide(s, '198.19.1.1', true, egressValue(0)).verdict,
+    'none',
+    'a policy CIDR covering the cluster does not redirect cluster traffic',
+  );
 });
 
 test('configuration errors name the field; nothing changes then', () => {
   const s = NatSettings.create();
   s.configure(CONFIG);
-  assert.throws(() => s.configure({ ...CONFIG, nodeIPv4: '2001:db8::1' }), { message: 'masquerade.nodeIPv4: "2001:db8::1" is not an IPv4 address' });
-  assert.throws(() => s.configure({ ...CONFIG, nonMasqueradeCIDRs: ['198.19.0.1/16'] }), /masquerade\.nonMasqueradeCIDRs\[0\]: "198\.19\.0\.1\/16" has host bits set/);
-  assert.throws(() => s.configure({ ...CONFIG, nonMasqueradeCIDRs: Array.from({ length: 9 }, (_, i) => `198.18.${i}.0/24`) }), /nonMasqueradeCIDRs\[8\]: more than 8 IPv4 CIDRs/);
+  assert.throws(() => s.configure({ ...CONFIG, nodeIPv4: '2001:db8::1' }), {
+    message: 'masquerade.nodeIPv4: "2001:db8::1" is not an IPv4 address',
+  });
+  assert.throws(
+    () => s.configure({ ...CONFIG, nonMasqueradeCIDRs: ['198.19.0.1/16'] }),
+    /masquerade\.nonMasqueradeCIDRs\[0\]: "198\.19\.0\.1\/16" has host bits set/,
+  );
+  assert.throws(
+    () => s.configure({ ...CONFIG, nonMasqueradeCIDRs: Array.from({ length: 9 }, (_, i) => `198.18.${i}.0/24`) }),
+    /nonMasqueradeCIDRs\[8\]: more than 8 IPv4 CIDRs/,
+  );
   assert.equal(decide(s, '198.18.200.10', true, null).verdict, 'masquerade');
   assert.equal(decide(s, '198.19.1.1', true, null).verdict, 'none');
 });

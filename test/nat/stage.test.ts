@@ -5,8 +5,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Harness, StepResult, OUTCOME_IDX, COUNTER_NAMES, EP1, UP, PORT_MACS, EP1_MAC, NH_MAC, EP1_4, EP1_6, OUT_6,
-  ip, eth, ipv4, udp, tcp, ipv6, icmp4, csum,
+  Harness,
+  StepResult,
+  OUTCOME_IDX,
+  COUNTER_NAMES,
+  EP1,
+  UP,
+  PORT_MACS,
+  EP1_MAC,
+  NH_MAC,
+  EP1_4,
+  EP1_6,
+  OUT_6,
+  ip,
+  eth,
+  ipv4,
+  udp,
+  tcp,
+  ipv6,
+  icmp4,
+  csum,
 } from '../datapath/harness.js';
 import { NatWorker } from '../../src/datapath/nat-worker.js';
 import { NatTable, EgressTable, NatSettings, LocalEgressIPs, compileEgress, parsePolicy } from '../../src/nat/index.js';
@@ -24,21 +42,41 @@ function setup(local: boolean): { h: Harness; table: NatTable } {
   const table = NatTable.create({ capacity: 64, workers: 1, portMin: 40000, portMax: 40001 });
   const egress = EgressTable.create(64);
   const settings = NatSettings.create();
-  settings.configure({ enabled: true, nodeIPv4: '198.18.0.1', nodeIPv6: '2001:db8:18::1', nonMasqueradeCIDRs: ['198.19.0.0/16', '2001:db8:19::/48', '198.18.0.0/24'] });
+  settings.configure({
+    enabled: true,
+    nodeIPv4: '198.18.0.1',
+    nodeIPv6: '2001:db8:18::1',
+    nonMasqueradeCIDRs: ['198.19.0.0/16', '2001:db8:19::/48', '198.18.0.0/24'],
+  });
   const ips = LocalEgressIPs.create();
   ips.set(local ? ['198.18.0.200'] : [], ['198.18.0.1', '2001:db8:18::1']);
-  if (local) programRoute(h.routes, { prefix: { ...parseAddress('198.18.0.200')!, len: 32 }, type: ROUTE_LOCAL, port: UP });
+  if (local)
+    programRoute(h.routes, { prefix: { ...parseAddress('198.18.0.200')!, len: 32 }, type: ROUTE_LOCAL, port: UP });
   const policy = parsePolicy({
-    apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumEgressNATPolicy', metadata: { name: 'p' },
-    spec: { egress: [{ podSelector: { matchLabels: { app: 'web' } } }], destinationCIDRs: ['198.18.200.0/24'], egressSourceIP: '198.18.0.200' },
+    apiVersion: 'cilium.io/v2alpha1',
+    kind: 'CiliumEgressNATPolicy',
+    metadata: { name: 'p' },
+    spec: {
+      egress: [{ podSelector: { matchLabels: { app: 'web' } } }],
+      destinationCIDRs: ['198.18.200.0/24'],
+      egressSourceIP: '198.18.0.200',
+    },
   });
   const { entries } = compileEgress({
-    policies: [policy], endpoints: [{ addresses: ['198.19.1.10'], labels: { app: 'web' } }],
+    policies: [policy],
+    endpoints: [{ addresses: ['198.19.1.10'], labels: { app: 'web' } }],
     owners: new Map([['198.18.0.200', local ? 'self' : 'gw']]),
-    nodes: [{ name: 'self', ipv4: '198.18.0.1' }, { name: 'gw', ipv4: GATEWAY_NODE }], localNode: 'self',
+    nodes: [
+      { name: 'self', ipv4: '198.18.0.1' },
+      { name: 'gw', ipv4: GATEWAY_NODE },
+    ],
+    localNode: 'self',
   });
   egress.sync(entries);
-  (h.dp as { nat: NatWorker | null }).nat = new NatWorker({ table: table.sab, egress: egress.sab, settings: settings.sab, local: ips.sab }, 0);
+  (h.dp as { nat: NatWorker | null }).nat = new NatWorker(
+    { table: table.sab, egress: egress.sab, settings: settings.sab, local: ips.sab },
+    0,
+  );
   return { h, table };
 }
 
@@ -64,7 +102,13 @@ function sent(h: Harness, r: StepResult): Uint8Array {
 const OUT_SERVER = ip('198.18.200.8'); // inside the policy's CIDR
 const OUT_OTHER = ip('198.18.201.8'); // outside it: masqueraded
 
-function fromEp1(src: Uint8Array, dst: Uint8Array, l4: Uint8Array, proto: number, o: { mf?: boolean; fragOff?: number } = {}): Uint8Array {
+function fromEp1(
+  src: Uint8Array,
+  dst: Uint8Array,
+  l4: Uint8Array,
+  proto: number,
+  o: { mf?: boolean; fragOff?: number } = {},
+): Uint8Array {
   return eth(PORT_MACS[EP1], EP1_MAC, 0x0800, ipv4({ src, dst, proto, ...o }, l4));
 }
 
@@ -72,7 +116,7 @@ function fromUplink(src: Uint8Array, dst: Uint8Array, l4: Uint8Array, proto: num
   return eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src, dst, proto }, l4));
 }
 
-test('masquerade: an endpoint\'s UDP leaves from the node address; the reply comes back translated', () => {
+test("masquerade: an endpoint's UDP leaves from the node address; the reply comes back translated", () => {
   const { h } = setup(false);
   const r = h.inject(fromEp1(EP1_4, OUT_OTHER, udp(EP1_4, OUT_OTHER, 5000, 53, new Uint8Array([1, 2, 3])), 17), EP1);
   assert.deepEqual(outcomes(r), ['forwarded=1']);
@@ -120,7 +164,10 @@ test('egress policy: redirected unchanged to the gateway node, or translated to 
   assert.deepEqual([...g.subarray(26, 30)], [...EGRESS4]);
   const xport = (g[34] << 8) | g[35];
   // The reply, and an ICMP error about the translated flow, come back to the endpoint.
-  const synack = h.inject(fromUplink(OUT_SERVER, EGRESS4, tcp(OUT_SERVER, EGRESS4, 80, xport, 0x12, new Uint8Array(0)), 6), UP);
+  const synack = h.inject(
+    fromUplink(OUT_SERVER, EGRESS4, tcp(OUT_SERVER, EGRESS4, 80, xport, 0x12, new Uint8Array(0)), 6),
+    UP,
+  );
   assert.deepEqual(outcomes(synack), ['forwarded=1']);
   assert.deepEqual([...sent(h, synack).subarray(30, 34)], [...EP1_4]);
   const quoted = g.subarray(14, 14 + 28);
@@ -135,10 +182,19 @@ test('egress policy: redirected unchanged to the gateway node, or translated to 
   const u = h.inject(fromUplink(OUT_SERVER, EGRESS4, udp(OUT_SERVER, EGRESS4, 53, 40000, new Uint8Array([1])), 17), UP);
   assert.deepEqual(outcomes(u), ['dropNatUnsolicited=1']);
   // Ports: two per (egress IP, destination, protocol); the third flow is refused.
-  for (const sport of [6001, 6002]) assert.deepEqual(outcomes(h.inject(fromEp1(EP1_4, OUT_SERVER, udp(EP1_4, OUT_SERVER, sport, 53, new Uint8Array([1])), 17), EP1)), ['forwarded=1']);
-  assert.deepEqual(outcomes(h.inject(fromEp1(EP1_4, OUT_SERVER, udp(EP1_4, OUT_SERVER, 6003, 53, new Uint8Array([1])), 17), EP1)), ['dropNatPortsExhausted=1']);
+  for (const sport of [6001, 6002])
+    assert.deepEqual(
+      outcomes(h.inject(fromEp1(EP1_4, OUT_SERVER, udp(EP1_4, OUT_SERVER, sport, 53, new Uint8Array([1])), 17), EP1)),
+      ['forwarded=1'],
+    );
+  assert.deepEqual(
+    outcomes(h.inject(fromEp1(EP1_4, OUT_SERVER, udp(EP1_4, OUT_SERVER, 6003, 53, new Uint8Array([1])), 17), EP1)),
+    ['dropNatPortsExhausted=1'],
+  );
   // Later fragments cannot be translated (no ports to read).
-  assert.deepEqual(outcomes(h.inject(fromEp1(EP1_4, OUT_SERVER, new Uint8Array(16), 17, { fragOff: 2 }), EP1)), ['dropNatLaterFragment=1']);
+  assert.deepEqual(outcomes(h.inject(fromEp1(EP1_4, OUT_SERVER, new Uint8Array(16), 17, { fragOff: 2 }), EP1)), [
+    'dropNatLaterFragment=1',
+  ]);
 });
 
 test('no gateway: a policy whose egress IP has no owner drops its traffic (counted)', () => {
@@ -148,14 +204,33 @@ test('no gateway: a policy whose egress IP has no owner drops its traffic (count
   const settings = NatSettings.create();
   settings.configure({ enabled: true, nodeIPv4: '198.18.0.1', nonMasqueradeCIDRs: [] });
   const policy = parsePolicy({
-    apiVersion: 'cilium.io/v2alpha1', kind: 'CiliumEgressNATPolicy', metadata: { name: 'p' },
+    apiVersion: 'cilium.io/v2alpha1',
+    kind: 'CiliumEgressNATPolicy',
+    metadata: { name: 'p' },
     spec: { egress: [{ podSelector: {} }], destinationCIDRs: ['198.18.200.0/24'], egressSourceIP: '198.18.0.200' },
   });
-  egress.sync(compileEgress({ policies: [policy], endpoints: [{ addresses: ['198.19.1.10'], labels: {} }], owners: new Map(), nodes: [], localNode: 'self' }).entries);
-  (h.dp as { nat: NatWorker | null }).nat = new NatWorker({ table: table.sab, egress: egress.sab, settings: settings.sab, local: LocalEgressIPs.create().sab }, 0);
-  assert.deepEqual(outcomes(h.inject(fromEp1(EP1_4, OUT_SERVER, udp(EP1_4, OUT_SERVER, 1, 2, new Uint8Array(1)), 17), EP1)), ['dropNatNoGateway=1']);
+  egress.sync(
+    compileEgress({
+      policies: [policy],
+      endpoints: [{ addresses: ['198.19.1.10'], labels: {} }],
+      owners: new Map(),
+      nodes: [],
+      localNode: 'self',
+    }).entries,
+  );
+  (h.dp as { nat: NatWorker | null }).nat = new NatWorker(
+    { table: table.sab, egress: egress.sab, settings: settings.sab, local: LocalEgressIPs.create().sab },
+    0,
+  );
+  assert.deepEqual(
+    outcomes(h.inject(fromEp1(EP1_4, OUT_SERVER, udp(EP1_4, OUT_SERVER, 1, 2, new Uint8Array(1)), 17), EP1)),
+    ['dropNatNoGateway=1'],
+  );
   // IPv6 from the endpoint (no IPv6 node address configured): untouched, forwarded.
-  const r = h.inject(eth(PORT_MACS[EP1], EP1_MAC, 0x86dd, ipv6(EP1_6, OUT_6, 17, 64, udp(EP1_6, OUT_6, 1, 2, new Uint8Array(4)))), EP1);
+  const r = h.inject(
+    eth(PORT_MACS[EP1], EP1_MAC, 0x86dd, ipv6(EP1_6, OUT_6, 17, 64, udp(EP1_6, OUT_6, 1, 2, new Uint8Array(4)))),
+    EP1,
+  );
   assert.equal(r.error, undefined);
   assert.equal(named(r, 'natMasqueraded'), 0);
 });
@@ -167,7 +242,17 @@ test('random bytes after valid headers: every frame has exactly one outcome, not
   const bases = [
     fromEp1(EP1_4, OUT_SERVER, udp(EP1_4, OUT_SERVER, 5000, 53, new Uint8Array(20)), 17),
     fromEp1(EP1_4, OUT_SERVER, tcp(EP1_4, OUT_SERVER, 5000, 80, 0x02, new Uint8Array(0)), 6),
-    fromUplink(OUT_SERVER, EGRESS4, icmp4(3, 3, 0, fromEp1(EGRESS4, OUT_SERVER, udp(EGRESS4, OUT_SERVER, 40000, 53, new Uint8Array(8)), 17).subarray(14)), 1),
+    fromUplink(
+      OUT_SERVER,
+      EGRESS4,
+      icmp4(
+        3,
+        3,
+        0,
+        fromEp1(EGRESS4, OUT_SERVER, udp(EGRESS4, OUT_SERVER, 40000, 53, new Uint8Array(8)), 17).subarray(14),
+      ),
+      1,
+    ),
     fromUplink(OUT_SERVER, EGRESS4, tcp(OUT_SERVER, EGRESS4, 80, 40001, 0x12, new Uint8Array(0)), 6),
     eth(PORT_MACS[EP1], EP1_MAC, 0x86dd, ipv6(EP1_6, OUT_6, 17, 64, udp(EP1_6, OUT_6, 7, 9, new Uint8Array(12)))),
   ];

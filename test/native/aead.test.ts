@@ -12,7 +12,9 @@ const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s
 test('RFC 8439 §2.8.2 without AAD: the same ciphertext; nonce = 32 zero bits + 64-bit counter', () => {
   // WireGuard has no AAD, so check against node:crypto with the RFC key and a WireGuard nonce.
   const key = hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f');
-  const pt = Buffer.from("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+  const pt = Buffer.from(
+    "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+  );
   const counter = 0x0102030405060708n;
   const nonce = Buffer.alloc(12);
   nonce.writeBigUInt64LE(counter, 4);
@@ -41,7 +43,11 @@ test('seal/open round trip for lengths 0..130 with keys at an offset; a flipped 
     const bad = sealed.slice();
     bad[16 + ((len * 5) % (len + 16))] ^= 1;
     assert.equal(native.aeadOpen(keys, 32, bad, 16, len + 16, len, 7), false, `tampered, len ${len}`);
-    assert.equal(native.aeadOpen(keys, 32, sealed.slice(), 16, len + 16, len + 1, 7), false, `wrong counter, len ${len}`);
+    assert.equal(
+      native.aeadOpen(keys, 32, sealed.slice(), 16, len + 16, len + 1, 7),
+      false,
+      `wrong counter, len ${len}`,
+    );
     assert.equal(native.aeadOpen(keys, 0, sealed.slice(), 16, len + 16, len, 7), false, `wrong key, len ${len}`);
   }
 });

@@ -9,8 +9,22 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
-  loadNative, isNativeError, GSO_TCP4, GSO_TCP6, GSO_UDP4, GSO_UDP6, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, VNET_WORDS,
-  VNET_FLAGS, VNET_GSO_TYPE, VNET_GSO_SIZE, VNET_CSUM_START, VNET_CSUM_OFFSET, VNET_HDR_LEN,
+  loadNative,
+  isNativeError,
+  GSO_TCP4,
+  GSO_TCP6,
+  GSO_UDP4,
+  GSO_UDP6,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
+  VNET_WORDS,
+  VNET_FLAGS,
+  VNET_GSO_TYPE,
+  VNET_GSO_SIZE,
+  VNET_CSUM_START,
+  VNET_CSUM_OFFSET,
+  VNET_HDR_LEN,
 } from '../../src/native/tap.js';
 import { writeEthernet } from '../../src/wire/ethernet.js';
 import { writeIpv4Header } from '../../src/wire/ipv4.js';
@@ -56,7 +70,13 @@ interface SuperFrame {
  * the L4 checksum field holding the pseudo-header sum (not complemented), csum_start/offset set.
  */
 function superFrame(opts: {
-  v6: boolean; udp: boolean; payload: number; mss: number; tcpOptions?: number; flags?: number; gso?: boolean;
+  v6: boolean;
+  udp: boolean;
+  payload: number;
+  mss: number;
+  tcpOptions?: number;
+  flags?: number;
+  gso?: boolean;
 }): SuperFrame {
   const l3 = 14;
   const l4 = l3 + (opts.v6 ? 40 : 20);
@@ -87,8 +107,10 @@ function superFrame(opts: {
   const vnet = new Int32Array(VNET_WORDS);
   vnet[VNET_FLAGS] = NEEDS_CSUM;
   const gso = opts.gso ?? true;
-  vnet[VNET_GSO_TYPE] = !gso ? GSO_NONE
-    : opts.udp ? VIRTIO_UDP_L4
+  vnet[VNET_GSO_TYPE] = !gso
+    ? GSO_NONE
+    : opts.udp
+      ? VIRTIO_UDP_L4
       : (opts.v6 ? VIRTIO_TCPV6 : VIRTIO_TCPV4) | ((opts.flags ?? 0) & 0x80 ? VIRTIO_ECN : 0);
   vnet[VNET_HDR_LEN] = payload;
   vnet[VNET_GSO_SIZE] = gso ? opts.mss : 0;
@@ -105,8 +127,21 @@ function ourSegments(s: SuperFrame): Uint8Array[] {
   buf.set(s.frame, 0);
   const lens = new Int32Array(64);
   const dst = s.frame.length;
-  const count = n.gsoSplit(buf, 0, s.frame.length, s.kind, s.l3, s.l4, s.payload, s.vnet[VNET_GSO_SIZE]!, dst, stride,
-    64, lens, 0);
+  const count = n.gsoSplit(
+    buf,
+    0,
+    s.frame.length,
+    s.kind,
+    s.l3,
+    s.l4,
+    s.payload,
+    s.vnet[VNET_GSO_SIZE]!,
+    dst,
+    stride,
+    64,
+    lens,
+    0,
+  );
   return Array.from({ length: count }, (_, i) => buf.slice(dst + i * stride, dst + i * stride + lens[i]!));
 }
 
@@ -183,8 +218,10 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 const CASES: { name: string; opts: Parameters<typeof superFrame>[0] }[] = [
   { name: 'TCP/IPv4', opts: { v6: false, udp: false, payload: 20000, mss: 1460 } },
-  { name: 'TCP/IPv4 with timestamps, FIN|PSH|ACK, a short last segment', opts: { v6: false, udp: false,
-    payload: 9999, mss: 1448, tcpOptions: 12, flags: 0x19 } },
+  {
+    name: 'TCP/IPv4 with timestamps, FIN|PSH|ACK, a short last segment',
+    opts: { v6: false, udp: false, payload: 9999, mss: 1448, tcpOptions: 12, flags: 0x19 },
+  },
   { name: 'TCP/IPv4 with CWR (ECN)', opts: { v6: false, udp: false, payload: 6000, mss: 1460, flags: 0x98 } },
   { name: 'TCP/IPv6', opts: { v6: true, udp: false, payload: 30000, mss: 1440 } },
   { name: 'TCP/IPv6 with timestamps', opts: { v6: true, udp: false, payload: 5000, mss: 1428, tcpOptions: 12 } },
@@ -200,7 +237,10 @@ test('offloads: a TAP opened with offloads takes checksum and TSO offloads; bad 
   } finally {
     for (const fd of t.fds) n.close(fd);
   }
-  assert.throws(() => n.tapOpen('wtgox', 1, 1 as unknown as boolean), (e) => isNativeError(e, 'EINVAL'));
+  assert.throws(
+    () => n.tapOpen('wtgox', 1, 1 as unknown as boolean),
+    (e) => isNativeError(e, 'EINVAL'),
+  );
 });
 
 test('gsoSplit and csumFill refuse what does not fit, before writing anything', () => {
@@ -228,8 +268,8 @@ test('gsoSplit and csumFill refuse what does not fit, before writing anything', 
   assert.equal(n.gsoSplit(buf, 0, len, GSO_TCP4, 14, 34, 54, 1000, 4096, 2048, 8, l, 0), 3);
 });
 
-test('gsoSplit cuts super-frames exactly as the kernel does (TCP and UDP, IPv4 and IPv6, options, flags)', LAB,
-  () => withLab(async (lab) => {
+test('gsoSplit cuts super-frames exactly as the kernel does (TCP and UDP, IPv4 and IPv6, options, flags)', LAB, () =>
+  withLab(async (lab) => {
     for (const c of CASES) {
       const s = superFrame(c.opts);
       send(lab.a, s);
@@ -245,10 +285,11 @@ test('gsoSplit cuts super-frames exactly as the kernel does (TCP and UDP, IPv4 a
       assert.equal(whole[0]!.vnet[VNET_GSO_TYPE]! & 0x7f, s.vnet[VNET_GSO_TYPE]! & 0x7f);
       assert.equal(whole[0]!.frame.length, s.frame.length);
     }
-  }));
+  }),
+);
 
-test('csumFill finishes a partial checksum exactly as the kernel does (TCP and UDP, IPv4 and IPv6)', LAB,
-  () => withLab(async (lab) => {
+test('csumFill finishes a partial checksum exactly as the kernel does (TCP and UDP, IPv4 and IPv6)', LAB, () =>
+  withLab(async (lab) => {
     for (const c of CASES) {
       const s = superFrame({ ...c.opts, payload: 1001, gso: false });
       send(lab.a, s);
@@ -266,4 +307,5 @@ test('csumFill finishes a partial checksum exactly as the kernel does (TCP and U
       assert.equal(fold(sum16(ours, s.l4, l4len, ps)), 0xffff, `${c.name}: checksum does not verify`);
       assert.notEqual(get16(ours, field), 0);
     }
-  }));
+  }),
+);

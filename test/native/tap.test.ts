@@ -16,9 +16,7 @@ import { loadNative, nativePath, isNativeError } from '../../src/native/tap.js';
 
 const n = loadNative();
 const T = { timeout: 20_000 };
-const canTap =
-  process.getuid?.() === 0 && existsSync('/dev/net/tun') &&
-  spawnSync('ip', ['-V']).status === 0;
+const canTap = process.getuid?.() === 0 && existsSync('/dev/net/tun') && spawnSync('ip', ['-V']).status === 0;
 const TAP = { ...T, skip: canTap ? false : 'needs root, /dev/net/tun and iproute2' };
 
 const LOCAL_MAC = '02:00:00:00:00:01'; // the TAP interface inside the namespace
@@ -66,8 +64,11 @@ async function withLab(queues: number, fn: (lab: Lab) => void | Promise<void>, t
 /** Make the kernel in lab.ns send `count` ICMP echo requests to PEER_IP. */
 function ping(lab: Lab, count: number): void {
   // No reply ever comes, so ping exits 1; only a spawn failure matters.
-  const r = spawnSync('ip', ['netns', 'exec', lab.ns, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '1',
-    PEER_IP.join('.')], { timeout: 10_000 });
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', lab.ns, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '1', PEER_IP.join('.')],
+    { timeout: 10_000 },
+  );
   assert.equal(r.error, undefined);
 }
 
@@ -112,8 +113,14 @@ function buildEcho(b: Uint8Array, off: number, id: number): number {
   const len = 14 + 20 + 8 + payload.length;
   const f = b.subarray(off, off + len);
   f.fill(0);
-  f.set(LOCAL_MAC.split(':').map((x) => parseInt(x, 16)), 0);
-  f.set(PEER_MAC.split(':').map((x) => parseInt(x, 16)), 6);
+  f.set(
+    LOCAL_MAC.split(':').map((x) => parseInt(x, 16)),
+    0,
+  );
+  f.set(
+    PEER_MAC.split(':').map((x) => parseInt(x, 16)),
+    6,
+  );
   f.set([0x08, 0x00], 12);
   const ipLen = len - 14;
   f.set([0x45, 0, ipLen >> 8, ipLen & 0xff, 0, 0, 0x40, 0, 64, 1, 0, 0], 14);
@@ -158,8 +165,19 @@ function assertCode(fn: () => unknown, code: string, msg?: RegExp): void {
 
 test('addon loads from the default path with every export', T, () => {
   assert.match(nativePath(), /native-shims\/build\/Release\/weft_native\.node$/);
-  for (const f of ['tapOpen', 'rxBatch', 'txBatch', 'wait', 'pin', 'close', 'eventfdCreate', 'eventfdSignal',
-    'eventfdDrain', 'aeadSeal', 'aeadOpen'] as const) {
+  for (const f of [
+    'tapOpen',
+    'rxBatch',
+    'txBatch',
+    'wait',
+    'pin',
+    'close',
+    'eventfdCreate',
+    'eventfdSignal',
+    'eventfdDrain',
+    'aeadSeal',
+    'aeadOpen',
+  ] as const) {
     assert.equal(typeof n[f], 'function', f);
   }
 });
@@ -167,7 +185,9 @@ test('addon loads from the default path with every export', T, () => {
 test('rxBatch reads kernel-generated echo requests into the right slots', TAP, () =>
   withLab(1, (lab) => {
     const fd = lab.fds[0]!;
-    const slot = 2048, head = 64, first = 2;
+    const slot = 2048,
+      head = 64,
+      first = 2;
     const arena = new Uint8Array(70 * slot).fill(0xaa);
     const lens = new Int32Array(70).fill(-1);
     assert.equal(n.rxBatch(fd, arena, first, 64, slot, head, lens), 0, 'queue starts empty');
@@ -177,7 +197,10 @@ test('rxBatch reads kernel-generated echo requests into the right slots', TAP, (
     let echoes = 0;
     for (let i = 0; i < k; i++) {
       const base = (first + i) * slot;
-      assert.ok(arena.subarray(base, base + head).every((x) => x === 0xaa), 'headroom untouched');
+      assert.ok(
+        arena.subarray(base, base + head).every((x) => x === 0xaa),
+        'headroom untouched',
+      );
       const p = parseIcmp(arena, base + head, lens[first + i]!);
       if (p?.type === 8 && p.ipDst === PEER_IP.join('.')) {
         assert.equal(p.dst, PEER_MAC);
@@ -190,7 +213,8 @@ test('rxBatch reads kernel-generated echo requests into the right slots', TAP, (
     assert.equal(lens[first - 1], -1, 'slots before firstSlot untouched');
     assert.equal(lens[first + k], -1, 'slots after the last frame untouched');
     assert.equal(n.rxBatch(fd, arena, first, 64, slot, head, lens), 0, 'drained');
-  }));
+  }),
+);
 
 test('rxBatch truncates a frame longer than the slot and reports the truncated length', TAP, () =>
   withLab(1, (lab) => {
@@ -200,7 +224,8 @@ test('rxBatch truncates a frame longer than the slot and reports the truncated l
     assert.equal(n.rxBatch(lab.fds[0]!, arena, 0, 1, 64, 24, lens), 1);
     assert.equal(lens[0], 40);
     assert.equal(mac(arena, 24), PEER_MAC);
-  }));
+  }),
+);
 
 test('txBatch frames reach the kernel, which answers with an echo reply', TAP, () =>
   withLab(1, (lab) => {
@@ -213,9 +238,15 @@ test('txBatch frames reach the kernel, which answers with an echo reply', TAP, (
     const replies = collect(fd, 3000, 1, (p) => p.type === 0 && p.id === 0x5eed);
     assert.equal(replies.length, 1);
     assert.deepEqual(replies[0], {
-      dst: PEER_MAC, src: LOCAL_MAC, ipSrc: LOCAL_IP.join('.'), ipDst: PEER_IP.join('.'), type: 0, id: 0x5eed,
+      dst: PEER_MAC,
+      src: LOCAL_MAC,
+      ipSrc: LOCAL_IP.join('.'),
+      ipDst: PEER_IP.join('.'),
+      type: 0,
+      id: 0x5eed,
     });
-  }));
+  }),
+);
 
 test('txBatch counts per-frame errors in stats[0]: runt frame, interface down (EIO)', TAP, () =>
   withLab(1, (lab) => {
@@ -230,22 +261,28 @@ test('txBatch counts per-frame errors in stats[0]: runt frame, interface down (E
     assert.equal(n.txBatch(fd, arena, Int32Array.of(0, len, 0, len), 0, 2, stats), 2, 'consumed, not written');
     assert.equal(stats[0], 3);
     assert.equal(n.txBatch(fd, arena, Int32Array.of(), 0, 0), 0, 'n = 0, no stats');
-  }));
+  }),
+);
 
 test('2 queues give 2 fds on one device; a template name is expanded', TAP, () =>
-  withLab(2, (lab) => {
-    assert.equal(lab.fds.length, 2);
-    assert.notEqual(lab.fds[0], lab.fds[1]);
-    assert.match(lab.name, new RegExp(`^wtn${process.pid % 10000}t\\d+$`));
-    const queues = sh('ip', ['netns', 'exec', lab.ns, 'ls', `/sys/class/net/${lab.name}/queues`]).split(/\s+/);
-    assert.deepEqual(queues.filter((q) => q.startsWith('tx-')).sort(), ['tx-0', 'tx-1']);
-    // the flow lands on one of the two queues
-    ping(lab, 1);
-    const ready = new Int32Array(2);
-    assert.equal(n.wait(Int32Array.from(lab.fds), 2, 2000, ready), 1);
-    const fd = lab.fds[ready[0] ? 0 : 1]!;
-    assert.ok(collect(fd, 1000, 1, (p) => p.type === 8).length === 1);
-  }, true));
+  withLab(
+    2,
+    (lab) => {
+      assert.equal(lab.fds.length, 2);
+      assert.notEqual(lab.fds[0], lab.fds[1]);
+      assert.match(lab.name, new RegExp(`^wtn${process.pid % 10000}t\\d+$`));
+      const queues = sh('ip', ['netns', 'exec', lab.ns, 'ls', `/sys/class/net/${lab.name}/queues`]).split(/\s+/);
+      assert.deepEqual(queues.filter((q) => q.startsWith('tx-')).sort(), ['tx-0', 'tx-1']);
+      // the flow lands on one of the two queues
+      ping(lab, 1);
+      const ready = new Int32Array(2);
+      assert.equal(n.wait(Int32Array.from(lab.fds), 2, 2000, ready), 1);
+      const fd = lab.fds[ready[0] ? 0 : 1]!;
+      assert.ok(collect(fd, 1000, 1, (p) => p.type === 8).length === 1);
+    },
+    true,
+  ),
+);
 
 test('wait: 0 on timeout, 1 once a frame is queued, negative fds ignored', TAP, () =>
   withLab(1, (lab) => {
@@ -264,7 +301,8 @@ test('wait: 0 on timeout, 1 once a frame is queued, negative fds ignored', TAP, 
     } finally {
       n.close(efd);
     }
-  }));
+  }),
+);
 
 test('eventfd wakes a wait() blocked in another thread', T, async () => {
   const efd = n.eventfdCreate();

@@ -1,7 +1,15 @@
 // Recorder filter syntax (hubble's "SRC_PREFIX SRC_PORT DST_PREFIX DST_PORT PROTO") and masks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFilter, parseFilters, formatFilter, filterMask, maskName, maskSpecificity, RecorderError } from '../../src/recorder/filter.js';
+import {
+  parseFilter,
+  parseFilters,
+  formatFilter,
+  filterMask,
+  maskName,
+  maskSpecificity,
+  RecorderError,
+} from '../../src/recorder/filter.js';
 
 test('valid filters parse and print back the same', () => {
   for (const t of [
@@ -11,9 +19,13 @@ test('valid filters parse and print back the same', () => {
     '198.18.7.7/32 0 198.18.100.1/32 0 ICMP',
     '2001:db8::/32 0 2001:db8:18:100::1/128 443 TCP',
     '2001:db8:7::/48 0 ::/0 0 ICMPv6',
-  ]) assert.equal(formatFilter(parseFilter(t)), t);
+  ])
+    assert.equal(formatFilter(parseFilter(t)), t);
   // Case and spacing are forgiven.
-  assert.equal(formatFilter(parseFilter('  198.18.7.0/24   0 198.18.100.1/32 80 tcp ')), '198.18.7.0/24 0 198.18.100.1/32 80 TCP');
+  assert.equal(
+    formatFilter(parseFilter('  198.18.7.0/24   0 198.18.100.1/32 80 tcp ')),
+    '198.18.7.0/24 0 198.18.100.1/32 80 TCP',
+  );
 });
 
 test('each malformed filter is refused with a message naming the problem', () => {
@@ -33,14 +45,25 @@ test('each malformed filter is refused with a message naming the problem', () =>
     ['198.18.7.0/24 0 198.18.100.1/32 8 ICMP', /ICMP has no ports/],
     [42, /must be a string/],
   ];
-  for (const [t, re] of cases) assert.throws(() => parseFilter(t), (e: Error) => e instanceof RecorderError && re.test(e.message), String(t));
+  for (const [t, re] of cases)
+    assert.throws(
+      () => parseFilter(t),
+      (e: Error) => e instanceof RecorderError && re.test(e.message),
+      String(t),
+    );
 });
 
 test('a list needs one filter at least and no duplicates', () => {
   assert.throws(() => parseFilters([]), /at least one filter/);
   assert.throws(() => parseFilters('198.18.7.0/24 0 198.18.100.1/32 80 TCP'), /at least one filter/);
-  assert.throws(() => parseFilters(['198.18.7.0/24 0 198.18.100.1/32 80 TCP', '198.18.7.0/24  0 198.18.100.1/32 80 tcp']), /given twice/);
-  assert.equal(parseFilters(['198.18.7.0/24 0 198.18.100.1/32 80 TCP', '198.18.7.0/24 0 198.18.100.1/32 80 UDP']).length, 2);
+  assert.throws(
+    () => parseFilters(['198.18.7.0/24 0 198.18.100.1/32 80 TCP', '198.18.7.0/24  0 198.18.100.1/32 80 tcp']),
+    /given twice/,
+  );
+  assert.equal(
+    parseFilters(['198.18.7.0/24 0 198.18.100.1/32 80 TCP', '198.18.7.0/24 0 198.18.100.1/32 80 UDP']).length,
+    2,
+  );
 });
 
 test('masks: filters differing only in addresses and ports share one; wildcards and lengths make new ones', () => {

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { pcapFileHeader, writePcapRecordHeader } from '../../src/recorder/pcap.js';
 
 test('file header: microsecond magic, version 2.4, UTC, snaplen, Ethernet', () => {
-  assert.equal(pcapFileHeader(262144).toString('hex'), 'd4c3b2a1' + '0200' + '0400' + '00000000' + '00000000' + '00000400' + '01000000');
+  assert.equal(
+    pcapFileHeader(262144).toString('hex'),
+    'd4c3b2a1' + '0200' + '0400' + '00000000' + '00000000' + '00000400' + '01000000',
+  );
   assert.equal(pcapFileHeader(64).toString('hex').slice(32, 40), '40000000');
 });
 

@@ -15,7 +15,11 @@ export interface ContractCtx {
   note(msg: string): void;
 }
 
-export interface ContractCase { name: string; timeoutMs: number; run(ctx: ContractCtx): Promise<void> }
+export interface ContractCase {
+  name: string;
+  timeoutMs: number;
+  run(ctx: ContractCtx): Promise<void>;
+}
 
 const uniq = (tag: string): string => `t-${tag}-${randomBytes(4).toString('hex')}`;
 
@@ -49,12 +53,20 @@ export const contract: ContractCase[] = [
       await s.put(`${p}/c/d:e@f.g`, odd);
       await s.put(`${p}/ab`, 'ab');
       assert.deepEqual(await s.list(`${p}/`), [
-        { key: `${p}/a`, value: '2' }, { key: `${p}/ab`, value: 'ab' }, { key: `${p}/c/d:e@f.g`, value: odd },
+        { key: `${p}/a`, value: '2' },
+        { key: `${p}/ab`, value: 'ab' },
+        { key: `${p}/c/d:e@f.g`, value: odd },
       ]);
       // a prefix is a string prefix, as in etcd
-      assert.deepEqual((await s.list(`${p}/a`)).map(kv => kv.key), [`${p}/a`, `${p}/ab`]);
+      assert.deepEqual(
+        (await s.list(`${p}/a`)).map((kv) => kv.key),
+        [`${p}/a`, `${p}/ab`],
+      );
       assert.deepEqual(await s.list(`${p}/a/`), []);
-      assert.deepEqual((await s.list(`${p}/c`)).map(kv => kv.key), [`${p}/c/d:e@f.g`]);
+      assert.deepEqual(
+        (await s.list(`${p}/c`)).map((kv) => kv.key),
+        [`${p}/c/d:e@f.g`],
+      );
       assert.deepEqual(await s.list(`${p}-none/`), []);
     },
   },
@@ -72,7 +84,10 @@ export const contract: ContractCase[] = [
       }
       for (const bad of ['/a', 'a//', '../', 'a b/']) {
         await rejectsStoreError(s.list(bad), JSON.stringify(bad));
-        await rejectsStoreError(s.watch(bad, () => undefined), JSON.stringify(bad));
+        await rejectsStoreError(
+          s.watch(bad, () => undefined),
+          JSON.stringify(bad),
+        );
       }
       await rejectsStoreError(s.lease(0), 'TTL 0');
     },
@@ -88,13 +103,21 @@ export const contract: ContractCase[] = [
       await s.put(`${p}-outside/z`, '1');
       const c = new Collector();
       const w = await s.watch(`${p}/`, c.onEvent, c.onError);
-      assert.deepEqual(c.events.map(x => fmt(x.e)), [`+${p}/x=1`, `+${p}/y=1`], 'initial state, before watch() resolves');
+      assert.deepEqual(
+        c.events.map((x) => fmt(x.e)),
+        [`+${p}/x=1`, `+${p}/y=1`],
+        'initial state, before watch() resolves',
+      );
       const other = await ctx.child();
       const lat: number[] = [];
       const expectNext = async (op: string, args: unknown[], want: string): Promise<void> => {
         const n = c.events.length;
         const { t } = await other.call(op, ...args);
-        await c.until(() => c.events.length > n, 500 + 1000, () => `no event for ${op} ${args[0]}`);
+        await c.until(
+          () => c.events.length > n,
+          500 + 1000,
+          () => `no event for ${op} ${args[0]}`,
+        );
         assert.equal(fmt(c.events[n]!.e), want);
         lat.push(c.events[n]!.at - t);
       };
@@ -106,7 +129,7 @@ export const contract: ContractCase[] = [
       await other.call('put', `${p}/x`, '2');
       await other.call('put', `${p}-outside/z`, '2');
       await sleep(500);
-      assert.equal(c.events.length, 6, c.events.map(x => fmt(x.e)).join(' '));
+      assert.equal(c.events.length, 6, c.events.map((x) => fmt(x.e)).join(' '));
       assert.ok(Math.max(...lat) < 500, `propagation took ${lat.join(', ')} ms`);
       ctx.note(`propagation to another process's watcher: ${lat.join(', ')} ms`);
       w.close();
@@ -150,21 +173,35 @@ export const contract: ContractCase[] = [
       await owner.call('put', `${p}/static`, 'stays');
       const c = new Collector();
       await s.watch(`${p}/`, c.onEvent, c.onError);
-      assert.deepEqual(c.events.map(x => fmt(x.e)), [`+${p}/node=alive`, `+${p}/static=stays`]);
+      assert.deepEqual(
+        c.events.map((x) => fmt(x.e)),
+        [`+${p}/node=alive`, `+${p}/static=stays`],
+      );
       assert.equal(await s.create(`${p}/node`, 'me'), false, 'held while the owner lives');
       const killedAt = Date.now();
       owner.signal('SIGKILL');
       await owner.exited;
-      await c.until(() => c.events.length > 2, 3000 + 500, () => 'the dead owner\'s key did not vanish');
+      await c.until(
+        () => c.events.length > 2,
+        3000 + 500,
+        () => "the dead owner's key did not vanish",
+      );
       const delay = c.events[2]!.at - killedAt;
       assert.equal(fmt(c.events[2]!.e), `-${p}/node`);
       assert.ok(delay <= 3000, `vanished ${delay} ms after the kill, ttl is 2 s`);
       ctx.note(`leased key gone ${delay} ms after its owner was killed (ttl 2 s)`);
       assert.equal(await s.get(`${p}/static`), 'stays');
       assert.equal(await s.create(`${p}/node`, 'me'), true, 'a dead owner no longer holds the key');
-      await c.until(() => c.events.length >= 4, 1000, () => 'the new claim was not seen');
+      await c.until(
+        () => c.events.length >= 4,
+        1000,
+        () => 'the new claim was not seen',
+      );
       await sleep(300);
-      assert.deepEqual(c.events.slice(3).map(x => fmt(x.e)), [`+${p}/node=me`]);
+      assert.deepEqual(
+        c.events.slice(3).map((x) => fmt(x.e)),
+        [`+${p}/node=me`],
+      );
       assert.deepEqual(c.errors, []);
     },
   },
@@ -180,10 +217,14 @@ export const contract: ContractCase[] = [
       const startAt = Date.now() + 300;
       const slotMs = 5;
       const [wa, wb] = await Promise.all([
-        a!.call<number[]>('race', keys, startAt, slotMs, 'a'), b!.call<number[]>('race', keys, startAt, slotMs, 'b'),
+        a!.call<number[]>('race', keys, startAt, slotMs, 'a'),
+        b!.call<number[]>('race', keys, startAt, slotMs, 'b'),
       ]);
       const won = new Map<number, string>();
-      for (const [who, list] of [['a', wa.result], ['b', wb.result]] as const) {
+      for (const [who, list] of [
+        ['a', wa.result],
+        ['b', wb.result],
+      ] as const) {
         for (const i of list) {
           assert.ok(!won.has(i), `round ${i} won by both`);
           won.set(i, who);
@@ -205,14 +246,23 @@ export async function runCase(c: ContractCase, url: string, note: (msg: string) 
   const stores: Store[] = [];
   const children: Child[] = [];
   const ctx: ContractCtx = {
-    open: async () => { const s = await openStore(url); stores.push(s); return s; },
-    child: async () => { const ch = new Child(url); children.push(ch); await ch.ready(); return ch; },
+    open: async () => {
+      const s = await openStore(url);
+      stores.push(s);
+      return s;
+    },
+    child: async () => {
+      const ch = new Child(url);
+      children.push(ch);
+      await ch.ready();
+      return ch;
+    },
     note,
   };
   try {
     await c.run(ctx);
   } finally {
     for (const s of stores) await s.close();
-    await Promise.all(children.map(ch => ch.stop()));
+    await Promise.all(children.map((ch) => ch.stop()));
   }
 }

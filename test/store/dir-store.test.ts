@@ -15,13 +15,22 @@ after(() => fsp.rm(tmp, { recursive: true, force: true }));
 
 describe('dir store: contract', () => {
   for (const c of contract) {
-    test(c.name, { timeout: c.timeoutMs }, t => runCase(c, url, msg => t.diagnostic(msg)));
+    test(c.name, { timeout: c.timeoutMs }, (t) => runCase(c, url, (msg) => t.diagnostic(msg)));
   }
 });
 
 describe('dir store', () => {
   test('unknown or malformed URLs are StoreErrors naming the URL', { timeout: 5000 }, async () => {
-    for (const bad of ['http://x', 'dir:', '', 'etcd://', 'etcd://host', 'etcd://h:1,', 'etcd://h:1/x', 'redis://h:1']) {
+    for (const bad of [
+      'http://x',
+      'dir:',
+      '',
+      'etcd://',
+      'etcd://host',
+      'etcd://h:1,',
+      'etcd://h:1/x',
+      'redis://h:1',
+    ]) {
       await assert.rejects(openStore(bad), (e: Error) => {
         assert.ok(e instanceof StoreError, `${bad}: ${e}`);
         assert.ok(e.message.includes(JSON.stringify(bad)), e.message);
@@ -30,7 +39,9 @@ describe('dir store', () => {
     }
   });
 
-  test('a watcher survives its directory going away and then emits exactly the differences', { timeout: 10_000 }, async () => {
+  test('a watcher survives its directory going away and then emits exactly the differences', {
+    timeout: 10_000,
+  }, async () => {
     const dir = path.join(tmp, 'moving');
     const s = await openStore(`dir:${dir}`);
     try {
@@ -38,7 +49,11 @@ describe('dir store', () => {
       const c = new Collector();
       const w = await s.watch('n/', c.onEvent, c.onError);
       await fsp.rename(dir, `${dir}.away`);
-      await c.until(() => c.errors.length > 0, 1000, () => 'no onError');
+      await c.until(
+        () => c.errors.length > 0,
+        1000,
+        () => 'no onError',
+      );
       // while it is away: delete a, change b, rewrite c unchanged, add d
       const away = await openStore(`dir:${dir}.away`);
       await away.delete('n/a');
@@ -50,9 +65,16 @@ describe('dir store', () => {
       assert.equal(c.errors.length, 1);
       assert.equal(c.events.length, 3);
       await fsp.rename(`${dir}.away`, dir);
-      await c.until(() => c.events.length >= 6, 1000, () => c.events.map(x => fmt(x.e)).join(' '));
+      await c.until(
+        () => c.events.length >= 6,
+        1000,
+        () => c.events.map((x) => fmt(x.e)).join(' '),
+      );
       await sleep(400);
-      assert.deepEqual(c.events.slice(3).map(x => fmt(x.e)), ['-n/a', '+n/b=2', '+n/d=1']);
+      assert.deepEqual(
+        c.events.slice(3).map((x) => fmt(x.e)),
+        ['-n/a', '+n/b=2', '+n/d=1'],
+      );
       assert.equal(c.errors.length, 1);
       assert.match(c.errors[0]!.message, /unavailable/);
       w.close();
@@ -61,12 +83,14 @@ describe('dir store', () => {
     }
   });
 
-  test('a lease whose file is removed under it is lost: onLost fires and it can no longer be used', { timeout: 10_000 }, async () => {
+  test('a lease whose file is removed under it is lost: onLost fires and it can no longer be used', {
+    timeout: 10_000,
+  }, async () => {
     const s = await openStore(url);
     try {
       const l = await s.lease(1);
       await s.put('lost/k', 'v', { lease: l });
-      const fired = new Promise<number>(r => l.onLost(() => r(Date.now())));
+      const fired = new Promise<number>((r) => l.onLost(() => r(Date.now())));
       const t0 = Date.now();
       await fsp.rm(path.join(tmp, 'store', '+leases', l.id));
       const at = await fired;
@@ -74,7 +98,9 @@ describe('dir store', () => {
       assert.equal(await s.get('lost/k'), undefined);
       await assert.rejects(s.put('lost/k', 'v', { lease: l }), StoreError);
       let late = false;
-      l.onLost(() => { late = true; });
+      l.onLost(() => {
+        late = true;
+      });
       await sleep(10);
       assert.ok(late, 'onLost registered after the loss still fires');
     } finally {
@@ -107,7 +133,10 @@ describe('dir store', () => {
       await s.put('hand/a', '{"x":1}');
       assert.equal(await fsp.readFile(path.join(tmp, 'store', 'hand', 'a~'), 'utf8'), 'weft1 -\n{"x":1}');
       await fsp.writeFile(path.join(tmp, 'store', 'hand', 'b~'), '{"y":2}');
-      assert.deepEqual(await s.list('hand/'), [{ key: 'hand/a', value: '{"x":1}' }, { key: 'hand/b', value: '{"y":2}' }]);
+      assert.deepEqual(await s.list('hand/'), [
+        { key: 'hand/a', value: '{"x":1}' },
+        { key: 'hand/b', value: '{"y":2}' },
+      ]);
     } finally {
       await s.close();
     }

@@ -19,7 +19,12 @@ export function ensureEtcd(): string {
   const which = (): string => spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' }).stdout.trim();
   if (!which()) {
     const install = ['install', '-y', '-qq', '--no-install-recommends', 'etcd-server'];
-    try { run('apt-get', install); } catch { run('apt-get', ['update', '-qq']); run('apt-get', install); }
+    try {
+      run('apt-get', install);
+    } catch {
+      run('apt-get', ['update', '-qq']);
+      run('apt-get', install);
+    }
   }
   const v = spawnSync('etcd', ['--version'], { encoding: 'utf8' }).stdout;
   return /etcd Version: (\S+)/.exec(v)?.[1] ?? 'unknown';
@@ -44,20 +49,49 @@ export class EtcdServer {
   async start(timeoutMs = 15_000): Promise<number> {
     const t0 = Date.now();
     const peer = 'http://127.0.0.1:2380';
-    const proc = spawn('ip', ['netns', 'exec', this.ns, 'etcd', '--name', 'wt', '--data-dir', this.dataDir,
-      '--listen-client-urls', `http://${ETCD_ADDR}:2379`, '--advertise-client-urls', `http://${ETCD_ADDR}:2379`,
-      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `wt=${peer}`],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.ns,
+        'etcd',
+        '--name',
+        'wt',
+        '--data-dir',
+        this.dataDir,
+        '--listen-client-urls',
+        `http://${ETCD_ADDR}:2379`,
+        '--advertise-client-urls',
+        `http://${ETCD_ADDR}:2379`,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `wt=${peer}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     this.proc = proc;
-    this.exited = new Promise(r => proc.on('exit', () => r()));
+    this.exited = new Promise((r) => proc.on('exit', () => r()));
     let log = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`etcd not ready within ${timeoutMs} ms:\n${log.slice(-3000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`etcd not ready within ${timeoutMs} ms:\n${log.slice(-3000)}`)),
+        timeoutMs,
+      );
       proc.stderr!.on('data', (d: Buffer) => {
         log = (log + d.toString()).slice(-20_000);
-        if (/ready to serve client requests/.test(log)) { clearTimeout(timer); resolve(); }
+        if (/ready to serve client requests/.test(log)) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
-      proc.on('exit', code => { clearTimeout(timer); reject(new Error(`etcd exited (${code}):\n${log.slice(-3000)}`)); });
+      proc.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`etcd exited (${code}):\n${log.slice(-3000)}`));
+      });
     });
     proc.stderr!.resume(); // keep draining its log
     return Date.now() - t0;

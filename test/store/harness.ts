@@ -21,28 +21,47 @@ export class Waitable {
     while (!cond()) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
-      await new Promise<void>(resolve => {
+      await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
-        this.wakers.push(() => { clearTimeout(t); resolve(); });
+        this.wakers.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
   }
 }
 
-export interface Seen { e: WatchEvent; at: number }
+export interface Seen {
+  e: WatchEvent;
+  at: number;
+}
 
 /** Records the events and errors of an in-process watcher. */
 export class Collector extends Waitable {
   readonly events: Seen[] = [];
   readonly errors: Error[] = [];
-  readonly onEvent = (e: WatchEvent): void => { this.events.push({ e, at: Date.now() }); this.changed(); };
-  readonly onError = (e: Error): void => { this.errors.push(e); this.changed(); };
+  readonly onEvent = (e: WatchEvent): void => {
+    this.events.push({ e, at: Date.now() });
+    this.changed();
+  };
+  readonly onError = (e: Error): void => {
+    this.errors.push(e);
+    this.changed();
+  };
 }
 
 /** Compact event notation for assertions: "+key=value" or "-key". */
 export const fmt = (e: WatchEvent): string => (e.type === 'put' ? `+${e.key}=${e.value}` : `-${e.key}`);
 
-interface Reply { id: number; ok: boolean; result?: unknown; error?: string; name?: string; t: number }
+interface Reply {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  name?: string;
+  t: number;
+}
 
 /** A child agent process: call() its store, read what its watcher saw, kill or freeze it. */
 export class Child extends Waitable {
@@ -64,15 +83,26 @@ export class Child extends Waitable {
     if (opts.connectTimeoutMs !== undefined) argv.push(String(opts.connectTimeoutMs));
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdin!.on('error', () => undefined); // writing to a killed child is not our failure
-    this.proc.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
-    this.exited = new Promise(resolve => this.proc.on('exit', (code, signal) => { this.changed(); resolve({ code, signal }); }));
+    this.proc.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    this.exited = new Promise((resolve) =>
+      this.proc.on('exit', (code, signal) => {
+        this.changed();
+        resolve({ code, signal });
+      }),
+    );
     let hi!: (v: { ready?: boolean; fatal?: string; openMs: number }) => void;
-    this.hello = new Promise(r => { hi = r; });
-    createInterface({ input: this.proc.stdout! }).on('line', line => {
+    this.hello = new Promise((r) => {
+      hi = r;
+    });
+    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       const m = JSON.parse(line);
       if ('ready' in m || 'fatal' in m) hi(m);
-      else if ('id' in m) { this.pending.get(m.id)?.(m); this.pending.delete(m.id); }
-      else if ('event' in m) this.events.push({ e: m.event, at: Date.now() });
+      else if ('id' in m) {
+        this.pending.get(m.id)?.(m);
+        this.pending.delete(m.id);
+      } else if ('event' in m) this.events.push({ e: m.event, at: Date.now() });
       else if ('watchError' in m) this.watchErrors.push(m.watchError);
       else if ('lost' in m) this.lost.push(m.lost);
       else if ('unhandled' in m) this.unhandled.push(m.unhandled);
@@ -80,12 +110,15 @@ export class Child extends Waitable {
     });
     this.exited.then(({ code, signal }) => {
       hi({ fatal: `child exited (${code ?? signal}) before opening the store: ${this.stderr.trim()}`, openMs: -1 });
-      for (const [, r] of this.pending) r({ id: 0, ok: false, error: `child exited (${code ?? signal})`, t: Date.now() });
+      for (const [, r] of this.pending)
+        r({ id: 0, ok: false, error: `child exited (${code ?? signal})`, t: Date.now() });
       this.pending.clear();
     });
   }
 
-  get pid(): number { return this.proc.pid!; }
+  get pid(): number {
+    return this.proc.pid!;
+  }
 
   /** Waits for the store to be open; throws with the child's message if it could not. */
   async ready(): Promise<number> {
@@ -95,19 +128,23 @@ export class Child extends Waitable {
   }
 
   /** What the child said when it started: ready, or the fatal error and how long opening took. */
-  opened(): Promise<{ ready?: boolean; fatal?: string; name?: string; openMs: number }> { return this.hello; }
+  opened(): Promise<{ ready?: boolean; fatal?: string; name?: string; openMs: number }> {
+    return this.hello;
+  }
 
   /** Runs op in the child; resolves with its result and the child's clock when it completed. */
   async call<T = unknown>(op: string, ...args: unknown[]): Promise<{ result: T; t: number }> {
     const id = this.nextId++;
-    const reply = new Promise<Reply>(r => this.pending.set(id, r));
+    const reply = new Promise<Reply>((r) => this.pending.set(id, r));
     this.proc.stdin!.write(JSON.stringify({ id, op, args }) + '\n');
     const r = await reply;
     if (!r.ok) throw new Error(`child ${op}: ${r.name ?? 'Error'}: ${r.error}`);
     return { result: r.result as T, t: r.t };
   }
 
-  signal(sig: NodeJS.Signals): void { this.proc.kill(sig); }
+  signal(sig: NodeJS.Signals): void {
+    this.proc.kill(sig);
+  }
 
   /** Kills it if still running and waits for the exit. */
   async stop(): Promise<void> {
@@ -116,4 +153,4 @@ export class Child extends Waitable {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

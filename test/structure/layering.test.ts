@@ -13,7 +13,17 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SRC = join(ROOT, 'src');
 
 const RANK: Record<string, number> = {
-  wire: 0, native: 0, tables: 1, lb: 2, nat: 2, recorder: 2, wireguard: 2, bgp: 2, datapath: 3, control: 4, cli: 5,
+  wire: 0,
+  native: 0,
+  tables: 1,
+  lb: 2,
+  nat: 2,
+  recorder: 2,
+  wireguard: 2,
+  bgp: 2,
+  datapath: 3,
+  control: 4,
+  cli: 5,
 };
 
 function sources(dir: string, out: string[] = []): string[] {
@@ -49,7 +59,8 @@ test('nothing imports upward, nor sideways between feature cores', () => {
   const bad: string[] = [];
   for (const [from, targets] of importGraph()) {
     for (const to of targets) {
-      const a = RANK[layer(from)]!, b = RANK[layer(to)]!;
+      const a = RANK[layer(from)]!,
+        b = RANK[layer(to)]!;
       if (b > a || (b === a && layer(from) !== layer(to))) bad.push(`${from} → ${to}`);
     }
   }

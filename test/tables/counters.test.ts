@@ -6,11 +6,15 @@ const NAMES = ['rx', 'tx', 'drop', 'a', 'b', 'c', 'd', 'e', 'f'] as const;
 
 test('per-worker rows, totals, attach', () => {
   const c = CounterBlock.create(NAMES, 3);
-  const r0 = c.row(0), r2 = CounterBlock.attach(c.sab, NAMES).row(2);
+  const r0 = c.row(0),
+    r2 = CounterBlock.attach(c.sab, NAMES).row(2);
   assert.equal(c.row(0), r0, 'same view each call');
   assert.equal(r0.length, NAMES.length);
-  r0[0]! += 1; r0[0]! += 1; r0[2]! += 5;
-  r2[0]! += 3; r2[8]! += 1;
+  r0[0]! += 1;
+  r0[0]! += 1;
+  r0[2]! += 5;
+  r2[0]! += 3;
+  r2[8]! += 1;
   const { total, perWorker } = c.read();
   assert.deepEqual(total, { rx: 5, tx: 0, drop: 5, a: 0, b: 0, c: 0, d: 0, e: 0, f: 1 });
   assert.equal(perWorker.length, 3);

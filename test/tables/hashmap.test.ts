@@ -103,7 +103,10 @@ function collide(m: SharedHashMap, home: number, n: number, start = 0): number[]
     const w = new Int32Array(probe.sab);
     for (let s = 0; s < probe.slots; s++) {
       const b = HASHMAP_HEADER_WORDS + s * probe.stride;
-      if (w[b + 1] === 1 && w[b + 2] === k) { if (s === home) r.push(k); break; }
+      if (w[b + 1] === 1 && w[b + 2] === k) {
+        if (s === home) r.push(k);
+        break;
+      }
     }
     probe.delete(Int32Array.of(k), 0);
   }
@@ -140,7 +143,9 @@ test('attach from the SAB sees the same data, both ways', () => {
   const m = SharedHashMap.create({ keyWords: 4, valueWords: 2, capacity: 1000, maxProbe: 7 });
   for (let i = 0; i < 500; i++) m.insert(Int32Array.of(i, -i, i * 7, 1), 0, Int32Array.of(i, i + 1), 0);
   const a = SharedHashMap.attach(m.sab);
-  assert.equal(a.keyWords, 4); assert.equal(a.valueWords, 2); assert.equal(a.maxProbe, 7);
+  assert.equal(a.keyWords, 4);
+  assert.equal(a.valueWords, 2);
+  assert.equal(a.maxProbe, 7);
   assert.equal(a.size(), 500);
   for (let i = 0; i < 500; i++) assert.deepEqual(get(a, Int32Array.of(i, -i, i * 7, 1)), [i, i + 1]);
   a.delete(Int32Array.of(3, -3, 21, 1), 0);
@@ -168,32 +173,36 @@ test('create validates options', () => {
 
 test('property: behaves like a Map (with capacity and maxProbe refusals)', () => {
   const op = fc.tuple(fc.constantFrom('ins', 'upd', 'del', 'get'), fc.integer({ min: 0, max: 40 }), fc.integer());
-  fc.assert(fc.property(fc.array(op, { maxLength: 300 }), fc.integer({ min: 1, max: 30 }), (ops, cap) => {
-    const m = SharedHashMap.create({ keyWords: 2, valueWords: 2, capacity: cap, maxProbe: 4 });
-    const model = new Map<number, number>();
-    const out = new Int32Array(2);
-    for (const [o, k, v] of ops) {
-      const key = k2(k, k ^ 0x55), val = Int32Array.of(v, ~v);
-      if (o === 'ins') {
-        const ok = m.insert(key, 0, val, 0);
-        if (model.has(k)) assert.equal(ok, true);
-        else if (model.size >= cap) assert.equal(ok, false);
-        if (ok) model.set(k, v);
-      } else if (o === 'upd') {
-        assert.equal(m.update(key, 0, val, 0), model.has(k));
-        if (model.has(k)) model.set(k, v);
-      } else if (o === 'del') {
-        assert.equal(m.delete(key, 0), model.delete(k));
-      } else {
-        const hit = m.lookup(key, 0, out, 0);
-        assert.equal(hit, model.has(k));
-        if (hit) assert.deepEqual([out[0], out[1]], [model.get(k), ~model.get(k)!]);
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 300 }), fc.integer({ min: 1, max: 30 }), (ops, cap) => {
+      const m = SharedHashMap.create({ keyWords: 2, valueWords: 2, capacity: cap, maxProbe: 4 });
+      const model = new Map<number, number>();
+      const out = new Int32Array(2);
+      for (const [o, k, v] of ops) {
+        const key = k2(k, k ^ 0x55),
+          val = Int32Array.of(v, ~v);
+        if (o === 'ins') {
+          const ok = m.insert(key, 0, val, 0);
+          if (model.has(k)) assert.equal(ok, true);
+          else if (model.size >= cap) assert.equal(ok, false);
+          if (ok) model.set(k, v);
+        } else if (o === 'upd') {
+          assert.equal(m.update(key, 0, val, 0), model.has(k));
+          if (model.has(k)) model.set(k, v);
+        } else if (o === 'del') {
+          assert.equal(m.delete(key, 0), model.delete(k));
+        } else {
+          const hit = m.lookup(key, 0, out, 0);
+          assert.equal(hit, model.has(k));
+          if (hit) assert.deepEqual([out[0], out[1]], [model.get(k), ~model.get(k)!]);
+        }
+        assert.equal(m.size(), model.size);
       }
-      assert.equal(m.size(), model.size);
-    }
-    const s = scan(m);
-    assert.equal(s.used.length, model.size);
-    assert.equal(new Set(s.used).size, s.used.length);
-    assert.equal(s.oddSeq, 0);
-  }), { numRuns: 300 });
+      const s = scan(m);
+      assert.equal(s.used.length, model.size);
+      assert.equal(new Set(s.used).size, s.used.length);
+      assert.equal(s.oddSeq, 0);
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -5,7 +5,8 @@ import { SharedHashMap, HASHMAP_HEADER_WORDS } from '../../src/tables/index.js';
 export function scan(m: SharedHashMap): { used: string[]; tomb: number; oddSeq: number } {
   const w = new Int32Array(m.sab, m.byteOffset);
   const used: string[] = [];
-  let tomb = 0, oddSeq = 0;
+  let tomb = 0,
+    oddSeq = 0;
   for (let s = 0; s < m.slots; s++) {
     const b = HASHMAP_HEADER_WORDS + s * m.stride;
     if (w[b]! & 1) oddSeq++;

@@ -51,7 +51,10 @@ test('wrap-around with padding records; small dst keeps the record', () => {
   }
   // Deterministic padding case: three 24-byte records put the head at 48 (16 bytes to the end).
   const w = SpscRing.create(64);
-  for (let i = 0; i < 2; i++) { w.push(bytes(10, i), 0, 10, i); w.pop(dst, 0); }
+  for (let i = 0; i < 2; i++) {
+    w.push(bytes(10, i), 0, 10, i);
+    w.pop(dst, 0);
+  }
   assert.equal(w.push(bytes(10, 2), 0, 10, 2), true);
   assert.equal(w.stats().used, 16 + 24, 'padding gap + record');
   assert.equal(w.peek(), 10);
@@ -76,34 +79,45 @@ test('attach shares state', () => {
 });
 
 test('property: FIFO against a queue model', () => {
-  fc.assert(fc.property(fc.integer({ min: 16, max: 200 }), fc.array(fc.oneof(fc.integer({ min: 0, max: 90 }), fc.constant(-1)), { maxLength: 200 }), (cap, ops) => {
-    const r = SpscRing.create(cap);
-    const q: Array<[number, number]> = [];
-    const dst = new Uint8Array(100);
-    let seq = 0, dropped = 0;
-    for (const op of ops) {
-      if (op < 0) {
-        const e = q.shift();
-        const n = r.pop(dst, 0);
-        if (!e) { assert.equal(n, -1); continue; }
-        assert.equal(n, e[0]);
-        assert.equal(r.lastTag, e[1]);
-        assert.deepEqual(dst.subarray(0, n), bytes(n, e[1]));
-      } else {
-        seq++;
-        if (r.push(bytes(op, seq), 0, op, seq)) q.push([op, seq]);
-        else {
-          dropped++;
-          // An empty ring always takes a record (8-byte header + padded payload) of up to
-          // (capacity + 8) / 2 bytes: worst case it wraps after a padding gap of rec - 8.
-          const rec = 8 + ((op + 7) & ~7);
-          if (q.length === 0) assert.ok(2 * rec - 8 > r.capacity);
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 16, max: 200 }),
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 90 }), fc.constant(-1)), { maxLength: 200 }),
+      (cap, ops) => {
+        const r = SpscRing.create(cap);
+        const q: Array<[number, number]> = [];
+        const dst = new Uint8Array(100);
+        let seq = 0,
+          dropped = 0;
+        for (const op of ops) {
+          if (op < 0) {
+            const e = q.shift();
+            const n = r.pop(dst, 0);
+            if (!e) {
+              assert.equal(n, -1);
+              continue;
+            }
+            assert.equal(n, e[0]);
+            assert.equal(r.lastTag, e[1]);
+            assert.deepEqual(dst.subarray(0, n), bytes(n, e[1]));
+          } else {
+            seq++;
+            if (r.push(bytes(op, seq), 0, op, seq)) q.push([op, seq]);
+            else {
+              dropped++;
+              // An empty ring always takes a record (8-byte header + padded payload) of up to
+              // (capacity + 8) / 2 bytes: worst case it wraps after a padding gap of rec - 8.
+              const rec = 8 + ((op + 7) & ~7);
+              if (q.length === 0) assert.ok(2 * rec - 8 > r.capacity);
+            }
+          }
         }
-      }
-    }
-    assert.equal(r.stats().dropped, dropped);
-    // Whatever is left comes out in order.
-    for (const e of q) assert.equal(r.pop(dst, 0), e[0]);
-    assert.equal(r.pop(dst, 0), -1);
-  }), { numRuns: 300 });
+        assert.equal(r.stats().dropped, dropped);
+        // Whatever is left comes out in order.
+        for (const e of q) assert.equal(r.pop(dst, 0), e[0]);
+        assert.equal(r.pop(dst, 0), -1);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

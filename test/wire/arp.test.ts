@@ -2,7 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  arpValid, arpOp, writeArp, ARP_LEN, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ARP_REQUEST, ARP_REPLY,
+  arpValid,
+  arpOp,
+  writeArp,
+  ARP_LEN,
+  ARP_SHA,
+  ARP_SPA,
+  ARP_THA,
+  ARP_TPA,
+  ARP_REQUEST,
+  ARP_REPLY,
 } from '../../src/wire/arp.js';
 import { formatMac, parseMac } from '../../src/wire/ethernet.js';
 import { parseIpv4 } from '../../src/wire/ipv4.js';

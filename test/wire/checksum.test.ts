@@ -49,16 +49,21 @@ test('checksum of every scapy IPv4 header reproduces scapy and verifies to 0', (
 });
 
 test('RFC 1071 §2: byte order independence and odd-length padding', () => {
-  fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), (data) => {
-    const even = data.length & ~1;
-    const swapped = new Uint8Array(even);
-    for (let i = 0; i < even; i += 2) { swapped[i] = data[i + 1]; swapped[i + 1] = data[i]; }
-    const c = checksum(data, 0, even);
-    assert.equal(checksum(swapped, 0, even), ((c & 0xff) << 8) | (c >>> 8));
-    const padded = new Uint8Array(data.length + 1);
-    padded.set(data);
-    assert.equal(checksum(data, 0, data.length), checksum(padded, 0, padded.length));
-  }));
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), (data) => {
+      const even = data.length & ~1;
+      const swapped = new Uint8Array(even);
+      for (let i = 0; i < even; i += 2) {
+        swapped[i] = data[i + 1];
+        swapped[i + 1] = data[i];
+      }
+      const c = checksum(data, 0, even);
+      assert.equal(checksum(swapped, 0, even), ((c & 0xff) << 8) | (c >>> 8));
+      const padded = new Uint8Array(data.length + 1);
+      padded.set(data);
+      assert.equal(checksum(data, 0, data.length), checksum(padded, 0, padded.length));
+    }),
+  );
 });
 
 // ---- RFC 1624 incremental update ----
@@ -77,7 +82,7 @@ function recompute(h: Uint8Array): number {
   return checksum(copy, 0, copy.length);
 }
 
-test('RFC 1624 §4 example: HC=dd2f, m=5555, m\'=3285 gives 0000 (eqn 3), not ffff (eqn 2)', () => {
+test("RFC 1624 §4 example: HC=dd2f, m=5555, m'=3285 gives 0000 (eqn 3), not ffff (eqn 2)", () => {
   assert.equal(update16(0xdd2f, 0x5555, 0x3285), 0x0000);
 });
 
@@ -86,7 +91,7 @@ test('RFC 1624 §4 in a real header: the +0/-0 case matches a full recomputation
   // identification field is 0x3285, so its full-recompute checksum is 0x0000.
   const h = hexBytes('4500 0014 3285 0000 4011 0000 c612 0001 c613 0000');
   const rest = finish(sum16(h, 0, 20, 0)); // ~(sum so far)
-  put16(h, 18, (rest === 0 ? 0xffff : rest)); // now the words sum to 0xffff
+  put16(h, 18, rest === 0 ? 0xffff : rest); // now the words sum to 0xffff
   assert.equal(recompute(h), 0x0000);
   put16(h, 10, 0x0000);
   assert.equal(checksum(h, 0, 20), 0, 'a 0x0000 checksum verifies');
@@ -111,53 +116,68 @@ test('RFC 1624 eqn 3 is exact except for all-zero data (no IPv4 header can be al
 });
 
 test('update16 on any 16-bit word of a random IPv4 header equals a full recompute', () => {
-  fc.assert(fc.property(
-    ipv4Header, fc.integer({ min: 0, max: 9 }).filter((i) => i !== 5), fc.integer({ min: 0, max: 0xffff }),
-    (h, word, value) => {
-      if (word === 0) value = 0x4500 | (value & 0xff); // keep version/IHL, change TOS
-      const old = get16(h, word * 2);
-      const csum = get16(h, 10);
-      put16(h, word * 2, value);
-      const inc = update16(csum, old, value);
-      assert.equal(inc, recompute(h));
-      put16(h, 10, inc);
-      assert.equal(checksum(h, 0, 20), 0);
-    },
-  ), { numRuns: 2000 });
+  fc.assert(
+    fc.property(
+      ipv4Header,
+      fc.integer({ min: 0, max: 9 }).filter((i) => i !== 5),
+      fc.integer({ min: 0, max: 0xffff }),
+      (h, word, value) => {
+        if (word === 0) value = 0x4500 | (value & 0xff); // keep version/IHL, change TOS
+        const old = get16(h, word * 2);
+        const csum = get16(h, 10);
+        put16(h, word * 2, value);
+        const inc = update16(csum, old, value);
+        assert.equal(inc, recompute(h));
+        put16(h, 10, inc);
+        assert.equal(checksum(h, 0, 20), 0);
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
 
 test('update16 on headers biased towards the 0x0000 / 0xffff checksum boundary', () => {
   // Pick the changed word so that the new checksum is forced to 0x0000.
-  fc.assert(fc.property(ipv4Header, fc.integer({ min: 1, max: 9 }).filter((i) => i !== 5), (h, word) => {
-    const old = get16(h, word * 2);
-    const csum = get16(h, 10);
-    put16(h, word * 2, 0);
-    const rest = (~recompute(h)) & 0xffff; // folded sum of the other words
-    const value = (0xffff - rest) & 0xffff || 0xffff; // makes the total sum 0xffff
-    put16(h, word * 2, value);
-    assert.equal(recompute(h), 0x0000);
-    assert.equal(update16(csum, old, value), 0x0000);
-  }));
+  fc.assert(
+    fc.property(
+      ipv4Header,
+      fc.integer({ min: 1, max: 9 }).filter((i) => i !== 5),
+      (h, word) => {
+        const old = get16(h, word * 2);
+        const csum = get16(h, 10);
+        put16(h, word * 2, 0);
+        const rest = ~recompute(h) & 0xffff; // folded sum of the other words
+        const value = (0xffff - rest) & 0xffff || 0xffff; // makes the total sum 0xffff
+        put16(h, word * 2, value);
+        assert.equal(recompute(h), 0x0000);
+        assert.equal(update16(csum, old, value), 0x0000);
+      },
+    ),
+  );
 });
 
 test('update32 for an IPv4 address rewrite equals a full recompute', () => {
-  fc.assert(fc.property(ipv4Header, fc.constantFrom(12, 16), fc.integer({ min: 0, max: 0xffffffff }), (h, at, addr) => {
-    const oldHi = get16(h, at);
-    const oldLo = get16(h, at + 2);
-    const newHi = addr >>> 16;
-    const newLo = addr & 0xffff;
-    put16(h, at, newHi);
-    put16(h, at + 2, newLo);
-    const inc = update32(get16(h, 10), oldHi, oldLo, newHi, newLo);
-    assert.equal(inc, recompute(h));
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(ipv4Header, fc.constantFrom(12, 16), fc.integer({ min: 0, max: 0xffffffff }), (h, at, addr) => {
+      const oldHi = get16(h, at);
+      const oldLo = get16(h, at + 2);
+      const newHi = addr >>> 16;
+      const newLo = addr & 0xffff;
+      put16(h, at, newHi);
+      put16(h, at + 2, newLo);
+      const inc = update32(get16(h, 10), oldHi, oldLo, newHi, newLo);
+      assert.equal(inc, recompute(h));
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('update16 is a no-op when the word does not change, and reversible', () => {
-  fc.assert(fc.property(ipv4Header, fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }),
-    (h, a, b) => {
+  fc.assert(
+    fc.property(ipv4Header, fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), (h, a, b) => {
       const c = get16(h, 10);
       assert.equal(update16(c, a, a), c);
       assert.equal(update16(update16(c, a, b), b, a), c);
-    }));
+    }),
+  );
 });

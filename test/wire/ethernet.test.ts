@@ -3,8 +3,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  ethType, isBroadcast, isGroup, writeEthernet, writeIpv6MulticastMac, parseMac, formatMac,
-  ETH_HLEN, ETH_DST, ETH_SRC, ETHERTYPE_IPV4, ETHERTYPE_ARP, ETHERTYPE_IPV6,
+  ethType,
+  isBroadcast,
+  isGroup,
+  writeEthernet,
+  writeIpv6MulticastMac,
+  parseMac,
+  formatMac,
+  ETH_HLEN,
+  ETH_DST,
+  ETH_SRC,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV6,
 } from '../../src/wire/ethernet.js';
 import { FRAMES, framesWith, frame, bytesOf } from './frames.js';
 
@@ -60,12 +71,23 @@ test('parseMac / formatMac', () => {
   assert.equal(formatMac(parseMac('02:00:00:00:00:0A')), '02:00:00:00:00:0a', 'lowercase output');
   assert.equal(formatMac(Uint8Array.of(9, 9, 2, 0, 0, 0, 0, 5), 2), '02:00:00:00:00:05');
   const bad = [
-    '', '02:00:00:00:00', '02:00:00:00:00:00:00', '02-00-00-00-00-01', '2:0:0:0:0:1', '02:00:00:00:00:0g',
-    ' 02:00:00:00:00:01', '02:00:00:00:00:01 ', '02:00:00:00:00:01\n', '0200.0000.0001', '020000000001',
+    '',
+    '02:00:00:00:00',
+    '02:00:00:00:00:00:00',
+    '02-00-00-00-00-01',
+    '2:0:0:0:0:1',
+    '02:00:00:00:00:0g',
+    ' 02:00:00:00:00:01',
+    '02:00:00:00:00:01 ',
+    '02:00:00:00:00:01\n',
+    '0200.0000.0001',
+    '020000000001',
   ];
   for (const t of bad) assert.throws(() => parseMac(t), /invalid MAC/, JSON.stringify(t));
-  fc.assert(fc.property(fc.uint8Array({ minLength: 6, maxLength: 6 }), (m) => {
-    assert.deepEqual(parseMac(formatMac(m)), m);
-    assert.match(formatMac(m), /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
-  }));
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 6, maxLength: 6 }), (m) => {
+      assert.deepEqual(parseMac(formatMac(m)), m);
+      assert.match(formatMac(m), /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    }),
+  );
 });

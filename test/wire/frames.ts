@@ -3,44 +3,132 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export interface EthInfo { dst: string; src: string; type: number }
+export interface EthInfo {
+  dst: string;
+  src: string;
+  type: number;
+}
 export interface ArpInfo {
-  off: number; hwtype: number; ptype: number; hwlen: number; plen: number; op: number;
-  hwsrc: string; psrc: string; hwdst: string; pdst: string;
+  off: number;
+  hwtype: number;
+  ptype: number;
+  hwlen: number;
+  plen: number;
+  op: number;
+  hwsrc: string;
+  psrc: string;
+  hwdst: string;
+  pdst: string;
 }
 export interface Ipv4Info {
-  off: number; version: number; ihl: number; hlen: number; options_len: number; tos: number; len: number;
-  id: number; DF: boolean; MF: boolean; frag: number; ttl: number; proto: number; chksum: number;
-  src: string; dst: string; l4_off: number;
+  off: number;
+  version: number;
+  ihl: number;
+  hlen: number;
+  options_len: number;
+  tos: number;
+  len: number;
+  id: number;
+  DF: boolean;
+  MF: boolean;
+  frag: number;
+  ttl: number;
+  proto: number;
+  chksum: number;
+  src: string;
+  dst: string;
+  l4_off: number;
 }
-export interface ExtHeader { nh: number; off: number; len: number }
+export interface ExtHeader {
+  nh: number;
+  off: number;
+  len: number;
+}
 export interface Ipv6Info {
-  off: number; version: number; tc: number; fl: number; plen: number; nh: number; hlim: number;
-  src: string; dst: string; ext: ExtHeader[]; l4_off: number; l4_proto: number;
-  fragment: boolean; later_fragment: boolean; pseudo_dst: string;
+  off: number;
+  version: number;
+  tc: number;
+  fl: number;
+  plen: number;
+  nh: number;
+  hlim: number;
+  src: string;
+  dst: string;
+  ext: ExtHeader[];
+  l4_off: number;
+  l4_proto: number;
+  fragment: boolean;
+  later_fragment: boolean;
+  pseudo_dst: string;
 }
-export interface UdpInfo { off: number; sport: number; dport: number; len: number; chksum: number }
+export interface UdpInfo {
+  off: number;
+  sport: number;
+  dport: number;
+  len: number;
+  chksum: number;
+}
 export interface TcpInfo {
-  off: number; sport: number; dport: number; seq: number; ack: number; dataofs: number; hlen: number;
-  flags: number; window: number; chksum: number;
+  off: number;
+  sport: number;
+  dport: number;
+  seq: number;
+  ack: number;
+  dataofs: number;
+  hlen: number;
+  flags: number;
+  window: number;
+  chksum: number;
 }
 export interface IcmpInfo {
-  off: number; type: number; code: number; chksum: number; id?: number; seq?: number; nexthopmtu?: number;
+  off: number;
+  type: number;
+  code: number;
+  chksum: number;
+  id?: number;
+  seq?: number;
+  nexthopmtu?: number;
   quote_off?: number;
   quote?: { ihl: number; len: number; proto: number; chksum: number; src: string; dst: string; bytes: number };
 }
-export interface NdOption { type: number; len: number; off: number; lladdr?: string }
+export interface NdOption {
+  type: number;
+  len: number;
+  off: number;
+  lladdr?: string;
+}
 export interface Icmpv6Info {
-  off: number; type: number; code: number; chksum: number; id?: number; seq?: number; mtu?: number;
-  quote_off?: number; quote_bytes?: number; target?: string; options_off?: number; options?: NdOption[];
-  R?: boolean; S?: boolean; O?: boolean;
+  off: number;
+  type: number;
+  code: number;
+  chksum: number;
+  id?: number;
+  seq?: number;
+  mtu?: number;
+  quote_off?: number;
+  quote_bytes?: number;
+  target?: string;
+  options_off?: number;
+  options?: NdOption[];
+  R?: boolean;
+  S?: boolean;
+  O?: boolean;
 }
 export interface Frame {
-  name: string; description: string; hex: string; len: number;
+  name: string;
+  description: string;
+  hex: string;
+  len: number;
   /** The L4 header and all its payload are in this frame (not a fragment). */
   l4_complete: boolean;
-  eth: EthInfo; arp?: ArpInfo; ipv4?: Ipv4Info; ipv6?: Ipv6Info;
-  udp?: UdpInfo; tcp?: TcpInfo; icmp?: IcmpInfo; icmpv6?: Icmpv6Info;
+  eth: EthInfo;
+  arp?: ArpInfo;
+  ipv4?: Ipv4Info;
+  ipv6?: Ipv6Info;
+  udp?: UdpInfo;
+  tcp?: TcpInfo;
+  icmp?: IcmpInfo;
+  icmpv6?: Icmpv6Info;
 }
 
 const fixturePath = fileURLToPath(new URL('../../../test/fixtures/wire/frames.json', import.meta.url));

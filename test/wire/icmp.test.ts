@@ -2,7 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  icmpIsError, ICMP_CSUM, ICMP_HLEN, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, ICMP_ECHO_REQUEST, ICMP_MAX_ERROR_LEN,
+  icmpIsError,
+  ICMP_CSUM,
+  ICMP_HLEN,
+  ICMP_DEST_UNREACH,
+  ICMP_CODE_FRAG_NEEDED,
+  ICMP_ECHO_REQUEST,
+  ICMP_MAX_ERROR_LEN,
 } from '../../src/wire/icmp.js';
 import { checksum } from '../../src/wire/checksum.js';
 import { get16, put16 } from '../../src/wire/bytes.js';

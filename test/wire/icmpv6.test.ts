@@ -3,9 +3,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  ndFindLinkLayerOption, icmpv6IsError, ICMPV6_CSUM, ICMPV6_HLEN, ND_TARGET, ND_OPTIONS, ND_OPT_SOURCE_LLADDR,
-  ND_OPT_TARGET_LLADDR, NA_FLAG_ROUTER, NA_FLAG_SOLICITED, NA_FLAG_OVERRIDE, ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT,
-  ICMPV6_PACKET_TOO_BIG, ICMPV6_MAX_ERROR_LEN,
+  ndFindLinkLayerOption,
+  icmpv6IsError,
+  ICMPV6_CSUM,
+  ICMPV6_HLEN,
+  ND_TARGET,
+  ND_OPTIONS,
+  ND_OPT_SOURCE_LLADDR,
+  ND_OPT_TARGET_LLADDR,
+  NA_FLAG_ROUTER,
+  NA_FLAG_SOLICITED,
+  NA_FLAG_OVERRIDE,
+  ND_NEIGHBOR_SOLICIT,
+  ND_NEIGHBOR_ADVERT,
+  ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_MAX_ERROR_LEN,
 } from '../../src/wire/icmpv6.js';
 import { pseudoSum6, sum16, finish } from '../../src/wire/checksum.js';
 import { formatMac } from '../../src/wire/ethernet.js';
@@ -118,9 +130,16 @@ test('ndFindLinkLayerOption: zero length, overrun, trailing byte', () => {
   const longer = new Uint8Array(nsEnd + 8);
   longer.set(bytesOf(ns));
   longer.set([ND_OPT_TARGET_LLADDR, 0], nsEnd); // zero length after a good source LL option
-  assert.equal(ndFindLinkLayerOption(longer, ns.icmpv6.options_off!, nsEnd, ND_OPT_SOURCE_LLADDR), ns.icmpv6.options![0].off + 2);
+  assert.equal(
+    ndFindLinkLayerOption(longer, ns.icmpv6.options_off!, nsEnd, ND_OPT_SOURCE_LLADDR),
+    ns.icmpv6.options![0].off + 2,
+  );
   assert.equal(ndFindLinkLayerOption(longer, ns.icmpv6.options_off!, nsEnd + 8, ND_OPT_SOURCE_LLADDR), -2);
-  assert.equal(ndFindLinkLayerOption(longer, ns.icmpv6.options_off!, nsEnd + 1, ND_OPT_SOURCE_LLADDR), -2, 'one trailing byte');
+  assert.equal(
+    ndFindLinkLayerOption(longer, ns.icmpv6.options_off!, nsEnd + 1, ND_OPT_SOURCE_LLADDR),
+    -2,
+    'one trailing byte',
+  );
 });
 
 test('ndFindLinkLayerOption: the first of duplicate options wins', () => {
@@ -131,10 +150,13 @@ test('ndFindLinkLayerOption: the first of duplicate options wins', () => {
 });
 
 test('fuzz: ndFindLinkLayerOption never throws, and a hit lies inside the options', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 1, max: 2 }), (opts, type) => {
-    const b = new Uint8Array(8 + opts.length);
-    b.set(opts, 8);
-    const r = ndFindLinkLayerOption(b, 8, b.length, type);
-    assert.ok(r === -1 || r === -2 || (r >= 10 && r + 6 <= b.length && b[r - 2] === type && b[r - 1] > 0), String(r));
-  }), { numRuns: 3000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 1, max: 2 }), (opts, type) => {
+      const b = new Uint8Array(8 + opts.length);
+      b.set(opts, 8);
+      const r = ndFindLinkLayerOption(b, 8, b.length, type);
+      assert.ok(r === -1 || r === -2 || (r >= 10 && r + 6 <= b.length && b[r - 2] === type && b[r - 1] > 0), String(r));
+    }),
+    { numRuns: 3000 },
+  );
 });

@@ -4,8 +4,17 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { udpLengthValid, UDP_SRC_PORT, UDP_DST_PORT, UDP_LEN, UDP_CSUM, UDP_HLEN } from '../../src/wire/udp.js';
 import {
-  tcpHeaderLen, tcpHeaderValid, TCP_SRC_PORT, TCP_DST_PORT, TCP_SEQ, TCP_ACK, TCP_FLAGS, TCP_CSUM, TCP_SYN,
-  TCP_ACK_FLAG, TCP_MIN_HLEN,
+  tcpHeaderLen,
+  tcpHeaderValid,
+  TCP_SRC_PORT,
+  TCP_DST_PORT,
+  TCP_SEQ,
+  TCP_ACK,
+  TCP_FLAGS,
+  TCP_CSUM,
+  TCP_SYN,
+  TCP_ACK_FLAG,
+  TCP_MIN_HLEN,
 } from '../../src/wire/tcp.js';
 import { pseudoSum4, pseudoSum6, sum16, finish, update16, update32 } from '../../src/wire/checksum.js';
 import { IPPROTO_TCP, IPPROTO_UDP, IPV4_CSUM, IPV4_SRC } from '../../src/wire/ipv4.js';
@@ -104,28 +113,33 @@ test('TCP checksums reproduce through pseudoSum4', () => {
 
 test('NAT-style rewrite: update32 / update16 patch the IPv4 and TCP/UDP checksums exactly', () => {
   const rewritten = [...framesWith('tcp', 'ipv4'), ...framesWith('udp', 'ipv4').filter((f) => f.l4_complete)];
-  fc.assert(fc.property(
-    fc.constantFrom(...rewritten), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffff }),
-    (f, addr, port) => {
-      const b = bytesOf(f);
-      const ipOff = f.ipv4.off;
-      const l4 = (f.tcp ?? f.udp)!;
-      const csumAt = l4.off + (f.tcp ? TCP_CSUM : UDP_CSUM);
-      const [oldHi, oldLo, oldPort] = [get16(b, ipOff + IPV4_SRC), get16(b, ipOff + IPV4_SRC + 2), get16(b, l4.off)];
-      const [newHi, newLo] = [addr >>> 16, addr & 0xffff];
-      put16(b, ipOff + IPV4_SRC, newHi);
-      put16(b, ipOff + IPV4_SRC + 2, newLo);
-      put16(b, l4.off, port);
-      put16(b, ipOff + IPV4_CSUM, update32(get16(b, ipOff + IPV4_CSUM), oldHi, oldLo, newHi, newLo));
-      let l4sum = update32(get16(b, csumAt), oldHi, oldLo, newHi, newLo);
-      l4sum = update16(l4sum, oldPort, port);
-      put16(b, csumAt, l4sum);
-      assert.equal(checksum(b, ipOff, f.ipv4.hlen), 0);
-      const len = l4Length(f);
-      const proto = f.tcp ? IPPROTO_TCP : IPPROTO_UDP;
-      assert.equal(l4Checksum(f, b, l4.off, proto, len), 0);
-    },
-  ), { numRuns: 2000 });
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...rewritten),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 0, max: 0xffff }),
+      (f, addr, port) => {
+        const b = bytesOf(f);
+        const ipOff = f.ipv4.off;
+        const l4 = (f.tcp ?? f.udp)!;
+        const csumAt = l4.off + (f.tcp ? TCP_CSUM : UDP_CSUM);
+        const [oldHi, oldLo, oldPort] = [get16(b, ipOff + IPV4_SRC), get16(b, ipOff + IPV4_SRC + 2), get16(b, l4.off)];
+        const [newHi, newLo] = [addr >>> 16, addr & 0xffff];
+        put16(b, ipOff + IPV4_SRC, newHi);
+        put16(b, ipOff + IPV4_SRC + 2, newLo);
+        put16(b, l4.off, port);
+        put16(b, ipOff + IPV4_CSUM, update32(get16(b, ipOff + IPV4_CSUM), oldHi, oldLo, newHi, newLo));
+        let l4sum = update32(get16(b, csumAt), oldHi, oldLo, newHi, newLo);
+        l4sum = update16(l4sum, oldPort, port);
+        put16(b, csumAt, l4sum);
+        assert.equal(checksum(b, ipOff, f.ipv4.hlen), 0);
+        const len = l4Length(f);
+        const proto = f.tcp ? IPPROTO_TCP : IPPROTO_UDP;
+        assert.equal(l4Checksum(f, b, l4.off, proto, len), 0);
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
 
 // ---- hostile variants ----
@@ -134,7 +148,8 @@ test('udpLengthValid: truncated at every length, UDP length below 8 or beyond th
   const f = frame('ipv4-udp', 'ipv4', 'udp');
   const b = bytesOf(f);
   const u = f.udp;
-  for (let avail = 0; avail <= u.len; avail++) assert.equal(udpLengthValid(b.slice(0, u.off + avail), u.off, avail), avail === u.len, `avail ${avail}`);
+  for (let avail = 0; avail <= u.len; avail++)
+    assert.equal(udpLengthValid(b.slice(0, u.off + avail), u.off, avail), avail === u.len, `avail ${avail}`);
   for (const len of [0, 1, UDP_HLEN - 1, u.len + 1, 0xffff]) {
     const c = bytesOf(f);
     put16(c, u.off + UDP_LEN, len);
@@ -156,6 +171,10 @@ test('tcpHeaderValid: truncated at every length, data offset below 5 or beyond t
     const c = bytesOf(f);
     c[t.off + 12] = (dataofs << 4) | (c[t.off + 12] & 0x0f);
     const hlen = dataofs * 4;
-    assert.equal(tcpHeaderValid(c, t.off, l4Length(f)), hlen >= TCP_MIN_HLEN && hlen <= l4Length(f), `dataofs ${dataofs}`);
+    assert.equal(
+      tcpHeaderValid(c, t.off, l4Length(f)),
+      hlen >= TCP_MIN_HLEN && hlen <= l4Length(f),
+      `dataofs ${dataofs}`,
+    );
   }
 });

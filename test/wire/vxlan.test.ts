@@ -6,9 +6,22 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import {
-  vxlanCheck, vxlanVni, vxlanFlowHash, vxlanSourcePort, writeVxlanEncap4, writeVxlanEncap6, writeVxlanHeader,
-  VXLAN_OK, VXLAN_TRUNCATED, VXLAN_BAD_FLAGS, VXLAN_HLEN, VXLAN_OVERHEAD4, VXLAN_OVERHEAD6, VXLAN_SPORT_MIN,
-  VXLAN_SPORT_MAX, VXLAN_DEFAULT_PORT,
+  vxlanCheck,
+  vxlanVni,
+  vxlanFlowHash,
+  vxlanSourcePort,
+  writeVxlanEncap4,
+  writeVxlanEncap6,
+  writeVxlanHeader,
+  VXLAN_OK,
+  VXLAN_TRUNCATED,
+  VXLAN_BAD_FLAGS,
+  VXLAN_HLEN,
+  VXLAN_OVERHEAD4,
+  VXLAN_OVERHEAD6,
+  VXLAN_SPORT_MIN,
+  VXLAN_SPORT_MAX,
+  VXLAN_DEFAULT_PORT,
 } from '../../src/wire/vxlan.js';
 import { udpLengthValid, udpChecksumOk4, udpChecksumOk6, UDP_CSUM } from '../../src/wire/udp.js';
 import { ipv4Check, IPV4_OK, parseIpv4 } from '../../src/wire/ipv4.js';
@@ -18,14 +31,32 @@ import { get16, put16 } from '../../src/wire/bytes.js';
 import { hexBytes } from './frames.js';
 
 interface VxlanFrame {
-  name: string; description: string; hex: string; len: number;
-  outer_family: 4 | 6; outer_src: string; outer_dst: string; outer_dst_mac: string; outer_src_mac: string;
-  ip_off: number; udp_off: number; vxlan_off: number; inner_off: number; inner_len: number;
-  sport: number; dport: number; udp_len: number; udp_chksum: number; vni: number; flow_hash: number;
+  name: string;
+  description: string;
+  hex: string;
+  len: number;
+  outer_family: 4 | 6;
+  outer_src: string;
+  outer_dst: string;
+  outer_dst_mac: string;
+  outer_src_mac: string;
+  ip_off: number;
+  udp_off: number;
+  vxlan_off: number;
+  inner_off: number;
+  inner_len: number;
+  sport: number;
+  dport: number;
+  udp_len: number;
+  udp_chksum: number;
+  vni: number;
+  flow_hash: number;
   ip_chksum?: number;
 }
 
-const FRAMES: VxlanFrame[] = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/wire/vxlan.json', import.meta.url)), 'utf8')) as VxlanFrame[];
+const FRAMES: VxlanFrame[] = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../test/fixtures/wire/vxlan.json', import.meta.url)), 'utf8'),
+) as VxlanFrame[];
 
 function addr(f: VxlanFrame, text: string): Uint8Array {
   const a = f.outer_family === 4 ? parseIpv4(text) : parseIpv6(text);
@@ -43,9 +74,10 @@ function encapsulate(f: VxlanFrame, expected: Uint8Array): [Uint8Array, number] 
   const sport = vxlanSourcePort(vxlanFlowHash(buf, HEAD, f.inner_len));
   const src = addr(f, f.outer_src);
   const dst = addr(f, f.outer_dst);
-  const o = f.outer_family === 4
-    ? writeVxlanEncap4(buf, HEAD, f.inner_len, src, 0, dst, 0, sport, f.dport, f.vni)
-    : writeVxlanEncap6(buf, HEAD, f.inner_len, src, 0, dst, 0, sport, f.dport, f.vni);
+  const o =
+    f.outer_family === 4
+      ? writeVxlanEncap4(buf, HEAD, f.inner_len, src, 0, dst, 0, sport, f.dport, f.vni)
+      : writeVxlanEncap6(buf, HEAD, f.inner_len, src, 0, dst, 0, sport, f.dport, f.vni);
   buf.set(parseMac(f.outer_dst_mac), o);
   buf.set(parseMac(f.outer_src_mac), o + 6);
   return [buf, o];
@@ -58,7 +90,7 @@ test('fixture covers IPv4 and IPv6 underlays, several inner protocols and a larg
   assert.ok(FRAMES.every((f) => f.dport === VXLAN_DEFAULT_PORT));
 });
 
-test('the flow hash and source port are the generator\'s (same function in Python)', () => {
+test("the flow hash and source port are the generator's (same function in Python)", () => {
   for (const f of FRAMES) {
     const b = hexBytes(f.hex);
     assert.equal(vxlanFlowHash(b, f.inner_off, f.inner_len), f.flow_hash, f.name);
@@ -66,7 +98,7 @@ test('the flow hash and source port are the generator\'s (same function in Pytho
   }
 });
 
-test('encapsulation of the inner frame reproduces scapy\'s frame byte for byte, moving only the offset', () => {
+test("encapsulation of the inner frame reproduces scapy's frame byte for byte, moving only the offset", () => {
   for (const f of FRAMES) {
     const expected = hexBytes(f.hex);
     const [buf, o] = encapsulate(f, expected);
@@ -86,14 +118,17 @@ test('encapsulation of the inner frame reproduces scapy\'s frame byte for byte, 
   }
 });
 
-test('decapsulation reads scapy\'s frames: UDP length, checksum, flags, VNI, inner frame', () => {
+test("decapsulation reads scapy's frames: UDP length, checksum, flags, VNI, inner frame", () => {
   for (const f of FRAMES) {
     const b = hexBytes(f.hex);
     const l4avail = f.len - f.udp_off;
     assert.ok(udpLengthValid(b, f.udp_off, l4avail), f.name);
     assert.equal(get16(b, f.udp_off + 4), f.udp_len, f.name);
     assert.equal(f.udp_len, VXLAN_HLEN + 8 + f.inner_len, f.name);
-    const ok = f.outer_family === 4 ? udpChecksumOk4(b, f.ip_off, f.udp_off, f.udp_len) : udpChecksumOk6(b, f.ip_off, f.udp_off, f.udp_len);
+    const ok =
+      f.outer_family === 4
+        ? udpChecksumOk4(b, f.ip_off, f.udp_off, f.udp_len)
+        : udpChecksumOk6(b, f.ip_off, f.udp_off, f.udp_len);
     assert.ok(ok, `${f.name}: UDP checksum`);
     assert.equal(vxlanCheck(b, f.vxlan_off, f.udp_len - 8), VXLAN_OK, f.name);
     assert.equal(vxlanVni(b, f.vxlan_off), f.vni, f.name);
@@ -149,13 +184,16 @@ test('UDP checksums: zero is "none" over IPv4 but invalid over IPv6; corruption 
   }
 });
 
-test('source ports stay in Linux\'s range 32768..60999 and use the whole of it', () => {
+test("source ports stay in Linux's range 32768..60999 and use the whole of it", () => {
   assert.equal(vxlanSourcePort(0), VXLAN_SPORT_MIN);
   assert.equal(vxlanSourcePort(0xffffffff), VXLAN_SPORT_MAX - 1);
-  fc.assert(fc.property(fc.nat(0xffffffff), (h) => {
-    const p = vxlanSourcePort(h);
-    return Number.isInteger(p) && p >= VXLAN_SPORT_MIN && p < VXLAN_SPORT_MAX;
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.nat(0xffffffff), (h) => {
+      const p = vxlanSourcePort(h);
+      return Number.isInteger(p) && p >= VXLAN_SPORT_MIN && p < VXLAN_SPORT_MAX;
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('the flow hash follows the flow: TTL and payload do not matter, ports do, fragments hash alike', () => {
@@ -176,23 +214,34 @@ test('the flow hash follows the flow: TTL and payload do not matter, ports do, f
   frag2[14 + 20] ^= 0x55;
   assert.equal(vxlanFlowHash(frag1, 0, frag1.length), vxlanFlowHash(frag2, 0, frag2.length));
   // Short or odd frames hash without reading past len.
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
-    const buf = new Uint8Array(bytes.length + 8).fill(0xee);
-    buf.set(bytes, 4);
-    const a = vxlanFlowHash(buf, 4, bytes.length);
-    buf.fill(0x11, 0, 4);
-    buf.fill(0x11, 4 + bytes.length);
-    return a === vxlanFlowHash(buf, 4, bytes.length) && a >= 0 && a <= 0xffffffff;
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
+      const buf = new Uint8Array(bytes.length + 8).fill(0xee);
+      buf.set(bytes, 4);
+      const a = vxlanFlowHash(buf, 4, bytes.length);
+      buf.fill(0x11, 0, 4);
+      buf.fill(0x11, 4 + bytes.length);
+      return a === vxlanFlowHash(buf, 4, bytes.length) && a >= 0 && a <= 0xffffffff;
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 // Frames a Linux vxlan device sent (test/fixtures/wire/vxlan-linux.json, captured by
 // capture_linux_vxlan.mjs from a device configured as docs/vxlan.md documents).
-interface LinuxFrame { name: string; description: string; outer_family: 4 | 6; inner_off: number; hex: string }
+interface LinuxFrame {
+  name: string;
+  description: string;
+  outer_family: 4 | 6;
+  inner_off: number;
+  hex: string;
+}
 
-const LINUX: LinuxFrame[] = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/wire/vxlan-linux.json', import.meta.url)), 'utf8')) as LinuxFrame[];
+const LINUX: LinuxFrame[] = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../test/fixtures/wire/vxlan-linux.json', import.meta.url)), 'utf8'),
+) as LinuxFrame[];
 
-test('Linux\'s VXLAN frames decapsulate: I flag only, VNI 2, UDP checksums valid, source port in 32768..60999', () => {
+test("Linux's VXLAN frames decapsulate: I flag only, VNI 2, UDP checksums valid, source port in 32768..60999", () => {
   assert.ok(LINUX.some((f) => f.outer_family === 4) && LINUX.some((f) => f.outer_family === 6));
   for (const f of LINUX) {
     const b = hexBytes(f.hex);

@@ -14,10 +14,17 @@ const ENOSPC = 28;
 function device(): DeviceConfig {
   const d = new DeviceConfig({ maxPeers: 3, maxAllowedIps: 4 });
   applySet(d, [
-    `private_key=${PRIV_HEX}`, 'listen_port=51871', 'fwmark=7',
-    `public_key=${PEER_A}`, `preshared_key=${PSK}`, 'endpoint=198.18.0.9:51871', 'persistent_keepalive_interval=25',
-    'allowed_ip=198.18.70.0/24', 'allowed_ip=2001:db8:70::/64',
-    `public_key=${PEER_B}`, 'allowed_ip=198.18.71.0/24',
+    `private_key=${PRIV_HEX}`,
+    'listen_port=51871',
+    'fwmark=7',
+    `public_key=${PEER_A}`,
+    `preshared_key=${PSK}`,
+    'endpoint=198.18.0.9:51871',
+    'persistent_keepalive_interval=25',
+    'allowed_ip=198.18.70.0/24',
+    'allowed_ip=2001:db8:70::/64',
+    `public_key=${PEER_B}`,
+    'allowed_ip=198.18.71.0/24',
   ]);
   return d;
 }
@@ -70,9 +77,24 @@ const cases: Array<[string, string[], number, RegExp]> = [
   ['allowed_ip two double colons', peer('allowed_ip=2001::db8::/64'), EINVAL, /allowed_ip/],
   ['protocol_version=2', peer('protocol_version=2'), EINVAL, /protocol_version/],
   ['protocol_version empty', peer('protocol_version='), EINVAL, /protocol_version/],
-  ['a fourth peer over maxPeers 3', [`public_key=${PEER_C}`, `public_key=${'d4'.repeat(32)}`], ENOSPC, /too many peers: the device is limited to 3/],
-  ['a fifth allowed IP over maxAllowedIps 4', [`public_key=${PEER_C}`, 'allowed_ip=198.18.72.0/24', 'allowed_ip=198.18.73.0/24'], ENOSPC, /too many allowed IPs: the device is limited to 4/],
-  ['valid changes then one bad line', ['replace_peers=true', 'listen_port=1', `public_key=${PEER_C}`, 'allowed_ip=198.18.72.0/24', 'endpoint=x'], EINVAL, /set line 5: endpoint/],
+  [
+    'a fourth peer over maxPeers 3',
+    [`public_key=${PEER_C}`, `public_key=${'d4'.repeat(32)}`],
+    ENOSPC,
+    /too many peers: the device is limited to 3/,
+  ],
+  [
+    'a fifth allowed IP over maxAllowedIps 4',
+    [`public_key=${PEER_C}`, 'allowed_ip=198.18.72.0/24', 'allowed_ip=198.18.73.0/24'],
+    ENOSPC,
+    /too many allowed IPs: the device is limited to 4/,
+  ],
+  [
+    'valid changes then one bad line',
+    ['replace_peers=true', 'listen_port=1', `public_key=${PEER_C}`, 'allowed_ip=198.18.72.0/24', 'endpoint=x'],
+    EINVAL,
+    /set line 5: endpoint/,
+  ],
 ];
 
 for (const [name, lines, errno, message] of cases) {
@@ -82,12 +104,15 @@ for (const [name, lines, errno, message] of cases) {
     const version = d.version;
     let events = 0;
     d.onChange(() => events++);
-    assert.throws(() => applySet(d, lines), (e: Error) => {
-      assert.ok(e instanceof UapiError, `not a UapiError: ${e}`);
-      assert.equal(e.errno, errno, e.message);
-      assert.match(e.message, message);
-      return true;
-    });
+    assert.throws(
+      () => applySet(d, lines),
+      (e: Error) => {
+        assert.ok(e instanceof UapiError, `not a UapiError: ${e}`);
+        assert.equal(e.errno, errno, e.message);
+        assert.match(e.message, message);
+        return true;
+      },
+    );
     assert.equal(formatGet(d), before);
     assert.equal(d.version, version);
     assert.equal(events, 0);

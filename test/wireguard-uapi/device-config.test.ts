@@ -41,8 +41,15 @@ test('update(): one event per committed update, ordered removals before addition
     x.addPeer(PEER_C);
     x.setFwmark(9);
   });
-  assert.deepEqual(events[1].changes.map((c) => c.kind), ['fwmark', 'peerRemoved', 'allowedIpsRemoved', 'peerAdded', 'peerUpdated', 'allowedIpsAdded']);
-  assert.deepEqual(events[1].changes[4], { kind: 'peerUpdated', publicKey: PEER_B, fields: ['endpoint', 'persistentKeepaliveInterval'] });
+  assert.deepEqual(
+    events[1].changes.map((c) => c.kind),
+    ['fwmark', 'peerRemoved', 'allowedIpsRemoved', 'peerAdded', 'peerUpdated', 'allowedIpsAdded'],
+  );
+  assert.deepEqual(events[1].changes[4], {
+    kind: 'peerUpdated',
+    publicKey: PEER_B,
+    fields: ['endpoint', 'persistentKeepaliveInterval'],
+  });
   assert.equal(d.version, 2);
   d.update((x) => x.setListenPort(51871));
   assert.equal(d.version, 2, 'an update that changes nothing is not an event');
@@ -58,7 +65,10 @@ test('a peer removed and added again in one set is a new peer: counters reset, r
   assert.equal(d.peer(PEER_A)?.rxBytes, 100n, 'counters survive a configuration update');
   const events = recording(d);
   applySet(d, [`public_key=${PEER_A}`, 'remove=true', `public_key=${PEER_A}`, 'allowed_ip=198.18.70.0/24']);
-  assert.deepEqual(events[0].changes.map((c) => c.kind), ['peerRemoved', 'allowedIpsRemoved', 'peerAdded', 'allowedIpsAdded']);
+  assert.deepEqual(
+    events[0].changes.map((c) => c.kind),
+    ['peerRemoved', 'allowedIpsRemoved', 'peerAdded', 'allowedIpsAdded'],
+  );
   const p = d.peer(PEER_A);
   assert.equal(p?.rxBytes, 0n);
   assert.equal(p?.lastHandshake.sec, 0n);
@@ -69,11 +79,15 @@ test('a failed update changes nothing and reports nothing', () => {
   const d = new DeviceConfig();
   applySet(d, [`public_key=${PEER_A}`, 'allowed_ip=198.18.70.0/24']);
   const events = recording(d);
-  assert.throws(() => d.update((x) => {
-    x.removeAllPeers();
-    x.addPeer(PEER_B);
-    throw new Error('caller gave up');
-  }), /caller gave up/);
+  assert.throws(
+    () =>
+      d.update((x) => {
+        x.removeAllPeers();
+        x.addPeer(PEER_B);
+        throw new Error('caller gave up');
+      }),
+    /caller gave up/,
+  );
   assert.ok(d.hasPeer(PEER_A));
   assert.equal(d.hasPeer(PEER_B), false);
   assert.equal(d.ownerOf('198.18.70.0/24'), PEER_A);
@@ -153,12 +167,37 @@ test('draft methods validate their values like the protocol does', () => {
     ['fwmark', () => d.update((x) => x.setFwmark(-1)), /fwmark/],
     ['private key length', () => d.update((x) => x.setPrivateKey(new Uint8Array(31))), /private_key: must be 32 bytes/],
     ['peer key length', () => d.update((x) => x.addPeer(new Uint8Array(16))), /public key: must be 32 bytes/],
-    ['duplicate peer', () => d.update((x) => { x.addPeer(PEER_A); x.addPeer(PEER_A); }), /already exists/],
+    [
+      'duplicate peer',
+      () =>
+        d.update((x) => {
+          x.addPeer(PEER_A);
+          x.addPeer(PEER_A);
+        }),
+      /already exists/,
+    ],
     ['missing peer', () => d.update((x) => x.setPersistentKeepalive(PEER_C, 1)), /no peer/],
-    ['keepalive', () => d.update((x) => { x.addPeer(PEER_A); x.setPersistentKeepalive(PEER_A, 65536); }), /persistent_keepalive_interval/],
-    ['prefix text', () => d.update((x) => { x.addPeer(PEER_A); x.addAllowedIp(PEER_A, '198.18.0.0/40'); }), /allowed_ip/],
+    [
+      'keepalive',
+      () =>
+        d.update((x) => {
+          x.addPeer(PEER_A);
+          x.setPersistentKeepalive(PEER_A, 65536);
+        }),
+      /persistent_keepalive_interval/,
+    ],
+    [
+      'prefix text',
+      () =>
+        d.update((x) => {
+          x.addPeer(PEER_A);
+          x.addAllowedIp(PEER_A, '198.18.0.0/40');
+        }),
+      /allowed_ip/,
+    ],
   ];
-  for (const [name, fn, re] of bad) assert.throws(fn, (e: Error) => e instanceof UapiError && e.errno === 22 && re.test(e.message), name);
+  for (const [name, fn, re] of bad)
+    assert.throws(fn, (e: Error) => e instanceof UapiError && e.errno === 22 && re.test(e.message), name);
   assert.equal(d.peerCount, 0);
   assert.throws(() => new DeviceConfig({ maxPeers: 0 }), /limits\.maxPeers: must be a positive integer/);
   assert.throws(() => new DeviceConfig({ maxAllowedIps: 1.5 }), /limits\.maxAllowedIps/);

@@ -11,20 +11,61 @@ import { RequestReader } from '../../src/wireguard/uapi/request-reader.js';
 import { hexOf } from './helpers.js';
 
 const keys = [0xa1, 0xb2, 0xc3, 0xd4].map(hexOf);
-const prefixes = ['198.18.70.0/24', '198.18.70.128/25', '198.18.71.9/32', '0.0.0.0/0', '2001:db8:70::/64', '2001:db8::/32', '::/0'];
+const prefixes = [
+  '198.18.70.0/24',
+  '198.18.70.128/25',
+  '198.18.71.9/32',
+  '0.0.0.0/0',
+  '2001:db8:70::/64',
+  '2001:db8::/32',
+  '::/0',
+];
 const line = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...keys).map((k) => `public_key=${k}`) },
-  { weight: 4, arbitrary: fc.constantFrom(...prefixes).chain((p) => fc.constantFrom(`allowed_ip=${p}`, `allowed_ip=${p}`, `allowed_ip=-${p}`)) },
-  { weight: 2, arbitrary: fc.constantFrom('remove=true', 'update_only=true', 'replace_allowed_ips=true', 'replace_peers=true', 'protocol_version=1') },
+  {
+    weight: 4,
+    arbitrary: fc
+      .constantFrom(...prefixes)
+      .chain((p) => fc.constantFrom(`allowed_ip=${p}`, `allowed_ip=${p}`, `allowed_ip=-${p}`)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'remove=true',
+      'update_only=true',
+      'replace_allowed_ips=true',
+      'replace_peers=true',
+      'protocol_version=1',
+    ),
+  },
   {
     weight: 2,
     arbitrary: fc.oneof(
       fc.integer({ min: 0, max: 65535 }).map((n) => `listen_port=${n}`),
       fc.integer({ min: 0, max: 65535 }).map((n) => `persistent_keepalive_interval=${n}`),
-      fc.constantFrom('endpoint=198.18.0.9:51871', 'endpoint=[2001:db8::9]:1', `preshared_key=${hexOf(0x5a)}`, `preshared_key=${hexOf(0)}`, `private_key=${hexOf(7)}`, `private_key=${hexOf(0)}`, 'fwmark=3'),
+      fc.constantFrom(
+        'endpoint=198.18.0.9:51871',
+        'endpoint=[2001:db8::9]:1',
+        `preshared_key=${hexOf(0x5a)}`,
+        `preshared_key=${hexOf(0)}`,
+        `private_key=${hexOf(7)}`,
+        `private_key=${hexOf(0)}`,
+        'fwmark=3',
+      ),
     ),
   },
-  { weight: 1, arbitrary: fc.constantFrom('garbage', 'colour=red', 'endpoint=bad', 'allowed_ip=198.18.70.0/33', 'allowed_ip=x/1', 'listen_port=70000', 'protocol_version=2') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'garbage',
+      'colour=red',
+      'endpoint=bad',
+      'allowed_ip=198.18.70.0/33',
+      'allowed_ip=x/1',
+      'listen_port=70000',
+      'protocol_version=2',
+    ),
+  },
 );
 
 function checkInvariants(d: DeviceConfig): void {
@@ -43,7 +84,13 @@ function checkInvariants(d: DeviceConfig): void {
 
 /** The set that rebuilds a device from its `get` (stats are not settable). */
 function setFromGet(get: string): string[] {
-  return ['replace_peers=true', ...get.split('\n').filter((l) => l && !/^(last_handshake_time_(n)?sec|tx_bytes|rx_bytes)=/.test(l)).flatMap((l) => (l.startsWith('public_key=') ? [l, 'replace_allowed_ips=true'] : [l]))];
+  return [
+    'replace_peers=true',
+    ...get
+      .split('\n')
+      .filter((l) => l && !/^(last_handshake_time_(n)?sec|tx_bytes|rx_bytes)=/.test(l))
+      .flatMap((l) => (l.startsWith('public_key=') ? [l, 'replace_allowed_ips=true'] : [l])),
+  ];
 }
 
 test('random sets: applied or refused atomically; invariants hold; get round-trips', () => {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { RequestReader, UapiRequest } from '../../src/wireguard/uapi/request-reader.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
-const ops = (rs: UapiRequest[]): unknown[] => rs.map((r) => (r.op === 'fatal' ? { fatal: r.error.errno, message: r.error.message } : r));
+const ops = (rs: UapiRequest[]): unknown[] =>
+  rs.map((r) => (r.op === 'fatal' ? { fatal: r.error.errno, message: r.error.message } : r));
 
 test('get and set in sequence, split at every byte', () => {
   const text = 'get=1\n\nset=1\nlisten_port=1\nfwmark=2\n\nget=1\n\n';
@@ -49,7 +50,12 @@ for (const [name, text, errno, re] of fatal) {
 }
 
 test('requests before a broken one are still delivered', () => {
-  assert.deepEqual(ops(new RequestReader().push(b('get=1\n\nset=1\nfwmark=1\n\nbogus\n'))).map((r) => (r as { op?: string }).op ?? 'fatal'), ['get', 'set', 'fatal']);
+  assert.deepEqual(
+    ops(new RequestReader().push(b('get=1\n\nset=1\nfwmark=1\n\nbogus\n'))).map(
+      (r) => (r as { op?: string }).op ?? 'fatal',
+    ),
+    ['get', 'set', 'fatal'],
+  );
 });
 
 test('limits: line length, request bytes and lines per set are bounded without buffering the excess', () => {
@@ -66,7 +72,10 @@ test('limits: line length, request bytes and lines per set are bounded without b
   assert.match(many.message, /more than 3 lines/);
 
   r = new RequestReader({ ...limits, maxLines: 1000 });
-  const out = ops(r.push(b(`set=1\n${'k=0123456789012345678901234\n'.repeat(10)}\n`))) as Array<{ fatal: number; message: string }>;
+  const out = ops(r.push(b(`set=1\n${'k=0123456789012345678901234\n'.repeat(10)}\n`))) as Array<{
+    fatal: number;
+    message: string;
+  }>;
   assert.equal(out[0].fatal, 90);
   assert.match(out[0].message, /request longer than 200 bytes/);
 

@@ -52,7 +52,8 @@ function flag(args: string[], name: string): string | undefined {
 function run(cmd: Command, device: DeviceConfig): unknown {
   if (cmd.op === 'dump') return dumpDevice(device);
   if (cmd.op === 'stats' && cmd.peer) {
-    const hs = cmd.handshakeSec === undefined || device.recordHandshake(cmd.peer, cmd.handshakeSec, cmd.handshakeNsec ?? 0);
+    const hs =
+      cmd.handshakeSec === undefined || device.recordHandshake(cmd.peer, cmd.handshakeSec, cmd.handshakeNsec ?? 0);
     const tr = device.setTransfer(cmd.peer, cmd.rx ?? 0, cmd.tx ?? 0);
     return { ok: hs && tr };
   }
@@ -62,7 +63,8 @@ function run(cmd: Command, device: DeviceConfig): unknown {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const ifname = args[0];
-  if (!ifname) throw new Error('usage: uapi-device-runner IFNAME [--run-dir DIR] [--max-peers N] [--max-allowed-ips N]');
+  if (!ifname)
+    throw new Error('usage: uapi-device-runner IFNAME [--run-dir DIR] [--max-peers N] [--max-allowed-ips N]');
   const maxPeers = flag(args, '--max-peers');
   const maxAllowedIps = flag(args, '--max-allowed-ips');
   const device = new DeviceConfig({
@@ -70,7 +72,9 @@ async function main(): Promise<void> {
     ...(maxAllowedIps ? { maxAllowedIps: Number(maxAllowedIps) } : {}),
   });
   const say = (o: unknown): void => {
-    process.stdout.write(`${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? formatHexKey(v) : v))}\n`);
+    process.stdout.write(
+      `${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? formatHexKey(v) : v))}\n`,
+    );
   };
   device.onChange((e) => say({ event: e }));
   const server = await UapiServer.start(ifname, device, {

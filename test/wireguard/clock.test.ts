@@ -13,16 +13,33 @@ import { WgDevice, Datagram } from '../../src/wireguard/device.js';
 import { Tunnel, TunnelAction, Endpoint } from '../../src/wireguard/tunnel.js';
 import type { WgClock } from '../../src/wireguard/clock.js';
 import {
-  WgShared, PEER_WORDS, P_CURRENT, SLOT_WORDS, K_STATE, SLOT_FREE, A_DATA_SENT, A_DATA_RECV, A_AUTH_RECV,
+  WgShared,
+  PEER_WORDS,
+  P_CURRENT,
+  SLOT_WORDS,
+  K_STATE,
+  SLOT_FREE,
+  A_DATA_SENT,
+  A_DATA_RECV,
+  A_AUTH_RECV,
 } from '../../src/wireguard/dataplane-tables.js';
 import { generatePrivateKey, publicKeyFromPrivate } from '../../src/wireguard/x25519.js';
 import { tai64n } from '../../src/wireguard/tai64n.js';
 import {
-  KEEPALIVE_TIMEOUT, REKEY_AFTER_TIME, REJECT_AFTER_TIME, ZERO_KEYS_AFTER, MSG_INITIATION, MSG_RESPONSE, MSG_TRANSPORT,
+  KEEPALIVE_TIMEOUT,
+  REKEY_AFTER_TIME,
+  REJECT_AFTER_TIME,
+  ZERO_KEYS_AFTER,
+  MSG_INITIATION,
+  MSG_RESPONSE,
+  MSG_TRANSPORT,
 } from '../../src/wireguard/constants.js';
 
 class FakeClock implements WgClock {
-  constructor(private mono: number, private wall: number) {}
+  constructor(
+    private mono: number,
+    private wall: number,
+  ) {}
   now(): number {
     return this.mono;
   }
@@ -74,7 +91,9 @@ test('a device on a fake clock: handshake, keepalive, rekey, expiry, `wg show` f
   const theirKey = publicKeyFromPrivate(theirs);
   const peerIndex = device.addPeer(theirKey, { endpoint: PEER_EP });
   const peer = new Tunnel({
-    privateKey: theirs, peerPublicKey: publicKeyFromPrivate(ours), wallClock: () => clock.wallNow(),
+    privateKey: theirs,
+    peerPublicKey: publicKeyFromPrivate(ours),
+    wallClock: () => clock.wallNow(),
   });
   const toPeer = (ds: Datagram[]): TunnelAction[] =>
     ds.flatMap((d) => peer.decapsulate(Uint8Array.from(d.packet), OUR_EP, clock.now()));
@@ -87,7 +106,10 @@ test('a device on a fake clock: handshake, keepalive, rekey, expiry, `wg show` f
   const answered = (initiation: Datagram[]): void => {
     assert.deepEqual(types(initiation), [MSG_INITIATION]);
     const response = replies(toPeer(initiation));
-    assert.deepEqual(response.map((r) => r[0]), [MSG_RESPONSE]);
+    assert.deepEqual(
+      response.map((r) => r[0]),
+      [MSG_RESPONSE],
+    );
     assert.deepEqual([...peer.handshake.lastTimestamp], [...tai64n(clock.wallNow())], 'TAI64N of the fake wall clock');
     clock.advance(3);
     const after = device.handshakeMessage(response[0], PEER_EP, clock.now());
@@ -111,7 +133,10 @@ test('a device on a fake clock: handshake, keepalive, rekey, expiry, `wg show` f
     assert.deepEqual(device.tick(clock.now()), []);
     clock.advance(1);
     const keepalive = device.tick(clock.now());
-    assert.deepEqual(keepalive.map((d) => d.packet.length), [32]);
+    assert.deepEqual(
+      keepalive.map((d) => d.packet.length),
+      [32],
+    );
     assert.deepEqual(errors(toPeer(keepalive)), []);
 
     // Data still going out under keys REKEY_AFTER_TIME old: we, the initiator, rekey.
@@ -154,18 +179,21 @@ test('nothing under src/wireguard/ but clock.ts reads a clock, sets a timer or d
   const root = fileURLToPath(new URL('../../../src/wireguard/', import.meta.url));
   const files = (dir: string): string[] =>
     readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+      e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    );
   // A socket's own idle timeout (uapi/server.ts: socket.setTimeout) is I/O, not a clock read.
   const reading = /\b(Date\.now|performance\.now|process\.hrtime|new Date)\b|(?<![.\w])set(Timeout|Interval)\(/;
   const bad: string[] = [];
   for (const f of files(root)) {
     const name = relative(root, f);
     if (name === 'clock.ts') continue;
-    readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
-      // Code only: comments may name the clocks.
-      const code = /^\s*(\*|\/\*)/.test(line) ? '' : line.replace(/\/\/.*$/, '');
-      if (reading.test(code) || /\bsystemClock\b/.test(code)) bad.push(`${name}:${i + 1}: ${line.trim()}`);
-    });
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        // Code only: comments may name the clocks.
+        const code = /^\s*(\*|\/\*)/.test(line) ? '' : line.replace(/\/\/.*$/, '');
+        if (reading.test(code) || /\bsystemClock\b/.test(code)) bad.push(`${name}:${i + 1}: ${line.trim()}`);
+      });
   }
   assert.deepEqual(bad, []);
 });

@@ -35,7 +35,11 @@ test('golden cookie reply and mac2', () => {
   g.addMacs(retry, 20);
   assert.equal(toHex(retry), t.initiation_with_mac2);
   assert.equal(c.check(retry, 148, SOURCE, 30), MacVerdict.Mac2Valid);
-  assert.equal(c.check(retry, 148, OTHER, 30), MacVerdict.Mac1Only, 'the cookie is bound to the source address and port');
+  assert.equal(
+    c.check(retry, 148, OTHER, 30),
+    MacVerdict.Mac1Only,
+    'the cookie is bound to the source address and port',
+  );
 });
 
 test('mac1 is checked over exactly the bytes before it', () => {

@@ -4,8 +4,28 @@
 // and tamper detection. The handshake transcript (handshake.test.ts) covers their use together.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hash, mac, hmac, kdf1, kdf2, kdf3, aeadSeal, aeadOpen, xaeadSeal, xaeadOpen, ctEqual, isZero, zero } from '../../src/wireguard/crypto.js';
-import { dh, privateKeyObject, publicKeyFromPrivate, generatePrivateKey, keyPairFromPrivate } from '../../src/wireguard/x25519.js';
+import {
+  hash,
+  mac,
+  hmac,
+  kdf1,
+  kdf2,
+  kdf3,
+  aeadSeal,
+  aeadOpen,
+  xaeadSeal,
+  xaeadOpen,
+  ctEqual,
+  isZero,
+  zero,
+} from '../../src/wireguard/crypto.js';
+import {
+  dh,
+  privateKeyObject,
+  publicKeyFromPrivate,
+  generatePrivateKey,
+  keyPairFromPrivate,
+} from '../../src/wireguard/x25519.js';
 import { hex, toHex, scriptedRng } from './fixtures.js';
 
 const te = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -13,7 +33,11 @@ const K32 = Uint8Array.from({ length: 32 }, (_, i) => i);
 
 test('BLAKE2s-256: RFC 7693 Appendix B ("abc") and the empty string', () => {
   assert.equal(toHex(hash(te('abc'))), '508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982');
-  assert.equal(toHex(hash(te('a'), te('bc'))), '508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982', 'parts hash as their concatenation');
+  assert.equal(
+    toHex(hash(te('a'), te('bc'))),
+    '508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982',
+    'parts hash as their concatenation',
+  );
   assert.equal(toHex(hash()), '69217a3079908094e11121d042354a7c1f55b6482ca1a51e1b250dfd1ed0eef9');
 });
 
@@ -23,8 +47,20 @@ test('keyed BLAKE2s: the 16-byte MAC matches Python hashlib', () => {
 });
 
 test('HMAC-BLAKE2s and KDF1/2/3 match Python hashlib + hmac', () => {
-  assert.equal(toHex(hmac(te('key'), te('The quick brown fox jumps over the lazy dog'))), 'f93215bb90d4af4c3061cd932fb169fb8bb8a91d0b4022baea1271e1323cd9a0');
-  assert.equal(toHex(hmac(Uint8Array.from({ length: 100 }, (_, i) => i), te('weft'))), '9cd41a3701d082eb9063eaf443838a2f5dc4251e0c306950ee5a1347e3678771', 'keys longer than a block are hashed first');
+  assert.equal(
+    toHex(hmac(te('key'), te('The quick brown fox jumps over the lazy dog'))),
+    'f93215bb90d4af4c3061cd932fb169fb8bb8a91d0b4022baea1271e1323cd9a0',
+  );
+  assert.equal(
+    toHex(
+      hmac(
+        Uint8Array.from({ length: 100 }, (_, i) => i),
+        te('weft'),
+      ),
+    ),
+    '9cd41a3701d082eb9063eaf443838a2f5dc4251e0c306950ee5a1347e3678771',
+    'keys longer than a block are hashed first',
+  );
   const ck = new Uint8Array(32);
   const t1 = 'fbff6119f265251560576e82518f61aeb420cff55b5dcf649475b758a01f3951';
   const t2 = 'a534dd2f7d3e7e614508dba7c675d5cf1008b383670cd8fd46231aa38bbfb618';

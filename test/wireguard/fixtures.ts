@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export function fixture<T>(name: string): T {
-  return JSON.parse(readFileSync(fileURLToPath(new URL(`../../../test/fixtures/wireguard/${name}`, import.meta.url)), 'utf8')) as T;
+  return JSON.parse(
+    readFileSync(fileURLToPath(new URL(`../../../test/fixtures/wireguard/${name}`, import.meta.url)), 'utf8'),
+  ) as T;
 }
 
 export const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
@@ -25,14 +27,28 @@ export function scriptedRng(chunks: Uint8Array[] = []): (n: number) => Uint8Arra
 
 export interface Transcript {
   name: string;
-  initiator_static_private: string; initiator_static_public: string;
-  responder_static_private: string; responder_static_public: string;
-  initiator_ephemeral_private: string; responder_ephemeral_private: string;
+  initiator_static_private: string;
+  initiator_static_public: string;
+  responder_static_private: string;
+  responder_static_public: string;
+  initiator_ephemeral_private: string;
+  responder_ephemeral_private: string;
   preshared_key: string | null;
-  initiator_index: number; responder_index: number; wall_ms: number; tai64n: string;
-  initiation: string; response: string;
-  initiator_send_key: string; initiator_recv_key: string;
-  plaintext: string; transport_initiator_counter0: string; keepalive_responder_counter0: string;
-  cookie_secret: string; cookie_source: string; cookie: string; cookie_nonce: string;
-  cookie_reply: string; initiation_with_mac2: string;
+  initiator_index: number;
+  responder_index: number;
+  wall_ms: number;
+  tai64n: string;
+  initiation: string;
+  response: string;
+  initiator_send_key: string;
+  initiator_recv_key: string;
+  plaintext: string;
+  transport_initiator_counter0: string;
+  keepalive_responder_counter0: string;
+  cookie_secret: string;
+  cookie_source: string;
+  cookie: string;
+  cookie_nonce: string;
+  cookie_reply: string;
+  initiation_with_mac2: string;
 }

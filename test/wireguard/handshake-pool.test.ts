@@ -44,10 +44,18 @@ function collecting(key: Uint8Array, o: ConstructorParameters<typeof HandshakePo
     if (waiter && results.length + stale >= waiter.n) waiter.resolve();
   });
   const wait = (n: number): Promise<void> =>
-    results.length + stale >= n ? Promise.resolve() : new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`only ${results.length + stale} of ${n} results`)), 10000);
-      waiter = { n, resolve: () => { clearTimeout(t); resolve(); } };
-    });
+    results.length + stale >= n
+      ? Promise.resolve()
+      : new Promise((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`only ${results.length + stale} of ${n} results`)), 10000);
+          waiter = {
+            n,
+            resolve: () => {
+              clearTimeout(t);
+              resolve();
+            },
+          };
+        });
   return { pool, results, wait, stale: () => stale };
 }
 
@@ -79,7 +87,8 @@ test('pool identification equals the synchronous initiatorStaticKey: valid, garb
       if (want !== null) identified++;
     }
     assert.equal(identified, 30);
-    for (const r of c.results.filter((x) => x.ctx < 30)) assert.equal(toHex(r.publicKey), toHex(publicKeyFromPrivate(peers[r.ctx % 3])));
+    for (const r of c.results.filter((x) => x.ctx < 30))
+      assert.equal(toHex(r.publicKey), toHex(publicKeyFromPrivate(peers[r.ctx % 3])));
     const s = c.pool.stats();
     assert.equal(s.identified, 30);
     assert.equal(s.unidentified, 32);
@@ -105,7 +114,10 @@ test('pool: bounded in flight, the excess refused, busy while saturated, the gat
     assert.equal(c.pool.busy, true);
     await c.wait(8);
     assert.equal(c.results.length, 8);
-    assert.deepEqual(c.results.map((r) => r.ctx).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      c.results.map((r) => r.ctx).sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
     assert.equal(c.pool.stats().maxInFlightSeen, 1);
     assert.equal(c.pool.inFlight, 0);
     assert.equal(c.pool.busy, false, 'idle again once the results are in');
@@ -158,11 +170,17 @@ function poolDevice(key: Uint8Array) {
   let notify: (() => void) | null = null;
   const t = WgShared.create({ maxPeers: 4, maxAllowedIps: 16, workers: 1 });
   const dev = new WgDevice(t, 1, {
-    privateKey: key, listenPort: 51871, mtu: 1420, clock: systemClock,
+    privateKey: key,
+    listenPort: 51871,
+    mtu: 1420,
+    clock: systemClock,
     handshakePool: { threads: 1, batchSize: 4, maxInFlight: 2 },
     onIdentified: () => notify?.(),
   });
-  const ready = (): Promise<void> => new Promise((resolve) => { notify = resolve; });
+  const ready = (): Promise<void> =>
+    new Promise((resolve) => {
+      notify = resolve;
+    });
   return { dev, ready };
 }
 
@@ -217,7 +235,8 @@ test('device with the pool: garbage with a valid MAC1 is identified as nobody on
   try {
     dev.addPeer(publicKeyFromPrivate(generatePrivateKey()), { endpoint: SRC });
     const r = ready();
-    for (let i = 0; i < 4; i++) assert.deepEqual(dev.handshakeMessage(garbage(dev.publicKey), SRC, performance.now()), []);
+    for (let i = 0; i < 4; i++)
+      assert.deepEqual(dev.handshakeMessage(garbage(dev.publicKey), SRC, performance.now()), []);
     await r;
     assert.deepEqual(dev.identifiedMessages(performance.now()), []);
     assert.equal(dev.errors.get('unknownPeer'), 4);

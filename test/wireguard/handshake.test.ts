@@ -6,8 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture, hex, toHex, Transcript } from './fixtures.js';
 import {
-  LocalIdentity, Handshake, HandshakeState, createInitiation, consumeInitiation, createResponse, consumeResponse,
-  deriveSessionKeys, initiatorStaticKey,
+  LocalIdentity,
+  Handshake,
+  HandshakeState,
+  createInitiation,
+  consumeInitiation,
+  createResponse,
+  consumeResponse,
+  deriveSessionKeys,
+  initiatorStaticKey,
 } from '../../src/wireguard/noise.js';
 import { CookieGenerator, CookieChecker } from '../../src/wireguard/cookie.js';
 import { Keypair } from '../../src/wireguard/keypair.js';
@@ -29,7 +36,13 @@ function sides(t: Transcript): Sides {
   const ini = new LocalIdentity(hex(t.initiator_static_private));
   const res = new LocalIdentity(hex(t.responder_static_private));
   const psk = t.preshared_key ? hex(t.preshared_key) : undefined;
-  return { t, ini, res, iHs: new Handshake(ini, res.keys.publicKey, psk), rHs: new Handshake(res, ini.keys.publicKey, psk) };
+  return {
+    t,
+    ini,
+    res,
+    iHs: new Handshake(ini, res.keys.publicKey, psk),
+    rHs: new Handshake(res, ini.keys.publicKey, psk),
+  };
 }
 
 function initiation(s: Sides): Uint8Array {
@@ -57,7 +70,12 @@ for (const t of TRANSCRIPTS) {
     assert.equal(s.iHs.state, HandshakeState.InitiationCreated);
 
     assert.ok(new CookieChecker(s.res.keys.publicKey).checkMac1(hex(t.initiation), 148));
-    const found = consumeInitiation(s.res, hex(t.initiation), (pub) => (toHex(pub) === t.initiator_static_public ? s.rHs : undefined), 1000);
+    const found = consumeInitiation(
+      s.res,
+      hex(t.initiation),
+      (pub) => (toHex(pub) === t.initiator_static_public ? s.rHs : undefined),
+      1000,
+    );
     assert.equal(found, s.rHs);
     assert.equal(s.rHs.remoteIndex, t.initiator_index);
     const resp = createResponse(s.rHs, hex(t.responder_ephemeral_private), t.responder_index);
@@ -107,7 +125,8 @@ test('the responder finds the initiator by its static key alone', () => {
 test('initiation: tampering, unknown peer, replayed timestamp, flood — each a named error and no state change', () => {
   const t = TRANSCRIPTS[0];
   const s = sides(t);
-  const find = (pub: Uint8Array): Handshake | undefined => (toHex(pub) === t.initiator_static_public ? s.rHs : undefined);
+  const find = (pub: Uint8Array): Handshake | undefined =>
+    toHex(pub) === t.initiator_static_public ? s.rHs : undefined;
   const tamper = (at: number): Uint8Array => {
     const m = hex(t.initiation);
     m[at] ^= 0x80;
@@ -116,7 +135,10 @@ test('initiation: tampering, unknown peer, replayed timestamp, flood — each a 
   assert.equal(consumeInitiation(s.res, tamper(60), find, 0), 'decryptStatic');
   assert.equal(consumeInitiation(s.res, tamper(100), find, 0), 'decryptTimestamp');
   assert.equal(consumeInitiation(s.res, tamper(10), find, 0), 'decryptStatic', 'another ephemeral gives other keys');
-  assert.equal(consumeInitiation(s.res, hex(t.initiation), () => undefined, 0), 'unknownPeer');
+  assert.equal(
+    consumeInitiation(s.res, hex(t.initiation), () => undefined, 0),
+    'unknownPeer',
+  );
   const zeroEph = hex(t.initiation);
   zeroEph.fill(0, 8, 40);
   assert.equal(consumeInitiation(s.res, zeroEph, find, 0), 'badDh', 'low-order ephemeral');
@@ -127,7 +149,8 @@ test('initiation: tampering, unknown peer, replayed timestamp, flood — each a 
 
   // A newer one from the same initiator, but within 20 ms of the last: flood.
   const s2 = sides(t);
-  const find2 = (pub: Uint8Array): Handshake | undefined => (toHex(pub) === t.initiator_static_public ? s2.rHs : undefined);
+  const find2 = (pub: Uint8Array): Handshake | undefined =>
+    toHex(pub) === t.initiator_static_public ? s2.rHs : undefined;
   const m1 = createInitiation(s2.iHs, hex(t.initiator_ephemeral_private), 1, t.wall_ms)!;
   const m2 = createInitiation(s2.iHs, hex(t.initiator_ephemeral_private), 2, t.wall_ms + 1000)!;
   assert.equal(consumeInitiation(s2.res, m1, find2, 100), s2.rHs);
@@ -156,5 +179,9 @@ test('response: only to our pending initiation, tampering refused without distur
   const noPsk = new Handshake(other.ini, other.res.keys.publicKey);
   createInitiation(noPsk, hex(t.initiator_ephemeral_private), t.initiator_index, t.wall_ms);
   assert.equal(consumeResponse(noPsk, hex(t.response)), 'decryptEmpty');
-  assert.equal(createResponse(new Handshake(other.res, other.ini.keys.publicKey), hex(t.responder_ephemeral_private), 1), null, 'no initiation consumed');
+  assert.equal(
+    createResponse(new Handshake(other.res, other.ini.keys.publicKey), hex(t.responder_ephemeral_private), 1),
+    null,
+    'no initiation consumed',
+  );
 });

@@ -4,18 +4,41 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Keypair, TRANSPORT_COUNTER_EXHAUSTED, TRANSPORT_NO_ROOM, TRANSPORT_REPLAY, TRANSPORT_ZEROED, TRANSPORT_EXPIRED, TRANSPORT_DECRYPT_FAILED,
+  Keypair,
+  TRANSPORT_COUNTER_EXHAUSTED,
+  TRANSPORT_NO_ROOM,
+  TRANSPORT_REPLAY,
+  TRANSPORT_ZEROED,
+  TRANSPORT_EXPIRED,
+  TRANSPORT_DECRYPT_FAILED,
 } from '../../src/wireguard/keypair.js';
 import { Session } from '../../src/wireguard/session.js';
-import { wgCheck, wgPaddedLength, WG_BAD_SIZE, WG_BAD_TYPE, WG_TRUNCATED, wgCounterHi, wgCounterLo } from '../../src/wire/wireguard.js';
+import {
+  wgCheck,
+  wgPaddedLength,
+  WG_BAD_SIZE,
+  WG_BAD_TYPE,
+  WG_TRUNCATED,
+  wgCounterHi,
+  wgCounterLo,
+} from '../../src/wire/wireguard.js';
 import { tai64n, tai64nAfter } from '../../src/wireguard/tai64n.js';
-import { REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, MSG_INITIATION_SIZE, MSG_RESPONSE_SIZE, MSG_COOKIE_REPLY_SIZE } from '../../src/wireguard/constants.js';
+import {
+  REJECT_AFTER_MESSAGES,
+  REJECT_AFTER_TIME,
+  MSG_INITIATION_SIZE,
+  MSG_RESPONSE_SIZE,
+  MSG_COOKIE_REPLY_SIZE,
+} from '../../src/wireguard/constants.js';
 
 const K1 = new Uint8Array(32).fill(1);
 const K2 = new Uint8Array(32).fill(2);
 
 function pair(): [Keypair, Keypair] {
-  return [Keypair.create(Uint8Array.from(K1), Uint8Array.from(K2), 10, 20, 0, true), Keypair.create(Uint8Array.from(K2), Uint8Array.from(K1), 20, 10, 0, false)];
+  return [
+    Keypair.create(Uint8Array.from(K1), Uint8Array.from(K2), 10, 20, 0, true),
+    Keypair.create(Uint8Array.from(K2), Uint8Array.from(K1), 20, 10, 0, false),
+  ];
 }
 
 function seal(kp: Keypair, plain: Uint8Array): Uint8Array {
@@ -28,7 +51,11 @@ function seal(kp: Keypair, plain: Uint8Array): Uint8Array {
 }
 
 test('message sizes are exact; reserved bytes must be zero', () => {
-  for (const [type, size] of [[1, MSG_INITIATION_SIZE], [2, MSG_RESPONSE_SIZE], [3, MSG_COOKIE_REPLY_SIZE]]) {
+  for (const [type, size] of [
+    [1, MSG_INITIATION_SIZE],
+    [2, MSG_RESPONSE_SIZE],
+    [3, MSG_COOKIE_REPLY_SIZE],
+  ]) {
     const b = new Uint8Array(size + 1);
     b[0] = type;
     assert.equal(wgCheck(b, 0, size), type);
@@ -43,7 +70,10 @@ test('message sizes are exact; reserved bytes must be zero', () => {
   assert.equal(wgCheck(d, 0, 31), WG_BAD_SIZE);
   assert.equal(wgCheck(d, 0, 3), WG_TRUNCATED);
   assert.equal(wgCheck(d, 30, 20), WG_TRUNCATED, 'beyond the buffer');
-  assert.deepEqual([0, 1, 15, 16, 17, 1420].map((n) => wgPaddedLength(n)), [0, 16, 16, 16, 32, 1424]);
+  assert.deepEqual(
+    [0, 1, 15, 16, 17, 1420].map((n) => wgPaddedLength(n)),
+    [0, 16, 16, 16, 32, 1424],
+  );
   assert.equal(wgPaddedLength(1419, 1420), 1420, 'never padded past the MTU');
 });
 
@@ -52,11 +82,14 @@ test('seal / open in place, counters in order, header fields', () => {
   for (let i = 0; i < 3; i++) {
     const m = seal(a, Uint8Array.of(0x45, i));
     assert.equal(m[0], 4);
-    assert.equal(m[4], 20, 'the receiver index is the peer\'s');
+    assert.equal(m[4], 20, "the receiver index is the peer's");
     assert.equal(wgCounterLo(m, 0), i);
     assert.equal(b.open(m, 0, m.length, 1), 16);
     assert.deepEqual([...m.subarray(16, 18)], [0x45, i]);
-    assert.ok(m.subarray(18, 32).every((x) => x === 0), 'zero padding');
+    assert.ok(
+      m.subarray(18, 32).every((x) => x === 0),
+      'zero padding',
+    );
   }
   assert.equal(a.sendCount(), 3n);
   const buf = new Uint8Array(40);
@@ -86,7 +119,7 @@ test('another Keypair from the descriptor shares the counter and the replay wind
   const b2 = new Keypair(b.descriptor());
   const m1 = seal(a, Uint8Array.of(1));
   const m2 = seal(a2, Uint8Array.of(2));
-  assert.equal(wgCounterLo(m2, 0), 1, 'a2 continues a\'s counter');
+  assert.equal(wgCounterLo(m2, 0), 1, "a2 continues a's counter");
   const copy = Uint8Array.from(m1);
   assert.equal(b.open(m1, 0, m1.length, 1), 16);
   assert.equal(b2.open(copy, 0, copy.length, 1), TRANSPORT_REPLAY, 'b2 sees what b accepted');
@@ -111,7 +144,13 @@ test('expiry, tampering, zeroing', () => {
 
 test('session slots: responder keys wait in next until the initiator uses them', () => {
   const s = new Session();
-  const keys = (li: number, init: boolean) => ({ sendKey: new Uint8Array(32).fill(li), recvKey: new Uint8Array(32), localIndex: li, remoteIndex: 0, isInitiator: init });
+  const keys = (li: number, init: boolean) => ({
+    sendKey: new Uint8Array(32).fill(li),
+    recvKey: new Uint8Array(32),
+    localIndex: li,
+    remoteIndex: 0,
+    isInitiator: init,
+  });
   const cur = (): Keypair | null => s.current;
   const n1 = s.install(keys(1, false), 0);
   assert.equal(s.next, n1);
@@ -123,7 +162,11 @@ test('session slots: responder keys wait in next until the initiator uses them',
   const n3 = s.install(keys(3, false), 20);
   assert.equal(s.byIndex(3), n3);
   const c4 = s.install(keys(4, true), 30);
-  assert.deepEqual([cur()?.localIndex, s.previous?.localIndex, s.next], [4, 3, null], 'an unconfirmed next is kept for receiving');
+  assert.deepEqual(
+    [cur()?.localIndex, s.previous?.localIndex, s.next],
+    [4, 3, null],
+    'an unconfirmed next is kept for receiving',
+  );
   assert.ok(c2.zeroed, 'the replaced current is erased');
   assert.ok(!s.received(c4));
   assert.deepEqual(s.indices().sort(), [3, 4]);

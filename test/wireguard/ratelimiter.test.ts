@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { RateLimiter } from '../../src/wireguard/ratelimiter.js';
 
 const v4 = (x: number): Uint8Array => Uint8Array.of(198, 18, 63, x);
-const v6 = (host: number, net = 1): Uint8Array => Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, 0, net, 0, 0, 0, 0, 0, 0, 0, 0, 0, host);
+const v6 = (host: number, net = 1): Uint8Array =>
+  Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, 0, net, 0, 0, 0, 0, 0, 0, 0, 0, 0, host);
 
 test('burst of 5, then 20 per second', () => {
   const r = new RateLimiter();

@@ -96,7 +96,12 @@ test('random sequences agree with a plain model', () => {
     for (let i = 0; i < 5000; i++) {
       const r = rnd();
       // Mostly forward, sometimes back within or beyond the window, sometimes a jump.
-      const c = r % 10 < 6 ? (pos += 1 + (r >>> 8) % 4) : r % 10 < 9 ? Math.max(0, pos - ((r >>> 8) % 9000)) : (pos += (r >>> 8) % 20000);
+      const c =
+        r % 10 < 6
+          ? (pos += 1 + ((r >>> 8) % 4))
+          : r % 10 < 9
+            ? Math.max(0, pos - ((r >>> 8) % 9000))
+            : (pos += (r >>> 8) % 20000);
       const expect = !seen.has(c) && (c > max || max - c < REPLAY_WINDOW_SIZE);
       assert.equal(w.check(0, c), expect, `round ${round} step ${i} counter ${c} max ${max}`);
       if (expect) {
@@ -145,6 +150,9 @@ test('worker threads hammering one window accept every counter exactly once', { 
   let bad = 0;
   for (let c = 0; c < total; c++) if (acc[c] !== 1) bad++;
   assert.equal(bad, 0, `${bad} counters not accepted exactly once`);
-  assert.equal(results.reduce((a, b) => a + b, 0), total);
+  assert.equal(
+    results.reduce((a, b) => a + b, 0),
+    total,
+  );
   assert.ok(results.filter((n) => n > 0).length >= 2, `work was shared: ${results.join(',')}`);
 });

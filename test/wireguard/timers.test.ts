@@ -4,7 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PeerTimers, TimerAction, MAX_HANDSHAKE_ATTEMPTS } from '../../src/wireguard/timers.js';
-import { KEEPALIVE_TIMEOUT, REKEY_TIMEOUT, REKEY_ATTEMPT_TIME, ZERO_KEYS_AFTER, REJECT_AFTER_TIME } from '../../src/wireguard/constants.js';
+import {
+  KEEPALIVE_TIMEOUT,
+  REKEY_TIMEOUT,
+  REKEY_ATTEMPT_TIME,
+  ZERO_KEYS_AFTER,
+  REJECT_AFTER_TIME,
+} from '../../src/wireguard/constants.js';
 
 test('retransmits every REKEY_TIMEOUT + jitter, gives up at REKEY_ATTEMPT_TIME', () => {
   const jitters = [0, 333, 100];

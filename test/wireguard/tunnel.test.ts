@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { Tunnel, TunnelAction, Endpoint, TunnelOptions } from '../../src/wireguard/tunnel.js';
 import { generatePrivateKey, publicKeyFromPrivate } from '../../src/wireguard/x25519.js';
 import { scriptedRng } from './fixtures.js';
-import { REKEY_AFTER_TIME, REJECT_AFTER_TIME, REKEY_TIMEOUT, ZERO_KEYS_AFTER, KEEPALIVE_TIMEOUT } from '../../src/wireguard/constants.js';
+import {
+  REKEY_AFTER_TIME,
+  REJECT_AFTER_TIME,
+  REKEY_TIMEOUT,
+  ZERO_KEYS_AFTER,
+  KEEPALIVE_TIMEOUT,
+} from '../../src/wireguard/constants.js';
 
 const A_ADDR: Endpoint = { address: '198.18.62.1', port: 40001 };
 const B_ADDR: Endpoint = { address: '198.18.62.2', port: 51820 };
@@ -17,8 +23,21 @@ function pair(aOpts: Partial<TunnelOptions> = {}, bOpts: Partial<TunnelOptions> 
   const kb = generatePrivateKey(scriptedRng([new Uint8Array(32).fill(0xb2)]));
   let wall = 1_700_000_000_000;
   const clock = (): number => (wall += 1000);
-  const a = new Tunnel({ privateKey: ka, peerPublicKey: publicKeyFromPrivate(kb), endpoint: B_ADDR, rng: scriptedRng(), wallClock: clock, ...aOpts });
-  const b = new Tunnel({ privateKey: kb, peerPublicKey: publicKeyFromPrivate(ka), rng: scriptedRng(), wallClock: clock, ...bOpts });
+  const a = new Tunnel({
+    privateKey: ka,
+    peerPublicKey: publicKeyFromPrivate(kb),
+    endpoint: B_ADDR,
+    rng: scriptedRng(),
+    wallClock: clock,
+    ...aOpts,
+  });
+  const b = new Tunnel({
+    privateKey: kb,
+    peerPublicKey: publicKeyFromPrivate(ka),
+    rng: scriptedRng(),
+    wallClock: clock,
+    ...bOpts,
+  });
   return { a, b };
 }
 
@@ -33,9 +52,12 @@ function ip4(len = 40, id = 1): Uint8Array {
   return p;
 }
 
-const net = (acts: TunnelAction[]): Extract<TunnelAction, { type: 'network' }>[] => acts.filter((x): x is Extract<TunnelAction, { type: 'network' }> => x.type === 'network');
-const errs = (acts: TunnelAction[]): string[] => acts.filter((x): x is Extract<TunnelAction, { type: 'error' }> => x.type === 'error').map((x) => x.reason);
-const tun = (acts: TunnelAction[]): Uint8Array[] => acts.filter((x): x is Extract<TunnelAction, { type: 'tunnel' }> => x.type === 'tunnel').map((x) => x.packet);
+const net = (acts: TunnelAction[]): Extract<TunnelAction, { type: 'network' }>[] =>
+  acts.filter((x): x is Extract<TunnelAction, { type: 'network' }> => x.type === 'network');
+const errs = (acts: TunnelAction[]): string[] =>
+  acts.filter((x): x is Extract<TunnelAction, { type: 'error' }> => x.type === 'error').map((x) => x.reason);
+const tun = (acts: TunnelAction[]): Uint8Array[] =>
+  acts.filter((x): x is Extract<TunnelAction, { type: 'tunnel' }> => x.type === 'tunnel').map((x) => x.packet);
 
 /** Delivers every network action of `acts` to `to` (from `from`) and returns what `to` did. */
 function deliver(acts: TunnelAction[], to: Tunnel, from: Endpoint, now: number): TunnelAction[] {
@@ -47,11 +69,21 @@ function deliver(acts: TunnelAction[], to: Tunnel, from: Endpoint, now: number):
 /** Handshake initiated by a with a queued packet; returns b's received packets. */
 function connect(a: Tunnel, b: Tunnel, now: number): Uint8Array[] {
   const first = a.encapsulate(ip4(40, 9), now);
-  assert.deepEqual(net(first).map((n) => n.kind), ['initiation']);
+  assert.deepEqual(
+    net(first).map((n) => n.kind),
+    ['initiation'],
+  );
   const resp = deliver(first, b, A_ADDR, now);
-  assert.deepEqual(net(resp).map((n) => n.kind), ['response']);
+  assert.deepEqual(
+    net(resp).map((n) => n.kind),
+    ['response'],
+  );
   const data = deliver(resp, a, B_ADDR, now);
-  assert.deepEqual(net(data).map((n) => n.kind), ['data'], 'the queued packet goes out at once');
+  assert.deepEqual(
+    net(data).map((n) => n.kind),
+    ['data'],
+    'the queued packet goes out at once',
+  );
   return tun(deliver(data, b, A_ADDR, now));
 }
 
@@ -76,10 +108,17 @@ test('without queued data the initiator confirms with a keepalive; the responder
   const early = b.encapsulate(ip4(), 2);
   assert.equal(net(early).filter((n) => n.kind === 'data').length, 0);
   const ka = deliver(resp, a, B_ADDR, 3);
-  assert.deepEqual(net(ka).map((n) => n.kind), ['keepalive']);
+  assert.deepEqual(
+    net(ka).map((n) => n.kind),
+    ['keepalive'],
+  );
   assert.equal(net(ka)[0].packet.length, 32);
   const afterKa = deliver(ka, b, A_ADDR, 4);
-  assert.deepEqual(net(afterKa).map((n) => n.kind), ['data'], 'the queued packet leaves once confirmed');
+  assert.deepEqual(
+    net(afterKa).map((n) => n.kind),
+    ['data'],
+    'the queued packet leaves once confirmed',
+  );
   assert.equal(tun(deliver(afterKa, a, B_ADDR, 5)).length, 1);
 });
 
@@ -99,8 +138,20 @@ test('hostile input: each malformed datagram gets its named reason', () => {
   assert.deepEqual(one(new Uint8Array(0)), ['truncated']);
   assert.deepEqual(one(Uint8Array.of(1, 0, 0)), ['truncated']);
   assert.deepEqual(one(Uint8Array.of(9, 0, 0, 0, 1, 2, 3, 4)), ['badType']);
-  assert.deepEqual(one(Uint8Array.of(1, 0, 1, 0, ...new Array(144).fill(0))), ['badType'], 'reserved bytes must be zero');
-  for (const [type, size] of [[1, 147], [1, 149], [2, 91], [2, 93], [3, 63], [3, 65], [4, 31]]) {
+  assert.deepEqual(
+    one(Uint8Array.of(1, 0, 1, 0, ...new Array(144).fill(0))),
+    ['badType'],
+    'reserved bytes must be zero',
+  );
+  for (const [type, size] of [
+    [1, 147],
+    [1, 149],
+    [2, 91],
+    [2, 93],
+    [3, 63],
+    [3, 65],
+    [4, 31],
+  ]) {
     const d = new Uint8Array(size);
     d[0] = type;
     assert.deepEqual(one(d), ['wrongSize'], `type ${type} size ${size}`);
@@ -130,7 +181,11 @@ test('hostile input: each malformed datagram gets its named reason', () => {
   const counter = Uint8Array.from(good);
   counter[8] ^= 1;
   assert.deepEqual(one(counter), ['decryptFailed'], 'the counter is part of the nonce');
-  assert.equal(tun(b.decapsulate(Uint8Array.from(good), A_ADDR, 2)).length, 1, 'the genuine one still passes after the forgeries');
+  assert.equal(
+    tun(b.decapsulate(Uint8Array.from(good), A_ADDR, 2)).length,
+    1,
+    'the genuine one still passes after the forgeries',
+  );
   // Authentic but not an IP packet inside.
   const junk = new Uint8Array(20);
   junk[0] = 0x70;
@@ -174,7 +229,11 @@ test('rotation: a new handshake moves current to previous, which still decrypts 
   assert.equal(a.session.previous?.remoteIndex, oldIndexB);
   deliver(ka, b, A_ADDR, REKEY_TIMEOUT + 103);
   assert.equal(b.session.previous?.localIndex, oldIndexB, 'old current became previous');
-  assert.equal(tun(b.decapsulate(Uint8Array.from(inflight), A_ADDR, REKEY_TIMEOUT + 104)).length, 1, 'in-flight packet under the old keys');
+  assert.equal(
+    tun(b.decapsulate(Uint8Array.from(inflight), A_ADDR, REKEY_TIMEOUT + 104)).length,
+    1,
+    'in-flight packet under the old keys',
+  );
   assert.notEqual(b.session.current!.localIndex, oldIndexB);
 });
 
@@ -182,13 +241,25 @@ test('the initiator rekeys after REKEY_AFTER_TIME when sending; keys expire at R
   const { a, b } = pair();
   connect(a, b, 0);
   const early = net(a.encapsulate(ip4(), 2))[0].packet;
-  assert.deepEqual(net(a.encapsulate(ip4(), REKEY_AFTER_TIME - 1)).map((n) => n.kind), ['data']);
-  assert.deepEqual(net(a.encapsulate(ip4(), REKEY_AFTER_TIME)).map((n) => n.kind), ['data', 'initiation']);
+  assert.deepEqual(
+    net(a.encapsulate(ip4(), REKEY_AFTER_TIME - 1)).map((n) => n.kind),
+    ['data'],
+  );
+  assert.deepEqual(
+    net(a.encapsulate(ip4(), REKEY_AFTER_TIME)).map((n) => n.kind),
+    ['data', 'initiation'],
+  );
   // The responder never rekeys on age alone.
-  assert.deepEqual(net(b.encapsulate(ip4(), REKEY_AFTER_TIME + 1)).map((n) => n.kind), ['data']);
+  assert.deepEqual(
+    net(b.encapsulate(ip4(), REKEY_AFTER_TIME + 1)).map((n) => n.kind),
+    ['data'],
+  );
   // At REJECT_AFTER_TIME nothing is sent under the old keys: queued, new initiation.
   const late = a.encapsulate(ip4(), REJECT_AFTER_TIME);
-  assert.deepEqual(net(late).map((n) => n.kind), ['initiation']);
+  assert.deepEqual(
+    net(late).map((n) => n.kind),
+    ['initiation'],
+  );
   assert.ok(late.some((x) => x.type === 'event' && x.event === 'queued'));
   // Nor received: a packet sealed early and delivered late.
   assert.deepEqual(errs(b.decapsulate(early, A_ADDR, REJECT_AFTER_TIME)), ['expired']);
@@ -213,16 +284,29 @@ test('under load: cookie reply, then the retried initiation with mac2 is answere
   const { a, b } = pair({}, { underLoad: () => load });
   const init = a.forceHandshake(0);
   const r1 = deliver(init, b, A_ADDR, 1);
-  assert.deepEqual(net(r1).map((n) => n.kind), ['cookieReply']);
+  assert.deepEqual(
+    net(r1).map((n) => n.kind),
+    ['cookieReply'],
+  );
   assert.equal(net(r1)[0].packet.length, 64);
   const c = deliver(r1, a, B_ADDR, 2);
   assert.ok(c.some((x) => x.type === 'event' && x.event === 'cookieReceived'));
   // A forged initiation from elsewhere still gets only a cookie reply (mac2 bound to the source).
-  assert.deepEqual(net(deliver(init, b, { address: '198.18.63.9', port: 1 }, 3)).map((n) => n.kind), ['cookieReply']);
+  assert.deepEqual(
+    net(deliver(init, b, { address: '198.18.63.9', port: 1 }, 3)).map((n) => n.kind),
+    ['cookieReply'],
+  );
   const retry = a.tick(a.nextDeadline());
-  assert.deepEqual(net(retry).map((n) => n.kind), ['initiation']);
+  assert.deepEqual(
+    net(retry).map((n) => n.kind),
+    ['initiation'],
+  );
   const r2 = deliver(retry, b, A_ADDR, REKEY_TIMEOUT + 400);
-  assert.deepEqual(net(r2).map((n) => n.kind), ['response'], 'mac2 valid: processed');
+  assert.deepEqual(
+    net(r2).map((n) => n.kind),
+    ['response'],
+    'mac2 valid: processed',
+  );
   assert.ok(net(deliver(r2, a, B_ADDR, REKEY_TIMEOUT + 401)).length === 1);
   load = false;
 });
@@ -254,7 +338,10 @@ test('3 × REJECT_AFTER_TIME after the last handshake every key is zeroed', () =
   assert.ok(acts.some((x) => x.type === 'event' && x.event === 'keysZeroed'));
   assert.ok(kp.zeroed);
   assert.equal(a.session.current, null);
-  assert.deepEqual(net(a.encapsulate(ip4(), ZERO_KEYS_AFTER + 1)).map((n) => n.kind), ['initiation']);
+  assert.deepEqual(
+    net(a.encapsulate(ip4(), ZERO_KEYS_AFTER + 1)).map((n) => n.kind),
+    ['initiation'],
+  );
 });
 
 test('time scale (tests only): protocol intervals shrink with it', () => {
@@ -262,7 +349,10 @@ test('time scale (tests only): protocol intervals shrink with it', () => {
   a.forceHandshake(0);
   const due = a.nextDeadline();
   assert.ok(due >= REKEY_TIMEOUT * 0.01 && due <= (REKEY_TIMEOUT + 333) * 0.01, String(due));
-  assert.deepEqual(net(a.tick(due)).map((n) => n.kind), ['initiation']);
+  assert.deepEqual(
+    net(a.tick(due)).map((n) => n.kind),
+    ['initiation'],
+  );
 });
 
 test('no endpoint yet: the initiation cannot go out, a named error says so', () => {
@@ -279,6 +369,7 @@ test('persistent keepalive: an empty message every interval, or a handshake when
   assert.ok(net(a.tick(50_000)).some((n) => n.kind === 'keepalive'));
   // After REJECT_AFTER_TIME the keys are unusable: the persistent keepalive starts a handshake.
   let kinds: string[] = [];
-  for (let t = 75_000; t <= REJECT_AFTER_TIME + 25_000; t += 25_000) kinds = kinds.concat(net(a.tick(t)).map((n) => n.kind));
+  for (let t = 75_000; t <= REJECT_AFTER_TIME + 25_000; t += 25_000)
+    kinds = kinds.concat(net(a.tick(t)).map((n) => n.kind));
   assert.ok(kinds.includes('initiation'), kinds.join(','));
 });

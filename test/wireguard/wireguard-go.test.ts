@@ -7,7 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture, hex, toHex, Transcript } from './fixtures.js';
-import { LocalIdentity, Handshake, createInitiation, consumeInitiation, createResponse, consumeResponse, deriveSessionKeys } from '../../src/wireguard/noise.js';
+import {
+  LocalIdentity,
+  Handshake,
+  createInitiation,
+  consumeInitiation,
+  createResponse,
+  consumeResponse,
+  deriveSessionKeys,
+} from '../../src/wireguard/noise.js';
 import { CookieChecker, CookieGenerator } from '../../src/wireguard/cookie.js';
 import { Keypair, TRANSPORT_REPLAY } from '../../src/wireguard/keypair.js';
 import { ipPacketLength } from '../../src/wireguard/tunnel.js';
@@ -68,19 +76,35 @@ test("wireguard-go's initiation is accepted by our responder; our response and i
   assert.equal(wgCheck(init, 0, init.length), 1);
   assert.ok(new CookieChecker(weft.keys.publicKey).checkMac1(init, init.length));
   const hs = new Handshake(weft, wggoPublic);
-  assert.equal(consumeInitiation(weft, init, (pub) => (toHex(pub) === t.responder_static_public ? hs : undefined), 0), hs);
-  assert.equal(consumeInitiation(weft, init, () => hs, 1000), 'staleTimestamp', 'replayed initiation refused');
+  assert.equal(
+    consumeInitiation(weft, init, (pub) => (toHex(pub) === t.responder_static_public ? hs : undefined), 0),
+    hs,
+  );
+  assert.equal(
+    consumeInitiation(weft, init, () => hs, 1000),
+    'staleTimestamp',
+    'replayed initiation refused',
+  );
   const resp = createResponse(hs, hex(t.responder_ephemeral_private), c.weft_response_index)!;
   new CookieGenerator(wggoPublic).addMacs(resp, 0);
   assert.equal(toHex(resp), c.weft_response, 'the response wireguard-go accepted');
   const k = deriveSessionKeys(hs)!;
   const kp = Keypair.create(k.sendKey, k.recvKey, k.localIndex, k.remoteIndex, 0, false);
   const packets = decryptAll(kp, c.wggo_transport);
-  assert.ok(packets.some((p) => p[0] >> 4 === 4 && p[20] === 8), 'an ICMP echo request');
-  assert.ok(packets.some((p) => p[0] >> 4 === 6 && p[40] === 128), 'an ICMPv6 echo request');
+  assert.ok(
+    packets.some((p) => p[0] >> 4 === 4 && p[20] === 8),
+    'an ICMP echo request',
+  );
+  assert.ok(
+    packets.some((p) => p[0] >> 4 === 6 && p[40] === 128),
+    'an ICMPv6 echo request',
+  );
   const again = hex(c.wggo_transport[0]);
   assert.equal(kp.open(again, 0, again.length, 2), TRANSPORT_REPLAY, 'replayed transport message refused');
   // A different responder key cannot read wireguard-go's initiation.
   const stranger = new LocalIdentity(hex(t.responder_ephemeral_private));
-  assert.equal(consumeInitiation(stranger, init, () => hs, 0), 'decryptStatic');
+  assert.equal(
+    consumeInitiation(stranger, init, () => hs, 0),
+    'decryptStatic',
+  );
 });

@@ -42,7 +42,11 @@ export class ClusterController implements AgentExtension {
   private stopped = false;
 
   /** `wg`: the node's WireGuard device when the cluster encrypts node-to-node traffic (started first). */
-  constructor(private readonly agent: Agent, private readonly cluster: ClusterConfig, private readonly wg?: WireGuardController) {}
+  constructor(
+    private readonly agent: Agent,
+    private readonly cluster: ClusterConfig,
+    private readonly wg?: WireGuardController,
+  ) {}
 
   private get name(): string {
     return this.agent.cfg.node;
@@ -57,8 +61,10 @@ export class ClusterController implements AgentExtension {
     const store = await this.agent.store();
     this.store = store;
     const c = this.cluster;
-    if (c.ipv4) this.podCidrs.ipv4 = await claimPodCidr(store, this.name, c.ipv4, c.podPrefixLength.ipv4, c.podCIDR.ipv4);
-    if (c.ipv6) this.podCidrs.ipv6 = await claimPodCidr(store, this.name, c.ipv6, c.podPrefixLength.ipv6, c.podCIDR.ipv6);
+    if (c.ipv4)
+      this.podCidrs.ipv4 = await claimPodCidr(store, this.name, c.ipv4, c.podPrefixLength.ipv4, c.podCIDR.ipv4);
+    if (c.ipv6)
+      this.podCidrs.ipv6 = await claimPodCidr(store, this.name, c.ipv6, c.podPrefixLength.ipv6, c.podCIDR.ipv6);
     this.gateway = {
       ipv4: this.podCidrs.ipv4 && gatewayOf(this.podCidrs.ipv4),
       ipv6: this.podCidrs.ipv6 && gatewayOf(this.podCidrs.ipv6),
@@ -66,21 +72,32 @@ export class ClusterController implements AgentExtension {
     this.agent.routes.set('gateway', gatewayRoutes(this.gateway));
     this.agent.setVxlanGateway(this.gateway);
     // Our own pod CIDRs: an address no endpoint holds is unreachable, never sent back out.
-    this.agent.routes.set('podcidr', Object.values(this.podCidrs).filter((p): p is Prefix => !!p).map((p) => ({ prefix: p, type: ROUTE_UNREACHABLE, port: -1 })));
+    this.agent.routes.set(
+      'podcidr',
+      Object.values(this.podCidrs)
+        .filter((p): p is Prefix => !!p)
+        .map((p) => ({ prefix: p, type: ROUTE_UNREACHABLE, port: -1 })),
+    );
     this.endpoints = new EndpointManager(this.agent, store, this.podCidrs, this.gateway);
     for (const problem of await this.endpoints.restore()) log(problem);
     await this.endpoints.reclaim();
     if (c.hostPort) await this.addHostPort(store);
     await this.register();
-    this.watcher = await store.watch(NODES, (e) => this.onNodeEvent(e), (e) => {
-      this.storeHealthy = false;
-      log(`store ${store.url}: ${e.message} (forwarding continues with the routes in place)`);
-    });
+    this.watcher = await store.watch(
+      NODES,
+      (e) => this.onNodeEvent(e),
+      (e) => {
+        this.storeHealthy = false;
+        log(`store ${store.url}: ${e.message} (forwarding continues with the routes in place)`);
+      },
+    );
   }
 
   /** The node's own stack reaches the cluster CIDRs through the dataplane (cilium_host). */
   private async addHostPort(store: Store): Promise<void> {
-    const held = (await store.list(addrPrefix(this.name))).filter((kv) => kv.value === HOST_PORT).map((kv) => parseAddress(kv.key.slice(addrPrefix(this.name).length)));
+    const held = (await store.list(addrPrefix(this.name)))
+      .filter((kv) => kv.value === HOST_PORT)
+      .map((kv) => parseAddress(kv.key.slice(addrPrefix(this.name).length)));
     const pick = async (cidr: Prefix | undefined, family: 4 | 6): Promise<Address | undefined> => {
       if (!cidr) return undefined;
       const have = held.find((a) => a?.family === family);
@@ -95,7 +112,14 @@ export class ClusterController implements AgentExtension {
     const clusterCidrs = [this.cluster.ipv4, this.cluster.ipv6].filter((p): p is Prefix => !!p);
     this.agent.addPort(
       {
-        name: HOST_PORT, kind: 'endpoint', mtu: 1500, ifname: HOST_IFNAME, ipv4, ipv6, addresses: [], peerAddresses: [],
+        name: HOST_PORT,
+        kind: 'endpoint',
+        mtu: 1500,
+        ifname: HOST_IFNAME,
+        ipv4,
+        ipv6,
+        addresses: [],
+        peerAddresses: [],
         offloads: this.agent.cfg.offloads,
       },
       this.gateway,
@@ -108,7 +132,10 @@ export class ClusterController implements AgentExtension {
     return {
       name: this.name,
       underlay: { ipv4: u.ipv4 && formatAddress(u.ipv4), ipv6: u.ipv6 && formatAddress(u.ipv6) },
-      podCIDRs: { ipv4: this.podCidrs.ipv4 && formatPrefix(this.podCidrs.ipv4), ipv6: this.podCidrs.ipv6 && formatPrefix(this.podCidrs.ipv6) },
+      podCIDRs: {
+        ipv4: this.podCidrs.ipv4 && formatPrefix(this.podCidrs.ipv4),
+        ipv6: this.podCidrs.ipv6 && formatPrefix(this.podCidrs.ipv6),
+      },
       mode: this.cluster.mode,
       ...(this.wg ? { wireguard: { publicKey: this.wg.publicKeyBase64(), port: this.wg.cfg.listenPort } } : {}),
     };
@@ -166,14 +193,21 @@ export class ClusterController implements AgentExtension {
 
   /** Peers with node `name` over WireGuard (its pod CIDRs as allowed IPs); false if it cannot be reached. */
   private encrypt(name: string, rec: NodeRecord): boolean {
-    const fam = this.hasUnderlay(4) && rec.underlay.ipv4 ? 'ipv4' : this.hasUnderlay(6) && rec.underlay.ipv6 ? 'ipv6' : undefined;
+    const fam =
+      this.hasUnderlay(4) && rec.underlay.ipv4 ? 'ipv4' : this.hasUnderlay(6) && rec.underlay.ipv6 ? 'ipv6' : undefined;
     if (!fam || !rec.wireguard) return false;
     const allowed: Prefix[] = [];
     for (const f of ['ipv4', 'ipv6'] as const) {
       const p = rec.podCIDRs[f] ? parsePrefix(rec.podCIDRs[f]!, { allowHostBits: false }) : undefined;
       if (p && typeof p !== 'string') allowed.push(p);
     }
-    this.wg!.setNodePeer(name, rec.wireguard.publicKey, { address: rec.underlay[fam]!, port: rec.wireguard.port }, allowed, rec.underlay);
+    this.wg!.setNodePeer(
+      name,
+      rec.wireguard.publicKey,
+      { address: rec.underlay[fam]!, port: rec.wireguard.port },
+      allowed,
+      rec.underlay,
+    );
     return true;
   }
 
@@ -222,7 +256,10 @@ export class ClusterController implements AgentExtension {
       podCIDRs: [r.podCIDRs.ipv4, r.podCIDRs.ipv6].filter((x): x is string => !!x),
       self: isSelf,
     });
-    return [fmt(self, true), ...[...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name)).map((r) => fmt(r, false))];
+    return [
+      fmt(self, true),
+      ...[...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name)).map((r) => fmt(r, false)),
+    ];
   }
 
   readonly api = {

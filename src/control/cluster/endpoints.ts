@@ -15,7 +15,6 @@ const NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
 
-
 const NO_STATS: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxSuperFrames: 0, txSuperFrames: 0 };
 export interface EndpointView extends EndpointRecord {
   port: string;
@@ -29,10 +28,13 @@ export function tapName(name: string): string {
 
 export function validateLabels(labels: unknown): Record<string, string> {
   if (labels === undefined) return {};
-  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) throw new ApiError(400, 'labels must be a mapping of key to value');
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
+    throw new ApiError(400, 'labels must be a mapping of key to value');
   for (const [k, v] of Object.entries(labels)) {
-    if (!LABEL_KEY.test(k)) throw new ApiError(400, `label key "${k}" is not valid (letters, digits, -_. and an optional prefix/)`);
-    if (typeof v !== 'string' || !LABEL_VALUE.test(v)) throw new ApiError(400, `label ${k}: value "${String(v)}" is not valid`);
+    if (!LABEL_KEY.test(k))
+      throw new ApiError(400, `label key "${k}" is not valid (letters, digits, -_. and an optional prefix/)`);
+    if (typeof v !== 'string' || !LABEL_VALUE.test(v))
+      throw new ApiError(400, `label ${k}: value "${String(v)}" is not valid`);
   }
   return labels as Record<string, string>;
 }
@@ -90,7 +92,9 @@ export class EndpointManager {
         continue;
       }
       if (!netnsExists(r.netns)) {
-        problems.push(`endpoint ${r.name}: namespace ${r.netns} is gone, skipped (delete it with weft endpoint delete ${r.name})`);
+        problems.push(
+          `endpoint ${r.name}: namespace ${r.netns} is gone, skipped (delete it with weft endpoint delete ${r.name})`,
+        );
         this.records.set(r.name, r);
         continue;
       }
@@ -106,20 +110,47 @@ export class EndpointManager {
   }
 
   async add(body: unknown): Promise<EndpointView> {
-    const b = (body ?? {}) as { name?: unknown; netns?: unknown; labels?: unknown; vips?: unknown; namespace?: unknown };
-    if (typeof b.name !== 'string' || !NAME.test(b.name)) throw new ApiError(400, `endpoint name ${JSON.stringify(b.name)} is not valid (lower-case letters, digits, - and ., at most 63)`);
+    const b = (body ?? {}) as {
+      name?: unknown;
+      netns?: unknown;
+      labels?: unknown;
+      vips?: unknown;
+      namespace?: unknown;
+    };
+    if (typeof b.name !== 'string' || !NAME.test(b.name))
+      throw new ApiError(
+        400,
+        `endpoint name ${JSON.stringify(b.name)} is not valid (lower-case letters, digits, - and ., at most 63)`,
+      );
     const name = b.name;
     const netns = b.netns === undefined ? name : b.netns;
-    if (typeof netns !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(netns)) throw new ApiError(400, `netns ${JSON.stringify(netns)} is not valid`);
-    if (!netnsExists(netns)) throw new ApiError(400, `network namespace "${netns}" does not exist (weft endpoint add creates it; with the API, create it first)`);
+    if (typeof netns !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(netns))
+      throw new ApiError(400, `netns ${JSON.stringify(netns)} is not valid`);
+    if (!netnsExists(netns))
+      throw new ApiError(
+        400,
+        `network namespace "${netns}" does not exist (weft endpoint add creates it; with the API, create it first)`,
+      );
     const labels = validateLabels(b.labels);
     const namespace = b.namespace === undefined ? 'default' : b.namespace;
-    if (typeof namespace !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) throw new ApiError(400, `namespace ${JSON.stringify(b.namespace)} is not a valid name (a DNS label: lower-case letters, digits and -, at most 63)`);
+    if (typeof namespace !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace))
+      throw new ApiError(
+        400,
+        `namespace ${JSON.stringify(b.namespace)} is not a valid name (a DNS label: lower-case letters, digits and -, at most 63)`,
+      );
     const vips = b.vips === undefined ? [] : b.vips;
-    if (!Array.isArray(vips) || vips.some((v) => typeof v !== 'string' || !parseAddress(v))) throw new ApiError(400, `vips must be a list of IP addresses, got ${JSON.stringify(b.vips)}`);
+    if (!Array.isArray(vips) || vips.some((v) => typeof v !== 'string' || !parseAddress(v)))
+      throw new ApiError(400, `vips must be a list of IP addresses, got ${JSON.stringify(b.vips)}`);
     if (this.records.has(name)) throw new ApiError(409, `endpoint "${name}" already exists`);
     const claimed: Address[] = [];
-    const record: EndpointRecord = { name, node: this.node, netns, labels, namespace, ...(vips.length ? { vips: vips.map((v: string) => formatAddress(parseAddress(v)!)) } : {}) };
+    const record: EndpointRecord = {
+      name,
+      node: this.node,
+      netns,
+      labels,
+      namespace,
+      ...(vips.length ? { vips: vips.map((v: string) => formatAddress(parseAddress(v)!)) } : {}),
+    };
     try {
       if (this.podCidrs.ipv4) claimed.push(await claimAddress(this.store, this.node, this.podCidrs.ipv4, name));
       if (this.podCidrs.ipv6) claimed.push(await claimAddress(this.store, this.node, this.podCidrs.ipv6, name));
@@ -148,7 +179,8 @@ export class EndpointManager {
   /** Keeps a restored endpoint's addresses claimed (idempotent). */
   async reclaim(): Promise<void> {
     for (const r of this.records.values()) {
-      for (const a of [addressOf(r.ipv4), addressOf(r.ipv6)]) if (a) await reclaimAddress(this.store, this.node, a, r.name);
+      for (const a of [addressOf(r.ipv4), addressOf(r.ipv6)])
+        if (a) await reclaimAddress(this.store, this.node, a, r.name);
     }
   }
 

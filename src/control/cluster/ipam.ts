@@ -2,7 +2,17 @@
 // addresses from a node's pod CIDRs. Every claim is an atomic create in the store, so two
 // agents can never hand out the same CIDR or address.
 import { Store } from '../store/store.js';
-import { Address, Prefix, formatPrefix, formatAddress, nthAddress, prefixSize, prefixesOverlap, parsePrefix, parseAddress } from '../../wire/addr.js';
+import {
+  Address,
+  Prefix,
+  formatPrefix,
+  formatAddress,
+  nthAddress,
+  prefixSize,
+  prefixesOverlap,
+  parsePrefix,
+  parseAddress,
+} from '../../wire/addr.js';
 import { podCidrKey, podCidrPrefix, addrKey, addrPrefix } from './keys.js';
 
 export class IpamError extends Error {}
@@ -18,7 +28,13 @@ function parseClaim(key: string, family: 4 | 6): Prefix | undefined {
  * The node's pod CIDR of one family: the one it already owns, the configured one (refused
  * if another node owns anything overlapping it), or the first free one of `len` bits.
  */
-export async function claimPodCidr(store: Store, node: string, cluster: Prefix, len: number, wanted?: Prefix): Promise<Prefix> {
+export async function claimPodCidr(
+  store: Store,
+  node: string,
+  cluster: Prefix,
+  len: number,
+  wanted?: Prefix,
+): Promise<Prefix> {
   const family = cluster.family;
   const claims = (await store.list(podCidrPrefix(family)))
     .map((kv) => ({ owner: kv.value, cidr: parseClaim(kv.key, family) }))
@@ -31,8 +47,12 @@ export async function claimPodCidr(store: Store, node: string, cluster: Prefix, 
   }
   if (wanted) {
     const clash = claims.find((c) => c.owner !== node && prefixesOverlap(c.cidr, wanted));
-    if (clash) throw new IpamError(`pod CIDR ${formatPrefix(wanted)} overlaps ${formatPrefix(clash.cidr)} of node ${clash.owner}`);
-    if (!(await store.create(podCidrKey(wanted), node))) throw new IpamError(`pod CIDR ${formatPrefix(wanted)} was just claimed by another node`);
+    if (clash)
+      throw new IpamError(
+        `pod CIDR ${formatPrefix(wanted)} overlaps ${formatPrefix(clash.cidr)} of node ${clash.owner}`,
+      );
+    if (!(await store.create(podCidrKey(wanted), node)))
+      throw new IpamError(`pod CIDR ${formatPrefix(wanted)} was just claimed by another node`);
     return wanted;
   }
   const count = 1n << BigInt(len - cluster.len);
@@ -82,5 +102,5 @@ export async function releaseAddress(store: Store, node: string, a: Address): Pr
 }
 
 export function addressOf(text: string | undefined): Address | undefined {
-  return text === undefined ? undefined : parseAddress(text) ?? undefined;
+  return text === undefined ? undefined : (parseAddress(text) ?? undefined);
 }

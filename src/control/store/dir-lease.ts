@@ -39,7 +39,11 @@ export class DirLease implements Lease {
   private state: 'alive' | 'lost' | 'revoked' | 'stopped' = 'alive';
   private busy = false;
 
-  private constructor(readonly store: DirStore, readonly id: string, readonly ttlSec: number) {
+  private constructor(
+    readonly store: DirStore,
+    readonly id: string,
+    readonly ttlSec: number,
+  ) {
     this.expiresAt = Date.now() + ttlSec * 1000;
   }
 
@@ -50,7 +54,9 @@ export class DirLease implements Lease {
     return lease;
   }
 
-  get usable(): boolean { return this.state === 'alive'; }
+  get usable(): boolean {
+    return this.state === 'alive';
+  }
 
   onLost(fn: () => void): void {
     if (this.state === 'lost') queueMicrotask(fn);
@@ -73,7 +79,10 @@ export class DirLease implements Lease {
 
   private async write(): Promise<void> {
     const expiresAt = Date.now() + this.ttlSec * 1000;
-    await this.store.writeAtomic(leaseFile(this.store.root, this.id), JSON.stringify({ expiresAt, ttlSec: this.ttlSec, pid: process.pid }));
+    await this.store.writeAtomic(
+      leaseFile(this.store.root, this.id),
+      JSON.stringify({ expiresAt, ttlSec: this.ttlSec, pid: process.pid }),
+    );
     this.expiresAt = expiresAt;
   }
 
@@ -83,7 +92,10 @@ export class DirLease implements Lease {
     try {
       // Never resurrect: once expired (we were paused, the disk stalled) or removed by
       // someone else, other processes may already have reaped our keys.
-      const present = await fsp.access(leaseFile(this.store.root, this.id)).then(() => true, () => false);
+      const present = await fsp.access(leaseFile(this.store.root, this.id)).then(
+        () => true,
+        () => false,
+      );
       if (!present || Date.now() >= this.expiresAt) return this.lose();
       await this.write();
     } catch {
@@ -98,7 +110,13 @@ export class DirLease implements Lease {
     clearInterval(this.timer);
     this.state = 'lost';
     for (const fn of this.lostFns.splice(0)) {
-      try { fn(); } catch (e) { process.nextTick(() => { throw e; }); }
+      try {
+        fn();
+      } catch (e) {
+        process.nextTick(() => {
+          throw e;
+        });
+      }
     }
   }
 }

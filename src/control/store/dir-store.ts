@@ -16,14 +16,21 @@ export const POLL_MS = 150;
 const SUFFIX = '~';
 const STALE_MS = 60_000; // temp and lease files left by crashed processes are swept after this
 
-interface Entry { value: string; lease?: string }
-interface Cached extends Entry { sig: string }
+interface Entry {
+  value: string;
+  lease?: string;
+}
+interface Cached extends Entry {
+  sig: string;
+}
 
 const code = (e: unknown): string | undefined => (e as NodeJS.ErrnoException)?.code;
 const gone = (e: unknown): boolean => code(e) === 'ENOENT' || code(e) === 'ENOTDIR';
 
 // File format: one header line naming the lease ("-" for none), then the value verbatim.
-function encode(value: string, lease?: string): string { return `weft1 ${lease ?? '-'}\n${value}`; }
+function encode(value: string, lease?: string): string {
+  return `weft1 ${lease ?? '-'}\n${value}`;
+}
 function decode(text: string): Entry {
   const m = /^weft1 (\S+)\n/.exec(text);
   if (!m) return { value: text }; // a hand-written file: the whole content is the value
@@ -36,7 +43,10 @@ export class DirStore implements Store {
   private readonly leases = new Set<DirLease>();
   private closed = false;
 
-  private constructor(readonly url: string, readonly root: string) {}
+  private constructor(
+    readonly url: string,
+    readonly root: string,
+  ) {}
 
   static async open(dir: string, url: string): Promise<DirStore> {
     const root = path.resolve(dir);
@@ -126,9 +136,12 @@ export class DirStore implements Store {
   }
 
   async lease(ttlSec: number): Promise<Lease> {
-    if (!Number.isInteger(ttlSec) || ttlSec < 1) throw new StoreError(`invalid lease TTL ${ttlSec}: expected an integer >= 1 s`);
+    if (!Number.isInteger(ttlSec) || ttlSec < 1)
+      throw new StoreError(`invalid lease TTL ${ttlSec}: expected an integer >= 1 s`);
     if (this.closed) throw new StoreError(`${this.url}: store is closed`);
-    const lease = await DirLease.grant(this, ttlSec).catch(e => { throw this.wrap('lease', e); });
+    const lease = await DirLease.grant(this, ttlSec).catch((e) => {
+      throw this.wrap('lease', e);
+    });
     this.leases.add(lease);
     lease.onLost(() => this.leases.delete(lease));
     return lease;
@@ -138,9 +151,16 @@ export class DirStore implements Store {
     checkPrefix(prefix);
     if (this.closed) throw new StoreError(`${this.url}: store is closed`);
     const w = new DirWatcher(this, prefix, new Mirror(onEvent, onError));
-    await w.start().catch(e => { throw this.wrap(`watch ${prefix}`, e); });
+    await w.start().catch((e) => {
+      throw this.wrap(`watch ${prefix}`, e);
+    });
     this.watchers.add(w);
-    return { close: () => { w.close(); this.watchers.delete(w); } };
+    return {
+      close: () => {
+        w.close();
+        this.watchers.delete(w);
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -153,7 +173,9 @@ export class DirStore implements Store {
 
   // ---- internals shared with DirWatcher and DirLease ----
 
-  file(key: string): string { return path.join(this.root, key + SUFFIX); }
+  file(key: string): string {
+    return path.join(this.root, key + SUFFIX);
+  }
 
   /** Writes content to a fresh temp file on the same filesystem and returns its path. */
   async temp(content: string): Promise<string> {
@@ -165,7 +187,12 @@ export class DirStore implements Store {
   /** Atomically replaces file with content. */
   async writeAtomic(file: string, content: string): Promise<void> {
     const tmp = await this.temp(content);
-    try { await fsp.rename(tmp, file); } catch (e) { await fsp.rm(tmp, { force: true }); throw e; }
+    try {
+      await fsp.rename(tmp, file);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw e;
+    }
   }
 
   /**
@@ -175,11 +202,18 @@ export class DirStore implements Store {
    */
   async reap(file: string, deadLease: string): Promise<void> {
     const aside = path.join(this.root, '+tmp', `${process.pid}.reap.${randomBytes(6).toString('hex')}`);
-    try { await fsp.rename(file, aside); } catch (e) { if (gone(e)) return; throw e; }
+    try {
+      await fsp.rename(file, aside);
+    } catch (e) {
+      if (gone(e)) return;
+      throw e;
+    }
     try {
       const taken = decode(await fsp.readFile(aside, 'utf8'));
       if (taken.lease !== deadLease && (!taken.lease || (await leaseAlive(this.root, taken.lease, new Map())))) {
-        await fsp.link(aside, file).catch(e => { if (code(e) !== 'EEXIST') throw e; });
+        await fsp.link(aside, file).catch((e) => {
+          if (code(e) !== 'EEXIST') throw e;
+        });
       }
     } finally {
       await fsp.rm(aside, { force: true });
@@ -187,7 +221,12 @@ export class DirStore implements Store {
   }
 
   async read(file: string): Promise<Entry | undefined> {
-    try { return decode(await fsp.readFile(file, 'utf8')); } catch (e) { if (gone(e)) return undefined; throw e; }
+    try {
+      return decode(await fsp.readFile(file, 'utf8'));
+    } catch (e) {
+      if (gone(e)) return undefined;
+      throw e;
+    }
   }
 
   /**
@@ -196,7 +235,11 @@ export class DirStore implements Store {
    * rename of a new inode, so an unchanged signature means unchanged content.
    */
   async scan(prefix: string, cache: Map<string, Cached>): Promise<Map<string, Entry>> {
-    try { await fsp.stat(this.root); } catch (e) { throw new StoreError(`${this.url}: store directory ${this.root} is unavailable: ${(e as Error).message}`); }
+    try {
+      await fsp.stat(this.root);
+    } catch (e) {
+      throw new StoreError(`${this.url}: store directory ${this.root} is unavailable: ${(e as Error).message}`);
+    }
     const slash = prefix.lastIndexOf('/');
     const base = slash < 0 ? '' : prefix.slice(0, slash);
     const files: string[] = [];
@@ -204,10 +247,15 @@ export class DirStore implements Store {
     const out = new Map<string, Entry>();
     const leases: LeaseCache = new Map();
     const seen = new Set<string>();
-    for (const key of files.filter(k => k.startsWith(prefix)).sort()) {
+    for (const key of files.filter((k) => k.startsWith(prefix)).sort()) {
       const file = this.file(key);
       let st;
-      try { st = await fsp.stat(file, { bigint: true }); } catch (e) { if (gone(e)) continue; throw e; }
+      try {
+        st = await fsp.stat(file, { bigint: true });
+      } catch (e) {
+        if (gone(e)) continue;
+        throw e;
+      }
       const sig = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
       let entry: Entry | undefined = cache.get(key);
       if (!entry || (entry as Cached).sig !== sig) {
@@ -232,7 +280,8 @@ export class DirStore implements Store {
 
   private ownLease(lease: Lease | undefined): DirLease | undefined {
     if (lease === undefined) return undefined;
-    if (!(lease instanceof DirLease) || lease.store !== this) throw new StoreError(`lease ${lease.id} does not belong to ${this.url}`);
+    if (!(lease instanceof DirLease) || lease.store !== this)
+      throw new StoreError(`lease ${lease.id} does not belong to ${this.url}`);
     if (!lease.usable) throw new StoreError(`lease ${lease.id} is revoked or lost`);
     return lease;
   }
@@ -260,7 +309,12 @@ export class DirStore implements Store {
 /** Collects the keys of every key file under dir (rel is dir's key path, '' for the root). */
 async function walk(dir: string, rel: string, out: string[]): Promise<void> {
   let entries;
-  try { entries = await fsp.readdir(dir, { withFileTypes: true }); } catch (e) { if (gone(e)) return; throw e; }
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    if (gone(e)) return;
+    throw e;
+  }
   for (const d of entries) {
     if (d.name.startsWith('+')) continue; // +leases, +tmp: not keys
     const key = rel ? `${rel}/${d.name}` : d.name;
@@ -274,7 +328,11 @@ class DirWatcher {
   private readonly cache = new Map<string, Cached>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly store: DirStore, private readonly prefix: string, private readonly mirror: Mirror) {}
+  constructor(
+    private readonly store: DirStore,
+    private readonly prefix: string,
+    private readonly mirror: Mirror,
+  ) {}
 
   async start(): Promise<void> {
     this.mirror.sync(toPairs(await this.store.scan(this.prefix, this.cache)));

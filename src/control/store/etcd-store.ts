@@ -10,8 +10,8 @@ import type { KeyValue, Lease, Store, WatchEvent, Watcher } from './store.js';
 import { Mirror } from './mirror.js';
 
 const ROOT = '/weft/';
-const OP_TIMEOUT_MS = 5000;   // unary calls: a frozen etcd must not hang callers forever
-const RETRY_MIN_MS = 200;     // watch resync backoff
+const OP_TIMEOUT_MS = 5000; // unary calls: a frozen etcd must not hang callers forever
+const RETRY_MIN_MS = 200; // watch resync backoff
 const RETRY_MAX_MS = 5000;
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
@@ -51,13 +51,16 @@ function connectError(e: unknown): string {
 function parseHosts(url: string): string[] {
   const hosts = url.slice('etcd://'.length).replace(/\/$/, '').split(',');
   const ok = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
-  if (hosts.some(h => !ok.test(h))) throw new StoreError(`invalid store URL ${JSON.stringify(url)}: expected etcd://host:port[,host:port...]`);
+  if (hosts.some((h) => !ok.test(h)))
+    throw new StoreError(`invalid store URL ${JSON.stringify(url)}: expected etcd://host:port[,host:port...]`);
   return hosts;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(what)), ms); });
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
   p.catch(() => undefined); // if the timer wins, p's later rejection must not go unhandled
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
@@ -67,19 +70,23 @@ export class EtcdStore implements Store {
   private readonly leases = new Set<EtcdLease>();
   private closed = false;
 
-  private constructor(readonly url: string, private readonly client: Etcd3, readonly ns: Namespace) {}
+  private constructor(
+    readonly url: string,
+    private readonly client: Etcd3,
+    readonly ns: Namespace,
+  ) {}
 
   static async open(url: string, connectTimeoutMs: number, startedAt = Date.now()): Promise<EtcdStore> {
     const hosts = parseHosts(url);
     const client = new etcd3.Etcd3({
-      hosts: hosts.map(h => `http://${h}`),
-      defaultCallOptions: ctx => (ctx.isStream ? {} : { deadline: Date.now() + OP_TIMEOUT_MS }),
+      hosts: hosts.map((h) => `http://${h}`),
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + OP_TIMEOUT_MS }),
       faultHandling: { host: () => attempts(1), global: attempts(hosts.length) },
       grpcOptions: {
         'grpc.initial_reconnect_backoff_ms': 200, // default 1 s growing to 120 s: far too slow to notice etcd is back
         'grpc.max_reconnect_backoff_ms': 2000,
-        'grpc.keepalive_time_ms': 10_000,        // detects a frozen etcd or a dead path under an idle watch;
-        'grpc.keepalive_timeout_ms': 5000,       // etcd rejects pings more often than every 5 s
+        'grpc.keepalive_time_ms': 10_000, // detects a frozen etcd or a dead path under an idle watch;
+        'grpc.keepalive_timeout_ms': 5000, // etcd rejects pings more often than every 5 s
       },
     });
     const store = new EtcdStore(url, client, client.namespace(ROOT));
@@ -90,13 +97,20 @@ export class EtcdStore implements Store {
     while (Date.now() < deadline) {
       const left = deadline - Date.now();
       try {
-        await withTimeout(store.ns.get('.probe').options({ deadline: Date.now() + left }).exec(), left, 'no answer');
+        await withTimeout(
+          store.ns
+            .get('.probe')
+            .options({ deadline: Date.now() + left })
+            .exec(),
+          left,
+          'no answer',
+        );
         return store;
       } catch (e) {
         // a last attempt cut short by the deadline says less than the refusal before it
         if (!/no answer|DEADLINE_EXCEEDED/.test(oneLine(e)) || /no answer/.test(oneLine(last))) last = e;
       }
-      await new Promise(r => setTimeout(r, Math.max(0, Math.min(100, deadline - Date.now()))));
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(100, deadline - Date.now()))));
     }
     client.close();
     throw new StoreError(`${url}: cannot connect within ${connectTimeoutMs} ms: ${connectError(last)}`);
@@ -104,7 +118,12 @@ export class EtcdStore implements Store {
 
   async get(key: string): Promise<string | undefined> {
     checkKey(key);
-    const v = await this.ns.get(key).string().catch(e => { throw this.wrap(`get ${key}`, e); });
+    const v = await this.ns
+      .get(key)
+      .string()
+      .catch((e) => {
+        throw this.wrap(`get ${key}`, e);
+      });
     return v ?? undefined;
   }
 
@@ -113,7 +132,9 @@ export class EtcdStore implements Store {
     const b = this.ns.put(key).value(value);
     const lease = this.ownLease(opts.lease);
     if (lease) b.lease(lease.id);
-    await b.exec().catch(e => { throw this.wrap(`put ${key}`, e); });
+    await b.exec().catch((e) => {
+      throw this.wrap(`put ${key}`, e);
+    });
   }
 
   async create(key: string, value: string, opts: { lease?: Lease } = {}): Promise<boolean> {
@@ -121,13 +142,25 @@ export class EtcdStore implements Store {
     const b = this.ns.put(key).value(value);
     const lease = this.ownLease(opts.lease);
     if (lease) b.lease(lease.id);
-    const res = await this.ns.if(key, 'Version', '==', 0).then(b).commit().catch(e => { throw this.wrap(`create ${key}`, e); });
+    const res = await this.ns
+      .if(key, 'Version', '==', 0)
+      .then(b)
+      .commit()
+      .catch((e) => {
+        throw this.wrap(`create ${key}`, e);
+      });
     return res.succeeded;
   }
 
   async delete(key: string): Promise<boolean> {
     checkKey(key);
-    const res = await this.ns.delete().key(key).exec().catch(e => { throw this.wrap(`delete ${key}`, e); });
+    const res = await this.ns
+      .delete()
+      .key(key)
+      .exec()
+      .catch((e) => {
+        throw this.wrap(`delete ${key}`, e);
+      });
     return res.deleted !== '0';
   }
 
@@ -138,16 +171,26 @@ export class EtcdStore implements Store {
   /** The keys under prefix and the revision they were read at. */
   async listAt(prefix: string): Promise<{ kvs: KeyValue[]; revision: string }> {
     checkPrefix(prefix);
-    const res = await this.ns.getAll().prefix(prefix).exec().catch(e => { throw this.wrap(`list ${prefix}`, e); });
-    return { kvs: res.kvs.map(kv => ({ key: str(kv.key), value: str(kv.value) })), revision: res.header.revision };
+    const res = await this.ns
+      .getAll()
+      .prefix(prefix)
+      .exec()
+      .catch((e) => {
+        throw this.wrap(`list ${prefix}`, e);
+      });
+    return { kvs: res.kvs.map((kv) => ({ key: str(kv.key), value: str(kv.value) })), revision: res.header.revision };
   }
 
   async lease(ttlSec: number): Promise<Lease> {
-    if (!Number.isInteger(ttlSec) || ttlSec < 1) throw new StoreError(`invalid lease TTL ${ttlSec}: expected an integer >= 1 s`);
+    if (!Number.isInteger(ttlSec) || ttlSec < 1)
+      throw new StoreError(`invalid lease TTL ${ttlSec}: expected an integer >= 1 s`);
     if (this.closed) throw new StoreError(`${this.url}: store is closed`);
     const handle = this.ns.lease(ttlSec);
     const lease = new EtcdLease(this, handle, ttlSec);
-    const id = await handle.grant().catch(e => { handle.release(); throw this.wrap('lease', e); });
+    const id = await handle.grant().catch((e) => {
+      handle.release();
+      throw this.wrap('lease', e);
+    });
     lease.granted(id);
     this.leases.add(lease);
     lease.onLost(() => this.leases.delete(lease));
@@ -160,7 +203,12 @@ export class EtcdStore implements Store {
     const w = new EtcdWatch(this, prefix, new Mirror(onEvent, onError));
     await w.start();
     this.watchers.add(w);
-    return { close: () => { w.close(); this.watchers.delete(w); } };
+    return {
+      close: () => {
+        w.close();
+        this.watchers.delete(w);
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -175,7 +223,8 @@ export class EtcdStore implements Store {
 
   private ownLease(lease: Lease | undefined): EtcdLease | undefined {
     if (lease === undefined) return undefined;
-    if (!(lease instanceof EtcdLease) || lease.store !== this) throw new StoreError(`lease ${lease.id} does not belong to ${this.url}`);
+    if (!(lease instanceof EtcdLease) || lease.store !== this)
+      throw new StoreError(`lease ${lease.id} does not belong to ${this.url}`);
     return lease;
   }
 
@@ -188,19 +237,33 @@ class EtcdLease implements Lease {
   private lostFns: Array<() => void> | undefined = [];
   private leaseId = '';
 
-  constructor(readonly store: EtcdStore, private readonly handle: EtcdLeaseHandle, readonly ttlSec: number) {
+  constructor(
+    readonly store: EtcdStore,
+    private readonly handle: EtcdLeaseHandle,
+    readonly ttlSec: number,
+  ) {
     // 'lost': etcd said the lease is gone, or keep-alives failed for 2×ttl (etcd unreachable).
     handle.on('lost', () => {
       const fns = this.lostFns;
       this.lostFns = undefined;
       for (const fn of fns ?? []) {
-        try { fn(); } catch (e) { process.nextTick(() => { throw e; }); }
+        try {
+          fn();
+        } catch (e) {
+          process.nextTick(() => {
+            throw e;
+          });
+        }
       }
     });
   }
 
-  get id(): string { return this.leaseId; }
-  granted(id: string): void { this.leaseId = id; }
+  get id(): string {
+    return this.leaseId;
+  }
+  granted(id: string): void {
+    this.leaseId = id;
+  }
 
   onLost(fn: () => void): void {
     if (this.lostFns) this.lostFns.push(fn);
@@ -208,11 +271,15 @@ class EtcdLease implements Lease {
   }
 
   async revoke(): Promise<void> {
-    this.lostFns = [];  // a revoke is not a loss
-    await this.handle.revoke().catch(e => { throw new StoreError(`${this.store.url}: revoke lease ${this.id}: ${oneLine(e)}`); });
+    this.lostFns = []; // a revoke is not a loss
+    await this.handle.revoke().catch((e) => {
+      throw new StoreError(`${this.store.url}: revoke lease ${this.id}: ${oneLine(e)}`);
+    });
   }
 
-  stop(): void { this.handle.release(); }
+  stop(): void {
+    this.handle.release();
+  }
 }
 
 /** One prefix: list, then watch from the list's revision+1; on any trouble, start over. */
@@ -221,7 +288,11 @@ class EtcdWatch {
   private timer: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
 
-  constructor(private readonly store: EtcdStore, private readonly prefix: string, private readonly mirror: Mirror) {}
+  constructor(
+    private readonly store: EtcdStore,
+    private readonly prefix: string,
+    private readonly mirror: Mirror,
+  ) {}
 
   async start(): Promise<void> {
     this.attach(await this.relist());
@@ -235,27 +306,47 @@ class EtcdWatch {
 
   private async relist(): Promise<string> {
     const { kvs, revision } = await this.store.listAt(this.prefix);
-    this.mirror.sync(kvs.map(kv => [kv.key, kv.value] as const));
+    this.mirror.sync(kvs.map((kv) => [kv.key, kv.value] as const));
     return revision;
   }
 
   private attach(revision: string): void {
-    const w = this.store.ns.watch().prefix(this.prefix).startRevision(String(BigInt(revision) + 1n)).watcher();
+    const w = this.store.ns
+      .watch()
+      .prefix(this.prefix)
+      .startRevision(String(BigInt(revision) + 1n))
+      .watcher();
     this.current = w;
     const mine = (): boolean => this.current === w;
-    w.on('put', (kv: IKeyValue) => { if (mine()) this.mirror.put(str(kv.key), str(kv.value)); });
-    w.on('delete', (kv: IKeyValue) => { if (mine()) this.mirror.delete(str(kv.key)); });
-    w.on('connected', () => { if (mine()) { this.mirror.recovered(); this.retryMs = RETRY_MIN_MS; } });
+    w.on('put', (kv: IKeyValue) => {
+      if (mine()) this.mirror.put(str(kv.key), str(kv.value));
+    });
+    w.on('delete', (kv: IKeyValue) => {
+      if (mine()) this.mirror.delete(str(kv.key));
+    });
+    w.on('connected', () => {
+      if (mine()) {
+        this.mirror.recovered();
+        this.retryMs = RETRY_MIN_MS;
+      }
+    });
     // 'disconnected': the stream broke; 'error': etcd cancelled the watch (e.g. compacted).
-    w.on('disconnected', (err: Error) => { if (mine()) this.restart(err); });
-    w.on('error', (err: Error) => { if (mine()) this.restart(err); });
+    w.on('disconnected', (err: Error) => {
+      if (mine()) this.restart(err);
+    });
+    w.on('error', (err: Error) => {
+      if (mine()) this.restart(err);
+    });
   }
 
   /** Drops the etcd watch (the client would resume it by revision; we re-list instead). */
   private drop(): void {
     const w = this.current;
     this.current = undefined;
-    if (w) Promise.resolve().then(() => w.cancel()).catch(() => undefined);
+    if (w)
+      Promise.resolve()
+        .then(() => w.cancel())
+        .catch(() => undefined);
   }
 
   private restart(err: Error): void {
@@ -268,8 +359,10 @@ class EtcdWatch {
     if (this.mirror.isClosed) return;
     this.timer = setTimeout(() => {
       this.relist().then(
-        rev => { if (!this.mirror.isClosed) this.attach(rev); },
-        err => {
+        (rev) => {
+          if (!this.mirror.isClosed) this.attach(rev);
+        },
+        (err) => {
           this.mirror.failed(err instanceof Error ? err : new Error(String(err)));
           this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
           this.schedule();

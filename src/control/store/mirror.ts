@@ -13,9 +13,13 @@ export class Mirror {
     private readonly onError?: (e: Error) => void,
   ) {}
 
-  get isClosed(): boolean { return this.closed; }
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
-  close(): void { this.closed = true; }
+  close(): void {
+    this.closed = true;
+  }
 
   /** A re-put of an unchanged value is not a change of the mirrored view, so it is dropped. */
   put(key: string, value: string): void {
@@ -41,14 +45,28 @@ export class Mirror {
     if (this.closed || this.down) return;
     this.down = true;
     if (!this.onError) return;
-    try { this.onError(err); } catch (e) { process.nextTick(() => { throw e; }); }
+    try {
+      this.onError(err);
+    } catch (e) {
+      process.nextTick(() => {
+        throw e;
+      });
+    }
   }
 
-  recovered(): void { this.down = false; }
+  recovered(): void {
+    this.down = false;
+  }
 
   // A throwing callback is the caller's bug: surface it as an uncaught exception instead
   // of letting it abort our scan or watch loop half-way and desynchronise the view.
   private deliver(e: WatchEvent): void {
-    try { this.onEvent(e); } catch (err) { process.nextTick(() => { throw err; }); }
+    try {
+      this.onEvent(e);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 }

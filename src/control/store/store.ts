@@ -2,7 +2,10 @@
 // validation and URL dispatch. Backends live in dir-store.ts and etcd-store.ts and are
 // loaded on demand so a dir-store agent never pays for loading gRPC.
 
-export interface KeyValue { key: string; value: string }
+export interface KeyValue {
+  key: string;
+  value: string;
+}
 export type WatchEvent = { type: 'put'; key: string; value: string } | { type: 'delete'; key: string };
 export interface Lease {
   readonly id: string;
@@ -11,7 +14,9 @@ export interface Lease {
   onLost(fn: () => void): void;
   revoke(): Promise<void>;
 }
-export interface Watcher { close(): void }
+export interface Watcher {
+  close(): void;
+}
 export interface Store {
   readonly url: string;
   get(key: string): Promise<string | undefined>;
@@ -46,7 +51,9 @@ function badSegment(s: string): boolean {
 /** A key is seg('/'seg)*: no leading/trailing '/', no empty, '.' or '..' segments. */
 export function checkKey(key: string): void {
   if (typeof key !== 'string' || key === '' || key.split('/').some(badSegment)) {
-    throw new StoreError(`invalid key ${JSON.stringify(key)}: expected '/'-separated segments of [A-Za-z0-9._:@-], no empty, '.' or '..' segments`);
+    throw new StoreError(
+      `invalid key ${JSON.stringify(key)}: expected '/'-separated segments of [A-Za-z0-9._:@-], no empty, '.' or '..' segments`,
+    );
   }
 }
 
@@ -59,7 +66,9 @@ export function checkPrefix(prefix: string): void {
   const segs = typeof prefix === 'string' ? prefix.split('/') : [''];
   const last = segs.pop()!;
   if (typeof prefix !== 'string' || segs.some(badSegment) || (last !== '' && !/^[A-Za-z0-9._:@-]+$/.test(last))) {
-    throw new StoreError(`invalid prefix ${JSON.stringify(prefix)}: expected '/'-separated key segments, optionally ending in '/' or a partial segment`);
+    throw new StoreError(
+      `invalid prefix ${JSON.stringify(prefix)}: expected '/'-separated key segments, optionally ending in '/' or a partial segment`,
+    );
   }
 }
 
@@ -74,5 +83,7 @@ export async function openStore(url: string, opts: { connectTimeoutMs?: number }
     const { EtcdStore } = await import('./etcd-store.js');
     return EtcdStore.open(url, opts.connectTimeoutMs ?? 3000, startedAt);
   }
-  throw new StoreError(`unsupported store URL ${JSON.stringify(url)}: expected "dir:/path" or "etcd://host:port[,host:port...]"`);
+  throw new StoreError(
+    `unsupported store URL ${JSON.stringify(url)}: expected "dir:/path" or "etcd://host:port[,host:port...]"`,
+  );
 }

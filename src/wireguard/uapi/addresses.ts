@@ -62,7 +62,8 @@ export function parseEndpoint(text: string): Endpoint {
   let family: 4 | 6;
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
-    if (close < 0 || text[close + 1] !== ':') throw new UapiError(Errno.EINVAL, `endpoint: ${quote(text)} is not [IPv6]:port`);
+    if (close < 0 || text[close + 1] !== ':')
+      throw new UapiError(Errno.EINVAL, `endpoint: ${quote(text)} is not [IPv6]:port`);
     host = text.slice(1, close);
     portText = text.slice(close + 2);
     family = 6;
@@ -73,13 +74,18 @@ export function parseEndpoint(text: string): Endpoint {
     portText = text.slice(colon + 1);
     family = 4;
   }
-  if (host.includes('%')) throw new UapiError(Errno.EINVAL, `endpoint: ${quote(text)} has a zone, which is not supported`);
+  if (host.includes('%'))
+    throw new UapiError(Errno.EINVAL, `endpoint: ${quote(text)} has a zone, which is not supported`);
   const bytes = family === 4 ? parseIpv4(host) : parseIpv6(host);
   if (!bytes) {
     const hint = family === 4 && host.includes(':') ? ' (IPv6 endpoints are written [address]:port)' : '';
-    throw new UapiError(Errno.EINVAL, `endpoint: ${quote(text)} is not an IP${family === 4 ? 'v4' : 'v6'} address and port${hint}`);
+    throw new UapiError(
+      Errno.EINVAL,
+      `endpoint: ${quote(text)} is not an IP${family === 4 ? 'v4' : 'v6'} address and port${hint}`,
+    );
   }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new UapiError(Errno.EINVAL, `endpoint: ${quote(text)} has an invalid port (0..65535)`);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
+    throw new UapiError(Errno.EINVAL, `endpoint: ${quote(text)} has an invalid port (0..65535)`);
   return makeEndpoint(family, bytes, Number(portText));
 }
 

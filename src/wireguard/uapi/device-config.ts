@@ -4,7 +4,15 @@
 // replaces the state in one step and listeners get the list of what changed. Runtime state
 // (handshake time, byte counters) is written by the dataplane and is not a change.
 import { Errno, UapiError } from './errors.js';
-import { checkKeyLength, clampPrivateKey, derivePublicKey, formatHexKey, isZeroKey, keysEqual, parseHexKey } from './keys.js';
+import {
+  checkKeyLength,
+  clampPrivateKey,
+  derivePublicKey,
+  formatHexKey,
+  isZeroKey,
+  keysEqual,
+  parseHexKey,
+} from './keys.js';
 import { Endpoint, IpPrefix, parseAllowedIp } from './addresses.js';
 
 export interface DeviceLimits {
@@ -105,7 +113,8 @@ export function peerHex(key: PeerKey): string {
 }
 
 function checkInt(value: number, max: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new UapiError(Errno.EINVAL, `${what}: must be an integer 0..${max}, got ${value}`);
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw new UapiError(Errno.EINVAL, `${what}: must be an integer 0..${max}, got ${value}`);
 }
 
 function toU64(value: bigint | number, what: string): bigint {
@@ -171,11 +180,18 @@ export class DeviceDraft {
   addPeer(key: PeerKey): string {
     const hex = peerHex(key);
     if (this.s.peers.has(hex)) throw new UapiError(Errno.EINVAL, `peer ${hex} already exists`);
-    if (this.s.peers.size >= this.limits.maxPeers) throw new UapiError(Errno.ENOSPC, `too many peers: the device is limited to ${this.limits.maxPeers}`);
+    if (this.s.peers.size >= this.limits.maxPeers)
+      throw new UapiError(Errno.ENOSPC, `too many peers: the device is limited to ${this.limits.maxPeers}`);
     const stats: PeerStats = { handshakeSec: 0n, handshakeNsec: 0, rxBytes: 0n, txBytes: 0n };
     this.s.peers.set(hex, {
-      id: this.newId(), publicKey: parseHexKey(hex, 'public key'), hex,
-      presharedKey: null, endpoint: null, persistentKeepaliveInterval: 0, allowedIps: new Map(), stats,
+      id: this.newId(),
+      publicKey: parseHexKey(hex, 'public key'),
+      hex,
+      presharedKey: null,
+      endpoint: null,
+      persistentKeepaliveInterval: 0,
+      allowedIps: new Map(),
+      stats,
     });
     this.copied.add(hex);
     return hex;
@@ -252,7 +268,14 @@ export class DeviceDraft {
 
 export class DeviceConfig {
   readonly limits: DeviceLimits;
-  private state: DeviceState = { privateKey: null, publicKey: null, listenPort: 0, fwmark: 0, peers: new Map(), owners: new Map() };
+  private state: DeviceState = {
+    privateKey: null,
+    publicKey: null,
+    listenPort: 0,
+    fwmark: 0,
+    peers: new Map(),
+    owners: new Map(),
+  };
   private boundPort = 0;
   private ver = 0;
   private lastId = 0;
@@ -262,7 +285,8 @@ export class DeviceConfig {
   constructor(limits: Partial<DeviceLimits> = {}) {
     const l = { ...DEFAULT_LIMITS, ...limits };
     for (const [name, v] of Object.entries(l)) {
-      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`limits.${name}: must be a positive integer, got ${v}`);
+      if (!Number.isSafeInteger(v) || v < 1)
+        throw new RangeError(`limits.${name}: must be a positive integer, got ${v}`);
     }
     this.limits = Object.freeze(l);
   }
@@ -444,7 +468,8 @@ function diffStates(old: DeviceState, next: DeviceState): DeviceChange[] {
   const updatedPeers: DeviceChange[] = [];
   const addedIps: DeviceChange[] = [];
 
-  if (!sameBytes(old.privateKey, next.privateKey)) device.push({ kind: 'privateKey', publicKey: next.publicKey && formatHexKey(next.publicKey) });
+  if (!sameBytes(old.privateKey, next.privateKey))
+    device.push({ kind: 'privateKey', publicKey: next.publicKey && formatHexKey(next.publicKey) });
   if (old.listenPort !== next.listenPort) device.push({ kind: 'listenPort', listenPort: next.listenPort });
   if (old.fwmark !== next.fwmark) device.push({ kind: 'fwmark', fwmark: next.fwmark });
 
@@ -452,14 +477,16 @@ function diffStates(old: DeviceState, next: DeviceState): DeviceChange[] {
     const now = next.peers.get(hex);
     if (now && now.id === rec.id) continue;
     removedPeers.push({ kind: 'peerRemoved', publicKey: hex });
-    if (rec.allowedIps.size > 0) removedIps.push({ kind: 'allowedIpsRemoved', publicKey: hex, prefixes: [...rec.allowedIps.values()] });
+    if (rec.allowedIps.size > 0)
+      removedIps.push({ kind: 'allowedIpsRemoved', publicKey: hex, prefixes: [...rec.allowedIps.values()] });
   }
   for (const [hex, rec] of next.peers) {
     const was = old.peers.get(hex);
     if (was === rec) continue;
     if (!was || was.id !== rec.id) {
       addedPeers.push({ kind: 'peerAdded', publicKey: hex });
-      if (rec.allowedIps.size > 0) addedIps.push({ kind: 'allowedIpsAdded', publicKey: hex, prefixes: [...rec.allowedIps.values()] });
+      if (rec.allowedIps.size > 0)
+        addedIps.push({ kind: 'allowedIpsAdded', publicKey: hex, prefixes: [...rec.allowedIps.values()] });
       continue;
     }
     const fields: PeerField[] = [];

@@ -1,6 +1,14 @@
 // The UAPI's public surface for the agent and the dataplane.
 export { DeviceConfig, DeviceDraft, DEFAULT_LIMITS, peerHex } from './device-config.js';
-export type { ChangeEvent, ChangeListener, DeviceChange, DeviceLimits, PeerField, PeerKey, PeerSnapshot } from './device-config.js';
+export type {
+  ChangeEvent,
+  ChangeListener,
+  DeviceChange,
+  DeviceLimits,
+  PeerField,
+  PeerKey,
+  PeerSnapshot,
+} from './device-config.js';
 export { parseAllowedIp, parseEndpoint, makeEndpoint, makePrefix, formatIp } from './addresses.js';
 export type { Endpoint, IpPrefix } from './addresses.js';
 export { Errno, UapiError } from './errors.js';

@@ -11,7 +11,8 @@ const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex
 
 /** 64 hex digits (either case, as wireguard-go accepts) → 32 bytes. */
 export function parseHexKey(text: string, what: string): Uint8Array {
-  if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new UapiError(Errno.EINVAL, `${what}: ${quote(text)} is not 64 hex digits`);
+  if (!/^[0-9a-fA-F]{64}$/.test(text))
+    throw new UapiError(Errno.EINVAL, `${what}: ${quote(text)} is not 64 hex digits`);
   return new Uint8Array(Buffer.from(text, 'hex'));
 }
 
@@ -39,12 +40,14 @@ export function clampPrivateKey(key: Uint8Array): Uint8Array {
 }
 
 export function derivePublicKey(privateKey: Uint8Array): Uint8Array {
-  if (privateKey.length !== KEY_LEN) throw new UapiError(Errno.EINVAL, `private key must be ${KEY_LEN} bytes, got ${privateKey.length}`);
+  if (privateKey.length !== KEY_LEN)
+    throw new UapiError(Errno.EINVAL, `private key must be ${KEY_LEN} bytes, got ${privateKey.length}`);
   const key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
   const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
   return new Uint8Array(spki.subarray(spki.length - KEY_LEN));
 }
 
 export function checkKeyLength(key: Uint8Array, what: string): void {
-  if (!(key instanceof Uint8Array) || key.length !== KEY_LEN) throw new UapiError(Errno.EINVAL, `${what}: must be ${KEY_LEN} bytes`);
+  if (!(key instanceof Uint8Array) || key.length !== KEY_LEN)
+    throw new UapiError(Errno.EINVAL, `${what}: must be ${KEY_LEN} bytes`);
 }

@@ -143,7 +143,8 @@ function peerLine(draft: DeviceDraft, peer: SelectedPeer, key: string, value: st
       return;
     }
     case 'protocol_version':
-      if (value !== '1') throw new UapiError(Errno.EINVAL, `protocol_version: ${quote(value)} is not supported (only 1)`);
+      if (value !== '1')
+        throw new UapiError(Errno.EINVAL, `protocol_version: ${quote(value)} is not supported (only 1)`);
       return;
     default:
       throw new UapiError(Errno.EINVAL, `${quote(key)} is not a peer key`);
@@ -151,11 +152,13 @@ function peerLine(draft: DeviceDraft, peer: SelectedPeer, key: string, value: st
 }
 
 function requireTrue(key: string, value: string): void {
-  if (value !== 'true') throw new UapiError(Errno.EINVAL, `${key}: the only valid value is "true", got ${quote(value)}`);
+  if (value !== 'true')
+    throw new UapiError(Errno.EINVAL, `${key}: the only valid value is "true", got ${quote(value)}`);
 }
 
 /** Unsigned decimal, as wireguard-go's ParseUint reads it (leading zeros allowed, no sign). */
 function parseDecimal(value: string, max: number, what: string): number {
-  if (!/^\d{1,20}$/.test(value) || BigInt(value) > BigInt(max)) throw new UapiError(Errno.EINVAL, `${what}: ${quote(value)} is not an integer 0..${max}`);
+  if (!/^\d{1,20}$/.test(value) || BigInt(value) > BigInt(max))
+    throw new UapiError(Errno.EINVAL, `${what}: ${quote(value)} is not an integer 0..${max}`);
   return Number(value);
 }

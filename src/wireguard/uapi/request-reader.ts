@@ -23,7 +23,11 @@ export const DEFAULT_READER_LIMITS: ReaderLimits = { maxRequestBytes: 8 << 20, m
  */
 export function readerLimitsFor(device: { maxPeers: number; maxAllowedIps: number }): ReaderLimits {
   const maxLines = Math.min(16 + 8 * device.maxPeers + device.maxAllowedIps, 1 << 20);
-  return { maxLines, maxLineBytes: DEFAULT_READER_LIMITS.maxLineBytes, maxRequestBytes: Math.min(Math.max(maxLines * 100, 1 << 16), 32 << 20) };
+  return {
+    maxLines,
+    maxLineBytes: DEFAULT_READER_LIMITS.maxLineBytes,
+    maxRequestBytes: Math.min(Math.max(maxLines * 100, 1 << 16), 32 << 20),
+  };
 }
 
 export type UapiRequest =
@@ -71,8 +75,10 @@ export class RequestReader {
       const end = nl < 0 ? buf.length : nl;
       const segLen = end - pos;
       this.requestBytes += segLen + (nl < 0 ? 0 : 1);
-      if (this.requestBytes > this.limits.maxRequestBytes) return this.fail(out, Errno.EMSGSIZE, `request longer than ${this.limits.maxRequestBytes} bytes`);
-      if (this.partialLen + segLen > this.limits.maxLineBytes) return this.fail(out, Errno.EMSGSIZE, `line longer than ${this.limits.maxLineBytes} bytes`);
+      if (this.requestBytes > this.limits.maxRequestBytes)
+        return this.fail(out, Errno.EMSGSIZE, `request longer than ${this.limits.maxRequestBytes} bytes`);
+      if (this.partialLen + segLen > this.limits.maxLineBytes)
+        return this.fail(out, Errno.EMSGSIZE, `line longer than ${this.limits.maxLineBytes} bytes`);
       if (nl < 0) {
         this.partial.push(Buffer.from(buf.subarray(pos, end)));
         this.partialLen += segLen;
@@ -117,7 +123,8 @@ export class RequestReader {
       this.finishRequest();
       return { op: 'set', lines };
     }
-    if (this.lines.length >= this.limits.maxLines) return this.fatal(Errno.EMSGSIZE, `more than ${this.limits.maxLines} lines in one set`);
+    if (this.lines.length >= this.limits.maxLines)
+      return this.fatal(Errno.EMSGSIZE, `more than ${this.limits.maxLines} lines in one set`);
     this.lines.push(line);
     return null;
   }

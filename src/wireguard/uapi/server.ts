@@ -128,7 +128,10 @@ export class UapiServer {
       });
       c.once('error', () => resolve(false));
     });
-    if (live) throw new Error(`UAPI socket ${this.path} is in use by a running process (is interface ${this.ifname} already up?)`);
+    if (live)
+      throw new Error(
+        `UAPI socket ${this.path} is in use by a running process (is interface ${this.ifname} already up?)`,
+      );
     unlinkSync(this.path);
   }
 

@@ -13,7 +13,12 @@ const h = session.h;
 test('mutated valid frames', { timeout: 120000 }, (t) => {
   const f0 = h.frames;
   const runArb = fc.array(mutatedArb, { minLength: 1, maxLength: 4 });
-  assertProperty(fc.property(runArb, (ms) => { session.runSteps(ms.map((m) => buildMutated(m))); }), 34000);
+  assertProperty(
+    fc.property(runArb, (ms) => {
+      session.runSteps(ms.map((m) => buildMutated(m)));
+    }),
+    34000,
+  );
   t.diagnostic(`${h.frames - f0} frames`);
 });
 

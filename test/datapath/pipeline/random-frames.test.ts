@@ -27,7 +27,8 @@ function prng(len: number, seed: number): Uint8Array {
 
 /** Random bytes, 0..max long: short ones element by element (shrinkable), long ones from a seed. */
 function randomBytes(max: number): fc.Arbitrary<Uint8Array> {
-  const seeded = fc.record({ len: fc.integer({ min: 0, max }), seed: fc.integer() })
+  const seeded = fc
+    .record({ len: fc.integer({ min: 0, max }), seed: fc.integer() })
     .map(({ len, seed }) => prng(len, seed));
   return fc.oneof(
     { weight: 1, arbitrary: fc.uint8Array({ minLength: 0, maxLength: 80 }) },
@@ -39,27 +40,39 @@ test('random byte strings on random ports', { timeout: 120000 }, (t) => {
   const f0 = h.frames;
   const stepArb = fc.record({ frame: randomBytes(1600), port: portArb, tick: tickArb });
   const runArb = fc.array(stepArb, { minLength: 1, maxLength: 3 });
-  assertProperty(fc.property(runArb, (steps) => { session.runSteps(steps); }), 10000);
+  assertProperty(
+    fc.property(runArb, (steps) => {
+      session.runSteps(steps);
+    }),
+    10000,
+  );
   t.diagnostic(`${h.frames - f0} frames`);
 });
 
 test('random payloads behind a plausible Ethernet header', { timeout: 120000 }, (t) => {
   const f0 = h.frames;
-  const stepArb = fc.record({
-    dst: fc.oneof(fc.constantFrom(...MACS), fc.uint8Array({ minLength: 6, maxLength: 6 })),
-    src: fc.oneof(fc.constantFrom(EP1_MAC, EP2_MAC, NH_MAC), fc.uint8Array({ minLength: 6, maxLength: 6 })),
-    type: fc.oneof(fc.constantFrom(0x0800, 0x86dd, 0x0806, 0x8100), fc.integer({ min: 0, max: 0xffff })),
-    first: fc.constantFrom(0x45, 0x46, 0x4f, 0x60, 0x00, 0x01),
-    payload: randomBytes(1586),
-    port: portArb,
-    tick: tickArb,
-  }).map((s): Step => {
-    const p = s.payload.slice();
-    if (p.length && (s.type === 0x0800 || s.type === 0x86dd)) p[0] = s.first;
-    return { frame: eth(s.dst, s.src, s.type, p), port: s.port, tick: s.tick };
-  });
+  const stepArb = fc
+    .record({
+      dst: fc.oneof(fc.constantFrom(...MACS), fc.uint8Array({ minLength: 6, maxLength: 6 })),
+      src: fc.oneof(fc.constantFrom(EP1_MAC, EP2_MAC, NH_MAC), fc.uint8Array({ minLength: 6, maxLength: 6 })),
+      type: fc.oneof(fc.constantFrom(0x0800, 0x86dd, 0x0806, 0x8100), fc.integer({ min: 0, max: 0xffff })),
+      first: fc.constantFrom(0x45, 0x46, 0x4f, 0x60, 0x00, 0x01),
+      payload: randomBytes(1586),
+      port: portArb,
+      tick: tickArb,
+    })
+    .map((s): Step => {
+      const p = s.payload.slice();
+      if (p.length && (s.type === 0x0800 || s.type === 0x86dd)) p[0] = s.first;
+      return { frame: eth(s.dst, s.src, s.type, p), port: s.port, tick: s.tick };
+    });
   const runArb = fc.array(stepArb, { minLength: 1, maxLength: 3 });
-  assertProperty(fc.property(runArb, (steps) => { session.runSteps(steps); }), 8000);
+  assertProperty(
+    fc.property(runArb, (steps) => {
+      session.runSteps(steps);
+    }),
+    8000,
+  );
   t.diagnostic(`${h.frames - f0} frames`);
 });
 

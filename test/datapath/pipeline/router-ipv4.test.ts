@@ -5,7 +5,20 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  C, EP1, EP1_4, EP1_MAC, EP2, EP2_4, EP2_MAC, GW4, NH_MAC, PORT_MACS, UP, UP_4, csum, equalBytes,
+  C,
+  EP1,
+  EP1_4,
+  EP1_MAC,
+  EP2,
+  EP2_4,
+  EP2_MAC,
+  GW4,
+  NH_MAC,
+  PORT_MACS,
+  UP,
+  UP_4,
+  csum,
+  equalBytes,
 } from '../harness.js';
 import { ipv4Check, IPV4_OK } from '../../../src/wire/ipv4.js';
 import { BASES } from './frames/corpus.js';
@@ -19,7 +32,10 @@ const session = new Session(recordingHarness());
 const h = session.h;
 
 test('ARP request for the gateway: consumed, ARP reply on the same port', () => {
-  for (const [name, port, addr] of [['arp-request-gw', EP1, GW4], ['arp-request-uplink', UP, UP_4]] as const) {
+  for (const [name, port, addr] of [
+    ['arp-request-gw', EP1, GW4],
+    ['arp-request-uplink', UP, UP_4],
+  ] as const) {
     const { r, outcome, gen, b } = session.receive(name);
     assert.equal(outcome, 'consumed', name);
     assert.equal(r.delta[C.arpReplied], 1);
@@ -42,7 +58,10 @@ test('ARP reply for the gateway: consumed, neighbour learned', () => {
 });
 
 test('IPv4 echo to the router: consumed, reply with a valid checksum', () => {
-  for (const [name, port, addr] of [['echo4-gw', EP1, GW4], ['echo4-uplink-addr', UP, UP_4]] as const) {
+  for (const [name, port, addr] of [
+    ['echo4-gw', EP1, GW4],
+    ['echo4-uplink-addr', UP, UP_4],
+  ] as const) {
     const { r, outcome, b } = session.receive(name);
     assert.equal(outcome, 'consumed', name);
     assert.equal(r.delta[C.echoReplied], 1);
@@ -62,8 +81,12 @@ test('IPv4 echo to the router: consumed, reply with a valid checksum', () => {
 
 test('IPv4 to a learned neighbour: forwarded with its MAC and TTL - 1', () => {
   for (const [name, port, m] of [
-    ['echo4-ep2-to-ep1', EP1, EP1_MAC], ['udp4-ep2-to-ep1', EP1, EP1_MAC], ['tcp4-ep1-to-out', UP, NH_MAC],
-    ['tcp4-out-to-ep1', EP1, EP1_MAC], ['udp4-options', UP, NH_MAC], ['udp4-frag-first', UP, NH_MAC],
+    ['echo4-ep2-to-ep1', EP1, EP1_MAC],
+    ['udp4-ep2-to-ep1', EP1, EP1_MAC],
+    ['tcp4-ep1-to-out', UP, NH_MAC],
+    ['tcp4-out-to-ep1', EP1, EP1_MAC],
+    ['udp4-options', UP, NH_MAC],
+    ['udp4-frag-first', UP, NH_MAC],
     ['udp4-frag-later', UP, NH_MAC],
   ] as const) {
     const { r, outcome, b } = session.receive(name);

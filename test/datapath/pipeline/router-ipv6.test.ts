@@ -4,7 +4,20 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  C, EP1, EP1_6, EP1_MAC, EP2, EP2_6, EP2_MAC, GW6, NH_6, NH_MAC, PORT_LL, UP, equalBytes, ip,
+  C,
+  EP1,
+  EP1_6,
+  EP1_MAC,
+  EP2,
+  EP2_6,
+  EP2_MAC,
+  GW6,
+  NH_6,
+  NH_MAC,
+  PORT_LL,
+  UP,
+  equalBytes,
+  ip,
 } from '../harness.js';
 import { g32, icmp6Ok } from './reading/frame.js';
 import { recordingHarness } from './run/recording.js';
@@ -29,7 +42,9 @@ test('IPv6 echo to the gateway and to the port link-local address: consumed, val
 
 test('NS for the gateway: consumed, NA with the gateway as target', () => {
   for (const [name, port, target, solicited] of [
-    ['ns-gw', EP1, GW6, true], ['ns-gw-unicast', EP1, GW6, true], ['ns-dad-gw', EP2, GW6, false],
+    ['ns-gw', EP1, GW6, true],
+    ['ns-gw-unicast', EP1, GW6, true],
+    ['ns-dad-gw', EP2, GW6, false],
     ['ns-uplink-ll', UP, PORT_LL[UP], true],
   ] as const) {
     const { r, outcome, gen, b } = session.receive(name);
@@ -60,7 +75,10 @@ test('NA: consumed, neighbour learned', () => {
 
 test('IPv6 forwarding: learned neighbour → forwarded, unknown → parked + NS', () => {
   for (const [name, port] of [
-    ['udp6-ext-to-ep1', EP1], ['udp6-ep2-to-ep1', EP1], ['tcp6-out-to-ep1', EP1], ['udp6-8-ext-to-ep1', EP1],
+    ['udp6-ext-to-ep1', EP1],
+    ['udp6-ep2-to-ep1', EP1],
+    ['tcp6-out-to-ep1', EP1],
+    ['udp6-8-ext-to-ep1', EP1],
   ] as const) {
     const { r, outcome, b } = session.receive(name);
     assert.equal(outcome, 'forwarded', name);
@@ -71,7 +89,9 @@ test('IPv6 forwarding: learned neighbour → forwarded, unknown → parked + NS'
     session.finish();
   }
   for (const [name, port, nh] of [
-    ['udp6-ext-to-out', UP, NH_6], ['echo6-ep1-to-ep2', EP2, EP2_6], ['udp6-frag-later', UP, NH_6],
+    ['udp6-ext-to-out', UP, NH_6],
+    ['echo6-ep1-to-ep2', EP2, EP2_6],
+    ['udp6-frag-later', UP, NH_6],
   ] as const) {
     const { outcome, gen, b } = session.receive(name);
     assert.equal(outcome, 'pendingQueued', name);

@@ -4,8 +4,22 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  C, COUNTER_NAMES, EP1, EP1_4, EP1_6, EP1_MAC, EP2, GEN_SLOTS, NH_MAC, OUT_6, OUTCOME_IDX, PENDING_SLOTS,
-  TX_PER_PORT, UP, ip, udp,
+  C,
+  COUNTER_NAMES,
+  EP1,
+  EP1_4,
+  EP1_6,
+  EP1_MAC,
+  EP2,
+  GEN_SLOTS,
+  NH_MAC,
+  OUT_6,
+  OUTCOME_IDX,
+  PENDING_SLOTS,
+  TX_PER_PORT,
+  UP,
+  ip,
+  udp,
 } from '../harness.js';
 import { PAY, U, ZERO6, v4, v6 } from './frames/builders.js';
 import { BASES } from './frames/corpus.js';
@@ -61,10 +75,16 @@ test('full pending queue, full TX queue, exhausted generated slots: still one ou
 
 test('a router does not forward martian destinations (127/8, 0/8, ::1) or unspecified sources', () => {
   const cases: [string, Uint8Array, number][] = [
-    ['v4 dst 127.0.0.1',
-      v4(EP1, EP1_MAC, { src: EP1_4, dst: ip('127.0.0.1'), proto: U }, udp(EP1_4, ip('127.0.0.1'), 1, 2, PAY)), EP1],
-    ['v4 dst 0.0.0.5',
-      v4(EP1, EP1_MAC, { src: EP1_4, dst: ip('0.0.0.5'), proto: U }, udp(EP1_4, ip('0.0.0.5'), 1, 2, PAY)), EP1],
+    [
+      'v4 dst 127.0.0.1',
+      v4(EP1, EP1_MAC, { src: EP1_4, dst: ip('127.0.0.1'), proto: U }, udp(EP1_4, ip('127.0.0.1'), 1, 2, PAY)),
+      EP1,
+    ],
+    [
+      'v4 dst 0.0.0.5',
+      v4(EP1, EP1_MAC, { src: EP1_4, dst: ip('0.0.0.5'), proto: U }, udp(EP1_4, ip('0.0.0.5'), 1, 2, PAY)),
+      EP1,
+    ],
     ['v6 dst ::1', v6(UP, NH_MAC, OUT_6, ip('::1'), U, 64, udp(OUT_6, ip('::1'), 1, 2, PAY)), UP],
     ['v6 src ::', v6(UP, NH_MAC, ZERO6, EP1_6, U, 64, udp(ZERO6, EP1_6, 1, 2, PAY)), UP],
   ];

@@ -4,8 +4,25 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  C, EP1, LINUX_VX_MAC, NH_MAC, PORT_LL, PORT_MACS, UP, UP_4, UP_6, VTEP_B4, VTEP_B_MAC, VTEP_C6, VTEP_D4, VTEP_E4,
-  VTEP_MAC, csum, equalBytes, hex, icmp6,
+  C,
+  EP1,
+  LINUX_VX_MAC,
+  NH_MAC,
+  PORT_LL,
+  PORT_MACS,
+  UP,
+  UP_4,
+  UP_6,
+  VTEP_B4,
+  VTEP_B_MAC,
+  VTEP_C6,
+  VTEP_D4,
+  VTEP_E4,
+  VTEP_MAC,
+  csum,
+  equalBytes,
+  hex,
+  icmp6,
 } from '../harness.js';
 import { naBody, v6 } from './frames/builders.js';
 import { BASES } from './frames/corpus.js';
@@ -30,16 +47,28 @@ test('to a remote pod: IPv4 underlay, outer headers prepended in the headroom, i
   assert.equal(t.len, r.input.length + 50);
   const got = outer4(b, t.off);
   const total = t.len - 14;
-  assert.deepEqual({ ...got, sport: 0 }, {
-    dstMac: hex(VTEP_B_MAC), srcMac: hex(PORT_MACS[UP]),
-    ip: hex(Uint8Array.of(0x08, 0x00, 0x45, 0x00, total >> 8, total & 255, 0, 0, 0x40, 0x00, 64, 17)),
-    src: hex(UP_4), dst: hex(VTEP_B4), sport: 0, dport: 8472, udpLen: total - 20, udpCsum: 0, vx: '0800000000000200',
-  });
+  assert.deepEqual(
+    { ...got, sport: 0 },
+    {
+      dstMac: hex(VTEP_B_MAC),
+      srcMac: hex(PORT_MACS[UP]),
+      ip: hex(Uint8Array.of(0x08, 0x00, 0x45, 0x00, total >> 8, total & 255, 0, 0, 0x40, 0x00, 64, 17)),
+      src: hex(UP_4),
+      dst: hex(VTEP_B4),
+      sport: 0,
+      dport: 8472,
+      udpLen: total - 20,
+      udpCsum: 0,
+      vx: '0800000000000200',
+    },
+  );
   assert.ok(got.sport >= 32768 && got.sport <= 60999);
   assert.equal(csum(b, t.off + 14, 20), 0, 'outer IPv4 header checksum');
   const i = t.off + 50;
-  assert.ok(equalBytes(b, i, LINUX_VX_MAC, 0, 6) && equalBytes(b, i + 6, VTEP_MAC, 0, 6),
-    'inner MACs: the route\'s inner MAC, our VXLAN MAC');
+  assert.ok(
+    equalBytes(b, i, LINUX_VX_MAC, 0, 6) && equalBytes(b, i + 6, VTEP_MAC, 0, 6),
+    "inner MACs: the route's inner MAC, our VXLAN MAC",
+  );
   assert.equal(b[i + 22], 63, 'inner TTL decremented');
   assert.equal(csum(b, i + 14, 20), 0, 'inner IPv4 checksum still valid');
   session.finish();
@@ -76,8 +105,10 @@ test('IPv6 pods over the IPv4 underlay, IPv4 pods over the IPv6 underlay (parked
   assert.equal(b[po + 20], 17);
   assert.equal(b[po + 21], 64);
   assert.equal(g16(b, po + 54 + 2), 8472);
-  assert.ok(equalBytes(b, po + 70, VTEP_MAC, 0, 6),
-    'no inner MAC on the route: our VXLAN MAC (every Weft node\'s default)');
+  assert.ok(
+    equalBytes(b, po + 70, VTEP_MAC, 0, 6),
+    "no inner MAC on the route: our VXLAN MAC (every Weft node's default)",
+  );
   h.resetTx();
   const na = icmp6(VTEP_C6, PORT_LL[UP], 136, 0, naBody(VTEP_C6, VTEP_C_MAC));
   step = h.inject(v6(UP, VTEP_C_MAC, VTEP_C6, PORT_LL[UP], 58, 255, na), UP);
@@ -86,7 +117,7 @@ test('IPv6 pods over the IPv4 underlay, IPv4 pods over the IPv6 underlay (parked
   step = h.tick(1);
   checkTick({ h, step, history: hist });
   assert.equal(step.delta[C.pendingSent], 1);
-  assert.ok(equalBytes(h.dp.arena.bytes, step.tx[0].off, VTEP_C_MAC, 0, 6), 'sent to the VTEP\'s MAC');
+  assert.ok(equalBytes(h.dp.arena.bytes, step.tx[0].off, VTEP_C_MAC, 0, 6), "sent to the VTEP's MAC");
   h.repatternReleased(step.released);
   session.finish();
 });
@@ -106,35 +137,46 @@ test('a VTEP behind the gateway: outer destination the VTEP, Ethernet destinatio
   session.finish();
 });
 
-test('PMTU: 1450 bytes fit a 1500 uplink over IPv4, 1451 get frag needed 1450; ' +
-  'IPv6 underlay: packet too big 1430', () => {
-  assert.equal(session.receive('udp4-1450-df-to-pod-b').outcome, 'forwarded');
-  session.finish();
-  const big = session.receive('udp4-1451-df-to-pod-b');
-  assert.equal(big.outcome, 'dropTooBig');
-  const o = big.gen[0].off;
-  assert.equal(big.gen[0].port, EP1);
-  assert.equal(big.b[o + 34], 3);
-  assert.equal(big.b[o + 35], 4);
-  assert.equal(g16(big.b, o + 40), 1450);
-  session.finish();
-  const nodf = session.receive('udp4-1451-nodf-to-pod-b');
-  assert.equal(nodf.outcome, 'fragmented');
-  assert.equal(nodf.r.delta[C.fragmentsSent], 2);
-  assert.equal(nodf.r.delta[C.vxlanEncapsulated], 2);
-  // Inner fragments of 20 + 1424 and 20 + 7 bytes, each in 50 bytes of encapsulation, to VTEP B.
-  assert.deepEqual(nodf.r.tx.map((t) => [t.port, t.len]), [[UP, 14 + 1444 + 50], [UP, 14 + 27 + 50]]);
-  for (const t of nodf.r.tx) {
-    assert.ok(equalBytes(nodf.b, t.off, VTEP_B_MAC, 0, 6) && equalBytes(nodf.b, t.off + 30, VTEP_B4, 0, 4));
-  }
-  assert.equal(g16(nodf.b, nodf.r.tx[0].off + 34), g16(nodf.b, nodf.r.tx[1].off + 34), 'one outer source port');
-  assert.deepEqual(nodf.r.tx.map((t) => g16(nodf.b, t.off + 50 + 20)), [0x2000, 178]);
-  session.finish();
-  const p6 = session.receive('udp6-1431-to-pod-c');
-  assert.equal(p6.outcome, 'dropTooBig');
-  assert.equal(p6.b[p6.gen[0].off + 54], 2);
-  assert.equal(g32(p6.b, p6.gen[0].off + 58), 1430);
-  session.finish();
-});
+test(
+  'PMTU: 1450 bytes fit a 1500 uplink over IPv4, 1451 get frag needed 1450; ' + 'IPv6 underlay: packet too big 1430',
+  () => {
+    assert.equal(session.receive('udp4-1450-df-to-pod-b').outcome, 'forwarded');
+    session.finish();
+    const big = session.receive('udp4-1451-df-to-pod-b');
+    assert.equal(big.outcome, 'dropTooBig');
+    const o = big.gen[0].off;
+    assert.equal(big.gen[0].port, EP1);
+    assert.equal(big.b[o + 34], 3);
+    assert.equal(big.b[o + 35], 4);
+    assert.equal(g16(big.b, o + 40), 1450);
+    session.finish();
+    const nodf = session.receive('udp4-1451-nodf-to-pod-b');
+    assert.equal(nodf.outcome, 'fragmented');
+    assert.equal(nodf.r.delta[C.fragmentsSent], 2);
+    assert.equal(nodf.r.delta[C.vxlanEncapsulated], 2);
+    // Inner fragments of 20 + 1424 and 20 + 7 bytes, each in 50 bytes of encapsulation, to VTEP B.
+    assert.deepEqual(
+      nodf.r.tx.map((t) => [t.port, t.len]),
+      [
+        [UP, 14 + 1444 + 50],
+        [UP, 14 + 27 + 50],
+      ],
+    );
+    for (const t of nodf.r.tx) {
+      assert.ok(equalBytes(nodf.b, t.off, VTEP_B_MAC, 0, 6) && equalBytes(nodf.b, t.off + 30, VTEP_B4, 0, 4));
+    }
+    assert.equal(g16(nodf.b, nodf.r.tx[0].off + 34), g16(nodf.b, nodf.r.tx[1].off + 34), 'one outer source port');
+    assert.deepEqual(
+      nodf.r.tx.map((t) => g16(nodf.b, t.off + 50 + 20)),
+      [0x2000, 178],
+    );
+    session.finish();
+    const p6 = session.receive('udp6-1431-to-pod-c');
+    assert.equal(p6.outcome, 'dropTooBig');
+    assert.equal(p6.b[p6.gen[0].off + 54], 2);
+    assert.equal(g32(p6.b, p6.gen[0].off + 58), 1430);
+    session.finish();
+  },
+);
 
 after(() => session.logSummary('VXLAN out'));

@@ -1,7 +1,18 @@
 // Builders of the hand-built valid frames: Ethernet + IPv4 / IPv6 toward a port, echo,
 // NS / NA bodies, IPv6 extension-header chains.
 import {
-  Ipv4Opts, PORT_MACS, bytes, concat, eth, extHeader, fragHeader, icmp4, icmp6, ipv4, ipv6, udp,
+  Ipv4Opts,
+  PORT_MACS,
+  bytes,
+  concat,
+  eth,
+  extHeader,
+  fragHeader,
+  icmp4,
+  icmp6,
+  ipv4,
+  ipv6,
+  udp,
 } from '../../harness.js';
 
 /** A hand-built valid frame, named, and the port it arrives on. */
@@ -23,7 +34,13 @@ export function v4(port: number, srcMac: Uint8Array, o: Ipv4Opts, payload: Uint8
 
 /** An IPv6 frame to port `port`'s MAC (or dstMac). */
 export function v6(
-  port: number, srcMac: Uint8Array, src: Uint8Array, dst: Uint8Array, next: number, hops: number, payload: Uint8Array,
+  port: number,
+  srcMac: Uint8Array,
+  src: Uint8Array,
+  dst: Uint8Array,
+  next: number,
+  hops: number,
+  payload: Uint8Array,
   dstMac = PORT_MACS[port],
 ): Uint8Array {
   return eth(dstMac, srcMac, 0x86dd, ipv6(src, dst, next, hops, payload));

@@ -14,15 +14,21 @@ export function fragmentBases(): Base[] {
   return [
     { name: 'udp4-big-opts-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_MIXED }, 1408) },
     { name: 'udp4-big-notcopied-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_NOT_COPIED }, 1420) },
-    { name: 'udp4-big-maxopts-nodf-to-ep2', port: EP1,
-      frame: bigToEp2({ options: OPTS_MAX, id: 0xbeef, ttl: 2 }, 1420) },
+    {
+      name: 'udp4-big-maxopts-nodf-to-ep2',
+      port: EP1,
+      frame: bigToEp2({ options: OPTS_MAX, id: 0xbeef, ttl: 2 }, 1420),
+    },
     { name: 'udp4-big-eolopts-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_EOL_JUNK }, 1430) },
     { name: 'udp4-big-badopts-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_BAD }, 1430) },
     { name: 'udp4-big-badtail-nodf-to-ep2', port: EP1, frame: bigToEp2({ options: OPTS_BAD_TAIL }, 1430) },
     { name: 'udp4-big-mf-nodf-to-ep2', port: EP1, frame: bigToEp2({ mf: true }, 1472) },
     { name: 'udp4-big-later-nodf-to-ep2', port: EP1, frame: bigToEp2({ fragOff: 185 }, 1441, false) },
-    { name: 'udp4-big-later-mf-nodf-to-ep2', port: EP1,
-      frame: bigToEp2({ fragOff: 370, mf: true, options: OPTS_MIXED }, 1440, false) },
+    {
+      name: 'udp4-big-later-mf-nodf-to-ep2',
+      port: EP1,
+      frame: bigToEp2({ fragOff: 370, mf: true, options: OPTS_MIXED }, 1440, false),
+    },
     { name: 'udp4-big-overflow-nodf-to-ep2', port: EP1, frame: bigToEp2({ fragOff: 0x1fff - 100 }, 1440, false) },
     { name: 'udp4-big-edge-nodf-to-ep2', port: EP1, frame: bigToEp2({ fragOff: 0x1fff - 172 }, 1440, false) },
   ];

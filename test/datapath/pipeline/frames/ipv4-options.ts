@@ -6,7 +6,11 @@ export const OPTS_MIXED = Uint8Array.of(0x94, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0, 1, 0
 export const OPTS_NOT_COPIED = Uint8Array.of(7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 1);
 /** 40 bytes: security (11), router alert (4), record route (23), NOP, EOL. */
 export const OPTS_MAX = concat(
-  Uint8Array.of(0x82, 11), bytes(9, 5), Uint8Array.of(0x94, 4, 0, 0, 7, 23, 4), new Uint8Array(20), Uint8Array.of(1, 0),
+  Uint8Array.of(0x82, 11),
+  bytes(9, 5),
+  Uint8Array.of(0x94, 4, 0, 0, 7, 23, 4),
+  new Uint8Array(20),
+  Uint8Array.of(1, 0),
 );
 /** EOL, then bytes that would not parse as options (ignored). */
 export const OPTS_EOL_JUNK = Uint8Array.of(0x94, 4, 0, 0, 0, 0xff, 2, 0x33);

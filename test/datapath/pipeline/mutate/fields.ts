@@ -6,18 +6,84 @@ import { ADDR4, ADDR6, MACS, Val, pickVal, put16, putAddr } from './values.js';
 import { VxField, applyVxField } from './vxlan-fields.js';
 
 export type Field =
-  | 'ethDst' | 'ethType'
-  | 'v4ver' | 'v4ihl' | 'v4tot' | 'v4frag' | 'v4ttl' | 'v4proto' | 'v4src' | 'v4dst' | 'v4opt'
-  | 'v6ver' | 'v6plen' | 'v6next' | 'v6hops' | 'v6src' | 'v6dst' | 'extNext' | 'extLen' | 'extFrag'
-  | 'l4type' | 'l4code' | 'ndTarget' | 'ndOptType' | 'ndOptLen'
-  | 'arpHw' | 'arpProto' | 'arpLens' | 'arpOp' | 'arpSpa' | 'arpTpa' | 'arpSha'
+  | 'ethDst'
+  | 'ethType'
+  | 'v4ver'
+  | 'v4ihl'
+  | 'v4tot'
+  | 'v4frag'
+  | 'v4ttl'
+  | 'v4proto'
+  | 'v4src'
+  | 'v4dst'
+  | 'v4opt'
+  | 'v6ver'
+  | 'v6plen'
+  | 'v6next'
+  | 'v6hops'
+  | 'v6src'
+  | 'v6dst'
+  | 'extNext'
+  | 'extLen'
+  | 'extFrag'
+  | 'l4type'
+  | 'l4code'
+  | 'ndTarget'
+  | 'ndOptType'
+  | 'ndOptLen'
+  | 'arpHw'
+  | 'arpProto'
+  | 'arpLens'
+  | 'arpOp'
+  | 'arpSpa'
+  | 'arpTpa'
+  | 'arpSha'
   | VxField;
 
 // (The order is part of what a seed replays: fc.constantFrom picks by index.)
-export const FIELDS: Field[] = ['ethDst', 'ethType', 'v4ver', 'v4ihl', 'v4tot', 'v4frag', 'v4ttl', 'v4proto', 'v4src',
-  'v4dst', 'v4opt', 'v6ver', 'v6plen', 'v6next', 'v6hops', 'v6src', 'v6dst', 'extNext', 'extLen', 'extFrag', 'l4type',
-  'l4code', 'ndTarget', 'ndOptType', 'ndOptLen', 'arpHw', 'arpProto', 'arpLens', 'arpOp', 'arpSpa', 'arpTpa', 'arpSha',
-  'udpDport', 'udpLen', 'vxFlags', 'vxVni', 'innerDst', 'innerSrc', 'innerType', 'innerTtl', 'innerDstIp'];
+export const FIELDS: Field[] = [
+  'ethDst',
+  'ethType',
+  'v4ver',
+  'v4ihl',
+  'v4tot',
+  'v4frag',
+  'v4ttl',
+  'v4proto',
+  'v4src',
+  'v4dst',
+  'v4opt',
+  'v6ver',
+  'v6plen',
+  'v6next',
+  'v6hops',
+  'v6src',
+  'v6dst',
+  'extNext',
+  'extLen',
+  'extFrag',
+  'l4type',
+  'l4code',
+  'ndTarget',
+  'ndOptType',
+  'ndOptLen',
+  'arpHw',
+  'arpProto',
+  'arpLens',
+  'arpOp',
+  'arpSpa',
+  'arpTpa',
+  'arpSha',
+  'udpDport',
+  'udpLen',
+  'vxFlags',
+  'vxVni',
+  'innerDst',
+  'innerSrc',
+  'innerType',
+  'innerTtl',
+  'innerDstIp',
+];
 
 export function applyField(f: Uint8Array, fld: Field, v: Val): void {
   const is4 = f.length >= 14 && g16(f, 12) === 0x0800;
@@ -44,8 +110,23 @@ export function applyField(f: Uint8Array, fld: Field, v: Val): void {
       break;
     case 'v4tot':
       if (is4) {
-        const lens = [0, 19, 20, ihl - 1, ihl, ihl + 1, ihl + 7, ihl + 8, 0xffff, f.length - 14, f.length - 13,
-          1400, 1401, 1500, 1501];
+        const lens = [
+          0,
+          19,
+          20,
+          ihl - 1,
+          ihl,
+          ihl + 1,
+          ihl + 7,
+          ihl + 8,
+          0xffff,
+          f.length - 14,
+          f.length - 13,
+          1400,
+          1401,
+          1500,
+          1501,
+        ];
         put16(f, 16, pickVal(v, g16(f, 16), lens, 16, f.length - 14));
       }
       break;
@@ -55,10 +136,18 @@ export function applyField(f: Uint8Array, fld: Field, v: Val): void {
         put16(f, 20, pickVal(v, g16(f, 20), words, 16, 0));
       }
       break;
-    case 'v4ttl': if (is4 && f.length > 22) f[22] = pickVal(v, f[22], [0, 1, 2, 255, 64], 8, 0); break;
-    case 'v4proto': if (is4 && f.length > 23) f[23] = pickVal(v, f[23], [1, 6, 17, 58, 4, 41, 0, 255], 8, 0); break;
-    case 'v4src': if (is4) putAddr(f, 26, v, ADDR4, 4); break;
-    case 'v4dst': if (is4) putAddr(f, 30, v, ADDR4, 4); break;
+    case 'v4ttl':
+      if (is4 && f.length > 22) f[22] = pickVal(v, f[22], [0, 1, 2, 255, 64], 8, 0);
+      break;
+    case 'v4proto':
+      if (is4 && f.length > 23) f[23] = pickVal(v, f[23], [1, 6, 17, 58, 4, 41, 0, 255], 8, 0);
+      break;
+    case 'v4src':
+      if (is4) putAddr(f, 26, v, ADDR4, 4);
+      break;
+    case 'v4dst':
+      if (is4) putAddr(f, 30, v, ADDR4, 4);
+      break;
     case 'v4opt':
       if (is4 && ihl > 20 && f.length > 34) {
         const at = 34 + ((v.m === 'raw' ? v.v : v.m === 'pick' ? v.i : 0) % (ihl - 20));
@@ -77,9 +166,15 @@ export function applyField(f: Uint8Array, fld: Field, v: Val): void {
     case 'v6next':
       if (is6 && f.length > 20) f[20] = pickVal(v, f[20], [0, 43, 44, 50, 51, 59, 60, 135, 58, 17, 6, 255], 8, 0);
       break;
-    case 'v6hops': if (is6 && f.length > 21) f[21] = pickVal(v, f[21], [0, 1, 2, 255, 254, 64], 8, 0); break;
-    case 'v6src': if (is6) putAddr(f, 22, v, ADDR6, 16); break;
-    case 'v6dst': if (is6) putAddr(f, 38, v, ADDR6, 16); break;
+    case 'v6hops':
+      if (is6 && f.length > 21) f[21] = pickVal(v, f[21], [0, 1, 2, 255, 254, 64], 8, 0);
+      break;
+    case 'v6src':
+      if (is6) putAddr(f, 22, v, ADDR6, 16);
+      break;
+    case 'v6dst':
+      if (is6) putAddr(f, 38, v, ADDR6, 16);
+      break;
     case 'extNext':
     case 'extLen':
     case 'extFrag': {
@@ -105,7 +200,9 @@ export function applyField(f: Uint8Array, fld: Field, v: Val): void {
       } else f[m + 1] = pickVal(v, f[m + 1], [0, 1, 4, 255], 8, 0);
       break;
     }
-    case 'ndTarget': if (is6) putAddr(f, extHeaders(f).l4 + 8, v, ADDR6, 16); break;
+    case 'ndTarget':
+      if (is6) putAddr(f, extHeaders(f).l4 + 8, v, ADDR6, 16);
+      break;
     case 'ndOptType':
     case 'ndOptLen': {
       if (!is6) break;
@@ -113,15 +210,27 @@ export function applyField(f: Uint8Array, fld: Field, v: Val): void {
       if (o < f.length) f[o] = pickVal(v, f[o], fld === 'ndOptLen' ? [0, 1, 2, 255, 3] : [1, 2, 0, 3, 5, 255], 8, 0);
       break;
     }
-    case 'arpHw': if (isArp) put16(f, 14, pickVal(v, g16(f, 14), [1, 0, 6, 0xffff], 16, 0)); break;
-    case 'arpProto': if (isArp) put16(f, 16, pickVal(v, g16(f, 16), [0x0800, 0x86dd, 0], 16, 0)); break;
+    case 'arpHw':
+      if (isArp) put16(f, 14, pickVal(v, g16(f, 14), [1, 0, 6, 0xffff], 16, 0));
+      break;
+    case 'arpProto':
+      if (isArp) put16(f, 16, pickVal(v, g16(f, 16), [0x0800, 0x86dd, 0], 16, 0));
+      break;
     case 'arpLens':
       if (isArp) put16(f, 18, pickVal(v, g16(f, 18), [0x0604, 0x0606, 0x0610, 0x0004, 0x0600], 16, 0));
       break;
-    case 'arpOp': if (isArp) put16(f, 20, pickVal(v, g16(f, 20), [1, 2, 0, 3, 4, 0xffff], 16, 0)); break;
-    case 'arpSpa': if (isArp) putAddr(f, 28, v, ADDR4, 4); break;
-    case 'arpTpa': if (isArp) putAddr(f, 38, v, ADDR4, 4); break;
-    case 'arpSha': if (isArp && f.length >= 28) f.set(MACS[(v.m === 'pick' ? v.i : 0) % MACS.length], 22); break;
+    case 'arpOp':
+      if (isArp) put16(f, 20, pickVal(v, g16(f, 20), [1, 2, 0, 3, 4, 0xffff], 16, 0));
+      break;
+    case 'arpSpa':
+      if (isArp) putAddr(f, 28, v, ADDR4, 4);
+      break;
+    case 'arpTpa':
+      if (isArp) putAddr(f, 38, v, ADDR4, 4);
+      break;
+    case 'arpSha':
+      if (isArp && f.length >= 28) f.set(MACS[(v.m === 'pick' ? v.i : 0) % MACS.length], 22);
+      break;
     case 'udpDport':
     case 'udpLen':
     case 'vxFlags':
@@ -130,6 +239,8 @@ export function applyField(f: Uint8Array, fld: Field, v: Val): void {
     case 'innerSrc':
     case 'innerType':
     case 'innerTtl':
-    case 'innerDstIp': applyVxField(f, fld, v); break;
+    case 'innerDstIp':
+      applyVxField(f, fld, v);
+      break;
   }
 }

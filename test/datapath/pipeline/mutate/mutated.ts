@@ -63,11 +63,21 @@ export function buildMutated(m: Mutated, bases: Base[] = BASES): Step {
   let f: Uint8Array = base.frame.slice();
   for (const op of m.muts) {
     switch (op.k) {
-      case 'flip': if (f.length) f[op.pos % f.length] ^= op.mask; break;
-      case 'set': if (f.length) f[op.pos % f.length] = op.v; break;
-      case 'truncate': f = f.slice(0, op.at % (f.length + 1)); break;
-      case 'extend': f = concat(f, op.junk); break;
-      case 'field': applyField(f, op.f, op.v); break;
+      case 'flip':
+        if (f.length) f[op.pos % f.length] ^= op.mask;
+        break;
+      case 'set':
+        if (f.length) f[op.pos % f.length] = op.v;
+        break;
+      case 'truncate':
+        f = f.slice(0, op.at % (f.length + 1));
+        break;
+      case 'extend':
+        f = concat(f, op.junk);
+        break;
+      case 'field':
+        applyField(f, op.f, op.v);
+        break;
     }
   }
   fixUp(f, m.fixLen, m.fixL4, m.fixIp, m.altZero);

@@ -13,9 +13,11 @@ export interface Ctx {
 /** One step for an error message: input, counters moved, descriptors queued, pending slots. */
 function describeStep(r: StepResult): string {
   const tx = r.tx.map((d) => `${d.port}@${d.off}+${d.len}`).join(' ');
-  return `\n  port ${r.port} len ${r.input.length} frame ${hex(r.input)}` +
+  return (
+    `\n  port ${r.port} len ${r.input.length} frame ${hex(r.input)}` +
     `\n  counters ${JSON.stringify(Harness.named(r.delta))}` +
-    `\n  tx [${tx}] parked [${r.parked}] released [${r.released}]`;
+    `\n  tx [${tx}] parked [${r.parked}] released [${r.released}]`
+  );
 }
 
 export class InvariantError extends Error {}

@@ -2,14 +2,29 @@
 // (VXLAN on the uplink, IPIP / IP6IP6), the inner frame, after checking that the rules
 // called for exactly that decapsulation or that drop.
 import {
-  C, COUNTER_NAMES, GW4, GW6, PORT_LL, TUNNEL_PORT, UP, UP_4, UP_6, VTEP_MAC, concat, equalBytes,
+  C,
+  COUNTER_NAMES,
+  GW4,
+  GW6,
+  PORT_LL,
+  TUNNEL_PORT,
+  UP,
+  UP_4,
+  UP_6,
+  VTEP_MAC,
+  concat,
+  equalBytes,
 } from '../../harness.js';
 import { extHeaders, g16 } from '../reading/frame.js';
 import { Vx, parseVx, udpSumOk } from '../reading/vxlan.js';
 import { Ctx, check } from './check.js';
 
 const VX_DROPS = [
-  C.dropVxlanMalformed, C.dropVxlanBadChecksum, C.dropVxlanBadFlags, C.dropVxlanBadVni, C.dropVxlanInnerMac,
+  C.dropVxlanMalformed,
+  C.dropVxlanBadChecksum,
+  C.dropVxlanBadFlags,
+  C.dropVxlanBadVni,
+  C.dropVxlanInnerMac,
   C.dropVxlanInnerEthertype,
 ];
 
@@ -57,15 +72,24 @@ export function effective(c: Ctx): Eff {
   if (d[C.vxlanDecapsulated] === 0 && drops.length === 0) return plain;
   check(c, d[C.vxlanDecapsulated] <= 1, `vxlanDecapsulated moved by ${d[C.vxlanDecapsulated]}`);
   const vx = parseVx(r.input, 0, r.input.length);
-  check(c, vx !== null && r.port === UP && vx.dport === h.settings.vxlanPort(),
-    'VXLAN handling of a frame that is not a UDP datagram to the VXLAN port received on the uplink');
+  check(
+    c,
+    vx !== null && r.port === UP && vx.dport === h.settings.vxlanPort(),
+    'VXLAN handling of a frame that is not a UDP datagram to the VXLAN port received on the uplink',
+  );
   const local = vx.family === 4 ? [GW4, UP_4] : [GW6, UP_6, PORT_LL[UP]];
-  check(c, local.some((a) => equalBytes(a, 0, vx.dst, 0, a.length)),
-    'VXLAN handling of a datagram not sent to one of our addresses');
+  check(
+    c,
+    local.some((a) => equalBytes(a, 0, vx.dst, 0, a.length)),
+    'VXLAN handling of a datagram not sent to one of our addresses',
+  );
   const verdict = vxVerdict(r.input, vx, h.settings.vxlanVni());
   if (drops.length) {
-    check(c, verdict === drops[0],
-      `dropped as ${COUNTER_NAMES[drops[0]]}, the rules say ${verdict < 0 ? 'decapsulate' : COUNTER_NAMES[verdict]}`);
+    check(
+      c,
+      verdict === drops[0],
+      `dropped as ${COUNTER_NAMES[drops[0]]}, the rules say ${verdict < 0 ? 'decapsulate' : COUNTER_NAMES[verdict]}`,
+    );
     return plain;
   }
   check(c, verdict < 0, `decapsulated, the rules say ${COUNTER_NAMES[verdict]}`);
@@ -86,8 +110,11 @@ function ipipEffective(c: Ctx, plain: Eff): Eff {
   const r = c.step;
   const d = r.delta;
   const f = r.input;
-  check(c, d[C.ipipDecapsulated] + d[C.dropIpipMalformed] === 1,
-    'ipipDecapsulated / dropIpipMalformed moved by more than one');
+  check(
+    c,
+    d[C.ipipDecapsulated] + d[C.dropIpipMalformed] === 1,
+    'ipipDecapsulated / dropIpipMalformed moved by more than one',
+  );
   check(c, r.port === UP, 'IPIP decapsulated on a port that is not an uplink');
   const type = g16(f, 12);
   let inner: number;
@@ -107,21 +134,28 @@ function ipipEffective(c: Ctx, plain: Eff): Eff {
     proto = e.proto;
     end = 54 + g16(f, 18);
     dst = f.slice(38, 54);
-    check(c, !e.offs.some((o, i) => (i === 0 ? f[20] : f[e.offs[i - 1]]) === 44),
-      'IP6IP6 decapsulation of a fragment');
+    check(c, !e.offs.some((o, i) => (i === 0 ? f[20] : f[e.offs[i - 1]]) === 44), 'IP6IP6 decapsulation of a fragment');
   }
   check(c, proto === 4 || proto === 41, `IPIP decapsulation of protocol ${proto}`);
   const local = type === 0x0800 ? [GW4, UP_4] : [GW6, UP_6, PORT_LL[UP]];
-  check(c, local.some((a) => equalBytes(a, 0, dst, 0, a.length)),
-    'IPIP decapsulation of a packet not sent to one of our addresses');
+  check(
+    c,
+    local.some((a) => equalBytes(a, 0, dst, 0, a.length)),
+    'IPIP decapsulation of a packet not sent to one of our addresses',
+  );
   const version = proto === 4 ? 4 : 6;
   const ok = end > inner && f[inner] >>> 4 === version;
-  check(c, ok === (d[C.ipipDecapsulated] === 1),
-    `IPIP inner version ${f[inner] >>> 4} for protocol ${proto}, but ${ok ? 'dropped' : 'decapsulated'}`);
+  check(
+    c,
+    ok === (d[C.ipipDecapsulated] === 1),
+    `IPIP inner version ${f[inner] >>> 4} for protocol ${proto}, but ${ok ? 'dropped' : 'decapsulated'}`,
+  );
   if (!ok) return plain;
   return {
     input: concat(
-      f.slice(0, 12), Uint8Array.of(version === 4 ? 0x08 : 0x86, version === 4 ? 0x00 : 0xdd), f.slice(inner, end),
+      f.slice(0, 12),
+      Uint8Array.of(version === 4 ? 0x08 : 0x86, version === 4 ? 0x00 : 0xdd),
+      f.slice(inner, end),
     ),
     off: r.rxOff + inner - 14,
     port: r.port,

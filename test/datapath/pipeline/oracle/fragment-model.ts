@@ -35,7 +35,10 @@ export interface PlannedFragment {
 }
 
 export type FragVerdict =
-  | 'fragmented' | 'dropFragmentBadOptions' | 'dropFragmentOffsetOverflow' | 'dropFragmentNoSlots';
+  | 'fragmented'
+  | 'dropFragmentBadOptions'
+  | 'dropFragmentOffsetOverflow'
+  | 'dropFragmentNoSlots';
 
 /** The model's verdict, the fragments it cuts, and the options the later ones carry. */
 export interface FragmentPlan {
@@ -53,7 +56,7 @@ export function planFragments(input: Uint8Array, mtu: number, genFree: number): 
   if (later === null) return { verdict: 'dropFragmentBadOptions', frags: [], later: new Uint8Array(0) };
   const frags: PlannedFragment[] = [];
   const data = total - hl;
-  for (let pos = 0; pos < data;) {
+  for (let pos = 0; pos < data; ) {
     const hlen = frags.length === 0 ? hl : 20 + later.length;
     const room = Math.floor((mtu - hlen) / 8) * 8;
     const len = Math.min(room, data - pos);
@@ -69,5 +72,8 @@ export function planFragments(input: Uint8Array, mtu: number, genFree: number): 
 
 /** The outcomes of a frame that reached fragmentation. */
 export const FRAG_OUTCOMES = new Set<string>([
-  'fragmented', 'dropFragmentBadOptions', 'dropFragmentOffsetOverflow', 'dropFragmentNoSlots',
+  'fragmented',
+  'dropFragmentBadOptions',
+  'dropFragmentOffsetOverflow',
+  'dropFragmentNoSlots',
 ]);

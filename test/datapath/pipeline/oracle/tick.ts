@@ -24,8 +24,11 @@ export function checkTick(c: Ctx): void {
   }
   check(c, d[C.vxlanEncapsulated] === 0 && d[C.vxlanDecapsulated] === 0, 'servicePending encapsulated or decapsulated');
   check(c, r.parked.length === 0, 'servicePending parked frames');
-  check(c, r.tx.length === d[C.pendingSent] + d[C.neighbourRequests],
-    `${r.tx.length} frames queued, counters account for ${d[C.pendingSent] + d[C.neighbourRequests]}`);
+  check(
+    c,
+    r.tx.length === d[C.pendingSent] + d[C.neighbourRequests],
+    `${r.tx.length} frames queued, counters account for ${d[C.pendingSent] + d[C.neighbourRequests]}`,
+  );
   checkTxQueues(c);
   checkPendingQueue(c);
   const q = h.dp.pending;
@@ -37,12 +40,15 @@ export function checkTick(c: Ctx): void {
     if (h.isPendingSlot(t.off)) {
       sent++;
       const i = h.slotOf(t.off) - h.dp.arena.pendingBase;
-      check(c, t.off === q.frameOff(i), 'a parked frame was sent from elsewhere than its slot\'s frame start');
+      check(c, t.off === q.frameOff(i), "a parked frame was sent from elsewhere than its slot's frame start");
       check(c, r.released.includes(i), 'a pending slot was sent but not released');
       const fam = g16(b, t.off + 12) === 0x0800 ? 4 : 6;
       const m = h.neighbour(t.port, fam, q.nexthop, i * 16);
-      check(c, m !== null && equalBytes(b, t.off, m, 0, 6),
-        'parked frame sent to a MAC the neighbour table does not hold');
+      check(
+        c,
+        m !== null && equalBytes(b, t.off, m, 0, 6),
+        'parked frame sent to a MAC the neighbour table does not hold',
+      );
     } else {
       check(c, h.isGenerated(t.off), `servicePending queued arena offset ${t.off}`);
       checkGenerated(c, null, t, k);
@@ -53,6 +59,9 @@ export function checkTick(c: Ctx): void {
   for (let g = r.genBefore; g < r.genAfter; g++) {
     check(c, queued.has(h.dp.arena.genBase + g), `generated slot ${g} allocated by servicePending but not queued`);
   }
-  check(c, k.arpRequest + k.ns === d[C.neighbourRequests] && k.arpReply + k.na + k.icmpError === 0,
-    'servicePending generated something else than solicitations');
+  check(
+    c,
+    k.arpRequest + k.ns === d[C.neighbourRequests] && k.arpReply + k.na + k.icmpError === 0,
+    'servicePending generated something else than solicitations',
+  );
 }

@@ -52,8 +52,17 @@ export function parseVx(b: Uint8Array, o: number, len: number): Vx | null {
   const n = family === 4 ? 4 : 16;
   const a = family === 4 ? ip + 12 : ip + 8;
   return {
-    family, ip, udp: u, ulen, avail: end - u, src: b.slice(a, a + n), dst: b.slice(a + n, a + 2 * n),
-    sport: g16(b, u), dport: g16(b, u + 2), inner: u + 16, innerLen: ulen - 16,
+    family,
+    ip,
+    udp: u,
+    ulen,
+    avail: end - u,
+    src: b.slice(a, a + n),
+    dst: b.slice(a + n, a + 2 * n),
+    sport: g16(b, u),
+    dport: g16(b, u + 2),
+    inner: u + 16,
+    innerLen: ulen - 16,
   };
 }
 
@@ -83,9 +92,15 @@ export interface Outer4 {
 /** The outer headers of the encapsulated frame at o, field by field. */
 export function outer4(b: Uint8Array, o: number): Outer4 {
   return {
-    dstMac: hex(b.subarray(o, o + 6)), srcMac: hex(b.subarray(o + 6, o + 12)), ip: hex(b.subarray(o + 12, o + 24)),
-    src: hex(b.subarray(o + 26, o + 30)), dst: hex(b.subarray(o + 30, o + 34)),
-    sport: g16(b, o + 34), dport: g16(b, o + 36),
-    udpLen: g16(b, o + 38), udpCsum: g16(b, o + 40), vx: hex(b.subarray(o + 42, o + 50)),
+    dstMac: hex(b.subarray(o, o + 6)),
+    srcMac: hex(b.subarray(o + 6, o + 12)),
+    ip: hex(b.subarray(o + 12, o + 24)),
+    src: hex(b.subarray(o + 26, o + 30)),
+    dst: hex(b.subarray(o + 30, o + 34)),
+    sport: g16(b, o + 34),
+    dport: g16(b, o + 36),
+    udpLen: g16(b, o + 38),
+    udpCsum: g16(b, o + 40),
+    vx: hex(b.subarray(o + 42, o + 50)),
   };
 }

@@ -12,6 +12,7 @@ export function assertProperty<T>(prop: fc.IProperty<[T]>, numRuns: number): voi
   const err = d.errorInstance as Error | undefined;
   throw new Error(
     `property failed after ${d.numRuns} runs (seed ${d.seed}, path "${d.counterexamplePath}", ` +
-    `shrunk ${d.numShrinks} times)\n` +
-    `counterexample: ${fc.stringify(d.counterexample)}\n${err?.message ?? String(err)}`);
+      `shrunk ${d.numShrinks} times)\n` +
+      `counterexample: ${fc.stringify(d.counterexample)}\n${err?.message ?? String(err)}`,
+  );
 }

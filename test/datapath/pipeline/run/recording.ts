@@ -8,13 +8,27 @@ import { RecorderTables, RecorderReader } from '../../../../src/recorder/tables.
 function recordingEverything(): RecorderReader {
   const tables = new RecorderTables({ maxFilters: 16, workers: 1, ringBytes: 1 << 16 });
   tables.setCaptureLength(0, 128);
-  const any = (bytes: Uint8Array) =>
-    ({ src: { bytes, len: 0 }, srcPort: 0, dst: { bytes, len: 0 }, dstPort: 0, proto: 0 });
+  const any = (bytes: Uint8Array) => ({
+    src: { bytes, len: 0 },
+    srcPort: 0,
+    dst: { bytes, len: 0 },
+    dstPort: 0,
+    proto: 0,
+  });
   tables.addFilter(0, any(new Uint8Array(4)), 0);
   tables.addFilter(1, any(new Uint8Array(16)), 0);
-  const mask = (family: 4 | 6) =>
-    ({ family, srcLen: 0, dstLen: 0, srcPortAny: true, dstPortAny: true, protoAny: true });
-  tables.publishMasks([{ id: 0, mask: mask(4) }, { id: 1, mask: mask(6) }]);
+  const mask = (family: 4 | 6) => ({
+    family,
+    srcLen: 0,
+    dstLen: 0,
+    srcPortAny: true,
+    dstPortAny: true,
+    protoAny: true,
+  });
+  tables.publishMasks([
+    { id: 0, mask: mask(4) },
+    { id: 1, mask: mask(6) },
+  ]);
   return new RecorderReader(tables.sabs, 0);
 }
 
@@ -25,6 +39,8 @@ export function recordingHarness(): Harness {
 
 /** After the mutated-frame runs: enough frames classified to fill the ring, and capture went on after. */
 export function assertRecorderFilled(h: Harness): void {
-  assert.ok(h.dp.ctr[C.recorderCaptured] > 100 && h.dp.ctr[C.recorderLost] > 1000,
-    'the recorder ran on the frames, up to a full ring and on');
+  assert.ok(
+    h.dp.ctr[C.recorderCaptured] > 100 && h.dp.ctr[C.recorderLost] > 1000,
+    'the recorder ran on the frames, up to a full ring and on',
+  );
 }

@@ -59,8 +59,10 @@ export class Session {
     }
     const bad = h.drainAndScan();
     if (bad >= 0) {
-      throw new InvariantError(`arena byte ${bad} (slot ${h.slotOf(bad)}) was written outside any frame` +
-        `\n  run:\n    ${history.join('\n    ')}`);
+      throw new InvariantError(
+        `arena byte ${bad} (slot ${h.slotOf(bad)}) was written outside any frame` +
+          `\n  run:\n    ${history.join('\n    ')}`,
+      );
     }
     return result;
   }
@@ -104,15 +106,23 @@ export class Session {
   logSummary(label: string): void {
     const h = this.h;
     const secs = ((performance.now() - this.started) / 1000).toFixed(1);
-    const dist = [...this.outcomes.entries()].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k}=${v}`).join(' ');
-    console.log(`# pipeline, ${label}: ${h.frames} frames through receiveFrame, ` +
-      `${this.ticks} servicePending ticks, ${secs}s`);
+    const dist = [...this.outcomes.entries()]
+      .sort((x, y) => y[1] - x[1])
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    console.log(
+      `# pipeline, ${label}: ${h.frames} frames through receiveFrame, ` +
+        `${this.ticks} servicePending ticks, ${secs}s`,
+    );
     console.log(`# outcomes: ${dist}`);
-    console.log(`# VXLAN: ${h.dp.ctr[C.vxlanDecapsulated]} frames decapsulated, ` +
-      `${h.dp.ctr[C.vxlanEncapsulated]} encapsulated`);
+    console.log(
+      `# VXLAN: ${h.dp.ctr[C.vxlanDecapsulated]} frames decapsulated, ` +
+        `${h.dp.ctr[C.vxlanEncapsulated]} encapsulated`,
+    );
     if (h.dp.recorder) {
-      console.log(`# recorder: ${h.dp.ctr[C.recorderCaptured]} captures, ` +
-        `${h.dp.ctr[C.recorderLost]} lost to the full ring`);
+      console.log(
+        `# recorder: ${h.dp.ctr[C.recorderCaptured]} captures, ` + `${h.dp.ctr[C.recorderLost]} lost to the full ring`,
+      );
     }
   }
 }
