@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { withTopology, twoEndpoints, sleep, REPO, AgentStatus } from './harness.js';
+import { withTopology, twoEndpoints, sleep, REPO, type AgentStatus } from './harness.js';
 
 const INJECT = join(REPO, 'netns-tests', 'tools', 'inject_bad_frames.py');
 

@@ -4,8 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { withTopology, sleep, Topology } from './harness.js';
-import { startNode, addEndpoint, restartNode, pingOk, httpServer, curl, ClusterNode, Endpoint } from './cluster.js';
+import { withTopology, sleep, type Topology } from './harness.js';
+import {
+  startNode,
+  addEndpoint,
+  restartNode,
+  pingOk,
+  httpServer,
+  curl,
+  type ClusterNode,
+  type Endpoint,
+} from './cluster.js';
 
 function ping(t: Topology, from: Endpoint | ClusterNode, to: string): void {
   pingOk(t, from.ns, to);

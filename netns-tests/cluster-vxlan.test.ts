@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { withTopology, sleep, Topology } from './harness.js';
-import { startNode, addEndpoint, fabric, Endpoint } from './cluster.js';
+import { withTopology, sleep, type Topology } from './harness.js';
+import { startNode, addEndpoint, fabric, type Endpoint } from './cluster.js';
 
 function ping(t: Topology, from: Endpoint, to: string): void {
   assert.match(t.must(from.ns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', to], 20000), /2 received/, `ping ${to}`);

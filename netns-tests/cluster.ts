@@ -1,7 +1,7 @@
 // Cluster topologies for the netns tests: a fabric namespace with a bridge (the underlay),
 // node namespaces whose agents' uplinks are enslaved to it, and endpoints added through
 // `weft endpoint add`, exactly as a user would.
-import { Topology, AgentHandle, WEFT, sleep, waitExit } from './harness.js';
+import { type Topology, type AgentHandle, WEFT, sleep, waitExit } from './harness.js';
 
 export interface ClusterNode {
   name: string;

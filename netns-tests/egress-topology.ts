@@ -3,8 +3,8 @@
 // namespace (198.18.200.10 / 2001:db8:18:200::10) that runs a real HTTP server, a UDP echo
 // server and tcpdump. The firewall's nftables accept, toward the outside, only packets from
 // the egress IP (and the replies of accepted connections); everything else is rejected.
-import { Topology } from './harness.js';
-import { startNode, fabric, ClusterNode } from './cluster.js';
+import type { Topology } from './harness.js';
+import { startNode, fabric, type ClusterNode } from './cluster.js';
 
 export const EGRESS4 = '198.18.0.200';
 export const EGRESS6 = '2001:db8:18::200';

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { withTopology, WEFT, REPO, sleep, Topology } from './harness.js';
-import { addEndpoint, ClusterNode } from './cluster.js';
+import { withTopology, WEFT, REPO, sleep, type Topology } from './harness.js';
+import { addEndpoint, type ClusterNode } from './cluster.js';
 import {
   outsideWorld,
   egressNode,

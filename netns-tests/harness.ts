@@ -1,7 +1,7 @@
 // Builds throwaway topologies of network namespaces for end-to-end tests, runs real tools
 // inside them, and always tears everything down. Every test gets its own name prefix so
 // tests never see each other's namespaces, and every command is bounded in time.
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';

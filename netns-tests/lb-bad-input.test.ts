@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { withTopology, sleep, REPO, AgentStatus } from './harness.js';
+import { withTopology, sleep, REPO, type AgentStatus } from './harness.js';
 import { lbTopology, VIP4 } from './lb-topology.js';
 
 const INJECT = join(REPO, 'netns-tests', 'tools', 'inject_vip_frames.py');

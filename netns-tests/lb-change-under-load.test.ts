@@ -23,7 +23,7 @@ test('backend list changes under load lose no packet of unaffected flows', { tim
         '53',
         '--protocol',
         'udp',
-        ...list.map(([i, w]) => ['--backend', `${backends[i].ipv4}:53@${w}`]).flat(),
+        ...list.flatMap(([i, w]) => ['--backend', `${backends[i].ipv4}:53@${w}`]),
         '--api',
         lbs[0].agent.api,
       ]);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { withTopology, sleep, Topology, WEFT } from './harness.js';
+import { withTopology, sleep, type Topology, WEFT } from './harness.js';
 import { lbTopology, VIP4, VIP6 } from './lb-topology.js';
 
 /** n sequential HTTP GETs to vip:80 from the client (each from a new source port). */
@@ -53,7 +53,7 @@ test('L4LB: Maglev over three backends on two nodes, IPIP/IP6IP6 out, replies by
         '-l',
         '-i',
         'n5up',
-        vip.includes(':') ? 'ip6 proto 41 or (ip6 and src host ' + vip + ')' : `ip proto 4 or src host ${vip}`,
+        vip.includes(':') ? `ip6 proto 41 or (ip6 and src host ${vip})` : `ip proto 4 or src host ${vip}`,
       ]);
       await sleep(800);
       const counts = spray(t, client, vip, 300);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { withTopology, sleep, WEFT, AgentHandle } from './harness.js';
+import { withTopology, sleep, WEFT, type AgentHandle } from './harness.js';
 import { fabric } from './cluster.js';
 
 test('services: apply, list, describe, delete; two LB agents agree', { timeout: 60000 }, async () => {

@@ -1,8 +1,8 @@
 // The L4LB topology of the netns tests: LB node(s) and two backend nodes on one underlay,
 // three backend endpoints serving the VIPs over TCP (HTTP, answering their name) and UDP
 // (port 53, answering their name), and a client namespace on the underlay.
-import { Topology, WEFT } from './harness.js';
-import { startNode, addEndpoint, fabric, ClusterNode, Endpoint } from './cluster.js';
+import { type Topology, WEFT } from './harness.js';
+import { startNode, addEndpoint, fabric, type ClusterNode, type Endpoint } from './cluster.js';
 
 export const VIP4 = '198.18.100.1';
 export const VIP6 = '2001:db8:18:100::1';

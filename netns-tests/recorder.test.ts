@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync, statSync } from 'node:fs';
-import { withTopology, sleep, Topology, WEFT } from './harness.js';
+import { withTopology, sleep, type Topology, WEFT } from './harness.js';
 import { lbTopology, VIP4, VIP6 } from './lb-topology.js';
 
 interface Recording {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { withTopology, sleep } from './harness.js';
-import { fabric, addEndpoint, ClusterNode } from './cluster.js';
+import { fabric, addEndpoint, type ClusterNode } from './cluster.js';
 
 test('a Linux vxlan device with a bridge and a veth pod interoperates with a Weft node', {
   timeout: 90000,

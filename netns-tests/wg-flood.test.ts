@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { wgKeys, wgNodeConfig } from './wg-setup.js';
-import { withTopology, sleep, Topology, WEFT, REPO } from './harness.js';
+import { withTopology, sleep, type Topology, WEFT, REPO } from './harness.js';
 
 const GO_ENV = ['env', 'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1', 'WG_PROCESS_FOREGROUND=1'];
 const FLOOD = join(REPO, 'dist', 'netns-tests', 'tools', 'wg-flood.js');

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { withTopology, sleep, waitExit, REPO, Topology } from './harness.js';
+import { withTopology, sleep, waitExit, REPO, type Topology } from './harness.js';
 
 interface Transcript {
   initiator_static_private: string;
@@ -102,7 +102,7 @@ test('Weft WireGuard core and wireguard-go: handshakes either way, ICMP v4 and v
       for (let i = 0; i < 50 && !existsSync(sock); i++) await sleep(100);
       assert.ok(existsSync(sock), `wireguard-go did not create ${sock}:\n${wggo.output()}`);
       const keyFile = join(t.dir, 'wggo.key');
-      writeFileSync(keyFile, WGGO_PRIV + '\n', { mode: 0o600 });
+      writeFileSync(keyFile, `${WGGO_PRIV}\n`, { mode: 0o600 });
       t.must(a, ['wg', 'set', ifname, 'private-key', keyFile, 'listen-port', '51820'], 5000);
       resetPeer(t, a, ifname);
       t.must(a, ['ip', 'addr', 'add', '198.18.61.1/24', 'dev', ifname]);

@@ -41,14 +41,18 @@ export function inprocHandshakes(peers = 256, n = 4096): number {
   const src = { address: '198.18.1.1', port: 40000 };
   let clock = 1000;
   // Warm-up: the first round (JIT, first keypair slots).
-  for (const p of ini)
-    if (dev.handshakeMessage(p.initiations[0].msg, src, (clock += 0.1)).length !== 1)
+  for (const p of ini) {
+    clock += 0.1;
+    if (dev.handshakeMessage(p.initiations[0].msg, src, clock).length !== 1) {
       throw new Error(`no response: ${JSON.stringify([...dev.errors])}`);
+    }
+  }
   let done = 0;
   const t0 = performance.now();
   for (let k = 1; k < per; k++) {
     for (const p of ini) {
-      if (dev.handshakeMessage(p.initiations[k].msg, src, (clock += 0.1)).length === 1) done++;
+      clock += 0.1;
+      if (dev.handshakeMessage(p.initiations[k].msg, src, clock).length === 1) done++;
     }
   }
   const secs = (performance.now() - t0) / 1000;
@@ -110,7 +114,7 @@ function driverPeers(t: Topology, ns: string, dev: string): Driver {
     '',
     ['ip', '-n', ns, '-batch', '-'],
     15000,
-    sources.map((a) => `addr add ${a}/24 dev ${dev}`).join('\n') + '\n',
+    `${sources.map((a) => `addr add ${a}/24 dev ${dev}`).join('\n')}\n`,
   );
   return { keys, sources };
 }
@@ -273,7 +277,7 @@ export async function wireguardWggo(): Promise<Figures> {
     const kw = wgKeys(t);
     const kg = wgKeys(t);
     const goKeyFile = join(t.dir, 'go.key');
-    writeFileSync(goKeyFile, kg.priv + '\n', { mode: 0o600 });
+    writeFileSync(goKeyFile, `${kg.priv}\n`, { mode: 0o600 });
     const agent = await t.startAgent(node, {
       node: 'w',
       workers: 1,

@@ -302,7 +302,10 @@ function baselines(which: string[], tag = ''): Record<string, Figures> {
   for (const line of r.stdout.split('\n')) {
     process.stdout.write(line ? `${line.startsWith('BASELINE') ? tag : ''}${line}\n` : '');
     const m = /^BASELINE (\S+) (\S+) (\S+)$/.exec(line);
-    if (m) (out[m[1]] ??= {})[m[2]] = Number(m[3]);
+    if (m) {
+      out[m[1]] ??= {};
+      out[m[1]][m[2]] = Number(m[3]);
+    }
   }
   if (r.status !== 0)
     console.log(`# baselines.sh exited ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
@@ -365,12 +368,15 @@ async function main(): Promise<void> {
         }
       }
       for (const [k, v] of Object.entries(f)) console.log(`${rounds > 1 ? '# round ' : ''}BENCH ${n} ${k} ${v}`);
-      (perRound[n] ??= []).push(f);
+      perRound[n] ??= [];
+      perRound[n].push(f);
     }
     if (!io) continue;
     console.log(`# baselines ${which.join(' ')} (same invocation${rounds > 1 ? `, round ${r} of ${rounds}` : ''})`);
-    for (const [s, f] of Object.entries(baselines(which, rounds > 1 ? '# round ' : '')))
-      (basePerRound[s] ??= []).push(f);
+    for (const [s, f] of Object.entries(baselines(which, rounds > 1 ? '# round ' : ''))) {
+      basePerRound[s] ??= [];
+      basePerRound[s].push(f);
+    }
   }
   const results: Record<string, Figures> = {};
   for (const n of names) results[n] = medians(perRound[n]);

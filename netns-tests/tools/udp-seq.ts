@@ -1,7 +1,7 @@
 // Sends or receives numbered UDP datagrams so a test can prove every packet arrived once.
 //   node udp-seq.js recv PORT COUNT             → prints {"received":N,"duplicates":D,"missing":M}
 //   node udp-seq.js send HOST PORT COUNT FLOWS  → COUNT datagrams over FLOWS source ports
-import { createSocket, Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 
 const [mode, ...args] = process.argv.slice(2);
 
@@ -13,7 +13,7 @@ function recv(port: number, count: number): void {
   const sock = createSocket(port > 0 && args[2] === '6' ? 'udp6' : 'udp4');
   const finish = (): void => {
     sock.close();
-    process.stdout.write(JSON.stringify({ received, duplicates, missing: count - received }) + '\n');
+    process.stdout.write(`${JSON.stringify({ received, duplicates, missing: count - received })}\n`);
   };
   sock.on('message', (m) => {
     if (m.length < 4) return;

@@ -74,7 +74,7 @@ const start = performance.now();
 let next = 0;
 let lastReport = 0;
 const report = (): void => {
-  process.stdout.write(JSON.stringify({ t: Math.round((performance.now() - start) / 100) / 10, ...st }) + '\n');
+  process.stdout.write(`${JSON.stringify({ t: Math.round((performance.now() - start) / 100) / 10, ...st })}\n`);
 };
 
 await new Promise<void>((resolve) => {

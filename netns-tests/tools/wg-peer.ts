@@ -11,8 +11,8 @@
 // initiation is the golden one of test/fixtures/wireguard/transcript.json.
 import { createSocket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { Tunnel, TunnelAction, Endpoint } from '../../src/wireguard/tunnel.js';
-import { systemRng, Rng } from '../../src/wireguard/x25519.js';
+import { Tunnel, type TunnelAction, type Endpoint } from '../../src/wireguard/tunnel.js';
+import { systemRng, type Rng } from '../../src/wireguard/x25519.js';
 import { echoRequest, echoReply, parseEcho, normalizeAddress } from './wg-icmp.js';
 
 interface Config {
@@ -36,7 +36,7 @@ const cfg = JSON.parse(process.argv[2]) as Config;
 const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const emit = (o: Record<string, unknown>): void => {
-  process.stdout.write(JSON.stringify(o) + '\n');
+  process.stdout.write(`${JSON.stringify(o)}\n`);
 };
 
 // Injected randomness: the pinned values first (if any), then the system's.

@@ -12,10 +12,10 @@
 //           phases: [{window, secs}], perPeer (initiations made per peer, before any phase),
 //           spacingMs?, timeoutMs?, verifyEvery? (check every Nth response with the initiator's
 //           full consumeResponse; the others are counted on receiver index and size) }
-import { createSocket, Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { makeInitiations, checkResponse, InitiatorPeer, Initiation } from './wg-initiations.js';
+import { makeInitiations, checkResponse, type InitiatorPeer, type Initiation } from './wg-initiations.js';
 
 interface Config {
   target: { address: string; port: number };
@@ -119,7 +119,10 @@ function phase(states: PeerState[], window: number, secs: number): Promise<Phase
     const pump = (): void => {
       if (finished) return;
       const now = performance.now();
-      if (now >= end) return finish(now);
+      if (now >= end) {
+        finish(now);
+        return;
+      }
       while (outstanding < window && ready.length > 0 && ready[0].allowedAt <= now) {
         const s = ready.shift()!;
         s.out = s.p.initiations[s.next++];
@@ -129,7 +132,8 @@ function phase(states: PeerState[], window: number, secs: number): Promise<Phase
       }
       if (outstanding === 0 && ready.length === 0) {
         r.ranOut = true;
-        return finish(now);
+        finish(now);
+        return;
       }
       clearTimeout(timer);
       if (outstanding < window && ready.length > 0)
@@ -183,15 +187,15 @@ function phase(states: PeerState[], window: number, secs: number): Promise<Phase
 
 async function main(): Promise<void> {
   const states = await bindAll();
-  process.stdout.write(JSON.stringify({ generated: peers.length * cfg.perPeer, genMs: Math.round(genMs) }) + '\n');
+  process.stdout.write(`${JSON.stringify({ generated: peers.length * cfg.perPeer, genMs: Math.round(genMs) })}\n`);
   for (const ph of cfg.phases) {
     const r = await phase(states, ph.window, ph.secs);
-    process.stdout.write(JSON.stringify(r) + '\n');
+    process.stdout.write(`${JSON.stringify(r)}\n`);
     // Let stragglers of this phase arrive and be ignored, and every peer's flood interval pass.
     await new Promise((res) => setTimeout(res, 300));
   }
   for (const s of states) s.sock.close();
-  process.stdout.write(JSON.stringify({ done: true }) + '\n');
+  process.stdout.write(`${JSON.stringify({ done: true })}\n`);
 }
 
 main().catch((e: Error) => {

@@ -12,7 +12,7 @@ import {
   consumeResponse,
 } from '../../src/wireguard/noise.js';
 import { CookieGenerator } from '../../src/wireguard/cookie.js';
-import { generatePrivateKey, KeyPair } from '../../src/wireguard/x25519.js';
+import { generatePrivateKey, type KeyPair } from '../../src/wireguard/x25519.js';
 
 export interface Initiation {
   /** 148 bytes, MAC1 set, MAC2 zero (the sender adds it when it holds a cookie). */

@@ -38,38 +38,34 @@ function formatPolicies(list: PolicyView[], output: string | undefined): string 
       .map((p) => stringify({ apiVersion: API_VERSION, kind: KIND, metadata: p.metadata, spec: p.spec }))
       .join('---\n');
   }
-  return (
-    table([
-      ['NAME', 'EGRESS IP', 'DESTINATIONS', 'SELECTORS', 'ENTRIES'],
-      ...list.map((p) => {
-        const s = p.spec as {
-          egressSourceIP?: string;
-          egressSourceIPs?: string[];
-          destinationCIDRs: string[];
-          egress: unknown[];
-        };
-        const ips = (s.egressSourceIPs ?? [s.egressSourceIP]).join(',');
-        return [p.metadata.name, ips, s.destinationCIDRs.join(','), JSON.stringify(s.egress), String(p.status.entries)];
-      }),
-    ]) + '\n'
-  );
+  return `${table([
+    ['NAME', 'EGRESS IP', 'DESTINATIONS', 'SELECTORS', 'ENTRIES'],
+    ...list.map((p) => {
+      const s = p.spec as {
+        egressSourceIP?: string;
+        egressSourceIPs?: string[];
+        destinationCIDRs: string[];
+        egress: unknown[];
+      };
+      const ips = (s.egressSourceIPs ?? [s.egressSourceIP]).join(',');
+      return [p.metadata.name, ips, s.destinationCIDRs.join(','), JSON.stringify(s.egress), String(p.status.entries)];
+    }),
+  ])}\n`;
 }
 
 function formatFlows(rows: NatFlowEntry[]): string {
-  return (
-    table([
-      ['PROTO', 'SOURCE', 'DESTINATION', 'TRANSLATED', 'STATE', 'IDLE', 'WORKER'],
-      ...rows.map((e) => [
-        PROTO_NAME[e.proto] ?? String(e.proto),
-        hostPort(e.src, e.sport),
-        hostPort(e.dst, e.dport),
-        hostPort(e.xlateAddr, e.xlatePort),
-        e.state,
-        `${e.idleSec}s`,
-        String(e.worker),
-      ]),
-    ]) + '\n'
-  );
+  return `${table([
+    ['PROTO', 'SOURCE', 'DESTINATION', 'TRANSLATED', 'STATE', 'IDLE', 'WORKER'],
+    ...rows.map((e) => [
+      PROTO_NAME[e.proto] ?? String(e.proto),
+      hostPort(e.src, e.sport),
+      hostPort(e.dst, e.dport),
+      hostPort(e.xlateAddr, e.xlatePort),
+      e.state,
+      `${e.idleSec}s`,
+      String(e.worker),
+    ]),
+  ])}\n`;
 }
 
 /** An address option as the agent prints addresses (so 2001:DB8::1 finds 2001:db8::1). */
@@ -115,7 +111,7 @@ export const egressCommand = defineCommand({
         }
         return async (sock) => {
           const list = (await apiCall(sock, 'GET', '/v1/egress-policies')) as PolicyView[];
-          process.stdout.write(json ? JSON.stringify(list, null, 2) + '\n' : formatPolicies(list, output));
+          process.stdout.write(json ? `${JSON.stringify(list, null, 2)}\n` : formatPolicies(list, output));
         };
       },
     },
@@ -145,7 +141,7 @@ export const egressCommand = defineCommand({
               (destination === undefined || e.dst === destination) &&
               (proto === undefined || e.proto === proto),
           );
-          process.stdout.write(values.json ? JSON.stringify(rows, null, 2) + '\n' : formatFlows(rows));
+          process.stdout.write(values.json ? `${JSON.stringify(rows, null, 2)}\n` : formatFlows(rows));
         };
       },
     },

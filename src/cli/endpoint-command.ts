@@ -51,21 +51,19 @@ function formatLabels(l: Record<string, string>): string {
 }
 
 function formatList(eps: EndpointView[]): string {
-  return (
-    table([
-      ['NAME', 'IPV4', 'IPV6', 'LABELS', 'NETNS', 'PORT', 'RX', 'TX'],
-      ...eps.map((e) => [
-        e.name,
-        e.ipv4 ?? '-',
-        e.ipv6 ?? '-',
-        formatLabels(e.labels),
-        e.netns,
-        e.port,
-        `${e.stats.rxFrames} pkts/${e.stats.rxBytes} B`,
-        `${e.stats.txFrames} pkts/${e.stats.txBytes} B`,
-      ]),
-    ]) + '\n'
-  );
+  return `${table([
+    ['NAME', 'IPV4', 'IPV6', 'LABELS', 'NETNS', 'PORT', 'RX', 'TX'],
+    ...eps.map((e) => [
+      e.name,
+      e.ipv4 ?? '-',
+      e.ipv6 ?? '-',
+      formatLabels(e.labels),
+      e.netns,
+      e.port,
+      `${e.stats.rxFrames} pkts/${e.stats.rxBytes} B`,
+      `${e.stats.txFrames} pkts/${e.stats.txBytes} B`,
+    ]),
+  ])}\n`;
 }
 
 export const endpointCommand = defineCommand({
@@ -98,7 +96,7 @@ export const endpointCommand = defineCommand({
           const addresses = [ep.ipv4, ep.ipv6].filter(Boolean).join(', ');
           process.stdout.write(
             values.json
-              ? JSON.stringify(ep, null, 2) + '\n'
+              ? `${JSON.stringify(ep, null, 2)}\n`
               : `endpoint ${ep.name}: ${addresses} in netns ${ep.netns} (port ${ep.port})\n`,
           );
         };
@@ -110,7 +108,7 @@ export const endpointCommand = defineCommand({
         ({ values }) =>
         async (sock) => {
           const eps = (await apiCall(sock, 'GET', '/v1/endpoints')) as EndpointView[];
-          process.stdout.write(values.json ? JSON.stringify(eps, null, 2) + '\n' : formatList(eps));
+          process.stdout.write(values.json ? `${JSON.stringify(eps, null, 2)}\n` : formatList(eps));
         },
     },
     delete: {

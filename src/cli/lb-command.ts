@@ -58,7 +58,7 @@ export const lbCommand = defineCommand({
           backends.forEach((b, i) => {
             process.stderr.write(`# ${i} ${b.name}${b.weight !== 1 ? ` weight ${b.weight}` : ''}\n`);
           });
-          process.stdout.write(Array.from(buildMaglevTable(backends, m, seed)).join('\n') + '\n');
+          process.stdout.write(`${Array.from(buildMaglevTable(backends, m, seed)).join('\n')}\n`);
         };
       },
     },

@@ -95,20 +95,18 @@ async function record(sock: string, req: RecordingRequest): Promise<number> {
 }
 
 function formatList(list: RecordingInfo[]): string {
-  return (
-    table([
-      ['ID', 'STATE', 'PACKETS', 'BYTES', 'LOST', 'FILTERS', 'FILE'],
-      ...list.map((i) => [
-        String(i.id),
-        i.state === 'done' ? `done (${i.stopReason})` : i.state,
-        String(i.packets),
-        String(i.bytes),
-        String(i.lost),
-        i.filters.join('; '),
-        i.file,
-      ]),
-    ]) + '\n'
-  );
+  return `${table([
+    ['ID', 'STATE', 'PACKETS', 'BYTES', 'LOST', 'FILTERS', 'FILE'],
+    ...list.map((i) => [
+      String(i.id),
+      i.state === 'done' ? `done (${i.stopReason})` : i.state,
+      String(i.packets),
+      String(i.bytes),
+      String(i.lost),
+      i.filters.join('; '),
+      i.file,
+    ]),
+  ])}\n`;
 }
 
 export const recordCommand = defineCommand({
@@ -149,7 +147,7 @@ export const recordCommand = defineCommand({
         ({ values }) =>
         async (sock) => {
           const list = (await apiCall(sock, 'GET', '/v1/recordings')) as RecordingInfo[];
-          process.stdout.write(values.json ? JSON.stringify(list, null, 2) + '\n' : formatList(list));
+          process.stdout.write(values.json ? `${JSON.stringify(list, null, 2)}\n` : formatList(list));
         },
     },
     stop: {

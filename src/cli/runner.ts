@@ -19,6 +19,7 @@ export type Values<O extends OptionSpecs> = ReturnType<
 >['values'];
 
 /** The work of a verb, given the agent's API socket ('' for verbs without an agent); resolves to the exit code. */
+// biome-ignore lint/suspicious/noConfusingVoidType: an action returns its exit code, or nothing for 0.
 export type Action = (socket: string) => Promise<number | void> | number | void;
 
 export interface Verb<O extends OptionSpecs> {
@@ -79,9 +80,10 @@ export async function runCommand<O extends OptionSpecs>(cmd: Command<O>, argv: s
   };
   const anyAgent = Object.values(cmd.verbs).some((v) => v.agent !== false);
   const options = { ...cmd.options, ...(anyAgent ? AGENT_OPTIONS : {}), ...HELP_OPTION } as AllOptions<O>;
-  let parsed;
+  const parse = () => parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
+  let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
+    parsed = parse();
   } catch (e) {
     if (argv[0] !== undefined && Object.hasOwn(cmd.verbs, argv[0])) prefix += ` ${argv[0]}`;
     // Node's text goes on about `--`; the first sentence is the news, in our lower case.

@@ -4,7 +4,7 @@ import { UsageError } from './args.js';
 import { defineCommand } from './runner.js';
 import { apiCall } from '../control/api.js';
 import { readInput, table } from './common.js';
-import { parseService, ServiceSpec, ServiceError } from '../lb/service.js';
+import { parseService, type ServiceSpec, ServiceError } from '../lb/service.js';
 
 type Counters = { packets: number; bytes: number; backends: Record<string, { packets: number; bytes: number }> };
 type Described = ServiceSpec & { tableSize: number; slots: Record<string, number>; counters?: Counters };
@@ -48,26 +48,24 @@ function hostPort(ip: string, port: number): string {
 }
 
 function formatList(list: Array<ServiceSpec & { counters?: Counters }>): string {
-  return (
-    table([
-      ['NAME', 'VIP', 'PORT', 'PROTO', 'L4-XLATE', 'PACKETS', 'BYTES', 'BACKENDS (packets)'],
-      ...list.map((s) => [
-        s.name,
-        s.vip,
-        String(s.port),
-        s.protocol,
-        s.l4Xlate,
-        String(s.counters?.packets ?? 0),
-        String(s.counters?.bytes ?? 0),
-        s.backends
-          .map((b) => {
-            const n = hostPort(b.ip, b.port);
-            return `${n}${b.weight !== 1 ? `@${b.weight}` : ''}(${s.counters?.backends[n]?.packets ?? 0})`;
-          })
-          .join(' ') || '-',
-      ]),
-    ]) + '\n'
-  );
+  return `${table([
+    ['NAME', 'VIP', 'PORT', 'PROTO', 'L4-XLATE', 'PACKETS', 'BYTES', 'BACKENDS (packets)'],
+    ...list.map((s) => [
+      s.name,
+      s.vip,
+      String(s.port),
+      s.protocol,
+      s.l4Xlate,
+      String(s.counters?.packets ?? 0),
+      String(s.counters?.bytes ?? 0),
+      s.backends
+        .map((b) => {
+          const n = hostPort(b.ip, b.port);
+          return `${n}${b.weight !== 1 ? `@${b.weight}` : ''}(${s.counters?.backends[n]?.packets ?? 0})`;
+        })
+        .join(' ') || '-',
+    ]),
+  ])}\n`;
 }
 
 function formatDescribed(d: Described): string {
@@ -134,7 +132,7 @@ export const serviceCommand = defineCommand({
         ({ values }) =>
         async (sock) => {
           const list = (await apiCall(sock, 'GET', '/v1/services')) as Array<ServiceSpec & { counters?: Counters }>;
-          process.stdout.write(values.json ? JSON.stringify(list, null, 2) + '\n' : formatList(list));
+          process.stdout.write(values.json ? `${JSON.stringify(list, null, 2)}\n` : formatList(list));
         },
     },
     describe: {
@@ -144,7 +142,7 @@ export const serviceCommand = defineCommand({
         ({ values, operands: [name] }) =>
         async (sock) => {
           const d = (await apiCall(sock, 'GET', `/v1/services/${encodeURIComponent(name)}`)) as Described;
-          process.stdout.write(values.json ? JSON.stringify(d, null, 2) + '\n' : formatDescribed(d));
+          process.stdout.write(values.json ? `${JSON.stringify(d, null, 2)}\n` : formatDescribed(d));
         },
     },
     delete: {

@@ -111,7 +111,7 @@ export function formatStatus(s: Status): string {
   );
   out.push(...formatEgressStatus(s));
   out.push(...formatWireGuardStatus(s), ...formatRecorderStatus(s));
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** The WireGuard device, when the agent has one (`wg show <interface>` has the peers). */
@@ -160,7 +160,7 @@ export const statusCommand = defineCommand({
         ({ values }) =>
         async (sock) => {
           const s = (await apiGet(sock, '/v1/status')) as Status;
-          process.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
+          process.stdout.write(values.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
         },
     },
   },

@@ -1,5 +1,5 @@
 // HTTP+JSON API on a Unix socket (mode 0600), as cilium-agent serves its own.
-import { createServer, Server, IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdirSync, unlinkSync, chmodSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect } from 'node:net';

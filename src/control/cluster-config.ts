@@ -1,6 +1,6 @@
 // The `cluster:` section of a node's configuration: the cluster CIDRs pod CIDRs come from, how
 // nodes reach each other (direct or VXLAN, optionally encrypted), the lease, the underlay port.
-import { Prefix, prefixWithin } from '../wire/addr.js';
+import { type Prefix, prefixWithin } from '../wire/addr.js';
 import { validator, type Validator } from '../wire/config-validate.js';
 import { ConfigError } from './config-error.js';
 import type { PortConfig } from './port-config.js';
@@ -61,7 +61,7 @@ function parseUnderlayPort(x: unknown, where: string, ports: PortConfig[]): stri
   const name = x === undefined ? uplinks[0]?.name : v.str(x, `${where}.underlayPort`);
   if (!name) v.fail(where, "a cluster node needs an uplink port (its addresses are the node's underlay addresses)");
   const up = ports.find((p) => p.name === name);
-  if (!up || up.kind !== 'uplink') v.fail(`${where}.underlayPort`, `no uplink port named "${name}"`);
+  if (up?.kind !== 'uplink') v.fail(`${where}.underlayPort`, `no uplink port named "${name}"`);
   if (!up.addresses.length) v.fail(`${where}.underlayPort`, `uplink "${name}" has no addresses`);
   return name;
 }

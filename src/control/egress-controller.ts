@@ -15,11 +15,11 @@ import type { Agent } from './agent.js';
 import type { AgentExtension, WorkerTables } from './extension.js';
 import type { ClusterConfig } from './cluster-config.js';
 import type { EgressConfig } from './egress-config.js';
-import { Store, Lease, Watcher, WatchEvent } from './store/store.js';
-import { ApiError, ApiRoutes } from './api.js';
+import type { Store, Lease, Watcher, WatchEvent } from './store/store.js';
+import { ApiError, type ApiRoutes } from './api.js';
 import { parseAddress, formatAddress, formatPrefix, maskBytes, type Prefix } from '../wire/addr.js';
-import { NODES, ENDPOINTS, NodeRecord, EndpointRecord } from './cluster/keys.js';
-import { RouteEntry } from './routes.js';
+import { NODES, ENDPOINTS, type NodeRecord, type EndpointRecord } from './cluster/keys.js';
+import type { RouteEntry } from './routes.js';
 import { ROUTE_LOCAL } from '../tables/layout.js';
 import { loadNative, VNET_WORDS } from '../native/tap.js';
 import { ctNowSec } from '../lb/conntrack.js';
@@ -35,9 +35,9 @@ import {
   policyKey,
   unownableEgressIPs,
   PolicyError,
-  EgressPolicy,
-  EgressEndpoint,
-  EgressNode,
+  type EgressPolicy,
+  type EgressEndpoint,
+  type EgressNode,
   MAX_NON_MASQ,
   EV_POLICY,
 } from '../nat/index.js';
@@ -294,7 +294,7 @@ export class EgressController implements AgentExtension {
       addresses: [r.ipv4, r.ipv6].filter((x): x is string => !!x),
     }));
     const nodes: EgressNode[] = [...this.nodes.values()]
-      .filter((n) => n && n.name)
+      .filter((n) => n?.name)
       .map((n) => ({ name: n.name, ipv4: n.underlay?.ipv4, ipv6: n.underlay?.ipv6 }));
     if (!this.nodes.has(this.name)) {
       const v4 = this.nodeAddresses.find((a) => !a.includes(':')),

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import type { PortConfig, Gateway } from './port-config.js';
-import { formatAddress, formatPrefix, Prefix } from '../wire/addr.js';
+import { formatAddress, formatPrefix, type Prefix } from '../wire/addr.js';
 
 export function ip(args: string[]): void {
   try {

@@ -4,12 +4,12 @@
 import type { Agent } from './agent.js';
 import type { AgentExtension, WorkerTables } from './extension.js';
 import type { LbConfig } from './lb-config.js';
-import { Watcher, WatchEvent } from './store/store.js';
+import type { Watcher, WatchEvent } from './store/store.js';
 import { ApiError } from './api.js';
 import { parseAddress } from '../wire/addr.js';
 import { LbTables } from '../lb/tables.js';
 import { maglevSeed, buildMaglevTable, sortBackends, backendName } from '../lb/maglev.js';
-import { parseService, ServiceSpec, ServiceError, protoNumber, serviceKey, SERVICES } from '../lb/service.js';
+import { parseService, type ServiceSpec, type ServiceError, protoNumber, serviceKey, SERVICES } from '../lb/service.js';
 import { SVC_FLAG_L4_XLATE, SVC_FLAG_CONNTRACK } from '../tables/layout.js';
 
 function log(msg: string): void {
@@ -93,9 +93,7 @@ export class LbController implements AgentExtension {
   }
 
   /** A service with how its Maglev table spreads over the backends. */
-  describe(
-    name: string,
-  ): ServiceSpec & {
+  describe(name: string): ServiceSpec & {
     tableSize: number;
     seed: string;
     slots: Record<string, number>;

@@ -1,6 +1,6 @@
 // The `ports:` and `gateway:` sections of a node's configuration: the TAP devices the agent
 // owns (uplinks, the host port, endpoints) and the gateway addresses endpoints route through.
-import { Address, Prefix } from '../wire/addr.js';
+import type { Address, Prefix } from '../wire/addr.js';
 import { validator, type Validator } from '../wire/config-validate.js';
 import { ConfigError } from './config-error.js';
 

@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import type { PortConfig, Gateway } from './port-config.js';
 import { configureKernelSide, requireNetns } from './kernel-side.js';
-import { linkLocalFromMac, Prefix } from '../wire/addr.js';
-import { NativeShim } from '../native/tap.js';
-import { PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../tables/port-table.js';
+import { linkLocalFromMac, type Prefix } from '../wire/addr.js';
+import type { NativeShim } from '../native/tap.js';
+import { type PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../tables/port-table.js';
 import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
 
 export interface PortRuntime {
@@ -45,7 +45,7 @@ export class PortManager {
   /** Opens the TAP, configures its kernel side, and publishes it to the workers. */
   add(cfg: PortConfig, gateway: Gateway, opts: { tap?: string; endpointRoutes?: Prefix[] } = {}): PortRuntime {
     if (this.find(cfg.name)) throw new Error(`port "${cfg.name}" already exists`);
-    let index = this.byIndex.findIndex((p) => p === undefined);
+    let index = this.byIndex.indexOf(undefined);
     if (index < 0) index = this.byIndex.length;
     // The last slot is the VXLAN tunnel's pseudo-port.
     if (index >= FIRST_PSEUDO_PORT) throw new Error(`no free port slot (at most ${FIRST_PSEUDO_PORT} ports per node)`);

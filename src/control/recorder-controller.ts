@@ -2,8 +2,8 @@
 // capture rings into pcap files.
 import type { Agent } from './agent.js';
 import type { AgentExtension } from './extension.js';
-import { ApiError, ApiRoutes } from './api.js';
-import { Recorder, RecordingRequest } from '../recorder/recordings.js';
+import { ApiError, type ApiRoutes } from './api.js';
+import { Recorder, type RecordingRequest } from '../recorder/recordings.js';
 import { RecorderError } from '../recorder/filter.js';
 
 /** How often the rings are drained: 4 MiB rings at 20 ms absorb ~200 MB/s per worker. */

@@ -4,7 +4,7 @@
 // the store.
 import type { Agent } from './agent.js';
 import type { AgentExtension, WorkerTables } from './extension.js';
-import { Watcher, WatchEvent } from './store/store.js';
+import type { Watcher, WatchEvent } from './store/store.js';
 import { parseAddress } from '../wire/addr.js';
 import { SharedHashMap } from '../tables/hashmap.js';
 import { SVC_KEY_WORDS } from '../tables/layout.js';
@@ -38,7 +38,7 @@ export class ReverseXlateController implements AgentExtension {
     for (const k of this.installed.get(name) ?? []) this.table.delete(k, 0);
     this.installed.delete(name);
     if (e.type === 'delete') return;
-    let spec;
+    let spec: ReturnType<typeof parseService>;
     try {
       spec = parseService(JSON.parse(e.value), e.key);
     } catch {

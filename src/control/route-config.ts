@@ -1,6 +1,6 @@
 // The `routes:` and `vxlan:` sections of a node's configuration: static routes (via a next hop,
 // connected, blackhole, unreachable, or through a VXLAN tunnel) and the node's VXLAN endpoint.
-import { Address, Prefix } from '../wire/addr.js';
+import type { Address, Prefix } from '../wire/addr.js';
 import { parseMac } from '../wire/ethernet.js';
 import { VXLAN_DEFAULT_PORT, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../wire/vxlan.js';
 import { validator, type Validator } from '../wire/config-validate.js';

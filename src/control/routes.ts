@@ -2,10 +2,10 @@
 import type { NodeConfig } from './config.js';
 import type { Gateway, PortConfig } from './port-config.js';
 import type { VxlanConfig } from './route-config.js';
-import { Address, Prefix, maskBytes, formatPrefix, linkLocalFromMac } from '../wire/addr.js';
-import { PrefixTable } from '../tables/prefix.js';
-import { PortTable, PORT_KIND_TUNNEL } from '../tables/port-table.js';
-import { NodeSettings } from '../datapath/node-settings.js';
+import { type Address, type Prefix, maskBytes, formatPrefix, linkLocalFromMac } from '../wire/addr.js';
+import type { PrefixTable } from '../tables/prefix.js';
+import { type PortTable, PORT_KIND_TUNNEL } from '../tables/port-table.js';
+import type { NodeSettings } from '../datapath/node-settings.js';
 import {
   ROUTE_VALUE_WORDS,
   ROUTE_TYPE,

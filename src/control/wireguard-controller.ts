@@ -5,10 +5,10 @@
 // peers' allowed IPs, the device's own addresses), and the cryptokey table.
 import type { Agent } from './agent.js';
 import type { AgentExtension, WorkerTables } from './extension.js';
-import { WireGuardConfig } from './wireguard-config.js';
-import { RouteEntry } from './routes.js';
-import { linkLocalFromMac, formatAddress, maskBytes, Prefix } from '../wire/addr.js';
-import { WgDevice, Datagram } from '../wireguard/device.js';
+import type { WireGuardConfig } from './wireguard-config.js';
+import type { RouteEntry } from './routes.js';
+import { linkLocalFromMac, formatAddress, maskBytes, type Prefix } from '../wire/addr.js';
+import { WgDevice, type Datagram } from '../wireguard/device.js';
 import { systemClock } from '../wireguard/clock.js';
 import {
   WgShared,
@@ -19,7 +19,7 @@ import {
   RING_META_WORDS,
 } from '../wireguard/dataplane-tables.js';
 import { generatePrivateKey } from '../wireguard/x25519.js';
-import { DeviceConfig, UapiServer, ChangeEvent, makeEndpoint } from '../wireguard/uapi/index.js';
+import { DeviceConfig, UapiServer, type ChangeEvent, makeEndpoint } from '../wireguard/uapi/index.js';
 import type { Endpoint as UapiEndpoint } from '../wireguard/uapi/index.js';
 import type { Endpoint } from '../wireguard/tunnel.js';
 import { parseAddress } from '../wire/addr.js';
@@ -345,7 +345,10 @@ export class WireGuardController implements AgentExtension {
             const fam = m[0] === 6 ? 6 : 4;
             const address = formatAddress({ family: fam, bytes: mb.slice(8, 8 + (fam === 4 ? 4 : 16)) });
             let q = bySource.get(address);
-            if (q === undefined) bySource.set(address, (q = []));
+            if (q === undefined) {
+              q = [];
+              bySource.set(address, q);
+            }
             q.push({ body, src: { address, port: m[1] } });
             queued++;
           } else if (ring.lastTag === MSG_NEED_SESSION) out.push(...this.device.needSession(m[0], body, now));

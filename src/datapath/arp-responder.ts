@@ -1,6 +1,6 @@
 // ARP on the router's ports: answer requests for our addresses, learn senders that talk
 // to us (RFC 826's merge rule, restricted to packets addressed to us).
-import { Datapath } from './state.js';
+import type { Datapath } from './state.js';
 import { C } from './counters.js';
 import { ETH_HLEN, ETH_SRC, ETHERTYPE_ARP, writeEthernet } from '../wire/ethernet.js';
 import { ARP_LEN, ARP_REQUEST, ARP_REPLY, ARP_SHA, ARP_SPA, ARP_TPA, arpValid, arpOp, writeArp } from '../wire/arp.js';

@@ -10,7 +10,7 @@
 //   last, and on the last too when the packet had it. DF is clear (else we would not be here);
 //   the reserved flag is kept as it came.
 // - All or nothing: when the generated slots cannot hold every fragment, none is built.
-import { Datapath } from './state.js';
+import type { Datapath } from './state.js';
 import { C } from './counters.js';
 import { GEN_SLOTS } from './arena.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
@@ -84,7 +84,7 @@ export function fragmentIpv4(dp: Datapath, off: number, ip: number, mtu: number)
     const fip = f + ETH_HLEN;
     const h = k === 0 ? hlen : laterHlen;
     const room = k === 0 ? firstRoom : laterRoom;
-    const len = data - pos > room ? room : data - pos;
+    const len = Math.min(data - pos, room);
     copy(b, f, b, off, ETH_HLEN);
     if (k === 0) copy(b, fip, b, ip, hlen);
     else copy(b, fip, laterHeader, 0, laterHlen);

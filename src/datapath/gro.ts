@@ -12,7 +12,7 @@
 // merged frame goes out as a GSO super-frame whose checksum is left to the kernel, so every
 // segment's own checksum is verified before it is merged (the kernel would not look again).
 // Candidates live until the worker transmits.
-import { Datapath } from './state.js';
+import type { Datapath } from './state.js';
 import { C } from './counters.js';
 import { TX_PER_PORT } from './tx.js';
 import { ETH_HLEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';

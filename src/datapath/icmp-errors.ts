@@ -2,7 +2,7 @@
 // unreachable, fragmentation needed (RFC 1191) and packet too big (RFC 8201). The error goes
 // back out of the ingress port to the frame's previous hop, from the port's address, or from
 // `src` when the caller names one (the load balancer answers from the VIP).
-import { Datapath } from './state.js';
+import type { Datapath } from './state.js';
 import { C } from './counters.js';
 import { ETH_HLEN, ETH_SRC, ETHERTYPE_IPV4, ETHERTYPE_IPV6, writeEthernet, isGroup } from '../wire/ethernet.js';
 import {

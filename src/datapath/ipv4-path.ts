@@ -2,7 +2,7 @@
 // TTL decrement, MTU check (fragmentation without DF, else ICMP frag needed) and ICMP errors.
 import { reverseXlate } from './lb-reverse.js';
 import { PORT_DSR_BACKEND } from '../tables/port-table.js';
-import { Datapath, VIA_TUNNEL } from './state.js';
+import { type Datapath, VIA_TUNNEL } from './state.js';
 import { C } from './counters.js';
 import { sendIcmp4Error } from './icmp-errors.js';
 import { sendToNeighbour, SEND_FRAGMENT } from './output.js';

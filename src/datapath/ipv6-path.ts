@@ -3,7 +3,7 @@
 // decrement, MTU check (routers never fragment IPv6) and ICMPv6 errors.
 import { reverseXlate } from './lb-reverse.js';
 import { PORT_DSR_BACKEND } from '../tables/port-table.js';
-import { Datapath, VIA_TUNNEL } from './state.js';
+import { type Datapath, VIA_TUNNEL } from './state.js';
 import { C } from './counters.js';
 import { sendIcmp6Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';

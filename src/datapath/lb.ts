@@ -1,7 +1,7 @@
 // The standalone L4 load balancer's datapath: packets to a service (VIP, port, TCP/UDP) go to a
 // Maglev-chosen backend inside IPIP / IP6IP6 (DSR); the backend side decapsulates. Three steps:
 // choose the backend, route to it, encapsulate and send. docs/l4lb.md has the decisions.
-import { Datapath, VIA_IPIP, VIA_TUNNEL } from './state.js';
+import { type Datapath, VIA_IPIP, VIA_TUNNEL } from './state.js';
 import { mixWord, fmix32 } from '../wire/hash32.js';
 import { C } from './counters.js';
 import { sendToNeighbour, SEND_FORWARD, SEND_FRAGMENT, SEND_SEGMENT } from './output.js';

@@ -18,7 +18,7 @@
 // "From an endpoint" (masquerading applies only to those) means: received on an endpoint
 // port with that endpoint's own source address (a DSR reply from a VIP is not masqueraded).
 // Later fragments are dropped and counted (no reassembly yet). Nothing here allocates.
-import { Datapath, VIA_NAT } from './state.js';
+import { type Datapath, VIA_NAT } from './state.js';
 import { C } from './counters.js';
 import { sendToNeighbour, SEND_FORWARD, SEND_FRAGMENT } from './output.js';
 import { wgSendToPeer, wgPeerOfNode } from './wg-send.js';
@@ -204,7 +204,7 @@ function redirect(dp: Datapath, port: number, off: number, ip: number, family: n
     return;
   }
   // With cluster encryption the gateway node is a WireGuard peer: the redirect rides the tunnel.
-  const peer = dp.wg !== null && dp.wg.enabled() ? wgPeerOfNode(dp.wg, gfam, n.gw) : -1;
+  const peer = dp.wg?.enabled() ? wgPeerOfNode(dp.wg, gfam, n.gw) : -1;
   if (peer >= 0) {
     redirectOut(dp, port, off, ip, family, l4Proto, l4Off, WG_PORT, gfam, n.gw, peer);
     return;

@@ -1,6 +1,6 @@
 // Neighbor Discovery on the router's ports (RFC 4861): answer solicitations for our
 // addresses, learn from solicitations and advertisements. Validation per §7.1.
-import { Datapath } from './state.js';
+import type { Datapath } from './state.js';
 import { C } from './counters.js';
 import { learnNeighbour } from './neighbours.js';
 import { ETH_HLEN, ETH_SRC, ETHERTYPE_IPV6, writeEthernet } from '../wire/ethernet.js';

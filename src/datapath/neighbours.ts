@@ -1,7 +1,7 @@
 // Neighbour resolution on the ports: a shared table (any worker may learn an entry, since
 // a reply can arrive on another queue than the request), ARP requests and neighbour
 // solicitations, and the queue of frames waiting for an answer.
-import { Datapath } from './state.js';
+import type { Datapath } from './state.js';
 import { C } from './counters.js';
 import { PENDING_SLOTS } from './arena.js';
 import { SOLICIT_INTERVAL_MS } from './pending.js';

@@ -1,6 +1,6 @@
 // The last step of forwarding: Ethernet rewrite toward the next hop, or parking the frame
 // until the neighbour answers.
-import { Datapath } from './state.js';
+import type { Datapath } from './state.js';
 import { WG_PORT } from '../tables/layout.js';
 import { SEND_FORWARD, SENT, TX_FULL } from './send-kinds.js';
 import { isSuper, transmitSuper } from './superframe.js';

@@ -1,6 +1,6 @@
 // Frames waiting for neighbour resolution, copied out of the RX batch into the arena's
 // pending slots. Bounded: when full the new frame is dropped (and counted by the caller).
-import { Arena, PENDING_SLOTS } from './arena.js';
+import { type Arena, PENDING_SLOTS } from './arena.js';
 import { copy } from '../wire/bytes.js';
 import { VNET_WORDS } from '../native/tap.js';
 

@@ -3,7 +3,7 @@
 // reverse-translated frames re-enter the pipeline. A stage that opens a tunnel (lb.ts: IPIP,
 // vxlan.ts, wg-receive.ts) or reverse-translates (nat-stage.ts) records the inner frame with
 // dp.reenter and returns; runFrame then runs that frame again, under one depth guard.
-import { Datapath, VIA_VXLAN } from './state.js';
+import { type Datapath, VIA_VXLAN } from './state.js';
 import { C } from './counters.js';
 import { handleArp } from './arp-responder.js';
 import { handleIpv4 } from './ipv4-path.js';

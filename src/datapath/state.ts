@@ -1,17 +1,17 @@
 // Everything one worker's pipeline touches, allocated once when the worker starts.
 import { Arena } from './arena.js';
 import { TxQueues } from './tx.js';
-import { PortTable } from '../tables/port-table.js';
-import { PrefixTable } from '../tables/prefix.js';
-import { SharedHashMap } from '../tables/hashmap.js';
+import type { PortTable } from '../tables/port-table.js';
+import type { PrefixTable } from '../tables/prefix.js';
+import type { SharedHashMap } from '../tables/hashmap.js';
 import { NEIGH_KEY_WORDS, NEIGH_VALUE_WORDS, ROUTE_VALUE_WORDS } from '../tables/layout.js';
 import { Ipv6Walk } from '../wire/ipv6.js';
-import { loadNative, NativeShim, VNET_WORDS } from '../native/tap.js';
+import { loadNative, type NativeShim, VNET_WORDS } from '../native/tap.js';
 import { GroTable } from './gro-table.js';
 import { PendingQueue } from './pending.js';
 import { NodeSettings } from './node-settings.js';
-import { LbReader } from '../lb/tables.js';
-import { RecorderReader } from '../recorder/tables.js';
+import type { LbReader } from '../lb/tables.js';
+import type { RecorderReader } from '../recorder/tables.js';
 import type { WgWorker } from './wg-worker.js';
 import type { NatWorker } from './nat-worker.js';
 

@@ -9,7 +9,7 @@
 //                     gsoSplit), or the checksum of a NEEDS_CSUM frame (native csumFill)
 //   transmitSuper     the received frame toward a port: whole to a port with offloads, else
 //                     segmented or checksummed first (output.ts transmit)
-import { Datapath } from './state.js';
+import type { Datapath } from './state.js';
 import { C } from './counters.js';
 import { SEG_SLOTS } from './arena.js';
 import { SENT, TX_FULL, SEND_SEGMENT } from './send-kinds.js';
@@ -133,7 +133,7 @@ export function superFrameCheck(
 export function superWireLen(dp: Datapath, total: number): number {
   if (dp.vnet[VNET_GSO_TYPE] === VIRTIO_GSO_NONE) return total;
   const seg = dp.gsoPayload - ETH_HLEN + dp.vnet[VNET_GSO_SIZE];
-  return seg < total ? seg : total;
+  return Math.min(seg, total);
 }
 
 /**

@@ -5,7 +5,7 @@
 // In (vxlanDecapsulate): a datagram to our VXLAN port on an uplink is checked and its inner
 // frame handed back to the dispatcher (receive.ts) to run on the tunnel pseudo-port
 // TUNNEL_PORT; what the router answers there goes back through the tunnel (vxlanSendBack).
-import { Datapath, VIA_VXLAN } from './state.js';
+import { type Datapath, VIA_VXLAN } from './state.js';
 import { C } from './counters.js';
 import { sendToNeighbour, SEND_FORWARD, SEND_FRAGMENT, SEND_SEGMENT } from './output.js';
 import { isSuper, isGso, superWireLen, resolveSuper, segOff, segLen } from './superframe.js';

@@ -9,7 +9,7 @@
 // response, cookie reply) go to the control thread through this worker's ring.
 //
 // The UDP checksum is not verified: the AEAD tag authenticates every byte that matters.
-import { Datapath, VIA_TUNNEL, VIA_WIREGUARD } from './state.js';
+import { type Datapath, VIA_TUNNEL, VIA_WIREGUARD } from './state.js';
 import { C } from './counters.js';
 import { wallNow } from './wg-send.js';
 import {
@@ -55,9 +55,8 @@ const key = new Int32Array(1);
 
 export function isWgDatagram(dp: Datapath, port: number, u: number, l4avail: number): boolean {
   const w = dp.wg;
+  if (w === null || !w.enabled()) return false;
   return (
-    w !== null &&
-    w.enabled() &&
     l4avail >= UDP_HLEN &&
     get16(dp.arena.bytes, u + UDP_DST_PORT) === w.listenPort() &&
     dp.ports.kind(port) === PORT_KIND_UPLINK

@@ -10,11 +10,11 @@
 // starts a handshake; the workers hand over at most STAGED_PER_ASK packets per peer between
 // two takes of the control thread (or per REKEY_TIMEOUT if it takes none). Datagrams the control thread wants sent (handshake messages,
 // keepalives, queued packets it encrypted) come through this worker's ring and leave the same way.
-import { Datapath } from './state.js';
+import type { Datapath } from './state.js';
 import { C } from './counters.js';
 import { sendToNeighbour, transmit, SEND_WIREGUARD } from './output.js';
 import { TX_PER_PORT } from './tx.js';
-import { WgWorker } from './wg-worker.js';
+import type { WgWorker } from './wg-worker.js';
 import {
   SLOT_LIVE,
   K_STATE,

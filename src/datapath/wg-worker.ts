@@ -2,13 +2,13 @@
 // own activity row and rings, the native AEAD, and scratch reused for every packet.
 import {
   WgShared,
-  WgSabs,
+  type WgSabs,
   SET_ENABLED,
   SET_LISTEN_PORT,
   SET_MTU,
   RING_META_WORDS,
 } from '../wireguard/dataplane-tables.js';
-import { loadNative, NativeShim } from '../native/tap.js';
+import { loadNative, type NativeShim } from '../native/tap.js';
 import { TX_PER_PORT } from './tx.js';
 
 export class WgWorker {

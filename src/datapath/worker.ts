@@ -28,13 +28,13 @@ import { SharedHashMap } from '../tables/hashmap.js';
 import { CounterBlock } from '../tables/counters.js';
 import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
 import { NodeSettings } from './node-settings.js';
-import { LbReader, LbSabs } from '../lb/tables.js';
-import { RecorderReader, RecorderSabs } from '../recorder/tables.js';
+import { LbReader, type LbSabs } from '../lb/tables.js';
+import { RecorderReader, type RecorderSabs } from '../recorder/tables.js';
 import { WgWorker } from './wg-worker.js';
 import { wgServiceControl } from './wg-send.js';
 import type { WgSabs } from '../wireguard/dataplane-tables.js';
 
-import { NatWorker, NatSabs } from './nat-worker.js';
+import { NatWorker, type NatSabs } from './nat-worker.js';
 
 export interface WorkerInit {
   index: number;

@@ -1,6 +1,6 @@
 // Load-balanced services as users write them (YAML or JSON) and as the store keeps them:
 // a VIP, a port and a protocol, and backends with weights. Validation names the field.
-import { formatAddress, Address } from '../wire/addr.js';
+import { formatAddress, type Address } from '../wire/addr.js';
 import { validator, type Validator } from '../wire/config-validate.js';
 
 export type L4Xlate = 'none' | 'backend';

@@ -18,7 +18,7 @@ import {
   SVC_VIP_MARKER,
 } from '../tables/layout.js';
 import { buildMaglevTable, sortBackends, backendName } from './maglev.js';
-import { Address, formatAddress } from '../wire/addr.js';
+import { type Address, formatAddress } from '../wire/addr.js';
 import {
   CT_KEY_WORDS,
   CT_VALUE_WORDS,

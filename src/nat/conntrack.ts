@@ -32,9 +32,9 @@
 // than ORPHAN_GRACE_SEC. Time is whole seconds, injected by the caller (tests drive it).
 import { SharedHashMap } from '../tables/hashmap.js';
 import { hashWords } from '../tables/hash.js';
-import { NatPacket } from './packet.js';
+import type { NatPacket } from './packet.js';
 import {
-  PortSlice,
+  type PortSlice,
   portSlice,
   candidatePort,
   DEFAULT_PORT_MIN,
@@ -48,7 +48,7 @@ import {
   ICMP_ECHO,
   CT_STATE_NAMES,
   DEFAULT_TIMEOUTS,
-  NatTimeouts,
+  type NatTimeouts,
   tcpInitialState,
   tcpNextState,
   timeoutOf,
@@ -241,7 +241,9 @@ export class NatTable {
   sweep(nowSec: number, timeouts: Readonly<NatTimeouts> = DEFAULT_TIMEOUTS): { expired: number; orphans: number } {
     const origs: Array<[Int32Array, Int32Array]> = [];
     const replies: Array<[Int32Array, Int32Array]> = [];
-    this.map.forEach((k, v) => (k[K_TAG]! >>> 16 === DIR_ORIG ? origs : replies).push([k, v]));
+    this.map.forEach((k, v) => {
+      (k[K_TAG]! >>> 16 === DIR_ORIG ? origs : replies).push([k, v]);
+    });
     const live = new Set<string>();
     const rk = new Int32Array(CT_KEY_WORDS),
       rv = new Int32Array(CT_VALUE_WORDS),

@@ -151,9 +151,7 @@ export function compileEgress(input: EgressCompileInput): { entries: EgressEntry
  */
 export function unownableEgressIPs(p: EgressPolicy, ownable: ReadonlySet<string>): string[] {
   const field =
-    p.egressSourceIPs.length === 1
-      ? (i: number) => (void i, 'spec.egressSourceIP')
-      : (i: number) => `spec.egressSourceIPs[${i}]`;
+    p.egressSourceIPs.length === 1 ? (_: number) => 'spec.egressSourceIP' : (i: number) => `spec.egressSourceIPs[${i}]`;
   const out: string[] = [];
   p.egressSourceIPs.forEach((ip, i) => {
     if (!ownable.has(ip))

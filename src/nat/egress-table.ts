@@ -163,7 +163,7 @@ export class EgressTable {
       v[EV_FLAGS] =
         (e.local ? EGRESS_LOCAL : 0) |
         (e.gatewayAddress === null ? EGRESS_NO_GATEWAY : 0) |
-        (e.gatewayAddress !== null && e.gatewayAddress.includes(':') ? EGRESS_GATEWAY_V6 : 0);
+        (e.gatewayAddress?.includes(':') ? EGRESS_GATEWAY_V6 : 0);
       words(parseAddress(e.egressIP)!, v, EV_EGRESS_IP);
       if (e.gatewayAddress !== null) words(parseAddress(e.gatewayAddress)!, v, EV_GATEWAY);
       v[EV_POLICY] = e.policyIndex;

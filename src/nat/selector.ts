@@ -83,7 +83,9 @@ export function parseSelector(x: unknown, where: string): LabelSelector {
   const matchExpressions: Requirement[] = [];
   if (o.matchExpressions !== undefined && o.matchExpressions !== null) {
     if (!Array.isArray(o.matchExpressions)) v.fail(`${where}.matchExpressions`, 'must be a list');
-    o.matchExpressions.forEach((e, i) => matchExpressions.push(parseRequirement(e, `${where}.matchExpressions[${i}]`)));
+    for (const [i, e] of o.matchExpressions.entries()) {
+      matchExpressions.push(parseRequirement(e, `${where}.matchExpressions[${i}]`));
+    }
   }
   return { matchLabels, matchExpressions };
 }
@@ -110,7 +112,7 @@ function parseRequirement(x: unknown, where: string): Requirement {
 export function selectorMatches(sel: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
   for (const [k, v] of Object.entries(sel.matchLabels)) if (labels[k] !== v) return false;
   for (const r of sel.matchExpressions) {
-    const has = Object.prototype.hasOwnProperty.call(labels, r.key);
+    const has = Object.hasOwn(labels, r.key);
     switch (r.operator) {
       case 'In':
         if (!has || !r.values.includes(labels[r.key]!)) return false;

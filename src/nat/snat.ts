@@ -20,7 +20,7 @@
 // The caller passes only packets natParse accepted (NAT_OK / NAT_ICMP_ERROR respectively).
 import { get16 } from '../wire/bytes.js';
 import { IPV4_CSUM } from '../wire/ipv4.js';
-import { NatPacket, CSUM_TCP, CSUM_UDP, CSUM_ICMP6 } from './packet.js';
+import { type NatPacket, CSUM_TCP, CSUM_UDP, CSUM_ICMP6 } from './packet.js';
 import { writeAddr, writeWord, patchChecksum, patchUdpChecksum, patchPartialChecksum } from './csum.js';
 
 export const SIDE_SRC = 0;

@@ -165,7 +165,7 @@ export interface NativeShim {
 /** Where the addon is expected: $WEFT_NATIVE, else relative to dist/src/native/tap.js. */
 export function nativePath(): string {
   return (
-    process.env['WEFT_NATIVE'] ??
+    process.env.WEFT_NATIVE ??
     fileURLToPath(new URL('../../../native-shims/build/Release/weft_native.node', import.meta.url))
   );
 }

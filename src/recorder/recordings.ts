@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   RecorderError,
-  Filter,
-  FilterMask,
+  type Filter,
+  type FilterMask,
   parseFilters,
   formatFilter,
   filterMask,
@@ -16,7 +16,7 @@ import {
   maskSpecificity,
 } from './filter.js';
 import {
-  RecorderTables,
+  type RecorderTables,
   MAX_RECORDINGS,
   CAPLEN_FULL,
   CAPTURE_META_WORDS,
@@ -220,7 +220,10 @@ export class Recorder {
   private append(rec: Recording, sec: number, usec: number, origLen: number, captured: number): void {
     const i = rec.info;
     const len = i.maxCaptureLen > 0 && captured > i.maxCaptureLen ? i.maxCaptureLen : captured;
-    if (i.bytesLimit > 0 && i.bytes + len > i.bytesLimit) return this.finish(rec, 'bytes-limit');
+    if (i.bytesLimit > 0 && i.bytes + len > i.bytesLimit) {
+      this.finish(rec, 'bytes-limit');
+      return;
+    }
     if (rec.used + PCAP_RECORD_HEADER_LEN + len > rec.buf.length) this.flush(rec);
     writePcapRecordHeader(rec.buf, rec.used, sec, usec, len, origLen);
     rec.buf.set(

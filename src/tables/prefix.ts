@@ -131,7 +131,7 @@ export class PrefixTable {
       return true;
     }
     Atomics.add(h, P_STALE, 1);
-    return this.cachedGen === this.cachedGen; // stale copy if we have one
+    return !Number.isNaN(this.cachedGen); // a stale copy if we have one
   }
 
   /**

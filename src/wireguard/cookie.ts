@@ -19,7 +19,7 @@ import {
   MSG_COOKIE_REPLY_SIZE,
 } from './constants.js';
 import { hash, mac, xaeadSeal, xaeadOpen, ctEqual, zero } from './crypto.js';
-import { Rng, systemRng } from './x25519.js';
+import { type Rng, systemRng } from './x25519.js';
 import {
   writeWgType,
   putLe32,
@@ -42,7 +42,7 @@ export function sourceAddressBytes(ip: Uint8Array, port: number): Uint8Array {
 }
 
 /** MAC-field verdicts of a received handshake message. */
-export const enum MacVerdict {
+export enum MacVerdict {
   BadMac1 = 0,
   /** MAC1 valid; MAC2 missing, wrong or computed from an old secret. */
   Mac1Only = 1,

@@ -8,11 +8,11 @@
 // The parts: handshake-gate.ts (what a handshake message must get past before a peer's Tunnel
 // sees it), device-peers.ts (the peers), keypair-slots.ts (keypairs in shared memory),
 // peer-rows.ts (the peers' shared rows and the workers' activity).
-import { Tunnel, TunnelAction, Endpoint } from './tunnel.js';
+import { Tunnel, type TunnelAction, type Endpoint } from './tunnel.js';
 import { HandshakeGate } from './handshake-gate.js';
-import { HandshakePoolOptions, PoolStats } from './handshake-pool.js';
+import type { HandshakePoolOptions, PoolStats } from './handshake-pool.js';
 import { KeypairSlots } from './keypair-slots.js';
-import { PeerRegistry, Peer, PeerOptions } from './device-peers.js';
+import { PeerRegistry, type Peer, type PeerOptions } from './device-peers.js';
 import {
   openPeerRow,
   closePeerRow,
@@ -23,10 +23,10 @@ import {
   writeNodeAddresses,
   collectActivity,
 } from './peer-rows.js';
-import { Rng, systemRng } from './x25519.js';
+import { type Rng, systemRng } from './x25519.js';
 import { MSG_COOKIE_REPLY } from './constants.js';
 import { wgReceiverIndex } from '../wire/wireguard.js';
-import { WgShared, ACT_WORDS, SET_ENABLED, SET_LISTEN_PORT, SET_MTU } from './dataplane-tables.js';
+import { type WgShared, ACT_WORDS, SET_ENABLED, SET_LISTEN_PORT, SET_MTU } from './dataplane-tables.js';
 import type { WgClock } from './clock.js';
 
 export type { PeerOptions } from './device-peers.js';

@@ -4,10 +4,10 @@
 // Diffie-Hellman reveal which peer it is from — on the handshake pool when there is one (the
 // result comes back later, see takeIdentified), so the control thread never runs a
 // Diffie-Hellman for an initiation it has not identified. One per device (its local identity).
-import { LocalIdentity, OpenedInitiation, openInitiation } from './noise.js';
+import { LocalIdentity, type OpenedInitiation, openInitiation } from './noise.js';
 import { CookieChecker, MacVerdict, sourceAddressBytes } from './cookie.js';
 import { RateLimiter } from './ratelimiter.js';
-import { HandshakePool, HandshakePoolOptions, Identified, PoolStats } from './handshake-pool.js';
+import { HandshakePool, type HandshakePoolOptions, type Identified, type PoolStats } from './handshake-pool.js';
 import { MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE_REPLY } from './constants.js';
 import { wgCheck } from '../wire/wireguard.js';
 import { parseAddress } from '../wire/addr.js';

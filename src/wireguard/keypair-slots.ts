@@ -4,7 +4,7 @@
 // indices, creation time, state — with the receiver-index table in step, and slots of
 // keypairs a peer no longer holds are wiped and freed.
 import {
-  WgShared,
+  type WgShared,
   SLOT_WORDS,
   K_STATE,
   K_PEER,
@@ -18,7 +18,7 @@ import {
   SLOT_LIVE,
   SLOT_NEXT,
 } from './dataplane-tables.js';
-import { Keypair, KEYPAIR_SHARED_WORDS } from './keypair.js';
+import { type Keypair, KEYPAIR_SHARED_WORDS } from './keypair.js';
 import type { Session } from './session.js';
 import type { WgClock } from './clock.js';
 

@@ -6,7 +6,7 @@
 //
 // Per packet this allocates only what node:crypto's API forces (a cipher object and its
 // output buffers); nonces are reused and no bigint is built.
-import { createCipheriv, createDecipheriv, createSecretKey, KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { AEAD_TAG_LEN, REJECT_AFTER_TIME, TRANSPORT_HEADER_SIZE } from './constants.js';
 import { REPLAY_WORDS, replayCheck, counterBelowReject } from './replay.js';
 import { lock, unlock } from './spinlock.js';

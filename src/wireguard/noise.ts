@@ -20,7 +20,7 @@ import {
   HANDSHAKE_INITIATION_MIN_INTERVAL,
 } from './constants.js';
 import { hash, kdf1, kdf2, kdf3, aeadSeal, aeadOpen, zero, EMPTY } from './crypto.js';
-import { dh, KeyPair, keyPairFromPrivate } from './x25519.js';
+import { dh, type KeyPair, keyPairFromPrivate } from './x25519.js';
 import { tai64n, tai64nAfter } from './tai64n.js';
 import {
   writeWgType,
@@ -62,7 +62,7 @@ export class LocalIdentity {
   }
 }
 
-export const enum HandshakeState {
+export enum HandshakeState {
   None = 0,
   InitiationCreated = 1,
   InitiationConsumed = 2,
@@ -191,11 +191,9 @@ export function openInitiation(local: LocalIdentity, msg: Uint8Array): OpenedIni
   const e = msg.subarray(WG_INIT_EPHEMERAL, WG_INIT_EPHEMERAL + KEY_LEN);
   const sealedStatic = msg.subarray(WG_INIT_STATIC, WG_INIT_STATIC + STATIC_SEALED);
   let h = hash(local.responderHash, e);
-  let ck = kdf1(CK0, e);
   const es = dh(local.keys.keyObject, e);
   if (es === null) return 'badDh';
-  let k: Uint8Array;
-  [ck, k] = kdf2(ck, es);
+  const [ck, k] = kdf2(kdf1(CK0, e), es);
   zero(es);
   const peerPublic = aeadOpen(k, 0, sealedStatic, h);
   zero(k);
@@ -219,9 +217,7 @@ export function consumeOpenedInitiation(
   const sealedTime = msg.subarray(WG_INIT_TIMESTAMP, WG_INIT_TIMESTAMP + TIMESTAMP_SEALED);
   if (hs.staticStatic === null) return 'badDh';
   let h = opened.hash;
-  let ck: Uint8Array;
-  let k: Uint8Array;
-  [ck, k] = kdf2(opened.chainingKey, hs.staticStatic);
+  const [ck, k] = kdf2(opened.chainingKey, hs.staticStatic);
   const timestamp = aeadOpen(k, 0, sealedTime, h);
   zero(k);
   if (timestamp === null) return 'decryptTimestamp';

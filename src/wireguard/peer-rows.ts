@@ -2,7 +2,7 @@
 // them: the peer row (active, current slot, endpoint under its lock and generation, underlay
 // addresses) and the workers' activity rows, read as "what happened since the last look".
 import {
-  WgShared,
+  type WgShared,
   PEER_WORDS,
   P_ACTIVE,
   P_CURRENT,

@@ -9,7 +9,7 @@ import { Keypair } from './keypair.js';
  * of a dataplane use the very same memory (src/wireguard/dataplane-tables.ts); null: none free.
  */
 export type KeypairPlacement = (keys: SessionKeys) => { shared: Int32Array; base: number } | null;
-import { SessionKeys } from './noise.js';
+import type { SessionKeys } from './noise.js';
 import { ZERO_KEYS_AFTER } from './constants.js';
 
 export class Session {

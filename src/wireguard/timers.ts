@@ -11,7 +11,7 @@ import {
   ZERO_KEYS_AFTER,
 } from './constants.js';
 
-export const enum TimerAction {
+export enum TimerAction {
   /** Send a new handshake initiation (data we sent went unanswered). */
   SendInitiation = 1,
   SendKeepalive = 2,

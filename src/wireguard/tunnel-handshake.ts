@@ -7,7 +7,7 @@ import { ctEqual } from './crypto.js';
 import { generatePrivateKey } from './x25519.js';
 import {
   HandshakeState,
-  OpenedInitiation,
+  type OpenedInitiation,
   createInitiation,
   consumeInitiation,
   consumeOpenedInitiation,

@@ -2,12 +2,12 @@
 // (tunnel-transport.ts) and timer (tunnel-timers.ts) halves: the Noise handshake, the
 // keypairs, the timers, cookies, the endpoint, counters, the packets waiting for a session,
 // and what was injected (randomness, the wall clock, the load signal).
-import { Rng, systemRng } from './x25519.js';
+import { type Rng, systemRng } from './x25519.js';
 import { LocalIdentity, Handshake } from './noise.js';
 import { CookieChecker, CookieGenerator } from './cookie.js';
 import { RateLimiter } from './ratelimiter.js';
 import { Session } from './session.js';
-import { Keypair } from './keypair.js';
+import type { Keypair } from './keypair.js';
 import { PeerTimers } from './timers.js';
 import { getLe32 } from '../wire/wireguard.js';
 import type { Endpoint, TunnelAction, TunnelOptions } from './tunnel-types.js';

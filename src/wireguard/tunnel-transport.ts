@@ -3,7 +3,7 @@
 // initiator uses it, and the packets queued while there was no session going out.
 import { MSG_TRANSPORT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from './constants.js';
 import {
-  Keypair,
+  type Keypair,
   TRANSPORT_COUNTER_EXHAUSTED,
   TRANSPORT_DECRYPT_FAILED,
   TRANSPORT_EXPIRED,

@@ -21,9 +21,15 @@ import type { PeerTimers } from './timers.js';
 import type { CookieGenerator } from './cookie.js';
 import { wgCheck, WG_BAD_SIZE, WG_BAD_TYPE } from '../wire/wireguard.js';
 import { TunnelState } from './tunnel-state.js';
-import { initiate, receiveHandshake, receiveCookieReply, Prechecked } from './tunnel-handshake.js';
+import { initiate, receiveHandshake, receiveCookieReply, type Prechecked } from './tunnel-handshake.js';
 import { sendWith, confirmIfNext, receiveTransport } from './tunnel-transport.js';
-import { runTimers, noteDataplane, rekeyAfterSending, rekeyBeforeExpiry, DataplaneActivity } from './tunnel-timers.js';
+import {
+  runTimers,
+  noteDataplane,
+  rekeyAfterSending,
+  rekeyBeforeExpiry,
+  type DataplaneActivity,
+} from './tunnel-timers.js';
 import type { Endpoint, TunnelAction, TunnelOptions } from './tunnel-types.js';
 
 export type { Endpoint, TunnelAction, TunnelError, NetworkKind, TunnelOptions } from './tunnel-types.js';

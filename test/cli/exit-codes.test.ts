@@ -95,7 +95,7 @@ test('usage errors exit 2 before any agent is looked for, runtime errors exit 1'
       const what = `weft ${c.bad.join(' ')}`;
       assert.equal(bad.code, 2, `${what}: ${bad.stderr}`);
       assert.equal(bad.stdout, '', what);
-      const m = /^(weft [a-z]+(?: [a-z]+)?): ([^\n]+)\n\n([^]*)$/.exec(bad.stderr);
+      const m = /^(weft [a-z]+(?: [a-z]+)?): ([^\n]+)\n\n([\s\S]*)$/.exec(bad.stderr);
       assert.ok(m, `${what}: message, blank line, usage: ${bad.stderr}`);
       assert.equal(m[1], c.prefix, what);
       assert.equal(m[3], usage.get(cmd), `${what}: the command's usage follows`);

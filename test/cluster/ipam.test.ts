@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/control/store/store.js';
 import { claimPodCidr, claimAddress, releaseAddress, gatewayOf, IpamError } from '../../src/control/cluster/ipam.js';
-import { parsePrefix, formatPrefix, formatAddress, Prefix } from '../../src/wire/addr.js';
+import { parsePrefix, formatPrefix, formatAddress, type Prefix } from '../../src/wire/addr.js';
 
 function p(text: string): Prefix {
   const r = parsePrefix(text, { allowHostBits: false });

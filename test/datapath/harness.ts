@@ -8,10 +8,10 @@ import { servicePending } from '../../src/datapath/neighbours.js';
 import { COUNTER_NAMES, C } from '../../src/datapath/counters.js';
 import { HEADROOM, GEN_SLOTS, PENDING_SLOTS } from '../../src/datapath/arena.js';
 import { TX_PER_PORT } from '../../src/datapath/tx.js';
-import { parseConfig, NodeConfig } from '../../src/control/config.js';
+import { parseConfig, type NodeConfig } from '../../src/control/config.js';
 import { routesFromConfig, programRoute, programVxlan } from '../../src/control/routes.js';
 import { NodeSettings } from '../../src/datapath/node-settings.js';
-import { LbReader } from '../../src/lb/tables.js';
+import type { LbReader } from '../../src/lb/tables.js';
 import type { RecorderReader } from '../../src/recorder/tables.js';
 import type { WgWorker } from '../../src/datapath/wg-worker.js';
 import { linkLocalFromMac, parseAddress } from '../../src/wire/addr.js';
@@ -458,7 +458,9 @@ export class Harness {
   /** Puts released pending slots back to the pattern (call after checking a tick's TX). */
   repatternReleased(released: number[]): void {
     const q = this.dp.pending;
-    released.forEach((i, k) => this.dp.arena.bytes.fill(PATTERN, q.frameOff(i), q.frameOff(i) + this.releasedLens[k]));
+    for (const [k, i] of released.entries()) {
+      this.dp.arena.bytes.fill(PATTERN, q.frameOff(i), q.frameOff(i) + this.releasedLens[k]!);
+    }
     this.releasedLens = [];
   }
 

@@ -20,12 +20,12 @@ import {
   tcp,
   hex,
 } from './harness.js';
-import { LbTables, LbReader, LbSizes, fillServiceKey } from '../../src/lb/tables.js';
+import { LbTables, LbReader, type LbSizes, fillServiceKey } from '../../src/lb/tables.js';
 import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../../src/lb/maglev.js';
 import { lbFlowHash } from '../../src/datapath/lb.js';
 import { ctNowSec, fillConnKey, CT_VALUE_WORDS, CT_LAST_SEEN } from '../../src/lb/conntrack.js';
 import { SVC_FLAG_CONNTRACK, BACKEND_ADDR, BACKEND_WORDS } from '../../src/tables/layout.js';
-import { parseAddress, Address } from '../../src/wire/addr.js';
+import { parseAddress, type Address } from '../../src/wire/addr.js';
 
 const addr = (s: string): Address => parseAddress(s)!;
 const SEED = maglevSeed(MAGLEV_DEFAULT_SEED);

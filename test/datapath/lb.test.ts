@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Harness,
-  StepResult,
+  type StepResult,
   OUTCOME_IDX,
   COUNTER_NAMES,
   C,
@@ -34,7 +34,7 @@ import { LbTables, LbReader, fillServiceKey } from '../../src/lb/tables.js';
 import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../../src/lb/maglev.js';
 import { lbFlowHash } from '../../src/datapath/lb.js';
 import { SVC_FLAG_L4_XLATE, BACKEND_ADDR } from '../../src/tables/layout.js';
-import { parseAddress, Address } from '../../src/wire/addr.js';
+import { parseAddress, type Address } from '../../src/wire/addr.js';
 
 const addr = (s: string): Address => parseAddress(s)!;
 const SEED = maglevSeed(MAGLEV_DEFAULT_SEED);

@@ -24,7 +24,7 @@ import {
   C,
   OUTCOME_IDX,
   csum,
-  StepResult,
+  type StepResult,
 } from './harness.js';
 import { COUNTER_NAMES } from '../../src/datapath/counters.js';
 import {
@@ -356,7 +356,10 @@ test('GRO: segments of one flow toward a port with offloads leave as one super-f
       const want = segs[i]!.slice();
       want.set(seg.subarray(0, 12), 0); // MACs
       want[v6 ? 21 : 22]!--; // TTL / hop limit
-      if (!v6) put16(want, 24, 0), put16(want, 24, csum(want, 14, 20));
+      if (!v6) {
+        put16(want, 24, 0);
+        put16(want, 24, csum(want, 14, 20));
+      }
       assert.equal(Buffer.from(seg).toString('hex'), Buffer.from(want).toString('hex'), `segment ${i}`);
     }
   }
@@ -366,7 +369,7 @@ test('GRO: a corrupted segment, a gap or a PSH ends the merge; nothing else is m
   const h = new Harness({ offloads: [true, true, false] });
   const segs = segments({ count: 6, mss: 1000 });
   segs[2]![100] ^= 0xff; // payload of segment 2 corrupted: its checksum no longer verifies
-  segs.forEach((s, i) => h.inject(s, UP, undefined, i + 1));
+  for (const [i, s] of segs.entries()) h.inject(s, UP, undefined, i + 1);
   // 0+1 merged, 2 on its own (bad), 3 cannot follow 1 (gap) and starts anew, 4 and 5 join it.
   assert.deepEqual(
     h.txQueued().map((d) => d.len - 66),

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig, ConfigError, DEFAULT_VXLAN_MAC } from '../../src/control/config.js';
 import { routesFromConfig, programRoute, programVxlan, tunnelRoute, routeTypeName } from '../../src/control/routes.js';
-import { parseAddress, parsePrefix, Prefix } from '../../src/wire/addr.js';
+import { parseAddress, parsePrefix, type Prefix } from '../../src/wire/addr.js';
 import { NodeSettings } from '../../src/datapath/node-settings.js';
 import { PrefixTable } from '../../src/tables/prefix.js';
 import { PortTable, PORT_KIND_TUNNEL } from '../../src/tables/port-table.js';

@@ -1,7 +1,7 @@
 // Reads the service table in a tight loop while the main thread rebuilds it, and checks
 // every pick against the full table of the generation it was read under.
 import { workerData, parentPort } from 'node:worker_threads';
-import { LbReader, fillServiceKey, LbSabs } from '../../src/lb/tables.js';
+import { LbReader, fillServiceKey, type LbSabs } from '../../src/lb/tables.js';
 import { SVC_GENERATION, BACKEND_ADDR, BACKEND_PORT } from '../../src/tables/layout.js';
 import { M, VIP, expectedNames } from './sets.js';
 

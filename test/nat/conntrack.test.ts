@@ -174,8 +174,9 @@ test('timeouts per state (netfilter values; ESTABLISHED: Cilium 6 h)', () => {
   };
   const seq =
     (...fs: Array<(f: NatFlows) => void>) =>
-    (f: NatFlows) =>
-      fs.forEach((x) => x(f));
+    (f: NatFlows) => {
+      for (const x of fs) x(f);
+    };
   const cases: Array<[string, (f: NatFlows) => void, number]> = [
     ['SYN_SENT', out(SYN), 120],
     ['SYN_RECV', seq(out(SYN), back(SYN | ACK)), 60],

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAddress } from '../../src/wire/addr.js';
 import { get16 } from '../../src/wire/bytes.js';
 import { checksum, sum16, finish, pseudoSum4, pseudoSum6 } from '../../src/wire/checksum.js';
-import { NatPacket, CSUM_TCP, CSUM_UDP, CSUM_ICMP6 } from '../../src/nat/packet.js';
+import { type NatPacket, CSUM_TCP, CSUM_UDP, CSUM_ICMP6 } from '../../src/nat/packet.js';
 
 export interface RewriteCase {
   name: string;

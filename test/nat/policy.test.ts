@@ -12,6 +12,7 @@ const fixture = readFileSync(
   'utf8',
 );
 
+// biome-ignore lint/suspicious/noExplicitAny: the cases below reach into the document freely.
 function base(): Record<string, any> {
   return {
     apiVersion: 'cilium.io/v2alpha1',
@@ -53,6 +54,7 @@ test('the sample file: three policies, canonical addresses, selectors', () => {
 });
 
 test('errors name the field path and the value', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: as base().
   const cases: Array<[(d: Record<string, any>) => void, string]> = [
     [
       (d) => {

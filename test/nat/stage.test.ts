@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Harness,
-  StepResult,
+  type StepResult,
   OUTCOME_IDX,
   COUNTER_NAMES,
   EP1,
@@ -238,7 +238,10 @@ test('no gateway: a policy whose egress IP has no owner drops its traffic (count
 test('random bytes after valid headers: every frame has exactly one outcome, nothing throws', () => {
   const { h } = setup(true);
   let seed = 12345;
-  const rnd = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 8;
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed >>> 8;
+  };
   const bases = [
     fromEp1(EP1_4, OUT_SERVER, udp(EP1_4, OUT_SERVER, 5000, 53, new Uint8Array(20)), 17),
     fromEp1(EP1_4, OUT_SERVER, tcp(EP1_4, OUT_SERVER, 5000, 80, 0x02, new Uint8Array(0)), 6),

@@ -7,7 +7,7 @@ import { openStore } from '../../src/control/store/index.js';
 import type { Lease, Store } from '../../src/control/store/index.js';
 
 const send = (msg: object): void => {
-  process.stdout.write(JSON.stringify({ ...msg, t: Date.now() }) + '\n');
+  process.stdout.write(`${JSON.stringify({ ...msg, t: Date.now() })}\n`);
 };
 
 process.on('unhandledRejection', (e) => {
@@ -27,7 +27,8 @@ try {
 const leases = new Map<string, Lease>();
 send({ ready: true, openMs: Date.now() - started });
 
-type Args = any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: arguments arrive as JSON from the parent, one shape per op.
+type Args = any[];
 const ops: Record<string, (...a: Args) => Promise<unknown>> = {
   get: (k) => store.get(k),
   put: (k, v, l) => store.put(k, v, { lease: l ? leases.get(l) : undefined }),

@@ -136,7 +136,7 @@ export class Child extends Waitable {
   async call<T = unknown>(op: string, ...args: unknown[]): Promise<{ result: T; t: number }> {
     const id = this.nextId++;
     const reply = new Promise<Reply>((r) => this.pending.set(id, r));
-    this.proc.stdin!.write(JSON.stringify({ id, op, args }) + '\n');
+    this.proc.stdin!.write(`${JSON.stringify({ id, op, args })}\n`);
     const r = await reply;
     if (!r.ok) throw new Error(`child ${op}: ${r.name ?? 'Error'}: ${r.error}`);
     return { result: r.result as T, t: r.t };

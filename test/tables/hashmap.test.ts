@@ -157,7 +157,9 @@ test('forEach visits every entry once', () => {
   const m = SharedHashMap.create({ keyWords: 2, valueWords: 1, capacity: 64 });
   for (let i = 0; i < 50; i++) m.insert(k2(i, 1), 0, Int32Array.of(i * 2), 0);
   const seen = new Map<number, number>();
-  m.forEach((k, v) => seen.set(k[0]!, v[0]!));
+  m.forEach((k, v) => {
+    seen.set(k[0]!, v[0]!);
+  });
   assert.equal(seen.size, 50);
   for (let i = 0; i < 50; i++) assert.equal(seen.get(i), i * 2);
 });

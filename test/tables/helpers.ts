@@ -1,5 +1,5 @@
 // Test helpers (not a test file).
-import { SharedHashMap, HASHMAP_HEADER_WORDS } from '../../src/tables/index.js';
+import { type SharedHashMap, HASHMAP_HEADER_WORDS } from '../../src/tables/index.js';
 
 /** Raw scan of the slots: used keys (as strings) and the count of each state. */
 export function scan(m: SharedHashMap): { used: string[]; tomb: number; oddSeq: number } {

@@ -2,7 +2,7 @@
 // runtime state, limits and validation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChangeEvent, DeviceConfig } from '../../src/wireguard/uapi/device-config.js';
+import { type ChangeEvent, DeviceConfig } from '../../src/wireguard/uapi/device-config.js';
 import { parseEndpoint } from '../../src/wireguard/uapi/addresses.js';
 import { UapiError } from '../../src/wireguard/uapi/errors.js';
 import { applySet, formatGet } from '../../src/wireguard/uapi/protocol.js';

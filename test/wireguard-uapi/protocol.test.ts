@@ -1,7 +1,7 @@
 // The text protocol: golden `get` output, and the semantics of every `set` key on the model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeviceConfig, ChangeEvent } from '../../src/wireguard/uapi/device-config.js';
+import { DeviceConfig, type ChangeEvent } from '../../src/wireguard/uapi/device-config.js';
 import { answerGet, applySet, formatGet, formatStatus } from '../../src/wireguard/uapi/protocol.js';
 import { PEER_A, PEER_B, PEER_C, PRIV_CLAMPED_HEX, PRIV_HEX, PSK, PUB_HEX, ZERO, hexOf } from './helpers.js';
 

@@ -2,7 +2,7 @@
 // kind of broken or oversized input ending in one fatal error instead of a throw.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RequestReader, UapiRequest } from '../../src/wireguard/uapi/request-reader.js';
+import { RequestReader, type UapiRequest } from '../../src/wireguard/uapi/request-reader.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const ops = (rs: UapiRequest[]): unknown[] =>

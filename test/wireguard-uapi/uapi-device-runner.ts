@@ -9,7 +9,7 @@
 //   {"op":"dump"}                                                            the model as JSON
 // SIGTERM / SIGINT / end of stdin close the socket and exit.
 import { createInterface } from 'node:readline';
-import { DeviceConfig, PeerSnapshot } from '../../src/wireguard/uapi/device-config.js';
+import { DeviceConfig, type PeerSnapshot } from '../../src/wireguard/uapi/device-config.js';
 import { formatHexKey } from '../../src/wireguard/uapi/keys.js';
 import { UapiServer } from '../../src/wireguard/uapi/server.js';
 

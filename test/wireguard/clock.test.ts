@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WgDevice, Datagram } from '../../src/wireguard/device.js';
-import { Tunnel, TunnelAction, Endpoint } from '../../src/wireguard/tunnel.js';
+import { WgDevice, type Datagram } from '../../src/wireguard/device.js';
+import { Tunnel, type TunnelAction, type Endpoint } from '../../src/wireguard/tunnel.js';
 import type { WgClock } from '../../src/wireguard/clock.js';
 import {
   WgShared,
@@ -57,8 +57,14 @@ function watchingRealClocks(fn: () => void): number {
   const realDateNow = Date.now;
   const realPerfNow = performance.now;
   let reads = 0;
-  Date.now = () => (reads++, realDateNow());
-  performance.now = () => (reads++, realPerfNow.call(performance));
+  Date.now = () => {
+    reads++;
+    return realDateNow();
+  };
+  performance.now = () => {
+    reads++;
+    return realPerfNow.call(performance);
+  };
   try {
     fn();
   } finally {

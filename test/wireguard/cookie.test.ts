@@ -3,7 +3,7 @@
 // of the responder's secret and of the initiator's cookie, and refusals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, hex, toHex, scriptedRng, Transcript } from './fixtures.js';
+import { fixture, hex, toHex, scriptedRng, type Transcript } from './fixtures.js';
 import { CookieChecker, CookieGenerator, MacVerdict, sourceAddressBytes } from '../../src/wireguard/cookie.js';
 import { COOKIE_REFRESH_TIME } from '../../src/wireguard/constants.js';
 import { wgCheck } from '../../src/wire/wireguard.js';

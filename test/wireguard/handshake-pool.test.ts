@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { HandshakePool, Identified } from '../../src/wireguard/handshake-pool.js';
+import { HandshakePool, type Identified } from '../../src/wireguard/handshake-pool.js';
 import { LocalIdentity, Handshake, createInitiation, initiatorStaticKey } from '../../src/wireguard/noise.js';
 import { CookieGenerator } from '../../src/wireguard/cookie.js';
 import { generatePrivateKey, publicKeyFromPrivate } from '../../src/wireguard/x25519.js';
@@ -74,7 +74,7 @@ test('pool identification equals the synchronous initiatorStaticKey: valid, garb
 
   const c = collecting(key, { threads: 1, batchSize: 8, maxInFlight: 16 });
   try {
-    msgs.forEach((m, i) => assert.ok(c.pool.submit(m, i)));
+    for (const [i, m] of msgs.entries()) assert.ok(c.pool.submit(m, i));
     c.pool.flush();
     await c.wait(msgs.length);
     assert.equal(c.stale(), 0);
@@ -193,7 +193,10 @@ test('device with the pool: an identified initiation is answered by its Tunnel; 
   try {
     dev.addPeer(publicKeyFromPrivate(peerKey), { endpoint: SRC });
     let wall = Date.now();
-    const init = (): Uint8Array => initiation(peerKey, dev.publicKey, (wall += 1000));
+    const init = (): Uint8Array => {
+      wall += 1000;
+      return initiation(peerKey, dev.publicKey, wall);
+    };
 
     // Answered, but only once the pool has identified it.
     let r = ready();

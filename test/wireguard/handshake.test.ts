@@ -4,7 +4,7 @@
 // in both roles, with and without a preshared key. Then tampering, replay and flood cases.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, hex, toHex, Transcript } from './fixtures.js';
+import { fixture, hex, toHex, type Transcript } from './fixtures.js';
 import {
   LocalIdentity,
   Handshake,

@@ -96,12 +96,15 @@ test('random sequences agree with a plain model', () => {
     for (let i = 0; i < 5000; i++) {
       const r = rnd();
       // Mostly forward, sometimes back within or beyond the window, sometimes a jump.
-      const c =
-        r % 10 < 6
-          ? (pos += 1 + ((r >>> 8) % 4))
-          : r % 10 < 9
-            ? Math.max(0, pos - ((r >>> 8) % 9000))
-            : (pos += (r >>> 8) % 20000);
+      let c: number;
+      if (r % 10 < 6) {
+        pos += 1 + ((r >>> 8) % 4);
+        c = pos;
+      } else if (r % 10 < 9) c = Math.max(0, pos - ((r >>> 8) % 9000));
+      else {
+        pos += (r >>> 8) % 20000;
+        c = pos;
+      }
       const expect = !seen.has(c) && (c > max || max - c < REPLAY_WINDOW_SIZE);
       assert.equal(w.check(0, c), expect, `round ${round} step ${i} counter ${c} max ${max}`);
       if (expect) {

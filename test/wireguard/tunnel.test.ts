@@ -4,7 +4,7 @@
 // input — every refusal a named error, nothing thrown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tunnel, TunnelAction, Endpoint, TunnelOptions } from '../../src/wireguard/tunnel.js';
+import { Tunnel, type TunnelAction, type Endpoint, type TunnelOptions } from '../../src/wireguard/tunnel.js';
 import { generatePrivateKey, publicKeyFromPrivate } from '../../src/wireguard/x25519.js';
 import { scriptedRng } from './fixtures.js';
 import {

@@ -6,7 +6,7 @@
 // accepted, and its echo requests decrypt under the derived keys.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, hex, toHex, Transcript } from './fixtures.js';
+import { fixture, hex, toHex, type Transcript } from './fixtures.js';
 import {
   LocalIdentity,
   Handshake,

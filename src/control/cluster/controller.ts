@@ -6,12 +6,12 @@ import type { Agent } from '../agent.js';
 import type { AgentExtension } from '../extension.js';
 import type { ClusterConfig } from '../cluster-config.js';
 import type { Gateway } from '../port-config.js';
-import { Store, Lease, Watcher, WatchEvent } from '../store/store.js';
-import { Prefix, formatAddress, formatPrefix, parseAddress, parsePrefix, Address } from '../../wire/addr.js';
+import type { Store, Lease, Watcher, WatchEvent } from '../store/store.js';
+import { type Prefix, formatAddress, formatPrefix, parseAddress, parsePrefix, type Address } from '../../wire/addr.js';
 import { claimPodCidr, gatewayOf, claimAddress, reclaimAddress } from './ipam.js';
-import { NODES, nodeKey, NodeRecord, addrPrefix } from './keys.js';
-import { EndpointManager, EndpointView } from './endpoints.js';
-import { gatewayRoutes, RouteEntry, tunnelRoute } from '../routes.js';
+import { NODES, nodeKey, type NodeRecord, addrPrefix } from './keys.js';
+import { EndpointManager, type EndpointView } from './endpoints.js';
+import { gatewayRoutes, type RouteEntry, tunnelRoute } from '../routes.js';
 import { ROUTE_VIA, ROUTE_UNREACHABLE } from '../../tables/layout.js';
 import type { WireGuardController } from '../wireguard-controller.js';
 
@@ -157,7 +157,7 @@ export class ClusterController implements AgentExtension {
         this.storeHealthy = true;
         log(`store ${this.store!.url}: node ${this.name} registered again`);
         return;
-      } catch (e) {
+      } catch {
         this.storeHealthy = false;
         await new Promise((r) => setTimeout(r, delay));
       }

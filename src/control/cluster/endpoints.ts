@@ -1,12 +1,12 @@
 // Endpoints ("pods"): a namespace with a TAP port whose kernel side is its eth0, addresses
 // from the node's pod CIDRs, labels for policies. Kept in the store, so an agent restart
 // re-creates the ports with the same addresses.
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import type { Agent, PortStats } from '../agent.js';
 import type { PortConfig, Gateway } from '../port-config.js';
-import { Address, Prefix, formatAddress, parseAddress } from '../../wire/addr.js';
+import { type Address, type Prefix, formatAddress, parseAddress } from '../../wire/addr.js';
 import { claimAddress, reclaimAddress, releaseAddress, addressOf } from './ipam.js';
-import { endpointKey, ENDPOINTS, EndpointRecord } from './keys.js';
+import { endpointKey, ENDPOINTS, type EndpointRecord } from './keys.js';
 import { ApiError } from '../api.js';
 import { netnsExists, ip } from '../kernel-side.js';
 import { createHash } from 'node:crypto';

@@ -1,10 +1,10 @@
 // IP address management: pod CIDRs per node carved from the cluster CIDRs, and endpoint
 // addresses from a node's pod CIDRs. Every claim is an atomic create in the store, so two
 // agents can never hand out the same CIDR or address.
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import {
-  Address,
-  Prefix,
+  type Address,
+  type Prefix,
   formatPrefix,
   formatAddress,
   nthAddress,

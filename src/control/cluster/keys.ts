@@ -1,5 +1,5 @@
 // Where cluster state lives in the store (one place, so every reader and writer agrees).
-import { Address, Prefix, formatAddress } from '../../wire/addr.js';
+import { type Address, type Prefix, formatAddress } from '../../wire/addr.js';
 
 export const NODES = 'nodes/';
 export const ENDPOINTS = 'endpoints/';

@@ -4,7 +4,7 @@
 // file renamed into place, so readers never see half a value; create() is link(), which
 // fails atomically across processes if the key exists. Watchers poll, because fs.watch is
 // not recursive on Linux with Node 20 and drops events.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type BigIntStats, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { checkKey, checkPrefix, StoreError } from './store.js';
@@ -249,7 +249,7 @@ export class DirStore implements Store {
     const seen = new Set<string>();
     for (const key of files.filter((k) => k.startsWith(prefix)).sort()) {
       const file = this.file(key);
-      let st;
+      let st: BigIntStats;
       try {
         st = await fsp.stat(file, { bigint: true });
       } catch (e) {
@@ -308,7 +308,7 @@ export class DirStore implements Store {
 
 /** Collects the keys of every key file under dir (rel is dir's key path, '' for the root). */
 async function walk(dir: string, rel: string, out: string[]): Promise<void> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true });
   } catch (e) {

@@ -13,7 +13,7 @@ import {
   keysEqual,
   parseHexKey,
 } from './keys.js';
-import { Endpoint, IpPrefix, parseAllowedIp } from './addresses.js';
+import { type Endpoint, type IpPrefix, parseAllowedIp } from './addresses.js';
 
 export interface DeviceLimits {
   /** Peers on the device (wireguard-go allows 65536). */
@@ -143,7 +143,8 @@ export class DeviceDraft {
 
   /** null or all zeros removes the key. Peers whose key is the new public key are removed, as WireGuard does. */
   setPrivateKey(key: Uint8Array | null): void {
-    if (key === null || (checkKeyLength(key, 'private_key'), isZeroKey(key))) {
+    if (key !== null) checkKeyLength(key, 'private_key');
+    if (key === null || isZeroKey(key)) {
       this.s.privateKey = null;
       this.s.publicKey = null;
       return;

@@ -1,7 +1,7 @@
 // The text of the cross-platform configuration protocol (wireguard.com/xplatform): the body
 // of a `get` answer, the status line, and applying the key=value lines of a `set`. A set is
 // applied on a draft of the device, so an invalid line anywhere leaves the device unchanged.
-import { DeviceConfig, DeviceDraft } from './device-config.js';
+import type { DeviceConfig, DeviceDraft } from './device-config.js';
 import { Errno, UapiError, quote } from './errors.js';
 import { formatHexKey, keysEqual, parseHexKey } from './keys.js';
 import { parseAllowedIp, parseEndpoint } from './addresses.js';

@@ -2,14 +2,14 @@
 // Like wireguard-go: the directory is created 0755, the socket is 0600, a stale socket left
 // by a dead process is replaced while a live one is refused, and the socket is removed on
 // close. Requests are answered in order, several per connection if the client sends them.
-import { createConnection, createServer, Server, Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { DeviceConfig } from './device-config.js';
+import type { DeviceConfig } from './device-config.js';
 import { Errno, UapiError } from './errors.js';
 import { answerGet, applySet, formatStatus } from './protocol.js';
-import { ReaderLimits, RequestReader, UapiRequest, readerLimitsFor } from './request-reader.js';
+import { type ReaderLimits, RequestReader, type UapiRequest, readerLimitsFor } from './request-reader.js';
 
 export const DEFAULT_RUN_DIR = '/var/run/wireguard';
 
@@ -179,7 +179,10 @@ export class UapiServer {
         }
         const req = pending.shift()!;
         const answer = this.answer(req);
-        if (req.op === 'fatal') return finish(answer);
+        if (req.op === 'fatal') {
+          finish(answer);
+          return;
+        }
         socket.write(answer);
       }
       // A probe (connect and close, as `wg` does to list interfaces) ends idle: no answer.

@@ -11,7 +11,7 @@ import {
   EP1_MAC,
   EP2_4,
   Harness,
-  Ipv4Opts,
+  type Ipv4Opts,
   OUT_4,
   POD_B4,
   POD_C4,
@@ -20,7 +20,7 @@ import {
   icmp4,
   udp,
 } from '../harness.js';
-import { Base, U, v4 } from './frames/builders.js';
+import { type Base, U, v4 } from './frames/builders.js';
 import { BASES } from './frames/corpus.js';
 import { OPTS_BAD_TAIL, OPTS_MAX, OPTS_MIXED, OPTS_NOT_COPIED } from './frames/ipv4-options.js';
 import { buildMutated, mutatedArb } from './mutate/mutated.js';

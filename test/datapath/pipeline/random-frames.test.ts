@@ -7,7 +7,7 @@ import { MACS } from './mutate/values.js';
 import { assertProperty } from './run/property.js';
 import { recordingHarness } from './run/recording.js';
 import { Session } from './run/session.js';
-import { Step, portArb, tickArb } from './run/steps.js';
+import { type Step, portArb, tickArb } from './run/steps.js';
 
 const session = new Session(recordingHarness());
 const h = session.h;

@@ -1,7 +1,7 @@
 // Builders of the hand-built valid frames: Ethernet + IPv4 / IPv6 toward a port, echo,
 // NS / NA bodies, IPv6 extension-header chains.
 import {
-  Ipv4Opts,
+  type Ipv4Opts,
   PORT_MACS,
   bytes,
   concat,
@@ -46,7 +46,7 @@ export function v6(
   return eth(dstMac, srcMac, 0x86dd, ipv6(src, dst, next, hops, payload));
 }
 
-export const echo4 = (src: Uint8Array, dst: Uint8Array): Uint8Array => icmp4(8, 0, 0x42420001, bytes(32, 5));
+export const echo4 = (_src: Uint8Array, _dst: Uint8Array): Uint8Array => icmp4(8, 0, 0x42420001, bytes(32, 5));
 export const echo6 = (src: Uint8Array, dst: Uint8Array): Uint8Array =>
   icmp6(src, dst, 128, 0, concat(Uint8Array.of(0x42, 0x42, 0, 1), bytes(32, 9)));
 export const nsBody = (target: Uint8Array, sll?: Uint8Array): Uint8Array =>

@@ -40,7 +40,7 @@ import {
   udp,
 } from '../../harness.js';
 import {
-  Base,
+  type Base,
   PAY,
   T,
   U,

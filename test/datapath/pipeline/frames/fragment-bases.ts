@@ -1,7 +1,7 @@
 // The fragmentation corpus: oversize IPv4 without DF toward the 1400-byte ep2, with options to
 // copy or not, bad options, MF, offsets up to the 13-bit limit.
-import { EP1, EP1_4, EP1_MAC, EP2_4, Ipv4Opts, bytes, udp } from '../../harness.js';
-import { Base, U, v4 } from './builders.js';
+import { EP1, EP1_4, EP1_MAC, EP2_4, type Ipv4Opts, bytes, udp } from '../../harness.js';
+import { type Base, U, v4 } from './builders.js';
 import { OPTS_BAD, OPTS_BAD_TAIL, OPTS_EOL_JUNK, OPTS_MAX, OPTS_MIXED, OPTS_NOT_COPIED } from './ipv4-options.js';
 
 /** Oversize IPv4 without DF from ep1 to ep2 (MTU 1400): `o` adds options, MF, an offset. */

@@ -13,7 +13,7 @@ import {
   EP2_MAC,
   GW4,
   GW6,
-  Ipv4Opts,
+  type Ipv4Opts,
   LINUX_VX_MAC,
   PORT_MACS,
   POD_B4,
@@ -44,7 +44,7 @@ import {
   udp,
   vxlanUdp,
 } from '../../harness.js';
-import { Base, PAY, T, U, ZERO_MAC, echo4, echo6, nsBody, patched, v4, v6 } from './builders.js';
+import { type Base, PAY, T, U, ZERO_MAC, echo4, echo6, nsBody, patched, v4, v6 } from './builders.js';
 import { OPTS_MIXED } from './ipv4-options.js';
 
 export const VTEP_C_MAC = mac('02:aa:00:00:00:0c');

@@ -2,8 +2,8 @@
 // ICMP / NDP, ARP, VXLAN): the field is found where the frame says it is, and left alone when
 // the frame has no such field.
 import { extHeaders, g16 } from '../reading/frame.js';
-import { ADDR4, ADDR6, MACS, Val, pickVal, put16, putAddr } from './values.js';
-import { VxField, applyVxField } from './vxlan-fields.js';
+import { ADDR4, ADDR6, MACS, type Val, pickVal, put16, putAddr } from './values.js';
+import { type VxField, applyVxField } from './vxlan-fields.js';
 
 export type Field =
   | 'ethDst'

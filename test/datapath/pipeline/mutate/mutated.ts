@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { concat } from '../../harness.js';
 import type { Base } from '../frames/builders.js';
 import { BASES } from '../frames/corpus.js';
-import { Step, portArb, tickArb } from '../run/steps.js';
-import { FIELDS, Field, applyField } from './fields.js';
+import { type Step, portArb, tickArb } from '../run/steps.js';
+import { FIELDS, type Field, applyField } from './fields.js';
 import { fixUp } from './fix-up.js';
 import type { Val } from './values.js';
 

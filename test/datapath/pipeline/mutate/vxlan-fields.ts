@@ -2,7 +2,7 @@
 import { VX_PORT, VX_VNI } from '../../harness.js';
 import { g16 } from '../reading/frame.js';
 import { parseVx } from '../reading/vxlan.js';
-import { ADDR4, ADDR6, INNER_MACS, Val, pickVal, put16, putAddr } from './values.js';
+import { ADDR4, ADDR6, INNER_MACS, type Val, pickVal, put16, putAddr } from './values.js';
 
 export type VxField =
   | 'udpDport'

@@ -6,11 +6,11 @@ import {
   C,
   GW4,
   GW6,
-  Harness,
+  type Harness,
   PORT_LL,
   PORT_MACS,
   TUNNEL_PORT,
-  TxDesc,
+  type TxDesc,
   UP_6,
   VTEP_LL,
   VTEP_MAC,
@@ -21,7 +21,7 @@ import {
   solicitedNode,
 } from '../../harness.js';
 import { g16, g32, icmp6Ok, isV4Multi } from '../reading/frame.js';
-import { Ctx, check } from './check.js';
+import { type Ctx, check } from './check.js';
 import type { Eff } from './effective.js';
 import { expectedNextHop, pathMtu } from './forwarding.js';
 import { isSolicited } from './queues.js';

@@ -1,6 +1,6 @@
 // How the oracle reports: a step's context, and an InvariantError that carries the step and
 // the run so far (fast-check shows the message of the counterexample's error).
-import { Harness, StepResult, hex } from '../../harness.js';
+import { Harness, type StepResult, hex } from '../../harness.js';
 
 export interface Ctx {
   /** The harness the step ran in (its tables, arena and queues are what the checks read). */

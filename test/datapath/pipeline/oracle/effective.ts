@@ -16,8 +16,8 @@ import {
   equalBytes,
 } from '../../harness.js';
 import { extHeaders, g16 } from '../reading/frame.js';
-import { Vx, parseVx, udpSumOk } from '../reading/vxlan.js';
-import { Ctx, check } from './check.js';
+import { type Vx, parseVx, udpSumOk } from '../reading/vxlan.js';
+import { type Ctx, check } from './check.js';
 
 const VX_DROPS = [
   C.dropVxlanMalformed,
@@ -134,7 +134,7 @@ function ipipEffective(c: Ctx, plain: Eff): Eff {
     proto = e.proto;
     end = 54 + g16(f, 18);
     dst = f.slice(38, 54);
-    check(c, !e.offs.some((o, i) => (i === 0 ? f[20] : f[e.offs[i - 1]]) === 44), 'IP6IP6 decapsulation of a fragment');
+    check(c, !e.offs.some((_, i) => (i === 0 ? f[20] : f[e.offs[i - 1]]) === 44), 'IP6IP6 decapsulation of a fragment');
   }
   check(c, proto === 4 || proto === 41, `IPIP decapsulation of protocol ${proto}`);
   const local = type === 0x0800 ? [GW4, UP_4] : [GW6, UP_6, PORT_LL[UP]];

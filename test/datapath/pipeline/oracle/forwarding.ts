@@ -1,8 +1,8 @@
 // Forwarding: where the route says a frame goes (next hop, port, tunnel, path MTU), and the
 // forwarded frame byte for byte against the input, encapsulated or not.
-import { Harness, PORT_MACS, VTEP_MAC, equalBytes, hex } from '../../harness.js';
+import { type Harness, PORT_MACS, VTEP_MAC, equalBytes, hex } from '../../harness.js';
 import { g16 } from '../reading/frame.js';
-import { Ctx, check } from './check.js';
+import { type Ctx, check } from './check.js';
 import type { Eff } from './effective.js';
 import { checkVxHeaders } from './tunnel.js';
 

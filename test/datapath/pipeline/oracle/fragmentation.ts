@@ -3,7 +3,7 @@
 import { C, GEN_SLOTS, concat, equalBytes, hex } from '../../harness.js';
 import { ipv4Check, IPV4_OK } from '../../../../src/wire/ipv4.js';
 import { g16 } from '../reading/frame.js';
-import { Ctx, check } from './check.js';
+import { type Ctx, check } from './check.js';
 import type { Eff } from './effective.js';
 import { expectedNextHop, forwardedInner, pathMtu } from './forwarding.js';
 import { planFragments } from './fragment-model.js';

@@ -1,20 +1,20 @@
 // The queues the pipeline leaves behind: each TX descriptor a well-formed frame inside the
 // arena, the TX and pending queues' bookkeeping consistent.
 import {
-  Harness,
+  type Harness,
   HEADROOM,
   NPORTS,
   PENDING_SLOTS,
   PORT_MACS,
   TUNNEL_PORT,
   TX_PER_PORT,
-  TxDesc,
+  type TxDesc,
   equalBytes,
   hex,
 } from '../../harness.js';
 import { ipv4Check, IPV4_OK } from '../../../../src/wire/ipv4.js';
 import { g16 } from '../reading/frame.js';
-import { Ctx, check } from './check.js';
+import { type Ctx, check } from './check.js';
 
 /** Structural checks on one queued descriptor. */
 export function checkDescriptor(c: Ctx, d: TxDesc): void {

@@ -4,8 +4,8 @@
 import { C, COUNTER_NAMES, GEN_SLOTS, OUTCOME_IDX, PENDING_SLOTS, equalBytes, hex } from '../../harness.js';
 import { ipv4Check, IPV4_OK } from '../../../../src/wire/ipv4.js';
 import { g16 } from '../reading/frame.js';
-import { Kinds, checkEchoReply, checkGenerated } from './answers.js';
-import { Ctx, check, fail } from './check.js';
+import { type Kinds, checkEchoReply, checkGenerated } from './answers.js';
+import { type Ctx, check, fail } from './check.js';
 import { effective } from './effective.js';
 import { checkForwardedFrame, expectedNextHop } from './forwarding.js';
 import { FRAG_OUTCOMES } from './fragment-model.js';

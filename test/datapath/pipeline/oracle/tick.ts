@@ -2,8 +2,8 @@
 // sent ones go to the MAC the neighbour table now holds, and all it generates is solicitations.
 import { C, COUNTER_NAMES, OUTCOME_IDX, equalBytes } from '../../harness.js';
 import { g16 } from '../reading/frame.js';
-import { Kinds, checkGenerated } from './answers.js';
-import { Ctx, check, fail } from './check.js';
+import { type Kinds, checkGenerated } from './answers.js';
+import { type Ctx, check, fail } from './check.js';
 import { checkDescriptor, checkPendingQueue, checkTxQueues } from './queues.js';
 
 /** servicePending: every released slot ends in exactly one outcome; sent frames go to the learned MAC. */

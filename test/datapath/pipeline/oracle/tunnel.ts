@@ -1,9 +1,9 @@
 // Frames through the tunnel: the outer headers of whatever the router encapsulated, and
 // answers that go back encapsulated to where a decapsulated frame came from.
-import { TxDesc, equalBytes, hex } from '../../harness.js';
+import { type TxDesc, equalBytes, hex } from '../../harness.js';
 import { g16, g32 } from '../reading/frame.js';
-import { Vx, parseVx, udpSumOk } from '../reading/vxlan.js';
-import { Ctx, check } from './check.js';
+import { type Vx, parseVx, udpSumOk } from '../reading/vxlan.js';
+import { type Ctx, check } from './check.js';
 import type { Eff } from './effective.js';
 
 /** The outer headers of a frame the router encapsulated (any direction); returns the parse. */

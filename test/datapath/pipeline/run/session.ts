@@ -2,9 +2,9 @@
 // steps, single frames of the corpus, sequences), every step put to the oracle, and the
 // outcomes and ticks they add up to for the summary the file logs at the end.
 import assert from 'node:assert/strict';
-import { C, Harness, StepResult, TxDesc, hex } from '../../harness.js';
+import { C, type Harness, type StepResult, type TxDesc, hex } from '../../harness.js';
 import { BASES } from '../frames/corpus.js';
-import { Ctx, InvariantError } from '../oracle/check.js';
+import { type Ctx, InvariantError } from '../oracle/check.js';
 import { checkReceive } from '../oracle/receive.js';
 import { checkTick } from '../oracle/tick.js';
 import type { Step } from './steps.js';
