@@ -178,7 +178,10 @@ const VALID_SETS: string[][] = [
   [`private_key=${OWN_PRIV}`, 'listen_port=00051871'],
 ];
 
-/** Invalid sets whose errno wireguard-go and Weft agree on (Weft applies none of them; wireguard-go may apply the lines before the bad one). */
+/**
+ * Invalid sets whose errno wireguard-go and Weft agree on (Weft applies none of them; wireguard-go may apply the lines
+ * before the bad one).
+ */
 const INVALID_SETS: string[][] = [
   ['listen_port=65536'],
   ['listen_port'],

@@ -29,7 +29,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** What the recorder does while the frames run: nothing, 10 000 filters under 4 masks that match nothing, or capture everything at 128 B. */
+/**
+ * What the recorder does while the frames run: nothing, 10 000 filters under 4 masks that match nothing, or capture
+ * everything at 128 B.
+ */
 export type RecorderLoad = 'off' | '10k-filters' | 'capture-all';
 
 /** 10 000 filters under 4 masks (2 per family) that match no traffic between the benchmark's endpoints. */

@@ -397,7 +397,8 @@ async function main(): Promise<void> {
     for (const k of ['tcp_gbps', 'udp64_pps'])
       if (all.wggo?.[k] && results[n][k] !== undefined)
         console.log(`RATIO ${n}/wggo ${k} ${(results[n][k] / all.wggo[k]).toFixed(2)}`);
-    // baselines.sh has no handshake figure: the reference is the same driver against wireguard-go, in the wireguard-wggo scenario.
+    // baselines.sh has no handshake figure: the reference is the same driver against wireguard-go, in the wireguard-
+    // wggo scenario.
     const ref = results['wireguard-wggo']?.wggo_handshakes_per_s;
     if (ref && results[n].handshakes_per_s)
       console.log(`RATIO ${n}/wggo handshakes_per_s ${(results[n].handshakes_per_s / ref).toFixed(2)}`);

@@ -108,7 +108,10 @@ export class EgressController implements AgentExtension {
     return { prefixes: up.addresses, index: this.agent.ports.find(up.name)?.index ?? -1 };
   }
 
-  /** Masquerade source = the node's underlay addresses; never translated: cluster CIDRs, underlay subnets, configured CIDRs. */
+  /**
+   * Masquerade source = the node's underlay addresses; never translated: cluster CIDRs, underlay subnets, configured
+   * CIDRs.
+   */
   private configureMasquerade(): void {
     const { prefixes } = this.uplink();
     const v4 = prefixes.find((p) => p.family === 4),

@@ -3,6 +3,7 @@
 import type { Prefix } from '../wire/addr.js';
 import { validator, type Validator } from '../wire/config-validate.js';
 import { checkTableSize, maglevSeed, MaglevError, MAGLEV_DEFAULT_SEED, MAGLEV_DEFAULT_SIZE } from '../lb/maglev.js';
+import { DEFAULT_CONNTRACK_IDLE_SEC } from '../lb/conntrack.js';
 import { ConfigError } from './config-error.js';
 
 export interface LbConfig {
@@ -62,7 +63,7 @@ export function parseLb(x: unknown, where: string): LbConfig {
     ipv4SourceCIDR: sourceCIDR(4),
     ipv6SourceCIDR: sourceCIDR(6),
     conntrackCapacity: v.int(o.conntrackCapacity, `${where}.conntrackCapacity`, 16, 1 << 24, 65536),
-    conntrackIdleSec: v.int(o.conntrackIdleSec, `${where}.conntrackIdleSec`, 1, 86400, 300),
+    conntrackIdleSec: v.int(o.conntrackIdleSec, `${where}.conntrackIdleSec`, 1, 86400, DEFAULT_CONNTRACK_IDLE_SEC),
     newFlowsPerSec: v.int(o.newFlowsPerSec, `${where}.newFlowsPerSec`, 1, 1 << 30, 100000),
   };
 }

@@ -12,7 +12,8 @@
 //              source rewrite; false = dropped (counted by its reason).
 //   natLocal   a packet to one of our addresses: a reply to a translated flow (or an ICMP error
 //              about one) is reverse-translated and routed again toward the endpoint, through
-//              its node (the dispatcher runs it again: receive.ts). To an egress IP without an entry: dropped as unsolicited; to the node's
+//              its node (the dispatcher runs it again: receive.ts). To an egress IP without an entry: dropped as
+// unsolicited; to the node's
 //              own address: local delivery goes on.
 //
 // "From an endpoint" (masquerading applies only to those) means: received on an endpoint

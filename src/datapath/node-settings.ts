@@ -1,6 +1,7 @@
 // Node-wide dataplane settings in shared memory (layout in ../tables/layout.ts): the control
 // thread is the only writer, workers read the words per packet. Today: VXLAN on/off, VNI and
-// UDP port; the load balancer's outer source prefixes. A worker started without a settings buffer gets a private one with VXLAN off.
+// UDP port; the load balancer's outer source prefixes. A worker started without a settings buffer gets a private one
+// with VXLAN off.
 import {
   SETTINGS_WORDS,
   SET_VXLAN_ENABLED,

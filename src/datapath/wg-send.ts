@@ -8,7 +8,8 @@
 // Without a usable keypair (none yet, expired, counter exhausted) the packet goes to the
 // control thread, which queues it (up to 128 per peer, as wireguard-go stages them) and
 // starts a handshake; the workers hand over at most STAGED_PER_ASK packets per peer between
-// two takes of the control thread (or per REKEY_TIMEOUT if it takes none). Datagrams the control thread wants sent (handshake messages,
+// two takes of the control thread (or per REKEY_TIMEOUT if it takes none). Datagrams the control thread wants sent
+// (handshake messages,
 // keepalives, queued packets it encrypted) come through this worker's ring and leave the same way.
 import type { Datapath } from './state.js';
 import { C } from './counters.js';

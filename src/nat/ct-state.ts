@@ -24,8 +24,6 @@ export const TCP_CLOSE = 7;
 export const UDP_UNREPLIED = 8;
 export const UDP_REPLIED = 9;
 export const ICMP_ECHO = 10;
-export const CT_STATES = 11;
-
 export const CT_STATE_NAMES: readonly string[] = [
   'none',
   'SYN_SENT',

@@ -39,8 +39,8 @@ export interface EndpointIdentity {
   namespace?: string;
 }
 
-export const POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
-export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+const POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 export const DEFAULT_NAMESPACE = 'default';
 
 // Kubernetes qualified names (an optional DNS-subdomain prefix and a name of ≤ 63 characters).

@@ -25,9 +25,6 @@ export interface TapHandle {
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
-export const TUN_F_TSO_ECN = 0x08;
-export const TUN_F_USO4 = 0x20;
-export const TUN_F_USO6 = 0x40;
 
 /**
  * A frame's virtio_net_hdr as rxBatch / txBatch exchange it: VNET_WORDS Int32 words per frame
@@ -194,15 +191,3 @@ export function isNativeError(e: unknown, code?: string): e is NativeError {
     (code === undefined || (e as NativeError).code === code)
   );
 }
-
-export const tapOpen: NativeShim['tapOpen'] = (name, queues) => loadNative().tapOpen(name, queues);
-export const rxBatch: NativeShim['rxBatch'] = (fd, arena, firstSlot, maxFrames, slotSize, headroom, lens) =>
-  loadNative().rxBatch(fd, arena, firstSlot, maxFrames, slotSize, headroom, lens);
-export const txBatch: NativeShim['txBatch'] = (fd, arena, desc, first, n, stats) =>
-  loadNative().txBatch(fd, arena, desc, first, n, stats);
-export const wait: NativeShim['wait'] = (fds, n, timeoutMs, ready) => loadNative().wait(fds, n, timeoutMs, ready);
-export const pin: NativeShim['pin'] = (cpu) => loadNative().pin(cpu);
-export const close: NativeShim['close'] = (fd) => loadNative().close(fd);
-export const eventfdCreate: NativeShim['eventfdCreate'] = () => loadNative().eventfdCreate();
-export const eventfdSignal: NativeShim['eventfdSignal'] = (fd) => loadNative().eventfdSignal(fd);
-export const eventfdDrain: NativeShim['eventfdDrain'] = (fd) => loadNative().eventfdDrain(fd);

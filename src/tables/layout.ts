@@ -56,7 +56,7 @@ export const TUNNEL_PORT = MAX_PORTS - 1;
  */
 export const WG_PORT = MAX_PORTS - 2;
 /** Ports from here on are pseudo-ports (WireGuard, VXLAN): no TAP behind them. */
-export const FIRST_PSEUDO_PORT = WG_PORT;
+export const FIRST_PSEUDO_PORT = MAX_PORTS - 2; // WG_PORT, the lower of the two
 
 /**
  * Node settings (one small shared Int32Array, control thread writes, workers read per packet).

@@ -1,7 +1,8 @@
 // WireGuard messages (the UDP payload), as stateless functions over (bytes, offset). Every
 // multi-byte integer is little-endian, unlike the rest of src/wire. The four layouts:
 //
-//   initiation (148):  type=1 | 3 zero | sender | ephemeral(32) | static(32+16) | timestamp(12+16) | mac1(16) | mac2(16)
+//   initiation (148):  type=1 | 3 zero | sender | ephemeral(32) | static(32+16) | timestamp(12+16) | mac1(16) |
+// mac2(16)
 //   response    (92):  type=2 | 3 zero | sender | receiver | ephemeral(32) | empty(0+16) | mac1(16) | mac2(16)
 //   cookie reply(64):  type=3 | 3 zero | receiver | nonce(24) | cookie(16+16)
 //   transport (≥32):   type=4 | 3 zero | receiver | counter(8) | packet(n+16)
@@ -25,7 +26,6 @@ export const TRANSPORT_HEADER_SIZE = 16;
 /** A keepalive: header plus the tag of an empty plaintext. */
 export const MSG_TRANSPORT_MIN_SIZE = TRANSPORT_HEADER_SIZE + AEAD_TAG_LEN;
 
-export const WG_TYPE = 0;
 export const WG_SENDER = 4;
 
 // Initiation.
@@ -33,16 +33,12 @@ export const WG_INIT_SENDER = 4;
 export const WG_INIT_EPHEMERAL = 8;
 export const WG_INIT_STATIC = 40;
 export const WG_INIT_TIMESTAMP = 88;
-export const WG_INIT_MAC1 = 116;
-export const WG_INIT_MAC2 = 132;
 
 // Response.
 export const WG_RESP_SENDER = 4;
 export const WG_RESP_RECEIVER = 8;
 export const WG_RESP_EPHEMERAL = 12;
 export const WG_RESP_EMPTY = 44;
-export const WG_RESP_MAC1 = 60;
-export const WG_RESP_MAC2 = 76;
 
 // Cookie reply.
 export const WG_COOKIE_RECEIVER = 4;
@@ -52,17 +48,11 @@ export const WG_COOKIE_ENCRYPTED = 32;
 // Transport data.
 export const WG_DATA_RECEIVER = 4;
 export const WG_DATA_COUNTER = 8;
-export const WG_DATA_PAYLOAD = 16;
 
 /** Verdicts of wgCheck: the message type when the size is right, else a negative reason. */
 export const WG_BAD_TYPE = -1;
 export const WG_BAD_SIZE = -2;
 export const WG_TRUNCATED = -3;
-
-/** Offset of mac1 from the message start for a handshake message of the given size. */
-export function wgMac1Offset(size: number): number {
-  return size - 32;
-}
 
 /**
  * Classifies len bytes at o: returns MSG_INITIATION .. MSG_TRANSPORT when the type byte is
@@ -110,11 +100,6 @@ export function wgReceiverIndex(b: Uint8Array, o: number, type: number): number 
   return getLe32(b, o + (type === MSG_RESPONSE ? WG_RESP_RECEIVER : WG_DATA_RECEIVER));
 }
 
-/** Sender index of an initiation or response. */
-export function wgSenderIndex(b: Uint8Array, o: number): number {
-  return getLe32(b, o + WG_SENDER);
-}
-
 /** Low and high 32 bits of a transport message's counter. */
 export function wgCounterLo(b: Uint8Array, o: number): number {
   return getLe32(b, o + WG_DATA_COUNTER);
@@ -137,14 +122,15 @@ export function writeWgTransportHeader(
   putLe32(b, o + WG_DATA_COUNTER + 4, counterHi);
 }
 
-/** Plaintext length after zero-padding to a multiple of 16 (never beyond mtu when mtu is given and larger than len). */
+/** Plaintext is zero-padded to a multiple of this. */
+const PADDING_MULTIPLE = 16;
+
+/**
+ * Plaintext length after zero-padding to a multiple of PADDING_MULTIPLE (never beyond mtu when
+ * mtu is given and larger than len).
+ */
 export function wgPaddedLength(len: number, mtu = 0): number {
-  const padded = (len + 15) & ~15;
+  const padded = (len + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1);
   if (mtu > 0 && padded > mtu && len <= mtu) return mtu;
   return padded;
-}
-
-/** Transport message length for a plaintext of len bytes (after padding). */
-export function wgTransportSize(paddedLen: number): number {
-  return MSG_TRANSPORT_MIN_SIZE + paddedLen;
 }

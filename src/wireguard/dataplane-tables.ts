@@ -58,7 +58,10 @@ export const P_ACTIVE = 0,
 export const P_ASKED_AT = 10,
   P_ASK_COUNT = 16;
 export const STAGED_PER_ASK = 16;
-/** A cluster node peer's underlay addresses (IPv4: 1 word, IPv6: 4 words; 0 when none): egress redirects find the gateway's peer by them. */
+/**
+ * A cluster node peer's underlay addresses (IPv4: 1 word, IPv6: 4 words; 0 when none): egress redirects find the
+ * gateway's peer by them.
+ */
 export const P_NODE4 = 11,
   P_NODE6 = 12;
 
@@ -165,11 +168,6 @@ export class WgShared {
   activityAt(worker: number, peer: number): number {
     return (worker * this.maxPeers + peer) * ACT_WORDS;
   }
-}
-
-/** Words of the shared counter/replay region a Keypair uses: base within slotWords. */
-export function keypairSharedBase(slot: number): number {
-  return slot * SLOT_WORDS + K_SHARED;
 }
 
 // The shared region must fit the slot.

@@ -254,7 +254,10 @@ export function consumeInitiation(
   return consumeOpenedInitiation(opened, msg, hs, now);
 }
 
-/** Builds the response (92 bytes, MAC fields zero) to the initiation hs consumed; null if not in that state or a DH fails. */
+/**
+ * Builds the response (92 bytes, MAC fields zero) to the initiation hs consumed; null if not in that state or a DH
+ * fails.
+ */
 export function createResponse(hs: Handshake, ephemeralPrivate: Uint8Array, senderIndex: number): Uint8Array | null {
   if (hs.state !== HandshakeState.InitiationConsumed || hs.remoteEphemeral === null) return null;
   const eph = keyPairFromPrivate(Uint8Array.from(ephemeralPrivate));

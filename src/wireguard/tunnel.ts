@@ -32,7 +32,7 @@ import {
 } from './tunnel-timers.js';
 import type { Endpoint, TunnelAction, TunnelOptions } from './tunnel-types.js';
 
-export type { Endpoint, TunnelAction, TunnelError, NetworkKind, TunnelOptions } from './tunnel-types.js';
+export type { Endpoint, TunnelAction, TunnelOptions } from './tunnel-types.js';
 export type { DataplaneActivity } from './tunnel-timers.js';
 export { ipPacketLength } from './tunnel-transport.js';
 

@@ -99,7 +99,3 @@ export function keyPairFromPrivate(privateKey: Uint8Array): KeyPair {
   const keyObject = privateKeyObject(privateKey);
   return { privateKey, publicKey: publicKeyFromPrivate(keyObject), keyObject };
 }
-
-export function generateKeyPair(rng: Rng = systemRng): KeyPair {
-  return keyPairFromPrivate(generatePrivateKey(rng));
-}

@@ -40,7 +40,6 @@ export const EP1 = 0; // endpoint, MTU 1500
 export const EP2 = 1; // endpoint, MTU 1400
 export const UP = 2; // uplink, MTU 1500
 export const NPORTS = 3;
-export const MTUS = [1500, 1400, 1500];
 
 export function mac(s: string): Uint8Array {
   return Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
@@ -189,7 +188,7 @@ export class Harness {
   private lastRxLen = 0;
 
   /**
-   * `mtus`: other MTUs for the ports than MTUS (e.g. a jumbo ep1); `lb`: load-balancer tables,
+   * `mtus`: other MTUs for the ports than 1500, 1400, 1500 (e.g. a jumbo ep1); `lb`: load-balancer tables,
    * `recorder`: recorder tables (none by default); `offloads`: which ports take TAP offloads
    * (super-frames: 64 KB slots and a segment area when any does).
    */
@@ -727,10 +726,6 @@ export function arp(op: number, sha: Uint8Array, spa: Uint8Array, tha: Uint8Arra
 
 export function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
-
-export function fromHex(s: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(s, 'hex'));
 }
 
 export function equalBytes(a: Uint8Array, ao: number, b: Uint8Array, bo: number, n: number): boolean {

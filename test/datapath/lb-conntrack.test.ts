@@ -51,7 +51,10 @@ function syn(vip: Uint8Array, sport: number): Uint8Array {
   );
 }
 
-/** Injects one frame without moving the clock; expects the outcome forwarded; returns the backend address and the counter deltas. */
+/**
+ * Injects one frame without moving the clock; expects the outcome forwarded; returns the backend address and the
+ * counter deltas.
+ */
 function send(h: Harness, vip: Uint8Array, sport: number): { backend: string; delta: Float64Array } {
   h.resetTx();
   const r = h.inject(syn(vip, sport), UP);

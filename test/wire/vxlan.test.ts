@@ -67,7 +67,9 @@ function addr(f: VxlanFrame, text: string): Uint8Array {
 const HEAD = 256;
 const PAT = 0x5a;
 
-/** Encapsulates the fixture's inner frame with our writers in a buffer with headroom; returns [buffer, outer offset]. */
+/**
+ * Encapsulates the fixture's inner frame with our writers in a buffer with headroom; returns [buffer, outer offset].
+ */
 function encapsulate(f: VxlanFrame, expected: Uint8Array): [Uint8Array, number] {
   const buf = new Uint8Array(HEAD + f.inner_len + 64).fill(PAT);
   buf.set(expected.subarray(f.inner_off), HEAD);

@@ -40,7 +40,10 @@ function attempts(n: number): Policy {
 const oneLine = (e: unknown): string => String((e as Error)?.message ?? e).replace(/\s*\n\s*/g, ' ');
 const str = (b: Buffer): string => b.toString('utf8');
 
-/** gRPC's "14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED ..." → "connect ECONNREFUSED ...". */
+/**
+ * gRPC's "14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED ..." → "connect
+ * ECONNREFUSED ...".
+ */
 function connectError(e: unknown): string {
   const msg = oneLine(e);
   const m = /Last error: (?:Error: )?(.*?)\.?\s*(?:Resolution note:.*)?$/.exec(msg);

@@ -40,14 +40,20 @@ export function answerGet(device: DeviceConfig): string {
   return formatGet(device) + formatStatus(0);
 }
 
-/** The peer the following lines of a set apply to. A dummy one (removed, update_only, or our own key) takes lines without effect. */
+/**
+ * The peer the following lines of a set apply to. A dummy one (removed, update_only, or our own key) takes lines
+ * without effect.
+ */
 interface SelectedPeer {
   readonly hex: string;
   readonly created: boolean;
   dummy: boolean;
 }
 
-/** Applies the lines of a `set=1` request (without the op line and the blank line). Throws UapiError; then nothing changed. */
+/**
+ * Applies the lines of a `set=1` request (without the op line and the blank line). Throws UapiError; then nothing
+ * changed.
+ */
 export function applySet(device: DeviceConfig, lines: readonly string[]): void {
   device.update((draft) => {
     let peer: SelectedPeer | null = null;
