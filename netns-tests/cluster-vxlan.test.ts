@@ -44,8 +44,10 @@ test('two nodes over VXLAN: cross-node traffic is tunnelled on UDP 8472 with the
       .filter((l) => l.includes('VXLAN'));
     assert.ok(lines.length > 8, `tunnelled packets seen on the underlay: ${lines.length}`);
     // Inner IPv4 rides an IPv4 underlay, inner IPv6 an IPv6 one (each node has both).
-    const outer =
-      /(198\.18\.0\.1[12]|2001:db8:18::1[12])\.\d+ > (198\.18\.0\.1[12]|2001:db8:18::1[12])\.8472: VXLAN, flags \[I\] \(0x08\), vni 2/;
+    const outer = new RegExp(
+      String.raw`(198\.18\.0\.1[12]|2001:db8:18::1[12])\.\d+ > (198\.18\.0\.1[12]|2001:db8:18::1[12])\.8472: ` +
+        String.raw`VXLAN, flags \[I\] \(0x08\), vni 2`,
+    );
     assert.ok(
       lines.every((l) => outer.test(l)),
       lines.find((l) => !outer.test(l)),

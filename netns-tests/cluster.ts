@@ -212,7 +212,8 @@ class S(http.server.ThreadingHTTPServer):
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = b"hello from ${ep.name}\\n"
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
 S(("::", 8080), H).serve_forever()`,
   ]);

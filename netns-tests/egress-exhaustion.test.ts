@@ -21,7 +21,8 @@ import {
 
 const CLIENT = join(REPO, 'netns-tests', 'tools', 'egress_client.py');
 
-test('egress gateway port exhaustion: new flows dropped and counted, existing ones work, ports come back after the timeout', {
+test('egress gateway port exhaustion: new flows dropped and counted, existing ones work, ports come back after the ' +
+  'timeout', {
   timeout: 180000,
 }, async () => {
   await withTopology('egx', async (t) => {

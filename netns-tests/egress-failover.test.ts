@@ -66,7 +66,8 @@ test("egress gateway failover: the standby takes the egress IP within 2 s of the
     assert.ok(ok4 > 0, 'no connection through the standby within 15 s');
     const late = ok4 - expiresBy;
     process.stdout.write(
-      `new connection through the standby ${ok4 - killed} ms after the kill (${late} ms after the lease's latest expiry)\n`,
+      `new connection through the standby ${ok4 - killed} ms after the kill (${late} ms after the lease's latest ` +
+        `expiry)\n`,
     );
     assert.ok(late <= 2000, `new connections resumed ${late} ms after the lease expired`);
     assert.equal(body, `outside saw ${EGRESS4}\n`);

@@ -95,7 +95,8 @@ class H(http.server.BaseHTTPRequestHandler):
         a = self.client_address[0]
         if a.startswith("::ffff:"): a = a[7:]
         body = ("outside saw " + a + "\\n").encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
 def udp():
     u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(("::", 5353))

@@ -128,7 +128,8 @@ test('egress gateway: selected endpoint leaves from the egress IP, others are re
     assert.match(
       ct.out,
       new RegExp(
-        `UDP\\s+${web1.ipv4.replace(/\./g, '\\.')}:\\d+\\s+${SERVER4.replace(/\./g, '\\.')}:5353\\s+198\\.18\\.0\\.200:\\d+`,
+        `UDP\\s+${web1.ipv4.replace(/\./g, '\\.')}:\\d+\\s+` +
+          `${SERVER4.replace(/\./g, '\\.')}:5353\\s+198\\.18\\.0\\.200:\\d+`,
       ),
     );
     const st = weft(t, gw, ['status']);

@@ -58,7 +58,10 @@ spec: { vip: "2001:db8:18:100::1", port: 80, protocol: TCP, backends: [{ ip: "20
     const list = weft(0, 'list').stdout;
     assert.match(
       list,
-      /web\s+198\.18\.100\.1\s+80\s+TCP\s+none\s+0\s+0\s+198\.19\.0\.3:8080\(0\) 198\.19\.1\.3:8080\(0\) 198\.19\.1\.4:8080@0\(0\)/,
+      new RegExp(
+        String.raw`web\s+198\.18\.100\.1\s+80\s+TCP\s+none\s+0\s+0\s+` +
+          String.raw`198\.19\.0\.3:8080\(0\) 198\.19\.1\.3:8080\(0\) 198\.19\.1\.4:8080@0\(0\)`,
+      ),
     );
     assert.match(list, /web6\s+2001:db8:18:100::1\s+80\s+TCP/);
     // The other agent sees the same services from the store and builds the same table.
@@ -81,7 +84,8 @@ spec: { vip: "2001:db8:18:100::1", port: 80, protocol: TCP, backends: [{ ip: "20
     const bad = join(t.dir, 'bad.yaml');
     writeFileSync(
       bad,
-      'kind: Service\nmetadata: { name: ok }\nspec: { vip: 198.18.100.2, port: 80, backends: [] }\n---\nkind: Service\nmetadata: { name: broken }\nspec: { vip: 198.18.100.3, port: 99999, backends: [] }\n',
+      'kind: Service\nmetadata: { name: ok }\nspec: { vip: 198.18.100.2, port: 80, backends: [] }\n---\nkind: ' +
+        'Service\nmetadata: { name: broken }\nspec: { vip: 198.18.100.3, port: 99999, backends: [] }\n',
     );
     const r = weft(0, 'apply', '-f', bad);
     assert.equal(r.code, 2);

@@ -29,13 +29,15 @@ class S(http.server.ThreadingHTTPServer):
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = b"${ep.name}"
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
     def do_PUT(self):
         n = int(self.headers["Content-Length"]); got = 0
         while got < n:
             got += len(self.rfile.read(min(65536, n - got)))
         body = ("%s %d" % ("${ep.name}", got)).encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
 def udp():
     u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(("::", 53))
@@ -44,7 +46,8 @@ def udp():
 class H8080(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = b"${ep.name}:8080"
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
 threading.Thread(target=udp, daemon=True).start()
 threading.Thread(target=S(("::", 8080), H8080).serve_forever, daemon=True).start()

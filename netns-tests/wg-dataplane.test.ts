@@ -55,7 +55,8 @@ function spawnSleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-test('WireGuard dataplane interoperates with wireguard-go: ping, iperf3, wg show/set, restart, roaming, hostile input', {
+test('WireGuard dataplane interoperates with wireguard-go: ping, iperf3, wg show/set, restart, roaming, hostile ' +
+  'input', {
   timeout: 240000,
 }, async () => {
   await withTopology('wgd', async (t) => {

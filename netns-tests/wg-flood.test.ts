@@ -195,9 +195,12 @@ test('WireGuard under a flood of forged initiations: cookie replies, the real pe
       const show = t.must('', ['wg', 'show', wgIf]);
       assert.match(show, /latest handshake: .* ago/);
       tc.diagnostic(
-        `flood: ${sent?.sent} forged initiations in ${sent?.t} s, ${sent?.cookieReplies} cookie replies received by the flooder; ` +
+        `flood: ${sent?.sent} forged initiations in ${sent?.t} s, ${sent?.cookieReplies} cookie replies received ` +
+          `by the flooder; ` +
           `cookieSent ${Math.round(cookieRate)}/s; real peer handshake + first ping ${Math.round(handshakeMs)} ms; ` +
-          `weft status ${statusMs.length} calls, median ${Math.round(statusMs.sort((a, b) => a - b)[statusMs.length >> 1])} ms, max ${Math.round(slowest)} ms (quiet ${Math.round(quiet.ms)} ms); ` +
+          `weft status ${statusMs.length} calls, median ` +
+          `${Math.round(statusMs.sort((a, b) => a - b)[statusMs.length >> 1])} ms, max ${Math.round(slowest)} ms ` +
+          `(quiet ${Math.round(quiet.ms)} ms); ` +
           `refused ${JSON.stringify(during.refused)}; pool ${JSON.stringify(during.handshakePool)}`,
       );
       flood.proc.kill('SIGTERM');

@@ -70,7 +70,8 @@ export async function snat(): Promise<Record<string, number>> {
       egress: { conntrack: Record<string, number> };
     };
     console.log(
-      `# snat gateway: ${s.totals.natTranslated ?? 0} packets translated, conntrack ${JSON.stringify(s.egress.conntrack)}`,
+      `# snat gateway: ${s.totals.natTranslated ?? 0} packets translated, conntrack ` +
+        `${JSON.stringify(s.egress.conntrack)}`,
     );
     return figures;
   } finally {

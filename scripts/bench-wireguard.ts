@@ -165,7 +165,9 @@ function driveHandshakes(
       phases
         .map(
           (p) =>
-            `window ${p.window}: ${p.completed}/${p.sent} answered, ${p.handshakes_per_s}/s, ${p.cookies} cookie replies, ${p.timeouts} timeouts, ${p.verified} verified + ${p.verifyFailed} bad${p.ranOut ? ', RAN OUT of initiations' : ''}`,
+            `window ${p.window}: ${p.completed}/${p.sent} answered, ${p.handshakes_per_s}/s, ${p.cookies} cookie ` +
+            `replies, ${p.timeouts} timeouts, ${p.verified} verified + ${p.verifyFailed} ` +
+            `bad${p.ranOut ? ', RAN OUT of initiations' : ''}`,
         )
         .join('; '),
   );

@@ -329,7 +329,8 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2).filter((a) => a !== '--');
   if (args.includes('--help') || args.includes('-h')) {
     console.log(
-      `usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')}]...   (SECS=${SECS} per measurement, ROUNDS=${ROUNDS})`,
+      `usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')}]...   (SECS=${SECS} per measurement, ` +
+        `ROUNDS=${ROUNDS})`,
     );
     return;
   }

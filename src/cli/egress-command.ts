@@ -173,7 +173,10 @@ export function formatEgressStatus(s: unknown): string[] {
   const c = e.conntrack;
   return [
     '',
-    `NAT: ${c.connections}/${c.capacity} connections (ports ${e.ports}), ${c.newFlows} new, ${c.expired} expired, ${c.portsExhausted} ports exhausted, ${c.tableFull} table full`,
-    `Egress: ${e.policies} policies, ${e.policyEntries.size}/${e.policyEntries.capacity} entries${e.policyEntries.refused ? ` (${e.policyEntries.refused} refused)` : ''}, masquerade ${e.masquerade ? 'on' : 'off'}, egress IPs held: ${e.held.join(', ') || 'none'}`,
+    `NAT: ${c.connections}/${c.capacity} connections (ports ${e.ports}), ${c.newFlows} new, ${c.expired} expired, ` +
+      `${c.portsExhausted} ports exhausted, ${c.tableFull} table full`,
+    `Egress: ${e.policies} policies, ${e.policyEntries.size}/${e.policyEntries.capacity} ` +
+      `entries${e.policyEntries.refused ? ` (${e.policyEntries.refused} refused)` : ''}, masquerade ` +
+      `${e.masquerade ? 'on' : 'off'}, egress IPs held: ${e.held.join(', ') || 'none'}`,
   ];
 }

@@ -135,7 +135,8 @@ function formatWireGuardStatus(s: unknown): string[] {
   const n = (k: number, word: string): string => `${k} ${word}${k === 1 ? '' : 's'}`;
   return [
     '',
-    `WireGuard: ${w.interface} (wg show ${w.interface}), port ${w.listenPort}, ${n(w.peers, 'peer')}, ${n(w.handshakes, 'handshake')}, public key ${w.publicKey}${refused ? `; refused: ${refused}` : ''}`,
+    `WireGuard: ${w.interface} (wg show ${w.interface}), port ${w.listenPort}, ${n(w.peers, 'peer')}, ` +
+      `${n(w.handshakes, 'handshake')}, public key ${w.publicKey}${refused ? `; refused: ${refused}` : ''}`,
   ];
 }
 

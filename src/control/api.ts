@@ -145,7 +145,8 @@ export function apiCall(
     });
     const payload = body === undefined ? '' : JSON.stringify(body);
     s.write(
-      `${method} ${path} HTTP/1.1\r\nHost: weft\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`,
+      `${method} ${path} HTTP/1.1\r\nHost: weft\r\nConnection: close\r\nContent-Type: ` +
+        `application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`,
     );
   });
 }

@@ -125,7 +125,8 @@ export class EgressController implements AgentExtension {
       const n = texts.filter((t) => (fam === 4) === !t.includes(':')).length;
       if (n > MAX_NON_MASQ)
         throw new Error(
-          `egress.nonMasqueradeCIDRs: more than ${MAX_NON_MASQ} IPv${fam} CIDRs with the cluster CIDRs and underlay subnets`,
+          `egress.nonMasqueradeCIDRs: more than ${MAX_NON_MASQ} IPv${fam} CIDRs with the cluster CIDRs and ` +
+            `underlay subnets`,
         );
     }
     this.settings.configure({

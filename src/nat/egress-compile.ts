@@ -121,7 +121,8 @@ export function compileEgress(input: EgressCompileInput): { entries: EgressEntry
             if (prev.egressIP !== egressIP && !reported.has(`${key}|${p.name}`)) {
               reported.add(`${key}|${p.name}`);
               problems.push(
-                `policies ${prev.policy} and ${p.name} both send ${source} to ${cidr} through different egress IPs (${prev.egressIP}, ${egressIP}): ${prev.policy} wins (first by name)`,
+                `policies ${prev.policy} and ${p.name} both send ${source} to ${cidr} through different egress IPs ` +
+                  `(${prev.egressIP}, ${egressIP}): ${prev.policy} wins (first by name)`,
               );
             }
             continue;

@@ -116,7 +116,8 @@ export class Recorder {
     const newMasks = new Set(maskNames.filter((m) => !this.masks.has(m)));
     if (this.masks.size + newMasks.size > this.o.maxMasks) {
       throw new RecorderError(
-        `these filters need ${newMasks.size} new filter masks (prefix lengths, port and protocol wildcards), but ${this.masks.size} of at most ${this.o.maxMasks} are in use (recorder.maxMasks)`,
+        `these filters need ${newMasks.size} new filter masks (prefix lengths, port and protocol wildcards), but ` +
+          `${this.masks.size} of at most ${this.o.maxMasks} are in use (recorder.maxMasks)`,
       );
     }
     const file = this.createFile(prefix, maxCaptureLen);

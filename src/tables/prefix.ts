@@ -219,7 +219,8 @@ export class PrefixTable {
     this.maskKey(family, prefixLen);
     if (!this.map.delete(this.key, 0)) return false;
     const ri = this.refIdx(family, prefixLen);
-    if (Atomics.sub(this.h, ri, 1) === 1) this.editLengths(family, prefixLen, false); // entry gone first, then the length
+    // The entry is gone first, then the length.
+    if (Atomics.sub(this.h, ri, 1) === 1) this.editLengths(family, prefixLen, false);
     return true;
   }
 

@@ -33,7 +33,10 @@ export function parsePrefix(text: string, opts: { allowHostBits: boolean }): Pre
     len = Number(t);
   }
   if (!opts.allowHostBits && !hostBitsClear(addr.bytes, len))
-    return `"${text}" has host bits set (did you mean ${formatPrefix({ ...addr, bytes: maskBytes(addr.bytes, len), len })}?)`;
+    return (
+      `"${text}" has host bits set (did you mean ` +
+      `${formatPrefix({ ...addr, bytes: maskBytes(addr.bytes, len), len })}?)`
+    );
   return { ...addr, len };
 }
 

@@ -30,7 +30,10 @@ const LAST_LO = 2;
 const STARTED = 3;
 const RING = 4;
 
-/** Largest acceptable counter is REJECT_AFTER_MESSAGES − 1 = 2^64 − 2^13 − 2: hi 0xffffffff, lo ≤ 0xffffdffe. */
+/**
+ * Largest acceptable counter is REJECT_AFTER_MESSAGES − 1 = 2^64 − 2^13 − 2: hi 0xffffffff,
+ * lo ≤ 0xffffdffe.
+ */
 const REJECT_HI = 0xffffffff;
 const REJECT_LO = 0xffffdfff;
 

@@ -91,78 +91,84 @@ function backendId(oracle: LbReader, a: string): number {
 
 const PORTS = Array.from({ length: 200 }, (_, i) => 30000 + i);
 
-test('conntrack on: flows keep their backend when a backend is added; off: only flows on changed Maglev slots move', () => {
-  const { lb, h, oracle } = setup();
-  const initial = ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4'];
-  lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(initial), SEED);
-  lb.upsert(svc(VIP_PLAIN), 0, be(initial), SEED);
-  const first = new Map<number, string>();
-  for (const p of PORTS) {
-    const ct = send(h, VIP_CT, p);
-    assert.equal(ct.delta[C.lbConntrackInserted], 1);
-    const plain = send(h, VIP_PLAIN, p);
-    assert.equal(plain.delta[C.lbConntrackInserted] + plain.delta[C.lbConntrackHit], 0, 'untracked service');
-    assert.equal(ct.backend, plain.backend, 'same Maglev table, the hash has no VIP');
-    first.set(p, ct.backend);
-  }
-  assert.equal(lb.conntrack.size(), PORTS.length);
-  // Add a backend to both.
-  const more = [...initial, '10.1.0.5'];
-  lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(more), SEED);
-  lb.upsert(svc(VIP_PLAIN), 0, be(more), SEED);
-  let movedPlain = 0;
-  let toNew = 0;
-  for (const p of PORTS) {
-    const ct = send(h, VIP_CT, p);
-    assert.equal(ct.backend, first.get(p), `tracked flow ${p} moved`);
-    assert.equal(ct.delta[C.lbConntrackHit], 1);
-    const plain = send(h, VIP_PLAIN, p);
-    assert.equal(plain.backend, maglev(oracle, VIP_PLAIN, p));
-    if (plain.backend !== first.get(p)) {
-      movedPlain++;
-      if (plain.backend === hexOf('10.1.0.5')) toNew++;
+test(
+  'conntrack on: flows keep their backend when a backend is added; off: only flows on changed Maglev slots ' + 'move',
+  () => {
+    const { lb, h, oracle } = setup();
+    const initial = ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4'];
+    lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(initial), SEED);
+    lb.upsert(svc(VIP_PLAIN), 0, be(initial), SEED);
+    const first = new Map<number, string>();
+    for (const p of PORTS) {
+      const ct = send(h, VIP_CT, p);
+      assert.equal(ct.delta[C.lbConntrackInserted], 1);
+      const plain = send(h, VIP_PLAIN, p);
+      assert.equal(plain.delta[C.lbConntrackInserted] + plain.delta[C.lbConntrackHit], 0, 'untracked service');
+      assert.equal(ct.backend, plain.backend, 'same Maglev table, the hash has no VIP');
+      first.set(p, ct.backend);
     }
-  }
-  // Maglev's disruption is small but not minimal: most moved flows go to the new backend.
-  assert.ok(movedPlain > 0 && movedPlain < PORTS.length / 2, `${movedPlain} untracked flows moved`);
-  assert.ok(toNew > movedPlain / 2, `${toNew} of ${movedPlain} moved to the new backend`);
-});
+    assert.equal(lb.conntrack.size(), PORTS.length);
+    // Add a backend to both.
+    const more = [...initial, '10.1.0.5'];
+    lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(more), SEED);
+    lb.upsert(svc(VIP_PLAIN), 0, be(more), SEED);
+    let movedPlain = 0;
+    let toNew = 0;
+    for (const p of PORTS) {
+      const ct = send(h, VIP_CT, p);
+      assert.equal(ct.backend, first.get(p), `tracked flow ${p} moved`);
+      assert.equal(ct.delta[C.lbConntrackHit], 1);
+      const plain = send(h, VIP_PLAIN, p);
+      assert.equal(plain.backend, maglev(oracle, VIP_PLAIN, p));
+      if (plain.backend !== first.get(p)) {
+        movedPlain++;
+        if (plain.backend === hexOf('10.1.0.5')) toNew++;
+      }
+    }
+    // Maglev's disruption is small but not minimal: most moved flows go to the new backend.
+    assert.ok(movedPlain > 0 && movedPlain < PORTS.length / 2, `${movedPlain} untracked flows moved`);
+    assert.ok(toNew > movedPlain / 2, `${toNew} of ${movedPlain} moved to the new backend`);
+  },
+);
 
-test('conntrack: a flow whose backend left the service moves to a valid one, also when the backend id was reused', () => {
-  const { lb, h, oracle } = setup();
-  const initial = ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4'];
-  lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(initial), SEED);
-  const first = new Map<number, string>();
-  for (const p of PORTS) first.set(p, send(h, VIP_CT, p).backend);
-  const gone = hexOf('10.1.0.2');
-  const onGone = PORTS.filter((p) => first.get(p) === gone);
-  assert.ok(onGone.length > 10);
-  const oldId = backendId(oracle, '10.1.0.2');
-  // Remove 10.1.0.2 (its id is freed), then add 10.1.0.6, which reuses the id.
-  lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(['10.1.0.1', '10.1.0.3', '10.1.0.4']), SEED);
-  lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(['10.1.0.1', '10.1.0.3', '10.1.0.4', '10.1.0.6']), SEED);
-  assert.equal(backendId(oracle, '10.1.0.6'), oldId, 'the freed id was reused');
-  const valid = new Set(['10.1.0.1', '10.1.0.3', '10.1.0.4', '10.1.0.6'].map(hexOf));
-  const second = new Map<number, string>();
-  for (const p of PORTS) {
-    const r = send(h, VIP_CT, p);
-    assert.ok(valid.has(r.backend), `flow ${p} on ${r.backend}`);
-    if (first.get(p) === gone) {
-      assert.equal(r.delta[C.lbConntrackStale], 1);
-      assert.equal(r.backend, maglev(oracle, VIP_CT, p), 're-picked with Maglev');
-    } else {
-      assert.equal(r.backend, first.get(p), `flow ${p} moved`);
+test(
+  'conntrack: a flow whose backend left the service moves to a valid one, also when the backend id was ' + 'reused',
+  () => {
+    const { lb, h, oracle } = setup();
+    const initial = ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4'];
+    lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(initial), SEED);
+    const first = new Map<number, string>();
+    for (const p of PORTS) first.set(p, send(h, VIP_CT, p).backend);
+    const gone = hexOf('10.1.0.2');
+    const onGone = PORTS.filter((p) => first.get(p) === gone);
+    assert.ok(onGone.length > 10);
+    const oldId = backendId(oracle, '10.1.0.2');
+    // Remove 10.1.0.2 (its id is freed), then add 10.1.0.6, which reuses the id.
+    lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(['10.1.0.1', '10.1.0.3', '10.1.0.4']), SEED);
+    lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(['10.1.0.1', '10.1.0.3', '10.1.0.4', '10.1.0.6']), SEED);
+    assert.equal(backendId(oracle, '10.1.0.6'), oldId, 'the freed id was reused');
+    const valid = new Set(['10.1.0.1', '10.1.0.3', '10.1.0.4', '10.1.0.6'].map(hexOf));
+    const second = new Map<number, string>();
+    for (const p of PORTS) {
+      const r = send(h, VIP_CT, p);
+      assert.ok(valid.has(r.backend), `flow ${p} on ${r.backend}`);
+      if (first.get(p) === gone) {
+        assert.equal(r.delta[C.lbConntrackStale], 1);
+        assert.equal(r.backend, maglev(oracle, VIP_CT, p), 're-picked with Maglev');
+      } else {
+        assert.equal(r.backend, first.get(p), `flow ${p} moved`);
+        assert.equal(r.delta[C.lbConntrackHit], 1);
+      }
+      second.set(p, r.backend);
+    }
+    // The re-picked flows are tracked again.
+    for (const p of onGone) {
+      const r = send(h, VIP_CT, p);
+      assert.equal(r.backend, second.get(p));
       assert.equal(r.delta[C.lbConntrackHit], 1);
     }
-    second.set(p, r.backend);
-  }
-  // The re-picked flows are tracked again.
-  for (const p of onGone) {
-    const r = send(h, VIP_CT, p);
-    assert.equal(r.backend, second.get(p));
-    assert.equal(r.delta[C.lbConntrackHit], 1);
-  }
-});
+  },
+);
 
 test('conntrack: a full table refuses and counts (still Maglev-forwarded); the sweeper deletes idle entries', () => {
   const { lb, h, oracle } = setup({ conntrackCapacity: 8 });
@@ -198,7 +204,8 @@ test('conntrack: a full table refuses and counts (still Maglev-forwarded); the s
 test('conntrack: last seen is written at most once per second', () => {
   const { lb, h } = setup();
   lb.upsert(svc(VIP_CT), SVC_FLAG_CONNTRACK, be(['10.1.0.1', '10.1.0.2']), SEED);
-  h.dp.now = Math.ceil((performance.timeOrigin + h.dp.now) / 1000) * 1000 - performance.timeOrigin + 1; // just after a second boundary
+  // just after a second boundary
+  h.dp.now = Math.ceil((performance.timeOrigin + h.dp.now) / 1000) * 1000 - performance.timeOrigin + 1;
   send(h, VIP_CT, 41000);
   const before = lb.conntrack.stats();
   const key = new Int32Array(10);

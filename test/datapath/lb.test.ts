@@ -133,38 +133,41 @@ function pseudo(src: Uint8Array, dst: Uint8Array, proto: number, len: number): n
   return s;
 }
 
-test('IPv4: TCP SYNs to the VIP go to the Maglev-chosen backends inside IPIP, outer source stable per client socket', () => {
-  const sources = new Set<string>();
-  const backends = new Set<string>();
-  for (let sport = 40000; sport < 40016; sport++) {
-    const input = syn4(sport);
-    const { r, outcome, frames } = step(input);
-    assert.equal(outcome, 'forwarded');
-    assert.equal(r.delta[C.lbForwarded], 1);
-    assert.equal(frames.length, 1);
-    assert.equal(r.tx[0].port, UP);
-    const f = frames[0];
-    assert.deepEqual(f.subarray(0, 6), NH_MAC);
-    assert.deepEqual(f.subarray(6, 12), PORT_MACS[UP]);
-    assert.equal(g16(f, 12), 0x0800);
-    assert.equal(f[14], 0x45);
-    assert.equal(csum(f, 14, 20), 0, 'outer checksum');
-    assert.equal(f[23], 4, 'protocol IPIP');
-    assert.equal(f[22], 64, 'outer TTL');
-    assert.equal(g16(f, 20) & 0x4000, 0x4000, 'outer DF copied from the inner DF');
-    assert.equal(g16(f, 16), 20 + input.length - 14);
-    assert.deepEqual(f.subarray(30, 34), expectedBackend(4, VIP4, CLIENT4, sport, 80, 6));
-    assert.deepEqual(f.subarray(26, 29), ip('192.0.2.0').subarray(0, 3), 'outer source inside 192.0.2.0/24');
-    assert.equal(hex(f.subarray(34)), hex(input.subarray(14)), 'inner packet untouched');
-    sources.add(hex(f.subarray(26, 30)));
-    backends.add(hex(f.subarray(30, 34)));
-    // The same client socket again: the same outer source and backend.
-    const again = step(input).frames[0];
-    assert.deepEqual(again.subarray(26, 34), f.subarray(26, 34));
-  }
-  assert.ok(sources.size >= 12, `only ${sources.size} outer sources for 16 client sockets`);
-  assert.ok(backends.size >= 2, 'all client sockets on one backend');
-});
+test(
+  'IPv4: TCP SYNs to the VIP go to the Maglev-chosen backends inside IPIP, outer source stable per client ' + 'socket',
+  () => {
+    const sources = new Set<string>();
+    const backends = new Set<string>();
+    for (let sport = 40000; sport < 40016; sport++) {
+      const input = syn4(sport);
+      const { r, outcome, frames } = step(input);
+      assert.equal(outcome, 'forwarded');
+      assert.equal(r.delta[C.lbForwarded], 1);
+      assert.equal(frames.length, 1);
+      assert.equal(r.tx[0].port, UP);
+      const f = frames[0];
+      assert.deepEqual(f.subarray(0, 6), NH_MAC);
+      assert.deepEqual(f.subarray(6, 12), PORT_MACS[UP]);
+      assert.equal(g16(f, 12), 0x0800);
+      assert.equal(f[14], 0x45);
+      assert.equal(csum(f, 14, 20), 0, 'outer checksum');
+      assert.equal(f[23], 4, 'protocol IPIP');
+      assert.equal(f[22], 64, 'outer TTL');
+      assert.equal(g16(f, 20) & 0x4000, 0x4000, 'outer DF copied from the inner DF');
+      assert.equal(g16(f, 16), 20 + input.length - 14);
+      assert.deepEqual(f.subarray(30, 34), expectedBackend(4, VIP4, CLIENT4, sport, 80, 6));
+      assert.deepEqual(f.subarray(26, 29), ip('192.0.2.0').subarray(0, 3), 'outer source inside 192.0.2.0/24');
+      assert.equal(hex(f.subarray(34)), hex(input.subarray(14)), 'inner packet untouched');
+      sources.add(hex(f.subarray(26, 30)));
+      backends.add(hex(f.subarray(30, 34)));
+      // The same client socket again: the same outer source and backend.
+      const again = step(input).frames[0];
+      assert.deepEqual(again.subarray(26, 34), f.subarray(26, 34));
+    }
+    assert.ok(sources.size >= 12, `only ${sources.size} outer sources for 16 client sockets`);
+    assert.ok(backends.size >= 2, 'all client sockets on one backend');
+  },
+);
 
 test('IPv6: TCP SYNs to the VIP go inside IP6IP6, outer source in the /64', () => {
   const sources = new Set<string>();

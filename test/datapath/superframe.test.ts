@@ -323,47 +323,64 @@ function segments(opts: { v6?: boolean; count: number; mss: number; last?: numbe
 }
 const h0 = new Harness();
 
-test('GRO: segments of one flow toward a port with offloads leave as one super-frame that segments back to them', () => {
-  for (const v6 of [false, true]) {
-    const h = new Harness({ offloads: [true, true, false] });
-    const segs = segments({ v6, count: 12, mss: 1300, last: 700 });
-    let merged = 0;
-    let forwarded = 0;
-    segs.forEach((s, i) => {
-      const r = h.inject(s, UP, undefined, i + 1);
-      assert.equal(r.error, undefined);
-      merged += r.delta[C.groMerged]!;
-      forwarded += r.delta[C.forwarded]!;
-    });
-    assert.equal(forwarded, 12, 'one outcome per segment');
-    assert.equal(merged, 11);
-    const tx = h.txQueued();
-    assert.equal(tx.length, 1);
-    const d = tx[0]!;
-    assert.equal(d.port, EP1);
-    assert.deepEqual(d.vnet.slice(0, 2), [NEEDS_CSUM, v6 ? TCPV6 : TCPV4]);
-    assert.equal(d.vnet[VNET_GSO_SIZE], 1300);
-    // What the kernel would make of it: the segments as they were, TTL − 1 and the new MACs aside.
-    const out = h.dp.arena.bytes.slice(d.off, d.off + d.len);
-    const b = new Uint8Array(out.length + 16 * 2048);
-    b.set(out, 0);
-    const lens = new Int32Array(16);
-    const l4 = 14 + (v6 ? 40 : 20);
-    const n = h.dp.native.gsoSplit(b, 0, out.length, v6 ? 2 : 1, 14, l4, l4 + 32, 1300, out.length, 2048, 16, lens, 0);
-    assert.equal(n, 12);
-    for (let i = 0; i < n; i++) {
-      const seg = b.subarray(out.length + i * 2048, out.length + i * 2048 + lens[i]!);
-      const want = segs[i]!.slice();
-      want.set(seg.subarray(0, 12), 0); // MACs
-      want[v6 ? 21 : 22]!--; // TTL / hop limit
-      if (!v6) {
-        put16(want, 24, 0);
-        put16(want, 24, csum(want, 14, 20));
+test(
+  'GRO: segments of one flow toward a port with offloads leave as one super-frame that segments back to ' + 'them',
+  () => {
+    for (const v6 of [false, true]) {
+      const h = new Harness({ offloads: [true, true, false] });
+      const segs = segments({ v6, count: 12, mss: 1300, last: 700 });
+      let merged = 0;
+      let forwarded = 0;
+      segs.forEach((s, i) => {
+        const r = h.inject(s, UP, undefined, i + 1);
+        assert.equal(r.error, undefined);
+        merged += r.delta[C.groMerged]!;
+        forwarded += r.delta[C.forwarded]!;
+      });
+      assert.equal(forwarded, 12, 'one outcome per segment');
+      assert.equal(merged, 11);
+      const tx = h.txQueued();
+      assert.equal(tx.length, 1);
+      const d = tx[0]!;
+      assert.equal(d.port, EP1);
+      assert.deepEqual(d.vnet.slice(0, 2), [NEEDS_CSUM, v6 ? TCPV6 : TCPV4]);
+      assert.equal(d.vnet[VNET_GSO_SIZE], 1300);
+      // What the kernel would make of it: the segments as they were, TTL − 1 and the new MACs aside.
+      const out = h.dp.arena.bytes.slice(d.off, d.off + d.len);
+      const b = new Uint8Array(out.length + 16 * 2048);
+      b.set(out, 0);
+      const lens = new Int32Array(16);
+      const l4 = 14 + (v6 ? 40 : 20);
+      const n = h.dp.native.gsoSplit(
+        b,
+        0,
+        out.length,
+        v6 ? 2 : 1,
+        14,
+        l4,
+        l4 + 32,
+        1300,
+        out.length,
+        2048,
+        16,
+        lens,
+        0,
+      );
+      assert.equal(n, 12);
+      for (let i = 0; i < n; i++) {
+        const seg = b.subarray(out.length + i * 2048, out.length + i * 2048 + lens[i]!);
+        const want = segs[i]!.slice();
+        want.set(seg.subarray(0, 12), 0); // MACs
+        want[v6 ? 21 : 22]!--; // TTL / hop limit
+        if (!v6) {
+          put16(want, 24, 0);
+          put16(want, 24, csum(want, 14, 20));
+        }
+        assert.equal(Buffer.from(seg).toString('hex'), Buffer.from(want).toString('hex'), `segment ${i}`);
       }
-      assert.equal(Buffer.from(seg).toString('hex'), Buffer.from(want).toString('hex'), `segment ${i}`);
     }
-  }
-});
+  },
+);
 
 test('GRO: a corrupted segment, a gap or a PSH ends the merge; nothing else is merged', () => {
   const h = new Harness({ offloads: [true, true, false] });

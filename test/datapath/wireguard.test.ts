@@ -146,35 +146,39 @@ test('the peer initiates; the response comes back; its keepalive makes our keypa
   replayable = keepalive.packet.slice();
 });
 
-test("an endpoint packet to the peer's allowed IPs leaves as one encrypted datagram the peer opens to the same packet", () => {
-  const ping = ipv4({ src: EP1_4, dst: PEER_HOST, proto: 1, ttl: 64 }, icmp4(8, 0, 0x12340001, bytes(56)));
-  const r = inject(eth(PORT_MACS[EP1], EP1_MAC, 0x0800, ping), EP1);
-  assert.equal(r.outcome, 'forwarded');
-  assert.equal(r.delta[C.wgSent], 1);
-  assert.equal(r.out.length, 1);
-  const f = r.out[0];
-  assert.deepEqual(f.subarray(0, 6), VTEP_B_MAC, "to the peer endpoint's MAC");
-  assert.equal(f[23], 17, 'UDP');
-  assert.deepEqual(f.subarray(26, 30), UP_4);
-  assert.deepEqual(f.subarray(30, 34), VTEP_B4);
-  assert.equal((f[36] << 8) | f[37], 51820);
-  const acts = peer.decapsulate(udpPayload(f).slice(), { address: '198.18.0.1', port: 51871 }, performance.now());
-  const inner = acts.find((a) => a.type === 'tunnel');
-  assert.ok(
-    inner && inner.type === 'tunnel',
-    JSON.stringify(acts.map((a) => (a.type === 'error' ? a.reason : a.type))),
-  );
-  const expect = ping.slice();
-  expect[8]--; // we routed it: TTL − 1, checksum adjusted
-  expect[10] = 0;
-  expect[11] = 0;
-  let s = 0;
-  for (let i = 0; i < 20; i += 2) s += (expect[i] << 8) | expect[i + 1];
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  expect[10] = (~s >> 8) & 0xff;
-  expect[11] = ~s & 0xff;
-  assert.equal(hex(inner.packet), hex(expect));
-});
+test(
+  "an endpoint packet to the peer's allowed IPs leaves as one encrypted datagram the peer opens to the same " +
+    'packet',
+  () => {
+    const ping = ipv4({ src: EP1_4, dst: PEER_HOST, proto: 1, ttl: 64 }, icmp4(8, 0, 0x12340001, bytes(56)));
+    const r = inject(eth(PORT_MACS[EP1], EP1_MAC, 0x0800, ping), EP1);
+    assert.equal(r.outcome, 'forwarded');
+    assert.equal(r.delta[C.wgSent], 1);
+    assert.equal(r.out.length, 1);
+    const f = r.out[0];
+    assert.deepEqual(f.subarray(0, 6), VTEP_B_MAC, "to the peer endpoint's MAC");
+    assert.equal(f[23], 17, 'UDP');
+    assert.deepEqual(f.subarray(26, 30), UP_4);
+    assert.deepEqual(f.subarray(30, 34), VTEP_B4);
+    assert.equal((f[36] << 8) | f[37], 51820);
+    const acts = peer.decapsulate(udpPayload(f).slice(), { address: '198.18.0.1', port: 51871 }, performance.now());
+    const inner = acts.find((a) => a.type === 'tunnel');
+    assert.ok(
+      inner && inner.type === 'tunnel',
+      JSON.stringify(acts.map((a) => (a.type === 'error' ? a.reason : a.type))),
+    );
+    const expect = ping.slice();
+    expect[8]--; // we routed it: TTL − 1, checksum adjusted
+    expect[10] = 0;
+    expect[11] = 0;
+    let s = 0;
+    for (let i = 0; i < 20; i += 2) s += (expect[i] << 8) | expect[i + 1];
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    expect[10] = (~s >> 8) & 0xff;
+    expect[11] = ~s & 0xff;
+    assert.equal(hex(inner.packet), hex(expect));
+  },
+);
 
 test("the peer's data reaches the endpoint; a replay, a forged inner source and garbage are dropped by name", () => {
   const reply = ipv4({ src: PEER_HOST, dst: EP1_4, proto: 1, ttl: 64 }, icmp4(0, 0, 0x12340001, bytes(56)));
@@ -202,54 +206,58 @@ test("the peer's data reaches the endpoint; a replay, a forged inner source and 
   assert.equal(inject(fromPeer(bytes(40))).outcome, 'dropWgMalformed');
 });
 
-test('a burst to a peer without a session: STAGED_PER_ASK packets wait for the handshake and arrive, the rest are counted', () => {
-  const net2 = ip('198.18.62.0');
-  const host2 = ip('198.18.62.9');
-  programRoute(h.routes, { prefix: { family: 4, bytes: net2, len: 24 }, type: ROUTE_CONNECTED, port: WG_PORT });
-  const keys2 = keyPairFromPrivate(generatePrivateKey());
-  const index2 = device.addPeer(keys2.publicKey, { endpoint: { address: '198.18.0.2', port: 51821 } });
-  assert.ok(shared.allowed.insert(4, net2, 24, Int32Array.of(index2)));
-  const peer2 = new Tunnel({
-    privateKey: keys2.privateKey,
-    peerPublicKey: ours.publicKey,
-    endpoint: { address: '198.18.0.1', port: 51871 },
-    wallClock: systemClock.wallNow,
-  });
-  const burst = Array.from({ length: STAGED_PER_ASK + 4 }, (_, i) =>
-    ipv4({ src: EP1_4, dst: host2, proto: 17, ttl: 64 }, udp(EP1_4, host2, 4000 + i, 53, bytes(30))),
-  );
-  let queued = 0,
-    dropped = 0;
-  for (const pkt of burst) {
-    const r = inject(eth(PORT_MACS[EP1], EP1_MAC, 0x0800, pkt), EP1);
-    assert.equal(r.outcome, 'forwarded');
-    queued += r.delta[C.wgQueuedForSession];
-    h.dp.now -= 1000; // a burst: inject's reset moves the clock on by a second each time
-    dropped += r.delta[C.wgNoSessionDropped];
-  }
-  assert.equal(queued, STAGED_PER_ASK);
-  assert.equal(dropped, 4);
-  const now = performance.now();
-  const out = controlPoll(now);
-  assert.equal(out.length, 1, 'one initiation, however many packets wait');
-  const acts = peer2.decapsulate(out[0], { address: '198.18.0.1', port: 51871 }, now);
-  const response = acts.find((a) => a.type === 'network');
-  assert.ok(response && response.type === 'network');
-  // The response arrives through a worker; the control thread answers with the waiting packets.
-  assert.equal(inject(fromPeer(response.packet)).outcome, 'consumed');
-  const flushed = controlPoll(now);
-  assert.equal(flushed.length, STAGED_PER_ASK);
-  const got = flushed.map((d) => {
-    const inner = peer2.decapsulate(d, { address: '198.18.0.1', port: 51871 }, now).find((a) => a.type === 'tunnel');
-    assert.ok(inner && inner.type === 'tunnel');
-    return (inner.packet[20] << 8) | inner.packet[21]; // the UDP source port tells them apart
-  });
-  assert.deepEqual(
-    got,
-    burst.slice(0, STAGED_PER_ASK).map((_, i) => 4000 + i),
-    'in order, none lost',
-  );
-});
+test(
+  'a burst to a peer without a session: STAGED_PER_ASK packets wait for the handshake and arrive, the rest are ' +
+    'counted',
+  () => {
+    const net2 = ip('198.18.62.0');
+    const host2 = ip('198.18.62.9');
+    programRoute(h.routes, { prefix: { family: 4, bytes: net2, len: 24 }, type: ROUTE_CONNECTED, port: WG_PORT });
+    const keys2 = keyPairFromPrivate(generatePrivateKey());
+    const index2 = device.addPeer(keys2.publicKey, { endpoint: { address: '198.18.0.2', port: 51821 } });
+    assert.ok(shared.allowed.insert(4, net2, 24, Int32Array.of(index2)));
+    const peer2 = new Tunnel({
+      privateKey: keys2.privateKey,
+      peerPublicKey: ours.publicKey,
+      endpoint: { address: '198.18.0.1', port: 51871 },
+      wallClock: systemClock.wallNow,
+    });
+    const burst = Array.from({ length: STAGED_PER_ASK + 4 }, (_, i) =>
+      ipv4({ src: EP1_4, dst: host2, proto: 17, ttl: 64 }, udp(EP1_4, host2, 4000 + i, 53, bytes(30))),
+    );
+    let queued = 0,
+      dropped = 0;
+    for (const pkt of burst) {
+      const r = inject(eth(PORT_MACS[EP1], EP1_MAC, 0x0800, pkt), EP1);
+      assert.equal(r.outcome, 'forwarded');
+      queued += r.delta[C.wgQueuedForSession];
+      h.dp.now -= 1000; // a burst: inject's reset moves the clock on by a second each time
+      dropped += r.delta[C.wgNoSessionDropped];
+    }
+    assert.equal(queued, STAGED_PER_ASK);
+    assert.equal(dropped, 4);
+    const now = performance.now();
+    const out = controlPoll(now);
+    assert.equal(out.length, 1, 'one initiation, however many packets wait');
+    const acts = peer2.decapsulate(out[0], { address: '198.18.0.1', port: 51871 }, now);
+    const response = acts.find((a) => a.type === 'network');
+    assert.ok(response && response.type === 'network');
+    // The response arrives through a worker; the control thread answers with the waiting packets.
+    assert.equal(inject(fromPeer(response.packet)).outcome, 'consumed');
+    const flushed = controlPoll(now);
+    assert.equal(flushed.length, STAGED_PER_ASK);
+    const got = flushed.map((d) => {
+      const inner = peer2.decapsulate(d, { address: '198.18.0.1', port: 51871 }, now).find((a) => a.type === 'tunnel');
+      assert.ok(inner && inner.type === 'tunnel');
+      return (inner.packet[20] << 8) | inner.packet[21]; // the UDP source port tells them apart
+    });
+    assert.deepEqual(
+      got,
+      burst.slice(0, STAGED_PER_ASK).map((_, i) => 4000 + i),
+      'in order, none lost',
+    );
+  },
+);
 
 test('random and mutated datagrams to the WireGuard port: one outcome each, never a throw', () => {
   const base = peer

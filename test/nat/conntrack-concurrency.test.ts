@@ -50,9 +50,8 @@ test("3 workers × 4000 new flows: none lost or duplicated, ports unique per des
   })();
   const rs = await Promise.all(done);
   await sweeping;
-  console.log(
-    `workers: ${JSON.stringify(rs.map((r) => ({ created: r.created, failed: r.failed, rehit: r.rehit, reverse: r.reverse })))}, sweeps=${sweeps}, stats=${JSON.stringify(t.stats())}`,
-  );
+  const perWorker = rs.map((r) => ({ created: r.created, failed: r.failed, rehit: r.rehit, reverse: r.reverse }));
+  console.log(`workers: ${JSON.stringify(perWorker)}, sweeps=${sweeps}, stats=${JSON.stringify(t.stats())}`);
   for (const r of rs) {
     assert.equal(r.created, FLOWS, `failures: ${JSON.stringify(r.failed)}`);
     assert.equal(r.rehit, FLOWS);

@@ -58,49 +58,53 @@ function setup(capacity = 1000, portMin = 32768, portMax = 60999, workers = 1): 
 
 const name = (v: number) => CT_VERDICT_NAMES[v];
 
-test('a TCP flow: translation, same translation for later packets, reverse lookup, unsolicited and wrong-port replies', () => {
-  const { t, f } = setup();
-  const syn = pkt('tcp', EP, 40000, REMOTE, 80, SYN);
-  assert.equal(name(f.outbound(syn.p, syn.b, EGW, 0, T0)), 'new');
-  const port = f.xlate[4]!;
-  assert.equal(f.xlate[0], EGW[0]);
-  assert.ok(port >= 32768 && port <= 60999);
-  assert.equal(name(f.outbound(syn.p, syn.b, EGW, 0, T0)), 'hit');
-  assert.equal(f.xlate[4], port);
-  natRewriteSource(syn.b, syn.p, f.xlate, 0, f.xlate[4]!);
-  assert.equal(formatIpv4(syn.b, 12), EGRESS);
+test(
+  'a TCP flow: translation, same translation for later packets, reverse lookup, unsolicited and wrong-port ' +
+    'replies',
+  () => {
+    const { t, f } = setup();
+    const syn = pkt('tcp', EP, 40000, REMOTE, 80, SYN);
+    assert.equal(name(f.outbound(syn.p, syn.b, EGW, 0, T0)), 'new');
+    const port = f.xlate[4]!;
+    assert.equal(f.xlate[0], EGW[0]);
+    assert.ok(port >= 32768 && port <= 60999);
+    assert.equal(name(f.outbound(syn.p, syn.b, EGW, 0, T0)), 'hit');
+    assert.equal(f.xlate[4], port);
+    natRewriteSource(syn.b, syn.p, f.xlate, 0, f.xlate[4]!);
+    assert.equal(formatIpv4(syn.b, 12), EGRESS);
 
-  const synack = pkt('tcp', REMOTE, 80, EGRESS, port, SYN | ACK);
-  assert.equal(name(f.inbound(synack.p, synack.b, T0)), 'hit');
-  assert.equal(formatIpv4(new Uint8Array(Int32Array.of(f.xlate[0]!).buffer).reverse(), 0), EP);
-  assert.equal(f.xlate[4], 40000);
-  assert.equal(CT_STATE_NAMES[f.state], 'SYN_RECV');
-  natRewriteDestination(synack.b, synack.p, f.xlate, 0, f.xlate[4]!);
-  assert.equal(formatIpv4(synack.b, 16), EP);
+    const synack = pkt('tcp', REMOTE, 80, EGRESS, port, SYN | ACK);
+    assert.equal(name(f.inbound(synack.p, synack.b, T0)), 'hit');
+    assert.equal(formatIpv4(new Uint8Array(Int32Array.of(f.xlate[0]!).buffer).reverse(), 0), EP);
+    assert.equal(f.xlate[4], 40000);
+    assert.equal(CT_STATE_NAMES[f.state], 'SYN_RECV');
+    natRewriteDestination(synack.b, synack.p, f.xlate, 0, f.xlate[4]!);
+    assert.equal(formatIpv4(synack.b, 16), EP);
 
-  const otherPort = pkt('tcp', REMOTE, 81, EGRESS, port, SYN | ACK);
-  assert.equal(name(f.inbound(otherPort.p, otherPort.b, T0)), 'noEntry', 'a reply from another remote port');
-  const unsolicited = pkt('tcp', REMOTE, 80, EGRESS, port + 1, SYN);
-  assert.equal(name(f.inbound(unsolicited.p, unsolicited.b, T0)), 'noEntry');
-  const rst = pkt('tcp', EP, 40001, REMOTE, 80, RST);
-  assert.equal(name(f.outbound(rst.p, rst.b, EGW, 0, T0)), 'noEntry', 'an RST starts nothing');
-  assert.equal(t.stats().connections, 1);
-  assert.equal(t.stats().newFlows, 1);
-  const [e] = t.entries(T0 + 5);
-  assert.deepEqual(e, {
-    family: 4,
-    proto: 6,
-    src: EP,
-    sport: 40000,
-    dst: REMOTE,
-    dport: 80,
-    xlateAddr: EGRESS,
-    xlatePort: port,
-    state: 'SYN_RECV',
-    idleSec: 5,
-    worker: 0,
-  });
-});
+    const otherPort = pkt('tcp', REMOTE, 81, EGRESS, port, SYN | ACK);
+    assert.equal(name(f.inbound(otherPort.p, otherPort.b, T0)), 'noEntry', 'a reply from another remote port');
+    const unsolicited = pkt('tcp', REMOTE, 80, EGRESS, port + 1, SYN);
+    assert.equal(name(f.inbound(unsolicited.p, unsolicited.b, T0)), 'noEntry');
+    const rst = pkt('tcp', EP, 40001, REMOTE, 80, RST);
+    assert.equal(name(f.outbound(rst.p, rst.b, EGW, 0, T0)), 'noEntry', 'an RST starts nothing');
+    assert.equal(t.stats().connections, 1);
+    assert.equal(t.stats().newFlows, 1);
+    const [e] = t.entries(T0 + 5);
+    assert.deepEqual(e, {
+      family: 4,
+      proto: 6,
+      src: EP,
+      sport: 40000,
+      dst: REMOTE,
+      dport: 80,
+      xlateAddr: EGRESS,
+      xlatePort: port,
+      state: 'SYN_RECV',
+      idleSec: 5,
+      worker: 0,
+    });
+  },
+);
 
 test('TCP state tracker follows flags in each direction', () => {
   assert.equal(tcpInitialState(SYN), TCP_SYN_SENT);

@@ -88,8 +88,10 @@ test('compile: selected endpoints × CIDRs of their family, gateways, conflicts 
     '2001:db8:19:1::a 2001:db8:200::/48 2001:db8::200 2001:db8::3 web',
   ]);
   assert.deepEqual(problems, [
-    'policies web and zz-conflict both send 198.19.1.10 to 198.18.200.0/24 through different egress IPs (198.18.0.200, 198.18.0.202): web wins (first by name)',
-    'policies web and zz-conflict both send 198.19.2.10 to 198.18.200.0/24 through different egress IPs (198.18.0.200, 198.18.0.202): web wins (first by name)',
+    'policies web and zz-conflict both send 198.19.1.10 to 198.18.200.0/24 through different egress IPs ' +
+      '(198.18.0.200, 198.18.0.202): web wins (first by name)',
+    'policies web and zz-conflict both send 198.19.2.10 to 198.18.200.0/24 through different egress IPs ' +
+      '(198.18.0.200, 198.18.0.202): web wins (first by name)',
   ]);
   // On the gateway node the same entries are local.
   assert.ok(compile(OWNERS, 'gw').entries.every((e) => e.local));
@@ -174,10 +176,12 @@ test('table: bounded; refused entries are counted', () => {
 test('apply-time check: egress IPs no node may own are named by field', () => {
   const [web, narrow] = POLICIES;
   assert.deepEqual(unownableEgressIPs(web!, new Set(['198.18.0.200'])), [
-    "spec.egressSourceIPs[1]: 2001:db8::200 is not an egress IP of any node (add it to a gateway node's configuration first)",
+    "spec.egressSourceIPs[1]: 2001:db8::200 is not an egress IP of any node (add it to a gateway node's " +
+      'configuration first)',
   ]);
   assert.deepEqual(unownableEgressIPs(narrow!, new Set()), [
-    "spec.egressSourceIP: 198.18.0.201 is not an egress IP of any node (add it to a gateway node's configuration first)",
+    "spec.egressSourceIP: 198.18.0.201 is not an egress IP of any node (add it to a gateway node's configuration " +
+      'first)',
   ]);
   assert.deepEqual(unownableEgressIPs(narrow!, new Set(['198.18.0.201'])), []);
 });

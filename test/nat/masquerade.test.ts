@@ -70,22 +70,26 @@ test('masquerade to the node address, per family, only for local endpoints and o
   assert.equal(decide(w, '2001:db8:200::10', true, null).verdict, 'none', 'no IPv6 node address');
 });
 
-test('egress policy first: redirect to the gateway, SNAT on the gateway, drop without one; never for cluster destinations', () => {
-  const s = NatSettings.create();
-  s.configure(CONFIG);
-  let r = decide(s, '198.18.200.10', true, egressValue(0));
-  assert.equal(r.verdict, 'redirect');
-  assert.deepEqual([...r.out], [...bytesWords(ip('198.18.0.3'))]);
-  r = decide(s, '198.18.200.10', false, egressValue(EGRESS_LOCAL));
-  assert.equal(r.verdict, 'snatEgress', 'redirected traffic arriving at the gateway');
-  assert.deepEqual([...r.out], [...bytesWords(ip('198.18.0.200'))]);
-  assert.equal(decide(s, '198.18.200.10', true, egressValue(EGRESS_NO_GATEWAY)).verdict, 'dropNoGateway');
-  assert.equal(
-    decide(s, '198.19.1.1', true, egressValue(0)).verdict,
-    'none',
-    'a policy CIDR covering the cluster does not redirect cluster traffic',
-  );
-});
+test(
+  'egress policy first: redirect to the gateway, SNAT on the gateway, drop without one; never for cluster ' +
+    'destinations',
+  () => {
+    const s = NatSettings.create();
+    s.configure(CONFIG);
+    let r = decide(s, '198.18.200.10', true, egressValue(0));
+    assert.equal(r.verdict, 'redirect');
+    assert.deepEqual([...r.out], [...bytesWords(ip('198.18.0.3'))]);
+    r = decide(s, '198.18.200.10', false, egressValue(EGRESS_LOCAL));
+    assert.equal(r.verdict, 'snatEgress', 'redirected traffic arriving at the gateway');
+    assert.deepEqual([...r.out], [...bytesWords(ip('198.18.0.200'))]);
+    assert.equal(decide(s, '198.18.200.10', true, egressValue(EGRESS_NO_GATEWAY)).verdict, 'dropNoGateway');
+    assert.equal(
+      decide(s, '198.19.1.1', true, egressValue(0)).verdict,
+      'none',
+      'a policy CIDR covering the cluster does not redirect cluster traffic',
+    );
+  },
+);
 
 test('configuration errors name the field; nothing changes then', () => {
   const s = NatSettings.create();

@@ -109,7 +109,8 @@ test('errors name the field path and the value', () => {
         d.spec.egres = d.spec.egress;
         delete d.spec.egress;
       },
-      'spec.egres: unknown field (expected one of: egress, destinationCIDRs, egressSourceIP, egressSourceIPs); did you mean egress?',
+      'spec.egres: unknown field (expected one of: egress, destinationCIDRs, egressSourceIP, egressSourceIPs); did ' +
+        'you mean egress?',
     ],
     [
       (d) => {
@@ -195,7 +196,8 @@ test('errors name the field path and the value', () => {
       (d) => {
         d.spec.egress[0].podSelector.matchLabel = {};
       },
-      'spec.egress[0].podSelector.matchLabel: unknown field (expected one of: matchLabels, matchExpressions); did you mean matchLabels?',
+      'spec.egress[0].podSelector.matchLabel: unknown field (expected one of: matchLabels, matchExpressions); did ' +
+        'you mean matchLabels?',
     ],
     [
       (d) => {
@@ -256,7 +258,8 @@ test('errors name the field path and the value', () => {
 
 test('files: the document is named, syntax errors and duplicate names are refused', () => {
   const good =
-    'apiVersion: cilium.io/v2alpha1\nkind: CiliumEgressNATPolicy\nmetadata: {name: a}\nspec:\n  egress: [{podSelector: {}}]\n  destinationCIDRs: [198.18.200.0/24]\n  egressSourceIP: 198.18.0.200\n';
+    'apiVersion: cilium.io/v2alpha1\nkind: CiliumEgressNATPolicy\nmetadata: {name: a}\nspec:\n  egress: ' +
+    '[{podSelector: {}}]\n  destinationCIDRs: [198.18.200.0/24]\n  egressSourceIP: 198.18.0.200\n';
   assert.equal(parsePolicyFile(good, 'f.yaml').length, 1);
   assert.equal(parsePolicyFile('', 'f.yaml').length, 0);
   assert.throws(() => parsePolicyFile(`${good}---\n${good.replace('198.18.200.0/24', '198.18.300.0/24')}`, 'f.yaml'), {

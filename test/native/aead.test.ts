@@ -13,7 +13,8 @@ test('RFC 8439 §2.8.2 without AAD: the same ciphertext; nonce = 32 zero bits + 
   // WireGuard has no AAD, so check against node:crypto with the RFC key and a WireGuard nonce.
   const key = hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f');
   const pt = Buffer.from(
-    "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+    "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would " +
+      'be it.',
   );
   const counter = 0x0102030405060708n;
   const nonce = Buffer.alloc(12);

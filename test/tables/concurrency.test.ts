@@ -99,7 +99,8 @@ test('hashmap: 2 reader workers never see a torn value while main rewrites/delet
   });
   const hits = sum(rs, (r) => r.hits);
   console.log(
-    `hashmap readers: ${JSON.stringify(rs.map(({ lens, lost, ...r }) => r))}, writes=${writes} deletes=${deletes}, stats=${JSON.stringify(m.stats())}`,
+    `hashmap readers: ${JSON.stringify(rs.map(({ lens, lost, ...r }) => r))}, writes=${writes} deletes=${deletes}, ` +
+      `stats=${JSON.stringify(m.stats())}`,
   );
   assert.equal(
     sum(rs, (r) => r.torn),
@@ -214,7 +215,8 @@ test('prefix table: readers stay consistent while control adds/removes routes an
   const hits = sum(rs, (r) => r.hits);
   console.log(`prefix stats=${JSON.stringify(t.stats())}`);
   console.log(
-    `prefix readers: ${JSON.stringify(rs.map(({ misses, backwards, ...r }) => r))}, ops=${ops} lengthChanges=${lengthChanges}`,
+    `prefix readers: ${JSON.stringify(rs.map(({ misses, backwards, ...r }) => r))}, ops=${ops} ` +
+      `lengthChanges=${lengthChanges}`,
   );
   assert.equal(
     sum(rs, (r) => r.torn),
@@ -310,7 +312,8 @@ test('ring: a producer worker and the main-thread consumer move 200k records int
     }
   });
   console.log(
-    `ring: got=${got} bad=${bad} empty=${empty} producerFullRetries=${r!.fullRetries} stats=${JSON.stringify(ring.stats())}`,
+    `ring: got=${got} bad=${bad} empty=${empty} producerFullRetries=${r!.fullRetries} ` +
+      `stats=${JSON.stringify(ring.stats())}`,
   );
   assert.equal(got, COUNT);
   assert.equal(bad, 0);

@@ -89,26 +89,32 @@ test('set: what `wg set` sends builds the model; values are canonical', () => {
   assert.equal(p.protocolVersion, 1);
 });
 
-test('remove: removes an existing peer; a missing one is not created; its later lines are ignored but still checked', () => {
-  const d = new DeviceConfig();
-  applySet(d, [`public_key=${PEER_A}`, 'allowed_ip=198.18.70.0/24', `public_key=${PEER_B}`]);
-  applySet(d, [
-    `public_key=${PEER_A}`,
-    'remove=true',
-    'endpoint=198.18.0.9:1',
-    'allowed_ip=198.18.72.0/24',
-    `public_key=${PEER_C}`,
-    'remove=true',
-  ]);
-  assert.deepEqual(
-    d.peers().map((p) => p.publicKey),
-    [PEER_B],
-  );
-  assert.equal(d.ownerOf('198.18.70.0/24'), undefined);
-  assert.equal(d.ownerOf('198.18.72.0/24'), undefined);
-  assert.throws(() => applySet(d, [`public_key=${PEER_B}`, 'remove=true', 'allowed_ip=198.18.72.0/33']), /allowed_ip/);
-  assert.ok(d.hasPeer(PEER_B), 'the failed set removed nothing');
-});
+test(
+  'remove: removes an existing peer; a missing one is not created; its later lines are ignored but still ' + 'checked',
+  () => {
+    const d = new DeviceConfig();
+    applySet(d, [`public_key=${PEER_A}`, 'allowed_ip=198.18.70.0/24', `public_key=${PEER_B}`]);
+    applySet(d, [
+      `public_key=${PEER_A}`,
+      'remove=true',
+      'endpoint=198.18.0.9:1',
+      'allowed_ip=198.18.72.0/24',
+      `public_key=${PEER_C}`,
+      'remove=true',
+    ]);
+    assert.deepEqual(
+      d.peers().map((p) => p.publicKey),
+      [PEER_B],
+    );
+    assert.equal(d.ownerOf('198.18.70.0/24'), undefined);
+    assert.equal(d.ownerOf('198.18.72.0/24'), undefined);
+    assert.throws(
+      () => applySet(d, [`public_key=${PEER_B}`, 'remove=true', 'allowed_ip=198.18.72.0/33']),
+      /allowed_ip/,
+    );
+    assert.ok(d.hasPeer(PEER_B), 'the failed set removed nothing');
+  },
+);
 
 test('update_only: updates an existing peer, never creates one (even after lines for it)', () => {
   const d = new DeviceConfig();

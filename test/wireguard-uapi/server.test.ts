@@ -49,7 +49,8 @@ test('set then get on one connection; a refused set keeps the connection usable'
   await withServer(async (s, d) => {
     const out = await exchange(
       s.path,
-      `${setRequest(`private_key=${PRIV_HEX}`, 'listen_port=51871', `public_key=${PEER_A}`, 'allowed_ip=198.18.70.0/24')}get=1\n\n`,
+      setRequest(`private_key=${PRIV_HEX}`, 'listen_port=51871', `public_key=${PEER_A}`, 'allowed_ip=198.18.70.0/24') +
+        'get=1\n\n',
     );
     assert.equal(out, `errno=0\n\n${formatGet(d)}errno=0\n\n`);
     assert.match(out, /allowed_ip=198\.18\.70\.0\/24\n/);
@@ -59,34 +60,40 @@ test('set then get on one connection; a refused set keeps the connection usable'
   });
 });
 
-test('a probe (connect, close) gets no answer; half-closed partial requests answer EPROTO and change nothing', async () => {
-  await withServer(async (s, d) => {
-    assert.equal(await exchange(s.path, ''), '');
-    assert.equal(await exchange(s.path, 'set=1\nlisten_port=1\n'), 'errno=-71\n\n');
-    assert.equal(await exchange(s.path, 'get=1\n'), 'errno=-71\n\n');
-    assert.equal(d.listenPort, 0);
-    assert.equal(d.version, 0);
-  });
-});
+test(
+  'a probe (connect, close) gets no answer; half-closed partial requests answer EPROTO and change ' + 'nothing',
+  async () => {
+    await withServer(async (s, d) => {
+      assert.equal(await exchange(s.path, ''), '');
+      assert.equal(await exchange(s.path, 'set=1\nlisten_port=1\n'), 'errno=-71\n\n');
+      assert.equal(await exchange(s.path, 'get=1\n'), 'errno=-71\n\n');
+      assert.equal(d.listenPort, 0);
+      assert.equal(d.version, 0);
+    });
+  },
+);
 
-test('hostile streams: unknown op, binary garbage, an endless line, too many lines — one errno, then closed', async () => {
-  await withServer(
-    async (s, d) => {
-      assert.equal(await exchange(s.path, 'hello\n\nget=1\n\n'), 'errno=-71\n\n');
-      assert.equal(await exchange(s.path, Buffer.from([0, 1, 2, 0xff, 0x0a])), 'errno=-71\n\n');
-      assert.equal(await exchange(s.path, 'get=1\nX'), 'errno=-22\n\n');
-      assert.equal(await exchange(s.path, `set=1\n${'a'.repeat(100_000)}`), 'errno=-90\n\n');
-      // Request bounds follow the device's limits: 2 peers, 4 prefixes → 16 + 8·2 + 4 = 36 lines.
-      assert.equal(await exchange(s.path, `set=1\n${'fwmark=1\n'.repeat(36)}\n`), 'errno=0\n\n');
-      assert.equal(await exchange(s.path, `set=1\n${'fwmark=2\n'.repeat(37)}\n`), 'errno=-90\n\n');
-      assert.equal(await exchange(s.path, `set=1\n${'fwmark=2\n'.repeat(200_000)}\n`), 'errno=-90\n\n');
-      assert.equal(d.fwmark, 1);
-      assert.equal(await exchange(s.path, 'get=1\n\n'), 'fwmark=1\nerrno=0\n\n', 'still serving');
-    },
-    {},
-    { maxPeers: 2, maxAllowedIps: 4 },
-  );
-});
+test(
+  'hostile streams: unknown op, binary garbage, an endless line, too many lines — one errno, then ' + 'closed',
+  async () => {
+    await withServer(
+      async (s, d) => {
+        assert.equal(await exchange(s.path, 'hello\n\nget=1\n\n'), 'errno=-71\n\n');
+        assert.equal(await exchange(s.path, Buffer.from([0, 1, 2, 0xff, 0x0a])), 'errno=-71\n\n');
+        assert.equal(await exchange(s.path, 'get=1\nX'), 'errno=-22\n\n');
+        assert.equal(await exchange(s.path, `set=1\n${'a'.repeat(100_000)}`), 'errno=-90\n\n');
+        // Request bounds follow the device's limits: 2 peers, 4 prefixes → 16 + 8·2 + 4 = 36 lines.
+        assert.equal(await exchange(s.path, `set=1\n${'fwmark=1\n'.repeat(36)}\n`), 'errno=0\n\n');
+        assert.equal(await exchange(s.path, `set=1\n${'fwmark=2\n'.repeat(37)}\n`), 'errno=-90\n\n');
+        assert.equal(await exchange(s.path, `set=1\n${'fwmark=2\n'.repeat(200_000)}\n`), 'errno=-90\n\n');
+        assert.equal(d.fwmark, 1);
+        assert.equal(await exchange(s.path, 'get=1\n\n'), 'fwmark=1\nerrno=0\n\n', 'still serving');
+      },
+      {},
+      { maxPeers: 2, maxAllowedIps: 4 },
+    );
+  },
+);
 
 test('default request bounds fit a full setconf of the default device limits, within 32 MiB', () => {
   const l = readerLimitsFor(new DeviceConfig().limits);

@@ -71,10 +71,10 @@ async function main(): Promise<void> {
     ...(maxPeers ? { maxPeers: Number(maxPeers) } : {}),
     ...(maxAllowedIps ? { maxAllowedIps: Number(maxAllowedIps) } : {}),
   });
+  const plain = (_k: string, v: unknown): unknown =>
+    typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? formatHexKey(v) : v;
   const say = (o: unknown): void => {
-    process.stdout.write(
-      `${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? formatHexKey(v) : v))}\n`,
-    );
+    process.stdout.write(`${JSON.stringify(o, plain)}\n`);
   };
   device.onChange((e) => say({ event: e }));
   const server = await UapiServer.start(ifname, device, {

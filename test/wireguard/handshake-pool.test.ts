@@ -186,65 +186,71 @@ function poolDevice(key: Uint8Array) {
 
 const SRC = { address: '198.18.63.2', port: 51820 };
 
-test('device with the pool: an identified initiation is answered by its Tunnel; a removed peer or a new key drops it', async () => {
-  const key = generatePrivateKey();
-  const peerKey = generatePrivateKey();
-  const { dev, ready } = poolDevice(key);
-  try {
-    dev.addPeer(publicKeyFromPrivate(peerKey), { endpoint: SRC });
-    let wall = Date.now();
-    const init = (): Uint8Array => {
-      wall += 1000;
-      return initiation(peerKey, dev.publicKey, wall);
-    };
+test(
+  'device with the pool: an identified initiation is answered by its Tunnel; a removed peer or a new key drops ' + 'it',
+  async () => {
+    const key = generatePrivateKey();
+    const peerKey = generatePrivateKey();
+    const { dev, ready } = poolDevice(key);
+    try {
+      dev.addPeer(publicKeyFromPrivate(peerKey), { endpoint: SRC });
+      let wall = Date.now();
+      const init = (): Uint8Array => {
+        wall += 1000;
+        return initiation(peerKey, dev.publicKey, wall);
+      };
 
-    // Answered, but only once the pool has identified it.
-    let r = ready();
-    assert.deepEqual(dev.handshakeMessage(init(), SRC, performance.now()), []);
-    dev.flushPool();
-    await r;
-    const out = dev.identifiedMessages(performance.now());
-    assert.equal(out.length, 1);
-    assert.equal(out[0].packet[0], MSG_RESPONSE);
-    assert.deepEqual(out[0].endpoint, SRC);
+      // Answered, but only once the pool has identified it.
+      let r = ready();
+      assert.deepEqual(dev.handshakeMessage(init(), SRC, performance.now()), []);
+      dev.flushPool();
+      await r;
+      const out = dev.identifiedMessages(performance.now());
+      assert.equal(out.length, 1);
+      assert.equal(out[0].packet[0], MSG_RESPONSE);
+      assert.deepEqual(out[0].endpoint, SRC);
 
-    // The peer removed while its initiation is on the pool: counted, not answered.
-    r = ready();
-    dev.handshakeMessage(init(), SRC, performance.now());
-    dev.flushPool();
-    dev.removePeer(publicKeyFromPrivate(peerKey));
-    await r;
-    const before = dev.errors.get('unknownPeer') ?? 0;
-    assert.deepEqual(dev.identifiedMessages(performance.now()), []);
-    assert.equal(dev.errors.get('unknownPeer'), before + 1);
+      // The peer removed while its initiation is on the pool: counted, not answered.
+      r = ready();
+      dev.handshakeMessage(init(), SRC, performance.now());
+      dev.flushPool();
+      dev.removePeer(publicKeyFromPrivate(peerKey));
+      await r;
+      const before = dev.errors.get('unknownPeer') ?? 0;
+      assert.deepEqual(dev.identifiedMessages(performance.now()), []);
+      assert.equal(dev.errors.get('unknownPeer'), before + 1);
 
-    // A new private key while an initiation is on the pool: stale.
-    dev.addPeer(publicKeyFromPrivate(peerKey), { endpoint: SRC });
-    dev.handshakeMessage(init(), SRC, performance.now());
-    dev.flushPool();
-    dev.setPrivateKey(generatePrivateKey());
-    await new Promise((res) => setTimeout(res, 300));
-    assert.deepEqual(dev.identifiedMessages(performance.now()), []);
-    assert.equal(dev.errors.get('poolStale'), 1);
-    assert.equal(dev.handshakes, 0);
-  } finally {
-    await dev.close();
-  }
-});
+      // A new private key while an initiation is on the pool: stale.
+      dev.addPeer(publicKeyFromPrivate(peerKey), { endpoint: SRC });
+      dev.handshakeMessage(init(), SRC, performance.now());
+      dev.flushPool();
+      dev.setPrivateKey(generatePrivateKey());
+      await new Promise((res) => setTimeout(res, 300));
+      assert.deepEqual(dev.identifiedMessages(performance.now()), []);
+      assert.equal(dev.errors.get('poolStale'), 1);
+      assert.equal(dev.handshakes, 0);
+    } finally {
+      await dev.close();
+    }
+  },
+);
 
-test('device with the pool: garbage with a valid MAC1 is identified as nobody on the pool and never reaches a Tunnel', async () => {
-  const key = generatePrivateKey();
-  const { dev, ready } = poolDevice(key);
-  try {
-    dev.addPeer(publicKeyFromPrivate(generatePrivateKey()), { endpoint: SRC });
-    const r = ready();
-    for (let i = 0; i < 4; i++)
-      assert.deepEqual(dev.handshakeMessage(garbage(dev.publicKey), SRC, performance.now()), []);
-    await r;
-    assert.deepEqual(dev.identifiedMessages(performance.now()), []);
-    assert.equal(dev.errors.get('unknownPeer'), 4);
-    assert.equal(dev.poolStats()!.unidentified, 4);
-  } finally {
-    await dev.close();
-  }
-});
+test(
+  'device with the pool: garbage with a valid MAC1 is identified as nobody on the pool and never reaches a ' + 'Tunnel',
+  async () => {
+    const key = generatePrivateKey();
+    const { dev, ready } = poolDevice(key);
+    try {
+      dev.addPeer(publicKeyFromPrivate(generatePrivateKey()), { endpoint: SRC });
+      const r = ready();
+      for (let i = 0; i < 4; i++)
+        assert.deepEqual(dev.handshakeMessage(garbage(dev.publicKey), SRC, performance.now()), []);
+      await r;
+      assert.deepEqual(dev.identifiedMessages(performance.now()), []);
+      assert.equal(dev.errors.get('unknownPeer'), 4);
+      assert.equal(dev.poolStats()!.unidentified, 4);
+    } finally {
+      await dev.close();
+    }
+  },
+);

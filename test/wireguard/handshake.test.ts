@@ -122,7 +122,7 @@ test('the responder finds the initiator by its static key alone', () => {
   assert.equal(initiatorStaticKey(res, bad), null);
 });
 
-test('initiation: tampering, unknown peer, replayed timestamp, flood — each a named error and no state change', () => {
+test('initiation: tampering, unknown peer, replayed timestamp, flood: a named error each, no state change', () => {
   const t = TRANSCRIPTS[0];
   const s = sides(t);
   const find = (pub: Uint8Array): Handshake | undefined =>

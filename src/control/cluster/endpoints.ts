@@ -136,7 +136,8 @@ export class EndpointManager {
     if (typeof namespace !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace))
       throw new ApiError(
         400,
-        `namespace ${JSON.stringify(b.namespace)} is not a valid name (a DNS label: lower-case letters, digits and -, at most 63)`,
+        `namespace ${JSON.stringify(b.namespace)} is not a valid name (a DNS label: lower-case letters, digits and ` +
+          `-, at most 63)`,
       );
     const vips = b.vips === undefined ? [] : b.vips;
     if (!Array.isArray(vips) || vips.some((v) => typeof v !== 'string' || !parseAddress(v)))

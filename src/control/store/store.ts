@@ -52,7 +52,8 @@ function badSegment(s: string): boolean {
 export function checkKey(key: string): void {
   if (typeof key !== 'string' || key === '' || key.split('/').some(badSegment)) {
     throw new StoreError(
-      `invalid key ${JSON.stringify(key)}: expected '/'-separated segments of [A-Za-z0-9._:@-], no empty, '.' or '..' segments`,
+      `invalid key ${JSON.stringify(key)}: expected '/'-separated segments of [A-Za-z0-9._:@-], no empty, '.' or ` +
+        `'..' segments`,
     );
   }
 }
@@ -67,7 +68,8 @@ export function checkPrefix(prefix: string): void {
   const last = segs.pop()!;
   if (typeof prefix !== 'string' || segs.some(badSegment) || (last !== '' && !/^[A-Za-z0-9._:@-]+$/.test(last))) {
     throw new StoreError(
-      `invalid prefix ${JSON.stringify(prefix)}: expected '/'-separated key segments, optionally ending in '/' or a partial segment`,
+      `invalid prefix ${JSON.stringify(prefix)}: expected '/'-separated key segments, optionally ending in '/' or ` +
+        `a partial segment`,
     );
   }
 }
