@@ -60,9 +60,11 @@ test('two nodes on etcd; etcd away and back: forwarding continues, agents resync
       await sleep(200);
     }
     assert.ok(names.includes('n1'), `n2 sees n1 again after etcd returned: ${names.join(', ')}`);
-    // ...and a node joining now is routed by the others.
+    // ...and a node joining now is routed by the others, once its routes have reached them
+    // through etcd's watch (bounded: within 10 s).
     const n3 = await startNode(t, 3, { store, mgmt: true, leaseTTL: 3 });
     const c1 = addEndpoint(t, n3, 'c1');
+    for (let i = 0; i < 50 && t.run(a1.ns, ['ping', '-c', '1', '-W', '1', c1.ipv4]).code !== 0; i++) await sleep(200);
     ping(t, a1, c1.ipv4);
     ping(t, c1, b2.ipv6);
 
