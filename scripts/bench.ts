@@ -237,13 +237,44 @@ async function recorder(): Promise<Figures> {
 }
 
 async function pipeline(): Promise<Figures> {
-  return {
+  const f: Figures = {
     ipv4_ns_per_frame: pipelineNsPerFrame(4),
     ipv6_ns_per_frame: pipelineNsPerFrame(6),
     lb4_ns_per_frame: lbNsPerFrame(),
     ipv4_ns_per_frame_10k_filters: pipelineNsPerFrame(4, 2_000_000, '10k-filters'),
     ipv4_ns_per_frame_capture_all: pipelineNsPerFrame(4, 1_000_000, 'capture-all'),
   };
+  return process.env.PIPELINE_AGAINST ? { ...f, ...(await pipelineAgainst(process.env.PIPELINE_AGAINST)) } : f;
+}
+
+/**
+ * Before / after a change in one process: PIPELINE_AGAINST names another built checkout (e.g. a
+ * `git worktree` of the commit before); its pipeline and this one are measured in turns, seven
+ * times, and the medians compared (`*_vs_other`: this / other). Both share whatever else the
+ * machine is doing, which separate runs here do not.
+ */
+async function pipelineAgainst(dir: string): Promise<Figures> {
+  const other = (await import(join(dir, 'dist', 'scripts', 'bench-pipeline.js'))) as {
+    pipelineNsPerFrame: typeof pipelineNsPerFrame;
+    lbNsPerFrame: typeof lbNsPerFrame;
+  };
+  const runs = (m: typeof other): number[] => [
+    m.pipelineNsPerFrame(4, 1e6),
+    m.pipelineNsPerFrame(6, 1e6),
+    m.lbNsPerFrame(1e6),
+  ];
+  const ours: number[][] = [];
+  const theirs: number[][] = [];
+  for (let r = 0; r < 7; r++) {
+    if (r % 2) ours.push(runs({ pipelineNsPerFrame, lbNsPerFrame }));
+    theirs.push(runs(other));
+    if (r % 2 === 0) ours.push(runs({ pipelineNsPerFrame, lbNsPerFrame }));
+  }
+  const med = (rows: number[][], i: number): number => rows.map((x) => x[i]!).sort((a, b) => a - b)[rows.length >> 1]!;
+  const names = ['ipv4', 'ipv6', 'lb4'];
+  return Object.fromEntries(
+    names.map((n, i) => [`${n}_ns_per_frame_vs_other`, +(med(ours, i) / med(theirs, i)).toFixed(3)]),
+  );
 }
 
 /** Maglev table build, M = 65521, N = 1000 (goal ≤ 10 ms): median of warm builds. */
