@@ -18,6 +18,12 @@ export const NH_NONE = 59;
 export const NH_DEST_OPTS = 60;
 export const NH_MOBILITY = 135;
 
+/** Fields inside extension headers: the routing header's segments left; the fragment header's offset and M flag. */
+export const IPV6_RH_SEGMENTS_LEFT = 3;
+export const IPV6_FRAG_OFFSET_FLAGS = 2;
+export const IPV6_FRAG_OFFSET_MASK = 0xfff8;
+export const IPV6_FRAG_M = 1;
+
 /** More extension headers than this is treated as an attack, not a packet. */
 export const IPV6_MAX_EXT_HEADERS = 8;
 
@@ -36,12 +42,31 @@ export class Ipv6Walk {
   fragment = false;
   /** A fragment with a non-zero offset: there is no upper-layer header to read. */
   laterFragment = false;
+  /** The fragment header's M flag: more fragments follow (an atomic fragment, RFC 6946, has none). */
+  moreFragments = false;
+  /**
+   * A routing header still has segments left: the destination field is not the final
+   * destination, which upper-layer checksums use instead (RFC 8200 §8.1).
+   */
+  routingPending = false;
+  /** An authentication header (RFC 4302) is in the chain: its integrity check covers the addresses. */
+  authHeader = false;
 }
 
 export function ipv6Check(b: Uint8Array, o: number, avail: number): number {
+  const verdict = ipv6QuoteCheck(b, o, avail);
+  if (verdict !== IPV6_OK) return verdict;
+  if (IPV6_HLEN + get16(b, o + IPV6_PAYLOAD_LEN) > avail) return IPV6_BAD_PAYLOAD_LEN;
+  return IPV6_OK;
+}
+
+/**
+ * The same checks for the header of a packet quoted in an ICMPv6 error, which is cut short of
+ * its payload length (RFC 4443 §2.4 (c)): walk it with ipv6Walk up to the end of the quote.
+ */
+export function ipv6QuoteCheck(b: Uint8Array, o: number, avail: number): number {
   if (avail < IPV6_HLEN) return IPV6_TRUNCATED;
   if (b[o] >>> 4 !== 6) return IPV6_BAD_VERSION;
-  if (IPV6_HLEN + get16(b, o + IPV6_PAYLOAD_LEN) > avail) return IPV6_BAD_PAYLOAD_LEN;
   return IPV6_OK;
 }
 
@@ -50,8 +75,8 @@ export function ipv6PayloadLen(b: Uint8Array, o: number): number {
 }
 
 /**
- * Walks the extension-header chain of a checked packet (end = o + 40 + payload length).
- * Hop-by-hop must come first; every header must fit; the chain is bounded.
+ * Walks the extension-header chain of a checked packet (end = o + 40 + payload length, or the
+ * end of a quote). Hop-by-hop must come first; every header must fit; the chain is bounded.
  */
 export function ipv6Walk(b: Uint8Array, o: number, end: number, out: Ipv6Walk): number {
   let next = b[o + IPV6_NEXT];
@@ -59,6 +84,9 @@ export function ipv6Walk(b: Uint8Array, o: number, end: number, out: Ipv6Walk): 
   out.extHeaders = 0;
   out.fragment = false;
   out.laterFragment = false;
+  out.moreFragments = false;
+  out.routingPending = false;
+  out.authHeader = false;
   for (;;) {
     let hlen: number;
     switch (next) {
@@ -68,6 +96,10 @@ export function ipv6Walk(b: Uint8Array, o: number, end: number, out: Ipv6Walk): 
         hlen = (b[p + 1] + 1) << 3;
         break;
       case NH_ROUTING:
+        if (p + 8 > end) return IPV6_BAD_EXT_HEADER;
+        hlen = (b[p + 1] + 1) << 3;
+        if (b[p + IPV6_RH_SEGMENTS_LEFT] !== 0) out.routingPending = true;
+        break;
       case NH_DEST_OPTS:
       case NH_MOBILITY:
         if (p + 8 > end) return IPV6_BAD_EXT_HEADER;
@@ -76,12 +108,15 @@ export function ipv6Walk(b: Uint8Array, o: number, end: number, out: Ipv6Walk): 
       case NH_AH:
         if (p + 8 > end) return IPV6_BAD_EXT_HEADER;
         hlen = (b[p + 1] + 2) << 2;
+        out.authHeader = true;
         break;
       case NH_FRAGMENT: {
         if (p + 8 > end) return IPV6_BAD_EXT_HEADER;
         hlen = 8;
         out.fragment = true;
-        if ((get16(b, p + 2) & 0xfff8) !== 0) out.laterFragment = true;
+        const offsetFlags = get16(b, p + IPV6_FRAG_OFFSET_FLAGS);
+        if ((offsetFlags & IPV6_FRAG_OFFSET_MASK) !== 0) out.laterFragment = true;
+        if ((offsetFlags & IPV6_FRAG_M) !== 0) out.moreFragments = true;
         break;
       }
       default:
