@@ -3,11 +3,14 @@
 // the pair of prefix lengths plus which of the source port, destination port and protocol
 // are wildcards, so every filter sharing a mask lives in one probe of one hash table.
 import { parsePrefix, formatPrefix, Prefix } from '../wire/addr.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 } from '../wire/ipv4.js';
 
 export class RecorderError extends Error {}
 
 /** Protocol numbers a filter may name; 0 = ANY. */
-export const FILTER_PROTOCOLS: Record<string, number> = { TCP: 6, UDP: 17, ICMP: 1, ICMPV4: 1, ICMPV6: 58, ANY: 0 };
+export const FILTER_PROTOCOLS: Record<string, number> = {
+  TCP: IPPROTO_TCP, UDP: IPPROTO_UDP, ICMP: IPPROTO_ICMP, ICMPV4: IPPROTO_ICMP, ICMPV6: IPPROTO_ICMPV6, ANY: 0,
+};
 
 export interface Filter {
   src: Prefix;
@@ -53,10 +56,12 @@ export function parseFilter(text: unknown): Filter {
   if (!(protoName in FILTER_PROTOCOLS)) throw new RecorderError(`filter "${text}": protocol "${parts[4]}" is not one of TCP, UDP, ICMP, ICMPv6, ANY`);
   const proto = FILTER_PROTOCOLS[protoName];
   if (src.family !== dst.family) throw new RecorderError(`filter "${text}": source and destination prefixes are of different address families`);
-  if ((proto === 1 && src.family === 6) || (proto === 58 && src.family === 4)) {
+  if ((proto === IPPROTO_ICMP && src.family === 6) || (proto === IPPROTO_ICMPV6 && src.family === 4)) {
     throw new RecorderError(`filter "${text}": ${parts[4]} does not go with IPv${src.family} prefixes (use ICMP for IPv4, ICMPv6 for IPv6)`);
   }
-  if ((proto === 1 || proto === 58) && (srcPort !== 0 || dstPort !== 0)) throw new RecorderError(`filter "${text}": ICMP has no ports (use 0)`);
+  if ((proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) && (srcPort !== 0 || dstPort !== 0)) {
+    throw new RecorderError(`filter "${text}": ICMP has no ports (use 0)`);
+  }
   return { src, srcPort, dst, dstPort, proto };
 }
 

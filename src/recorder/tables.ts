@@ -17,7 +17,16 @@
 import { SharedHashMap } from '../tables/hashmap.js';
 import { SpscRing } from '../tables/ring.js';
 import type { FilterMask } from './filter.js';
-import { Ipv6Walk, ipv6Walk, IPV6_OK } from '../wire/ipv6.js';
+import { get32 } from '../wire/bytes.js';
+import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ethType } from '../wire/ethernet.js';
+import {
+  IPV4_OK, IPV4_PROTO, IPV4_SRC, IPV4_DST, IPPROTO_TCP, IPPROTO_UDP,
+  ipv4HeaderCheck, ipv4HeaderLen, ipv4TotalLen, ipv4IsLaterFragment,
+} from '../wire/ipv4.js';
+import {
+  IPV6_OK, IPV6_HLEN, IPV6_NEXT, IPV6_SRC, IPV6_DST, Ipv6Walk, ipv6Check, ipv6Walk, ipv6PayloadLen,
+} from '../wire/ipv6.js';
+import { L4_PORTS_LEN } from '../wire/tcp.js';
 
 /** Recordings that can run at once (bits of a filter's value). */
 export const MAX_RECORDINGS = 32;
@@ -325,56 +334,53 @@ export class RecorderReader {
   }
 
   /**
-   * The frame's family, protocol, ports and addresses. Ports are those of TCP and UDP
-   * (0 for other protocols and for later fragments, which carry none); IPv6 extension
-   * headers are skipped with ipv6Walk to find the upper-layer protocol. False: not IP, or too
-   * short to hold the addresses.
+   * The frame's family, protocol, ports and addresses, once its IP header passed
+   * ipv4HeaderCheck / ipv6Check (a damaged header checksum does not hide a frame from a
+   * recording; a header that lies about its length does). Ports are those of TCP and UDP (0
+   * for other protocols and for later fragments, which carry none), read within the IP packet;
+   * IPv6 extension headers are skipped with the pipeline's ipv6Walk. False: not IP, or malformed.
    */
   private parseTuple(b: Uint8Array, off: number, len: number): boolean {
-    const end = off + len;
-    if (len < 34) return false;
-    const type = (b[off + 12] << 8) | b[off + 13];
-    const ip = off + 14;
-    let l4 = 0;
-    let later = false;
-    let proto = 0;
-    if (type === 0x0800) {
-      if (b[ip] >> 4 !== 4) return false;
-      const ihl = (b[ip] & 15) * 4;
-      if (ihl < 20 || ip + ihl > end) return false;
+    const ip = off + ETH_HLEN;
+    const avail = len - ETH_HLEN;
+    if (avail < 0) return false;
+    const type = ethType(b, off);
+    let end: number, l4: number, proto: number, later: boolean;
+    if (type === ETHERTYPE_IPV4) {
+      if (ipv4HeaderCheck(b, ip, avail) !== IPV4_OK) return false;
+      end = ip + ipv4TotalLen(b, ip);
+      l4 = ip + ipv4HeaderLen(b, ip);
+      proto = b[ip + IPV4_PROTO];
+      later = ipv4IsLaterFragment(b, ip);
       this.family = 4;
-      proto = b[ip + 9];
-      later = (((b[ip + 6] & 0x1f) << 8) | b[ip + 7]) !== 0;
-      this.src[0] = (b[ip + 12] << 24) | (b[ip + 13] << 16) | (b[ip + 14] << 8) | b[ip + 15];
-      this.dst[0] = (b[ip + 16] << 24) | (b[ip + 17] << 16) | (b[ip + 18] << 8) | b[ip + 19];
+      this.src[0] = get32(b, ip + IPV4_SRC);
+      this.dst[0] = get32(b, ip + IPV4_DST);
       this.src[1] = this.src[2] = this.src[3] = 0;
       this.dst[1] = this.dst[2] = this.dst[3] = 0;
-      l4 = ip + ihl;
-    } else if (type === 0x86dd) {
-      if (ip + 40 > end || b[ip] >> 4 !== 6) return false;
+    } else if (type === ETHERTYPE_IPV6) {
+      if (ipv6Check(b, ip, avail) !== IPV6_OK) return false;
       this.family = 6;
+      const src = ip + IPV6_SRC, dst = ip + IPV6_DST;
       for (let w = 0; w < 4; w++) {
-        const s = ip + 8 + 4 * w, d = ip + 24 + 4 * w;
-        this.src[w] = (b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3];
-        this.dst[w] = (b[d] << 24) | (b[d + 1] << 16) | (b[d + 2] << 8) | b[d + 3];
+        this.src[w] = get32(b, src + 4 * w);
+        this.dst[w] = get32(b, dst + 4 * w);
       }
-      // The same extension-header walk the pipeline uses; a chain it refuses is recorded by
-      // its addresses and first next header, without ports.
-      const plen = (b[ip + 4] << 8) | b[ip + 5];
-      const walkEnd = ip + 40 + plen < end ? ip + 40 + plen : end;
-      if (ipv6Walk(b, ip, walkEnd, this.walk) === IPV6_OK) {
-        proto = this.walk.proto;
+      end = ip + IPV6_HLEN + ipv6PayloadLen(b, ip);
+      // A chain the pipeline refuses is recorded by its addresses and first next header, without ports.
+      if (ipv6Walk(b, ip, end, this.walk) === IPV6_OK) {
         l4 = this.walk.l4Off;
+        proto = this.walk.proto;
         later = this.walk.laterFragment;
       } else {
-        proto = b[ip + 6];
-        l4 = end; // no ports
+        l4 = end;
+        proto = b[ip + IPV6_NEXT];
+        later = false;
       }
     } else return false;
     this.proto = proto;
-    this.ports = (proto === 6 || proto === 17) && !later && l4 + 4 <= end
-      ? (b[l4] << 24) | (b[l4 + 1] << 16) | (b[l4 + 2] << 8) | b[l4 + 3]
-      : 0;
+    const hasPorts = (proto === IPPROTO_TCP || proto === IPPROTO_UDP) && !later && l4 + L4_PORTS_LEN <= end;
+    // Source port in the high half, destination port in the low half, as the filter keys hold them.
+    this.ports = hasPorts ? get32(b, l4) | 0 : 0;
     return true;
   }
 }

@@ -12,6 +12,8 @@ export const ICMP_CODE_FRAG_NEEDED = 4;
 export const ICMP_CODE_TTL_EXCEEDED = 0;
 
 export const ICMP_CSUM = 2;
+/** Echo request / reply: the identifier (then the sequence number) after type, code, checksum. */
+export const ICMP_ECHO_ID = 4;
 
 /** Errors are never sent about errors (RFC 1122 §3.2.2). */
 export function icmpIsError(type: number): boolean {

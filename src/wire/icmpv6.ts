@@ -1,6 +1,8 @@
 // ICMPv6 (RFC 4443) and Neighbor Discovery (RFC 4861).
 export const ICMPV6_HLEN = 8;
 export const ICMPV6_CSUM = 2;
+/** Echo request / reply: the identifier (then the sequence number) after type, code, checksum. */
+export const ICMPV6_ECHO_ID = 4;
 
 export const ICMPV6_DEST_UNREACH = 1;
 export const ICMPV6_PACKET_TOO_BIG = 2;

@@ -38,6 +38,10 @@ export const IPV4_BAD_HLEN = 3;
 export const IPV4_BAD_TOTLEN = 4;
 export const IPV4_BAD_CHECKSUM = 5;
 
+// Three checks of one header, each written out flat: calling one from another costs every packet
+// a verdict hand-over and more loads of named constants (measured). test/wire/ipv4.test.ts
+// holds them to agreeing.
+
 /** Validates a header at o with avail bytes of frame left; returns an IPV4_* verdict. */
 export function ipv4Check(b: Uint8Array, o: number, avail: number): number {
   if (avail < IPV4_MIN_HLEN) return IPV4_TRUNCATED;
@@ -47,6 +51,35 @@ export function ipv4Check(b: Uint8Array, o: number, avail: number): number {
   const total = get16(b, o + IPV4_TOTLEN);
   if (total < hlen || total > avail) return IPV4_BAD_TOTLEN;
   if (checksum(b, o, hlen) !== 0) return IPV4_BAD_CHECKSUM;
+  return IPV4_OK;
+}
+
+/**
+ * ipv4Check without the header checksum: every field is where the header says, within avail.
+ * For readers behind the pipeline's own ipv4Check (the NAT: summing the header twice per
+ * packet buys nothing) or that must see damaged packets too (the recorder).
+ */
+export function ipv4HeaderCheck(b: Uint8Array, o: number, avail: number): number {
+  if (avail < IPV4_MIN_HLEN) return IPV4_TRUNCATED;
+  if (b[o] >>> 4 !== 4) return IPV4_BAD_VERSION;
+  const hlen = (b[o] & 0x0f) << 2;
+  if (hlen < IPV4_MIN_HLEN || hlen > avail) return IPV4_BAD_HLEN;
+  const total = get16(b, o + IPV4_TOTLEN);
+  if (total < hlen || total > avail) return IPV4_BAD_TOTLEN;
+  return IPV4_OK;
+}
+
+/**
+ * The same for the header of a packet quoted in an ICMP error, which is cut short of its
+ * total length (RFC 792 quotes 8 bytes of data) and whose checksum was the quoting router's
+ * to verify. The header itself must be whole.
+ */
+export function ipv4QuoteCheck(b: Uint8Array, o: number, avail: number): number {
+  if (avail < IPV4_MIN_HLEN) return IPV4_TRUNCATED;
+  if (b[o] >>> 4 !== 4) return IPV4_BAD_VERSION;
+  const hlen = (b[o] & 0x0f) << 2;
+  if (hlen < IPV4_MIN_HLEN || hlen > avail) return IPV4_BAD_HLEN;
+  if (get16(b, o + IPV4_TOTLEN) < hlen) return IPV4_BAD_TOTLEN;
   return IPV4_OK;
 }
 

@@ -144,6 +144,43 @@ test('wildcards: prefix lengths, port 0, ANY, IPv6 extension headers and fragmen
   assert.equal(reader.maskCount, 0);
 });
 
+test('classify: a tuple only from headers that pass the views\' checks, ports only from inside the packet', () => {
+  const { tables, rec } = setup();
+  const reader = new RecorderReader(tables.sabs, 0);
+  const ids = ['198.18.7.7/32 0 198.18.100.1/32 0 ANY', '198.18.7.7/32 0 198.18.100.1/32 80 TCP',
+    '2001:db8:7::/48 0 2001:db8:18:100::/64 0 ANY', '2001:db8:7::/48 0 2001:db8:18:100::/64 443 TCP']
+    .map((f) => rec.start({ filters: [f] }));
+  assert.deepEqual(ids.map((i) => i.id), [1, 2, 3, 4], 'recordings 1..4 in slots 0..3');
+  reader.refresh();
+  const v4 = (mutate: (ip: Uint8Array) => void): Uint8Array => {
+    const frame = Uint8Array.from(syn4(CLIENT4, 1234));
+    mutate(frame.subarray(14));
+    return frame;
+  };
+  const syn6 = (first: number, chain: Uint8Array): Uint8Array => eth(PORT_MACS[UP], NH_MAC, 0x86dd,
+    ipv6(CLIENT6, VIP6, first, 64, new Uint8Array([...chain, ...tcp(CLIENT6, VIP6, 5000, 443, 2, new Uint8Array(0))])));
+  const ah = Uint8Array.of(6, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, ...new Array<number>(12).fill(0)); // (4 + 2) * 4 bytes
+  const headerOnly = ipv4({ src: CLIENT4, dst: VIP4, proto: 6 }, new Uint8Array(0));
+  const padding = tcp(CLIENT4, VIP4, 1234, 80, 2, new Uint8Array(0)); // looks like ports, is not in the packet
+  const padded = eth(PORT_MACS[UP], NH_MAC, 0x0800, new Uint8Array([...headerOnly, ...padding]));
+  const hbhSecond = new Uint8Array([...extHeader(0, 8), ...extHeader(6, 8)]);
+  const cases: Array<[string, Uint8Array, number]> = [
+    ['ipv4 tcp 80', v4(() => {}), 0b0011],
+    ['ipv4 header checksum wrong: still recorded', v4((h) => { h[10] ^= 1; }), 0b0011],
+    ['ipv4 total length past the frame', v4((h) => { h[3] += 1; }), 0],
+    ['ipv4 header only, then Ethernet padding', padded, 0b0001],
+    ['ipv6 tcp 443', syn6(6, new Uint8Array(0)), 0b1100],
+    ['ipv6 payload length past the frame', syn6(6, new Uint8Array(0)).subarray(0, 14 + 40 + 19), 0],
+    ['ipv6 tcp 443 behind AH (walked past)', syn6(51, ah), 0b1100],
+    ['ipv6 hop-by-hop second: refused chain, no ports', syn6(0, hbhSecond), 0b0100],
+  ];
+  for (const [name, frame, want] of cases) {
+    const f = Uint8Array.from(frame);
+    assert.equal(reader.classify(f, 0, f.length), want, name);
+  }
+  for (const i of ids) rec.stop(i.id);
+});
+
 test('--packet-limit stops at exactly N packets', () => {
   const { h, rec } = setup();
   const info = rec.start({ filters: ['198.18.7.7/32 0 198.18.100.1/32 80 TCP'], packetLimit: 5 });

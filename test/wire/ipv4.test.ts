@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  ipv4Check, ipv4HeaderLen, ipv4TotalLen, ipv4DontFragment, ipv4IsFragment, ipv4IsLaterFragment,
-  ipv4DecrementTtl, writeIpv4Header, ipv4IsMulticastOrBroadcast, parseIpv4, formatIpv4,
+  ipv4Check, ipv4HeaderCheck, ipv4QuoteCheck, ipv4HeaderLen, ipv4TotalLen, ipv4DontFragment, ipv4IsFragment,
+  ipv4IsLaterFragment, ipv4DecrementTtl, writeIpv4Header, ipv4IsMulticastOrBroadcast, parseIpv4, formatIpv4,
   IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_BAD_CHECKSUM,
-  IPV4_ID, IPV4_FRAG, IPV4_TTL, IPV4_PROTO, IPV4_CSUM, IPV4_SRC, IPV4_DST, IPV4_OFFSET_MASK, IPV4_MIN_HLEN,
+  IPV4_ID, IPV4_FRAG, IPV4_TTL, IPV4_PROTO, IPV4_CSUM, IPV4_SRC, IPV4_DST, IPV4_OFFSET_MASK, IPV4_MIN_HLEN, IPV4_TOTLEN,
 } from '../../src/wire/ipv4.js';
 import { get16, put16 } from '../../src/wire/bytes.js';
 import { checksum } from '../../src/wire/checksum.js';
@@ -71,6 +71,43 @@ test('the datagram quoted in an ICMP fragmentation-needed error is itself a good
   assert.equal(dotted(b, qo + IPV4_SRC), q.src);
   assert.equal(dotted(b, qo + IPV4_DST), q.dst);
   assert.equal(ipv4DontFragment(b, qo), true, 'the quoted datagram had DF set');
+});
+
+test('ipv4QuoteCheck: the quoted header passes cut to 8 bytes of data, where ipv4Check cannot', () => {
+  const f = frame('ipv4-icmp-frag-needed', 'ipv4', 'icmp');
+  const qo = f.icmp.quote_off!;
+  const b = bytesOf(f).slice(0, qo + IPV4_MIN_HLEN + 8); // RFC 792's minimum quote
+  const avail = b.length - qo;
+  assert.equal(ipv4Check(b, qo, avail), IPV4_BAD_TOTLEN);
+  assert.equal(ipv4HeaderCheck(b, qo, avail), IPV4_BAD_TOTLEN);
+  assert.equal(ipv4QuoteCheck(b, qo, avail), IPV4_OK);
+  put16(b, qo + IPV4_CSUM, 0); // a quote's checksum is not ours to verify
+  assert.equal(ipv4QuoteCheck(b, qo, avail), IPV4_OK);
+  put16(b, qo + IPV4_TOTLEN, IPV4_MIN_HLEN - 1); // but its total length must still cover its header
+  assert.equal(ipv4QuoteCheck(b, qo, avail), IPV4_BAD_TOTLEN);
+});
+
+test('fuzz: ipv4HeaderCheck is ipv4Check without the checksum, ipv4QuoteCheck also without "total length fits"', () => {
+  const seeds = V4.map((f) => ({ b: bytesOf(f), o: f.ipv4.off }));
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: seeds.length - 1 }),
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+    fc.nat(),
+    (which, edits, cut) => {
+      const { b: seed, o } = seeds[which];
+      const b = seed.slice(0, cut % (seed.length + 1));
+      for (const [at, v] of edits) if (b.length > 0) b[at % b.length] = v;
+      const avail = b.length - o;
+      const whole = ipv4Check(b, o, avail);
+      const header = ipv4HeaderCheck(b, o, avail);
+      const quote = ipv4QuoteCheck(b, o, avail);
+      assert.equal(header, whole === IPV4_BAD_CHECKSUM ? IPV4_OK : whole);
+      if (whole === IPV4_BAD_CHECKSUM) assert.equal(quote, IPV4_OK);
+      else if (whole === IPV4_BAD_TOTLEN) {
+        assert.equal(quote, ipv4TotalLen(b, o) < ipv4HeaderLen(b, o) ? IPV4_BAD_TOTLEN : IPV4_OK);
+      } else assert.equal(quote, whole);
+    },
+  ), { numRuns: 3000 });
 });
 
 test('writeIpv4Header reproduces scapy headers without options byte for byte', () => {
@@ -192,6 +229,7 @@ test('corrupted header checksum field', () => {
   const b = bytesOf(f);
   put16(b, f.ipv4.off + IPV4_CSUM, (f.ipv4.chksum + 1) & 0xffff);
   assert.equal(ipv4Check(b, f.ipv4.off, b.length - f.ipv4.off), IPV4_BAD_CHECKSUM);
+  assert.equal(ipv4HeaderCheck(b, f.ipv4.off, b.length - f.ipv4.off), IPV4_OK, 'the structure is sound');
   put16(b, f.ipv4.off + IPV4_CSUM, 0);
   assert.equal(ipv4Check(b, f.ipv4.off, b.length - f.ipv4.off), IPV4_BAD_CHECKSUM);
 });

@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  Ipv6Walk, ipv6Check, ipv6Walk, ipv6PayloadLen, writeIpv6Header, ipv6IsMulticast, ipv6IsLinkLocal,
+  Ipv6Walk, ipv6Check, ipv6QuoteCheck, ipv6Walk, ipv6PayloadLen, writeIpv6Header, ipv6IsMulticast, ipv6IsLinkLocal,
   ipv6IsUnspecified, writeSolicitedNode, parseIpv6, formatIpv6,
   IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IPV6_BAD_PAYLOAD_LEN, IPV6_BAD_EXT_HEADER, IPV6_TOO_MANY_EXT_HEADERS,
   IPV6_MAX_EXT_HEADERS, IPV6_HLEN, IPV6_NEXT, IPV6_HOPS, IPV6_SRC, IPV6_DST, NH_AH, NH_DEST_OPTS, NH_HOP_BY_HOP,
+  NH_ROUTING, IPV6_RH_SEGMENTS_LEFT, IPV6_FRAG_OFFSET_FLAGS, IPV6_FRAG_OFFSET_MASK, IPV6_FRAG_M,
 } from '../../src/wire/ipv6.js';
 import { get16, put16 } from '../../src/wire/bytes.js';
 import { framesWith, frame, bytesOf, type Frame } from './frames.js';
@@ -81,12 +82,98 @@ test('extension-header length encodings: 8-octet units + 1, AH 4-octet units + 2
 
 test('a walk object is fully reset between packets', () => {
   const w = new Ipv6Walk();
-  const later = frame('ipv6-frag-later', 'ipv6');
+  for (const name of ['ipv6-frag-later', 'ipv6-frag-first', 'ipv6-udp-routing-in-transit', 'ipv6-ah-udp']) {
+    const f = frame(name, 'ipv6');
+    assert.equal(ipv6Walk(bytesOf(f), f.ipv6.off, endOf(f), w), IPV6_OK, name);
+  }
   const plain = frame('ipv6-icmpv6-echo', 'ipv6', 'icmpv6');
-  assert.equal(ipv6Walk(bytesOf(later), later.ipv6.off, endOf(later), w), IPV6_OK);
-  assert.equal(w.laterFragment, true);
   assert.equal(ipv6Walk(bytesOf(plain), plain.ipv6.off, endOf(plain), w), IPV6_OK);
-  assert.deepEqual({ ...w }, { l4Off: plain.ipv6.l4_off, proto: 58, extHeaders: 0, fragment: false, laterFragment: false });
+  assert.deepEqual({ ...w }, {
+    l4Off: plain.ipv6.l4_off, proto: 58, extHeaders: 0, fragment: false, laterFragment: false,
+    moreFragments: false, routingPending: false, authHeader: false,
+  });
+});
+
+test('ipv6Walk reports what translators need: segments left, AH, the M flag', () => {
+  for (const f of V6) {
+    const { verdict, w } = walk(bytesOf(f), f.ipv6.off, endOf(f));
+    assert.equal(verdict, IPV6_OK, f.name);
+    // scapy's checksum used another destination than the header's: a route is still pending.
+    assert.equal(w.routingPending, f.ipv6.pseudo_dst !== f.ipv6.dst, f.name);
+    assert.equal(w.authHeader, f.ipv6.ext.some((e) => e.nh === NH_AH), f.name);
+  }
+  assert.ok(V6.some((f) => f.ipv6.pseudo_dst !== f.ipv6.dst), 'fixture has a routing header in transit');
+  assert.ok(V6.some((f) => f.ipv6.ext.some((e) => e.nh === NH_ROUTING) && f.ipv6.pseudo_dst === f.ipv6.dst),
+    'fixture has a routing header with no segments left');
+  const first = frame('ipv6-frag-first', 'ipv6', 'udp');
+  assert.equal(walk(bytesOf(first), first.ipv6.off, endOf(first)).w.moreFragments, true);
+});
+
+test('ipv6Walk: fragment offset and M flag, all four ways', () => {
+  const f = frame('ipv6-frag-first', 'ipv6', 'udp');
+  const at = f.ipv6.ext[0].off + IPV6_FRAG_OFFSET_FLAGS;
+  for (const [offset, m] of [[0, 1], [0, 0], [9, 1], [9, 0]]) {
+    const b = bytesOf(f);
+    put16(b, at, (get16(b, at) & ~(IPV6_FRAG_OFFSET_MASK | IPV6_FRAG_M)) | (offset << 3) | m);
+    const { verdict, w } = walk(b, f.ipv6.off, endOf(f));
+    const name = `offset ${offset} M ${m}`;
+    assert.equal(verdict, IPV6_OK, name);
+    assert.equal(w.fragment, true, name);
+    assert.equal(w.laterFragment, offset !== 0, name);
+    assert.equal(w.moreFragments, m === 1, name);
+    assert.equal(w.l4Off, f.ipv6.l4_off, name);
+  }
+});
+
+test('ipv6Walk: segments left in any routing header of the chain; none read past a later fragment', () => {
+  const f = frame('ipv6-udp-ext-chain', 'ipv6', 'udp');
+  const rh = f.ipv6.ext.find((e) => e.nh === NH_ROUTING)!;
+  const b = bytesOf(f);
+  assert.equal(b[rh.off + IPV6_RH_SEGMENTS_LEFT], 0);
+  assert.equal(walk(b, f.ipv6.off, endOf(f)).w.routingPending, false);
+  b[rh.off + IPV6_RH_SEGMENTS_LEFT] = 1;
+  assert.equal(walk(b, f.ipv6.off, endOf(f)).w.routingPending, true);
+
+  const later = frame('ipv6-frag-later', 'ipv6');
+  const l = bytesOf(later);
+  l[later.ipv6.ext[0].off] = NH_ROUTING; // fragment data that looks like a routing header in transit
+  l.fill(1, later.ipv6.l4_off);
+  const { verdict, w } = walk(l, later.ipv6.off, endOf(later));
+  assert.equal(verdict, IPV6_OK);
+  assert.equal(w.routingPending, false);
+  assert.equal(w.proto, NH_ROUTING);
+});
+
+test('ipv6QuoteCheck: a quoted packet cut short of its payload length passes, and walks within the quote', () => {
+  const f = frame('ipv6-icmpv6-ptb', 'ipv6', 'icmpv6');
+  const b = bytesOf(f);
+  const qo = f.icmpv6.quote_off!;
+  const quoteEnd = qo + f.icmpv6.quote_bytes!;
+  assert.equal(quoteEnd, b.length);
+  assert.ok(IPV6_HLEN + ipv6PayloadLen(b, qo) > quoteEnd - qo, 'the quote is cut short');
+  assert.equal(ipv6Check(b, qo, quoteEnd - qo), IPV6_BAD_PAYLOAD_LEN);
+  assert.equal(ipv6QuoteCheck(b, qo, quoteEnd - qo), IPV6_OK);
+  const { verdict, w } = walk(b, qo, quoteEnd);
+  assert.equal(verdict, IPV6_OK);
+  assert.equal(w.l4Off, qo + IPV6_HLEN);
+  for (let avail = 0; avail < IPV6_HLEN; avail++) {
+    assert.equal(ipv6QuoteCheck(b.slice(0, qo + avail), qo, avail), IPV6_TRUNCATED, `${avail} bytes`);
+  }
+  b[qo] = 0x45;
+  assert.equal(ipv6QuoteCheck(b, qo, quoteEnd - qo), IPV6_BAD_VERSION);
+});
+
+test('ipv6QuoteCheck is ipv6Check without the payload length', () => {
+  for (const f of V6) {
+    const full = bytesOf(f);
+    const o = f.ipv6.off;
+    for (let cut = o; cut <= full.length; cut++) {
+      const b = full.slice(0, cut);
+      const whole = ipv6Check(b, o, cut - o);
+      const want = whole === IPV6_BAD_PAYLOAD_LEN ? IPV6_OK : whole;
+      assert.equal(ipv6QuoteCheck(b, o, cut - o), want, `${f.name} cut ${cut}`);
+    }
+  }
 });
 
 test('writeIpv6Header reproduces scapy headers byte for byte', () => {
