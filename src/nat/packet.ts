@@ -36,23 +36,58 @@
 // is the pipeline's ipv4Check's to verify, before the NAT stage; a wrong one stays wrong.
 import { get16 } from '../wire/bytes.js';
 import {
-  IPV4_OK, IPV4_TRUNCATED, IPV4_FRAG, IPV4_PROTO, IPV4_SRC, IPV4_DST, IPV4_MF, IPV4_OFFSET_MASK,
-  IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6,
-  ipv4HeaderCheck, ipv4QuoteCheck, ipv4HeaderLen, ipv4TotalLen, ipv4IsLaterFragment,
+  IPV4_OK,
+  IPV4_TRUNCATED,
+  IPV4_FRAG,
+  IPV4_PROTO,
+  IPV4_SRC,
+  IPV4_DST,
+  IPV4_MF,
+  IPV4_OFFSET_MASK,
+  IPPROTO_ICMP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPPROTO_ICMPV6,
+  ipv4HeaderCheck,
+  ipv4QuoteCheck,
+  ipv4HeaderLen,
+  ipv4TotalLen,
+  ipv4IsLaterFragment,
 } from '../wire/ipv4.js';
 import {
-  IPV6_OK, IPV6_TRUNCATED, IPV6_HLEN, IPV6_SRC, IPV6_DST, Ipv6Walk, ipv6Check, ipv6QuoteCheck, ipv6Walk,
+  IPV6_OK,
+  IPV6_TRUNCATED,
+  IPV6_HLEN,
+  IPV6_SRC,
+  IPV6_DST,
+  Ipv6Walk,
+  ipv6Check,
+  ipv6QuoteCheck,
+  ipv6Walk,
   ipv6PayloadLen,
 } from '../wire/ipv6.js';
 import { TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_CSUM, L4_PORTS_LEN, tcpHeaderValid } from '../wire/tcp.js';
 import { UDP_HLEN, UDP_LEN, UDP_CSUM, udpLengthValid } from '../wire/udp.js';
 import {
-  ICMP_HLEN, ICMP_CSUM, ICMP_ECHO_ID, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED,
+  ICMP_HLEN,
+  ICMP_CSUM,
+  ICMP_ECHO_ID,
+  ICMP_ECHO_REQUEST,
+  ICMP_ECHO_REPLY,
+  ICMP_DEST_UNREACH,
+  ICMP_TIME_EXCEEDED,
   ICMP_PARAM_PROBLEM,
 } from '../wire/icmp.js';
 import {
-  ICMPV6_HLEN, ICMPV6_CSUM, ICMPV6_ECHO_ID, ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY, ICMPV6_DEST_UNREACH,
-  ICMPV6_PACKET_TOO_BIG, ICMPV6_TIME_EXCEEDED, ICMPV6_PARAM_PROBLEM,
+  ICMPV6_HLEN,
+  ICMPV6_CSUM,
+  ICMPV6_ECHO_ID,
+  ICMPV6_ECHO_REQUEST,
+  ICMPV6_ECHO_REPLY,
+  ICMPV6_DEST_UNREACH,
+  ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_TIME_EXCEEDED,
+  ICMPV6_PARAM_PROBLEM,
 } from '../wire/icmpv6.js';
 
 export const NAT_OK = 0;
@@ -69,8 +104,17 @@ export const NAT_ICMP_INNER_BAD = 10;
 
 /** Names for counters and logs, indexed by verdict. */
 export const NAT_VERDICT_NAMES: readonly string[] = [
-  'ok', 'icmpError', 'truncated', 'badIp', 'badL4', 'laterFragment', 'badExtHeader', 'routingHeader',
-  'unsupportedProto', 'unsupportedIcmp', 'icmpInnerBad',
+  'ok',
+  'icmpError',
+  'truncated',
+  'badIp',
+  'badL4',
+  'laterFragment',
+  'badExtHeader',
+  'routingHeader',
+  'unsupportedProto',
+  'unsupportedIcmp',
+  'icmpInnerBad',
 ];
 
 /** Where the L4 checksum is, per kind. */
@@ -122,8 +166,10 @@ export class NatPacket {
 function icmpErrorType(family: number, t: number): boolean {
   return family === 4
     ? t === ICMP_DEST_UNREACH || t === ICMP_TIME_EXCEEDED || t === ICMP_PARAM_PROBLEM
-    : t === ICMPV6_DEST_UNREACH || t === ICMPV6_PACKET_TOO_BIG || t === ICMPV6_TIME_EXCEEDED
-      || t === ICMPV6_PARAM_PROBLEM;
+    : t === ICMPV6_DEST_UNREACH ||
+        t === ICMPV6_PACKET_TOO_BIG ||
+        t === ICMPV6_TIME_EXCEEDED ||
+        t === ICMPV6_PARAM_PROBLEM;
 }
 
 /** Parses the packet at ipOff (avail bytes of frame from there); returns a NAT_* verdict. */
@@ -198,16 +244,25 @@ function parseIcmp(b: Uint8Array, l4: number, end: number, p: NatPacket): number
   p.csumKind = v4 ? CSUM_ICMP4 : CSUM_ICMP6;
   p.csumOff = l4 + (v4 ? ICMP_CSUM : ICMPV6_CSUM);
   if (t === (v4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST)) {
-    p.sport = get16(b, id); p.dport = 0; p.sportOff = id; p.dportOff = -1;
+    p.sport = get16(b, id);
+    p.dport = 0;
+    p.sportOff = id;
+    p.dportOff = -1;
     return NAT_OK;
   }
   if (t === (v4 ? ICMP_ECHO_REPLY : ICMPV6_ECHO_REPLY)) {
-    p.sport = 0; p.dport = get16(b, id); p.sportOff = -1; p.dportOff = id;
+    p.sport = 0;
+    p.dport = get16(b, id);
+    p.sportOff = -1;
+    p.dportOff = id;
     return NAT_OK;
   }
   if (!icmpErrorType(p.family, t)) return NAT_UNSUPPORTED_ICMP;
   if (p.firstFragment) return NAT_ICMP_INNER_BAD;
-  p.sport = 0; p.dport = 0; p.sportOff = -1; p.dportOff = -1;
+  p.sport = 0;
+  p.dport = 0;
+  p.sportOff = -1;
+  p.dportOff = -1;
   return parseInner(b, l4 + (v4 ? ICMP_HLEN : ICMPV6_HLEN), end, p);
 }
 
@@ -247,8 +302,10 @@ function parseInner(b: Uint8Array, q: number, end: number, p: NatPacket): number
   let csumRel: number;
   if (proto === IPPROTO_TCP || proto === IPPROTO_UDP) {
     if (iavail < L4_PORTS_LEN) return NAT_ICMP_INNER_BAD;
-    p.innerSportOff = l4 + TCP_SRC_PORT; p.innerDportOff = l4 + TCP_DST_PORT;
-    p.innerSport = get16(b, p.innerSportOff); p.innerDport = get16(b, p.innerDportOff);
+    p.innerSportOff = l4 + TCP_SRC_PORT;
+    p.innerDportOff = l4 + TCP_DST_PORT;
+    p.innerSport = get16(b, p.innerSportOff);
+    p.innerDport = get16(b, p.innerDportOff);
     p.innerCsumKind = proto === IPPROTO_TCP ? CSUM_TCP : CSUM_UDP;
     csumRel = proto === IPPROTO_TCP ? TCP_CSUM : UDP_CSUM;
   } else if (p.family === 4 ? proto === IPPROTO_ICMP : proto === IPPROTO_ICMPV6) {
@@ -257,9 +314,15 @@ function parseInner(b: Uint8Array, q: number, end: number, p: NatPacket): number
     const t = b[l4]!;
     const id = l4 + (v4 ? ICMP_ECHO_ID : ICMPV6_ECHO_ID);
     if (t === (v4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST)) {
-      p.innerSport = get16(b, id); p.innerDport = 0; p.innerSportOff = id; p.innerDportOff = -1;
+      p.innerSport = get16(b, id);
+      p.innerDport = 0;
+      p.innerSportOff = id;
+      p.innerDportOff = -1;
     } else if (t === (v4 ? ICMP_ECHO_REPLY : ICMPV6_ECHO_REPLY)) {
-      p.innerSport = 0; p.innerDport = get16(b, id); p.innerSportOff = -1; p.innerDportOff = id;
+      p.innerSport = 0;
+      p.innerDport = get16(b, id);
+      p.innerSportOff = -1;
+      p.innerDportOff = id;
     } else {
       return NAT_ICMP_INNER_BAD;
     }

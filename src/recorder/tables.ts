@@ -20,11 +20,27 @@ import type { FilterMask } from './filter.js';
 import { get32 } from '../wire/bytes.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ethType } from '../wire/ethernet.js';
 import {
-  IPV4_OK, IPV4_PROTO, IPV4_SRC, IPV4_DST, IPPROTO_TCP, IPPROTO_UDP,
-  ipv4HeaderCheck, ipv4HeaderLen, ipv4TotalLen, ipv4IsLaterFragment,
+  IPV4_OK,
+  IPV4_PROTO,
+  IPV4_SRC,
+  IPV4_DST,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  ipv4HeaderCheck,
+  ipv4HeaderLen,
+  ipv4TotalLen,
+  ipv4IsLaterFragment,
 } from '../wire/ipv4.js';
 import {
-  IPV6_OK, IPV6_HLEN, IPV6_NEXT, IPV6_SRC, IPV6_DST, Ipv6Walk, ipv6Check, ipv6Walk, ipv6PayloadLen,
+  IPV6_OK,
+  IPV6_HLEN,
+  IPV6_NEXT,
+  IPV6_SRC,
+  IPV6_DST,
+  Ipv6Walk,
+  ipv6Check,
+  ipv6Walk,
+  ipv6PayloadLen,
 } from '../wire/ipv6.js';
 import { L4_PORTS_LEN } from '../wire/tcp.js';
 
@@ -36,19 +52,30 @@ export const FILTER_KEY_WORDS_V6 = 10;
 /** Hard ceiling of the configurable mask cap (the mask list's fixed space). */
 export const MASKS_CEILING = 64;
 
-const C_GEN = 0, C_COUNT = 1;
+const C_GEN = 0,
+  C_COUNT = 1;
 const MASK_BASE = 16;
 const MASK_WORDS = 8;
-const M_ID = 0, M_FAMILY = 1, M_SRCLEN = 2, M_DSTLEN = 3, M_FLAGS = 4;
-const F_SRCPORT_ANY = 1, F_DSTPORT_ANY = 2, F_PROTO_ANY = 4;
+const M_ID = 0,
+  M_FAMILY = 1,
+  M_SRCLEN = 2,
+  M_DSTLEN = 3,
+  M_FLAGS = 4;
+const F_SRCPORT_ANY = 1,
+  F_DSTPORT_ANY = 2,
+  F_PROTO_ANY = 4;
 const CAPLEN_BASE = MASK_BASE + MASKS_CEILING * MASK_WORDS;
 const CONTROL_WORDS = CAPLEN_BASE + MAX_RECORDINGS;
 
 /** Words of capture header in front of each captured packet in a ring record. */
 export const CAPTURE_META_WORDS = 4;
-export const META_ORIG_LEN = 0, META_SEC = 1, META_USEC = 2, META_POINT = 3;
+export const META_ORIG_LEN = 0,
+  META_SEC = 1,
+  META_USEC = 2,
+  META_POINT = 3;
 /** Capture points (low byte of META_POINT; the port index is in the next byte). */
-export const POINT_IN = 0, POINT_OUT = 1;
+export const POINT_IN = 0,
+  POINT_OUT = 1;
 /** A recording slot's capture length meaning "the whole frame". */
 export const CAPLEN_FULL = 0x7fffffff;
 
@@ -122,7 +149,13 @@ export class RecorderTables {
     this.rings = Array.from({ length: o.workers }, () => SpscRing.create(o.ringBytes));
     const lostSab = new SharedArrayBuffer(8 * MAX_RECORDINGS * o.workers);
     this.lost = new Float64Array(lostSab);
-    this.sabs = { filters4: this.filters4.sab, filters6: this.filters6.sab, control: this.control.buffer as SharedArrayBuffer, rings: this.rings.map((r) => r.sab), lost: lostSab };
+    this.sabs = {
+      filters4: this.filters4.sab,
+      filters6: this.filters6.sab,
+      control: this.control.buffer as SharedArrayBuffer,
+      rings: this.rings.map((r) => r.sab),
+      lost: lostSab,
+    };
   }
 
   setCaptureLength(slot: number, len: number): void {
@@ -134,7 +167,7 @@ export class RecorderTables {
     const k = this.key;
     const v4 = f.src.bytes.length === 4;
     k[0] = (maskId << 8) | f.proto;
-    k[1] = ((f.srcPort << 16) | f.dstPort) | 0;
+    k[1] = (f.srcPort << 16) | f.dstPort | 0;
     maskedWords(f.src.bytes, f.src.len, k, 2);
     maskedWords(f.dst.bytes, f.dst.len, k, v4 ? 3 : 6);
     return v4 ? this.filters4 : this.filters6;
@@ -311,13 +344,23 @@ export class RecorderReader {
    * Copies the frame (up to the longest capture length among `bits`' recordings) into the
    * ring. A full ring loses the capture, never the packet: counted per recording.
    */
-  capture(b: Uint8Array, off: number, len: number, bits: number, point: number, port: number, ctr: Float64Array, capturedIdx: number, lostIdx: number): void {
+  capture(
+    b: Uint8Array,
+    off: number,
+    len: number,
+    bits: number,
+    point: number,
+    port: number,
+    ctr: Float64Array,
+    capturedIdx: number,
+    lostIdx: number,
+  ): void {
     let cap = 0;
     for (let rest = bits; rest !== 0; rest &= rest - 1) {
       const c = this.control[CAPLEN_BASE + 31 - Math.clz32(rest & -rest)];
       if (c > cap) cap = c;
     }
-    const n = len < cap ? len : cap;
+    const n = Math.min(len, cap);
     const ms = this.batchMs;
     const sec = Math.floor(ms / 1000);
     const m = this.meta;
@@ -360,7 +403,8 @@ export class RecorderReader {
     } else if (type === ETHERTYPE_IPV6) {
       if (ipv6Check(b, ip, avail) !== IPV6_OK) return false;
       this.family = 6;
-      const src = ip + IPV6_SRC, dst = ip + IPV6_DST;
+      const src = ip + IPV6_SRC,
+        dst = ip + IPV6_DST;
       for (let w = 0; w < 4; w++) {
         this.src[w] = get32(b, src + 4 * w);
         this.dst[w] = get32(b, dst + 4 * w);

@@ -17,7 +17,9 @@ export const ICMP_ECHO_ID = 4;
 
 /** Errors are never sent about errors (RFC 1122 §3.2.2). */
 export function icmpIsError(type: number): boolean {
-  return type === ICMP_DEST_UNREACH || type === ICMP_TIME_EXCEEDED || type === ICMP_PARAM_PROBLEM || type === 4 || type === 5;
+  return (
+    type === ICMP_DEST_UNREACH || type === ICMP_TIME_EXCEEDED || type === ICMP_PARAM_PROBLEM || type === 4 || type === 5
+  );
 }
 
 /**

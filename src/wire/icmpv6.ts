@@ -11,7 +11,6 @@ export const ICMPV6_PARAM_PROBLEM = 4;
 export const ICMPV6_ECHO_REQUEST = 128;
 export const ICMPV6_ECHO_REPLY = 129;
 export const ND_ROUTER_SOLICIT = 133;
-export const ND_ROUTER_ADVERT = 134;
 export const ND_NEIGHBOR_SOLICIT = 135;
 export const ND_NEIGHBOR_ADVERT = 136;
 export const ND_REDIRECT = 137;

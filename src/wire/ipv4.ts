@@ -142,8 +142,17 @@ export function ipv4DecrementTtl(b: Uint8Array, o: number): void {
 
 /** Writes a 20-byte header (no options) with a fresh checksum. src/dst are 4 bytes each. */
 export function writeIpv4Header(
-  b: Uint8Array, o: number, totalLen: number, id: number, dontFragment: boolean, ttl: number, proto: number,
-  src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number,
+  b: Uint8Array,
+  o: number,
+  totalLen: number,
+  id: number,
+  dontFragment: boolean,
+  ttl: number,
+  proto: number,
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
 ): void {
   b[o] = 0x45;
   b[o + 1] = 0;
@@ -160,7 +169,10 @@ export function writeIpv4Header(
 
 export function ipv4IsMulticastOrBroadcast(b: Uint8Array, addrOff: number): boolean {
   const first = b[addrOff];
-  return (first >= 224 && first <= 239) || (first === 255 && b[addrOff + 1] === 255 && b[addrOff + 2] === 255 && b[addrOff + 3] === 255);
+  return (
+    (first >= 224 && first <= 239) ||
+    (first === 255 && b[addrOff + 1] === 255 && b[addrOff + 2] === 255 && b[addrOff + 3] === 255)
+  );
 }
 
 // Control-plane helpers.

@@ -12,9 +12,7 @@ export const IPV6_DST = 24;
 export const NH_HOP_BY_HOP = 0;
 export const NH_ROUTING = 43;
 export const NH_FRAGMENT = 44;
-export const NH_ESP = 50;
 export const NH_AH = 51;
-export const NH_NONE = 59;
 export const NH_DEST_OPTS = 60;
 export const NH_MOBILITY = 135;
 
@@ -92,7 +90,9 @@ export function ipv6Walk(b: Uint8Array, o: number, end: number, out: Ipv6Walk): 
   // locals: each named constant is a load). Keeps the function under TurboFan's inlining limit
   // of 460 bytes of bytecode (428 now; the recorder's classify inlines it).
   for (;;) {
-    let routing = false, fragment = false, auth = false;
+    let routing = false,
+      fragment = false,
+      auth = false;
     switch (next) {
       case NH_HOP_BY_HOP:
         if (out.extHeaders !== 0) return IPV6_BAD_EXT_HEADER;
@@ -142,8 +142,15 @@ export function ipv6Walk(b: Uint8Array, o: number, end: number, out: Ipv6Walk): 
 }
 
 export function writeIpv6Header(
-  b: Uint8Array, o: number, payloadLen: number, next: number, hops: number,
-  src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number,
+  b: Uint8Array,
+  o: number,
+  payloadLen: number,
+  next: number,
+  hops: number,
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
 ): void {
   b[o] = 0x60;
   b[o + 1] = 0;
@@ -235,10 +242,16 @@ export function formatIpv6(b: Uint8Array, o = 0): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) { i++; continue; }
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = (a: number[]): string => a.map((x) => x.toString(16)).join(':');

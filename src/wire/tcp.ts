@@ -10,9 +10,7 @@ export const TCP_CSUM = 16;
 /** TCP and UDP alike open with the source and destination ports: the bytes a flow key reads. */
 export const L4_PORTS_LEN = 4;
 
-export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
 export const TCP_ACK_FLAG = 0x10;
 
 export function tcpHeaderLen(b: Uint8Array, o: number): number {

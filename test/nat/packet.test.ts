@@ -6,7 +6,14 @@ import { NatPacket, natParse, NAT_VERDICT_NAMES } from '../../src/nat/packet.js'
 import { put16 } from '../../src/wire/bytes.js';
 import { IPV4_CSUM, IPV4_TOTLEN } from '../../src/wire/ipv4.js';
 import {
-  IPV6_HLEN, IPV6_NEXT, IPV6_PAYLOAD_LEN, IPV6_MAX_EXT_HEADERS, NH_AH, NH_DEST_OPTS, NH_FRAGMENT, NH_ROUTING,
+  IPV6_HLEN,
+  IPV6_NEXT,
+  IPV6_PAYLOAD_LEN,
+  IPV6_MAX_EXT_HEADERS,
+  NH_AH,
+  NH_DEST_OPTS,
+  NH_FRAGMENT,
+  NH_ROUTING,
 } from '../../src/wire/ipv6.js';
 import { UDP_LEN } from '../../src/wire/udp.js';
 import { buildPacket, buildIcmpError, type L4Kind } from './build.js';
@@ -16,9 +23,8 @@ const p = new NatPacket();
 const verdict = (b: Uint8Array): string => NAT_VERDICT_NAMES[natParse(b, 0, b.length, p)]!;
 
 function packet(family: 4 | 6, kind: L4Kind = 'udp', payload = 16): Uint8Array {
-  const [src, dst] = family === 4
-    ? [ip('198.19.1.10'), ip('198.18.200.10')]
-    : [ip('2001:db8:19:1::a'), ip('2001:db8:18:200::10')];
+  const [src, dst] =
+    family === 4 ? [ip('198.19.1.10'), ip('198.18.200.10')] : [ip('2001:db8:19:1::a'), ip('2001:db8:18:200::10')];
   return buildPacket({ family, kind, src, dst, sport: 40000, dport: 53, payload: new Uint8Array(payload) });
 }
 
@@ -34,7 +40,9 @@ function header(type: number, next: number, body: number[]): number[] {
 /** The IPv6 packet with extension headers of the given types spliced in before its upper layer. */
 function withChain(b: Uint8Array, types: number[], body: (type: number) => number[] = () => PADN): Uint8Array {
   const hdrs: number[] = [];
-  types.forEach((t, i) => hdrs.push(...header(t, i + 1 < types.length ? types[i + 1]! : b[IPV6_NEXT]!, body(t))));
+  for (let i = 0; i < types.length; i++) {
+    hdrs.push(...header(types[i]!, i + 1 < types.length ? types[i + 1]! : b[IPV6_NEXT]!, body(types[i]!)));
+  }
   const out = new Uint8Array(b.length + hdrs.length);
   out.set(b.subarray(0, IPV6_HLEN));
   out.set(hdrs, IPV6_HLEN);
@@ -44,7 +52,7 @@ function withChain(b: Uint8Array, types: number[], body: (type: number) => numbe
   return out;
 }
 
-test('IPv4: a header that fails ipv4HeaderCheck is badIp; its checksum is the pipeline\'s to verify', () => {
+test("IPv4: a header that fails ipv4HeaderCheck is badIp; its checksum is the pipeline's to verify", () => {
   const good = packet(4);
   assert.equal(verdict(good), 'ok');
   const csum = good.slice();
@@ -64,9 +72,24 @@ test('ICMPv4 errors: the quoted header passes ipv4QuoteCheck (its checksum is no
     return buildIcmpError(4, ip('198.18.0.254'), ip('198.19.1.10'), 3, 3, q, 28);
   };
   assert.equal(verdict(quote(() => {})), 'icmpError');
-  assert.equal(verdict(quote((q) => { q[IPV4_CSUM] ^= 0x80; })), 'icmpError');
+  assert.equal(
+    verdict(
+      quote((q) => {
+        q[IPV4_CSUM] ^= 0x80;
+      }),
+    ),
+    'icmpError',
+  );
   assert.equal(verdict(quote((q) => put16(q, IPV4_TOTLEN, 19))), 'icmpInnerBad');
-  assert.equal(verdict(quote((q) => { q[0] = 0x4f; })), 'icmpInnerBad', 'a header longer than the quote');
+  assert.equal(
+    verdict(
+      quote((q) => {
+        q[0] = 0x4f;
+      }),
+    ),
+    'icmpInnerBad',
+    'a header longer than the quote',
+  );
 });
 
 test('IPv6: AH is walked past like the pipeline does, and the packet refused', () => {
@@ -84,7 +107,10 @@ test('IPv6: AH is walked past like the pipeline does, and the packet refused', (
 
 test('IPv6: routing headers refuse only with segments left; quoted, the same', () => {
   const b = packet(6);
-  const segmentsLeft = (n: number) => (t: number): number[] => (t === NH_ROUTING ? [0, n, 0, 0, 0, 0] : PADN);
+  const segmentsLeft =
+    (n: number) =>
+    (t: number): number[] =>
+      t === NH_ROUTING ? [0, n, 0, 0, 0, 0] : PADN;
   assert.equal(verdict(withChain(b, [NH_ROUTING], segmentsLeft(0))), 'ok');
   assert.equal(verdict(withChain(b, [NH_ROUTING], segmentsLeft(1))), 'routingHeader');
   assert.equal(verdict(withChain(b, [NH_DEST_OPTS, NH_ROUTING], segmentsLeft(2))), 'routingHeader');
@@ -119,7 +145,10 @@ test('IPv6 fragments: an atomic fragment is a whole datagram, a first fragment o
   assert.equal(verdict(frag(3, 1)), 'laterFragment');
   assert.equal(verdict(frag(3, 0)), 'laterFragment');
   // A UDP length beyond the packet: wrong for a whole datagram, expected of a first fragment.
-  for (const [m, want] of [[0, 'badL4'], [1, 'ok']] as const) {
+  for (const [m, want] of [
+    [0, 'badL4'],
+    [1, 'ok'],
+  ] as const) {
     const f = frag(0, m);
     put16(f, IPV6_HLEN + 8 + UDP_LEN, 200);
     assert.equal(verdict(f), want, `M ${m}`);

@@ -7,12 +7,29 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, statSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Harness, C, UP, PORT_MACS, NH_MAC, ip, eth, ipv4, ipv6, tcp, udp, icmp4, extHeader, fragHeader, bytes, hex } from '../datapath/harness.js';
+import {
+  Harness,
+  C,
+  UP,
+  PORT_MACS,
+  NH_MAC,
+  ip,
+  eth,
+  ipv4,
+  ipv6,
+  tcp,
+  udp,
+  icmp4,
+  extHeader,
+  fragHeader,
+  bytes,
+  hex,
+} from '../datapath/harness.js';
 import { LbTables, LbReader } from '../../src/lb/tables.js';
 import { maglevSeed, MAGLEV_DEFAULT_SEED } from '../../src/lb/maglev.js';
-import { parseAddress, Address } from '../../src/wire/addr.js';
+import { parseAddress, type Address } from '../../src/wire/addr.js';
 import { RecorderTables, RecorderReader } from '../../src/recorder/tables.js';
-import { Recorder, RecordingInfo } from '../../src/recorder/recordings.js';
+import { Recorder, type RecordingInfo } from '../../src/recorder/recordings.js';
 import { RecorderError } from '../../src/recorder/filter.js';
 import { readPcap } from './pcap-reader.js';
 
@@ -24,15 +41,30 @@ const OTHER4 = ip('198.18.8.8');
 const CLIENT6 = ip('2001:db8:7::7');
 
 const lb = new LbTables({ maxServices: 8, maxBackends: 16, tableSize: 251 });
-lb.upsert({ vip: addr('198.18.100.1'), port: 80, proto: 6 }, 0, [{ addr: addr('198.18.50.1'), port: 80, weight: 1 }], maglevSeed(MAGLEV_DEFAULT_SEED));
-lb.upsert({ vip: addr('2001:db8:18:100::1'), port: 80, proto: 6 }, 0, [{ addr: addr('2001:db8:18::50'), port: 80, weight: 1 }], maglevSeed(MAGLEV_DEFAULT_SEED));
+lb.upsert(
+  { vip: addr('198.18.100.1'), port: 80, proto: 6 },
+  0,
+  [{ addr: addr('198.18.50.1'), port: 80, weight: 1 }],
+  maglevSeed(MAGLEV_DEFAULT_SEED),
+);
+lb.upsert(
+  { vip: addr('2001:db8:18:100::1'), port: 80, proto: 6 },
+  0,
+  [{ addr: addr('2001:db8:18::50'), port: 80, weight: 1 }],
+  maglevSeed(MAGLEV_DEFAULT_SEED),
+);
 
 const dirs: string[] = [];
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(o: { maxMasks?: number; maxFilters?: number; ringBytes?: number } = {}): { h: Harness; rec: Recorder; tables: RecorderTables; dir: string } {
+function setup(o: { maxMasks?: number; maxFilters?: number; ringBytes?: number } = {}): {
+  h: Harness;
+  rec: Recorder;
+  tables: RecorderTables;
+  dir: string;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'weft-rec-'));
   dirs.push(dir);
   const tables = new RecorderTables({ maxFilters: o.maxFilters ?? 64, workers: 1, ringBytes: o.ringBytes ?? 1 << 20 });
@@ -42,7 +74,12 @@ function setup(o: { maxMasks?: number; maxFilters?: number; ringBytes?: number }
 }
 
 function syn4(src: Uint8Array, sport: number, dport = 80, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
-  return eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src, dst: VIP4, proto: 6, df: true }, tcp(src, VIP4, sport, dport, 0x02, payload)));
+  return eth(
+    PORT_MACS[UP],
+    NH_MAC,
+    0x0800,
+    ipv4({ src, dst: VIP4, proto: 6, df: true }, tcp(src, VIP4, sport, dport, 0x02, payload)),
+  );
 }
 
 function run(h: Harness, frame: Uint8Array): void {
@@ -86,7 +123,12 @@ test('a matching flow is captured as it arrives and again as IPIP toward the bac
 test('IPv6: the client packet and the IP6IP6 packet carrying it', () => {
   const { h, rec } = setup();
   const info = rec.start({ filters: ['2001:db8:7::/48 0 2001:db8:18:100::1/128 80 TCP'] });
-  const input = eth(PORT_MACS[UP], NH_MAC, 0x86dd, ipv6(CLIENT6, VIP6, 6, 64, tcp(CLIENT6, VIP6, 40001, 80, 0x02, new Uint8Array(0))));
+  const input = eth(
+    PORT_MACS[UP],
+    NH_MAC,
+    0x86dd,
+    ipv6(CLIENT6, VIP6, 6, 64, tcp(CLIENT6, VIP6, 40001, 80, 0x02, new Uint8Array(0))),
+  );
   run(h, input);
   const [inb, out] = records(rec.stop(info.id)!);
   assert.equal(hex(inb.data), hex(input));
@@ -114,21 +156,106 @@ test('partial capture keeps the original length; overlapping recordings each get
 test('wildcards: prefix lengths, port 0, ANY, IPv6 extension headers and fragments', () => {
   const { tables, rec } = setup();
   const reader = new RecorderReader(tables.sabs, 0);
-  const ids = ['198.18.0.0/15 0 198.18.100.1/32 0 ANY', '198.18.7.0/24 40000 0.0.0.0/0 0 UDP', '198.18.7.7/32 0 198.18.100.0/24 53 UDP', '2001:db8::/32 0 2001:db8:18:100::/64 443 TCP']
-    .map((f) => rec.start({ filters: [f] }));
+  const ids = [
+    '198.18.0.0/15 0 198.18.100.1/32 0 ANY',
+    '198.18.7.0/24 40000 0.0.0.0/0 0 UDP',
+    '198.18.7.7/32 0 198.18.100.0/24 53 UDP',
+    '2001:db8::/32 0 2001:db8:18:100::/64 443 TCP',
+  ].map((f) => rec.start({ filters: [f] }));
   reader.refresh();
   const bit = (k: number): number => 1 << k;
   const cases: Array<[string, Uint8Array, number]> = [
     ['tcp to VIP', syn4(CLIENT4, 1234), bit(0)],
-    ['udp 40000→53', eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 17 }, udp(CLIENT4, VIP4, 40000, 53, bytes(10)))), bit(0) | bit(1) | bit(2)],
-    ['udp 40001→53', eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 17 }, udp(CLIENT4, VIP4, 40001, 53, bytes(10)))), bit(0) | bit(2)],
-    ['udp 40000→54 from /24 to elsewhere', eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: ip('198.18.7.9'), dst: ip('198.18.9.9'), proto: 17 }, udp(ip('198.18.7.9'), ip('198.18.9.9'), 40000, 54, bytes(10)))), bit(1)],
-    ['icmp to VIP', eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 1 }, icmp4(8, 0, 0x10001, bytes(8)))), bit(0)],
+    [
+      'udp 40000→53',
+      eth(
+        PORT_MACS[UP],
+        NH_MAC,
+        0x0800,
+        ipv4({ src: CLIENT4, dst: VIP4, proto: 17 }, udp(CLIENT4, VIP4, 40000, 53, bytes(10))),
+      ),
+      bit(0) | bit(1) | bit(2),
+    ],
+    [
+      'udp 40001→53',
+      eth(
+        PORT_MACS[UP],
+        NH_MAC,
+        0x0800,
+        ipv4({ src: CLIENT4, dst: VIP4, proto: 17 }, udp(CLIENT4, VIP4, 40001, 53, bytes(10))),
+      ),
+      bit(0) | bit(2),
+    ],
+    [
+      'udp 40000→54 from /24 to elsewhere',
+      eth(
+        PORT_MACS[UP],
+        NH_MAC,
+        0x0800,
+        ipv4(
+          { src: ip('198.18.7.9'), dst: ip('198.18.9.9'), proto: 17 },
+          udp(ip('198.18.7.9'), ip('198.18.9.9'), 40000, 54, bytes(10)),
+        ),
+      ),
+      bit(1),
+    ],
+    [
+      'icmp to VIP',
+      eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 1 }, icmp4(8, 0, 0x10001, bytes(8)))),
+      bit(0),
+    ],
     ['from outside the /15', syn4(ip('198.20.0.1'), 1234), 0],
-    ['later fragment (no ports): only port-wildcard filters', eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 17, fragOff: 10 }, bytes(40))), bit(0)],
-    ['ipv6 tcp 443 behind hop-by-hop + dest opts', eth(PORT_MACS[UP], NH_MAC, 0x86dd, ipv6(CLIENT6, VIP6, 0, 64, new Uint8Array([...extHeader(60, 8), ...extHeader(6, 16), ...tcp(CLIENT6, VIP6, 5000, 443, 2, new Uint8Array(0))]))), bit(3)],
-    ['ipv6 tcp 443 first fragment', eth(PORT_MACS[UP], NH_MAC, 0x86dd, ipv6(CLIENT6, VIP6, 44, 64, new Uint8Array([...fragHeader(6, 0, true, 7), ...tcp(CLIENT6, VIP6, 5000, 443, 2, bytes(16))]))), bit(3)],
-    ['ipv6 tcp 80', eth(PORT_MACS[UP], NH_MAC, 0x86dd, ipv6(CLIENT6, VIP6, 6, 64, tcp(CLIENT6, VIP6, 5000, 80, 2, new Uint8Array(0)))), 0],
+    [
+      'later fragment (no ports): only port-wildcard filters',
+      eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: CLIENT4, dst: VIP4, proto: 17, fragOff: 10 }, bytes(40))),
+      bit(0),
+    ],
+    [
+      'ipv6 tcp 443 behind hop-by-hop + dest opts',
+      eth(
+        PORT_MACS[UP],
+        NH_MAC,
+        0x86dd,
+        ipv6(
+          CLIENT6,
+          VIP6,
+          0,
+          64,
+          new Uint8Array([
+            ...extHeader(60, 8),
+            ...extHeader(6, 16),
+            ...tcp(CLIENT6, VIP6, 5000, 443, 2, new Uint8Array(0)),
+          ]),
+        ),
+      ),
+      bit(3),
+    ],
+    [
+      'ipv6 tcp 443 first fragment',
+      eth(
+        PORT_MACS[UP],
+        NH_MAC,
+        0x86dd,
+        ipv6(
+          CLIENT6,
+          VIP6,
+          44,
+          64,
+          new Uint8Array([...fragHeader(6, 0, true, 7), ...tcp(CLIENT6, VIP6, 5000, 443, 2, bytes(16))]),
+        ),
+      ),
+      bit(3),
+    ],
+    [
+      'ipv6 tcp 80',
+      eth(
+        PORT_MACS[UP],
+        NH_MAC,
+        0x86dd,
+        ipv6(CLIENT6, VIP6, 6, 64, tcp(CLIENT6, VIP6, 5000, 80, 2, new Uint8Array(0))),
+      ),
+      0,
+    ],
     ['truncated ipv4', syn4(CLIENT4, 1).subarray(0, 30), 0],
     ['arp', eth(PORT_MACS[UP], NH_MAC, 0x0806, bytes(28)), 0],
   ];
@@ -144,21 +271,39 @@ test('wildcards: prefix lengths, port 0, ANY, IPv6 extension headers and fragmen
   assert.equal(reader.maskCount, 0);
 });
 
-test('classify: a tuple only from headers that pass the views\' checks, ports only from inside the packet', () => {
+test("classify: a tuple only from headers that pass the views' checks, ports only from inside the packet", () => {
   const { tables, rec } = setup();
   const reader = new RecorderReader(tables.sabs, 0);
-  const ids = ['198.18.7.7/32 0 198.18.100.1/32 0 ANY', '198.18.7.7/32 0 198.18.100.1/32 80 TCP',
-    '2001:db8:7::/48 0 2001:db8:18:100::/64 0 ANY', '2001:db8:7::/48 0 2001:db8:18:100::/64 443 TCP']
-    .map((f) => rec.start({ filters: [f] }));
-  assert.deepEqual(ids.map((i) => i.id), [1, 2, 3, 4], 'recordings 1..4 in slots 0..3');
+  const ids = [
+    '198.18.7.7/32 0 198.18.100.1/32 0 ANY',
+    '198.18.7.7/32 0 198.18.100.1/32 80 TCP',
+    '2001:db8:7::/48 0 2001:db8:18:100::/64 0 ANY',
+    '2001:db8:7::/48 0 2001:db8:18:100::/64 443 TCP',
+  ].map((f) => rec.start({ filters: [f] }));
+  assert.deepEqual(
+    ids.map((i) => i.id),
+    [1, 2, 3, 4],
+    'recordings 1..4 in slots 0..3',
+  );
   reader.refresh();
   const v4 = (mutate: (ip: Uint8Array) => void): Uint8Array => {
     const frame = Uint8Array.from(syn4(CLIENT4, 1234));
     mutate(frame.subarray(14));
     return frame;
   };
-  const syn6 = (first: number, chain: Uint8Array): Uint8Array => eth(PORT_MACS[UP], NH_MAC, 0x86dd,
-    ipv6(CLIENT6, VIP6, first, 64, new Uint8Array([...chain, ...tcp(CLIENT6, VIP6, 5000, 443, 2, new Uint8Array(0))])));
+  const syn6 = (first: number, chain: Uint8Array): Uint8Array =>
+    eth(
+      PORT_MACS[UP],
+      NH_MAC,
+      0x86dd,
+      ipv6(
+        CLIENT6,
+        VIP6,
+        first,
+        64,
+        new Uint8Array([...chain, ...tcp(CLIENT6, VIP6, 5000, 443, 2, new Uint8Array(0))]),
+      ),
+    );
   const ah = Uint8Array.of(6, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, ...new Array<number>(12).fill(0)); // (4 + 2) * 4 bytes
   const headerOnly = ipv4({ src: CLIENT4, dst: VIP4, proto: 6 }, new Uint8Array(0));
   const padding = tcp(CLIENT4, VIP4, 1234, 80, 2, new Uint8Array(0)); // looks like ports, is not in the packet
@@ -166,8 +311,20 @@ test('classify: a tuple only from headers that pass the views\' checks, ports on
   const hbhSecond = new Uint8Array([...extHeader(0, 8), ...extHeader(6, 8)]);
   const cases: Array<[string, Uint8Array, number]> = [
     ['ipv4 tcp 80', v4(() => {}), 0b0011],
-    ['ipv4 header checksum wrong: still recorded', v4((h) => { h[10] ^= 1; }), 0b0011],
-    ['ipv4 total length past the frame', v4((h) => { h[3] += 1; }), 0],
+    [
+      'ipv4 header checksum wrong: still recorded',
+      v4((h) => {
+        h[10] ^= 1;
+      }),
+      0b0011,
+    ],
+    [
+      'ipv4 total length past the frame',
+      v4((h) => {
+        h[3] += 1;
+      }),
+      0,
+    ],
     ['ipv4 header only, then Ethernet padding', padded, 0b0001],
     ['ipv6 tcp 443', syn6(6, new Uint8Array(0)), 0b1100],
     ['ipv6 payload length past the frame', syn6(6, new Uint8Array(0)).subarray(0, 14 + 40 + 19), 0],
@@ -228,38 +385,104 @@ test('a full ring loses captures (counted) and never the packet', () => {
 test('10 000 filters under 2 masks: a non-matching packet matches nothing, a listed one its recording', () => {
   const { tables, rec } = setup({ maxFilters: 16384 });
   const filters: string[] = [];
-  for (let i = 0; i < 5000; i++) filters.push(`198.18.${(i >> 8) & 255}.${i & 255}/32 0 198.18.100.1/32 ${1000 + (i % 7)} UDP`);
+  for (let i = 0; i < 5000; i++)
+    filters.push(`198.18.${(i >> 8) & 255}.${i & 255}/32 0 198.18.100.1/32 ${1000 + (i % 7)} UDP`);
   for (let i = 0; i < 5000; i++) filters.push(`198.19.${(i >> 8) & 255}.0/24 ${2000 + i} 198.18.100.0/24 0 UDP`);
   const info = rec.start({ filters });
   assert.equal(rec.usage().masks, 2);
   assert.equal(tables.filterCount(), 10000);
   const reader = new RecorderReader(tables.sabs, 0);
   reader.refresh();
-  const f1 = Uint8Array.from(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: ip('198.18.1.44'), dst: VIP4, proto: 17 }, udp(ip('198.18.1.44'), VIP4, 9, 1000 + (300 % 7), bytes(4)))));
+  const f1 = Uint8Array.from(
+    eth(
+      PORT_MACS[UP],
+      NH_MAC,
+      0x0800,
+      ipv4(
+        { src: ip('198.18.1.44'), dst: VIP4, proto: 17 },
+        udp(ip('198.18.1.44'), VIP4, 9, 1000 + (300 % 7), bytes(4)),
+      ),
+    ),
+  );
   assert.equal(reader.classify(f1, 0, f1.length), 1, 'slot 0: the first recording');
-  const f2 = Uint8Array.from(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: ip('198.18.1.44'), dst: VIP4, proto: 17 }, udp(ip('198.18.1.44'), VIP4, 9, 999, bytes(4)))));
+  const f2 = Uint8Array.from(
+    eth(
+      PORT_MACS[UP],
+      NH_MAC,
+      0x0800,
+      ipv4({ src: ip('198.18.1.44'), dst: VIP4, proto: 17 }, udp(ip('198.18.1.44'), VIP4, 9, 999, bytes(4))),
+    ),
+  );
   assert.equal(reader.classify(f2, 0, f2.length), 0);
-  const f3 = Uint8Array.from(eth(PORT_MACS[UP], NH_MAC, 0x0800, ipv4({ src: ip('198.19.3.9'), dst: ip('198.18.100.77'), proto: 17 }, udp(ip('198.19.3.9'), ip('198.18.100.77'), 2000 + 800, 5, bytes(4)))));
+  const f3 = Uint8Array.from(
+    eth(
+      PORT_MACS[UP],
+      NH_MAC,
+      0x0800,
+      ipv4(
+        { src: ip('198.19.3.9'), dst: ip('198.18.100.77'), proto: 17 },
+        udp(ip('198.19.3.9'), ip('198.18.100.77'), 2000 + 800, 5, bytes(4)),
+      ),
+    ),
+  );
   assert.notEqual(reader.classify(f3, 0, f3.length), 0);
   rec.stop(info.id);
 });
 
 test('bad requests start nothing: mask cap, full filter table, unwritable directory, bad options', () => {
   const { rec, tables, dir } = setup({ maxMasks: 2, maxFilters: 4 });
-  const files = (): string[] => { try { return readdirSync(join(dir, 'rec')); } catch { return []; } };
-  assert.throws(() => rec.start({ filters: ['198.18.7.0/24 0 198.18.100.1/32 80 TCP', '198.18.7.0/25 0 198.18.100.1/32 80 TCP', '198.18.7.0/26 0 198.18.100.1/32 80 TCP'] }),
-    (e: Error) => e instanceof RecorderError && /need 3 new filter masks.*at most 2/.test(e.message));
-  assert.throws(() => rec.start({ filters: ['198.18.7.1/32 0 198.18.100.1/32 80 TCP', '198.18.7.2/32 0 198.18.100.1/32 80 TCP', '198.18.7.3/32 0 198.18.100.1/32 80 TCP', '198.18.7.4/32 0 198.18.100.1/32 80 TCP', '198.18.7.5/32 0 198.18.100.1/32 80 TCP'] }),
-    (e: Error) => e instanceof RecorderError && /filter table is full/.test(e.message));
-  assert.throws(() => rec.start({ filters: ['198.18.7.1/32 0 198.18.100.1/32 80 TCP'], maxCaptureLen: -1 }), /maxCaptureLen must be an integer/);
-  assert.throws(() => rec.start({ filters: ['198.18.7.1/32 0 198.18.100.1/32 80 TCP'], filePrefix: '../x' }), /file prefix/);
-  assert.throws(() => rec.start({ filters: ['198.18.7.1/32 0 198.18.100.1/32 80 TCP', '198.18.7.1/32 0 198.18.100.1/32 80 TCP'] }), /given twice/);
+  const files = (): string[] => {
+    try {
+      return readdirSync(join(dir, 'rec'));
+    } catch {
+      return [];
+    }
+  };
+  assert.throws(
+    () =>
+      rec.start({
+        filters: [
+          '198.18.7.0/24 0 198.18.100.1/32 80 TCP',
+          '198.18.7.0/25 0 198.18.100.1/32 80 TCP',
+          '198.18.7.0/26 0 198.18.100.1/32 80 TCP',
+        ],
+      }),
+    (e: Error) => e instanceof RecorderError && /need 3 new filter masks.*at most 2/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      rec.start({
+        filters: [
+          '198.18.7.1/32 0 198.18.100.1/32 80 TCP',
+          '198.18.7.2/32 0 198.18.100.1/32 80 TCP',
+          '198.18.7.3/32 0 198.18.100.1/32 80 TCP',
+          '198.18.7.4/32 0 198.18.100.1/32 80 TCP',
+          '198.18.7.5/32 0 198.18.100.1/32 80 TCP',
+        ],
+      }),
+    (e: Error) => e instanceof RecorderError && /filter table is full/.test(e.message),
+  );
+  assert.throws(
+    () => rec.start({ filters: ['198.18.7.1/32 0 198.18.100.1/32 80 TCP'], maxCaptureLen: -1 }),
+    /maxCaptureLen must be an integer/,
+  );
+  assert.throws(
+    () => rec.start({ filters: ['198.18.7.1/32 0 198.18.100.1/32 80 TCP'], filePrefix: '../x' }),
+    /file prefix/,
+  );
+  assert.throws(
+    () => rec.start({ filters: ['198.18.7.1/32 0 198.18.100.1/32 80 TCP', '198.18.7.1/32 0 198.18.100.1/32 80 TCP'] }),
+    /given twice/,
+  );
   assert.deepEqual(files(), [], 'no file left behind');
   assert.equal(tables.filterCount(), 0, 'no filter left behind');
   assert.deepEqual(rec.list(), []);
   const blocker = join(dir, 'not-a-dir');
   writeFileSync(blocker, '');
   const r2 = new Recorder({ node: 'n1', directory: join(blocker, 'rec'), maxMasks: 4, tables });
-  assert.throws(() => r2.start({ filters: ['198.18.7.1/32 0 198.18.100.1/32 80 TCP'] }), (e: Error) => e instanceof RecorderError && /recording directory .*not-a-dir\/rec/.test(e.message));
+  assert.throws(
+    () => r2.start({ filters: ['198.18.7.1/32 0 198.18.100.1/32 80 TCP'] }),
+    (e: Error) => e instanceof RecorderError && /recording directory .*not-a-dir\/rec/.test(e.message),
+  );
   assert.equal(tables.filterCount(), 0);
 });

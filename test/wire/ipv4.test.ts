@@ -3,10 +3,35 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  ipv4Check, ipv4HeaderCheck, ipv4QuoteCheck, ipv4HeaderLen, ipv4TotalLen, ipv4DontFragment, ipv4IsFragment,
-  ipv4IsLaterFragment, ipv4DecrementTtl, writeIpv4Header, ipv4IsMulticastOrBroadcast, parseIpv4, formatIpv4,
-  IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_HLEN, IPV4_BAD_TOTLEN, IPV4_BAD_CHECKSUM,
-  IPV4_ID, IPV4_FRAG, IPV4_TTL, IPV4_PROTO, IPV4_CSUM, IPV4_SRC, IPV4_DST, IPV4_OFFSET_MASK, IPV4_MIN_HLEN, IPV4_TOTLEN,
+  ipv4Check,
+  ipv4HeaderCheck,
+  ipv4QuoteCheck,
+  ipv4HeaderLen,
+  ipv4TotalLen,
+  ipv4DontFragment,
+  ipv4IsFragment,
+  ipv4IsLaterFragment,
+  ipv4DecrementTtl,
+  writeIpv4Header,
+  ipv4IsMulticastOrBroadcast,
+  parseIpv4,
+  formatIpv4,
+  IPV4_OK,
+  IPV4_TRUNCATED,
+  IPV4_BAD_VERSION,
+  IPV4_BAD_HLEN,
+  IPV4_BAD_TOTLEN,
+  IPV4_BAD_CHECKSUM,
+  IPV4_ID,
+  IPV4_FRAG,
+  IPV4_TTL,
+  IPV4_PROTO,
+  IPV4_CSUM,
+  IPV4_SRC,
+  IPV4_DST,
+  IPV4_OFFSET_MASK,
+  IPV4_MIN_HLEN,
+  IPV4_TOTLEN,
 } from '../../src/wire/ipv4.js';
 import { get16, put16 } from '../../src/wire/bytes.js';
 import { checksum } from '../../src/wire/checksum.js';
@@ -89,25 +114,28 @@ test('ipv4QuoteCheck: the quoted header passes cut to 8 bytes of data, where ipv
 
 test('fuzz: ipv4HeaderCheck is ipv4Check without the checksum, ipv4QuoteCheck also without "total length fits"', () => {
   const seeds = V4.map((f) => ({ b: bytesOf(f), o: f.ipv4.off }));
-  fc.assert(fc.property(
-    fc.integer({ min: 0, max: seeds.length - 1 }),
-    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-    fc.nat(),
-    (which, edits, cut) => {
-      const { b: seed, o } = seeds[which];
-      const b = seed.slice(0, cut % (seed.length + 1));
-      for (const [at, v] of edits) if (b.length > 0) b[at % b.length] = v;
-      const avail = b.length - o;
-      const whole = ipv4Check(b, o, avail);
-      const header = ipv4HeaderCheck(b, o, avail);
-      const quote = ipv4QuoteCheck(b, o, avail);
-      assert.equal(header, whole === IPV4_BAD_CHECKSUM ? IPV4_OK : whole);
-      if (whole === IPV4_BAD_CHECKSUM) assert.equal(quote, IPV4_OK);
-      else if (whole === IPV4_BAD_TOTLEN) {
-        assert.equal(quote, ipv4TotalLen(b, o) < ipv4HeaderLen(b, o) ? IPV4_BAD_TOTLEN : IPV4_OK);
-      } else assert.equal(quote, whole);
-    },
-  ), { numRuns: 3000 });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: seeds.length - 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+      fc.nat(),
+      (which, edits, cut) => {
+        const { b: seed, o } = seeds[which];
+        const b = seed.slice(0, cut % (seed.length + 1));
+        for (const [at, v] of edits) if (b.length > 0) b[at % b.length] = v;
+        const avail = b.length - o;
+        const whole = ipv4Check(b, o, avail);
+        const header = ipv4HeaderCheck(b, o, avail);
+        const quote = ipv4QuoteCheck(b, o, avail);
+        assert.equal(header, whole === IPV4_BAD_CHECKSUM ? IPV4_OK : whole);
+        if (whole === IPV4_BAD_CHECKSUM) assert.equal(quote, IPV4_OK);
+        else if (whole === IPV4_BAD_TOTLEN) {
+          assert.equal(quote, ipv4TotalLen(b, o) < ipv4HeaderLen(b, o) ? IPV4_BAD_TOTLEN : IPV4_OK);
+        } else assert.equal(quote, whole);
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });
 
 test('writeIpv4Header reproduces scapy headers without options byte for byte', () => {
@@ -117,8 +145,7 @@ test('writeIpv4Header reproduces scapy headers without options byte for byte', (
     const b = bytesOf(f);
     const ip = f.ipv4;
     const out = new Uint8Array(ip.off + 20).fill(0xee);
-    writeIpv4Header(out, ip.off, ip.len, ip.id, ip.DF, ip.ttl, ip.proto,
-      parseIpv4(ip.src)!, 0, parseIpv4(ip.dst)!, 0);
+    writeIpv4Header(out, ip.off, ip.len, ip.id, ip.DF, ip.ttl, ip.proto, parseIpv4(ip.src)!, 0, parseIpv4(ip.dst)!, 0);
     assert.deepEqual(out.subarray(ip.off), b.subarray(ip.off, ip.off + 20), f.name);
     assert.equal(out[ip.off - 1], 0xee, 'writes nothing before the header');
   }
@@ -135,15 +162,17 @@ test('ipv4DecrementTtl keeps the header valid and equal to a full recompute', ()
     put16(b, o + IPV4_CSUM, 0);
     assert.equal(checksum(b, o, f.ipv4.hlen), csum, f.name);
   }
-  fc.assert(fc.property(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.integer({ min: 1, max: 255 }), (h, ttl) => {
-    h[0] = 0x45;
-    put16(h, IPV4_CSUM, 0);
-    h[IPV4_TTL] = ttl;
-    put16(h, IPV4_CSUM, checksum(h, 0, 20));
-    ipv4DecrementTtl(h, 0);
-    assert.equal(h[IPV4_TTL], ttl - 1);
-    assert.equal(checksum(h, 0, 20), 0);
-  }));
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.integer({ min: 1, max: 255 }), (h, ttl) => {
+      h[0] = 0x45;
+      put16(h, IPV4_CSUM, 0);
+      h[IPV4_TTL] = ttl;
+      put16(h, IPV4_CSUM, checksum(h, 0, 20));
+      ipv4DecrementTtl(h, 0);
+      assert.equal(h[IPV4_TTL], ttl - 1);
+      assert.equal(checksum(h, 0, 20), 0);
+    }),
+  );
 });
 
 test('ipv4IsMulticastOrBroadcast', () => {
@@ -162,10 +191,14 @@ test('truncated at every length: TRUNCATED / BAD_HLEN / BAD_TOTLEN / OK, never t
     for (let cut = 0; cut <= full.length; cut++) {
       const b = full.slice(0, cut); // a real short buffer, not just a smaller avail
       const avail = cut - o;
-      const expected = avail < IPV4_MIN_HLEN ? IPV4_TRUNCATED
-        : avail < f.ipv4.hlen ? IPV4_BAD_HLEN
-          : avail < f.ipv4.len ? IPV4_BAD_TOTLEN
-            : IPV4_OK;
+      const expected =
+        avail < IPV4_MIN_HLEN
+          ? IPV4_TRUNCATED
+          : avail < f.ipv4.hlen
+            ? IPV4_BAD_HLEN
+            : avail < f.ipv4.len
+              ? IPV4_BAD_TOTLEN
+              : IPV4_OK;
       assert.equal(ipv4Check(b, o, avail), expected, `${f.name} cut at ${cut}`);
     }
   }
@@ -236,24 +269,27 @@ test('corrupted header checksum field', () => {
 
 test('fuzz: ipv4Check never throws and OK implies a sane header', () => {
   const seeds = V4.map((f) => ({ b: bytesOf(f), o: f.ipv4.off }));
-  fc.assert(fc.property(
-    fc.integer({ min: 0, max: seeds.length - 1 }),
-    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-    fc.nat(),
-    (which, edits, cut) => {
-      const { b: seed, o } = seeds[which];
-      const b = seed.slice(0, cut % (seed.length + 1));
-      for (const [at, v] of edits) if (b.length > 0) b[at % b.length] = v;
-      const avail = b.length - o;
-      const v = ipv4Check(b, o, avail);
-      assert.ok(v >= IPV4_OK && v <= IPV4_BAD_CHECKSUM);
-      if (v === IPV4_OK) {
-        const hlen = ipv4HeaderLen(b, o);
-        assert.ok(hlen >= 20 && hlen <= ipv4TotalLen(b, o) && ipv4TotalLen(b, o) <= avail);
-        assert.equal(checksum(b, o, hlen), 0);
-      }
-    },
-  ), { numRuns: 3000 });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: seeds.length - 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+      fc.nat(),
+      (which, edits, cut) => {
+        const { b: seed, o } = seeds[which];
+        const b = seed.slice(0, cut % (seed.length + 1));
+        for (const [at, v] of edits) if (b.length > 0) b[at % b.length] = v;
+        const avail = b.length - o;
+        const v = ipv4Check(b, o, avail);
+        assert.ok(v >= IPV4_OK && v <= IPV4_BAD_CHECKSUM);
+        if (v === IPV4_OK) {
+          const hlen = ipv4HeaderLen(b, o);
+          assert.ok(hlen >= 20 && hlen <= ipv4TotalLen(b, o) && ipv4TotalLen(b, o) <= avail);
+          assert.equal(checksum(b, o, hlen), 0);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });
 
 // ---- text helpers ----
@@ -264,11 +300,28 @@ test('parseIpv4 / formatIpv4', () => {
   assert.deepEqual(parseIpv4('255.255.255.255'), Uint8Array.of(255, 255, 255, 255));
   assert.equal(formatIpv4(Uint8Array.of(9, 198, 19, 255, 2), 1), '198.19.255.2');
   const bad = [
-    '1.2.3', '256.1.1.1', '1.2.3.256', '01.2.3.4', '1.2.3.04', '00.0.0.0', '1.2.3.4.5', '', '1..2.3',
-    ' 1.2.3.4', '1.2.3.4 ', '1.2.3.4\n', '1.2.3.-4', '1.2.3.1000', '0x1.2.3.4', '1.2.3.4/32', '\u0661.2.3.4',
+    '1.2.3',
+    '256.1.1.1',
+    '1.2.3.256',
+    '01.2.3.4',
+    '1.2.3.04',
+    '00.0.0.0',
+    '1.2.3.4.5',
+    '',
+    '1..2.3',
+    ' 1.2.3.4',
+    '1.2.3.4 ',
+    '1.2.3.4\n',
+    '1.2.3.-4',
+    '1.2.3.1000',
+    '0x1.2.3.4',
+    '1.2.3.4/32',
+    '\u0661.2.3.4',
   ];
   for (const t of bad) assert.equal(parseIpv4(t), null, JSON.stringify(t));
-  fc.assert(fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), (a) => {
-    assert.deepEqual(parseIpv4(formatIpv4(a)), a);
-  }));
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), (a) => {
+      assert.deepEqual(parseIpv4(formatIpv4(a)), a);
+    }),
+  );
 });

@@ -4,11 +4,38 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  Ipv6Walk, ipv6Check, ipv6QuoteCheck, ipv6Walk, ipv6PayloadLen, writeIpv6Header, ipv6IsMulticast, ipv6IsLinkLocal,
-  ipv6IsUnspecified, writeSolicitedNode, parseIpv6, formatIpv6,
-  IPV6_OK, IPV6_TRUNCATED, IPV6_BAD_VERSION, IPV6_BAD_PAYLOAD_LEN, IPV6_BAD_EXT_HEADER, IPV6_TOO_MANY_EXT_HEADERS,
-  IPV6_MAX_EXT_HEADERS, IPV6_HLEN, IPV6_NEXT, IPV6_HOPS, IPV6_SRC, IPV6_DST, NH_AH, NH_DEST_OPTS, NH_HOP_BY_HOP,
-  NH_ROUTING, IPV6_RH_SEGMENTS_LEFT, IPV6_FRAG_OFFSET_FLAGS, IPV6_FRAG_OFFSET_MASK, IPV6_FRAG_M,
+  Ipv6Walk,
+  ipv6Check,
+  ipv6QuoteCheck,
+  ipv6Walk,
+  ipv6PayloadLen,
+  writeIpv6Header,
+  ipv6IsMulticast,
+  ipv6IsLinkLocal,
+  ipv6IsUnspecified,
+  writeSolicitedNode,
+  parseIpv6,
+  formatIpv6,
+  IPV6_OK,
+  IPV6_TRUNCATED,
+  IPV6_BAD_VERSION,
+  IPV6_BAD_PAYLOAD_LEN,
+  IPV6_BAD_EXT_HEADER,
+  IPV6_TOO_MANY_EXT_HEADERS,
+  IPV6_MAX_EXT_HEADERS,
+  IPV6_HLEN,
+  IPV6_NEXT,
+  IPV6_HOPS,
+  IPV6_SRC,
+  IPV6_DST,
+  NH_AH,
+  NH_DEST_OPTS,
+  NH_HOP_BY_HOP,
+  NH_ROUTING,
+  IPV6_RH_SEGMENTS_LEFT,
+  IPV6_FRAG_OFFSET_FLAGS,
+  IPV6_FRAG_OFFSET_MASK,
+  IPV6_FRAG_M,
 } from '../../src/wire/ipv6.js';
 import { get16, put16 } from '../../src/wire/bytes.js';
 import { framesWith, frame, bytesOf, type Frame } from './frames.js';
@@ -88,10 +115,19 @@ test('a walk object is fully reset between packets', () => {
   }
   const plain = frame('ipv6-icmpv6-echo', 'ipv6', 'icmpv6');
   assert.equal(ipv6Walk(bytesOf(plain), plain.ipv6.off, endOf(plain), w), IPV6_OK);
-  assert.deepEqual({ ...w }, {
-    l4Off: plain.ipv6.l4_off, proto: 58, extHeaders: 0, fragment: false, laterFragment: false,
-    moreFragments: false, routingPending: false, authHeader: false,
-  });
+  assert.deepEqual(
+    { ...w },
+    {
+      l4Off: plain.ipv6.l4_off,
+      proto: 58,
+      extHeaders: 0,
+      fragment: false,
+      laterFragment: false,
+      moreFragments: false,
+      routingPending: false,
+      authHeader: false,
+    },
+  );
 });
 
 test('ipv6Walk reports what translators need: segments left, AH, the M flag', () => {
@@ -100,11 +136,20 @@ test('ipv6Walk reports what translators need: segments left, AH, the M flag', ()
     assert.equal(verdict, IPV6_OK, f.name);
     // scapy's checksum used another destination than the header's: a route is still pending.
     assert.equal(w.routingPending, f.ipv6.pseudo_dst !== f.ipv6.dst, f.name);
-    assert.equal(w.authHeader, f.ipv6.ext.some((e) => e.nh === NH_AH), f.name);
+    assert.equal(
+      w.authHeader,
+      f.ipv6.ext.some((e) => e.nh === NH_AH),
+      f.name,
+    );
   }
-  assert.ok(V6.some((f) => f.ipv6.pseudo_dst !== f.ipv6.dst), 'fixture has a routing header in transit');
-  assert.ok(V6.some((f) => f.ipv6.ext.some((e) => e.nh === NH_ROUTING) && f.ipv6.pseudo_dst === f.ipv6.dst),
-    'fixture has a routing header with no segments left');
+  assert.ok(
+    V6.some((f) => f.ipv6.pseudo_dst !== f.ipv6.dst),
+    'fixture has a routing header in transit',
+  );
+  assert.ok(
+    V6.some((f) => f.ipv6.ext.some((e) => e.nh === NH_ROUTING) && f.ipv6.pseudo_dst === f.ipv6.dst),
+    'fixture has a routing header with no segments left',
+  );
   const first = frame('ipv6-frag-first', 'ipv6', 'udp');
   assert.equal(walk(bytesOf(first), first.ipv6.off, endOf(first)).w.moreFragments, true);
 });
@@ -112,7 +157,12 @@ test('ipv6Walk reports what translators need: segments left, AH, the M flag', ()
 test('ipv6Walk: fragment offset and M flag, all four ways', () => {
   const f = frame('ipv6-frag-first', 'ipv6', 'udp');
   const at = f.ipv6.ext[0].off + IPV6_FRAG_OFFSET_FLAGS;
-  for (const [offset, m] of [[0, 1], [0, 0], [9, 1], [9, 0]]) {
+  for (const [offset, m] of [
+    [0, 1],
+    [0, 0],
+    [9, 1],
+    [9, 0],
+  ]) {
     const b = bytesOf(f);
     put16(b, at, (get16(b, at) & ~(IPV6_FRAG_OFFSET_MASK | IPV6_FRAG_M)) | (offset << 3) | m);
     const { verdict, w } = walk(b, f.ipv6.off, endOf(f));
@@ -214,7 +264,8 @@ test('ipv6Check: truncated at every length, never throws', () => {
     const o = f.ipv6.off;
     for (let cut = 0; cut <= full.length; cut++) {
       const avail = cut - o;
-      const expected = avail < IPV6_HLEN ? IPV6_TRUNCATED : avail < IPV6_HLEN + f.ipv6.plen ? IPV6_BAD_PAYLOAD_LEN : IPV6_OK;
+      const expected =
+        avail < IPV6_HLEN ? IPV6_TRUNCATED : avail < IPV6_HLEN + f.ipv6.plen ? IPV6_BAD_PAYLOAD_LEN : IPV6_OK;
       assert.equal(ipv6Check(full.slice(0, cut), o, avail), expected, `${f.name} cut at ${cut}`);
     }
   }
@@ -275,7 +326,7 @@ test('ipv6Walk: hop-by-hop anywhere but first is rejected', () => {
 
   const afterDst = bytesOf(f);
   afterDst[o + IPV6_NEXT] = NH_DEST_OPTS; // DST first, then HBH: read the HBH bytes as DST, then
-  afterDst[hbh.off] = NH_HOP_BY_HOP;       // they point at the DST header's bytes as HBH
+  afterDst[hbh.off] = NH_HOP_BY_HOP; // they point at the DST header's bytes as HBH
   assert.equal(walk(afterDst, o, endOf(f)).verdict, IPV6_BAD_EXT_HEADER);
 });
 
@@ -337,31 +388,36 @@ test('ipv6Walk: nothing after a later fragment is parsed, a first fragment is wa
 test('fuzz: ipv6Walk never throws or reads past end, and OK results are in bounds', () => {
   const seeds = V6.map((f) => ({ b: bytesOf(f), o: f.ipv6.off, end: endOf(f) }));
   const nexts = [0, 43, 44, 51, 60, 135, 6, 17, 58, 59];
-  fc.assert(fc.property(
-    fc.integer({ min: 0, max: seeds.length - 1 }),
-    fc.array(fc.tuple(fc.nat(), fc.oneof(fc.constantFrom(...nexts), fc.integer({ min: 0, max: 255 }))), { maxLength: 6 }),
-    fc.nat(),
-    (which, edits, cut) => {
-      const { b: seed, o, end: fullEnd } = seeds[which];
-      const end = o + IPV6_HLEN + (cut % (fullEnd - o - IPV6_HLEN + 1));
-      const b = seed.slice(0, end); // nothing beyond end exists to be read
-      for (const [at, v] of edits) b[o + 6 + (at % (end - o - 6))] = v;
-      const { verdict, w } = walk(b, o, end);
-      assert.ok([IPV6_OK, IPV6_BAD_EXT_HEADER, IPV6_TOO_MANY_EXT_HEADERS].includes(verdict));
-      if (verdict === IPV6_OK) {
-        assert.ok(w.l4Off >= o + IPV6_HLEN && w.l4Off <= end);
-        assert.ok(w.extHeaders <= IPV6_MAX_EXT_HEADERS);
-        assert.ok(Number.isInteger(w.proto) && w.proto >= 0 && w.proto <= 255);
-      }
-    },
-  ), { numRuns: 3000 });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: seeds.length - 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.oneof(fc.constantFrom(...nexts), fc.integer({ min: 0, max: 255 }))), {
+        maxLength: 6,
+      }),
+      fc.nat(),
+      (which, edits, cut) => {
+        const { b: seed, o, end: fullEnd } = seeds[which];
+        const end = o + IPV6_HLEN + (cut % (fullEnd - o - IPV6_HLEN + 1));
+        const b = seed.slice(0, end); // nothing beyond end exists to be read
+        for (const [at, v] of edits) b[o + 6 + (at % (end - o - 6))] = v;
+        const { verdict, w } = walk(b, o, end);
+        assert.ok([IPV6_OK, IPV6_BAD_EXT_HEADER, IPV6_TOO_MANY_EXT_HEADERS].includes(verdict));
+        if (verdict === IPV6_OK) {
+          assert.ok(w.l4Off >= o + IPV6_HLEN && w.l4Off <= end);
+          assert.ok(w.extHeaders <= IPV6_MAX_EXT_HEADERS);
+          assert.ok(Number.isInteger(w.proto) && w.proto >= 0 && w.proto <= 255);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });
 
 // ---- text helpers (RFC 4291 §2.2 input, RFC 5952 output) ----
 
 const words = (...w: number[]): Uint8Array => {
   const b = new Uint8Array(16);
-  w.forEach((x, i) => put16(b, 2 * i, x));
+  for (let i = 0; i < w.length; i++) put16(b, 2 * i, w[i]!);
   return b;
 };
 
@@ -402,9 +458,34 @@ test('IPv4-embedded text (RFC 4291 §2.2 form 3)', () => {
 
 test('parseIpv6 rejects malformed text', () => {
   const bad = [
-    '', ':', ':::', '1::2::3', '::1::', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8::', '::1:2:3:4:5:6:7:8',
-    '1::2:', ':1::2', '1:', ':1', '12345::', 'g::', '2001:db8::x', ' ::1', '::1 ', '[::1]', '::1%eth0', '2001:db8::/32',
-    '::1.2.3', '::256.1.1.1', '::1.2.3.4.5', '::1.2.3.4:1', '1:2:3:4:5:6:7:1.2.3.4', '1.2.3.4', '::1.2.3.04x',
+    '',
+    ':',
+    ':::',
+    '1::2::3',
+    '::1::',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+    '1:2:3:4:5:6:7:8::',
+    '::1:2:3:4:5:6:7:8',
+    '1::2:',
+    ':1::2',
+    '1:',
+    ':1',
+    '12345::',
+    'g::',
+    '2001:db8::x',
+    ' ::1',
+    '::1 ',
+    '[::1]',
+    '::1%eth0',
+    '2001:db8::/32',
+    '::1.2.3',
+    '::256.1.1.1',
+    '::1.2.3.4.5',
+    '::1.2.3.4:1',
+    '1:2:3:4:5:6:7:1.2.3.4',
+    '1.2.3.4',
+    '::1.2.3.04x',
     '1:2:3:4:5:6:7:8:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0',
   ];
   for (const t of bad) assert.equal(parseIpv6(t), null, JSON.stringify(t));
@@ -422,16 +503,22 @@ test('parseIpv6 rejects leading zeros in an embedded dotted quad, like parseIpv4
 });
 
 /** Eight 16-bit words, biased towards zero so that runs of zeros are common. */
-const addrWords = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 });
+const addrWords = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), {
+  minLength: 8,
+  maxLength: 8,
+});
 
 test('formatIpv6 agrees with the WHATWG URL serializer, and parse(format(x)) is x', () => {
-  fc.assert(fc.property(addrWords, fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }), (w, pad) => {
-    const b = words(...w);
-    const text = formatIpv6(b);
-    const full = w.map((x, i) => x.toString(16).padStart(Math.min(4, x.toString(16).length + pad[i]), '0')).join(':');
-    assert.equal(`[${text}]`, new URL(`http://[${full}]/`).hostname, full);
-    assert.deepEqual(parseIpv6(text), b);
-    assert.deepEqual(parseIpv6(full), b);
-    assert.deepEqual(parseIpv6(full.toUpperCase()), b);
-  }), { numRuns: 3000 });
+  fc.assert(
+    fc.property(addrWords, fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }), (w, pad) => {
+      const b = words(...w);
+      const text = formatIpv6(b);
+      const full = w.map((x, i) => x.toString(16).padStart(Math.min(4, x.toString(16).length + pad[i]), '0')).join(':');
+      assert.equal(`[${text}]`, new URL(`http://[${full}]/`).hostname, full);
+      assert.deepEqual(parseIpv6(text), b);
+      assert.deepEqual(parseIpv6(full), b);
+      assert.deepEqual(parseIpv6(full.toUpperCase()), b);
+    }),
+    { numRuns: 3000 },
+  );
 });
