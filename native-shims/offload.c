@@ -60,9 +60,13 @@ static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
  * (extension headers between l3+40 and l4 are kept); TCP: sequence number, FIN and PSH only
  * on the last segment, CWR only on the first; UDP: length; the L4 checksum is computed in full
  * (whatever the super-frame's field held). Returns the number of segments.
+ *
+ * With a 14th argument `from`, only a window is written: segments from, from+1, ... (at most
+ * maxSegs of them, the first at dstOff) — so the caller can lay a super-frame's segments out in
+ * groups (WireGuard's UDP GSO trains, each under 64 KB). Returns how many were written.
  */
 napi_value gso_split(napi_env env, napi_callback_info info) {
-  ARGS(13);
+  ARGS(14);
   const char *call = "gsoSplit";
   uint8_t *buf;
   int32_t *lens;
@@ -82,6 +86,9 @@ napi_value gso_split(napi_env env, napi_callback_info info) {
       !arg_typed(env, argv[11], napi_int32_array, call, "lens", (void **)&lens, &llen) ||
       !arg_int(env, argv[12], 0, INT32_MAX, call, "lensAt", &at))
     return NULL;
+  const int window = argc >= 14;
+  int64_t from = 0;
+  if (window && !arg_int(env, argv[13], 0, 65535, call, "from", &from)) return NULL;
   const int v4 = kind == GSO_TCP4 || kind == GSO_UDP4;
   const int tcp = kind == GSO_TCP4 || kind == GSO_TCP6;
   const int64_t end = off + len;
@@ -92,11 +99,13 @@ napi_value gso_split(napi_env env, napi_callback_info info) {
   const int64_t hlen = pay - off;
   const int64_t data = end - pay;
   const int64_t n = data == 0 ? 1 : (data + mss - 1) / mss;
-  if (n > max) return throw_errno(env, EINVAL, "%s: %lld segments, more than maxSegs", call, (long long)n);
-  if (at + n > (int64_t)llen) return throw_errno(env, EINVAL, "%s: segments extend beyond lens", call);
-  if (stride < hlen + (data < mss ? data : mss))
-    return throw_errno(env, EINVAL, "%s: stride shorter than a segment", call);
-  const int64_t dend = dst + (n - 1) * stride + hlen + (data < mss ? data : mss);
+  if (!window && n > max) return throw_errno(env, EINVAL, "%s: %lld segments, more than maxSegs", call, (long long)n);
+  if (from >= n) return throw_errno(env, EINVAL, "%s: from is past the last segment", call);
+  const int64_t count = n - from < max ? n - from : max;
+  if (at + count > (int64_t)llen) return throw_errno(env, EINVAL, "%s: segments extend beyond lens", call);
+  if (count > 1 && stride < hlen + mss) return throw_errno(env, EINVAL, "%s: stride shorter than a segment", call);
+  const int64_t lastChunk = data - (from + count - 1) * mss < mss ? data - (from + count - 1) * mss : mss;
+  const int64_t dend = dst + (count - 1) * stride + hlen + lastChunk;
   if (dend > (int64_t)blen) return throw_errno(env, EINVAL, "%s: segments extend beyond buf", call);
   if (dst < end && off < dend) return throw_errno(env, EINVAL, "%s: segments overlap the frame", call);
 
@@ -108,8 +117,8 @@ napi_value gso_split(napi_env env, napi_callback_info info) {
                             : 0;
   /* The pseudo-header's addresses are the same for every segment. */
   const uint64_t addrs = v4 ? sum_bytes(src + o3 + 12, 8, 0) : sum_bytes(src + o3 + 8, 32, 0);
-  for (int64_t i = 0; i < n; i++) {
-    uint8_t *s = buf + dst + i * stride;
+  for (int64_t i = from; i < from + count; i++) {
+    uint8_t *s = buf + dst + (i - from) * stride;
     const int64_t chunk = data - i * mss < mss ? data - i * mss : mss;
     memcpy(s, src, (size_t)hlen);
     memcpy(s + hlen, buf + pay + i * mss, (size_t)chunk);
@@ -141,9 +150,9 @@ napi_value gso_split(napi_env env, napi_callback_info info) {
     uint16_t c = (uint16_t)~fold(sum_bytes(l, l4len, acc));
     if (!tcp && c == 0) c = 0xffff; /* UDP: a computed zero is sent as all ones */
     put16(l + (tcp ? 16 : 6), c);
-    lens[at + i] = (int32_t)seglen;
+    lens[at + i - from] = (int32_t)seglen;
   }
-  return make_int(env, n);
+  return make_int(env, count);
 }
 
 /*

@@ -31,6 +31,7 @@ napi_value l4_csum_ok(napi_env env, napi_callback_info info);
 /* WireGuard transport AEAD (wg_aead.c). */
 napi_value aead_seal(napi_env env, napi_callback_info info);
 napi_value aead_open(napi_env env, napi_callback_info info);
+napi_value aead_seal_many(napi_env env, napi_callback_info info);
 
 /* Fetch n arguments: N-API fills missing ones with undefined (which then
  * fails its type check) and ignores extras. */

@@ -103,3 +103,49 @@ napi_value aead_open(napi_env env, napi_callback_info info) {
   napi_get_boolean(env, ok, &r);
   return r;
 }
+
+/* aeadSealMany(key, keyOff, buf, off, stride, lens, lensAt, n, counterLo, counterHi): the n
+ * plaintexts buf[off + i*stride, + lens[lensAt+i]) sealed in place like aeadSeal, message i with
+ * counter + i: a super-frame's segments, one call for all of them. Checked in full first: a bad
+ * call throws and seals nothing. */
+napi_value aead_seal_many(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  const char *call = "aeadSealMany";
+  void *k, *b;
+  int32_t *lens;
+  size_t klen, blen, llen;
+  int64_t koff, off, stride, at, n, lo, hi;
+  if (!arg_typed(env, argv[0], napi_uint8_array, call, "key", &k, &klen) ||
+      !arg_int(env, argv[1], 0, INT32_MAX, call, "keyOff", &koff) ||
+      !arg_typed(env, argv[2], napi_uint8_array, call, "buf", &b, &blen) ||
+      !arg_int(env, argv[3], 0, INT32_MAX, call, "off", &off) ||
+      !arg_int(env, argv[4], 1, INT32_MAX, call, "stride", &stride) ||
+      !arg_typed(env, argv[5], napi_int32_array, call, "lens", (void **)&lens, &llen) ||
+      !arg_int(env, argv[6], 0, INT32_MAX, call, "lensAt", &at) ||
+      !arg_int(env, argv[7], 0, 65535, call, "n", &n) ||
+      !arg_int(env, argv[8], 0, UINT32_MAX, call, "counterLo", &lo) ||
+      !arg_int(env, argv[9], 0, UINT32_MAX, call, "counterHi", &hi))
+    return NULL;
+  if ((size_t)koff + KEY_LEN > klen) return throw_errno(env, EINVAL, "%s: key: keyOff + 32 is past the end", call);
+  if ((size_t)(at + n) > llen) return throw_errno(env, EINVAL, "%s: lens: lensAt + n is past the end", call);
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t len = lens[at + i];
+    if (len < 0 || (i < n - 1 && len + TAG_LEN > stride) || off + i * stride + len + TAG_LEN > (int64_t)blen)
+      return throw_errno(env, EINVAL, "%s: message %lld does not fit", call, (long long)i);
+  }
+  EVP_CIPHER_CTX *c = thread_ctx(env);
+  if (c == NULL) return throw_errno(env, EIO, "%s: OpenSSL", call);
+  const uint8_t *key = (const uint8_t *)k + koff;
+  uint64_t counter = ((uint64_t)hi << 32) | (uint64_t)lo;
+  for (int64_t i = 0; i < n; i++, counter++) {
+    uint8_t nonce[12] = {0}, *p = (uint8_t *)b + off + i * stride;
+    const size_t len = (size_t)lens[at + i];
+    for (int j = 0; j < 8; j++) nonce[4 + j] = (uint8_t)(counter >> (8 * j));
+    int outl = 0;
+    if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key, nonce, 1) != 1 ||
+        (len > 0 && EVP_CipherUpdate(c, p, &outl, p, (int)len) != 1) || EVP_CipherFinal_ex(c, p + outl, &outl) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + len) != 1)
+      return throw_errno(env, EIO, "%s: OpenSSL", call);
+  }
+  return NULL;
+}

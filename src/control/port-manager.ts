@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { PortConfig, Gateway } from './port-config.js';
 import { configureKernelSide, requireNetns } from './kernel-side.js';
 import { linkLocalFromMac, type Prefix } from '../wire/addr.js';
-import type { NativeShim } from '../native/tap.js';
+import { type NativeShim, TUN_F_USO4 } from '../native/tap.js';
 import { type PortTable, PORT_KIND_ENDPOINT, PORT_KIND_HOST, PORT_KIND_UPLINK } from '../tables/port-table.js';
 import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
 
@@ -72,6 +72,7 @@ export class PortManager {
       fds: tap.fds,
       dsrBackend: cfg.dsrBackend,
       offloads: tap.offloads !== 0,
+      uso: (tap.offloads & TUN_F_USO4) !== 0,
     });
     this.wakeWorkers();
     return rt;

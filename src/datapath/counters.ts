@@ -85,6 +85,11 @@ export const COUNTER_NAMES = [
   'wgKeepalives',
   'wgHandshakesToControl',
   'wgControlSent',
+  // Super-frames into the tunnel (wg-send.ts): their segments sealed in one call and sent as UDP
+  // GSO trains of messages where the uplink takes USO (each train is one wgSent); trains received
+  // (wg-receive.ts: every message of one then counts as a frame received of its own).
+  'wgTrainsSent',
+  'wgTrainsOpened',
   // Recorder: frames copied into this worker's capture ring (inbound and outbound points), and
   // captures lost to a full ring (the frame itself goes on).
   'recorderCaptured',

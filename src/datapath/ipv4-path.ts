@@ -9,7 +9,7 @@ import { sendToNeighbour, SEND_FRAGMENT } from './output.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { vxlanSend, isVxlanDatagram, vxlanDecapsulate } from './vxlan.js';
 import { lbIpv4, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
-import { isWgDatagram, wgReceive } from './wg-receive.js';
+import { isWgDatagram, wgReceive, wgOpenTrain } from './wg-receive.js';
 import { natEgress, natApply, natLocal } from './nat-stage.js';
 import { isSuper, isGso, checksumPartial, superFrameCheck, superWireLen, resolveSuper } from './superframe.js';
 import { ETH_HLEN, ETH_DST, ETH_SRC, isGroup } from '../wire/ethernet.js';
@@ -183,7 +183,10 @@ function deliverLocal4(dp: Datapath, port: number, off: number, ip: number): voi
   if (isSuper(dp)) {
     // Of super-frames for us only a reply to translate back is expected; checksums left to us are finished.
     if (isGso(dp)) {
-      if (dp.nat === null || !natLocal(dp, port, off, ip, 4)) dp.ctr[C.dropSuperFrameLocal]++;
+      // A train of WireGuard messages (another Weft's UDP GSO), or a reply to translate back.
+      if (b[ip + IPV4_PROTO] === IPPROTO_UDP && isWgDatagram(dp, port, m, icmpLen))
+        wgOpenTrain(dp, ip, 4, m, ip + total);
+      else if (dp.nat === null || !natLocal(dp, port, off, ip, 4)) dp.ctr[C.dropSuperFrameLocal]++;
       return;
     }
     resolveSuper(dp, off, ETH_HLEN + total);

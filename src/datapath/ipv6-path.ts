@@ -8,7 +8,7 @@ import { C } from './counters.js';
 import { sendIcmp6Error } from './icmp-errors.js';
 import { sendToNeighbour } from './output.js';
 import { vxlanSend, isVxlanDatagram, vxlanDecapsulate } from './vxlan.js';
-import { isWgDatagram, wgReceive } from './wg-receive.js';
+import { isWgDatagram, wgReceive, wgOpenTrain } from './wg-receive.js';
 import { lbIpv6, isIpip, ipipDecapsulate, ipipToEndpoint } from './lb.js';
 import { handleNdp, isLocal6 } from './ndp.js';
 import { natEgress, natApply, natLocal } from './nat-stage.js';
@@ -182,7 +182,10 @@ function deliverIcmp6(dp: Datapath, port: number, off: number, ip: number, end: 
   if (isSuper(dp)) {
     // Of super-frames for us only a reply to translate back is expected; checksums left to us are finished.
     if (isGso(dp)) {
-      if (dp.nat === null || !natLocal(dp, port, off, ip, 6)) dp.ctr[C.dropSuperFrameLocal]++;
+      // A train of WireGuard messages (another Weft's UDP GSO), or a reply to translate back.
+      if (w.proto === IPPROTO_UDP && isWgDatagram(dp, port, w.l4Off, end - w.l4Off))
+        wgOpenTrain(dp, ip, 6, w.l4Off, end);
+      else if (dp.nat === null || !natLocal(dp, port, off, ip, 6)) dp.ctr[C.dropSuperFrameLocal]++;
       return;
     }
     resolveSuper(dp, off, end - off);

@@ -14,7 +14,7 @@ import { sum16, finish, pseudoSum6 } from '../wire/checksum.js';
 import { put16, copy } from '../wire/bytes.js';
 import { PORT_HAS_IPV4 } from '../tables/port-table.js';
 import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
-import { PARKED, PARK_FULL, SEND_FORWARD } from './send-kinds.js';
+import { PARKED, PARK_FULL, SEND_FORWARD, SEND_WG_TRAIN } from './send-kinds.js';
 import { isSuper, transmitSuper } from './superframe.js';
 import { VNET_WORDS, VNET_FLAGS, VNET_GSO_TYPE } from '../native/tap.js';
 
@@ -163,8 +163,9 @@ export function parkFrame(
 ): void {
   const q = dp.pending;
   const already = q.waiting(port, family, nh, nhOff);
-  // The received frame keeps its offload state while it waits; what was made of it has none.
-  const vnet = asFragment === SEND_FORWARD && isSuper(dp) ? dp.vnet : null;
+  // The received frame keeps its offload state while it waits, as does a WireGuard train; what
+  // else was made of it has none.
+  const vnet = (asFragment === SEND_FORWARD || asFragment === SEND_WG_TRAIN) && isSuper(dp) ? dp.vnet : null;
   if (!q.add(port, family, nh, nhOff, b, off, len, dp.now, dp.tx.recordBits, vnet)) {
     dp.ctr[PARK_FULL[asFragment]]++;
     return;

@@ -2,12 +2,12 @@
 // until the neighbour answers.
 import type { Datapath } from './state.js';
 import { WG_PORT } from '../tables/layout.js';
-import { SEND_FORWARD, SENT, TX_FULL } from './send-kinds.js';
+import { SEND_FORWARD, SEND_WG_TRAIN, SENT, TX_FULL } from './send-kinds.js';
 import { isSuper, transmitSuper } from './superframe.js';
 import { groTransmit } from './gro.js';
 import { PORT_OFFLOADS } from '../tables/port-table.js';
 
-export { SEND_FORWARD, SEND_FRAGMENT, SEND_WIREGUARD, SEND_SEGMENT } from './send-kinds.js';
+export { SEND_FORWARD, SEND_FRAGMENT, SEND_WIREGUARD, SEND_SEGMENT, SEND_WG_TRAIN } from './send-kinds.js';
 import { neighbourMac, parkFrame } from './neighbours.js';
 import { ETH_SRC } from '../wire/ethernet.js';
 import { copy } from '../wire/bytes.js';
@@ -15,6 +15,11 @@ import { copy } from '../wire/bytes.js';
 /** `kind` (SEND_*): a received frame's outcome, or information about a packet counted already. */
 export function transmit(dp: Datapath, port: number, off: number, len: number, kind = SEND_FORWARD): void {
   // The received frame itself, still a super-frame or with its checksum left to the device.
+  // A WireGuard train (wg-send.ts) is a UDP super-frame too.
+  if (kind === SEND_WG_TRAIN) {
+    transmitSuper(dp, port, off, len, false, kind);
+    return;
+  }
   if (kind === SEND_FORWARD) {
     if (isSuper(dp)) {
       transmitSuper(dp, port, off, len, false);

@@ -10,6 +10,7 @@ import { handleIpv4 } from './ipv4-path.js';
 import { handleIpv6 } from './ipv6-path.js';
 import { vxlanSendBack } from './vxlan.js';
 import { wgFlush } from './wg-send.js';
+import { wgTrainNext } from './wg-receive.js';
 import {
   ETH_HLEN,
   ETH_DST,
@@ -59,6 +60,23 @@ function runFrame(dp: Datapath, port: number, off: number, len: number): void {
   dp.via = 0;
   dp.innerVia = 0;
   dispatchFrame(dp, port, off, len);
+  runInner(dp);
+  // A train of WireGuard messages (the frame itself, so nothing came through a tunnel) opens one
+  // message at a time, each inner packet run in turn.
+  if (dp.wg !== null && dp.wg.trainNext < dp.wg.trainEnd) {
+    for (;;) {
+      dp.via = 0;
+      if (!wgTrainNext(dp)) break;
+      runInner(dp);
+    }
+  }
+  // Answers the router queued on the tunnel pseudo-port go back through the tunnel they came by.
+  if ((dp.via & VIA_VXLAN) !== 0 && dp.tx.count[TUNNEL_PORT] !== 0) vxlanSendBack(dp);
+  dp.via = 0;
+}
+
+/** The inner frame a stage handed back, and the one inside that, under one depth guard. */
+function runInner(dp: Datapath): void {
   for (let depth = 1; dp.innerVia !== 0; depth++) {
     const via = dp.innerVia;
     dp.innerVia = 0;
@@ -69,9 +87,6 @@ function runFrame(dp: Datapath, port: number, off: number, len: number): void {
     dp.via |= via;
     dispatchInner(dp, dp.innerPort, dp.innerOff, dp.innerLen);
   }
-  // Answers the router queued on the tunnel pseudo-port go back through the tunnel they came by.
-  if ((dp.via & VIA_VXLAN) !== 0 && dp.tx.count[TUNNEL_PORT] !== 0) vxlanSendBack(dp);
-  dp.via = 0;
 }
 
 function dispatchFrame(dp: Datapath, port: number, off: number, len: number): void {

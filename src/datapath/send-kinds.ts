@@ -11,7 +11,13 @@ export const SEND_WIREGUARD = 2;
 /** One segment of a super-frame already counted as `segmented`: segmentsSent / Queued / Lost. */
 export const SEND_SEGMENT = 3;
 
-export const SENT = [C.forwarded, C.fragmentsSent, C.wgSent, C.segmentsSent];
-export const TX_FULL = [C.dropTxFull, C.fragmentsLost, C.wgLost, C.segmentsLost];
-export const PARKED = [C.pendingQueued, C.fragmentsQueued, C.wgParked, C.segmentsQueued];
-export const PARK_FULL = [C.dropPendingFull, C.fragmentsLost, C.wgLost, C.segmentsLost];
+/**
+ * A train of WireGuard messages (wg-send.ts): one UDP GSO super-frame whose offload header is in
+ * dp.vnet — the one kind besides a received super-frame that goes with dp.vnet.
+ */
+export const SEND_WG_TRAIN = 4;
+
+export const SENT = [C.forwarded, C.fragmentsSent, C.wgSent, C.segmentsSent, C.wgSent];
+export const TX_FULL = [C.dropTxFull, C.fragmentsLost, C.wgLost, C.segmentsLost, C.wgLost];
+export const PARKED = [C.pendingQueued, C.fragmentsQueued, C.wgParked, C.segmentsQueued, C.wgParked];
+export const PARK_FULL = [C.dropPendingFull, C.fragmentsLost, C.wgLost, C.segmentsLost, C.wgLost];

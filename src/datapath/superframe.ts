@@ -12,8 +12,9 @@
 import type { Datapath } from './state.js';
 import { C } from './counters.js';
 import { SEG_SLOTS } from './arena.js';
-import { SENT, TX_FULL, SEND_SEGMENT } from './send-kinds.js';
-import { PORT_OFFLOADS } from '../tables/port-table.js';
+import { SENT, TX_FULL, SEND_SEGMENT, SEND_FORWARD } from './send-kinds.js';
+import { WG_PORT } from '../tables/layout.js';
+import { PORT_OFFLOADS, PORT_USO } from '../tables/port-table.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../wire/ipv4.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { TCP_MIN_HLEN, TCP_CSUM, tcpHeaderLen } from '../wire/tcp.js';
@@ -203,25 +204,37 @@ export function resolveSuper(dp: Datapath, off: number, len: number): number {
  * checksum finished, first. Counts the frame's outcome (forwarded / segmented, or a drop) — or,
  * for a frame that waited for its neighbour (parked), pendingSent.
  */
-export function transmitSuper(dp: Datapath, port: number, off: number, len: number, parked: boolean): void {
+export function transmitSuper(
+  dp: Datapath,
+  port: number,
+  off: number,
+  len: number,
+  parked: boolean,
+  kind = SEND_FORWARD,
+): void {
   const tx = dp.tx;
-  const sent = parked ? C.pendingSent : C.forwarded;
-  if ((dp.ports.flags(port) & PORT_OFFLOADS) !== 0) {
+  const sent = parked ? C.pendingSent : SENT[kind];
+  // WireGuard takes super-frames whole: wg-send.ts seals their segments in one call. A UDP one
+  // needs a port whose kernel took USO.
+  const flags = dp.ports.flags(port);
+  const udp = (dp.vnet[VNET_GSO_TYPE] & ~VIRTIO_GSO_ECN) === VIRTIO_GSO_UDP_L4;
+  if (((flags & PORT_OFFLOADS) !== 0 && (!udp || (flags & PORT_USO) !== 0)) || port === WG_PORT) {
     if (tx.pushVnet(port, off, len, dp.vnet, 0)) {
       dp.ctr[sent]++;
-      if (isGso(dp)) dp.ctr[C.txSuperFrames]++;
-    } else dp.ctr[C.dropTxFull]++;
+      if (isGso(dp) && port !== WG_PORT) dp.ctr[C.txSuperFrames]++;
+    } else dp.ctr[TX_FULL[kind]]++;
     return;
   }
   if (!isGso(dp)) {
     finishChecksum(dp, off, len);
     if (tx.push(port, off, len)) dp.ctr[sent]++;
-    else dp.ctr[C.dropTxFull]++;
+    else dp.ctr[TX_FULL[kind]]++;
     return;
   }
   const n = segmentFrame(dp, off, len);
   if (n === 0) return;
-  dp.ctr[parked ? C.pendingSent : C.segmented]++;
+  // A received super-frame's outcome; a WireGuard train's messages were counted already.
+  dp.ctr[parked ? C.pendingSent : kind === SEND_FORWARD ? C.segmented : SENT[kind]]++;
   for (let i = 0; i < n; i++) {
     if (tx.push(port, segOff[i], segLen[i])) dp.ctr[SENT[SEND_SEGMENT]]++;
     else dp.ctr[TX_FULL[SEND_SEGMENT]]++;

@@ -47,6 +47,8 @@ import { EV_FLAGS, EV_GATEWAY, EGRESS_LOCAL, EGRESS_NO_GATEWAY, EGRESS_GATEWAY_V
 import { udpLengthValid, UDP_HLEN, UDP_LEN, UDP_DST_PORT } from '../wire/udp.js';
 import { get16, get32, put16, copy, wordsEqualBytes } from '../wire/bytes.js';
 import { WG_PORT } from '../tables/layout.js';
+import { VNET_GSO_SIZE } from '../native/tap.js';
+import { clearSuper } from './superframe.js';
 import { PORT_KIND_UPLINK } from '../tables/port-table.js';
 
 /** Offset of the replay window inside a keypair's shared region (keypair.ts). */
@@ -90,6 +92,45 @@ export function wgReceive(
   else dp.ctr[C.dropWgMalformed]++;
   void port;
   void off;
+}
+
+/**
+ * A UDP GSO super-frame to our listen port (another Weft's train, wg-send.ts): a message every
+ * gso_size bytes. Noted here; receive.ts opens them one at a time (wgTrainNext), each inner
+ * packet run through the pipeline before the next. Each message counts as a frame received.
+ */
+export function wgOpenTrain(dp: Datapath, ip: number, family: number, u: number, end: number): void {
+  const w = dp.wg!;
+  const size = dp.vnet[VNET_GSO_SIZE];
+  clearSuper(dp);
+  if ((dp.via & VIA_TUNNEL) !== 0) {
+    dp.ctr[C.dropWgNested]++;
+    return;
+  }
+  const msg = u + UDP_HLEN;
+  const count = Math.ceil((end - msg) / size);
+  dp.ctr[C.wgTrainsOpened]++;
+  dp.ctr[C.rxFrames] += count - 1;
+  w.trainFamily = family;
+  w.trainIp = ip;
+  w.trainUdp = u;
+  w.trainNext = msg;
+  w.trainEnd = end;
+  w.trainSize = size;
+}
+
+/** Opens the next message of the train wgOpenTrain noted; false when there is none. */
+export function wgTrainNext(dp: Datapath): boolean {
+  const w = dp.wg;
+  if (w === null || w.trainNext >= w.trainEnd) return false;
+  const msg = w.trainNext;
+  const len = Math.min(w.trainSize, w.trainEnd - msg);
+  w.trainNext = msg + w.trainSize;
+  const type = wgCheck(dp.arena.bytes, msg, len);
+  if (type === MSG_TRANSPORT) transport(dp, w.trainFamily, w.trainIp, w.trainUdp, msg, len);
+  else if (type > 0) toControl(dp, w.trainFamily, w.trainIp, w.trainUdp, msg, len);
+  else dp.ctr[C.dropWgMalformed]++;
+  return true;
 }
 
 function transport(dp: Datapath, family: number, ip: number, u: number, msg: number, len: number): void {

@@ -32,6 +32,16 @@ export class WgWorker {
    */
   readonly forcedPeer = new Int32Array(TX_PER_PORT).fill(-1);
   /**
+   * A UDP GSO train of messages being opened (wg-receive.ts): its outer IP and UDP headers, the
+   * next message and the end, the messages' stride; trainNext === trainEnd when there is none.
+   */
+  trainFamily = 0;
+  trainIp = 0;
+  trainUdp = 0;
+  trainNext = 0;
+  trainEnd = 0;
+  trainSize = 0;
+  /**
    * Tells the control thread a handshake message waits in its ring (set by the worker: a
    * postMessage, sent only when the ring was empty, so never per packet under load).
    */

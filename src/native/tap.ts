@@ -25,6 +25,7 @@ export interface TapHandle {
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
+export const TUN_F_USO4 = 0x20;
 
 /**
  * A frame's virtio_net_hdr as rxBatch / txBatch exchange it: VNET_WORDS Int32 words per frame
@@ -117,10 +118,28 @@ export interface NativeShim {
     counterHi: number,
   ): void;
   /**
+   * aeadSeal for n messages at once: plaintext i is buf[off + i*stride, + lens[lensAt+i]), sealed
+   * in place with counter + i (the 64-bit counter carrying into counterHi), its tag after it.
+   */
+  aeadSealMany(
+    key: Uint8Array,
+    keyOff: number,
+    buf: Uint8Array,
+    off: number,
+    stride: number,
+    lens: Int32Array,
+    lensAt: number,
+    n: number,
+    counterLo: number,
+    counterHi: number,
+  ): void;
+  /**
    * Software TSO / USO: the super-frame buf[off, off+len) (IP header at l3, TCP/UDP at l4, payload
    * at `payload`; kind GSO_*) cut into segments of at most mss payload bytes, segment i written at
    * buf[dstOff + i*stride] with its own headers and checksums, its length in lens[lensAt+i].
-   * Returns the number of segments (at most maxSegs, else EINVAL and nothing written).
+   * Returns the number of segments (at most maxSegs, else EINVAL and nothing written). With
+   * `from`, a window: segments from, from+1, ... (at most maxSegs, the first at dstOff); returns
+   * how many were written.
    */
   gsoSplit(
     buf: Uint8Array,
@@ -136,6 +155,7 @@ export interface NativeShim {
     maxSegs: number,
     lens: Int32Array,
     lensAt: number,
+    from?: number,
   ): number;
   /**
    * Finishes a checksum left to the device (virtio NEEDS_CSUM): the complement of the sum of

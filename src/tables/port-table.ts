@@ -58,6 +58,8 @@ export const PORT_HAS_IPV6 = 2;
 export const PORT_DSR_BACKEND = 4;
 /** A TAP opened with offloads: frames carry a virtio_net_hdr, super-frames go out whole. */
 export const PORT_OFFLOADS = 8;
+/** Its offloads include USO (UDP segmentation: kernel 6.2 and later): WireGuard trains go out whole. */
+export const PORT_USO = 16;
 
 const HEADER_WORDS = 4; // generation, highest index + 1
 const PORT_WORDS = 64;
@@ -85,6 +87,8 @@ export interface PortSpec {
   dsrBackend?: boolean;
   /** Opened with TAP offloads (virtio_net_hdr on every frame). */
   offloads?: boolean;
+  /** The kernel took UDP segmentation offload (USO) too. */
+  uso?: boolean;
 }
 
 export class PortTable {
@@ -128,7 +132,8 @@ export class PortTable {
       (spec.ipv4 ? PORT_HAS_IPV4 : 0) |
       (spec.ipv6 ? PORT_HAS_IPV6 : 0) |
       (spec.dsrBackend ? PORT_DSR_BACKEND : 0) |
-      (spec.offloads ? PORT_OFFLOADS : 0);
+      (spec.offloads ? PORT_OFFLOADS : 0) |
+      (spec.offloads && spec.uso ? PORT_USO : 0);
     const b = w * 4;
     this.bytes.set(spec.mac, b + B_MAC);
     this.bytes.fill(0, b + B_IPV4, b + B_IPV6_LL + 16);

@@ -218,6 +218,7 @@ export class Harness {
         ipv6LinkLocal: linkLocalFromMac(PORT_MACS[index]),
         fds: [-1],
         offloads: opts.offloads?.[index] ?? false,
+        uso: opts.offloads?.[index] ?? false,
       });
     });
     for (const r of routesFromConfig(cfg)) programRoute(this.routes, r);
