@@ -268,6 +268,54 @@ test('gsoSplit and csumFill refuse what does not fit, before writing anything', 
   assert.equal(n.gsoSplit(buf, 0, len, GSO_TCP4, 14, 34, 54, 1000, 4096, 2048, 8, l, 0), 3);
 });
 
+test('gsoSplit with a window writes exactly the segments the whole split makes, at its own stride', () => {
+  for (const v6 of [false, true]) {
+    const s = superFrame({ v6, udp: false, payload: 7000, mss: 1000 });
+    const len = s.frame.length;
+    const { kind, l3, l4, payload: pay } = s;
+    const buf = new Uint8Array(65536);
+    buf.set(s.frame, 0);
+    const all = new Int32Array(8);
+    assert.equal(n.gsoSplit(buf, 0, len, kind, l3, l4, pay, 1000, 16384, 1500, 8, all, 0), 7);
+    const whole = Array.from({ length: 7 }, (_, i) => buf.slice(16384 + i * 1500, 16384 + i * 1500 + all[i]!));
+    const part = new Int32Array(8);
+    // Segments 2..5 (a window of 4), written back to back 1100 bytes apart; then the last one alone.
+    assert.equal(n.gsoSplit(buf, 0, len, kind, l3, l4, pay, 1000, 32768, 1100, 4, part, 0, 2), 4);
+    for (let j = 0; j < 4; j++) {
+      assert.deepEqual(buf.slice(32768 + j * 1100, 32768 + j * 1100 + part[j]!), whole[2 + j], `segment ${2 + j}`);
+    }
+    assert.equal(n.gsoSplit(buf, 0, len, kind, l3, l4, pay, 1000, 49152, 1100, 4, part, 0, 6), 1, 'only one left');
+    assert.deepEqual(buf.slice(49152, 49152 + part[0]!), whole[6]);
+    assert.throws(
+      () => n.gsoSplit(buf, 0, len, kind, l3, l4, pay, 1000, 49152, 1100, 4, part, 0, 7),
+      (e) => isNativeError(e, 'EINVAL'),
+      'from past the last segment',
+    );
+  }
+});
+
+test('aeadSealMany seals each message as aeadSeal would, with counter + i (carrying into the high word)', () => {
+  const keys = new Uint8Array(64);
+  for (let i = 0; i < keys.length; i++) keys[i] = (i * 29 + 3) & 255;
+  const stride = 200;
+  const lens = Int32Array.of(160, 160, 160, 48);
+  const one = new Uint8Array(8 + 4 * stride);
+  for (let i = 0; i < one.length; i++) one[i] = (i * 11) & 255;
+  const many = one.slice();
+  const lo = 0xfffffffe; // the third message's counter carries into the high word
+  n.aeadSealMany(keys, 32, many, 8, stride, lens, 0, 4, lo, 5);
+  for (let i = 0; i < 4; i++) {
+    const c = lo + i;
+    n.aeadSeal(keys, 32, one, 8 + i * stride, lens[i]!, c >>> 0, c > 0xffffffff ? 6 : 5);
+  }
+  assert.deepEqual(many, one);
+  const bad = (f: () => unknown): void => assert.throws(f, (e) => isNativeError(e, 'EINVAL'));
+  bad(() => n.aeadSealMany(keys, 40, many, 8, stride, lens, 0, 4, 0, 0)); // key past the end
+  bad(() => n.aeadSealMany(keys, 0, many, 8, 100, lens, 0, 4, 0, 0)); // messages overlap
+  bad(() => n.aeadSealMany(keys, 0, many, 8, stride, lens, 2, 4, 0, 0)); // past lens
+  bad(() => n.aeadSealMany(keys, 0, many, 200, stride, lens, 0, 4, 0, 0)); // past the buffer
+});
+
 test('gsoSplit cuts super-frames exactly as the kernel does (TCP and UDP, IPv4 and IPv6, options, flags)', LAB, () =>
   withLab(async (lab) => {
     for (const c of CASES) {
