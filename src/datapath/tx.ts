@@ -47,20 +47,7 @@ export class TxQueues {
     this.vnet[d * 3 + VNET_FLAGS] = 0;
     this.vnet[d * 3 + VNET_GSO_TYPE] = 0;
     this.count[port] = n + 1;
-    // Pseudo-ports' frames (VXLAN, WireGuard) are captured once encapsulated onto an uplink.
-    if (this.recordBits !== 0 && port < FIRST_PSEUDO_PORT) {
-      this.recorder!.capture(
-        this.bytes,
-        off,
-        len,
-        this.recordBits,
-        POINT_OUT,
-        port,
-        this.ctr,
-        C.recorderCaptured,
-        C.recorderLost,
-      );
-    }
+    this.capture(port, off, len);
     return true;
   }
 
@@ -72,7 +59,11 @@ export class TxQueues {
     return true;
   }
 
-  /** The recorder's outbound capture of a frame that does not get a descriptor of its own (GRO merges it). */
+  /**
+   * The recorder's outbound capture of a frame queued on port (push), or of one that does not get
+   * a descriptor of its own (GRO merges it). Pseudo-ports' frames (VXLAN, WireGuard) are captured
+   * once encapsulated onto an uplink.
+   */
   capture(port: number, off: number, len: number): void {
     if (this.recordBits !== 0 && port < FIRST_PSEUDO_PORT) {
       this.recorder!.capture(
