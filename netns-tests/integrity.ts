@@ -9,6 +9,7 @@ import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentHandle, type Topology, REPO, sleep, waitExit } from './harness.js';
+import { addEndpoint, startNode, type ClusterNode } from './cluster.js';
 
 const XFER = join(REPO, 'netns-tests', 'tools', 'integrity_xfer.py');
 
@@ -163,13 +164,6 @@ export async function portOffloads(agent: AgentHandle, name: string): Promise<bo
   return p.offloads;
 }
 
-/** What the agents' workers counted, summed: the super-frame counters among them. */
-export async function totals(agents: AgentHandle[]): Promise<Record<string, number>> {
-  const sum: Record<string, number> = {};
-  for (const a of agents) for (const [k, v] of Object.entries((await a.status()).totals)) sum[k] = (sum[k] ?? 0) + v;
-  return sum;
-}
-
 /**
  * Runs one transfer and asserts the acceptance: every byte arrived, the sha256 matches, the receiving
  * kernel counted no TCP checksum error and, with a capture, tcpdump found no checksum incorrect
@@ -194,4 +188,63 @@ export async function checkTransfer(
     assert.ok(r.capture.correct >= 1000, `${label}: tcpdump verified ${r.capture.correct} of ${r.capture.packets}`);
   }
   return r;
+}
+
+/**
+ * The cluster paths: a1 on n1 sends 512 MiB to b1 on n2 (every TAP with offloads) and to c1 on n3
+ * (its endpoints without: n3 cuts what arrives into segments), each on IPv4 and IPv6, with
+ * direct routing, VXLAN or WireGuard between the nodes.
+ */
+export async function clusterIntegrity(
+  t: Topology,
+  file: BigFile,
+  how: 'direct' | 'vxlan' | 'wireguard',
+  note: (line: string) => void,
+): Promise<void> {
+  const store = `dir:${join(t.dir, 'store')}`;
+  const mode = how === 'vxlan' ? 'vxlan' : 'direct';
+  const node = (i: number, endpointOffloads?: 'off'): Promise<ClusterNode> =>
+    how === 'wireguard'
+      ? startNode(
+          t,
+          i,
+          { store, mode, endpointOffloads },
+          { encryption: 'wireguard' },
+          // An interface name of this test's own (the default, wg-<node>, is the demo's too).
+          { wireguard: { interface: `${t.prefix}w${i}`.slice(-15) } },
+        )
+      : startNode(t, i, { store, mode, endpointOffloads });
+  const nodes = [await node(1), await node(2), await node(3, 'off')];
+  const a1 = addEndpoint(t, nodes[0], 'a1');
+  const b1 = addEndpoint(t, nodes[1], 'b1');
+  const c1 = addEndpoint(t, nodes[2], 'c1');
+  assert.equal(await portOffloads(nodes[1].agent, 'b1'), process.env.WEFT_OFFLOADS !== 'off');
+  assert.equal(await portOffloads(nodes[2].agent, 'c1'), false);
+  for (const [to, off] of [
+    [b1, false],
+    [c1, true],
+  ] as const)
+    for (const host of [to.ipv4, to.ipv6])
+      await checkTransfer(
+        t,
+        file,
+        `${how} ${host.includes(':') ? 'IPv6' : 'IPv4'} a1 → ${to.name} offloads ${off ? 'off' : 'on'}`,
+        { recvNs: to.ns, sendNs: a1.ns, host, port: 5201, capture: off ? { iface: 'eth0' } : undefined },
+        note,
+      );
+  for (const n of nodes) await checkAgent(n.agent, n.name, note);
+}
+
+/** Notes what an agent's workers did with super-frames; asserts it is healthy and wrote every frame. */
+export async function checkAgent(agent: AgentHandle, name: string, note: (line: string) => void): Promise<void> {
+  const s = await agent.status();
+  const c = s.totals;
+  const n = (k: string): number => c[k] ?? 0;
+  note(
+    `${name}: rxSuperFrames ${n('rxSuperFrames')}, segmented ${n('segmented')}, segmentsMade ${n('segmentsMade')}, ` +
+      `checksumsFinished ${n('checksumsFinished')}, groMerged ${n('groMerged')}, dropTxError ${n('dropTxError')}`,
+  );
+  assert.equal(s.health, 'ok', `${name}: health`);
+  // A frame the kernel refuses (a bad virtio header) is counted here.
+  assert.equal(n('dropTxError'), 0, `${name}: frames the kernel refused`);
 }
