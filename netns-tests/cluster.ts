@@ -19,6 +19,8 @@ export interface ClusterOptions {
   mode?: 'direct' | 'vxlan';
   leaseTTL?: number;
   workers?: number;
+  /** TAP offloads of the node's endpoints (the config's top-level default); its uplink keeps the harness's. */
+  endpointOffloads?: 'on' | 'off';
 }
 
 /** Creates the fabric (bridge br0 in namespace "<prefix>-fab") once per topology. */
@@ -82,8 +84,10 @@ export async function startNode(
         bridge: 'br0',
         ifname: `${name}up`,
         addresses: [`${underlay4}/24`, `${underlay6}/64`],
+        ...(o.endpointOffloads ? { offloads: process.env.WEFT_OFFLOADS ?? 'on' } : {}),
       },
     ],
+    ...(o.endpointOffloads ? { offloads: o.endpointOffloads } : {}),
     ...top,
   };
   const agent = await t.startAgent(ns, config);

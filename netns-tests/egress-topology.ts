@@ -31,12 +31,18 @@ export function egressNode(
   i: number,
   store: string,
   egress: Record<string, unknown> = {},
-  opts: { workers?: number; mode?: 'direct' | 'vxlan'; leaseTTL?: number } = {},
+  opts: { workers?: number; mode?: 'direct' | 'vxlan'; leaseTTL?: number; endpointOffloads?: 'on' | 'off' } = {},
 ): Promise<ClusterNode> {
   return startNode(
     t,
     i,
-    { store, workers: opts.workers ?? 1, mode: opts.mode, leaseTTL: opts.leaseTTL },
+    {
+      store,
+      workers: opts.workers ?? 1,
+      mode: opts.mode,
+      leaseTTL: opts.leaseTTL,
+      endpointOffloads: opts.endpointOffloads,
+    },
     {},
     { routes: OUTSIDE_ROUTES, egress },
   );

@@ -180,7 +180,7 @@ export async function withTopology<T>(tag: string, fn: (t: Topology) => Promise<
 /** A node with two endpoints behind one agent: the topology of the frame-path tests. */
 export async function twoEndpoints(
   t: Topology,
-  opts: { workers?: number; mtu2?: number; extra?: Record<string, unknown> } = {},
+  opts: { workers?: number; mtu2?: number; offloads2?: 'on' | 'off'; extra?: Record<string, unknown> } = {},
 ): Promise<{ node: string; ep1: string; ep2: string; agent: AgentHandle }> {
   const node = t.ns('node');
   const ep1 = t.ns('ep1');
@@ -198,6 +198,7 @@ export async function twoEndpoints(
         ipv4: '198.19.1.20',
         ipv6: '2001:db8:19:1::20',
         mtu: opts.mtu2 ?? 1500,
+        ...(opts.offloads2 ? { offloads: opts.offloads2 } : {}),
       },
     ],
     ...opts.extra,

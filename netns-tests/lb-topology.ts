@@ -63,14 +63,19 @@ export async function lbTopology(
   t: Topology,
   store: string,
   lbCount = 1,
-  top: { lb?: Record<string, unknown>; backend?: Record<string, unknown> } = {},
+  top: {
+    lb?: Record<string, unknown>;
+    backend?: Record<string, unknown>;
+    /** TAP offloads of n2's endpoint b1 (ClusterOptions.endpointOffloads). */
+    n2EndpointOffloads?: 'on' | 'off';
+  } = {},
 ): Promise<LbTopology> {
   const fab = fabric(t);
   const lbs: ClusterNode[] = [];
   for (let i = 0; i < lbCount; i++)
     lbs.push(await startNode(t, 5 + i, { store }, {}, { lb: { tableSize: 1021 }, ...top.lb }));
   const n1 = await startNode(t, 1, { store }, {}, top.backend);
-  const n2 = await startNode(t, 2, { store }, {}, top.backend);
+  const n2 = await startNode(t, 2, { store, endpointOffloads: top.n2EndpointOffloads }, {}, top.backend);
   const vips = [VIP4, VIP6, VIP4_XLATE];
   const backends = [
     addEndpoint(t, n1, 'a1', 'app=web', vips),

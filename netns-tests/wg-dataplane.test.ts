@@ -7,52 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
-import { wgKeys, wgNodeConfig } from './wg-setup.js';
+import { wgKeys, wgNodeConfig, startGo } from './wg-setup.js';
 import { withTopology, sleep, type Topology, WEFT } from './harness.js';
-
-const GO_ENV = ['env', 'WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1', 'WG_PROCESS_FOREGROUND=1'];
 
 function counters(t: Topology, api: string): Record<string, number> {
   return (
     JSON.parse(t.must('', ['node', WEFT, 'status', '--json', '--api', api])) as { totals: Record<string, number> }
   ).totals;
-}
-
-function startGo(t: Topology, ns: string, ifname: string, key: string, weftPub: string): { stop: () => Promise<void> } {
-  const p = t.spawn(ns, [...GO_ENV, 'wireguard-go', ifname]);
-  for (let i = 0; i < 50 && t.run(ns, ['wg', 'show', ifname]).code !== 0; i++) spawnSleep(100);
-  t.must(ns, [
-    'wg',
-    'set',
-    ifname,
-    'listen-port',
-    '51820',
-    'private-key',
-    key,
-    'peer',
-    weftPub,
-    'allowed-ips',
-    '198.18.60.1/32,198.19.1.0/24,2001:db8:60::1/128,2001:db8:19:1::/64',
-    'endpoint',
-    '198.18.0.1:51871',
-  ]);
-  t.must(ns, ['ip', 'addr', 'add', '198.18.60.2/24', 'dev', ifname]);
-  t.must(ns, ['ip', 'addr', 'add', '2001:db8:60::2/64', 'dev', ifname, 'nodad']);
-  t.must(ns, ['ip', 'link', 'set', ifname, 'up']);
-  t.must(ns, ['ip', 'route', 'add', '198.19.1.0/24', 'dev', ifname]);
-  t.must(ns, ['ip', '-6', 'route', 'add', '2001:db8:19:1::/64', 'dev', ifname]);
-  return {
-    stop: async () => {
-      p.proc.kill('SIGTERM');
-      for (let i = 0; i < 50 && p.proc.exitCode === null && p.proc.signalCode === null; i++) await sleep(100);
-      rmSync(`/var/run/wireguard/${ifname}.sock`, { force: true });
-    },
-  };
-}
-
-function spawnSleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 test('WireGuard dataplane interoperates with wireguard-go: ping, iperf3, wg show/set, restart, roaming, hostile ' +

@@ -7,7 +7,7 @@ import { FIRST_PSEUDO_PORT } from '../tables/layout.js';
 import type { RecorderReader } from '../recorder/tables.js';
 import { POINT_OUT } from '../recorder/tables.js';
 import { C } from './counters.js';
-import { VNET_WORDS, VNET_FLAGS, VNET_GSO_TYPE } from '../native/tap.js';
+import { VNET_WORDS } from '../native/tap.js';
 
 export const TX_PER_PORT = 256;
 
@@ -43,9 +43,10 @@ export class TxQueues {
     const d = (port * TX_PER_PORT + n) * 2;
     this.desc[d] = off;
     this.desc[d + 1] = len;
-    // No offload state (the other words mean nothing without these two); d / 2 is the index.
-    this.vnet[d * 3 + VNET_FLAGS] = 0;
-    this.vnet[d * 3 + VNET_GSO_TYPE] = 0;
+    // No offload state (d / 2 is the index): every word zero, not only flags and GSO type. The
+    // kernel checks hdr_len against the frame whatever the flags say (tun_vnet_hdr_get), so one a
+    // super-frame left in this descriptor fails a shorter frame (an ARP reply) with EINVAL.
+    for (let i = d * 3; i < d * 3 + VNET_WORDS; i++) this.vnet[i] = 0;
     this.count[port] = n + 1;
     this.capture(port, off, len);
     return true;

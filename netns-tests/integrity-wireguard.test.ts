@@ -1,0 +1,19 @@
+// Integrity of the cluster path with cluster encryption (WireGuard between the nodes): a 512 MiB TCP transfer
+// from an endpoint on one node to endpoints on two others, on IPv4 and IPv6, arrives with the
+// sender's sha256; toward the node whose endpoints have offloads off, tcpdump -vv in the receiving
+// endpoint and its kernel find no bad checksum (netns-tests/integrity.ts, clusterIntegrity).
+import { test, before, after } from 'node:test';
+import { withTopology } from './harness.js';
+import { bigFile, clusterIntegrity, type BigFile } from './integrity.js';
+
+let file: BigFile;
+before(async () => {
+  file = await bigFile();
+});
+after(() => file?.remove());
+
+test('wireguard: 512 MiB across nodes, both families, receiving endpoint offloads on and off', {
+  timeout: 280000,
+}, async (ctx) => {
+  await withTopology('iwg', (t) => clusterIntegrity(t, file, 'wireguard', (l) => ctx.diagnostic(l)));
+});
