@@ -63,7 +63,8 @@ test('egress gateway (SNAT): 512 MiB down and up, both families, receiving endpo
         await checkTransfer(
           t,
           file,
-          `egress ${server.includes(':') ? 'IPv6' : 'IPv4'} download ${server} → ${ep.name} offloads ${off ? 'off' : 'on'}`,
+          `egress ${server.includes(':') ? 'IPv6' : 'IPv4'} download ${server} → ${ep.name} ` +
+            `offloads ${off ? 'off' : 'on'}`,
           {
             recvNs: ep.ns,
             sendNs: w.out,

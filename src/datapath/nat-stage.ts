@@ -22,7 +22,8 @@
 import { type Datapath, VIA_NAT } from './state.js';
 import { C } from './counters.js';
 import { sendToNeighbour, SEND_FORWARD, SEND_FRAGMENT } from './output.js';
-import { wgSendToPeer, wgPeerOfNode } from './wg-send.js';
+import { wgSendToPeer } from './wg-send.js';
+import { wgPeerOfNode } from './wg-keys.js';
 import { sendIcmp4Error, sendIcmp6Error } from './icmp-errors.js';
 import { fragmentIpv4, fragOff, fragLen } from './fragment.js';
 import { vxlanSend } from './vxlan.js';

@@ -11,7 +11,7 @@
 // The UDP checksum is not verified: the AEAD tag authenticates every byte that matters.
 import { type Datapath, VIA_TUNNEL, VIA_WIREGUARD } from './state.js';
 import { C } from './counters.js';
-import { wallNow } from './wg-send.js';
+import { wallNow } from './wg-keys.js';
 import {
   SLOT_LIVE,
   SLOT_NEXT,

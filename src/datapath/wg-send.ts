@@ -5,15 +5,18 @@
 // uplink address and listen port to the peer's endpoint, routed and sent to the neighbour like
 // any frame (outer headers written into the headroom; padding and tag after the packet).
 //
+// A super-frame's segments are sealed in one call and leave as trains where the uplink takes
+// them (docs/offloads.md). Keys and counters: wg-keys.ts; the datagrams: wg-datagram.ts.
+//
 // Without a usable keypair (none yet, expired, counter exhausted) the packet goes to the
 // control thread, which queues it (up to 128 per peer, as wireguard-go stages them) and
 // starts a handshake; the workers hand over at most STAGED_PER_ASK packets per peer between
-// two takes of the control thread (or per REKEY_TIMEOUT if it takes none). Datagrams the control thread wants sent
-// (handshake messages,
-// keepalives, queued packets it encrypted) come through this worker's ring and leave the same way.
+// two takes of the control thread (or per REKEY_TIMEOUT if it takes none). Datagrams the
+// control thread wants sent (handshake messages, keepalives, queued packets it encrypted) come
+// through this worker's ring and leave the same way.
 import type { Datapath } from './state.js';
 import { C } from './counters.js';
-import { sendToNeighbour, transmit, SEND_WIREGUARD, SEND_WG_TRAIN } from './output.js';
+import { transmit } from './output.js';
 import { TX_PER_PORT } from './tx.js';
 import { HEADROOM, SEG_SLOTS } from './arena.js';
 import {
@@ -23,44 +26,25 @@ import {
   VIRTIO_GSO_ECN,
   VIRTIO_GSO_TCPV4,
   VIRTIO_GSO_TCPV6,
-  VIRTIO_GSO_UDP_L4,
 } from './superframe.js';
 import type { WgWorker } from './wg-worker.js';
 import {
-  SLOT_LIVE,
-  K_STATE,
   K_REMOTE_INDEX,
   K_SEND_KEY,
-  K_SHARED,
   PEER_WORDS,
-  P_ACTIVE,
-  P_CURRENT,
-  P_NODE4,
-  P_NODE6,
-  P_EP_GEN,
-  P_EP_FAMILY,
-  P_EP_PORT,
-  P_EP_ADDR,
   P_ASKED_AT,
   P_ASK_COUNT,
   STAGED_PER_ASK,
-  SET_PEER_LIMIT,
-  A_DATA_SENT,
-  A_TX_BYTES,
-  A_AUTH_SENT,
   MSG_NEED_SESSION,
   MSG_SEND,
   RING_META_WORDS,
   SLOT_WORDS,
 } from '../wireguard/dataplane-tables.js';
-import { REJECT_AFTER_TIME, REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from '../wireguard/constants.js';
-import { counterBelowReject } from '../wireguard/replay.js';
-import { lock, unlock } from '../wireguard/spinlock.js';
+import { REKEY_TIMEOUT, TRANSPORT_HEADER_SIZE, AEAD_TAG_LEN } from '../wireguard/constants.js';
 import { writeWgTransportHeader, wgPaddedLength } from '../wire/wireguard.js';
-import { ETH_HLEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
-import { IPV4_DST, IPPROTO_UDP, writeIpv4Header } from '../wire/ipv4.js';
-import { IPV6_HLEN, IPV6_DST, writeIpv6Header } from '../wire/ipv6.js';
-import { UDP_HLEN, UDP_CSUM, writeUdpHeader } from '../wire/udp.js';
+import { ETH_HLEN, ETH_TYPE, ETHERTYPE_IPV6 } from '../wire/ethernet.js';
+import { IPV6_HLEN } from '../wire/ipv6.js';
+import { UDP_HLEN, UDP_CSUM } from '../wire/udp.js';
 import {
   VNET_WORDS,
   VNET_FLAGS,
@@ -74,23 +58,18 @@ import {
   GSO_UDP4,
   GSO_UDP6,
 } from '../native/tap.js';
-import { sum16, finish, pseudoSum6 } from '../wire/checksum.js';
-import { get16, put16, copy, wordsToBytes, wordsEqualBytes } from '../wire/bytes.js';
-import { ROUTE_TYPE, ROUTE_PORT, ROUTE_NEXTHOP, ROUTE_CONNECTED, ROUTE_VIA, WG_PORT } from '../tables/layout.js';
-import { PORT_KIND_UPLINK, PORT_USO } from '../tables/port-table.js';
+import { get16, copy } from '../wire/bytes.js';
+import { WG_PORT } from '../tables/layout.js';
+import { PORT_USO } from '../tables/port-table.js';
+
+import { wallNow, peerOf, sendingSlot, takeCounters, taken, readEndpoint, sentActivity } from './wg-keys.js';
+import { endpointRoute, sendDatagram, sendTrain } from './wg-datagram.js';
 
 /** The most IP bytes of a train (the receiver's 64 KB slot), and the most messages in one (UDP_MAX_SEGMENTS). */
 const MAX_IP = 65535;
 const TRAIN_MAX = 64;
 /** Each message's plaintext length for the one-call seal. */
 const sealLen = new Int32Array(SEG_SLOTS);
-
-const nexthop = new Uint8Array(16);
-
-/** Wall-clock milliseconds, as the control thread writes keypair creation times. */
-export function wallNow(dp: Datapath): number {
-  return performance.timeOrigin + dp.now;
-}
 
 /** Encrypts and sends everything queued on WG_PORT, then empties that queue. */
 export function wgFlush(dp: Datapath): void {
@@ -125,73 +104,6 @@ export function wgSendToPeer(dp: Datapath, peer: number, off: number, len: numbe
   // A super-frame is queued as its segments: every one goes to the peer.
   for (let k = i; k < dp.tx.count[WG_PORT]; k++) dp.wg!.forcedPeer[k] = peer;
 }
-
-/**
- * The cluster node peer one of whose underlay addresses is `addr` (family fam), whichever
- * family its tunnel runs over; -1 if none. A scan of the peer rows: clusters have few nodes.
- */
-export function wgPeerOfNode(w: WgWorker, fam: number, addr: Uint8Array): number {
-  const p = w.t.peers;
-  const words = fam === 4 ? 1 : 4;
-  const at = fam === 4 ? P_NODE4 : P_NODE6;
-  const limit = Atomics.load(w.t.settings, SET_PEER_LIMIT);
-  for (let peer = 0; peer < limit && peer < w.t.maxPeers; peer++) {
-    const pw = peer * PEER_WORDS;
-    if (p[pw + P_ACTIVE] !== 1) continue;
-    if (wordsEqualBytes(p, pw + at, addr, 0, words)) return peer;
-  }
-  return -1;
-}
-
-/** The peer the frame at f goes to (forced, or by its destination: cryptokey routing); -1 if none. */
-function peerOf(dp: Datapath, w: WgWorker, f: number, forced: number): number {
-  if (forced >= 0) return forced < w.t.maxPeers ? forced : -1;
-  const b = dp.arena.bytes;
-  const family = get16(b, f + ETH_TYPE) === ETHERTYPE_IPV6 ? 6 : 4;
-  const dst = f + ETH_HLEN + (family === 4 ? IPV4_DST : IPV6_DST);
-  if (w.t.allowed.lookup(family, b, dst, w.lookup) < 0) return -1;
-  return w.lookup[0] < w.t.maxPeers ? w.lookup[0] : -1;
-}
-
-/** The peer's current keypair slot when it may send now; -1 when a session must be made first. */
-function sendingSlot(w: WgWorker, peer: number, now: number): number {
-  const t = w.t;
-  const slot = Atomics.load(t.peers, peer * PEER_WORDS + P_CURRENT);
-  if (
-    slot < 0 ||
-    slot >= t.slotCount ||
-    Atomics.load(t.slotWords, slot * SLOT_WORDS + K_STATE) !== SLOT_LIVE ||
-    now - t.createdWallMs(slot) >= REJECT_AFTER_TIME
-  ) {
-    return -1;
-  }
-  return slot;
-}
-
-/**
- * Takes n consecutive counters no other thread will ever use with these keys: the first in
- * counterHi / counterLo. False when they would reach REJECT_AFTER_MESSAGES (a new session is due).
- */
-function takeCounters(w: WgWorker, slot: number, n: number): boolean {
-  const sw = w.t.slotWords;
-  const at = slot * SLOT_WORDS + K_SHARED;
-  lock(sw, at);
-  const hi = sw[at + 1] >>> 0;
-  const lo = sw[at + 2] >>> 0;
-  const last = lo + n - 1;
-  const ok = counterBelowReject(last > 0xffffffff ? hi + 1 : hi, last >>> 0);
-  if (ok) {
-    const next = lo + n;
-    sw[at + 1] = (next > 0xffffffff ? hi + 1 : hi) | 0;
-    sw[at + 2] = next >>> 0;
-  }
-  unlock(sw, at);
-  counterHi = hi;
-  counterLo = lo;
-  return ok;
-}
-let counterHi = 0;
-let counterLo = 0;
 
 function encryptAndSend(dp: Datapath, w: WgWorker, f: number, len: number, forced: number): void {
   const b = dp.arena.bytes;
@@ -228,17 +140,10 @@ function encryptAndSend(dp: Datapath, w: WgWorker, f: number, len: number, force
   const sb = slot * SLOT_WORDS;
   b.fill(0, ip + ipLen, ip + padded);
   const msg = ip - TRANSPORT_HEADER_SIZE;
-  writeWgTransportHeader(b, msg, t.slotWords[sb + K_REMOTE_INDEX] >>> 0, counterHi, counterLo);
-  w.native.aeadSeal(t.slotBytes, (sb + K_SEND_KEY) * 4, b, ip, padded, counterLo, counterHi);
+  writeWgTransportHeader(b, msg, t.slotWords[sb + K_REMOTE_INDEX] >>> 0, taken.hi, taken.lo);
+  w.native.aeadSeal(t.slotBytes, (sb + K_SEND_KEY) * 4, b, ip, padded, taken.lo, taken.hi);
   const msgLen = TRANSPORT_HEADER_SIZE + padded + AEAD_TAG_LEN;
   if (sendDatagram(dp, w, msg, msgLen)) sentActivity(w, peer, now, msgLen);
-}
-
-function sentActivity(w: WgWorker, peer: number, now: number, bytes: number): void {
-  const a = w.activityAt(peer);
-  w.t.activity[a + A_DATA_SENT] = now;
-  w.t.activity[a + A_AUTH_SENT] = now;
-  w.t.activity[a + A_TX_BYTES] += bytes;
 }
 
 /** A queued frame whose L4 checksum was left to the device (its virtio header at tx.vnet[v]): finished. */
@@ -292,8 +197,8 @@ function encryptSuper(dp: Datapath, w: WgWorker, f: number, len: number, v: numb
   }
   const sb = slot * SLOT_WORDS;
   const index = t.slotWords[sb + K_REMOTE_INDEX] >>> 0;
-  let hi = counterHi;
-  let lo = counterLo;
+  let hi = taken.hi;
+  let lo = taken.lo;
   let sent = 0;
   for (let from = 0; from < n; ) {
     const k = Math.min(perTrain, n - from);
@@ -423,121 +328,6 @@ function askForSession(dp: Datapath, w: WgWorker, peer: number, ip: number, ipLe
     // The handshake starts within a turn of the control thread's event loop, not its next tick.
     if (wasEmpty) w.notifyControl();
   } else dp.ctr[C.wgControlRingFull]++;
-}
-
-/** The peer's endpoint into w.endpoint / w.epFamily / w.epPort; false when it has none. */
-function readEndpoint(w: WgWorker, pw: number): boolean {
-  const p = w.t.peers;
-  for (let tries = 0; tries < 100; tries++) {
-    const g = Atomics.load(p, pw + P_EP_GEN);
-    if (g & 1) continue;
-    const fam = p[pw + P_EP_FAMILY];
-    w.epFamily = fam;
-    w.epPort = p[pw + P_EP_PORT];
-    wordsToBytes(p, pw + P_EP_ADDR, w.endpoint, fam === 6 ? 4 : 1);
-    if (Atomics.load(p, pw + P_EP_GEN) === g) return fam === 4 || fam === 6;
-  }
-  return false;
-}
-
-/** The uplink toward w's endpoint (w.epFamily, w.endpoint), its next hop in `nexthop`; -1 if none. */
-function endpointRoute(dp: Datapath, w: WgWorker): number {
-  const fam = w.epFamily;
-  const r = dp.route;
-  if (
-    dp.routes.lookup(fam as 4 | 6, w.endpoint, 0, r) < 0 ||
-    (r[ROUTE_TYPE] !== ROUTE_CONNECTED && r[ROUTE_TYPE] !== ROUTE_VIA)
-  ) {
-    return -1;
-  }
-  const out = r[ROUTE_PORT];
-  if (!dp.ports.active(out) || dp.ports.kind(out) !== PORT_KIND_UPLINK) return -1;
-  if (r[ROUTE_TYPE] === ROUTE_VIA) wordsToBytes(r, ROUTE_NEXTHOP, nexthop, fam === 6 ? 4 : 1);
-  else copy(nexthop, 0, w.endpoint, 0, 16);
-  return out;
-}
-
-/**
- * Writes the UDP and IP headers of a datagram of udpLen bytes toward w's endpoint in front of
- * b[msg...], from out's address and our listen port; returns the IP header's offset. The UDP
- * checksum: none over IPv4 (RFC 768 allows it; it saves a pass over the message), computed
- * over IPv6 — or, for a train (partial), only the pseudo-header sum, left to the device.
- */
-function writeOuter(dp: Datapath, w: WgWorker, out: number, msg: number, udpLen: number, partial: boolean): number {
-  const b = dp.arena.bytes;
-  const fam = w.epFamily;
-  const udp = msg - UDP_HLEN;
-  const pb = dp.ports.bytes;
-  let ipOff: number;
-  if (fam === 4) {
-    ipOff = udp - 20;
-    writeIpv4Header(b, ipOff, 20 + udpLen, 0, true, 64, IPPROTO_UDP, pb, dp.ports.ipv4Off(out), w.endpoint, 0);
-  } else {
-    ipOff = udp - IPV6_HLEN;
-    writeIpv6Header(b, ipOff, udpLen, IPPROTO_UDP, 64, pb, dp.ports.ipv6Off(out), w.endpoint, 0);
-  }
-  writeUdpHeader(b, udp, w.listenPort(), w.epPort, udpLen, 0);
-  if (partial) {
-    const s = fam === 4 ? sum16(b, ipOff + 12, 8, IPPROTO_UDP + udpLen) : pseudoSum6(b, ipOff, IPPROTO_UDP, udpLen);
-    put16(b, udp + 6, ~finish(s) & 0xffff); // the folded sum, not its complement
-  } else if (fam === 6) {
-    const c = finish(sum16(b, udp, udpLen, pseudoSum6(b, ipOff, IPPROTO_UDP, udpLen)));
-    put16(b, udp + 6, c === 0 ? 0xffff : c);
-  }
-  put16(b, ipOff - ETH_HLEN + ETH_TYPE, fam === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
-  return ipOff;
-}
-
-/**
- * Wraps the WireGuard message at b[msg, msg+msgLen) in UDP and IP toward w's endpoint
- * (w.epFamily, w.epPort, w.endpoint), from the egress uplink's address and our listen port,
- * and sends it to the neighbour. False when there is no route (counted).
- */
-function sendDatagram(dp: Datapath, w: WgWorker, msg: number, msgLen: number): boolean {
-  const out = endpointRoute(dp, w);
-  if (out < 0) {
-    dp.ctr[C.wgNoRoute]++;
-    return false;
-  }
-  const udpLen = UDP_HLEN + msgLen;
-  const eth = writeOuter(dp, w, out, msg, udpLen, false) - ETH_HLEN;
-  const len = msg + msgLen - eth;
-  sendToNeighbour(dp, out, w.epFamily, nexthop, 0, eth, len, SEND_WIREGUARD);
-  return true;
-}
-
-/**
- * Sends the count messages at msg0 (stride `full`, the last lastLen bytes) as one UDP GSO
- * super-frame toward w's endpoint through out, a port with USO: the kernel, or the receiving
- * Weft, cuts it into one datagram per message.
- */
-function sendTrain(
-  dp: Datapath,
-  w: WgWorker,
-  out: number,
-  msg0: number,
-  count: number,
-  full: number,
-  lastLen: number,
-): boolean {
-  const udpLen = UDP_HLEN + (count - 1) * full + lastLen;
-  const ipOff = writeOuter(dp, w, out, msg0, udpLen, true);
-  const eth = ipOff - ETH_HLEN;
-  const v = dp.vnet;
-  v[VNET_FLAGS] = VIRTIO_NEEDS_CSUM;
-  v[VNET_GSO_TYPE] = VIRTIO_GSO_UDP_L4;
-  v[VNET_HDR_LEN] = msg0 - eth;
-  v[VNET_GSO_SIZE] = full;
-  v[VNET_CSUM_START] = msg0 - UDP_HLEN - eth;
-  v[VNET_CSUM_OFFSET] = UDP_CSUM;
-  // Where the train's headers end, should it have to be cut in software after all (superframe.ts).
-  dp.gsoKind = w.epFamily === 4 ? GSO_UDP4 : GSO_UDP6;
-  dp.gsoL4 = v[VNET_CSUM_START];
-  dp.gsoPayload = v[VNET_HDR_LEN];
-  sendToNeighbour(dp, out, w.epFamily, nexthop, 0, eth, msg0 - eth + udpLen - UDP_HLEN, SEND_WG_TRAIN);
-  v.fill(0);
-  dp.ctr[C.wgTrainsSent]++;
-  return true;
 }
 
 /** Sends the datagrams the control thread queued for this worker (handshakes, keepalives...). */
