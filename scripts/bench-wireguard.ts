@@ -244,6 +244,14 @@ export async function wireguard(): Promise<Figures> {
     );
     waitPing(t, a.ep, '198.19.2.10');
     const tcp = iperfTcp(t, a.ep, b.ep, '198.19.2.10');
+    // What the bulk transfer took: super-frames in, trains out of a and into b, GRO merges at b.
+    const [sa, sb] = [await a.agent.status(), await b.agent.status()];
+    const pick = (s: Record<string, number>, names: string[]): string =>
+      names.map((k) => `${k}=${s[k] ?? 0}`).join(' ');
+    console.log(`# wireguard node a: ${pick(sa.totals, ['rxSuperFrames', 'segmentsMade', 'wgTrainsSent', 'wgSent'])}`);
+    console.log(
+      `# wireguard node b: ${pick(sb.totals, ['wgTrainsOpened', 'wgDecrypted', 'groMerged', 'txSuperFrames'])}`,
+    );
     const udp = iperfUdp64(t, a.ep, b.ep, '198.19.2.10');
     const hs = driveHandshakes(t, fab, { address: '198.18.0.1', port: 51871 }, ka.pub, d, inproc, 'weft');
     console.log(`# wireguard node a status: ${refused(t, a.agent.api)}`);
