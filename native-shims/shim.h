@@ -32,6 +32,7 @@ napi_value l4_csum_ok(napi_env env, napi_callback_info info);
 napi_value aead_seal(napi_env env, napi_callback_info info);
 napi_value aead_open(napi_env env, napi_callback_info info);
 napi_value aead_seal_many(napi_env env, napi_callback_info info);
+napi_value aead_open_many(napi_env env, napi_callback_info info);
 
 /* Fetch n arguments: N-API fills missing ones with undefined (which then
  * fails its type check) and ignores extras. */

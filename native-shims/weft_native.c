@@ -456,7 +456,7 @@ NAPI_MODULE_INIT() {
       {"eventfdCreate", efd_create},  {"eventfdSignal", efd_signal},
       {"eventfdDrain", efd_drain},
       {"aeadSeal", aead_seal},        {"aeadOpen", aead_open},
-      {"aeadSealMany", aead_seal_many},
+      {"aeadSealMany", aead_seal_many}, {"aeadOpenMany", aead_open_many},
       {"gsoSplit", gso_split},        {"csumFill", csum_fill},
       {"l4CsumOk", l4_csum_ok},
   };

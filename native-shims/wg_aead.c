@@ -149,3 +149,44 @@ napi_value aead_seal_many(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
+
+/* aeadOpenMany(key, keyOff, buf, off, stride, n, lastLen, ok): n WireGuard transport messages
+ * back to back (a UDP GSO train): message i at buf[off + i*stride], stride bytes long (the last
+ * lastLen), its counter the little-endian 64-bit word at +8 of its 16-byte header, the
+ * ciphertext and tag after that. Each is opened in place; ok[i] = 1 when its tag verifies, else
+ * 0 (its bytes then meaningless). The caller checked the headers; a bad call throws, opens none. */
+napi_value aead_open_many(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  const char *call = "aeadOpenMany";
+  void *k, *b;
+  int32_t *ok;
+  size_t klen, blen, olen;
+  int64_t koff, off, stride, n, last;
+  if (!arg_typed(env, argv[0], napi_uint8_array, call, "key", &k, &klen) ||
+      !arg_int(env, argv[1], 0, INT32_MAX, call, "keyOff", &koff) ||
+      !arg_typed(env, argv[2], napi_uint8_array, call, "buf", &b, &blen) ||
+      !arg_int(env, argv[3], 0, INT32_MAX, call, "off", &off) ||
+      !arg_int(env, argv[4], 2 * TAG_LEN, 65535, call, "stride", &stride) ||
+      !arg_int(env, argv[5], 0, 65535, call, "n", &n) ||
+      !arg_int(env, argv[6], 2 * TAG_LEN, 65535, call, "lastLen", &last) ||
+      !arg_typed(env, argv[7], napi_int32_array, call, "ok", (void **)&ok, &olen))
+    return NULL;
+  if ((size_t)koff + KEY_LEN > klen) return throw_errno(env, EINVAL, "%s: key: keyOff + 32 is past the end", call);
+  if ((size_t)n > olen) return throw_errno(env, EINVAL, "%s: ok is shorter than n", call);
+  if (n > 0 && (last > stride || off + (n - 1) * stride + last > (int64_t)blen))
+    return throw_errno(env, EINVAL, "%s: the messages lie outside buf", call);
+  EVP_CIPHER_CTX *c = thread_ctx(env);
+  if (c == NULL) return throw_errno(env, EIO, "%s: OpenSSL", call);
+  const uint8_t *key = (const uint8_t *)k + koff;
+  for (int64_t i = 0; i < n; i++) {
+    uint8_t *m = (uint8_t *)b + off + i * stride, nonce[12] = {0};
+    const size_t ct = (size_t)((i == n - 1 ? last : stride) - 2 * TAG_LEN); /* header and tag are 16 each */
+    memcpy(nonce + 4, m + 8, 8);
+    uint8_t *p = m + TAG_LEN;
+    int outl = 0;
+    ok[i] = EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, key, nonce, 0) == 1 &&
+            EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + ct) == 1 &&
+            (ct == 0 || EVP_CipherUpdate(c, p, &outl, p, (int)ct) == 1) && EVP_CipherFinal_ex(c, p + outl, &outl) == 1;
+  }
+  return NULL;
+}

@@ -49,8 +49,11 @@ import { get16, get32, put16, copy, wordsEqualBytes } from '../wire/bytes.js';
 import { WG_PORT } from '../tables/layout.js';
 import { VNET_GSO_SIZE } from '../native/tap.js';
 import { clearSuper } from './superframe.js';
+import { type WgWorker, TRAIN_OPEN_MAX } from './wg-worker.js';
 import { PORT_KIND_UPLINK } from '../tables/port-table.js';
 
+/** The shortest transport message: its header and an empty payload's tag (a keepalive). */
+const MIN_TRANSPORT = TRANSPORT_HEADER_SIZE + AEAD_TAG_LEN;
 /** Offset of the replay window inside a keypair's shared region (keypair.ts). */
 const REPLAY_AT = 4;
 const key = new Int32Array(1);
@@ -117,6 +120,34 @@ export function wgOpenTrain(dp: Datapath, ip: number, family: number, u: number,
   w.trainNext = msg;
   w.trainEnd = end;
   w.trainSize = size;
+  w.trainOrdinal = 0;
+  w.trainOpened = count <= TRAIN_OPEN_MAX && openTrain(dp, w, msg, size, count, end - (msg + (count - 1) * size));
+}
+
+/**
+ * Opens every message of the train in one native call when they are all transport messages to
+ * one live keypair (what another Weft sends); false, and nothing opened, when not — then each
+ * message takes the one-at-a-time way with its own checks and drops.
+ */
+function openTrain(dp: Datapath, w: WgWorker, msg: number, size: number, count: number, lastLen: number): boolean {
+  const b = dp.arena.bytes;
+  const t = w.t;
+  if (size < MIN_TRANSPORT || lastLen < MIN_TRANSPORT) return false;
+  for (let i = 0; i < count; i++) {
+    const m = msg + i * size;
+    // Type 4 with three zero bytes, and the first message's receiver index.
+    if (getLe32(b, m) !== MSG_TRANSPORT || getLe32(b, m + 4) !== getLe32(b, msg + 4)) return false;
+  }
+  key[0] = getLe32(b, msg + 4) | 0;
+  if (!t.indices.lookup(key, 0, w.lookup, 0)) return false;
+  const slot = w.lookup[0];
+  const sb = slot * SLOT_WORDS;
+  const state = Atomics.load(t.slotWords, sb + K_STATE);
+  if ((state !== SLOT_LIVE && state !== SLOT_NEXT) || wallNow(dp) - t.createdWallMs(slot) >= REJECT_AFTER_TIME) {
+    return false;
+  }
+  w.native.aeadOpenMany(t.slotBytes, (sb + K_RECV_KEY) * 4, b, msg, size, count, lastLen, w.trainOk);
+  return true;
 }
 
 /** Opens the next message of the train wgOpenTrain noted; false when there is none. */
@@ -126,14 +157,17 @@ export function wgTrainNext(dp: Datapath): boolean {
   const msg = w.trainNext;
   const len = Math.min(w.trainSize, w.trainEnd - msg);
   w.trainNext = msg + w.trainSize;
+  const opened = w.trainOpened ? w.trainOk[w.trainOrdinal] : -1;
+  w.trainOrdinal++;
   const type = wgCheck(dp.arena.bytes, msg, len);
-  if (type === MSG_TRANSPORT) transport(dp, w.trainFamily, w.trainIp, w.trainUdp, msg, len);
+  if (type === MSG_TRANSPORT) transport(dp, w.trainFamily, w.trainIp, w.trainUdp, msg, len, opened);
   else if (type > 0) toControl(dp, w.trainFamily, w.trainIp, w.trainUdp, msg, len);
   else dp.ctr[C.dropWgMalformed]++;
   return true;
 }
 
-function transport(dp: Datapath, family: number, ip: number, u: number, msg: number, len: number): void {
+/** A transport message; `opened`: -1 to open it here, else the train's verdict (1: its tag verified). */
+function transport(dp: Datapath, family: number, ip: number, u: number, msg: number, len: number, opened = -1): void {
   const w = dp.wg!;
   const t = w.t;
   const b = dp.arena.bytes;
@@ -160,17 +194,19 @@ function transport(dp: Datapath, family: number, ip: number, u: number, msg: num
     dp.ctr[C.dropWgReplay]++;
     return;
   }
-  if (
-    !w.native.aeadOpen(
-      t.slotBytes,
-      (sb + K_RECV_KEY) * 4,
-      b,
-      msg + TRANSPORT_HEADER_SIZE,
-      len - TRANSPORT_HEADER_SIZE,
-      lo,
-      hi,
-    )
-  ) {
+  const verified =
+    opened >= 0
+      ? opened === 1
+      : w.native.aeadOpen(
+          t.slotBytes,
+          (sb + K_RECV_KEY) * 4,
+          b,
+          msg + TRANSPORT_HEADER_SIZE,
+          len - TRANSPORT_HEADER_SIZE,
+          lo,
+          hi,
+        );
+  if (!verified) {
     dp.ctr[C.dropWgDecrypt]++;
     return;
   }

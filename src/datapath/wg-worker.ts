@@ -11,6 +11,9 @@ import {
 import { loadNative, type NativeShim } from '../native/tap.js';
 import { TX_PER_PORT } from './tx.js';
 
+/** The most messages of one train opened in one native call (wg-send.ts sends at most 64). */
+export const TRAIN_OPEN_MAX = 64;
+
 export class WgWorker {
   readonly t: WgShared;
   readonly native: NativeShim;
@@ -41,6 +44,10 @@ export class WgWorker {
   trainNext = 0;
   trainEnd = 0;
   trainSize = 0;
+  /** Opened in one native call (aeadOpenMany): whether, and each message's verdict (1: tag verified). */
+  trainOpened = false;
+  trainOrdinal = 0;
+  readonly trainOk = new Int32Array(TRAIN_OPEN_MAX);
   /**
    * Tells the control thread a handshake message waits in its ring (set by the worker: a
    * postMessage, sent only when the ring was empty, so never per packet under load).

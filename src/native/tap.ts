@@ -134,6 +134,21 @@ export interface NativeShim {
     counterHi: number,
   ): void;
   /**
+   * Opens n WireGuard transport messages lying back to back (a train): message i at
+   * buf[off + i*stride], stride bytes (the last lastLen), its counter at +8 of its header, in place;
+   * ok[i] = 1 when its tag verifies, else 0.
+   */
+  aeadOpenMany(
+    key: Uint8Array,
+    keyOff: number,
+    buf: Uint8Array,
+    off: number,
+    stride: number,
+    n: number,
+    lastLen: number,
+    ok: Int32Array,
+  ): void;
+  /**
    * Software TSO / USO: the super-frame buf[off, off+len) (IP header at l3, TCP/UDP at l4, payload
    * at `payload`; kind GSO_*) cut into segments of at most mss payload bytes, segment i written at
    * buf[dstOff + i*stride] with its own headers and checksums, its length in lens[lensAt+i].

@@ -3,8 +3,9 @@
 // the peer's allowed IPs leaves as one UDP GSO train of messages toward an uplink with USO, or as
 // one datagram per segment toward an uplink without offloads — sealed in one call with
 // consecutive counters either way — and the peer opens every message to the segment the
-// kernel would have made; a train of the peer's messages arriving on the uplink is opened
-// message by message, each one a frame of its own with one outcome; hostile trains never throw.
+// kernel would have made; a train of the peer's messages arriving on the uplink is opened in
+// one native call, then message by message each one is a frame of its own with one outcome (a
+// tampered or replayed message dropped by name); hostile trains never throw.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -262,6 +263,27 @@ test("a train of the peer's messages on the uplink: each opened, each a frame re
     want[11] = c & 255;
     assert.equal(hex(f.subarray(14)), hex(want), `packet ${i}`);
   });
+});
+
+test('a train opened in one call: a tampered message and a replayed train are dropped by name, the rest arrive', () => {
+  const { h, peer } = node(true);
+  const { messages } = peerMessages(peer, 5, 1000);
+  const size = messages[0]!.length;
+  const train = concat(...messages);
+  train[2 * size + 40] ^= 1; // the third message's ciphertext
+  const vnet = [NEEDS_CSUM, GSO_UDP_L4, 42, size, 34, 6];
+  const r = h.inject(fromPeer(train), UP, vnet);
+  assert.equal(r.error, undefined);
+  assert.deepEqual(
+    [r.delta[C.rxFrames], r.delta[C.forwarded], r.delta[C.dropWgDecrypt]],
+    [5, 4, 1],
+    JSON.stringify(Harness.named(r.delta)),
+  );
+  // The same train again, untampered: the four that arrived are replays; the third arrives now
+  // (its tampered copy never moved the replay window).
+  h.reset();
+  const again = h.inject(fromPeer(concat(...messages)), UP, vnet);
+  assert.deepEqual([again.delta[C.dropWgReplay], again.delta[C.forwarded]], [4, 1]);
 });
 
 test('hostile trains (any gso_size, cut or garbled messages): one outcome per message, never a throw', () => {

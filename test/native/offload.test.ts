@@ -316,6 +316,40 @@ test('aeadSealMany seals each message as aeadSeal would, with counter + i (carry
   bad(() => n.aeadSealMany(keys, 0, many, 200, stride, lens, 0, 4, 0, 0)); // past the buffer
 });
 
+test('aeadOpenMany opens each message of a train as aeadOpen would, and says which verified', () => {
+  const keys = new Uint8Array(32);
+  for (let i = 0; i < keys.length; i++) keys[i] = (i * 13 + 1) & 255;
+  const stride = 96;
+  const lens = Int32Array.of(64, 64, 64, 32); // plaintexts: 3 × 64 bytes and an empty one (a keepalive)
+  const buf = new Uint8Array(4 * stride);
+  const plain = buf.slice();
+  for (let i = 0; i < 4; i++) {
+    const m = i * stride;
+    buf[m] = 4; // a transport message header: type, index, then the counter (little-endian) at +8
+    buf[m + 8] = 0xfe + i; // counters 0xfe, 0xff, 0x100, 0x101: carries into the next byte
+    if (i >= 2) {
+      buf[m + 8] = i - 2;
+      buf[m + 9] = 1;
+    }
+    for (let k = 0; k < lens[i]!; k++) buf[m + 16 + k] = (k * 5 + i) & 255;
+    plain.set(buf.subarray(m, m + 16 + lens[i]!), m);
+    n.aeadSeal(keys, 0, buf, m + 16, lens[i]!, i < 2 ? 0xfe + i : 0x100 + i - 2, 0);
+  }
+  buf[2 * stride + 20] ^= 0x80; // the third message tampered with
+  const ok = new Int32Array(4);
+  n.aeadOpenMany(keys, 0, buf, 0, stride, 4, 16 + 32 + 16, ok);
+  assert.deepEqual([...ok], [1, 1, 0, 1]);
+  for (const i of [0, 1, 3]) {
+    const m = i * stride;
+    assert.deepEqual(buf.subarray(m + 16, m + 16 + lens[i]!), plain.subarray(m + 16, m + 16 + lens[i]!));
+  }
+  assert.throws(
+    () => n.aeadOpenMany(keys, 0, buf, 0, stride, 4, 200, ok),
+    (e) => isNativeError(e, 'EINVAL'),
+    'the last message past the end',
+  );
+});
+
 test('gsoSplit cuts super-frames exactly as the kernel does (TCP and UDP, IPv4 and IPv6, options, flags)', LAB, () =>
   withLab(async (lab) => {
     for (const c of CASES) {
